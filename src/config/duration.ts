@@ -1,0 +1,46 @@
+import { z } from 'zod';
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_PATTERN = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+
+/** Parses "250ms", "5s", "1.5m", "2h" into milliseconds; returns undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const m = DURATION_PATTERN.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
+}
+
+/** A duration field: a number of milliseconds or a string such as "5s". Parses to milliseconds. */
+export const durationSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const ms = typeof value === 'number' ? value : parseDuration(value);
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a duration such as "250ms", "5s", "1m" or a number of milliseconds (got ${JSON.stringify(value)})`,
+    });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A size field: bytes as a number or a string such as "16KiB", "10MiB". */
+const SIZE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
+const SIZE_PATTERN = /^(\d+(?:\.\d+)?)\s*(b|kib|mib|gib|kb|mb|gb)$/i;
+
+export function parseSize(text: string): number | undefined {
+  const m = SIZE_PATTERN.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
+}
+
+export const sizeSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const bytes = typeof value === 'number' ? value : parseSize(value);
+  if (bytes === undefined || !Number.isInteger(bytes) || bytes < 0) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a size such as "16KiB", "10MiB" or a number of bytes (got ${JSON.stringify(value)})`,
+    });
+    return z.NEVER;
+  }
+  return bytes;
+});

@@ -1,0 +1,25 @@
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from './config-error.js';
+import { parseAndValidate } from './parse-document.js';
+import { configSchema, type Config } from './schema.js';
+
+/** A validated configuration and the file it came from. */
+export interface LoadedConfig {
+  file: string;
+  config: Config;
+}
+
+/** Reads and validates a configuration file. Throws ConfigError naming file, line and field. */
+export async function loadConfig(file: string): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(file, [{ path: '', message: `cannot read the configuration file: ${(err as Error).message}` }]);
+  }
+  return { file, config: parseConfigText(file, text) };
+}
+
+export function parseConfigText(file: string, text: string): Config {
+  return parseAndValidate(file, text, configSchema);
+}

@@ -1,0 +1,73 @@
+import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, formatPath, type ConfigProblem } from './config-error.js';
+
+/**
+ * Parses YAML (JSON is valid YAML) and validates it against a zod schema. Every problem is
+ * reported with the file name, the line and column of the offending node, and the field path.
+ */
+export function parseAndValidate<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { path: '', message: `YAML syntax error: ${e.message.split('\n')[0]}`, line: pos.line, column: pos.col };
+      }),
+    );
+  }
+  const input: unknown = doc.toJS() ?? {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new ConfigError(file, [{ path: '', message: 'must be a YAML mapping of settings at the top level', line: 1, column: 1 }]);
+  }
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+
+  const problems: ConfigProblem[] = [];
+  for (const issue of result.error.issues) {
+    if (issue.code === 'unrecognized_keys') {
+      for (const key of issue.keys) {
+        const path = [...issue.path, key];
+        problems.push({ path: formatPath(path), message: 'unknown field (check its spelling against the configuration reference)', ...locate(doc, lineCounter, path, true) });
+      }
+      continue;
+    }
+    problems.push({ path: formatPath(issue.path), message: describe(issue), ...locate(doc, lineCounter, issue.path, false) });
+  }
+  throw new ConfigError(file, problems);
+}
+
+function describe(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (expected ${issue.expected})`;
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
+    return `has an unknown "${issue.discriminator}"`;
+  }
+  return issue.message.replace(/^Invalid input: /, 'must be: ');
+}
+
+/** Finds the line and column of the node at `path`, or of its nearest ancestor that exists. */
+function locate(doc: Document, lc: LineCounter, path: readonly PropertyKey[], keyOfLast: boolean): { line?: number; column?: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const sub = path.slice(0, depth) as (string | number)[];
+    if (keyOfLast && depth === path.length && depth > 0) {
+      const parent = doc.getIn(sub.slice(0, -1), true) as Node | undefined;
+      if (isMap(parent)) {
+        const pair = parent.items.find((it) => isPair(it) && isScalar(it.key) && it.key.value === sub[sub.length - 1]);
+        const keyNode = pair?.key as Node | undefined;
+        if (keyNode?.range) return position(lc, keyNode.range[0]);
+      }
+      continue;
+    }
+    const node = (depth === 0 ? doc.contents : doc.getIn(sub, true)) as Node | null | undefined;
+    if (node && typeof node === 'object' && 'range' in node && node.range) return position(lc, node.range[0]);
+  }
+  return {};
+}
+
+function position(lc: LineCounter, offset: number): { line: number; column: number } {
+  const p = lc.linePos(offset);
+  return { line: p.line, column: p.col };
+}

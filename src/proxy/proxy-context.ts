@@ -1,0 +1,8 @@
+import type { Logger } from '../observability/logger.js';
+import type { ForwardingHeaderSettings } from './request-headers.js';
+
+/** What the request path needs besides the route table, prepared once per configuration. */
+export interface ProxyContext {
+  readonly logger: Logger;
+  readonly headers: ForwardingHeaderSettings;
+}

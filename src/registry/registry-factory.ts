@@ -1,0 +1,18 @@
+import { dirname, resolve } from 'node:path';
+import type { RegistryConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { FileRegistry } from './file-registry.js';
+import type { Registry } from './registry.js';
+
+/** Builds the configured registry source. Relative paths are taken from the config file's folder. */
+export function createRegistry(config: RegistryConfig, configFile: string, logger: Logger): Registry {
+  switch (config.type) {
+    case 'file':
+      return new FileRegistry({
+        path: resolve(dirname(configFile), config.path),
+        watch: config.watch,
+        debounceMs: config.debounce,
+        logger: logger.child({ component: 'registry' }),
+      });
+  }
+}

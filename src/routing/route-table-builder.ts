@@ -1,0 +1,59 @@
+import type { RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import type { ClusterManager } from '../upstream/cluster-manager.js';
+import { PrefixIndex } from './prefix-index.js';
+import type { Route, RouteSource } from './route.js';
+import { RouteTable } from './route-table.js';
+
+/** A route declaration from any source, before compilation. */
+export interface RouteDeclaration {
+  config: RouteConfig;
+  source: RouteSource;
+}
+
+/** Compiles route declarations into a RouteTable. Runs off the hot path. */
+export function buildRouteTable(declarations: readonly RouteDeclaration[], defaults: UpstreamTimeouts, clusters: ClusterManager): RouteTable {
+  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters));
+  const exact = new Map<string, PrefixIndex>();
+  const wildcard = new Map<string, PrefixIndex>();
+  const any = new PrefixIndex();
+  for (const route of routes) {
+    if (route.host === undefined) {
+      any.add(route);
+      continue;
+    }
+    const isWildcard = route.host.startsWith('*.');
+    const map = isWildcard ? wildcard : exact;
+    const key = isWildcard ? route.host.slice(1) : route.host;
+    let group = map.get(key);
+    if (!group) {
+      group = new PrefixIndex();
+      map.set(key, group);
+    }
+    group.add(route);
+  }
+  for (const g of exact.values()) g.seal();
+  for (const g of wildcard.values()) g.seal();
+  return new RouteTable(routes, exact, wildcard, any.seal());
+}
+
+function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: UpstreamTimeouts, clusters: ClusterManager): Route {
+  const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
+  return {
+    name: config.name,
+    source,
+    host: config.match.host,
+    prefix: config.match.path,
+    methods: config.match.methods ? new Set(config.match.methods) : null,
+    headers,
+    cluster: clusters.get(config.service),
+    rewritePrefix: config.stripPrefix ? '/' : (config.rewritePrefix ?? null),
+    hostRewrite: config.hostRewrite ?? null,
+    timeouts: { ...defaults, ...stripUndefined(config.timeouts) },
+    order,
+  };
+}
+
+function stripUndefined<T extends object>(value: T | undefined): Partial<T> {
+  if (!value) return {};
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

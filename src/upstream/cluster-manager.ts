@@ -1,0 +1,50 @@
+import { DEFAULT_SERVICE, type ServiceConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { RegistrySnapshot } from '../registry/service-instance.js';
+import { Cluster } from './cluster.js';
+
+/**
+ * Owns one Cluster per service name. Clusters are stable objects (routes hold them), while
+ * their endpoint lists follow the registry and their settings follow the config.
+ */
+export class ClusterManager {
+  private readonly clusters = new Map<string, Cluster>();
+  private settings: Readonly<Record<string, ServiceConfig>> = {};
+  private snapshot: RegistrySnapshot = { services: new Map() };
+
+  constructor(private readonly logger: Logger) {}
+
+  /** The cluster for a service, created (empty until the registry has it) on first use. */
+  get(name: string): Cluster {
+    let cluster = this.clusters.get(name);
+    if (!cluster) {
+      cluster = new Cluster(name, this.settings[name] ?? DEFAULT_SERVICE, this.logger);
+      cluster.setInstances(this.snapshot.services.get(name)?.instances ?? []);
+      this.clusters.set(name, cluster);
+    }
+    return cluster;
+  }
+
+  all(): IterableIterator<Cluster> {
+    return this.clusters.values();
+  }
+
+  applySettings(settings: Readonly<Record<string, ServiceConfig>>): void {
+    this.settings = settings;
+    for (const cluster of this.clusters.values()) cluster.setSettings(settings[cluster.name] ?? DEFAULT_SERVICE);
+  }
+
+  applySnapshot(snapshot: RegistrySnapshot): void {
+    const previous = this.snapshot;
+    this.snapshot = snapshot;
+    for (const cluster of this.clusters.values()) {
+      const entry = snapshot.services.get(cluster.name);
+      if (entry === previous.services.get(cluster.name)) continue;
+      cluster.setInstances(entry?.instances ?? []);
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.clusters.values()].map((c) => c.close()));
+  }
+}
