@@ -40,6 +40,7 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, reques
 
 /** Maps an undici / socket error raised before response headers to a proxy error code. */
 export function classifyUpstreamError(err: Error & { code?: string }): ProxyErrorCode {
+  if (err.name === 'HTTPParserError' || err.name === 'ResponseExceededMaxSizeError') return 'upstream_bad_response';
   switch (err.code) {
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
