@@ -34,17 +34,29 @@ export function parseAndValidate<S extends z.ZodType>(file: string, text: string
       }
       continue;
     }
-    problems.push({ path: formatPath(issue.path), message: describe(issue), ...locate(doc, lineCounter, issue.path, false) });
+    problems.push({ path: formatPath(issue.path), message: describe(issue, valueAt(input, issue.path)), ...locate(doc, lineCounter, issue.path, false) });
   }
+  problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   throw new ConfigError(file, problems);
 }
 
-function describe(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `is required (expected ${issue.expected})`;
-  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  if (issue.code === 'invalid_union' && 'discriminator' in issue && issue.discriminator) {
-    return `has an unknown "${issue.discriminator}"`;
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
   }
+  return value;
+}
+
+function describe(issue: z.core.$ZodIssue, value: unknown): string {
+  if (issue.code === 'invalid_type') {
+    if (value === undefined) return `is required (expected ${issue.expected})`;
+    const got = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+    return `must be ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`} (got ${got})`;
+  }
+  if (issue.code === 'invalid_key' && issue.issues[0]) return issue.issues[0].message;
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
   return issue.message.replace(/^Invalid input: /, 'must be: ');
 }
 

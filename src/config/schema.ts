@@ -96,7 +96,11 @@ const fileRegistrySchema = z.strictObject({
   debounce: durationSchema.default(200),
 });
 
-export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema]);
+export const REGISTRY_TYPES = ['file'] as const;
+
+export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema], {
+  error: `must be one of: ${REGISTRY_TYPES.map((t) => `"${t}"`).join(', ')}`,
+});
 
 export const configSchema = z
   .strictObject({

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fetchJson } from '../../support/http-client.js';
+
+const CLI = ['--import', 'tsx', 'src/cli/switchyard.ts'];
+
+function run(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [...CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts `switchyard start <config>` and resolves with the first listener URL from its banner. */
+async function startCli(config: string): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+  const child = spawn(process.execPath, [...CLI, 'start', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stdout!.resume();
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stderr!.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      const m = /listener \S+: (http:\/\/\S+)/.exec(stderr);
+      if (m) resolve(m[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`switchyard exited with ${code}: ${stderr}`)));
+  });
+  return { child, url, stderr: () => stderr };
+}
+
+describe('switchyard command', () => {
+  it('check: accepts a valid config', async () => {
+    const r = await run(['check', 'config/default.yaml']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('config/default.yaml: OK (1 listener(s), 1 route(s), registry: file)\n');
+  });
+
+  it('check: rejects a bad config with file, line and field, exit code 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'routes:\n  - name: a\n    service: s\n    match: { path: nope }\n');
+    const r = await run(['check', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe(`${file}:4:20: routes[0].match.path: must start with "/"\n`);
+  });
+
+  it('prints usage for no or unknown commands', async () => {
+    const none = await run([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain('Usage: switchyard <command>');
+    const bad = await run(['frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown command "frobnicate"');
+  });
+
+  it('start: the default config serves the demo, alternating between its two instances, and exits 0 on SIGTERM', async () => {
+    const { child, url, stderr } = await startCli('config/default.yaml');
+    try {
+      expect(stderr()).toContain('Try: curl -i http://127.0.0.1:8080/');
+      const first = await fetchJson<{ instance: string }>(`${url}/`);
+      const second = await fetchJson<{ instance: string }>(`${url}/`);
+      const third = await fetchJson<{ instance: string }>(`${url}/`);
+      expect(first.status).toBe(200);
+      expect(new Set([first.json.instance, second.json.instance])).toEqual(new Set(['demo-1', 'demo-2']));
+      expect(third.json.instance).toBe(first.json.instance);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(code).toBe(0);
+  });
+
+  it('start: refuses a bad config with its error and exit code 1', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
+    const file = join(dir, 'bad.yaml');
+    await writeFile(file, 'listeners:\n  - port: http\n');
+    const r = await run(['start', file]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${file}:2:11: listeners[0].port: must be a number (got string "http")`);
+  });
+});
