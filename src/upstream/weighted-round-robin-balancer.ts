@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Balancer } from './balancer.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -17,7 +18,7 @@ export class WeightedRoundRobinBalancer implements Balancer {
     this.uniform = endpoints.every((e) => e.weight === endpoints[0]!.weight);
   }
 
-  pick(): Endpoint | undefined {
+  pick(_request?: IncomingMessage): Endpoint | undefined {
     const endpoints = this.endpoints;
     const n = endpoints.length;
     if (n === 0) return undefined;
