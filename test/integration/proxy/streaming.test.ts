@@ -76,6 +76,9 @@ describe('streaming bodies, aborts, SSE and WebSocket', () => {
         res.on('close', () => (heldResponseClosedEarly = !res.writableFinished));
         res.writeHead(200, { 'content-type': 'text/plain' });
         res.write('first part\n');
+      } else if (url === '/dies-midway') {
+        res.writeHead(200, { 'content-type': 'text/plain', 'content-length': 1000 });
+        res.write('x'.repeat(100), () => setTimeout(() => res.socket?.destroy(), 50));
       } else if (url === '/events') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
         res.write('data: one\n\n');
@@ -179,6 +182,24 @@ describe('streaming bodies, aborts, SSE and WebSocket', () => {
       req.end();
     });
     await eventually(() => heldResponseClosedEarly, 5_000, 'the upstream to see its response closed');
+  });
+
+  it('cuts the client connection when the upstream dies mid-response, so the truncation is visible', async () => {
+    const outcome = await new Promise<{ received: number; completed: boolean }>((resolve) => {
+      let received = 0;
+      httpRequest(`${proxy.url}/dies-midway`, { agent: false }, (res) => {
+        expect(res.statusCode).toBe(200);
+        res.on('data', (c: Buffer) => (received += c.length));
+        res.on('end', () => resolve({ received, completed: res.complete }));
+        res.on('aborted', () => resolve({ received, completed: false }));
+        res.on('error', () => resolve({ received, completed: false }));
+      })
+        .on('error', () => resolve({ received: -1, completed: false }))
+        .end();
+    });
+    expect(outcome.completed).toBe(false);
+    expect(outcome.received).toBeLessThan(1000);
+    await eventually(() => proxy.log.find('upstream request failed').some((l) => l.responseStarted === true), 5_000, 'the failure to be logged');
   });
 
   it('delivers server-sent events as they are written', async () => {
