@@ -395,6 +395,9 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   private endTry(): void {
     this.clearTryTimer();
     this.endpoint.inFlight--;
+    // The try's controls are spent; clientClosed()/totalTimeout() must not rely on them.
+    this.abortUpstream = null;
+    this.resumeUpstream = null;
   }
 
   private clearTryTimer(): void {
