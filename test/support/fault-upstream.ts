@@ -72,9 +72,9 @@ export class FaultUpstream {
     this.mode = mode;
   }
 
-  /** Answers every hung request with 200. */
-  release(): void {
-    for (const res of this.hung) this.answer(res, 200, { instance: this.name, released: true });
+  /** Answers every hung request, with 200 unless told otherwise. */
+  release(status = 200): void {
+    for (const res of this.hung) this.answer(res, status, { instance: this.name, released: true });
     this.hung.clear();
   }
 

@@ -27,7 +27,8 @@ describe('route timeouts', () => {
   });
 
   it('headers: slow response headers give a 504, fast enough ones a 200', async () => {
-    up.setMode({ kind: 'slowHeaders', delayMs: 1_000 });
+    // undici checks headers/bodyIdle timeouts on a coarse (about 1s) clock: keep the upstream far slower.
+    up.setMode({ kind: 'slowHeaders', delayMs: 5_000 });
     const slow = await fetchText(`${proxy.url}/headers`);
     expect(slow.status).toBe(504);
     expect(slow.headers[PROXY_ERROR_HEADER]).toBe('upstream_timeout');
