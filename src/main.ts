@@ -108,6 +108,11 @@ export class Switchyard {
     return this.config;
   }
 
+  /** The clusters (endpoints, health, breaker and retry counters), read only. */
+  get upstreams(): ClusterManager {
+    return this.clusters;
+  }
+
   get registryStatus() {
     return this.registry.status();
   }
@@ -179,6 +184,6 @@ export class Switchyard {
   /** Builds a new route table off the hot path and swaps it in with one assignment. */
   private rebuildRoutes(): void {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
-    this.handler.table = buildRouteTable(declarations, this.config.timeouts, this.clusters);
+    this.handler.table = buildRouteTable(declarations, { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters);
   }
 }

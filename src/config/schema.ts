@@ -53,6 +53,25 @@ export const upstreamTimeoutsSchema = z.strictObject({
   headers: durationSchema.default(30_000),
   /** Longest silence allowed between two chunks of the upstream response body. */
   bodyIdle: durationSchema.default(60_000),
+  /** Whole exchange, every try included, from the request's arrival to the end of the response (0 = no limit). */
+  total: durationSchema.default(0),
+  /** One try, from dispatch (waiting for a connection included) to response headers (0 = only `headers` applies). */
+  perTry: durationSchema.default(0),
+});
+
+/** Failures a retry policy can retry on. */
+export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', 'gateway-error', '5xx'] as const;
+export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
+
+export const retryPolicySchema = z.strictObject({
+  /** Most retries after the first try (0 = never retry). */
+  maxRetries: z.number().int().min(0).max(10, { message: 'must be at most 10 retries' }).default(2),
+  /** Which failures are retried (only when the retry is safe, see README). */
+  retryOn: z.array(z.enum(RETRY_CONDITIONS)).default(['connect-failure', 'reset', 'timeout', 'gateway-error']),
+  /** Request bodies up to this size (with a Content-Length) are buffered so they can be replayed (0 = never buffer). */
+  bufferBody: sizeSchema
+    .refine((n) => n <= 1024 * 1024, { message: 'must be at most 1MiB: buffered bodies are held in memory' })
+    .default(0),
 });
 
 export const routeSchema = z.strictObject({
@@ -70,17 +89,110 @@ export const routeSchema = z.strictObject({
   rewritePrefix: rewritePrefixSchema.optional(),
   hostRewrite: hostNameSchema.optional(),
   timeouts: upstreamTimeoutsSchema.partial().optional(),
+  retries: retryPolicySchema.partial().optional(),
 });
 
-export const BALANCER_POLICIES = ['weighted_round_robin'] as const;
+export const BALANCER_POLICIES = ['weighted_round_robin', 'least_request', 'random', 'consistent_hash'] as const;
 
-export const serviceSchema = z.strictObject({
-  balancer: z.enum(BALANCER_POLICIES).default('weighted_round_robin'),
-  /** Most connections kept to one endpoint. */
-  connections: z.number().int().min(1).max(10_000).default(128),
-  connectTimeout: durationSchema.default(2_000),
-  keepAliveTimeout: durationSchema.default(30_000),
+/** What the consistent-hash balancer hashes: exactly one of a header, a cookie or the client address. */
+export const hashOnSchema = z
+  .strictObject({
+    header: headerNameSchema.transform((h) => h.toLowerCase()).optional(),
+    cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional(),
+    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional(),
+  })
+  .refine((h) => [h.header, h.cookie, h.clientAddress].filter((v) => v !== undefined).length === 1, {
+    message: 'must set exactly one of "header", "cookie" or "clientAddress: true"',
+  });
+
+const percentSchema = z.number().min(0, { message: 'must be a percentage from 0 to 100' }).max(100, { message: 'must be a percentage from 0 to 100' });
+const countSchema = z.number().int().min(1, { message: 'must be a whole number of at least 1' });
+
+/** One status ("200") or an inclusive range ("200-399"). */
+const statusRangeSchema = z.union([z.number().int(), z.string()]).transform((value, ctx) => {
+  const m = /^(\d{3})(?:-(\d{3}))?$/.exec(String(value));
+  const lo = m ? Number(m[1]) : NaN;
+  const hi = m ? Number(m[2] ?? m[1]) : NaN;
+  if (!(lo >= 100 && hi <= 599 && lo <= hi)) {
+    ctx.addIssue({ code: 'custom', message: `must be a status such as 200 or a range such as "200-399" (got ${JSON.stringify(value)})` });
+    return z.NEVER;
+  }
+  return [lo, hi] as const;
 });
+
+export const healthCheckSchema = z
+  .strictObject({
+    type: z.enum(['http', 'tcp']).default('http'),
+    /** HTTP only: the path probed with GET. */
+    path: pathPrefixSchema.default('/health'),
+    /** HTTP only: the Host header sent (default: the instance's address:port). */
+    host: hostNameSchema.optional(),
+    /** HTTP only: statuses that count as healthy. */
+    expectedStatuses: z.array(statusRangeSchema).min(1).default([[200, 399]]),
+    interval: durationSchema.refine((ms) => ms >= 10, { message: 'must be at least 10ms' }).default(10_000),
+    /** A random delay up to this much is added to each interval, so probes do not align. */
+    jitter: durationSchema.default(1_000),
+    timeout: durationSchema.refine((ms) => ms >= 1, { message: 'must be at least 1ms' }).default(2_000),
+    /** Consecutive passes that make an unhealthy instance healthy again. */
+    healthyThreshold: countSchema.default(2),
+    /** Consecutive failures that make a healthy instance unhealthy. */
+    unhealthyThreshold: countSchema.default(3),
+  })
+  .refine((h) => h.timeout <= h.interval, { message: 'timeout must not exceed interval (one probe in flight per instance)', path: ['timeout'] });
+
+export const outlierDetectionSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** Consecutive failures (5xx responses, connect failures, resets, timeouts) that eject an instance. */
+  consecutiveFailures: countSchema.default(5),
+  /** Ejection time = baseEjectionTime × number of times the instance was ejected (decaying), capped by maxEjectionTime. */
+  baseEjectionTime: durationSchema.refine((ms) => ms >= 1, { message: 'must be at least 1ms' }).default(30_000),
+  maxEjectionTime: durationSchema.default(300_000),
+  /** Most instances ejected at once, as a share of the service (at least one instance may always be ejected). */
+  maxEjectionPercent: percentSchema.default(50),
+});
+
+export const circuitBreakerSchema = z.strictObject({
+  /** Most open upstream connections over all instances of the service. */
+  maxConnections: countSchema.default(1024),
+  /** Most requests waiting for an upstream connection. */
+  maxPending: countSchema.default(1024),
+  /** Most requests in flight to the service. */
+  maxRequests: countSchema.default(1024),
+});
+
+export const retryBudgetSchema = z.strictObject({
+  /** Retries in flight may be at most this share of the requests in flight to the service... */
+  percent: percentSchema.default(20),
+  /** ...or this many, whichever is larger. */
+  minConcurrency: z.number().int().min(0).default(3),
+});
+
+export const serviceSchema = z
+  .strictObject({
+    balancer: z.enum(BALANCER_POLICIES).default('weighted_round_robin'),
+    /** consistent_hash only (required there): what to hash. */
+    hashOn: hashOnSchema.optional(),
+    /** New instances of a running service ramp up their weight over this time (0 = off). */
+    slowStart: durationSchema.default(0),
+    /** Below this percentage of healthy instances, balance over all instances (0 = never). */
+    panicThreshold: percentSchema.default(50),
+    /** Most connections kept to one endpoint. */
+    connections: z.number().int().min(1).max(10_000).default(128),
+    connectTimeout: durationSchema.default(2_000),
+    keepAliveTimeout: durationSchema.default(30_000),
+    healthCheck: healthCheckSchema.optional(),
+    outlierDetection: outlierDetectionSchema.prefault({}),
+    circuitBreaker: circuitBreakerSchema.prefault({}),
+    retryBudget: retryBudgetSchema.prefault({}),
+  })
+  .superRefine((s, ctx) => {
+    if (s.balancer === 'consistent_hash' && !s.hashOn) {
+      ctx.addIssue({ code: 'custom', path: ['hashOn'], message: 'is required with balancer consistent_hash, e.g. hashOn: {header: x-user}' });
+    }
+    if (s.balancer !== 'consistent_hash' && s.hashOn) {
+      ctx.addIssue({ code: 'custom', path: ['hashOn'], message: 'only applies to balancer consistent_hash' });
+    }
+  });
 
 export const listenerSchema = z.strictObject({
   name: z.string().min(1).optional(),
@@ -116,6 +228,8 @@ export const configSchema = z
     routes: z.array(routeSchema).default([]),
     services: z.record(z.string().min(1), serviceSchema).default({}),
     timeouts: upstreamTimeoutsSchema.prefault({}),
+    /** Retry policy of routes that do not set their own (route fields override these one by one). */
+    retries: retryPolicySchema.prefault({}),
     limits: z
       .strictObject({
         maxHeaderSize: sizeSchema.default(16 * 1024),
@@ -178,6 +292,11 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type UpstreamTimeouts = z.output<typeof upstreamTimeoutsSchema>;
+export type RetryPolicyConfig = z.output<typeof retryPolicySchema>;
+export type HealthCheckConfig = z.output<typeof healthCheckSchema>;
+export type OutlierDetectionConfig = z.output<typeof outlierDetectionSchema>;
+export type CircuitBreakerConfig = z.output<typeof circuitBreakerSchema>;
+export type HashOnConfig = z.output<typeof hashOnSchema>;
 export type RegistryConfig = z.output<typeof registrySchema>;
 
 /** Settings for a service the config does not mention. */

@@ -1,13 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import type { Route } from '../routing/route.js';
+import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
+import { isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
+import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import type { ProxyContext } from './proxy-context.js';
-import { classifyUpstreamError, sendProxyError } from './proxy-error.js';
+import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import { buildClientHeaders } from './response-headers.js';
 
 const kExchange = Symbol('switchyard.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: ForwardExchange };
+type TaggedRequest = IncomingMessage & { [kExchange]?: ForwardExchange };
 
 /** Raised into undici when the client goes away, so the upstream request is cancelled. */
 export class ClientClosedError extends Error {
@@ -17,12 +21,25 @@ export class ClientClosedError extends Error {
   }
 }
 
+const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
+  requests: 'breaker_requests',
+  pending: 'breaker_pending',
+  connections: 'breaker_connections',
+};
+
 /**
- * One request forwarded to one endpoint: an undici dispatch handler that streams the upstream
- * response into the client response with backpressure (a full client socket pauses the
- * upstream read), cancels the upstream request when the client goes away, and turns failures
- * before the response into a JSON 502/504. Failures after the response started end the client
+ * One proxied request: an undici dispatch handler that streams the upstream response into
+ * the client response with backpressure (a full client socket pauses the upstream read),
+ * cancels the upstream request when the client goes away, and turns failures before the
+ * response into a JSON 502/503/504. Failures after the response started end the client
  * connection, so a truncated body is never mistaken for a complete one.
+ *
+ * An exchange makes one or more tries. A failed try is retried on another endpoint when the
+ * route's retry policy names the failure, retries are left, the retry budget allows it, and it
+ * is safe: the try never reached the upstream, or the method is idempotent and the body (if
+ * any) was buffered. There is never more than one try in flight; the same object is the
+ * handler of each. Limits: circuit breaker (before the first try and each retry), per-try and
+ * total timeouts. Each try's outcome is reported to the cluster's outlier detector.
  *
  * Uses undici's core handler callbacks (onConnect/onHeaders/onData/onComplete/onError): they
  * hand over the raw header list, which we filter in one pass, where the newer controller API
@@ -32,41 +49,100 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private finished = false;
+  /** Counted in the breaker's activeRequests (released by finish()). */
+  private admitted = false;
+  private path = '';
+  private headers: string[] = [];
+  private body: IncomingMessage | Buffer | null = null;
+  /** A try that reached the upstream may be sent again: idempotent method, and no body or a buffered one. */
+  private replayable = false;
+  /** undici got a connection for a try with the streamed client body: the stream is spent. */
+  private streamTaken = false;
+  /** Chunks of a body being buffered for replay; null when not buffering. */
+  private bodyChunks: Buffer[] | null = null;
+  private retries = 0;
+  /** Endpoints tried so far (allocated on the first retry only). */
+  private tried: Endpoint[] | null = null;
+  /** Where the planned retry goes. */
+  private nextEndpoint: Endpoint | null = null;
+  /** The current try holds a retry-budget slot. */
+  private holdsBudget = false;
+  /** The current try waits for a connection (counted in the breaker's pendingRequests). */
+  private pending = false;
+  /** The current try reached the upstream (undici gave it a connection and wrote it). */
+  private connected = false;
+  /** The current try got response headers. */
+  private gotHeaders = false;
+  /** The current try's 5xx response is being read and dropped before a retry. */
+  private discarding = false;
+  private tryTimedOut = false;
+  private totalTimedOut = false;
+  private tryTimer: NodeJS.Timeout | null = null;
+  private totalTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ctx: ProxyContext,
     private readonly req: IncomingMessage,
     private readonly res: ServerResponse,
     private readonly route: Route,
-    private readonly endpoint: Endpoint,
+    private endpoint: Endpoint,
     private readonly requestId: string,
   ) {}
 
   start(path: string, headers: string[], hasBody: boolean): void {
-    this.endpoint.inFlight++;
     (this.res as TaggedResponse)[kExchange] = this;
     this.res.on('close', onClientClose);
-    const timeouts = this.route.timeouts;
-    this.endpoint.pool.dispatch(
-      {
-        path,
-        method: this.req.method as Dispatcher.HttpMethod,
-        headers,
-        body: hasBody ? this.req : null,
-        headersTimeout: timeouts.headers,
-        bodyTimeout: timeouts.bodyIdle,
-      },
-      this,
-    );
+    const cluster = this.route.cluster;
+    const refused = cluster.breaker.admitRequest() ?? cluster.breaker.admitDispatch(this.endpoint);
+    if (refused !== null) {
+      this.refuse(refused);
+      return;
+    }
+    this.admitted = true;
+    cluster.breaker.activeRequests++;
+    this.path = path;
+    this.headers = headers;
+    const idempotent = isIdempotent(this.req.method);
+    this.replayable = idempotent && !hasBody;
+    const total = this.route.timeouts.total;
+    if (total > 0) this.totalTimer = setTimeout(onTotalTimeout, total, this);
+    if (hasBody && idempotent && this.shouldBuffer()) {
+      this.bufferBody();
+      return;
+    }
+    this.body = hasBody ? this.req : null;
+    this.dispatch();
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    this.abortUpstream = abort;
-    if (this.res.destroyed) abort(new ClientClosedError());
+    this.leavePending();
+    if (this.body === this.req) this.streamTaken = true;
+    if (this.finished || this.res.destroyed) {
+      abort(new ClientClosedError());
+    } else if (this.tryTimedOut) {
+      // Timed out while waiting for a connection: cancelled before anything was written.
+      abort(new ExchangeTimeoutError('try', this.route.timeouts.perTry));
+    } else {
+      this.connected = true;
+      this.abortUpstream = abort;
+    }
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    this.clearTryTimer();
+    this.gotHeaders = true;
     this.resumeUpstream = resume;
+    const cluster = this.route.cluster;
+    if (statusCode >= 500) {
+      cluster.outlier.failure(this.endpoint);
+      if (this.planRetry(statusCondition(statusCode))) {
+        // Read and drop this response, then retry (onComplete). Keeps the connection reusable.
+        this.discarding = true;
+        return true;
+      }
+    } else {
+      cluster.outlier.success(this.endpoint);
+    }
     const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
     try {
       this.res.writeHead(statusCode, statusText || undefined, headers);
@@ -79,26 +155,226 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.discarding) return true;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', resumeOnDrain);
     return false;
   }
 
   onComplete(): void {
+    this.endTry();
+    if (this.discarding) {
+      process.nextTick(startRetry, this);
+      return;
+    }
     // Upstream trailers are not forwarded: few clients ask for them (TE: trailers).
     this.finish();
     this.res.end();
   }
 
   onError(err: Error & { code?: string }): void {
-    this.finish();
+    this.leavePending();
+    this.endTry();
+    if (this.finished) return; // answered already (total timeout while waiting for a connection)
     if (err instanceof ClientClosedError || this.res.destroyed) {
+      this.finish();
       this.ctx.logger.debug({ requestId: this.requestId, route: this.route.name, endpoint: this.endpoint.key }, 'client closed the connection; upstream request cancelled');
       return;
     }
     const code = classifyUpstreamError(err);
+    if (!this.gotHeaders) this.route.cluster.outlier.failure(this.endpoint);
+    if (this.discarding) {
+      // The retry was already planned when the 5xx arrived; the rest of its body does not matter.
+      if (!this.totalTimedOut) {
+        process.nextTick(startRetry, this);
+        return;
+      }
+    } else if (!this.res.headersSent) {
+      const condition = code === 'upstream_timeout' ? RetryOn.timeout : this.connected ? RetryOn.reset : RetryOn.connectFailure;
+      if (this.planRetry(condition)) {
+        this.ctx.logger.debug(
+          { requestId: this.requestId, route: this.route.name, endpoint: this.endpoint.key, next: this.nextEndpoint!.key, errorCode: err.code, error: err.message, retry: this.retries },
+          'upstream try failed; retrying on another endpoint',
+        );
+        process.nextTick(startRetry, this);
+        return;
+      }
+    }
+    this.fail(code, err);
+  }
+
+  /** Called when the client response closes (finished or aborted). */
+  clientClosed(): void {
+    if (this.finished) return;
+    if (this.abortUpstream !== null) {
+      this.abortUpstream(new ClientClosedError());
+    } else if (this.bodyChunks !== null) {
+      // Still buffering the request body: no try in flight.
+      this.bodyChunks = null;
+      this.finish();
+    }
+    // Otherwise a try waits for a connection (onConnect cancels it) or a retry is about to
+    // start (retry() sees the closed response).
+  }
+
+  resume(): void {
+    this.resumeUpstream?.();
+  }
+
+  /** Starts the retry planned by planRetry. */
+  retry(): void {
+    if (this.finished) return;
+    if (this.res.destroyed) {
+      this.finish();
+      return;
+    }
+    this.endpoint = this.nextEndpoint!;
+    this.nextEndpoint = null;
+    this.dispatch();
+  }
+
+  /** The per-try timer fired: cancel the try (it is retried if the policy allows). */
+  tryTimeout(): void {
+    this.tryTimer = null;
+    if (this.gotHeaders || this.finished) return;
+    this.tryTimedOut = true;
+    // Without a connection yet, onConnect cancels the try before anything is written.
+    this.abortUpstream?.(new ExchangeTimeoutError('try', this.route.timeouts.perTry));
+  }
+
+  /** The total timer fired: end the exchange with a 504 (or cut a response already started). */
+  totalTimeout(): void {
+    this.totalTimer = null;
+    if (this.finished) return;
+    this.totalTimedOut = true;
+    const err = new ExchangeTimeoutError('total', this.route.timeouts.total);
+    if (this.abortUpstream !== null) {
+      this.abortUpstream(err); // onError answers
+    } else {
+      // Waiting for a connection, buffering the body or between tries: answer now.
+      this.bodyChunks = null;
+      this.fail('upstream_timeout', err);
+    }
+  }
+
+  /** A chunk of a request body being buffered. */
+  bodyChunk(chunk: Buffer): void {
+    this.bodyChunks?.push(chunk);
+  }
+
+  /** The whole request body is buffered: it can be replayed, so the try may be retried. */
+  bodyEnd(): void {
+    const chunks = this.bodyChunks;
+    if (chunks === null) return;
+    this.bodyChunks = null;
+    this.body = Buffer.concat(chunks);
+    this.replayable = true;
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    const endpoint = this.endpoint;
+    const timeouts = this.route.timeouts;
+    endpoint.inFlight++;
+    this.route.cluster.breaker.pendingRequests++;
+    this.pending = true;
+    this.connected = false;
+    this.gotHeaders = false;
+    this.discarding = false;
+    this.tryTimedOut = false;
+    this.abortUpstream = null;
+    this.resumeUpstream = null;
+    if (timeouts.perTry > 0) this.tryTimer = setTimeout(onTryTimeout, timeouts.perTry, this);
+    endpoint.pool.dispatch(
+      {
+        path: this.path,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: this.headers,
+        body: this.body,
+        headersTimeout: timeouts.headers,
+        bodyTimeout: timeouts.bodyIdle,
+      },
+      this,
+    );
+  }
+
+  /**
+   * Decides whether a failed try is retried, and where. Takes a retry-budget slot for it.
+   * `condition`: RetryOn bits the failure meets.
+   */
+  private planRetry(condition: number): boolean {
+    const policy = this.route.retries;
+    if ((policy.on & condition) === 0 || this.retries >= policy.maxRetries || this.totalTimedOut || this.res.headersSent) return false;
+    // Safe to send again: it never reached the upstream, or it is idempotent with a replayable body.
+    // A streamed body that undici took hold of (written, or destroyed by a cancel) is gone either way.
+    if (this.streamTaken || (this.connected && !this.replayable)) return false;
+    const cluster = this.route.cluster;
+    const tried = (this.tried ??= []);
+    tried.push(this.endpoint);
+    const next = cluster.pickAnother(this.req, tried);
+    if (next === undefined) return false;
+    const refused = cluster.breaker.admitDispatch(next);
+    if (refused !== null) {
+      this.countRefusal(refused);
+      return false;
+    }
+    if (this.holdsBudget) {
+      cluster.retryBudget.release();
+      this.holdsBudget = false;
+    }
+    if (!cluster.retryBudget.tryAcquire(cluster.breaker.activeRequests)) {
+      cluster.stats.retryBudgetExhausted++;
+      return false;
+    }
+    this.holdsBudget = true;
+    this.retries++;
+    cluster.stats.retries++;
+    this.nextEndpoint = next;
+    return true;
+  }
+
+  private shouldBuffer(): boolean {
+    const limit = this.route.retries.bufferBody;
+    if (limit === 0 || this.route.retries.maxRetries === 0 || this.req.headers['transfer-encoding'] !== undefined) return false;
+    const length = Number(this.req.headers['content-length']);
+    return length > 0 && length <= limit;
+  }
+
+  private bufferBody(): void {
+    this.bodyChunks = [];
+    const req = this.req as TaggedRequest;
+    req[kExchange] = this;
+    req.on('data', onRequestChunk);
+    req.once('end', onRequestEnd);
+  }
+
+  private refuse(limit: BreakerLimit): void {
+    this.countRefusal(limit);
+    this.finish();
+    sendProxyError(this.res, BREAKER_ERRORS[limit], this.ctx.headers.requestIdHeader, this.requestId, `service "${this.route.cluster.name}"`);
+  }
+
+  private countRefusal(limit: BreakerLimit): void {
+    const stats = this.route.cluster.stats;
+    if (limit === 'requests') stats.breakerRequests++;
+    else if (limit === 'pending') stats.breakerPending++;
+    else stats.breakerConnections++;
+  }
+
+  /** Ends the exchange with a proxy error (or a cut connection once the response started). */
+  private fail(code: ProxyErrorCode, err: Error & { code?: string }): void {
+    this.finish();
     this.ctx.logger.warn(
-      { requestId: this.requestId, route: this.route.name, service: this.route.cluster.name, endpoint: this.endpoint.key, errorCode: err.code, error: err.message, responseStarted: this.res.headersSent },
+      {
+        requestId: this.requestId,
+        route: this.route.name,
+        service: this.route.cluster.name,
+        endpoint: this.endpoint.key,
+        errorCode: err.code,
+        error: err.message,
+        retries: this.retries,
+        responseStarted: this.res.headersSent,
+      },
       'upstream request failed',
     );
     if (this.res.headersSent) {
@@ -109,28 +385,70 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     }
   }
 
-  /** Called when the client response closes (finished or aborted). */
-  clientClosed(): void {
-    if (this.finished) return;
-    this.abortUpstream?.(new ClientClosedError());
+  private leavePending(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.route.cluster.breaker.pendingRequests--;
   }
 
-  resume(): void {
-    this.resumeUpstream?.();
+  /** The current try is over (undici called onComplete or onError). */
+  private endTry(): void {
+    this.clearTryTimer();
+    this.endpoint.inFlight--;
+    // The try's controls are spent; clientClosed()/totalTimeout() must not rely on them.
+    this.abortUpstream = null;
+    this.resumeUpstream = null;
   }
 
+  private clearTryTimer(): void {
+    if (this.tryTimer === null) return;
+    clearTimeout(this.tryTimer);
+    this.tryTimer = null;
+  }
+
+  /** The one place an exchange ends: releases what it holds. Idempotent. */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
-    this.endpoint.inFlight--;
+    this.clearTryTimer();
+    if (this.totalTimer !== null) {
+      clearTimeout(this.totalTimer);
+      this.totalTimer = null;
+    }
+    const cluster = this.route.cluster;
+    if (this.admitted) cluster.breaker.activeRequests--;
+    if (this.holdsBudget) {
+      cluster.retryBudget.release();
+      this.holdsBudget = false;
+    }
   }
 }
 
-// Listeners shared by all exchanges (no closure per request): `this` is the response.
+// Callbacks shared by all exchanges (no closure per request): the exchange is `this` or an argument.
 function onClientClose(this: TaggedResponse): void {
   this[kExchange]?.clientClosed();
 }
 
 function resumeOnDrain(this: TaggedResponse): void {
   this[kExchange]?.resume();
+}
+
+function onRequestChunk(this: TaggedRequest, chunk: Buffer): void {
+  this[kExchange]?.bodyChunk(chunk);
+}
+
+function onRequestEnd(this: TaggedRequest): void {
+  this[kExchange]?.bodyEnd();
+}
+
+function startRetry(exchange: ForwardExchange): void {
+  exchange.retry();
+}
+
+function onTryTimeout(exchange: ForwardExchange): void {
+  exchange.tryTimeout();
+}
+
+function onTotalTimeout(exchange: ForwardExchange): void {
+  exchange.totalTimeout();
 }

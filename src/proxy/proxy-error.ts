@@ -9,6 +9,9 @@ export const PROXY_ERRORS = {
   upstream_reset: { status: 502, message: 'the upstream instance closed the connection before responding' },
   upstream_bad_response: { status: 502, message: 'the upstream instance sent an invalid response' },
   upstream_timeout: { status: 504, message: 'the upstream instance did not respond in time' },
+  breaker_requests: { status: 503, message: 'the service has too many requests in flight (circuit breaker maxRequests)' },
+  breaker_pending: { status: 503, message: 'too many requests are waiting for a connection to the service (circuit breaker maxPending)' },
+  breaker_connections: { status: 503, message: 'the service has reached its connection limit (circuit breaker maxConnections)' },
 } as const;
 
 export type ProxyErrorCode = keyof typeof PROXY_ERRORS;
@@ -42,6 +45,7 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, reques
 export function classifyUpstreamError(err: Error & { code?: string }): ProxyErrorCode {
   if (err.name === 'HTTPParserError' || err.name === 'ResponseExceededMaxSizeError') return 'upstream_bad_response';
   switch (err.code) {
+    case 'SWITCHYARD_TIMEOUT':
     case 'UND_ERR_CONNECT_TIMEOUT':
     case 'UND_ERR_HEADERS_TIMEOUT':
     case 'UND_ERR_BODY_TIMEOUT':

@@ -1,5 +1,6 @@
-import type { RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import type { RetryPolicyConfig, RouteConfig, UpstreamTimeouts } from '../config/schema.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
+import { compileRetryPolicy } from '../upstream/retry-policy.js';
 import { PrefixIndex } from './prefix-index.js';
 import type { Route, RouteSource } from './route.js';
 import { RouteTable } from './route-table.js';
@@ -10,8 +11,14 @@ export interface RouteDeclaration {
   source: RouteSource;
 }
 
+/** Route settings that routes inherit unless they set their own (config top level). */
+export interface RouteDefaults {
+  timeouts: UpstreamTimeouts;
+  retries: RetryPolicyConfig;
+}
+
 /** Compiles route declarations into a RouteTable. Runs off the hot path. */
-export function buildRouteTable(declarations: readonly RouteDeclaration[], defaults: UpstreamTimeouts, clusters: ClusterManager): RouteTable {
+export function buildRouteTable(declarations: readonly RouteDeclaration[], defaults: RouteDefaults, clusters: ClusterManager): RouteTable {
   const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters));
   const exact = new Map<string, PrefixIndex>();
   const wildcard = new Map<string, PrefixIndex>();
@@ -36,7 +43,7 @@ export function buildRouteTable(declarations: readonly RouteDeclaration[], defau
   return new RouteTable(routes, exact, wildcard, any.seal());
 }
 
-function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: UpstreamTimeouts, clusters: ClusterManager): Route {
+function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: RouteDefaults, clusters: ClusterManager): Route {
   const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   return {
     name: config.name,
@@ -48,7 +55,8 @@ function compileRoute(config: RouteConfig, source: RouteSource, order: number, d
     cluster: clusters.get(config.service),
     rewritePrefix: config.stripPrefix ? '/' : (config.rewritePrefix ?? null),
     hostRewrite: config.hostRewrite ?? null,
-    timeouts: { ...defaults, ...stripUndefined(config.timeouts) },
+    timeouts: { ...defaults.timeouts, ...stripUndefined(config.timeouts) },
+    retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
     order,
   };
 }

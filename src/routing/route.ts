@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { UpstreamTimeouts } from '../config/schema.js';
 import type { Cluster } from '../upstream/cluster.js';
+import type { RetryPolicy } from '../upstream/retry-policy.js';
 
 /** Where a route was declared. */
 export type RouteSource = 'config' | 'tags';
@@ -22,6 +23,7 @@ export interface Route {
   readonly rewritePrefix: string | null;
   readonly hostRewrite: string | null;
   readonly timeouts: UpstreamTimeouts;
+  readonly retries: RetryPolicy;
   /** Position in the declaration order; breaks ties between equally specific routes. */
   readonly order: number;
 }

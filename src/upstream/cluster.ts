@@ -3,22 +3,46 @@ import type { ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { createBalancer, type Balancer } from './balancer.js';
-import { Endpoint, endpointKey } from './endpoint.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import { ClusterStats } from './cluster-stats.js';
+import { Endpoint, endpointKey, HealthFlag } from './endpoint.js';
+import { HealthChecker } from './health-checker.js';
+import { OutlierDetector } from './outlier-detector.js';
+import { RetryBudget } from './retry-budget.js';
 
 /**
  * All endpoints of one service and the balancer over them. The endpoint list and its balancer
  * are replaced together (one reference) when the registry or the settings change.
+ *
+ * Health: each endpoint combines its health sources (registry, active check, outlier
+ * ejection, drain) into one `healthy` flag; the cluster listens for changes and keeps `panic`
+ * up to date: below `panicThreshold`% healthy endpoints, the balancer picks over every
+ * endpoint that is not drained, rather than pile the whole load on the few healthy ones.
  */
 export class Cluster {
   private endpointList: readonly Endpoint[] = [];
   private balancer: Balancer;
+  private settingsValue: ServiceConfig;
+  private healthChecker: HealthChecker | null = null;
+  /** Below the panic threshold: balancers ignore health (but not drain). Read on every pick. */
+  panic = false;
+  readonly stats = new ClusterStats();
+  readonly breaker: CircuitBreaker;
+  readonly retryBudget: RetryBudget;
+  readonly outlier: OutlierDetector;
+  private readonly onEndpointHealth = (): void => this.updatePanic();
 
   constructor(
     readonly name: string,
-    private settingsValue: ServiceConfig,
+    settings: ServiceConfig,
     private readonly logger: Logger,
   ) {
-    this.balancer = createBalancer(settingsValue.balancer, this.endpointList);
+    this.settingsValue = settings;
+    this.breaker = new CircuitBreaker(settings.circuitBreaker);
+    this.retryBudget = new RetryBudget(settings.retryBudget);
+    this.outlier = new OutlierDetector(this, settings.outlierDetection, logger);
+    this.balancer = createBalancer(settings, this.endpointList);
+    this.configureHealthChecks();
   }
 
   get settings(): ServiceConfig {
@@ -30,12 +54,26 @@ export class Cluster {
   }
 
   pick(request: IncomingMessage): Endpoint | undefined {
-    return this.balancer.pick(request);
+    if (this.panic) this.stats.panicPicks++;
+    return this.balancer.pick(request, this.panic, null);
+  }
+
+  /** For a retry: an endpoint not yet tried if there is one, else any selectable endpoint. */
+  pickAnother(request: IncomingMessage, tried: readonly Endpoint[]): Endpoint | undefined {
+    return this.balancer.pick(request, this.panic, tried) ?? this.balancer.pick(request, this.panic, null);
+  }
+
+  /** Drains (or undrains) an endpoint: a drained endpoint gets no new requests, even in panic mode. */
+  setDrained(key: string, drained: boolean): boolean {
+    const endpoint = this.endpointList.find((e) => e.key === key);
+    endpoint?.setHealthFlag(HealthFlag.drain, drained);
+    return endpoint !== undefined;
   }
 
   /** Replaces the instance list, reusing the pools of endpoints that stay. */
   setInstances(instances: readonly ServiceInstance[]): void {
     const existing = new Map(this.endpointList.map((e) => [e.key, e]));
+    const wasEmpty = this.endpointList.length === 0;
     const next: Endpoint[] = [];
     for (const instance of instances) {
       const key = endpointKey(instance.address, instance.port);
@@ -45,7 +83,9 @@ export class Cluster {
         existing.delete(key);
         next.push(kept);
       } else {
-        next.push(new Endpoint(instance, this.settingsValue));
+        const endpoint = this.newEndpoint(instance, this.settingsValue);
+        if (!wasEmpty && this.settingsValue.slowStart > 0) endpoint.warmUntil = Date.now() + this.settingsValue.slowStart;
+        next.push(endpoint);
       }
     }
     this.swap(next);
@@ -56,27 +96,79 @@ export class Cluster {
   setSettings(settings: ServiceConfig): void {
     const old = this.settingsValue;
     this.settingsValue = settings;
+    this.breaker.limits = settings.circuitBreaker;
+    this.retryBudget.settings = settings.retryBudget;
+    this.outlier.settings = settings.outlierDetection;
+    if (!settings.outlierDetection.enabled) this.outlier.clear();
     const poolChanged =
       old.connections !== settings.connections || old.connectTimeout !== settings.connectTimeout || old.keepAliveTimeout !== settings.keepAliveTimeout;
     if (poolChanged) {
       const previous = this.endpointList;
-      this.swap(previous.map((e) => new Endpoint(e.instance, settings)));
+      this.swap(previous.map((e) => this.rebuiltEndpoint(e, settings)));
       this.closeAll(previous);
-    } else if (old.balancer !== settings.balancer) {
+    } else if (old.balancer !== settings.balancer || old.slowStart !== settings.slowStart || JSON.stringify(old.hashOn) !== JSON.stringify(settings.hashOn)) {
       this.swap(this.endpointList);
+    } else if (old.panicThreshold !== settings.panicThreshold) {
+      this.updatePanic();
     }
+    if (JSON.stringify(old.healthCheck) !== JSON.stringify(settings.healthCheck)) this.configureHealthChecks();
   }
 
   async close(): Promise<void> {
+    this.healthChecker?.stop();
+    this.healthChecker = null;
     const list = this.endpointList;
     this.swap([]);
     await Promise.all(list.map((e) => e.close()));
   }
 
+  private newEndpoint(instance: ServiceInstance, settings: ServiceConfig): Endpoint {
+    const endpoint = new Endpoint(instance, settings, this.breaker);
+    endpoint.onHealthChange(this.onEndpointHealth);
+    return endpoint;
+  }
+
+  /** A new endpoint (new pool) for the same instance, keeping an operator's drain. */
+  private rebuiltEndpoint(previous: Endpoint, settings: ServiceConfig): Endpoint {
+    const endpoint = this.newEndpoint(previous.instance, settings);
+    endpoint.setHealthFlag(HealthFlag.drain, !previous.routable);
+    return endpoint;
+  }
+
+  private configureHealthChecks(): void {
+    this.healthChecker?.stop();
+    this.healthChecker = null;
+    const hc = this.settingsValue.healthCheck;
+    if (hc === undefined) return;
+    this.healthChecker = new HealthChecker(this.name, hc, this.stats, this.logger);
+    this.healthChecker.sync(this.endpointList);
+  }
+
   private swap(endpoints: readonly Endpoint[]): void {
-    const balancer = createBalancer(this.settingsValue.balancer, endpoints);
+    const balancer = createBalancer(this.settingsValue, endpoints);
     this.endpointList = endpoints;
     this.balancer = balancer;
+    this.healthChecker?.sync(endpoints);
+    this.updatePanic();
+  }
+
+  /** Recomputes panic mode from the endpoints' health; runs when health or the list changes, never per request. */
+  private updatePanic(): void {
+    let routable = 0;
+    let healthy = 0;
+    for (const e of this.endpointList) {
+      if (e.routable) routable++;
+      if (e.healthy) healthy++;
+    }
+    const panic = routable > 0 && healthy * 100 < routable * this.settingsValue.panicThreshold;
+    if (panic === this.panic) return;
+    this.panic = panic;
+    if (panic) {
+      this.stats.panicEntered++;
+      this.logger.warn({ service: this.name, healthy, endpoints: routable, panicThreshold: this.settingsValue.panicThreshold }, 'panic mode: too few healthy endpoints, balancing over all of them');
+    } else {
+      this.logger.info({ service: this.name, healthy, endpoints: routable }, 'panic mode over: balancing over healthy endpoints again');
+    }
   }
 
   private closeAll(endpoints: Iterable<Endpoint>): void {

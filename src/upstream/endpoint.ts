@@ -1,10 +1,35 @@
 import { Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
+import { OutlierRecord } from './outlier-record.js';
 
 /** `address:port`, with IPv6 addresses bracketed. */
 export function endpointKey(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/**
+ * The sources that can take an endpoint out of rotation. Each sets its own bit; the endpoint
+ * is healthy when no bit is set. One host-health view, many independent writers.
+ */
+export const HealthFlag = {
+  /** The registry reports the instance critical; never picked, not even in panic mode. */
+  registry: 1,
+  /** The active health check failed its unhealthy threshold. */
+  activeCheck: 2,
+  /** Passive outlier detection ejected it. */
+  outlier: 4,
+  /** An operator drained it; never picked, not even in panic mode. */
+  drain: 8,
+} as const;
+export type HealthFlag = (typeof HealthFlag)[keyof typeof HealthFlag];
+
+/** Told when an endpoint's health changes (the cluster recomputes its panic state). */
+export type HealthListener = (endpoint: Endpoint) => void;
+
+/** Counters shared by all endpoints of a cluster, kept up to date by pool events. */
+export interface ConnectionCounter {
+  openConnections: number;
 }
 
 /**
@@ -15,13 +40,23 @@ export class Endpoint {
   readonly key: string;
   readonly pool: Pool;
   /** The registry's view, replaced (not mutated) on each registry update. */
-  instance: ServiceInstance;
+  private instanceValue!: ServiceInstance;
   /** Requests now being forwarded to this endpoint. */
   inFlight = 0;
+  /** Healthy: no health flag set. Read by balancers on every pick. */
+  healthy = true;
+  /** May be picked in panic mode: neither drained nor reported critical by the registry. */
+  routable = true;
+  /** Passive outlier detection state, written by the cluster's OutlierDetector. */
+  readonly outlier = new OutlierRecord();
+  /** Slow start: the weight ramps up until this time (ms since epoch; 0 = full weight). */
+  warmUntil = 0;
+  private flags = 0;
+  private healthListener: HealthListener | null = null;
 
-  constructor(instance: ServiceInstance, settings: ServiceConfig) {
-    this.instance = instance;
+  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter) {
     this.key = endpointKey(instance.address, instance.port);
+    this.instance = instance;
     this.pool = new Pool(`http://${this.key}`, {
       connections: settings.connections,
       pipelining: 1,
@@ -29,19 +64,67 @@ export class Endpoint {
       keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
       connect: { timeout: settings.connectTimeout },
     });
+    this.pool.on('connect', () => connections.openConnections++);
+    this.pool.on('disconnect', () => connections.openConnections--);
+  }
+
+  get instance(): ServiceInstance {
+    return this.instanceValue;
+  }
+
+  /** Replaces the registry's view; a critical instance is taken out of rotation. */
+  set instance(instance: ServiceInstance) {
+    this.instanceValue = instance;
+    this.setHealthFlag(HealthFlag.registry, instance.health === 'critical');
   }
 
   get weight(): number {
-    return this.instance.weight;
+    return this.instanceValue.weight;
   }
 
-  /** Whether the balancer may pick this endpoint. */
-  get available(): boolean {
-    return this.instance.health !== 'critical';
+  /** The set health flags (HealthFlag bits), for status pages and tests. */
+  get healthFlags(): number {
+    return this.flags;
+  }
+
+  /** Whether a balancer may pick this endpoint: healthy, or (in panic mode) merely routable. */
+  selectable(panic: boolean): boolean {
+    return panic ? this.routable : this.healthy;
+  }
+
+  /** Sets or clears one health source's verdict; tells the listener when `healthy` changes. */
+  setHealthFlag(flag: HealthFlag, failing: boolean): void {
+    const flags = failing ? this.flags | flag : this.flags & ~flag;
+    if (flags === this.flags) return;
+    this.flags = flags;
+    const healthy = flags === 0;
+    const routable = (flags & (HealthFlag.drain | HealthFlag.registry)) === 0;
+    if (healthy === this.healthy && routable === this.routable) return;
+    this.healthy = healthy;
+    this.routable = routable;
+    this.healthListener?.(this);
+  }
+
+  onHealthChange(listener: HealthListener | null): void {
+    this.healthListener = listener;
+  }
+
+  /** The weight a balancer should use now: ramps from 10% to 100% during slow start. */
+  effectiveWeight(now: number, slowStart: number): number {
+    const until = this.warmUntil;
+    if (until === 0) return this.instanceValue.weight;
+    if (now >= until) {
+      this.warmUntil = 0;
+      return this.instanceValue.weight;
+    }
+    const progress = 1 - (until - now) / slowStart;
+    return this.instanceValue.weight * Math.max(0.1, progress);
   }
 
   /** Closes the pool once its in-flight requests have finished. */
   async close(): Promise<void> {
+    this.healthListener = null;
+    this.outlier.cancel();
     await this.pool.close();
   }
 }

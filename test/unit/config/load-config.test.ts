@@ -29,7 +29,7 @@ describe('configuration validation', () => {
     expect(config.listeners).toEqual([{ address: '0.0.0.0', port: 8080 }]);
     expect(config.admin).toEqual({ enabled: true, address: '127.0.0.1', port: 9901 });
     expect(config.registry).toEqual({ type: 'file', path: 'services.yaml', watch: true, debounce: 200 });
-    expect(config.timeouts).toEqual({ headers: 30_000, bodyIdle: 60_000 });
+    expect(config.timeouts).toEqual({ headers: 30_000, bodyIdle: 60_000, total: 0, perTry: 0 });
     expect(config.limits).toEqual({ maxHeaderSize: 16_384, headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 });
     expect(config.demo).toBeUndefined();
   });
@@ -46,7 +46,7 @@ routes:
     service: s
 `,
     );
-    expect(config.timeouts).toEqual({ headers: 1500, bodyIdle: 250 });
+    expect(config.timeouts).toEqual({ headers: 1500, bodyIdle: 250, total: 0, perTry: 0 });
     expect(config.limits.maxHeaderSize).toBe(32 * 1024);
     expect(config.limits.keepAliveTimeout).toBe(120_000);
     expect(config.routes[0]!.match).toEqual({ host: 'api.example.com', path: '/api', methods: ['GET', 'POST'] });
@@ -81,7 +81,7 @@ routes:
     ]);
     expect(problems('limits:\n  maxHeaderSize: lots\n')).toEqual(['config/test.yaml:2:18: limits.maxHeaderSize: must be a size such as "16KiB", "10MiB" or a number of bytes (got "lots")']);
     expect(problems('listeners:\n  - port: 70000\n')[0]).toMatch(/^config\/test\.yaml:2:11: listeners\[0\]\.port: .*65535/);
-    expect(problems('services:\n  s:\n    balancer: fastest\n')).toEqual(['config/test.yaml:3:15: services.s.balancer: must be one of "weighted_round_robin"']);
+    expect(problems('services:\n  s:\n    balancer: fastest\n')).toEqual(['config/test.yaml:3:15: services.s.balancer: must be one of "weighted_round_robin", "least_request", "random", "consistent_hash"']);
     expect(problems('registry:\n  type: zookeeper\n')).toEqual(['config/test.yaml:2:9: registry.type: must be one of: "file"']);
   });
 

@@ -1,12 +1,12 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { routeSchema, upstreamTimeoutsSchema } from '../../../src/config/schema.js';
+import { retryPolicySchema, routeSchema, upstreamTimeoutsSchema } from '../../../src/config/schema.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { rewritePath } from '../../../src/routing/route.js';
 import { buildRouteTable } from '../../../src/routing/route-table-builder.js';
 import { ClusterManager } from '../../../src/upstream/cluster-manager.js';
 
-const defaults = upstreamTimeoutsSchema.parse({});
+const defaults = { timeouts: upstreamTimeoutsSchema.parse({}), retries: retryPolicySchema.parse({}) };
 
 function table(routes: Record<string, unknown>[]) {
   const clusters = new ClusterManager(silentLogger());
