@@ -4,6 +4,7 @@ import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, sendProxyError } from './proxy-error.js';
+import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders } from './response-headers.js';
 
 const kExchange = Symbol('switchyard.exchange');
@@ -28,22 +29,30 @@ export class ClientClosedError extends Error {
  * hand over the raw header list, which we filter in one pass, where the newer controller API
  * would first parse it into an object.
  */
-export class ForwardExchange implements Dispatcher.DispatchHandler {
+export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord {
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private finished = false;
+  readonly startedAt = performance.now();
+  upstreamStartedAt = 0;
+  upstreamEndedAt = 0;
+  upstreamStatus = 0;
+  bytesOut = 0;
+  retries = 0;
+  failure: (Error & { code?: string }) | null = null;
 
   constructor(
     private readonly ctx: ProxyContext,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly route: Route,
-    private readonly endpoint: Endpoint,
-    private readonly requestId: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly route: Route,
+    readonly endpoint: Endpoint,
+    readonly requestId: string,
   ) {}
 
   start(path: string, headers: string[], hasBody: boolean): void {
     this.endpoint.inFlight++;
+    this.upstreamStartedAt = performance.now();
     (this.res as TaggedResponse)[kExchange] = this;
     this.res.on('close', onClientClose);
     const timeouts = this.route.timeouts;
@@ -67,6 +76,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.resumeUpstream = resume;
+    this.upstreamStatus = statusCode;
     const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
     try {
       this.res.writeHead(statusCode, statusText || undefined, headers);
@@ -79,6 +89,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   }
 
   onData(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', resumeOnDrain);
     return false;
@@ -88,12 +99,15 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     // Upstream trailers are not forwarded: few clients ask for them (TE: trailers).
     this.finish();
     this.res.end();
+    this.ctx.observer.requestEnded(this);
   }
 
   onError(err: Error & { code?: string }): void {
     this.finish();
+    this.failure = err;
     if (err instanceof ClientClosedError || this.res.destroyed) {
       this.ctx.logger.debug({ requestId: this.requestId, route: this.route.name, endpoint: this.endpoint.key }, 'client closed the connection; upstream request cancelled');
+      this.ctx.observer.requestEnded(this);
       return;
     }
     const code = classifyUpstreamError(err);
@@ -107,6 +121,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     } else {
       sendProxyError(this.res, code, this.ctx.headers.requestIdHeader, this.requestId);
     }
+    this.ctx.observer.requestEnded(this);
   }
 
   /** Called when the client response closes (finished or aborted). */
@@ -122,6 +137,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
+    this.upstreamEndedAt = performance.now();
     this.endpoint.inFlight--;
   }
 }

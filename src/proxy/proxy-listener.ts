@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -60,14 +60,39 @@ export class ProxyListener {
     return this.server.address() as AddressInfo;
   }
 
-  /** Stops accepting, closes idle keep-alive connections, waits for in-flight requests. */
+  /** Client connections now open. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  /**
+   * Graceful close: stops accepting, closes idle keep-alive connections, lets in-flight
+   * requests finish, and answers every response from now on with `Connection: close` so
+   * clients do not send another request on a connection that is about to go. Connections
+   * still busy after `graceMs` are cut.
+   */
   async close(graceMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    // Requests that arrive on kept-alive connections during the drain.
+    this.server.prependListener('request', closeAfterResponse);
+    // Requests already in progress whose response head has not gone out yet.
+    for (const socket of this.sockets) {
+      const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (res && !res.headersSent) res.shouldKeepAlive = false;
+    }
     this.server.closeIdleConnections();
+    // A response whose head was already sent with keep-alive leaves its connection idle
+    // afterwards; close such connections as they become idle.
+    const sweep = setInterval(() => this.server.closeIdleConnections(), 50);
     const timer = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, graceMs);
     await closed;
+    clearInterval(sweep);
     clearTimeout(timer);
   }
+}
+
+function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {
+  res.shouldKeepAlive = false;
 }

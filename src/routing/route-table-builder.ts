@@ -1,4 +1,5 @@
 import type { RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import { DETACHED_METRICS, type SwitchyardMetrics } from '../observability/metrics.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { PrefixIndex } from './prefix-index.js';
 import type { Route, RouteSource } from './route.js';
@@ -11,8 +12,13 @@ export interface RouteDeclaration {
 }
 
 /** Compiles route declarations into a RouteTable. Runs off the hot path. */
-export function buildRouteTable(declarations: readonly RouteDeclaration[], defaults: UpstreamTimeouts, clusters: ClusterManager): RouteTable {
-  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters));
+export function buildRouteTable(
+  declarations: readonly RouteDeclaration[],
+  defaults: UpstreamTimeouts,
+  clusters: ClusterManager,
+  metrics: SwitchyardMetrics = DETACHED_METRICS,
+): RouteTable {
+  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics));
   const exact = new Map<string, PrefixIndex>();
   const wildcard = new Map<string, PrefixIndex>();
   const any = new PrefixIndex();
@@ -36,7 +42,7 @@ export function buildRouteTable(declarations: readonly RouteDeclaration[], defau
   return new RouteTable(routes, exact, wildcard, any.seal());
 }
 
-function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: UpstreamTimeouts, clusters: ClusterManager): Route {
+function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: UpstreamTimeouts, clusters: ClusterManager, metrics: SwitchyardMetrics): Route {
   const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   return {
     name: config.name,
@@ -50,6 +56,7 @@ function compileRoute(config: RouteConfig, source: RouteSource, order: number, d
     hostRewrite: config.hostRewrite ?? null,
     timeouts: { ...defaults, ...stripUndefined(config.timeouts) },
     order,
+    metrics: metrics.route(config.name, config.service),
   };
 }
 

@@ -67,6 +67,11 @@ export class Cluster {
     }
   }
 
+  /** Rebuilds the balancer over the same endpoints (after their weights changed). */
+  refreshBalancer(): void {
+    this.swap(this.endpointList);
+  }
+
   async close(): Promise<void> {
     const list = this.endpointList;
     this.swap([]);

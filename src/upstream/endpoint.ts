@@ -18,6 +18,10 @@ export class Endpoint {
   instance: ServiceInstance;
   /** Requests now being forwarded to this endpoint. */
   inFlight = 0;
+  /** Set by an operator (admin API): the balancer skips the endpoint, in-flight requests finish. */
+  drained = false;
+  /** Operator weight replacing the registry's (admin route override), or null. */
+  weightOverride: number | null = null;
 
   constructor(instance: ServiceInstance, settings: ServiceConfig) {
     this.instance = instance;
@@ -32,12 +36,12 @@ export class Endpoint {
   }
 
   get weight(): number {
-    return this.instance.weight;
+    return this.weightOverride ?? this.instance.weight;
   }
 
-  /** Whether the balancer may pick this endpoint. */
+  /** Whether the balancer may pick this endpoint: not failing its health checks and not drained. */
   get available(): boolean {
-    return this.instance.health !== 'critical';
+    return this.instance.health !== 'critical' && !this.drained;
   }
 
   /** Closes the pool once its in-flight requests have finished. */
