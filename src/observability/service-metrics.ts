@@ -34,6 +34,9 @@ export class ServiceMetrics {
     this.retries = families.retries.labels(service);
     this.ejections = families.ejections.labels(service);
     this.breakerRejections = families.breakerRejections.labels(service);
+    // Export the counters at 0 from the start, so rate() and alerts see the series before the first
+    // event; not for "" (the pseudo-service of unrouted requests, which never reach an upstream).
+    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections]) c.inc(0);
   }
 
   /** One attempt against one endpoint ended (response complete or failed). */
