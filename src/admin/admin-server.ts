@@ -28,7 +28,7 @@ export class AdminServer {
 
   constructor(
     private readonly view: AdminView,
-    private readonly options: AdminServerOptions,
+    options: AdminServerOptions,
   ) {
     this.token = options.token ? new BearerToken(options.token) : null;
     this.server = createServer((req, res) => {
