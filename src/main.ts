@@ -1,16 +1,24 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
+import type { ReloadView } from './admin/admin-view.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { SwitchyardMetrics } from './observability/metrics.js';
+import type { ProxyContext } from './proxy/proxy-context.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
 import { ProxyListener } from './proxy/proxy-listener.js';
 import { forwardingHeaderSettings } from './proxy/request-headers.js';
+import { RequestRecorder } from './proxy/request-recorder.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
+import { RouterAdminView } from './router-admin-view.js';
+import { RouteOverrides, type RouteOverride, type StoredOverride } from './routing/route-overrides.js';
+import type { RouteTable } from './routing/route-table.js';
 import { buildRouteTable, type RouteDeclaration } from './routing/route-table-builder.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
+import type { Endpoint } from './upstream/endpoint.js';
 
 export interface StartOptions {
   /** Use this logger instead of one built from `logging.level` (tests). */
@@ -39,18 +47,35 @@ export class Switchyard {
   private adminAddressInfo: AddressInfo | null = null;
   private demo: DemoInstances | null = null;
   private closing = false;
+  /** Operator route overrides (admin API), merged into every route table build. */
+  private readonly routeOverrides = new RouteOverrides();
+  /** Drained endpoints as "service\0address:port"; kept across registry updates and reloads. */
+  private drained: ReadonlySet<string> = new Set();
+  private reloadState: ReloadView;
+  private reloadQueue: Promise<unknown> = Promise.resolve();
+  readonly startedAt = new Date();
 
   private constructor(
     readonly configFile: string,
     config: Config,
     readonly logger: Logger,
     registry: Registry,
-    private readonly clusters: ClusterManager,
+    readonly clusters: ClusterManager,
     private readonly handler: ProxyHandler,
+    readonly metrics: SwitchyardMetrics,
   ) {
     this.config = config;
     this.registry = registry;
     this.unsubscribe = registry.subscribe(() => this.onRegistryChange());
+    this.reloadState = { at: null, ok: true, error: null, lastSuccessAt: this.startedAt.toISOString() };
+    metrics.setSources({
+      services: () => this.endpointCounts(),
+      clientConnections: () => this.listeners.map((l) => ({ listener: l.name, open: l.openConnections })),
+      registry: () => {
+        const st = this.registry.status();
+        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0 };
+      },
+    });
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
@@ -78,8 +103,9 @@ export class Switchyard {
     const clusters = new ClusterManager(logger.child({ component: 'upstream' }));
     clusters.applySettings(config.services);
     clusters.applySnapshot(registry.current());
-    const handler = new ProxyHandler({ logger: logger.child({ component: 'proxy' }), headers: forwardingHeaderSettings(config.proxy) }, 'http');
-    const app = new Switchyard(configFile, config, logger, registry, clusters, handler);
+    const metrics = new SwitchyardMetrics({ processMetrics: true });
+    const handler = new ProxyHandler(proxyContext(config, logger, metrics), 'http');
+    const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
     app.rebuildRoutes();
     try {
@@ -117,19 +143,54 @@ export class Switchyard {
     return this.registry.status();
   }
 
+  get registrySnapshot() {
+    return this.registry.current();
+  }
+
+  get routeTable(): RouteTable {
+    return this.handler.table;
+  }
+
+  /** Whether the router serves: config loaded, registry synced once, not shutting down. */
+  get ready(): boolean {
+    return !this.closing && this.registry.status().synced;
+  }
+
+  /** The outcome of the last reload (SIGHUP or admin API). */
+  get lastReload(): ReloadView {
+    return this.reloadState;
+  }
+
   /**
    * Loads the config file again and applies it atomically. A bad file is rejected with its
-   * ConfigError and the running configuration keeps serving. Listener and admin addresses
-   * are fixed at start: changing them needs a restart (logged).
+   * ConfigError and the running configuration keeps serving; the rejection shows in
+   * `lastReload`, the admin API and `switchyard_config_reloads_total{result="failure"}`.
+   * Listener and admin addresses are fixed at start: changing them needs a restart (logged).
+   * Concurrent reloads run one after the other.
    */
-  async reload(): Promise<void> {
-    let next: Config;
+  reload(): Promise<void> {
+    const run = this.reloadQueue.then(() => this.reloadNow());
+    this.reloadQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async reloadNow(): Promise<void> {
+    const at = new Date().toISOString();
     try {
-      next = (await loadConfig(this.configFile)).config;
+      await this.applyConfigFile();
     } catch (err) {
-      this.logger.error({ file: this.configFile, error: (err as Error).message }, 'configuration rejected; the running configuration keeps serving');
+      const message = (err as Error).message;
+      this.reloadState = { at, ok: false, error: message, lastSuccessAt: this.reloadState.lastSuccessAt };
+      this.metrics.configLoaded(false, true);
+      this.logger.error({ file: this.configFile, err }, 'configuration rejected; the running configuration keeps serving');
       throw err;
     }
+    this.reloadState = { at, ok: true, error: null, lastSuccessAt: at };
+    this.metrics.configLoaded(true, true);
+  }
+
+  private async applyConfigFile(): Promise<void> {
+    const next = (await loadConfig(this.configFile)).config;
     if (JSON.stringify(next.listeners) !== JSON.stringify(this.config.listeners) || JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
       this.logger.warn({ file: this.configFile }, 'listener or admin address changes take effect only after a restart');
       next.listeners = this.config.listeners;
@@ -145,15 +206,68 @@ export class Switchyard {
       await old.close();
     }
     this.config = next;
-    this.handler.context = { logger: this.handler.context.logger, headers: forwardingHeaderSettings(next.proxy) };
+    this.handler.context = proxyContext(next, this.logger, this.metrics);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();
     this.logger.info({ file: this.configFile, routes: next.routes.length }, 'configuration reloaded');
   }
 
-  /** Graceful stop: stop accepting, let in-flight requests finish (up to graceMs), close pools. */
-  async close(graceMs = 10_000): Promise<void> {
+  /** Marks an endpoint (address:port or instance id) drained or not, in one service or all; returns the endpoints it matched. */
+  setDrained(endpoint: string, service: string | undefined, drained: boolean): Endpoint[] {
+    const matched: Endpoint[] = [];
+    const next = new Set(this.drained);
+    for (const cluster of this.clusters.all()) {
+      if (service !== undefined && cluster.name !== service) continue;
+      for (const e of cluster.endpoints) {
+        if (e.key !== endpoint && e.instance.id !== endpoint) continue;
+        matched.push(e);
+        const key = drainKey(cluster.name, e.key);
+        if (drained) next.add(key);
+        else next.delete(key);
+      }
+    }
+    if (matched.length > 0) {
+      this.drained = next;
+      this.applyEndpointOverrides();
+      this.logger.info({ endpoint, service, drained, matched: matched.length }, drained ? 'endpoint drained' : 'endpoint undrained');
+    }
+    return matched;
+  }
+
+  get overrides(): readonly StoredOverride[] {
+    return this.routeOverrides.all;
+  }
+
+  /** Adds a route override and rebuilds the route table. Throws ConfigError-like errors from the build. */
+  addOverride(override: RouteOverride): StoredOverride {
+    const stored = this.routeOverrides.add(override);
+    this.rebuildRoutes();
+    this.logger.info({ override: stored }, 'route override added');
+    return stored;
+  }
+
+  removeOverride(id: number): boolean {
+    const removed = this.routeOverrides.remove(id);
+    if (removed) {
+      this.rebuildRoutes();
+      this.logger.info({ id }, 'route override removed');
+    }
+    return removed;
+  }
+
+  clearOverrides(): void {
+    this.routeOverrides.clear();
+    this.rebuildRoutes();
+    this.logger.info('route overrides cleared');
+  }
+
+  /**
+   * Graceful stop: readiness turns false, listeners stop accepting, idle keep-alive
+   * connections close, in-flight requests finish (up to `graceMs`, default
+   * `shutdown.gracePeriod`), then pools, registry and the admin listener close.
+   */
+  async close(graceMs = this.config.shutdown.gracePeriod): Promise<void> {
     if (this.closing) return;
     this.closing = true;
     await Promise.all(this.listeners.map((l) => l.close(graceMs)));
@@ -171,7 +285,7 @@ export class Switchyard {
       await listener.listen();
     }
     if (this.config.admin.enabled) {
-      this.admin = new AdminServer({ ready: () => !this.closing && this.registry.status().synced });
+      this.admin = new AdminServer(new RouterAdminView(this), { token: this.config.admin.token, logger: this.logger.child({ component: 'admin' }) });
       this.adminAddressInfo = await this.admin.listen(this.config.admin.port, this.config.admin.address);
     }
   }
@@ -181,9 +295,56 @@ export class Switchyard {
     this.rebuildRoutes();
   }
 
-  /** Builds a new route table off the hot path and swaps it in with one assignment. */
+  /**
+   * Builds a new route table off the hot path (config routes, then admin overrides) and swaps
+   * it in with one assignment; then re-applies drains and weight overrides to the endpoints.
+   */
   private rebuildRoutes(): void {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
-    this.handler.table = buildRouteTable(declarations, { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters);
+    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters, this.metrics);
+    this.applyEndpointOverrides();
   }
+
+  /** Sets each endpoint's drained flag and weight override; rebuilds a balancer whose weights changed. */
+  private applyEndpointOverrides(): void {
+    for (const cluster of this.clusters.all()) {
+      let weightsChanged = false;
+      for (const e of cluster.endpoints) {
+        e.drained = this.drained.has(drainKey(cluster.name, e.key));
+        const weight = this.routeOverrides.weightFor(cluster.name, { key: e.key, id: e.instance.id, tags: e.instance.tags });
+        if (weight !== e.weightOverride) {
+          e.weightOverride = weight;
+          weightsChanged = true;
+        }
+      }
+      if (weightsChanged) cluster.refreshBalancer();
+    }
+  }
+
+  private *endpointCounts(): Iterable<{ name: string; total: number; healthy: number; drained: number }> {
+    for (const cluster of this.clusters.all()) {
+      let healthy = 0;
+      let drained = 0;
+      for (const e of cluster.endpoints) {
+        if (e.healthy) healthy++;
+        if (e.drained) drained++;
+      }
+      yield { name: cluster.name, total: cluster.endpoints.length, healthy, drained };
+    }
+  }
+}
+
+function drainKey(service: string, endpoint: string): string {
+  return `${service}\u0000${endpoint}`;
+}
+
+/** What the request path needs from one configuration: headers, logger, metrics and access log. */
+function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics): ProxyContext {
+  // The access log shares the process log's asynchronous destination but not its level.
+  const accessLog = config.logging.accessLog ? logger.child({ component: 'access' }, { level: 'info' }) : null;
+  return {
+    logger: logger.child({ component: 'proxy' }),
+    headers: forwardingHeaderSettings(config.proxy),
+    observer: new RequestRecorder(metrics, accessLog),
+  };
 }

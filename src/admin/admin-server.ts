@@ -1,20 +1,49 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isLoopbackAddress } from '../config/loopback-address.js';
+import type { Logger } from '../observability/logger.js';
+import type { AdminView } from './admin-view.js';
+import { OverrideRejected } from './admin-view.js';
+import { BearerToken } from './bearer-token.js';
+import { BadRequestBody, readJsonBody } from './json-body.js';
+import { STATUS_PAGE_ASSETS } from './status-page.js';
 
-/** What the admin listener reads from the running router. Read only. */
-export interface AdminView {
-  ready(): boolean;
+export interface AdminServerOptions {
+  /** Bearer token for mutations; required when the listener is not on loopback. */
+  token?: string | undefined;
+  logger: Logger;
 }
 
-/** The admin listener: `/healthz` (process alive) and `/readyz` (config loaded, registry synced). */
+type Reply = { status: number; body: unknown };
+
+/**
+ * The admin listener: `/healthz`, `/readyz`, `/metrics`, the JSON API under `/api/v1` and the
+ * status page at `/`. Reads are open; mutations (POST, DELETE) need the bearer token when one
+ * is configured, and a token is mandatory off loopback. Requests from a browser page of
+ * another origin are refused for mutations (no cross-site reload or drain).
+ */
 export class AdminServer {
   readonly server: Server;
+  private readonly token: BearerToken | null;
 
-  constructor(private readonly view: AdminView) {
-    this.server = createServer((req, res) => this.handle(req, res));
+  constructor(
+    private readonly view: AdminView,
+    options: AdminServerOptions,
+  ) {
+    this.token = options.token ? new BearerToken(options.token) : null;
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        options.logger.error({ err, method: req.method, url: req.url }, 'admin request failed');
+        if (!res.headersSent) json(res, 500, { error: 'internal', message: `the admin request failed: ${(err as Error).message}` });
+        else res.destroy();
+      });
+    });
   }
 
   async listen(port: number, address: string): Promise<AddressInfo> {
+    if (this.token === null && !isLoopbackAddress(address)) {
+      throw new Error(`the admin listener on ${address} is reachable from other hosts: set admin.token, or bind admin.address to 127.0.0.1`);
+    }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(port, address, () => {
@@ -32,19 +61,153 @@ export class AdminServer {
     });
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    if (path === '/healthz') return json(res, 200, { status: 'ok' });
-    if (path === '/readyz') {
-      const ready = this.view.ready();
-      return json(res, ready ? 200 : 503, { status: ready ? 'ready' : 'not ready' });
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+
+    if (method === 'GET' || method === 'HEAD') {
+      const asset = STATUS_PAGE_ASSETS.get(path);
+      if (asset !== undefined) return sendAsset(res, asset.contentType, asset.body);
+      if (path === '/metrics') {
+        const m = await this.view.metrics();
+        res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body), 'cache-control': 'no-store' });
+        res.end(m.body);
+        return;
+      }
+      const r = this.read(path);
+      return json(res, r.status, r.body);
     }
-    json(res, 404, { error: 'not_found', message: `no admin endpoint ${path}` });
+    if (method !== 'POST' && method !== 'DELETE') {
+      return json(res, 405, { error: 'method_not_allowed', message: `${method} is not supported by the admin API (use GET, POST or DELETE)` });
+    }
+    const origin = req.headers.origin;
+    if (origin !== undefined && origin !== `http://${req.headers.host}`) {
+      return json(res, 403, { error: 'cross_origin', message: `mutations from another origin (${origin}) are refused` });
+    }
+    if (this.token !== null && !this.token.accepts(req.headers.authorization)) {
+      res.setHeader('www-authenticate', 'Bearer realm="switchyard-admin"');
+      return json(res, 401, { error: 'unauthorized', message: 'this admin mutation needs "Authorization: Bearer <admin.token>"' });
+    }
+    let body: unknown;
+    try {
+      body = await readJsonBody(req);
+    } catch (err) {
+      if (err instanceof BadRequestBody) return json(res, 400, { error: 'bad_request', message: err.message });
+      throw err;
+    }
+    const r = await this.mutate(method, path, body);
+    json(res, r.status, r.body);
   }
+
+  private read(path: string): Reply {
+    const v = this.view;
+    switch (path) {
+      case '/healthz':
+        return { status: 200, body: { status: 'ok' } };
+      case '/readyz': {
+        const ready = v.ready();
+        return { status: ready ? 200 : 503, body: { status: ready ? 'ready' : 'not ready' } };
+      }
+      case '/api/v1/status':
+        return { status: 200, body: v.status() };
+      case '/api/v1/routes':
+        return { status: 200, body: v.routes() };
+      case '/api/v1/services':
+        return { status: 200, body: v.services() };
+      case '/api/v1/config':
+        return { status: 200, body: v.config() };
+      case '/api/v1/registry':
+        return { status: 200, body: v.registry() };
+      case '/api/v1/overrides':
+        return { status: 200, body: v.overrides() };
+    }
+    const service = matchParam(path, '/api/v1/services/');
+    if (service !== null) {
+      const found = v.services().find((s) => s.name === service);
+      return found ? { status: 200, body: found } : notFound(`no service named "${service}"`);
+    }
+    return notFound(`no admin endpoint GET ${path}`);
+  }
+
+  private async mutate(method: string, path: string, body: unknown): Promise<Reply> {
+    const v = this.view;
+    if (method === 'POST') {
+      switch (path) {
+        case '/api/v1/reload': {
+          const r = await v.reload();
+          return r.ok ? { status: 200, body: { status: 'reloaded' } } : { status: 422, body: { error: 'config_rejected', message: r.error } };
+        }
+        case '/api/v1/endpoints/drain':
+        case '/api/v1/endpoints/undrain': {
+          const { endpoint, service } = (body ?? {}) as { endpoint?: unknown; service?: unknown };
+          if (typeof endpoint !== 'string' || endpoint === '') return badRequest('body field "endpoint" must name an endpoint as "address:port" or an instance id');
+          if (service !== undefined && typeof service !== 'string') return badRequest('body field "service" must be a service name when given');
+          const matched = v.setDrained(endpoint, service, path.endsWith('/drain'));
+          if (matched.length === 0) return notFound(`no endpoint "${endpoint}"${service ? ` in service "${service}"` : ''}`);
+          return { status: 200, body: matched };
+        }
+        case '/api/v1/overrides':
+          try {
+            return { status: 201, body: v.addOverride(body) };
+          } catch (err) {
+            if (err instanceof OverrideRejected) return badRequest(err.message);
+            throw err;
+          }
+      }
+    } else {
+      if (path === '/api/v1/overrides') {
+        v.clearOverrides();
+        return { status: 200, body: { status: 'cleared' } };
+      }
+      const id = matchParam(path, '/api/v1/overrides/');
+      if (id !== null) {
+        const n = Number(id);
+        if (!Number.isInteger(n)) return badRequest(`"${id}" is not an override id (a number from GET /api/v1/overrides)`);
+        return v.removeOverride(n) ? { status: 200, body: { status: 'removed', id: n } } : notFound(`no override with id ${n}`);
+      }
+    }
+    return notFound(`no admin endpoint ${method} ${path}`);
+  }
+}
+
+/** The decoded rest of `path` after `prefix` (one segment), or null. */
+function matchParam(path: string, prefix: string): string | null {
+  if (!path.startsWith(prefix)) return null;
+  const rest = path.slice(prefix.length);
+  if (rest === '' || rest.includes('/')) return null;
+  try {
+    return decodeURIComponent(rest);
+  } catch {
+    // A malformed %-escape cannot name anything: treat it as no match (404).
+    return null;
+  }
+}
+
+function notFound(message: string): Reply {
+  return { status: 404, body: { error: 'not_found', message } };
+}
+
+function badRequest(message: string): Reply {
+  return { status: 400, body: { error: 'bad_request', message } };
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
   res.end(text);
+}
+
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function sendAsset(res: ServerResponse, contentType: string, body: string): void {
+  res.writeHead(200, {
+    'content-type': contentType,
+    'content-length': Buffer.byteLength(body),
+    'content-security-policy': CSP,
+    'x-content-type-options': 'nosniff',
+    'cache-control': 'no-cache',
+  });
+  res.end(body);
 }

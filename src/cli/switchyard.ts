@@ -1,33 +1,90 @@
 #!/usr/bin/env node
+import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 import { Switchyard } from '../main.js';
+import { AdminRequestFailed } from './admin-client.js';
+import { runAdminCommand } from './admin-commands.js';
+
+const DEFAULT_ADMIN = 'http://127.0.0.1:9901';
 
 const USAGE = `Usage: switchyard <command> [options]
 
 Commands:
-  start [config]    Start the router (default config: config/default.yaml)
-  check <config>    Validate a configuration file without starting
-  help              Show this text
+  start [config]         Start the router (default config: config/default.yaml)
+  check <config>         Validate a configuration file without starting
+  routes                 List the routes in the running route table
+  services               List services with healthy/total endpoints
+  endpoints <service>    List a service's endpoints (health, state, in-flight, weight)
+  drain <endpoint>       Stop sending new requests to an endpoint (address:port or instance id)
+  undrain <endpoint>     Send requests to a drained endpoint again
+  reload                 Reload the configuration file (a bad file is rejected, the old one keeps serving)
+  help                   Show this text
 
-Signals (start): SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit.`;
+Options for the admin commands:
+  --admin <url>          Admin listener URL (default ${DEFAULT_ADMIN})
+  --token <token>        Bearer token for drain/undrain/reload (default: $SWITCHYARD_ADMIN_TOKEN)
+  --service <name>       drain/undrain: only in this service (default: every service with the endpoint)
+  --json                 Print the API's JSON instead of a table
+  -h, --help             Show this text
+
+Signals (start): SIGHUP reloads the configuration; SIGTERM/SIGINT stop accepting, finish
+in-flight requests (shutdown.gracePeriod) and exit 0.`;
+
+const ADMIN_COMMANDS = new Set(['routes', 'services', 'endpoints', 'drain', 'undrain', 'reload']);
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...args] = argv;
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        admin: { type: 'string', default: DEFAULT_ADMIN },
+        token: { type: 'string' },
+        service: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`switchyard: ${(err as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...args] = positionals;
+  if (values.help || command === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
   switch (command) {
     case 'start':
       return start(args[0] ?? 'config/default.yaml');
     case 'check':
       return check(args[0]);
     case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
       process.stdout.write(`${USAGE}\n`);
-      return command === undefined ? 2 : 0;
-    default:
-      process.stderr.write(`switchyard: unknown command "${command}"\n\n${USAGE}\n`);
       return 2;
+  }
+  if (!ADMIN_COMMANDS.has(command)) {
+    process.stderr.write(`switchyard: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await runAdminCommand(command, args, {
+      admin: values.admin,
+      token: values.token ?? process.env.SWITCHYARD_ADMIN_TOKEN,
+      json: values.json,
+      service: values.service,
+      out: (text) => process.stdout.write(`${text}\n`),
+      err: (text) => process.stderr.write(`${text}\n`),
+    });
+  } catch (err) {
+    if (err instanceof AdminRequestFailed) {
+      process.stderr.write(`switchyard ${command}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
   }
 }
 
@@ -58,7 +115,7 @@ async function start(file: string): Promise<number> {
   const banner = [`Switchyard is routing (config ${file})`];
   for (const a of app.addresses) banner.push(`  listener ${a.name}: ${a.url}`);
   const admin = app.adminAddress;
-  if (admin) banner.push(`  admin:            http://${admin.address}:${admin.port}/healthz`);
+  if (admin) banner.push(`  admin:            http://${admin.address}:${admin.port}/ (status page, /metrics, /api/v1)`);
   const first = app.addresses[0];
   if (first) banner.push(`Try: curl -i ${first.url.replace('0.0.0.0', '127.0.0.1')}/`);
   process.stderr.write(`${banner.join('\n')}\n`);
@@ -67,9 +124,13 @@ async function start(file: string): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.logger.info({ signal }, 'shutting down: draining in-flight requests');
+    app.logger.info({ signal, gracePeriodMs: app.currentConfig.shutdown.gracePeriod }, 'shutting down: stopped accepting, finishing in-flight requests');
     app.close().then(
-      () => process.exit(0),
+      () => {
+        app.logger.info('shutdown complete');
+        // Write out buffered log lines (the destination is asynchronous) before exiting.
+        app.logger.flush(() => process.exit(0));
+      },
       (err: unknown) => {
         app.logger.error({ err }, 'shutdown failed');
         process.exit(1);
@@ -79,8 +140,9 @@ async function start(file: string): Promise<number> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
+    app.logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
     app.reload().catch(() => {
-      /* reload() logged the ConfigError; the running configuration keeps serving */
+      /* reload() logged the ConfigError and recorded it (admin API, metrics); the running configuration keeps serving */
     });
   });
   return new Promise<number>(() => {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
+import { isLoopbackAddress } from './loopback-address.js';
 
 /**
  * The configuration schema. Every field has a default (or is required and says so), and
@@ -222,6 +223,8 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         address: z.string().min(1).default('127.0.0.1'),
         port: portSchema.default(9901),
+        /** Bearer token required by admin mutations (and by every mutation when set). Required off loopback. */
+        token: z.string().min(16, { message: 'must be at least 16 characters (use a random secret)' }).optional(),
       })
       .prefault({}),
     registry: registrySchema.default({ type: 'file', path: 'services.yaml', watch: true, debounce: 200 }),
@@ -253,6 +256,14 @@ export const configSchema = z
     logging: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** One JSON line per proxied request, whatever the level. */
+        accessLog: z.boolean().default(true),
+      })
+      .prefault({}),
+    shutdown: z
+      .strictObject({
+        /** How long in-flight requests may take to finish after SIGTERM before connections are cut. */
+        gracePeriod: durationSchema.default(10_000),
       })
       .prefault({}),
     demo: z
@@ -264,6 +275,13 @@ export const configSchema = z
       .optional(),
   })
   .superRefine((config, ctx) => {
+    if (config.admin.enabled && config.admin.token === undefined && !isLoopbackAddress(config.admin.address)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin', 'token'],
+        message: `is required when the admin listener is not on a loopback address (admin.address is "${config.admin.address}"): set a random secret of 16+ characters, or bind the admin listener to 127.0.0.1`,
+      });
+    }
     const routeNames = new Map<string, number>();
     config.routes.forEach((route, i) => {
       const first = routeNames.get(route.name);

@@ -7,6 +7,7 @@ import { isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
+import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders } from './response-headers.js';
 
 const kExchange = Symbol('switchyard.exchange');
@@ -41,11 +42,22 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * handler of each. Limits: circuit breaker (before the first try and each retry), per-try and
  * total timeouts. Each try's outcome is reported to the cluster's outlier detector.
  *
+ * The exchange ends in one place, finish(), which releases what it holds and reports the
+ * request once to the observer (metrics, access log); the exchange is its own ExchangeRecord.
+ *
  * Uses undici's core handler callbacks (onConnect/onHeaders/onData/onComplete/onError): they
  * hand over the raw header list, which we filter in one pass, where the newer controller API
  * would first parse it into an object.
  */
-export class ForwardExchange implements Dispatcher.DispatchHandler {
+export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord {
+  readonly startedAt = performance.now();
+  upstreamStartedAt = 0;
+  upstreamEndedAt = 0;
+  upstreamStatus = 0;
+  bytesOut = 0;
+  /** Tries after the first. */
+  retries = 0;
+  failure: (Error & { code?: string }) | null = null;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private finished = false;
@@ -58,9 +70,10 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   private replayable = false;
   /** undici got a connection for a try with the streamed client body: the stream is spent. */
   private streamTaken = false;
+  /** The circuit breaker refused the request (reported as a rejection, not an upstream attempt). */
+  private refusedWith: ProxyErrorCode | null = null;
   /** Chunks of a body being buffered for replay; null when not buffering. */
   private bodyChunks: Buffer[] | null = null;
-  private retries = 0;
   /** Endpoints tried so far (allocated on the first retry only). */
   private tried: Endpoint[] | null = null;
   /** Where the planned retry goes. */
@@ -82,11 +95,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   constructor(
     private readonly ctx: ProxyContext,
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
-    private readonly route: Route,
-    private endpoint: Endpoint,
-    private readonly requestId: string,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly route: Route,
+    public endpoint: Endpoint,
+    readonly requestId: string,
   ) {}
 
   start(path: string, headers: string[], hasBody: boolean): void {
@@ -132,9 +145,10 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     this.clearTryTimer();
     this.gotHeaders = true;
     this.resumeUpstream = resume;
+    this.upstreamStatus = statusCode;
     const cluster = this.route.cluster;
     if (statusCode >= 500) {
-      cluster.outlier.failure(this.endpoint);
+      if (cluster.outlier.failure(this.endpoint)) this.route.metrics.upstream.ejected();
       if (this.planRetry(statusCondition(statusCode))) {
         // Read and drop this response, then retry (onComplete). Keeps the connection reusable.
         this.discarding = true;
@@ -156,6 +170,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   onData(chunk: Buffer): boolean {
     if (this.discarding) return true;
+    this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', resumeOnDrain);
     return false;
@@ -168,8 +183,8 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
       return;
     }
     // Upstream trailers are not forwarded: few clients ask for them (TE: trailers).
-    this.finish();
     this.res.end();
+    this.finish();
   }
 
   onError(err: Error & { code?: string }): void {
@@ -177,12 +192,13 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     this.endTry();
     if (this.finished) return; // answered already (total timeout while waiting for a connection)
     if (err instanceof ClientClosedError || this.res.destroyed) {
+      this.failure = err;
       this.finish();
       this.ctx.logger.debug({ requestId: this.requestId, route: this.route.name, endpoint: this.endpoint.key }, 'client closed the connection; upstream request cancelled');
       return;
     }
     const code = classifyUpstreamError(err);
-    if (!this.gotHeaders) this.route.cluster.outlier.failure(this.endpoint);
+    if (!this.gotHeaders && this.route.cluster.outlier.failure(this.endpoint)) this.route.metrics.upstream.ejected();
     if (this.discarding) {
       // The retry was already planned when the 5xx arrived; the rest of its body does not matter.
       if (!this.totalTimedOut) {
@@ -211,6 +227,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     } else if (this.bodyChunks !== null) {
       // Still buffering the request body: no try in flight.
       this.bodyChunks = null;
+      this.failure = new ClientClosedError();
       this.finish();
     }
     // Otherwise a try waits for a connection (onConnect cancels it) or a retry is about to
@@ -225,6 +242,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   retry(): void {
     if (this.finished) return;
     if (this.res.destroyed) {
+      this.failure = new ClientClosedError();
       this.finish();
       return;
     }
@@ -276,6 +294,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     const endpoint = this.endpoint;
     const timeouts = this.route.timeouts;
     endpoint.inFlight++;
+    this.upstreamStartedAt = performance.now();
     this.route.cluster.breaker.pendingRequests++;
     this.pending = true;
     this.connected = false;
@@ -329,6 +348,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     this.holdsBudget = true;
     this.retries++;
     cluster.stats.retries++;
+    this.route.metrics.upstream.retried();
     this.nextEndpoint = next;
     return true;
   }
@@ -350,11 +370,13 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   private refuse(limit: BreakerLimit): void {
     this.countRefusal(limit);
+    this.refusedWith = BREAKER_ERRORS[limit];
+    sendProxyError(this.res, this.refusedWith, this.ctx.headers.requestIdHeader, this.requestId, `service "${this.route.cluster.name}"`);
     this.finish();
-    sendProxyError(this.res, BREAKER_ERRORS[limit], this.ctx.headers.requestIdHeader, this.requestId, `service "${this.route.cluster.name}"`);
   }
 
   private countRefusal(limit: BreakerLimit): void {
+    this.route.metrics.upstream.breakerRejected();
     const stats = this.route.cluster.stats;
     if (limit === 'requests') stats.breakerRequests++;
     else if (limit === 'pending') stats.breakerPending++;
@@ -363,7 +385,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   /** Ends the exchange with a proxy error (or a cut connection once the response started). */
   private fail(code: ProxyErrorCode, err: Error & { code?: string }): void {
-    this.finish();
+    this.failure = err;
     this.ctx.logger.warn(
       {
         requestId: this.requestId,
@@ -383,6 +405,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     } else {
       sendProxyError(this.res, code, this.ctx.headers.requestIdHeader, this.requestId);
     }
+    this.finish();
   }
 
   private leavePending(): void {
@@ -394,6 +417,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
   /** The current try is over (undici called onComplete or onError). */
   private endTry(): void {
     this.clearTryTimer();
+    this.upstreamEndedAt = performance.now();
     this.endpoint.inFlight--;
     // The try's controls are spent; clientClosed()/totalTimeout() must not rely on them.
     this.abortUpstream = null;
@@ -406,7 +430,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     this.tryTimer = null;
   }
 
-  /** The one place an exchange ends: releases what it holds. Idempotent. */
+  /** The one place an exchange ends: releases what it holds and reports the request. Idempotent. */
   private finish(): void {
     if (this.finished) return;
     this.finished = true;
@@ -420,6 +444,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
     if (this.holdsBudget) {
       cluster.retryBudget.release();
       this.holdsBudget = false;
+    }
+    if (this.refusedWith !== null) {
+      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, this.refusedWith, this.startedAt);
+    } else {
+      this.ctx.observer.requestEnded(this);
     }
   }
 }

@@ -14,7 +14,7 @@ import { tunnelUpgrade } from './upgrade-tunnel.js';
 /** A routed request, or the reason it cannot be routed. */
 type Resolution =
   | { ok: true; route: Route; endpoint: Endpoint; path: string }
-  | { ok: false; code: ProxyErrorCode; detail?: string };
+  | { ok: false; code: ProxyErrorCode; detail?: string; route?: Route };
 
 /**
  * The request entry point: match the route on the current table, pick an endpoint, forward.
@@ -30,12 +30,14 @@ export class ProxyHandler {
   ) {}
 
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const startedAt = performance.now();
     const ctx = this.context;
     const idHeader = ctx.headers.requestIdHeader;
     const requestId = requestIdFor(req.headers[idHeader]);
     const r = this.resolve(req);
     if (!r.ok) {
       sendProxyError(res, r.code, idHeader, requestId, r.detail);
+      ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt);
       return;
     }
     const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.proto, null);
@@ -68,7 +70,7 @@ export class ProxyHandler {
     const route = this.table.match(hostOf(req.headers.host), path, method, req.headers);
     if (route === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}` };
     const endpoint = route.cluster.pick(req);
-    if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"` };
+    if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"`, route };
     return { ok: true, route, endpoint, path: rewritePath(route, path, q < 0 ? '' : url.slice(q)) };
   }
 }

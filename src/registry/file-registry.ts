@@ -27,6 +27,7 @@ export class FileRegistry implements Registry {
   private debounceTimer: NodeJS.Timeout | null = null;
   private lastSyncAt: number | null = null;
   private lastError: string | null = null;
+  private syncErrors = 0;
   private reading: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: FileRegistryOptions) {}
@@ -53,6 +54,7 @@ export class FileRegistry implements Registry {
       synced: this.lastSyncAt !== null,
       lastSyncAt: this.lastSyncAt,
       lastError: this.lastError,
+      syncErrors: this.syncErrors,
     };
   }
 
@@ -94,6 +96,7 @@ export class FileRegistry implements Registry {
         this.options.logger.error({ path: this.options.path, error: message }, 'services file rejected; the previous services keep serving');
       }
       this.lastError = message;
+      this.syncErrors++;
       return;
     }
     this.lastError = null;

@@ -11,6 +11,8 @@ export interface RegistryStatus {
   readonly lastSyncAt: number | null;
   /** The most recent error, cleared by the next good sync. */
   readonly lastError: string | null;
+  /** Failed syncs since the source started (exported as switchyard_registry_sync_errors_total). */
+  readonly syncErrors?: number;
 }
 
 export type RegistryListener = (snapshot: RegistrySnapshot) => void;

@@ -1,4 +1,5 @@
 import type { RetryPolicyConfig, RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import { DETACHED_METRICS, type SwitchyardMetrics } from '../observability/metrics.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { compileRetryPolicy } from '../upstream/retry-policy.js';
 import { PrefixIndex } from './prefix-index.js';
@@ -18,8 +19,13 @@ export interface RouteDefaults {
 }
 
 /** Compiles route declarations into a RouteTable. Runs off the hot path. */
-export function buildRouteTable(declarations: readonly RouteDeclaration[], defaults: RouteDefaults, clusters: ClusterManager): RouteTable {
-  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters));
+export function buildRouteTable(
+  declarations: readonly RouteDeclaration[],
+  defaults: RouteDefaults,
+  clusters: ClusterManager,
+  metrics: SwitchyardMetrics = DETACHED_METRICS,
+): RouteTable {
+  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics));
   const exact = new Map<string, PrefixIndex>();
   const wildcard = new Map<string, PrefixIndex>();
   const any = new PrefixIndex();
@@ -43,7 +49,7 @@ export function buildRouteTable(declarations: readonly RouteDeclaration[], defau
   return new RouteTable(routes, exact, wildcard, any.seal());
 }
 
-function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: RouteDefaults, clusters: ClusterManager): Route {
+function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: RouteDefaults, clusters: ClusterManager, metrics: SwitchyardMetrics): Route {
   const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   return {
     name: config.name,
@@ -58,6 +64,7 @@ function compileRoute(config: RouteConfig, source: RouteSource, order: number, d
     timeouts: { ...defaults.timeouts, ...stripUndefined(config.timeouts) },
     retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
     order,
+    metrics: metrics.route(config.name, config.service),
   };
 }
 

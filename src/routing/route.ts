@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { UpstreamTimeouts } from '../config/schema.js';
+import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Cluster } from '../upstream/cluster.js';
 import type { RetryPolicy } from '../upstream/retry-policy.js';
 
 /** Where a route was declared. */
-export type RouteSource = 'config' | 'tags';
+export type RouteSource = 'config' | 'tags' | 'override';
 
 /** A compiled, immutable route: what it matches and where it sends the request. */
 export interface Route {
@@ -26,6 +27,8 @@ export interface Route {
   readonly retries: RetryPolicy;
   /** Position in the declaration order; breaks ties between equally specific routes. */
   readonly order: number;
+  /** Request metric children of this route, prepared when the table is built. */
+  readonly metrics: RouteMetrics;
 }
 
 /** Number of conditions beyond host and path; more conditions = more specific. */

@@ -44,10 +44,6 @@ export class ClusterManager {
     }
   }
 
-  /** Drains (or undrains) one endpoint of a service; false when the service or endpoint is unknown. */
-  setDrained(service: string, endpointKey: string, drained: boolean): boolean {
-    return this.clusters.get(service)?.setDrained(endpointKey, drained) ?? false;
-  }
 
   async close(): Promise<void> {
     await Promise.all([...this.clusters.values()].map((c) => c.close()));

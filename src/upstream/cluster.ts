@@ -114,6 +114,11 @@ export class Cluster {
     if (JSON.stringify(old.healthCheck) !== JSON.stringify(settings.healthCheck)) this.configureHealthChecks();
   }
 
+  /** Rebuilds the balancer over the same endpoints (after their weights changed). */
+  refreshBalancer(): void {
+    this.swap(this.endpointList);
+  }
+
   async close(): Promise<void> {
     this.healthChecker?.stop();
     this.healthChecker = null;
@@ -131,7 +136,7 @@ export class Cluster {
   /** A new endpoint (new pool) for the same instance, keeping an operator's drain. */
   private rebuiltEndpoint(previous: Endpoint, settings: ServiceConfig): Endpoint {
     const endpoint = this.newEndpoint(previous.instance, settings);
-    endpoint.setHealthFlag(HealthFlag.drain, !previous.routable);
+    endpoint.drained = previous.drained;
     return endpoint;
   }
 

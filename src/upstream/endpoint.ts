@@ -24,6 +24,11 @@ export const HealthFlag = {
 } as const;
 export type HealthFlag = (typeof HealthFlag)[keyof typeof HealthFlag];
 
+/** The names of the health sources whose bits are set, e.g. ["activeCheck", "outlier"]. */
+export function healthFlagNames(flags: number): string[] {
+  return (Object.keys(HealthFlag) as (keyof typeof HealthFlag)[]).filter((name) => (flags & HealthFlag[name]) !== 0);
+}
+
 /** Told when an endpoint's health changes (the cluster recomputes its panic state). */
 export type HealthListener = (endpoint: Endpoint) => void;
 
@@ -53,6 +58,8 @@ export class Endpoint {
   warmUntil = 0;
   private flags = 0;
   private healthListener: HealthListener | null = null;
+  /** Operator weight replacing the registry's (admin route override), or null. */
+  weightOverride: number | null = null;
 
   constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter) {
     this.key = endpointKey(instance.address, instance.port);
@@ -79,7 +86,16 @@ export class Endpoint {
   }
 
   get weight(): number {
-    return this.instanceValue.weight;
+    return this.weightOverride ?? this.instanceValue.weight;
+  }
+
+  /** Set by an operator (admin API): never picked, not even in panic mode; in-flight requests finish. */
+  get drained(): boolean {
+    return (this.flags & HealthFlag.drain) !== 0;
+  }
+
+  set drained(value: boolean) {
+    this.setHealthFlag(HealthFlag.drain, value);
   }
 
   /** The set health flags (HealthFlag bits), for status pages and tests. */
@@ -112,13 +128,13 @@ export class Endpoint {
   /** The weight a balancer should use now: ramps from 10% to 100% during slow start. */
   effectiveWeight(now: number, slowStart: number): number {
     const until = this.warmUntil;
-    if (until === 0) return this.instanceValue.weight;
+    if (until === 0) return this.weight;
     if (now >= until) {
       this.warmUntil = 0;
-      return this.instanceValue.weight;
+      return this.weight;
     }
     const progress = 1 - (until - now) / slowStart;
-    return this.instanceValue.weight * Math.max(0.1, progress);
+    return this.weight * Math.max(0.1, progress);
   }
 
   /** Closes the pool once its in-flight requests have finished. */

@@ -30,24 +30,24 @@ export class OutlierDetector {
     endpoint.outlier.consecutiveFailures = 0;
   }
 
-  /** A try failed: a 5xx response, a connect failure, a reset or a timeout. */
-  failure(endpoint: Endpoint): void {
+  /** A try failed: a 5xx response, a connect failure, a reset or a timeout. True when this ejected it. */
+  failure(endpoint: Endpoint): boolean {
     const record = endpoint.outlier;
     record.consecutiveFailures++;
-    if (!this.settings.enabled || record.ejected || record.consecutiveFailures < this.settings.consecutiveFailures) return;
-    this.eject(endpoint);
+    if (!this.settings.enabled || record.ejected || record.consecutiveFailures < this.settings.consecutiveFailures) return false;
+    return this.eject(endpoint);
   }
 
-  private eject(endpoint: Endpoint): void {
+  private eject(endpoint: Endpoint): boolean {
     const { scope, settings } = this;
     const endpoints = scope.endpoints;
-    if (!endpoints.includes(endpoint)) return; // already replaced by a registry update
+    if (!endpoints.includes(endpoint)) return false; // already replaced by a registry update
     let ejected = 0;
     for (const e of endpoints) if (e.outlier.ejected) ejected++;
     const allowed = Math.max(1, Math.floor((endpoints.length * settings.maxEjectionPercent) / 100));
     if (ejected >= allowed) {
       scope.stats.ejectionsSkipped++;
-      return;
+      return false;
     }
     const record = endpoint.outlier;
     const now = Date.now();
@@ -63,6 +63,7 @@ export class OutlierDetector {
     scope.stats.ejections++;
     endpoint.setHealthFlag(HealthFlag.outlier, true);
     this.logger.warn({ service: scope.name, endpoint: endpoint.key, ejections: record.ejections, ejectedForMs: duration }, 'endpoint ejected by outlier detection');
+    return true;
   }
 
   /** Ends every ejection (settings changed to disabled, or the cluster closes). */

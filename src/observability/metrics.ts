@@ -1,0 +1,213 @@
+import { SWITCHYARD_VERSION } from './build-info.js';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RouteMetrics, type RequestMetricFamilies } from './route-metrics.js';
+import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.js';
+
+/** What the metrics read from the running router at scrape time (never on the request path). */
+export interface MetricsSources {
+  /** Endpoint counts of each service the router knows. */
+  services(): Iterable<{ name: string; total: number; healthy: number; drained: number }>;
+  /** Open client connections per proxy listener. */
+  clientConnections(): Iterable<{ listener: string; open: number }>;
+  /** The registry source's state. */
+  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number };
+}
+
+const NO_SOURCES: MetricsSources = {
+  services: () => [],
+  clientConnections: () => [],
+  registry: () => ({ synced: false, lastSyncAt: null, syncErrors: 0 }),
+};
+
+/** Request and attempt latencies: 1 ms to 30 s. */
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+export interface MetricsOptions {
+  /** Also export prom-client's Node process metrics (CPU, memory, event loop, GC). */
+  processMetrics?: boolean;
+}
+
+/**
+ * Every Switchyard metric, in a registry of its own (never prom-client's global one, so two
+ * routers in one process do not mix). Names follow the Prometheus conventions: `switchyard_`
+ * prefix, base units (`_seconds`, `_bytes`), `_total` for counters. README "Metrics" lists them.
+ *
+ * Per-route and per-service children are prepared off the hot path (`route()`, `service()`)
+ * and cached by name, so rebuilding the route table reuses them.
+ */
+export class SwitchyardMetrics {
+  readonly registry = new Registry();
+  private sources: MetricsSources = NO_SOURCES;
+  private readonly requestFamilies: RequestMetricFamilies;
+  private readonly upstreamFamilies: UpstreamMetricFamilies;
+  private readonly routes = new Map<string, RouteMetrics>();
+  private readonly services = new Map<string, ServiceMetrics>();
+  private readonly proxyErrors: Counter<'code'>;
+  private readonly proxyErrorChildren = new Map<string, Counter.Internal>();
+  private readonly reloads: Counter<'result'>;
+  private readonly lastReloadSuccess: Gauge;
+  private readonly lastReloadSuccessful: Gauge;
+
+  constructor(options: MetricsOptions = {}) {
+    const registers = [this.registry];
+    const requestLabels = ['route', 'service', 'method', 'status_class'] as const;
+    this.requestFamilies = {
+      requests: new Counter({ name: 'switchyard_requests_total', help: 'Proxied requests by route, service, method and response status class.', labelNames: requestLabels, registers }),
+      duration: new Histogram({
+        name: 'switchyard_request_duration_seconds',
+        help: 'Time from request arrival to the end of the response, by route, service, method and status class.',
+        labelNames: requestLabels,
+        buckets: LATENCY_BUCKETS,
+        registers,
+      }),
+      requestBytes: new Counter({ name: 'switchyard_request_body_bytes_total', help: 'Request body bytes (Content-Length) forwarded, by route and service.', labelNames: ['route', 'service'], registers }),
+      responseBytes: new Counter({ name: 'switchyard_response_body_bytes_total', help: 'Response body bytes sent to clients, by route and service.', labelNames: ['route', 'service'], registers }),
+    };
+    this.upstreamFamilies = {
+      attemptDuration: new Histogram({
+        name: 'switchyard_upstream_attempt_duration_seconds',
+        help: 'Duration of each attempt against an upstream endpoint, by service and outcome.',
+        labelNames: ['service', 'outcome'],
+        buckets: LATENCY_BUCKETS,
+        registers,
+      }),
+      connectErrors: new Counter({ name: 'switchyard_upstream_connect_errors_total', help: 'Attempts that could not connect to the upstream endpoint.', labelNames: ['service'], registers }),
+      timeouts: new Counter({ name: 'switchyard_upstream_timeouts_total', help: 'Attempts that timed out (connect, headers or body idle).', labelNames: ['service'], registers }),
+      retries: new Counter({ name: 'switchyard_upstream_retries_total', help: 'Requests sent again to another endpoint after a failed attempt.', labelNames: ['service'], registers }),
+      ejections: new Counter({ name: 'switchyard_upstream_ejections_total', help: 'Endpoints ejected by outlier detection.', labelNames: ['service'], registers }),
+      breakerRejections: new Counter({ name: 'switchyard_upstream_breaker_rejections_total', help: 'Requests refused by an open circuit breaker.', labelNames: ['service'], registers }),
+    };
+    this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
+
+    const metrics = this;
+    new Gauge({
+      name: 'switchyard_service_endpoints',
+      help: 'Endpoints of each service known from the registry.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of metrics.sources.services()) this.labels(s.name).set(s.total);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_service_endpoints_healthy',
+      help: 'Endpoints of each service the balancer may pick (healthy and not drained).',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of metrics.sources.services()) this.labels(s.name).set(s.healthy);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_service_endpoints_drained',
+      help: 'Endpoints drained through the admin API.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of metrics.sources.services()) this.labels(s.name).set(s.drained);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_client_connections_open',
+      help: 'Open client connections, by proxy listener.',
+      labelNames: ['listener'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of metrics.sources.clientConnections()) this.labels(l.listener).set(l.open);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_registry_synced',
+      help: '1 once the registry source has delivered a first good snapshot.',
+      registers,
+      collect() {
+        this.set(metrics.sources.registry().synced ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_registry_sync_age_seconds',
+      help: 'Seconds since the last good registry sync (absent before the first).',
+      registers,
+      collect() {
+        this.reset();
+        const at = metrics.sources.registry().lastSyncAt;
+        if (at !== null) this.set((Date.now() - at) / 1000);
+      },
+    });
+    new Counter({
+      name: 'switchyard_registry_sync_errors_total',
+      help: 'Failed registry syncs (the previous snapshot kept serving) since the registry source started.',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(metrics.sources.registry().syncErrors);
+      },
+    });
+    this.reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Configuration reloads (SIGHUP or admin API), by result.', labelNames: ['result'], registers });
+    this.reloads.labels('success').inc(0);
+    this.reloads.labels('failure').inc(0);
+    this.lastReloadSuccess = new Gauge({ name: 'switchyard_config_last_reload_success_timestamp_seconds', help: 'When the configuration was last loaded successfully (start or reload), Unix time.', registers });
+    this.lastReloadSuccessful = new Gauge({ name: 'switchyard_config_last_reload_successful', help: '1 when the last configuration load succeeded, 0 when the last reload was rejected.', registers });
+    this.configLoaded(true);
+
+    const build = new Gauge({ name: 'switchyard_build_info', help: 'Always 1; labels carry the Switchyard and Node.js versions.', labelNames: ['version', 'node_version'], registers });
+    build.labels(SWITCHYARD_VERSION, process.version).set(1);
+
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Connects the scrape-time gauges to the running router. */
+  setSources(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  /** Prepared request metrics of one route (created on first use, then cached). */
+  route(route: string, service: string): RouteMetrics {
+    const key = `${route}\u0000${service}`;
+    let m = this.routes.get(key);
+    if (m === undefined) {
+      m = new RouteMetrics(route, this.service(service), this.requestFamilies);
+      this.routes.set(key, m);
+    }
+    return m;
+  }
+
+  /** Prepared upstream metrics of one service (created on first use, then cached). */
+  service(service: string): ServiceMetrics {
+    let m = this.services.get(service);
+    if (m === undefined) {
+      m = new ServiceMetrics(service, this.upstreamFamilies);
+      this.services.set(service, m);
+    }
+    return m;
+  }
+
+  /** A response the proxy produced itself; `code` is one of a fixed set. */
+  proxyError(code: string): void {
+    let child = this.proxyErrorChildren.get(code);
+    if (child === undefined) {
+      child = this.proxyErrors.labels(code);
+      this.proxyErrorChildren.set(code, child);
+    }
+    child.inc();
+  }
+
+  /** Records the result of loading the configuration (initial load or reload). */
+  configLoaded(ok: boolean, isReload = false): void {
+    if (isReload) this.reloads.labels(ok ? 'success' : 'failure').inc();
+    this.lastReloadSuccessful.set(ok ? 1 : 0);
+    if (ok) this.lastReloadSuccess.set(Date.now() / 1000);
+  }
+
+  /** The exposition text and its content type, for GET /metrics. */
+  async scrape(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}
+
+/** Metrics nobody scrapes, for route tables built without a router (tests, tools). */
+export const DETACHED_METRICS = new SwitchyardMetrics();

@@ -1,0 +1,55 @@
+import type { Counter, Histogram } from 'prom-client';
+import { METHOD_LABELS, STATUS_CLASS_LABELS } from './metric-labels.js';
+import type { ServiceMetrics } from './service-metrics.js';
+
+type RequestLabel = 'route' | 'service' | 'method' | 'status_class';
+
+/** The request metric families, labelled by route, service, method and status class. */
+export interface RequestMetricFamilies {
+  requests: Counter<RequestLabel>;
+  duration: Histogram<RequestLabel>;
+  requestBytes: Counter<'route' | 'service'>;
+  responseBytes: Counter<'route' | 'service'>;
+}
+
+const CLASSES = STATUS_CLASS_LABELS.length;
+
+/**
+ * Request metrics of one route with every (method, status class) child resolved when the
+ * route table is built: recording a request is an array index and one `.inc()` / `.observe()`.
+ * Children are bound, not observed, up front, so unused combinations export no series.
+ */
+export class RouteMetrics {
+  /** Requests recorded since start; read by the status page to show live rates. */
+  requestCount = 0;
+  private readonly counters: Counter.Internal[] = [];
+  private readonly durations: Histogram.Internal<RequestLabel>[] = [];
+  private readonly requestBytes: Counter.Internal;
+  private readonly responseBytes: Counter.Internal;
+
+  constructor(
+    readonly route: string,
+    readonly upstream: ServiceMetrics,
+    families: RequestMetricFamilies,
+  ) {
+    const service = upstream.service;
+    for (const method of METHOD_LABELS) {
+      for (const statusClass of STATUS_CLASS_LABELS) {
+        this.counters.push(families.requests.labels(route, service, method, statusClass));
+        this.durations.push(families.duration.labels(route, service, method, statusClass));
+      }
+    }
+    this.requestBytes = families.requestBytes.labels(route, service);
+    this.responseBytes = families.responseBytes.labels(route, service);
+  }
+
+  /** `method` and `statusClass` are indexes from methodLabelIndex / statusClassIndex. */
+  requestEnded(method: number, statusClass: number, seconds: number, bytesIn: number, bytesOut: number): void {
+    const i = method * CLASSES + statusClass;
+    this.requestCount++;
+    this.counters[i]!.inc();
+    this.durations[i]!.observe(seconds);
+    if (bytesIn > 0) this.requestBytes.inc(bytesIn);
+    if (bytesOut > 0) this.responseBytes.inc(bytesOut);
+  }
+}

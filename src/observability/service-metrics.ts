@@ -1,0 +1,63 @@
+import type { Counter, Histogram } from 'prom-client';
+import { UPSTREAM_OUTCOMES, type UpstreamOutcome } from './metric-labels.js';
+
+/** The upstream metric families, labelled by service. */
+export interface UpstreamMetricFamilies {
+  attemptDuration: Histogram<'service' | 'outcome'>;
+  connectErrors: Counter<'service'>;
+  timeouts: Counter<'service'>;
+  retries: Counter<'service'>;
+  ejections: Counter<'service'>;
+  breakerRejections: Counter<'service'>;
+}
+
+/**
+ * Upstream metrics of one service with their label children resolved once, so recording is
+ * one `.inc()` / `.observe()` on a prepared child. Obtained from `SwitchyardMetrics.service()`
+ * (off the hot path) and kept by whoever records: routes, outlier detectors, breakers.
+ */
+export class ServiceMetrics {
+  private readonly attempt: Histogram.Internal<'service' | 'outcome'>[];
+  private readonly connectErrors: Counter.Internal;
+  private readonly timeouts: Counter.Internal;
+  private readonly retries: Counter.Internal;
+  private readonly ejections: Counter.Internal;
+  private readonly breakerRejections: Counter.Internal;
+
+  constructor(
+    readonly service: string,
+    families: UpstreamMetricFamilies,
+  ) {
+    this.attempt = UPSTREAM_OUTCOMES.map((outcome) => families.attemptDuration.labels(service, outcome));
+    this.connectErrors = families.connectErrors.labels(service);
+    this.timeouts = families.timeouts.labels(service);
+    this.retries = families.retries.labels(service);
+    this.ejections = families.ejections.labels(service);
+    this.breakerRejections = families.breakerRejections.labels(service);
+    // Export the counters at 0 from the start, so rate() and alerts see the series before the first
+    // event; not for "" (the pseudo-service of unrouted requests, which never reach an upstream).
+    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections]) c.inc(0);
+  }
+
+  /** One attempt against one endpoint ended (response complete or failed). */
+  attemptEnded(outcome: UpstreamOutcome, seconds: number): void {
+    this.attempt[UPSTREAM_OUTCOMES.indexOf(outcome)]!.observe(seconds);
+    if (outcome === 'connect_failed') this.connectErrors.inc();
+    else if (outcome === 'timeout') this.timeouts.inc();
+  }
+
+  /** A request was sent again (to another endpoint) after a failed attempt. */
+  retried(): void {
+    this.retries.inc();
+  }
+
+  /** The outlier detector ejected an endpoint of this service. */
+  ejected(): void {
+    this.ejections.inc();
+  }
+
+  /** A circuit breaker refused a request to this service. */
+  breakerRejected(): void {
+    this.breakerRejections.inc();
+  }
+}

@@ -1,0 +1,44 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Route } from '../routing/route.js';
+import type { Endpoint } from '../upstream/endpoint.js';
+import type { ProxyErrorCode } from './proxy-error.js';
+
+/**
+ * What a finished exchange exposes to its observer. The exchange itself implements this, so
+ * reporting the end of a request passes one reference and allocates nothing.
+ */
+export interface ExchangeRecord {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly route: Route;
+  /** The endpoint of the last attempt. */
+  readonly endpoint: Endpoint;
+  readonly requestId: string;
+  /** performance.now() when the exchange was created (request routed). */
+  readonly startedAt: number;
+  /** performance.now() when the last attempt was dispatched, and when it ended. */
+  readonly upstreamStartedAt: number;
+  readonly upstreamEndedAt: number;
+  /** Status the upstream answered with, 0 when no response head arrived. */
+  readonly upstreamStatus: number;
+  /** Response body bytes written to the client. */
+  readonly bytesOut: number;
+  /** Attempts after the first. */
+  readonly retries: number;
+  /** Why the exchange failed, or null when the response completed. */
+  readonly failure: (Error & { code?: string }) | null;
+}
+
+/** Told once per request, at its end: records metrics and the access log line. */
+export interface RequestObserver {
+  /** A forwarded request ended: response complete, failed, or the client went away. */
+  requestEnded(exchange: ExchangeRecord): void;
+  /** The proxy answered itself before forwarding (`route` is null when none matched). */
+  requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
+}
+
+/** An observer that records nothing (contexts built without a router). */
+export const NO_OBSERVER: RequestObserver = {
+  requestEnded() {},
+  requestRejected() {},
+};

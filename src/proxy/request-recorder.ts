@@ -1,0 +1,129 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { methodLabelIndex, statusClassIndex, type UpstreamOutcome } from '../observability/metric-labels.js';
+import type { Logger } from '../observability/logger.js';
+import type { SwitchyardMetrics } from '../observability/metrics.js';
+import type { RouteMetrics } from '../observability/route-metrics.js';
+import type { Route } from '../routing/route.js';
+import { classifyUpstreamError, PROXY_ERRORS, type ProxyErrorCode } from './proxy-error.js';
+import type { ExchangeRecord, RequestObserver } from './request-observer.js';
+
+/** Status recorded when the client went away before a response head was sent (nginx's convention). */
+export const CLIENT_CLOSED_STATUS = 499;
+
+const OUTCOME_OF: Record<ProxyErrorCode, UpstreamOutcome> = {
+  bad_request: 'reset',
+  no_route: 'reset',
+  no_healthy_endpoint: 'reset',
+  upstream_connect_failed: 'connect_failed',
+  upstream_reset: 'reset',
+  upstream_bad_response: 'bad_response',
+  upstream_timeout: 'timeout',
+  // Breaker refusals are reported through requestRejected (no upstream attempt); listed for completeness.
+  breaker_requests: 'reset',
+  breaker_pending: 'reset',
+  breaker_connections: 'reset',
+};
+
+/**
+ * Records each request once, at its end: request and upstream metrics on the route's prepared
+ * children, and one access log line (pino, asynchronous destination) when the access log is on.
+ */
+export class RequestRecorder implements RequestObserver {
+  private readonly unrouted: RouteMetrics;
+
+  constructor(
+    private readonly metrics: SwitchyardMetrics,
+    /** Null when `logging.accessLog` is false. */
+    private readonly accessLog: Logger | null,
+  ) {
+    this.unrouted = metrics.route('', '');
+  }
+
+  requestEnded(x: ExchangeRecord): void {
+    const res = x.res;
+    const failure = x.failure;
+    const status = res.headersSent ? res.statusCode : CLIENT_CLOSED_STATUS;
+    const seconds = (performance.now() - x.startedAt) / 1000;
+    const upstreamSeconds = (x.upstreamEndedAt - x.upstreamStartedAt) / 1000;
+    const bytesIn = contentLength(x.req);
+    const metrics = x.route.metrics;
+    metrics.requestEnded(methodLabelIndex(x.req.method), statusClassIndex(status), seconds, bytesIn, x.bytesOut);
+
+    let outcome: UpstreamOutcome = 'response';
+    let errorCode: ProxyErrorCode | 'client_closed' | null = null;
+    if (failure !== null) {
+      // Any other failure before the head gets a proxy error response, so nothing sent = client gone.
+      if (failure.code === 'SWITCHYARD_CLIENT_CLOSED' || !res.headersSent) {
+        outcome = 'cancelled';
+        errorCode = 'client_closed';
+      } else {
+        errorCode = classifyUpstreamError(failure);
+        outcome = OUTCOME_OF[errorCode];
+        if (x.upstreamStatus === 0) this.metrics.proxyError(errorCode);
+      }
+    }
+    metrics.upstream.attemptEnded(outcome, upstreamSeconds);
+
+    if (this.accessLog === null) return;
+    this.accessLog.info(
+      {
+        requestId: x.requestId,
+        method: x.req.method,
+        host: x.req.headers.host,
+        path: x.req.url,
+        status,
+        bytesIn,
+        bytesOut: x.bytesOut,
+        durationMs: round(seconds * 1000),
+        route: x.route.name,
+        service: x.route.cluster.name,
+        upstream: x.endpoint.key,
+        upstreamStatus: x.upstreamStatus,
+        upstreamMs: round(upstreamSeconds * 1000),
+        retries: x.retries,
+        error: errorCode ?? undefined,
+        err: failure !== null && errorCode !== 'client_closed' ? failure : undefined,
+      },
+      'request',
+    );
+  }
+
+  requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void {
+    const status = PROXY_ERRORS[code].status;
+    const seconds = (performance.now() - startedAt) / 1000;
+    const bytesIn = contentLength(req);
+    (route?.metrics ?? this.unrouted).requestEnded(methodLabelIndex(req.method), statusClassIndex(status), seconds, bytesIn, 0);
+    this.metrics.proxyError(code);
+    if (this.accessLog === null) return;
+    this.accessLog.info(
+      {
+        requestId,
+        method: req.method,
+        host: req.headers.host,
+        path: req.url,
+        status: res.statusCode,
+        bytesIn,
+        bytesOut: 0,
+        durationMs: round(seconds * 1000),
+        route: route?.name ?? null,
+        service: route?.cluster.name ?? null,
+        upstream: null,
+        retries: 0,
+        error: code,
+      },
+      'request',
+    );
+  }
+}
+
+/** Request body size from Content-Length; 0 when absent or chunked (not counted). */
+function contentLength(req: IncomingMessage): number {
+  const header = req.headers['content-length'];
+  if (header === undefined) return 0;
+  const n = Number(header);
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

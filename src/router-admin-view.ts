@@ -1,0 +1,151 @@
+import type { AdminView, EndpointView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
+import { OverrideRejected } from './admin/admin-view.js';
+import { formatPath } from './config/config-error.js';
+import { SWITCHYARD_VERSION } from './observability/build-info.js';
+import type { Switchyard } from './main.js';
+import { routeOverrideSchema } from './routing/route-overrides.js';
+import { endpointKey, healthFlagNames, type Endpoint } from './upstream/endpoint.js';
+
+/** The admin API's view of a running Switchyard: JSON shapes built on request, off the proxy path. */
+export class RouterAdminView implements AdminView {
+  constructor(private readonly app: Switchyard) {}
+
+  ready(): boolean {
+    return this.app.ready;
+  }
+
+  status(): StatusView {
+    return {
+      version: SWITCHYARD_VERSION,
+      startedAt: this.app.startedAt.toISOString(),
+      configFile: this.app.configFile,
+      ready: this.app.ready,
+      reload: this.app.lastReload,
+    };
+  }
+
+  routes(): RouteView[] {
+    return this.app.routeTable.routes.map((r) => ({
+      name: r.name,
+      source: r.source,
+      host: r.host ?? null,
+      path: r.prefix,
+      methods: r.methods ? [...r.methods] : null,
+      headers: Object.fromEntries(r.headers),
+      service: r.cluster.name,
+      rewritePrefix: r.rewritePrefix,
+      hostRewrite: r.hostRewrite,
+      timeouts: { headers: r.timeouts.headers, bodyIdle: r.timeouts.bodyIdle },
+      requests: r.metrics.requestCount,
+    }));
+  }
+
+  services(): ServiceView[] {
+    const source = this.app.registryStatus.source;
+    const out = new Map<string, ServiceView>();
+    for (const cluster of this.app.clusters.all()) {
+      const endpoints = cluster.endpoints.map((e) => endpointView(cluster.name, e, source));
+      out.set(cluster.name, {
+        name: cluster.name,
+        routed: true,
+        balancer: cluster.settings.balancer,
+        total: endpoints.length,
+        healthy: endpoints.filter((e) => e.available).length,
+        endpoints,
+      });
+    }
+    for (const [name, entry] of this.app.registrySnapshot.services) {
+      if (out.has(name)) continue;
+      const endpoints: EndpointView[] = entry.instances.map((i) => {
+        const key = endpointKey(i.address, i.port);
+        return {
+          service: name,
+          endpoint: key,
+          id: i.id,
+          address: i.address,
+          port: i.port,
+          health: i.health,
+          drained: false,
+          available: i.health !== 'critical',
+          failing: i.health === 'critical' ? ['registry'] : [],
+          inFlight: 0,
+          weight: i.weight,
+          registryWeight: i.weight,
+          tags: [...i.tags],
+          source,
+        };
+      });
+      out.set(name, { name, routed: false, balancer: null, total: endpoints.length, healthy: endpoints.filter((e) => e.available).length, endpoints });
+    }
+    return [...out.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  config(): unknown {
+    const config = this.app.currentConfig;
+    return { ...config, admin: { ...config.admin, token: config.admin.token === undefined ? undefined : '(redacted)' } };
+  }
+
+  registry(): unknown {
+    const st = this.app.registryStatus;
+    return { ...st, lastSyncAt: st.lastSyncAt === null ? null : new Date(st.lastSyncAt).toISOString(), services: this.app.registrySnapshot.services.size };
+  }
+
+  metrics(): Promise<{ contentType: string; body: string }> {
+    return this.app.metrics.scrape();
+  }
+
+  async reload(): Promise<ReloadResult> {
+    try {
+      await this.app.reload();
+      return { ok: true };
+    } catch (err) {
+      // reload() logged it and recorded it in lastReload and the reload metrics.
+      return { ok: false, error: (err as Error).message };
+    }
+  }
+
+  setDrained(endpoint: string, service: string | undefined, drained: boolean): EndpointView[] {
+    const source = this.app.registryStatus.source;
+    return this.app.setDrained(endpoint, service, drained).map((e) => endpointView(e.instance.service, e, source));
+  }
+
+  overrides(): unknown[] {
+    return [...this.app.overrides];
+  }
+
+  addOverride(input: unknown): unknown {
+    const parsed = routeOverrideSchema.safeParse(input);
+    if (!parsed.success) {
+      throw new OverrideRejected(parsed.error.issues.map((i) => `${formatPath(i.path) || '(body)'}: ${i.message}`).join('; '));
+    }
+    return this.app.addOverride(parsed.data);
+  }
+
+  removeOverride(id: number): boolean {
+    return this.app.removeOverride(id);
+  }
+
+  clearOverrides(): void {
+    this.app.clearOverrides();
+  }
+}
+
+function endpointView(service: string, e: Endpoint, source: string): EndpointView {
+  const i = e.instance;
+  return {
+    service,
+    endpoint: e.key,
+    id: i.id,
+    address: i.address,
+    port: i.port,
+    health: i.health,
+    drained: e.drained,
+    available: e.healthy,
+    failing: healthFlagNames(e.healthFlags),
+    inFlight: e.inFlight,
+    weight: e.weight,
+    registryWeight: i.weight,
+    tags: [...i.tags],
+    source,
+  };
+}

@@ -1,0 +1,74 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { runCli } from '../../support/router-process.js';
+import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
+
+const TOKEN = 'cli-test-token-0123456789';
+
+describe('switchyard CLI against a running router', () => {
+  let up: TestUpstream;
+  let proxy: ProxyHarness;
+  let admin: string;
+
+  beforeAll(async () => {
+    up = await startUpstream('web');
+    proxy = await startProxy({
+      services: { web: [{ id: 'web-1', port: up.port }] },
+      config: { admin: { address: '127.0.0.1', port: 0, token: TOKEN }, routes: [{ name: 'web-route', match: { path: '/web' }, service: 'web' }] },
+    });
+    admin = `http://127.0.0.1:${proxy.app.adminAddress!.port}`;
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await up.close();
+  });
+
+  it('prints routes, services and endpoints as tables, or JSON with --json', async () => {
+    const routes = await runCli(['routes', '--admin', admin]);
+    expect(routes.code).toBe(0);
+    expect(routes.stdout.split('\n')[0]).toMatch(/^ROUTE\s+HOST\s+PATH\s+METHODS\s+SERVICE\s+SOURCE\s+REQUESTS$/);
+    expect(routes.stdout).toMatch(/web-route\s+\*\s+\/web\s+\*\s+web\s+config\s+0/);
+
+    const services = await runCli(['services', '--admin', admin]);
+    expect(services.stdout).toMatch(/web\s+1\s+1\s+weighted_round_robin\s+yes/);
+
+    const endpoints = await runCli(['endpoints', 'web', '--admin', admin, '--json']);
+    expect(endpoints.code).toBe(0);
+    expect(JSON.parse(endpoints.stdout)).toEqual([expect.objectContaining({ id: 'web-1', endpoint: `127.0.0.1:${up.port}`, drained: false })]);
+  });
+
+  it('drains, undrains and reloads with the token; without it the API refuses and the CLI says how to fix it', async () => {
+    const refused = await runCli(['drain', 'web-1', '--admin', admin]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('HTTP 401');
+    expect(refused.stderr).toContain('--token');
+
+    const drained = await runCli(['drain', 'web-1', '--admin', admin, '--token', TOKEN]);
+    expect(drained.code).toBe(0);
+    expect(drained.stdout).toMatch(/drained 1 endpoint/);
+    expect(proxy.app.clusters.get('web').endpoints[0]!.drained).toBe(true);
+
+    const undrained = await runCli(['undrain', `127.0.0.1:${up.port}`, '--admin', admin], { SWITCHYARD_ADMIN_TOKEN: TOKEN });
+    expect(undrained.code).toBe(0);
+    expect(proxy.app.clusters.get('web').endpoints[0]!.drained).toBe(false);
+
+    const reload = await runCli(['reload', '--admin', admin, '--token', TOKEN]);
+    expect(reload.code).toBe(0);
+    expect(reload.stdout.trim()).toBe('configuration reloaded');
+  });
+
+  it('explains usage errors and unreachable admin listeners', async () => {
+    const help = await runCli(['--help']);
+    expect(help.code).toBe(0);
+    for (const cmd of ['routes', 'services', 'endpoints <service>', 'drain <endpoint>', 'undrain <endpoint>', 'reload', '--admin <url>', '--json']) expect(help.stdout).toContain(cmd);
+    const missing = await runCli(['endpoints', '--admin', admin]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('name the service');
+    const unknownService = await runCli(['endpoints', 'nope', '--admin', admin]);
+    expect(unknownService.code).toBe(1);
+    expect(unknownService.stderr).toContain('no service named "nope"');
+    const down = await runCli(['routes', '--admin', 'http://127.0.0.1:1']);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain('cannot reach the admin API at http://127.0.0.1:1');
+  });
+});

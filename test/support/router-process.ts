@@ -1,0 +1,65 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CLI = 'src/cli/switchyard.ts';
+
+/** The real `switchyard` CLI running as a child process. */
+export interface RouterProcess {
+  child: ChildProcess;
+  /** Base URLs read from the start banner. */
+  url: string;
+  adminUrl: string;
+  stdout(): string;
+  stderr(): string;
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal: NodeJS.Signals): Promise<number | null>;
+  exited: Promise<number | null>;
+}
+
+/** Starts `switchyard start <config>` and waits for its banner (listener and admin URLs). */
+export async function startRouterProcess(configFile: string): Promise<RouterProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const banner = await new Promise<{ url: string; adminUrl: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`switchyard did not start within 20s:\n${err}`)), 20_000);
+    const check = () => {
+      const listener = /listener \S+: (http:\/\/[\d.]+:\d+)/.exec(err);
+      const admin = /admin: +(http:\/\/[\d.]+:\d+)\//.exec(err);
+      if (listener && admin) {
+        clearTimeout(timer);
+        child.stderr!.off('data', check);
+        resolve({ url: listener[1]!, adminUrl: admin[1]! });
+      }
+    };
+    child.stderr!.on('data', check);
+    void exited.then((code) => reject(new Error(`switchyard exited with ${code} before starting:\n${err}`)));
+  });
+  return {
+    child,
+    ...banner,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    stop: (signal) => {
+      child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** Runs one CLI command to completion. */
+export function runCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
