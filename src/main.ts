@@ -17,6 +17,7 @@ import { RouterAdminView } from './router-admin-view.js';
 import { RouteOverrides, type RouteOverride, type StoredOverride } from './routing/route-overrides.js';
 import type { RouteTable } from './routing/route-table.js';
 import { buildRouteTable, type RouteDeclaration } from './routing/route-table-builder.js';
+import { tagRoutePrefix, TagRoutes } from './routing/tag-routes.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import type { Endpoint } from './upstream/endpoint.js';
 
@@ -54,6 +55,8 @@ export class Switchyard {
   private reloadState: ReloadView;
   private reloadQueue: Promise<unknown> = Promise.resolve();
   readonly startedAt = new Date();
+  /** Routes declared by registry service tags (urlprefix-...). */
+  private readonly tagRoutes: TagRoutes;
 
   private constructor(
     readonly configFile: string,
@@ -76,6 +79,7 @@ export class Switchyard {
         return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0 };
       },
     });
+    this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
@@ -301,6 +305,8 @@ export class Switchyard {
    */
   private rebuildRoutes(): void {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
+    // Tag routes come after the config's routes; on a host+path conflict the config route wins.
+    declarations.push(...this.tagRoutes.declarations(this.registry.current(), tagRoutePrefix(this.config.registry), this.config.routes));
     this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters, this.metrics);
     this.applyEndpointOverrides();
   }

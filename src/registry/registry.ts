@@ -13,6 +13,12 @@ export interface RegistryStatus {
   readonly lastError: string | null;
   /** Failed syncs since the source started (exported as switchyard_registry_sync_errors_total). */
   readonly syncErrors?: number;
+  /**
+   * Epoch ms since when the source has been failing, so the data may be out of date (the
+   * last good data keeps serving); null while the source answers. Sources that cannot go
+   * stale leave it out.
+   */
+  readonly staleSince?: number | null;
 }
 
 export type RegistryListener = (snapshot: RegistrySnapshot) => void;
