@@ -6,6 +6,7 @@ import { DemoInstances } from './demo/demo-instances.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
 import { ProxyListener } from './proxy/proxy-listener.js';
+import { requestLimits } from './proxy/proxy-context.js';
 import { forwardingHeaderSettings } from './proxy/request-headers.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
@@ -78,7 +79,10 @@ export class Switchyard {
     const clusters = new ClusterManager(logger.child({ component: 'upstream' }));
     clusters.applySettings(config.services);
     clusters.applySnapshot(registry.current());
-    const handler = new ProxyHandler({ logger: logger.child({ component: 'proxy' }), headers: forwardingHeaderSettings(config.proxy) }, 'http');
+    const handler = new ProxyHandler(
+      { logger: logger.child({ component: 'proxy' }), headers: forwardingHeaderSettings(config.proxy), limits: requestLimits(config) },
+      'http',
+    );
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler);
     app.demo = demo;
     app.rebuildRoutes();
@@ -140,7 +144,7 @@ export class Switchyard {
       await old.close();
     }
     this.config = next;
-    this.handler.context = { logger: this.handler.context.logger, headers: forwardingHeaderSettings(next.proxy) };
+    this.handler.context = { logger: this.handler.context.logger, headers: forwardingHeaderSettings(next.proxy), limits: requestLimits(next) };
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();

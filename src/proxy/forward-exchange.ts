@@ -67,11 +67,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler {
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
     this.resumeUpstream = resume;
-    const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
     try {
+      const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
       this.res.writeHead(statusCode, statusText || undefined, headers);
     } catch (err) {
-      // Node refused a header the upstream sent (e.g. an invalid character).
+      // Ambiguous framing, or Node refused a header the upstream sent (e.g. an invalid character).
       this.abortUpstream?.(err as Error);
       return false;
     }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -21,24 +21,42 @@ export class ProxyListener {
         headersTimeout: limits.headersTimeout,
         requestTimeout: limits.requestTimeout,
         keepAliveTimeout: limits.keepAliveTimeout,
+        connectionsCheckingInterval: timeoutCheckInterval(limits),
+        // The handler answers a missing Host itself (JSON error, connection closed).
         requireHostHeader: false,
       },
       handler.handleRequest,
     );
+    // One more than the limit, so the handler sees that there were too many (Node drops the
+    // excess silently) and answers 431.
+    this.server.maxHeadersCount = limits.maxHeaderCount + 1;
+    this.server.maxConnections = limits.maxConnections;
     this.server.on('upgrade', handler.handleUpgrade);
+    this.server.on('connect', (_req, socket: Socket) => {
+      // CONNECT tunnels are not offered: without this listener Node drops the socket silently.
+      socket.end(CONNECT_REFUSED);
+    });
+    this.server.on('drop', (data?: { remoteAddress?: string }) => {
+      this.logger.warn({ listener: this.name, remoteAddress: data?.remoteAddress, limit: limits.maxConnections }, 'connection refused: limits.maxConnections reached');
+    });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'malformed request rejected');
-      if (!socket.writable) {
+      // A response already under way on this connection cannot be followed by an error status.
+      const inProgress = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (!socket.writable || (inProgress != null && inProgress.headersSent)) {
         socket.destroy();
         return;
       }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      socket.end(clientErrorResponse(err.code));
     });
+  }
+
+  get connections(): number {
+    return this.sockets.size;
   }
 
   get name(): string {
@@ -70,4 +88,32 @@ export class ProxyListener {
     await closed;
     clearTimeout(timer);
   }
+}
+
+const CONNECT_REFUSED = 'HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: method_not_supported\r\n\r\n';
+
+/** The raw response for a request Node's parser refused or timed out; the connection closes. */
+function clientErrorResponse(code: string | undefined): string {
+  let status: string;
+  let error: string;
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    status = '431 Request Header Fields Too Large';
+    error = 'header_fields_too_large';
+  } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = '408 Request Timeout';
+    error = 'request_timeout';
+  } else {
+    status = '400 Bad Request';
+    error = 'bad_request';
+  }
+  return `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: ${error}\r\n\r\n`;
+}
+
+/**
+ * How often Node checks connections against headersTimeout/requestTimeout (its default, 30 s,
+ * would let a slow client hold a connection that long past a shorter limit).
+ */
+function timeoutCheckInterval(limits: Config['limits']): number {
+  const shortest = limits.requestTimeout > 0 ? Math.min(limits.headersTimeout, limits.requestTimeout) : limits.headersTimeout;
+  return Math.min(1_000, Math.max(100, Math.floor(shortest / 4)));
 }

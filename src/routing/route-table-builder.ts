@@ -49,6 +49,7 @@ function compileRoute(config: RouteConfig, source: RouteSource, order: number, d
     rewritePrefix: config.stripPrefix ? '/' : (config.rewritePrefix ?? null),
     hostRewrite: config.hostRewrite ?? null,
     timeouts: { ...defaults, ...stripUndefined(config.timeouts) },
+    maxBodySize: config.maxBodySize ?? null,
     order,
   };
 }

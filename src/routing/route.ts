@@ -22,6 +22,8 @@ export interface Route {
   readonly rewritePrefix: string | null;
   readonly hostRewrite: string | null;
   readonly timeouts: UpstreamTimeouts;
+  /** Largest request body in bytes (0 = no limit), or null for limits.maxBodySize. */
+  readonly maxBodySize: number | null;
   /** Position in the declaration order; breaks ties between equally specific routes. */
   readonly order: number;
 }
