@@ -79,6 +79,8 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
       return 'upstream_tls_failed';
     default:
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) return 'upstream_bad_response';
+      // undici's parser errors do not always carry an HPE_ code.
+      if (err.name === 'HTTPParserError') return 'upstream_bad_response';
       return 'upstream_reset';
   }
 }
