@@ -110,7 +110,7 @@ const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
   408: 'Request Timeout',
-  413: 'Content Too Large',
+  413: 'Payload Too Large',
   431: 'Request Header Fields Too Large',
   501: 'Not Implemented',
   505: 'HTTP Version Not Supported',
