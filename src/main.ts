@@ -1,9 +1,11 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
+import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { createLogger, type Logger } from './observability/logger.js';
+import { CertificateStore } from './proxy/certificate-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
 import { ProxyListener } from './proxy/proxy-listener.js';
 import { requestLimits } from './proxy/proxy-context.js';
@@ -55,7 +57,8 @@ export class Switchyard {
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
-    const { config } = await loadConfig(configFile);
+    const config = resolveConfigPaths((await loadConfig(configFile)).config, configFile);
+    await checkConfigFiles(config, configFile);
     if (options.ephemeralPorts) {
       config.listeners = config.listeners.map((l) => ({ ...l, port: 0 }));
       config.admin.port = 0;
@@ -100,7 +103,7 @@ export class Switchyard {
     return this.listeners.map((l) => {
       const a = l.address;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      return { name: l.name, address: a.address, port: a.port, url: `http://${host}:${a.port}` };
+      return { name: l.name, address: a.address, port: a.port, url: `${l.secure ? 'https' : 'http'}://${host}:${a.port}` };
     });
   }
 
@@ -124,7 +127,8 @@ export class Switchyard {
   async reload(): Promise<void> {
     let next: Config;
     try {
-      next = (await loadConfig(this.configFile)).config;
+      next = resolveConfigPaths((await loadConfig(this.configFile)).config, this.configFile);
+      await checkConfigFiles(next, this.configFile);
     } catch (err) {
       this.logger.error({ file: this.configFile, error: (err as Error).message }, 'configuration rejected; the running configuration keeps serving');
       throw err;
@@ -165,7 +169,8 @@ export class Switchyard {
 
   private async openListeners(): Promise<void> {
     for (const lc of this.config.listeners) {
-      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger);
+      const certificates = lc.tls === undefined ? null : await CertificateStore.load(lc.tls, this.logger.child({ component: 'tls', listener: lc.name ?? `${lc.address}:${lc.port}` }));
+      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, certificates);
       this.listeners.push(listener);
       await listener.listen();
     }

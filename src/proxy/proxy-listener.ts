@@ -1,32 +1,50 @@
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import type { CertificateStore } from './certificate-store.js';
+import { HttpsRedirect } from './https-redirect.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
-/** One client-facing listener (node:http) with the configured limits. */
+/**
+ * One client-facing listener (node:http, or node:https when `certificates` is given) with the
+ * configured limits. With `redirectToHttps` it answers every request with a redirect instead
+ * of proxying.
+ */
 export class ProxyListener {
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
   private readonly sockets = new Set<Socket>();
 
   constructor(
     readonly config: ListenerConfig,
     limits: Config['limits'],
-    handler: ProxyHandler,
+    proxyHandler: ProxyHandler,
     private readonly logger: Logger,
+    private readonly certificates: CertificateStore | null = null,
   ) {
-    this.server = createServer(
-      {
-        maxHeaderSize: limits.maxHeaderSize,
-        headersTimeout: limits.headersTimeout,
-        requestTimeout: limits.requestTimeout,
-        keepAliveTimeout: limits.keepAliveTimeout,
-        connectionsCheckingInterval: timeoutCheckInterval(limits),
-        // The handler answers a missing Host itself (JSON error, connection closed).
-        requireHostHeader: false,
-      },
-      handler.handleRequest,
-    );
+    const options: ServerOptions = {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      connectionsCheckingInterval: timeoutCheckInterval(limits),
+      // The handler answers a missing Host itself (JSON error, connection closed).
+      requireHostHeader: false,
+    };
+    const redirectTo = config.redirectToHttps === true ? 443 : config.redirectToHttps;
+    const handler = redirectTo === false ? proxyHandler : new HttpsRedirect(redirectTo);
+    if (certificates !== null) {
+      // A client that stalls the handshake is held no longer than one that stalls its headers.
+      const server = createHttpsServer({ ...options, ...certificates.serverOptions, handshakeTimeout: limits.headersTimeout }, handler.handleRequest);
+      certificates.onDefaultChange = (tlsOptions) => server.setSecureContext(tlsOptions);
+      server.on('tlsClientError', (err: Error & { code?: string }) => {
+        this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'TLS handshake failed');
+      });
+      this.server = server;
+    } else {
+      this.server = createServer(options, handler.handleRequest);
+    }
     // One more than the limit, so the handler sees that there were too many (Node drops the
     // excess silently) and answers 431.
     this.server.maxHeadersCount = limits.maxHeaderCount + 1;
@@ -59,6 +77,10 @@ export class ProxyListener {
     return this.sockets.size;
   }
 
+  get secure(): boolean {
+    return this.certificates !== null;
+  }
+
   get name(): string {
     return this.config.name ?? `${this.config.address}:${this.config.port}`;
   }
@@ -80,6 +102,7 @@ export class ProxyListener {
 
   /** Stops accepting, closes idle keep-alive connections, waits for in-flight requests. */
   async close(graceMs: number): Promise<void> {
+    this.certificates?.close();
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
     const timer = setTimeout(() => {

@@ -57,7 +57,10 @@ export class Cluster {
     const old = this.settingsValue;
     this.settingsValue = settings;
     const poolChanged =
-      old.connections !== settings.connections || old.connectTimeout !== settings.connectTimeout || old.keepAliveTimeout !== settings.keepAliveTimeout;
+      old.connections !== settings.connections ||
+      old.connectTimeout !== settings.connectTimeout ||
+      old.keepAliveTimeout !== settings.keepAliveTimeout ||
+      JSON.stringify(old.tls) !== JSON.stringify(settings.tls);
     if (poolChanged) {
       const previous = this.endpointList;
       this.swap(previous.map((e) => new Endpoint(e.instance, settings)));

@@ -1,6 +1,9 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
+import { TlsPool } from './tls-pool.js';
+import { upstreamTlsOptions } from './upstream-tls.js';
 
 /** `address:port`, with IPv6 addresses bracketed. */
 export function endpointKey(address: string, port: number): string {
@@ -18,17 +21,22 @@ export class Endpoint {
   instance: ServiceInstance;
   /** Requests now being forwarded to this endpoint. */
   inFlight = 0;
+  /** TLS options towards the instance, or null for plain HTTP. */
+  readonly tls: ConnectionOptions | null;
 
   constructor(instance: ServiceInstance, settings: ServiceConfig) {
     this.instance = instance;
     this.key = endpointKey(instance.address, instance.port);
-    this.pool = new Pool(`http://${this.key}`, {
+    this.tls = upstreamTlsOptions(instance, settings);
+    const options: Pool.Options = {
       connections: settings.connections,
       pipelining: 1,
       keepAliveTimeout: settings.keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
       connect: { timeout: settings.connectTimeout },
-    });
+    };
+    this.pool =
+      this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);
   }
 
   get weight(): number {
