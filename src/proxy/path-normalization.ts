@@ -12,8 +12,8 @@
  * - a raw backslash is a separator, as browsers and several servers read it;
  * - runs of "/" collapse to one;
  * - "." and ".." segments are removed; ".." at the root stays at the root;
- * - a dot segment carrying parameters ("..;x", ".;") is rejected: some servers strip the
- *   parameters and then read it as "..".
+ * - a dot segment carrying parameters ("..;x", ".;", "..%3B") is rejected: some servers strip
+ *   the parameters and then read it as "..".
  *
  * The common path needs none of this: one scan without allocation decides, and then the
  * input string itself is returned.
@@ -109,6 +109,11 @@ function decodeUnreserved(path: string, keepEncodedSlashes: boolean): string | P
   return out;
 }
 
+/** ".;x", "..;x", or the same with ";" encoded (escapes are upper-cased by now). */
+function isDotSegmentWithParams(s: string): boolean {
+  return s.startsWith('.;') || s.startsWith('..;') || s.startsWith('.%3B') || s.startsWith('..%3B');
+}
+
 /** RFC 3986 §5.2.4 on a path whose only separators are "/", plus collapsing empty segments. */
 function removeDotSegments(path: string): string | PathRejection {
   const segments = path.split('/');
@@ -119,7 +124,7 @@ function removeDotSegments(path: string): string | PathRejection {
   for (let i = 1; i < segments.length; i++) {
     const s = segments[i]!;
     const last = i === segments.length - 1;
-    if (s === '' ) {
+    if (s === '') {
       if (last) trailingSlash = true;
       continue;
     }
@@ -132,7 +137,7 @@ function removeDotSegments(path: string): string | PathRejection {
       if (last) trailingSlash = true;
       continue;
     }
-    if (s.charCodeAt(0) === DOT && (s.startsWith('.;') || s.startsWith('..;'))) return DOT_SEGMENT_PARAMS;
+    if (s.charCodeAt(0) === DOT && isDotSegmentWithParams(s)) return DOT_SEGMENT_PARAMS;
     out.push(s);
     trailingSlash = false;
   }
