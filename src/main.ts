@@ -107,6 +107,13 @@ export class Switchyard {
     });
   }
 
+  /** Client connections open on all listeners now. */
+  get clientConnections(): number {
+    let n = 0;
+    for (const l of this.listeners) n += l.connections;
+    return n;
+  }
+
   get adminAddress(): AddressInfo | null {
     return this.adminAddressInfo;
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { endConnection } from './closing-connection.js';
 import { hostOf } from './request-target.js';
 import { isHostHeaderValue } from './request-validation.js';
 
@@ -29,7 +30,7 @@ export class HttpsRedirect {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex): void => {
     const location = this.locationFor(req);
-    socket.end(location === null ? 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n' : `HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    endConnection(socket, location === null ? 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n' : `HTTP/1.1 308 Permanent Redirect\r\nlocation: ${location}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   };
 
   private locationFor(req: IncomingMessage): string | null {

@@ -4,7 +4,7 @@ import { rewritePath, type Route } from '../routing/route.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import { guardChunkedBody } from './body-size-guard.js';
-import { isClosing } from './closing-connection.js';
+import { endConnection, isClosing } from './closing-connection.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -82,7 +82,7 @@ export class ProxyHandler {
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     if (isClosing(req.socket)) {
-      socket.end();
+      endConnection(socket);
       return;
     }
     const ctx = this.context;
@@ -90,17 +90,17 @@ export class ProxyHandler {
     const requestId = requestIdFor(req.headers[idHeader]);
     const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
     if (invalid !== null) {
-      socket.end(rawProxyErrorResponse(invalid.code, idHeader, requestId));
+      endConnection(socket, rawProxyErrorResponse(invalid.code, idHeader, requestId));
       return;
     }
     if (this.openUpgrades >= ctx.limits.maxUpgrades) {
       ctx.logger.warn({ requestId, open: this.openUpgrades, limit: ctx.limits.maxUpgrades }, 'upgrade refused: limits.maxUpgrades reached');
-      socket.end(rawProxyErrorResponse('upgrade_limit', idHeader, requestId));
+      endConnection(socket, rawProxyErrorResponse('upgrade_limit', idHeader, requestId));
       return;
     }
     const r = this.resolve(req);
     if (!r.ok) {
-      socket.end(rawProxyErrorResponse(r.code, idHeader, requestId));
+      endConnection(socket, rawProxyErrorResponse(r.code, idHeader, requestId));
       return;
     }
     this.openUpgrades++;

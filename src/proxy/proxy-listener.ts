@@ -4,6 +4,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CertificateStore } from './certificate-store.js';
+import { endConnection } from './closing-connection.js';
 import { HttpsRedirect } from './https-redirect.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
@@ -52,7 +53,7 @@ export class ProxyListener {
     this.server.on('upgrade', handler.handleUpgrade);
     this.server.on('connect', (_req, socket: Socket) => {
       // CONNECT tunnels are not offered: without this listener Node drops the socket silently.
-      socket.end(CONNECT_REFUSED);
+      endConnection(socket, CONNECT_REFUSED);
     });
     this.server.on('drop', (data?: { remoteAddress?: string }) => {
       this.logger.warn({ listener: this.name, remoteAddress: data?.remoteAddress, limit: limits.maxConnections }, 'connection refused: limits.maxConnections reached');
@@ -69,7 +70,7 @@ export class ProxyListener {
         socket.destroy();
         return;
       }
-      socket.end(clientErrorResponse(err.code));
+      endConnection(socket, clientErrorResponse(err.code));
     });
   }
 

@@ -4,6 +4,7 @@ import { connect as connectTls } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
+import { endConnection } from './closing-connection.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, rawProxyErrorResponse } from './proxy-error.js';
 
@@ -46,7 +47,7 @@ export function tunnelUpgrade(
     if (!connected) {
       const code = classifyUpstreamError(err);
       ctx.logger.warn({ requestId, route: route.name, service: route.cluster.name, endpoint: endpoint.key, errorCode: err.code, error: err.message }, 'upgrade: upstream connection failed');
-      client.end(rawProxyErrorResponse(code, ctx.headers.requestIdHeader, requestId));
+      endConnection(client, rawProxyErrorResponse(code, ctx.headers.requestIdHeader, requestId));
     } else {
       ctx.logger.debug({ requestId, endpoint: endpoint.key, error: err.message }, 'upgrade: upstream connection error');
       client.destroy();

@@ -112,6 +112,16 @@ describe('slow clients and idle connections', () => {
     expect(conn.text.startsWith('HTTP/1.1 408 Request Timeout')).toBe(true);
   });
 
+  it('releases the connection after a 408 even when the client never reads or closes', async () => {
+    const before = proxy.app.clientConnections;
+    const conn = await RawConnection.open(proxy.port);
+    conn.socket.pause();
+    conn.write('GET / HTTP/1.1\r\nHost: h\r\n');
+    await eventually(() => proxy.app.clientConnections === before + 1, 5_000, 'the connection to be counted');
+    await eventually(() => proxy.app.clientConnections === before, 10_000, 'the proxy to release the connection');
+    conn.destroy();
+  });
+
   it('closes a connection that sends nothing', async () => {
     const conn = await RawConnection.open(proxy.port);
     await conn.waitForClose(10_000);
