@@ -182,7 +182,7 @@ export class Switchyard {
       await listener.listen();
     }
     if (this.config.admin.enabled) {
-      this.admin = new AdminServer({ ready: () => !this.closing && this.registry.status().synced });
+      this.admin = new AdminServer({ ready: () => !this.closing && this.registry.status().synced }, { token: this.config.admin.token });
       this.adminAddressInfo = await this.admin.listen(this.config.admin.port, this.config.admin.address);
     }
   }
