@@ -145,6 +145,12 @@ export class Switchyard {
       next.listeners = this.config.listeners;
       next.admin = this.config.admin;
     }
+    const listenerLimits = ['maxHeaderSize', 'maxHeaderCount', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const;
+    const changedLimits = listenerLimits.filter((k) => next.limits[k] !== this.config.limits[k]);
+    if (changedLimits.length > 0) {
+      this.logger.warn({ file: this.configFile, fields: changedLimits.map((k) => `limits.${k}`) }, 'these limits take effect only after a restart');
+      next.limits = { ...next.limits, ...Object.fromEntries(listenerLimits.map((k) => [k, this.config.limits[k]])) };
+    }
     if (JSON.stringify(next.registry) !== JSON.stringify(this.config.registry)) {
       const registry = createRegistry(next.registry, this.configFile, this.logger);
       await registry.start();
