@@ -1,14 +1,17 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
 import type { ReloadView } from './admin/admin-view.js';
+import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { SwitchyardMetrics } from './observability/metrics.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
+import { CertificateStore } from './proxy/certificate-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
 import { ProxyListener } from './proxy/proxy-listener.js';
+import { requestLimits } from './proxy/proxy-context.js';
 import { forwardingHeaderSettings } from './proxy/request-headers.js';
 import { RequestRecorder } from './proxy/request-recorder.js';
 import type { Registry } from './registry/registry.js';
@@ -83,7 +86,8 @@ export class Switchyard {
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
-    const { config } = await loadConfig(configFile);
+    const config = resolveConfigPaths((await loadConfig(configFile)).config, configFile);
+    await checkConfigFiles(config, configFile);
     if (options.ephemeralPorts) {
       config.listeners = config.listeners.map((l) => ({ ...l, port: 0 }));
       config.admin.port = 0;
@@ -126,8 +130,15 @@ export class Switchyard {
     return this.listeners.map((l) => {
       const a = l.address;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      return { name: l.name, address: a.address, port: a.port, url: `http://${host}:${a.port}` };
+      return { name: l.name, address: a.address, port: a.port, url: `${l.secure ? 'https' : 'http'}://${host}:${a.port}` };
     });
+  }
+
+  /** Client connections open on all listeners now. */
+  get clientConnections(): number {
+    let n = 0;
+    for (const l of this.listeners) n += l.openConnections;
+    return n;
   }
 
   get adminAddress(): AddressInfo | null {
@@ -194,11 +205,18 @@ export class Switchyard {
   }
 
   private async applyConfigFile(): Promise<void> {
-    const next = (await loadConfig(this.configFile)).config;
+    const next = resolveConfigPaths((await loadConfig(this.configFile)).config, this.configFile);
+    await checkConfigFiles(next, this.configFile);
     if (JSON.stringify(next.listeners) !== JSON.stringify(this.config.listeners) || JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
       this.logger.warn({ file: this.configFile }, 'listener or admin address changes take effect only after a restart');
       next.listeners = this.config.listeners;
       next.admin = this.config.admin;
+    }
+    const listenerLimits = ['maxHeaderSize', 'maxHeaderCount', 'headersTimeout', 'requestTimeout', 'keepAliveTimeout', 'maxConnections'] as const;
+    const changedLimits = listenerLimits.filter((k) => next.limits[k] !== this.config.limits[k]);
+    if (changedLimits.length > 0) {
+      this.logger.warn({ file: this.configFile, fields: changedLimits.map((k) => `limits.${k}`) }, 'these limits take effect only after a restart');
+      next.limits = { ...next.limits, ...Object.fromEntries(listenerLimits.map((k) => [k, this.config.limits[k]])) };
     }
     if (JSON.stringify(next.registry) !== JSON.stringify(this.config.registry)) {
       const registry = createRegistry(next.registry, this.configFile, this.logger);
@@ -284,7 +302,8 @@ export class Switchyard {
 
   private async openListeners(): Promise<void> {
     for (const lc of this.config.listeners) {
-      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger);
+      const certificates = lc.tls === undefined ? null : await CertificateStore.load(lc.tls, this.logger.child({ component: 'tls', listener: lc.name ?? `${lc.address}:${lc.port}` }));
+      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, certificates);
       this.listeners.push(listener);
       await listener.listen();
     }
@@ -351,6 +370,7 @@ function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics
   return {
     logger: logger.child({ component: 'proxy' }),
     headers: forwardingHeaderSettings(config.proxy),
+    limits: requestLimits(config),
     observer: new RequestRecorder(metrics, accessLog),
   };
 }

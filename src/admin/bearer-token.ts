@@ -12,7 +12,8 @@ export class BearerToken {
   }
 
   accepts(authorization: string | undefined): boolean {
-    if (authorization === undefined || !authorization.startsWith('Bearer ')) return false;
+    // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+    if (authorization === undefined || authorization.length < 7 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return false;
     return timingSafeEqual(sha256(authorization.slice(7).trim()), this.digest);
   }
 }

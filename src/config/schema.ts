@@ -91,6 +91,8 @@ export const routeSchema = z.strictObject({
   hostRewrite: hostNameSchema.optional(),
   timeouts: upstreamTimeoutsSchema.partial().optional(),
   retries: retryPolicySchema.partial().optional(),
+  /** Largest request body this route accepts (overrides limits.maxBodySize; 0 = no limit). */
+  maxBodySize: sizeSchema.optional(),
 });
 
 export const BALANCER_POLICIES = ['weighted_round_robin', 'least_request', 'random', 'consistent_hash'] as const;
@@ -119,6 +121,32 @@ const statusRangeSchema = z.union([z.number().int(), z.string()]).transform((val
     return z.NEVER;
   }
   return [lo, hi] as const;
+});
+
+/** TLS towards the instances of a service (also enabled by instance meta `proto: https`). */
+export const upstreamTlsSchema = z.strictObject({
+  /** PEM file of the CA(s) that sign the instances' certificates; default: the system CAs. */
+  ca: z.string().min(1, { message: 'must be the path of a PEM file' }).optional(),
+  /** Verify the instance certificate (chain and name). Turn off only for testing. */
+  verify: z.boolean().default(true),
+  /** Name sent as SNI and checked against the certificate; default: the instance address. */
+  servername: hostNameSchema.optional(),
+});
+
+const certificateFilesSchema = z.strictObject({
+  cert: z.string().min(1, { message: 'must be the path of a PEM certificate (chain) file' }),
+  key: z.string().min(1, { message: 'must be the path of a PEM private key file' }),
+});
+
+export const listenerTlsSchema = z.strictObject({
+  /** The default certificate: served when the client sends no SNI name or an unknown one. */
+  cert: certificateFilesSchema.shape.cert,
+  key: certificateFilesSchema.shape.key,
+  /** More certificates, each chosen by SNI when the name matches its DNS names (SAN). */
+  certificates: z.array(certificateFilesSchema).default([]),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+  /** Reload the certificate files when they change. */
+  watch: z.boolean().default(true),
 });
 
 export const healthCheckSchema = z
@@ -181,6 +209,7 @@ export const serviceSchema = z
     connections: z.number().int().min(1).max(10_000).default(128),
     connectTimeout: durationSchema.default(2_000),
     keepAliveTimeout: durationSchema.default(30_000),
+    tls: upstreamTlsSchema.optional(),
     healthCheck: healthCheckSchema.optional(),
     outlierDetection: outlierDetectionSchema.prefault({}),
     circuitBreaker: circuitBreakerSchema.prefault({}),
@@ -199,6 +228,11 @@ export const listenerSchema = z.strictObject({
   name: z.string().min(1).optional(),
   address: z.string().min(1).default('0.0.0.0'),
   port: portSchema,
+  tls: listenerTlsSchema.optional(),
+  /** Answer every request with a 308 redirect to https (true: port 443, or the given port). */
+  redirectToHttps: z
+    .union([z.boolean(), portSchema], { error: 'must be true, false or the https port to redirect to' })
+    .default(false),
 });
 
 const fileRegistrySchema = z.strictObject({
@@ -300,7 +334,16 @@ export const configSchema = z
     retries: retryPolicySchema.prefault({}),
     limits: z
       .strictObject({
+        /** Largest request head (request line and headers) a client may send; larger → 431. */
         maxHeaderSize: sizeSchema.default(16 * 1024),
+        /** Most request header fields; more → 431. */
+        maxHeaderCount: z.number().int().min(1).max(10_000).default(100),
+        /** Largest request body (routes may override; 0 = no limit); larger → 413. */
+        maxBodySize: sizeSchema.default(10 * 1024 * 1024),
+        /** Most open client connections per listener; further connections are closed at once. */
+        maxConnections: z.number().int().min(1).default(10_000),
+        /** Most upgraded (WebSocket) connections open at once; more → 503. */
+        maxUpgrades: z.number().int().min(0).default(1_000),
         /** Time a client has to send the complete request headers. */
         headersTimeout: durationSchema.default(10_000),
         /** Time a client has to send the complete request, body included (0 = no limit). */
@@ -316,6 +359,8 @@ export const configSchema = z
         requestIdHeader: headerNameSchema.transform((h) => h.toLowerCase()).default('x-request-id'),
         /** The pseudonym this proxy adds to the Via header. */
         via: z.string().regex(TOKEN, { message: 'must be a token such as "switchyard"' }).default('switchyard'),
+        /** Encoded "/" or "\\" (%2F, %5C) in a path: "reject" (400) or "keep" (forwarded encoded, never a separator). */
+        encodedSlashes: z.enum(['reject', 'keep']).default('reject'),
       })
       .prefault({}),
     logging: z
@@ -359,6 +404,10 @@ export const configSchema = z
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewritePrefix'], message: 'cannot be combined with stripPrefix: true (stripPrefix is rewritePrefix "/")' });
       }
     });
+    const limits = config.limits;
+    if (limits.requestTimeout > 0 && limits.headersTimeout > limits.requestTimeout) {
+      ctx.addIssue({ code: 'custom', path: ['limits', 'headersTimeout'], message: 'must not be longer than limits.requestTimeout' });
+    }
     const ports = new Map<string, number>();
     config.listeners.forEach((l, i) => {
       const key = `${l.address}:${l.port}`;
@@ -374,6 +423,9 @@ export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
+export type ListenerTlsConfig = z.output<typeof listenerTlsSchema>;
+export type UpstreamTlsConfig = z.output<typeof upstreamTlsSchema>;
+export type LimitsConfig = Config['limits'];
 export type UpstreamTimeouts = z.output<typeof upstreamTimeoutsSchema>;
 export type RetryPolicyConfig = z.output<typeof retryPolicySchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;

@@ -157,11 +157,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     } else {
       cluster.outlier.success(this.endpoint);
     }
-    const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
     try {
+      const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
       this.res.writeHead(statusCode, statusText || undefined, headers);
     } catch (err) {
-      // Node refused a header the upstream sent (e.g. an invalid character).
+      // Ambiguous framing, or Node refused a header the upstream sent (e.g. an invalid character).
       this.abortUpstream?.(err as Error);
       return false;
     }

@@ -1,13 +1,20 @@
 import type { ServerResponse } from 'node:http';
+import { markClosing } from './closing-connection.js';
 
 /** Why the proxy answered instead of an upstream. Each has one status and one code. */
 export const PROXY_ERRORS = {
   bad_request: { status: 400, message: 'the request cannot be routed' },
   no_route: { status: 404, message: 'no route matches this request' },
+  body_too_large: { status: 413, message: 'the request body is larger than this route accepts' },
+  header_fields_too_large: { status: 431, message: 'the request headers are too large' },
+  method_not_supported: { status: 501, message: 'this method is not supported by the proxy' },
+  version_not_supported: { status: 505, message: 'this HTTP version is not supported' },
+  upgrade_limit: { status: 503, message: 'too many upgraded connections are open; try again later' },
   no_healthy_endpoint: { status: 503, message: 'the service has no healthy instance' },
   upstream_connect_failed: { status: 502, message: 'could not connect to the upstream instance' },
   upstream_reset: { status: 502, message: 'the upstream instance closed the connection before responding' },
   upstream_bad_response: { status: 502, message: 'the upstream instance sent an invalid response' },
+  upstream_tls_failed: { status: 502, message: 'the TLS handshake with the upstream instance failed (certificate not trusted or wrong name)' },
   upstream_timeout: { status: 504, message: 'the upstream instance did not respond in time' },
   breaker_requests: { status: 503, message: 'the service has too many requests in flight (circuit breaker maxRequests)' },
   breaker_pending: { status: 503, message: 'too many requests are waiting for a connection to the service (circuit breaker maxPending)' },
@@ -64,11 +71,33 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
     case 'HPE_HEADER_OVERFLOW':
     case 'UND_ERR_HEADERS_OVERFLOW':
     case 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH':
+    case 'SWITCHYARD_UPSTREAM_FRAMING':
       return 'upstream_bad_response';
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+      return 'upstream_tls_failed';
     default:
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) return 'upstream_bad_response';
+      // undici's parser errors do not always carry an HPE_ code.
+      if (err.name === 'HTTPParserError') return 'upstream_bad_response';
       return 'upstream_reset';
   }
+}
+
+/**
+ * Answers with the error and closes the connection after it: for requests whose framing or
+ * size is in doubt, where reading on from the same connection is not safe.
+ */
+export function sendProxyErrorAndClose(res: ServerResponse, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string): void {
+  res.shouldKeepAlive = false;
+  markClosing(res.req.socket);
+  sendProxyError(res, code, requestIdHeader, requestId, detail);
 }
 
 /** The same error as a complete raw HTTP/1.1 response, for sockets taken over by an upgrade. */
@@ -85,6 +114,11 @@ export function rawProxyErrorResponse(code: ProxyErrorCode, requestIdHeader: str
 const STATUS_TEXT: Record<number, string> = {
   400: 'Bad Request',
   404: 'Not Found',
+  408: 'Request Timeout',
+  413: 'Payload Too Large',
+  431: 'Request Header Fields Too Large',
+  501: 'Not Implemented',
+  505: 'HTTP Version Not Supported',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
   504: 'Gateway Timeout',

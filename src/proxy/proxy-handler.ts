@@ -3,74 +3,143 @@ import type { Duplex } from 'node:stream';
 import { rewritePath, type Route } from '../routing/route.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { Endpoint } from '../upstream/endpoint.js';
+import { guardChunkedBody } from './body-size-guard.js';
+import { endConnection, isClosing } from './closing-connection.js';
 import { ForwardExchange } from './forward-exchange.js';
+import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
-import { rawProxyErrorResponse, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
+import { rawProxyErrorResponse, sendProxyError, sendProxyErrorAndClose, type ProxyErrorCode } from './proxy-error.js';
 import { buildUpstreamHeaders } from './request-headers.js';
 import { requestIdFor } from './request-id.js';
-import { hasRequestBody, hostOf } from './request-target.js';
+import { absoluteFormPath, hasRequestBody, hostOf } from './request-target.js';
+import { validateRequest } from './request-validation.js';
 import { tunnelUpgrade } from './upgrade-tunnel.js';
 
 /** A routed request, or the reason it cannot be routed. */
 type Resolution =
   | { ok: true; route: Route; endpoint: Endpoint; path: string }
-  | { ok: false; code: ProxyErrorCode; detail?: string; route?: Route };
+  | { ok: false; code: ProxyErrorCode; detail?: string; close: boolean; route?: Route };
+
+const NOT_A_PATH: Resolution = {
+  ok: false,
+  code: 'bad_request',
+  detail: 'the request target must be a path starting with "/" (or an absolute http(s) URL for the Host header\'s host)',
+  close: true,
+};
 
 /**
- * The request entry point: match the route on the current table, pick an endpoint, forward.
- * `table` and `context` are replaced whole (one assignment each) on reload; a request reads
- * each once at its start.
+ * The request entry point: validate, normalise the path, match the route on the current
+ * table, pick an endpoint, forward. `table` and `context` are replaced whole (one assignment
+ * each) on reload; a request reads each once at its start.
  */
 export class ProxyHandler {
   table: RouteTable = RouteTable.empty();
+  /** Upgraded connections now open (bounded by limits.maxUpgrades). */
+  private openUpgrades = 0;
 
   constructor(
     public context: ProxyContext,
     private readonly proto: 'http' | 'https',
   ) {}
 
+  get upgrades(): number {
+    return this.openUpgrades;
+  }
+
   readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const startedAt = performance.now();
+    // A request pipelined behind a refused one on the same connection is dropped unanswered.
+    if (isClosing(req.socket)) return;
     const ctx = this.context;
     const idHeader = ctx.headers.requestIdHeader;
     const requestId = requestIdFor(req.headers[idHeader]);
+    const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
+    if (invalid !== null) {
+      sendProxyErrorAndClose(res, invalid.code, idHeader, requestId, invalid.detail);
+      ctx.observer.requestRejected(req, res, null, requestId, invalid.code, startedAt);
+      return;
+    }
     const r = this.resolve(req);
     if (!r.ok) {
-      sendProxyError(res, r.code, idHeader, requestId, r.detail);
+      if (r.close) sendProxyErrorAndClose(res, r.code, idHeader, requestId, r.detail);
+      else sendProxyError(res, r.code, idHeader, requestId, r.detail);
       ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt);
       return;
     }
-    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.proto, null);
-    const hasBody = hasRequestBody(req.headers['content-length'], req.headers['transfer-encoding']);
-    new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId).start(r.path, headers, hasBody);
+    const contentLength = req.headers['content-length'];
+    const transferEncoding = req.headers['transfer-encoding'];
+    const bodyLimit = r.route.maxBodySize ?? ctx.limits.maxBodySize;
+    if (bodyLimit > 0) {
+      if (contentLength !== undefined) {
+        if (Number(contentLength) > bodyLimit) {
+          sendProxyErrorAndClose(res, 'body_too_large', idHeader, requestId, `Content-Length ${contentLength} is over ${bodyLimit} bytes`);
+          ctx.observer.requestRejected(req, res, r.route, requestId, 'body_too_large', startedAt);
+          return;
+        }
+      } else if (transferEncoding !== undefined) {
+        guardChunkedBody(req, res, bodyLimit, idHeader, requestId);
+      }
+    }
+    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
+    new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId).start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
   };
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    if (isClosing(req.socket)) {
+      endConnection(socket);
+      return;
+    }
     const ctx = this.context;
     const idHeader = ctx.headers.requestIdHeader;
     const requestId = requestIdFor(req.headers[idHeader]);
-    const r = this.resolve(req);
-    if (!r.ok) {
-      socket.end(rawProxyErrorResponse(r.code, idHeader, requestId));
+    const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
+    if (invalid !== null) {
+      endConnection(socket, rawProxyErrorResponse(invalid.code, idHeader, requestId));
       return;
     }
+    if (this.openUpgrades >= ctx.limits.maxUpgrades) {
+      ctx.logger.warn({ requestId, open: this.openUpgrades, limit: ctx.limits.maxUpgrades }, 'upgrade refused: limits.maxUpgrades reached');
+      endConnection(socket, rawProxyErrorResponse('upgrade_limit', idHeader, requestId));
+      return;
+    }
+    const r = this.resolve(req);
+    if (!r.ok) {
+      endConnection(socket, rawProxyErrorResponse(r.code, idHeader, requestId));
+      return;
+    }
+    this.openUpgrades++;
+    socket.once('close', this.upgradeClosed);
     const upgrade = req.headers.upgrade ?? '';
-    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.proto, upgrade);
+    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), upgrade);
     tunnelUpgrade(ctx, req, socket, head, r.route, r.endpoint, requestId, r.path, headers);
   };
 
+  private readonly upgradeClosed = (): void => {
+    this.openUpgrades--;
+  };
+
+  /** "https" on TLS connections, else the handler's default. */
+  private protoOf(req: IncomingMessage): string {
+    return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto;
+  }
+
   private resolve(req: IncomingMessage): Resolution {
-    const url = req.url ?? '';
+    let url = req.url ?? '';
+    const host = hostOf(req.headers.host);
     if (url.charCodeAt(0) !== 47 /* / */) {
-      return { ok: false, code: 'bad_request', detail: 'the request target must be a path starting with "/"' };
+      const origin = absoluteFormPath(url, host);
+      if (origin === null) return NOT_A_PATH;
+      url = origin;
     }
     const q = url.indexOf('?');
-    const path = q < 0 ? url : url.slice(0, q);
+    const rawPath = q < 0 ? url : url.slice(0, q);
+    const path = normalizePath(rawPath, this.context.limits.keepEncodedSlashes);
+    if (typeof path !== 'string') return { ok: false, code: 'bad_request', detail: path.reason, close: true };
     const method = req.method ?? 'GET';
-    const route = this.table.match(hostOf(req.headers.host), path, method, req.headers);
-    if (route === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}` };
+    const route = this.table.match(host, path, method, req.headers);
+    if (route === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}`, close: false };
     const endpoint = route.cluster.pick(req);
-    if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"`, route };
+    if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"`, close: false, route };
     return { ok: true, route, endpoint, path: rewritePath(route, path, q < 0 ? '' : url.slice(q)) };
   }
 }

@@ -1,47 +1,89 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import type { CertificateStore } from './certificate-store.js';
+import { endConnection } from './closing-connection.js';
+import { HttpsRedirect } from './https-redirect.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
 /** How long a connection must stay idle during a drain before it is closed. */
 const DRAIN_IDLE_QUIET_MS = 500;
 
-/** One client-facing listener (node:http) with the configured limits. */
+/**
+ * One client-facing listener (node:http, or node:https when `certificates` is given) with the
+ * configured limits. With `redirectToHttps` it answers every request with a redirect instead
+ * of proxying.
+ */
 export class ProxyListener {
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
   private readonly sockets = new Set<Socket>();
 
   constructor(
     readonly config: ListenerConfig,
     limits: Config['limits'],
-    handler: ProxyHandler,
+    proxyHandler: ProxyHandler,
     private readonly logger: Logger,
+    private readonly certificates: CertificateStore | null = null,
   ) {
-    this.server = createServer(
-      {
-        maxHeaderSize: limits.maxHeaderSize,
-        headersTimeout: limits.headersTimeout,
-        requestTimeout: limits.requestTimeout,
-        keepAliveTimeout: limits.keepAliveTimeout,
-        requireHostHeader: false,
-      },
-      handler.handleRequest,
-    );
+    const options: ServerOptions = {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeout,
+      requestTimeout: limits.requestTimeout,
+      keepAliveTimeout: limits.keepAliveTimeout,
+      connectionsCheckingInterval: timeoutCheckInterval(limits),
+      // The handler answers a missing Host itself (JSON error, connection closed).
+      requireHostHeader: false,
+    };
+    const redirectTo = config.redirectToHttps === true ? 443 : config.redirectToHttps;
+    const handler = redirectTo === false ? proxyHandler : new HttpsRedirect(redirectTo);
+    if (certificates !== null) {
+      // A client that stalls the handshake is held no longer than one that stalls its headers.
+      const server = createHttpsServer({ ...options, ...certificates.serverOptions, handshakeTimeout: limits.headersTimeout }, handler.handleRequest);
+      certificates.onDefaultChange = (tlsOptions) => server.setSecureContext(tlsOptions);
+      server.on('tlsClientError', (err: Error & { code?: string }) => {
+        this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'TLS handshake failed');
+      });
+      this.server = server;
+    } else {
+      this.server = createServer(options, handler.handleRequest);
+    }
+    // One more than the limit, so the handler sees that there were too many (Node drops the
+    // excess silently) and answers 431.
+    this.server.maxHeadersCount = limits.maxHeaderCount + 1;
+    this.server.maxConnections = limits.maxConnections;
     this.server.on('upgrade', handler.handleUpgrade);
+    this.server.on('connect', (_req, socket: Socket) => {
+      // CONNECT tunnels are not offered: without this listener Node drops the socket silently.
+      endConnection(socket, CONNECT_REFUSED);
+    });
+    this.server.on('drop', (data?: { remoteAddress?: string }) => {
+      this.logger.warn({ listener: this.name, remoteAddress: data?.remoteAddress, limit: limits.maxConnections }, 'connection refused: limits.maxConnections reached');
+    });
     this.server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'malformed request rejected');
-      if (!socket.writable) {
+      // A response already under way on this connection cannot be followed by an error status.
+      const inProgress = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (!socket.writable || (inProgress != null && inProgress.headersSent)) {
         socket.destroy();
         return;
       }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-      socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+      endConnection(socket, clientErrorResponse(err.code));
     });
+  }
+
+  /** Client connections now open. */
+  get openConnections(): number {
+    return this.sockets.size;
+  }
+
+  get secure(): boolean {
+    return this.certificates !== null;
   }
 
   get name(): string {
@@ -63,11 +105,6 @@ export class ProxyListener {
     return this.server.address() as AddressInfo;
   }
 
-  /** Client connections now open. */
-  get openConnections(): number {
-    return this.sockets.size;
-  }
-
   /**
    * Graceful close: stops accepting; lets in-flight requests finish; answers every response
    * from now on with `Connection: close`, so clients leave each connection after its current
@@ -77,6 +114,7 @@ export class ProxyListener {
    * `graceMs` are cut.
    */
   async close(graceMs: number): Promise<void> {
+    this.certificates?.close();
     // Requests that arrive on kept-alive connections during the drain.
     this.server.prependListener('request', closeAfterResponse);
     // Requests already in progress whose response head has not gone out yet. `_httpMessage`
@@ -103,6 +141,34 @@ export class ProxyListener {
     // Lets http.Server release what it keeps for open connections (its header-timeout timer).
     this.server.close();
   }
+}
+
+const CONNECT_REFUSED = 'HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: method_not_supported\r\n\r\n';
+
+/** The raw response for a request Node's parser refused or timed out; the connection closes. */
+function clientErrorResponse(code: string | undefined): string {
+  let status: string;
+  let error: string;
+  if (code === 'HPE_HEADER_OVERFLOW') {
+    status = '431 Request Header Fields Too Large';
+    error = 'header_fields_too_large';
+  } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    status = '408 Request Timeout';
+    error = 'request_timeout';
+  } else {
+    status = '400 Bad Request';
+    error = 'bad_request';
+  }
+  return `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: ${error}\r\n\r\n`;
+}
+
+/**
+ * How often Node checks connections against headersTimeout/requestTimeout (its default, 30 s,
+ * would let a slow client hold a connection that long past a shorter limit).
+ */
+function timeoutCheckInterval(limits: Config['limits']): number {
+  const shortest = limits.requestTimeout > 0 ? Math.min(limits.headersTimeout, limits.requestTimeout) : limits.headersTimeout;
+  return Math.min(1_000, Math.max(100, Math.floor(shortest / 4)));
 }
 
 function closeAfterResponse(_req: IncomingMessage, res: ServerResponse): void {

@@ -10,7 +10,8 @@ import type { ExchangeRecord, RequestObserver } from './request-observer.js';
 /** Status recorded when the client went away before a response head was sent (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
 
-const OUTCOME_OF: Record<ProxyErrorCode, UpstreamOutcome> = {
+/** Outcome label of an upstream attempt that failed with this code (codes not listed: 'reset'). */
+const OUTCOME_OF: Partial<Record<ProxyErrorCode, UpstreamOutcome>> = {
   bad_request: 'reset',
   no_route: 'reset',
   no_healthy_endpoint: 'reset',
@@ -18,10 +19,7 @@ const OUTCOME_OF: Record<ProxyErrorCode, UpstreamOutcome> = {
   upstream_reset: 'reset',
   upstream_bad_response: 'bad_response',
   upstream_timeout: 'timeout',
-  // Breaker refusals are reported through requestRejected (no upstream attempt); listed for completeness.
-  breaker_requests: 'reset',
-  breaker_pending: 'reset',
-  breaker_connections: 'reset',
+  upstream_tls_failed: 'connect_failed',
 };
 
 /**
@@ -58,7 +56,7 @@ export class RequestRecorder implements RequestObserver {
         errorCode = 'client_closed';
       } else {
         errorCode = classifyUpstreamError(failure);
-        outcome = OUTCOME_OF[errorCode];
+        outcome = OUTCOME_OF[errorCode] ?? 'reset';
         if (x.upstreamStatus === 0) this.metrics.proxyError(errorCode);
       }
     }

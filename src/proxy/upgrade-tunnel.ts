@@ -1,8 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
+import { endConnection } from './closing-connection.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, rawProxyErrorResponse } from './proxy-error.js';
 
@@ -22,13 +24,14 @@ export function tunnelUpgrade(
   path: string,
   headers: readonly string[],
 ): void {
-  const upstream: Socket = connect({ host: endpoint.instance.address, port: endpoint.instance.port });
+  const target = { host: endpoint.instance.address, port: endpoint.instance.port };
+  const upstream: Socket = endpoint.tls === null ? connect(target) : connectTls({ ...target, ...endpoint.tls });
   upstream.setNoDelay(true);
   const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), route.cluster.settings.connectTimeout);
   let connected = false;
   endpoint.inFlight++;
 
-  upstream.once('connect', () => {
+  upstream.once(endpoint.tls === null ? 'connect' : 'secureConnect', () => {
     connected = true;
     clearTimeout(connectTimer);
     let text = `${req.method} ${path} HTTP/1.1\r\n`;
@@ -44,7 +47,7 @@ export function tunnelUpgrade(
     if (!connected) {
       const code = classifyUpstreamError(err);
       ctx.logger.warn({ requestId, route: route.name, service: route.cluster.name, endpoint: endpoint.key, errorCode: err.code, error: err.message }, 'upgrade: upstream connection failed');
-      client.end(rawProxyErrorResponse(code, ctx.headers.requestIdHeader, requestId));
+      endConnection(client, rawProxyErrorResponse(code, ctx.headers.requestIdHeader, requestId));
     } else {
       ctx.logger.debug({ requestId, endpoint: endpoint.key, error: err.message }, 'upgrade: upstream connection error');
       client.destroy();

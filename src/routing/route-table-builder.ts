@@ -63,6 +63,7 @@ function compileRoute(config: RouteConfig, source: RouteSource, order: number, d
     hostRewrite: config.hostRewrite ?? null,
     timeouts: { ...defaults.timeouts, ...stripUndefined(config.timeouts) },
     retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
+    maxBodySize: config.maxBodySize ?? null,
     order,
     metrics: metrics.route(config.name, config.service),
   };

@@ -25,6 +25,8 @@ export interface Route {
   readonly hostRewrite: string | null;
   readonly timeouts: UpstreamTimeouts;
   readonly retries: RetryPolicy;
+  /** Largest request body in bytes (0 = no limit), or null for limits.maxBodySize. */
+  readonly maxBodySize: number | null;
   /** Position in the declaration order; breaks ties between equally specific routes. */
   readonly order: number;
   /** Request metric children of this route, prepared when the table is built. */

@@ -101,7 +101,10 @@ export class Cluster {
     this.outlier.settings = settings.outlierDetection;
     if (!settings.outlierDetection.enabled) this.outlier.clear();
     const poolChanged =
-      old.connections !== settings.connections || old.connectTimeout !== settings.connectTimeout || old.keepAliveTimeout !== settings.keepAliveTimeout;
+      old.connections !== settings.connections ||
+      old.connectTimeout !== settings.connectTimeout ||
+      old.keepAliveTimeout !== settings.keepAliveTimeout ||
+      JSON.stringify(old.tls) !== JSON.stringify(settings.tls);
     if (poolChanged) {
       const previous = this.endpointList;
       this.swap(previous.map((e) => this.rebuiltEndpoint(e, settings)));

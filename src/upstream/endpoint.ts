@@ -1,7 +1,10 @@
+import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
 import type { ServiceConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
+import { TlsPool } from './tls-pool.js';
+import { upstreamTlsOptions } from './upstream-tls.js';
 
 /** `address:port`, with IPv6 addresses bracketed. */
 export function endpointKey(address: string, port: number): string {
@@ -60,17 +63,22 @@ export class Endpoint {
   private healthListener: HealthListener | null = null;
   /** Operator weight replacing the registry's (admin route override), or null. */
   weightOverride: number | null = null;
+  /** TLS options towards the instance, or null for plain HTTP. */
+  readonly tls: ConnectionOptions | null;
 
   constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter) {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
-    this.pool = new Pool(`http://${this.key}`, {
+    this.tls = upstreamTlsOptions(instance, settings);
+    const options: Pool.Options = {
       connections: settings.connections,
       pipelining: 1,
       keepAliveTimeout: settings.keepAliveTimeout,
       keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
       connect: { timeout: settings.connectTimeout },
-    });
+    };
+    this.pool =
+      this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);
     this.pool.on('connect', () => connections.openConnections++);
     this.pool.on('disconnect', () => connections.openConnections--);
   }

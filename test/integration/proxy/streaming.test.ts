@@ -92,7 +92,7 @@ describe('streaming bodies, aborts, SSE and WebSocket', () => {
       ws.send(`hello ${String(req.headers['x-forwarded-for'])}`);
       ws.on('message', (data) => ws.send(`echo:${data.toString()}`));
     });
-    proxy = await startProxy({ services: { stream: [{ port: upstream.port }] }, config: { routes: [{ name: 'stream', match: { path: '/' }, service: 'stream' }] } });
+    proxy = await startProxy({ services: { stream: [{ port: upstream.port }] }, config: { routes: [{ name: 'stream', match: { path: '/' }, service: 'stream', maxBodySize: 0 }] } });
   });
   afterAll(async () => {
     wss.close();

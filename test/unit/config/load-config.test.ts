@@ -26,11 +26,20 @@ describe('configuration validation', () => {
 
   it('fills every default for an empty file', () => {
     const config = parseConfigText('empty.yaml', '');
-    expect(config.listeners).toEqual([{ address: '0.0.0.0', port: 8080 }]);
+    expect(config.listeners).toEqual([{ address: '0.0.0.0', port: 8080, redirectToHttps: false }]);
     expect(config.admin).toEqual({ enabled: true, address: '127.0.0.1', port: 9901 });
     expect(config.registry).toEqual({ type: 'file', path: 'services.yaml', watch: true, debounce: 200 });
     expect(config.timeouts).toEqual({ headers: 30_000, bodyIdle: 60_000, total: 0, perTry: 0 });
-    expect(config.limits).toEqual({ maxHeaderSize: 16_384, headersTimeout: 10_000, requestTimeout: 300_000, keepAliveTimeout: 5_000 });
+    expect(config.limits).toEqual({
+      maxHeaderSize: 16_384,
+      maxHeaderCount: 100,
+      maxBodySize: 10 * 1024 * 1024,
+      maxConnections: 10_000,
+      maxUpgrades: 1_000,
+      headersTimeout: 10_000,
+      requestTimeout: 300_000,
+      keepAliveTimeout: 5_000,
+    });
     expect(config.demo).toBeUndefined();
   });
 

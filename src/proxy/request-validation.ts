@@ -1,0 +1,87 @@
+import type { IncomingMessage } from 'node:http';
+import type { ProxyErrorCode } from './proxy-error.js';
+
+/** Why a request is refused before it is routed. The client connection is closed after it. */
+export interface RequestRejection {
+  readonly code: ProxyErrorCode;
+  readonly detail: string;
+}
+
+function rejection(code: ProxyErrorCode, detail: string): RequestRejection {
+  return { code, detail };
+}
+
+const VERSION = rejection('version_not_supported', 'only HTTP/1.0 and HTTP/1.1 are accepted');
+const TOO_MANY_HEADERS = rejection('header_fields_too_large', 'too many header fields');
+const TE_IN_HTTP10 = rejection('bad_request', 'Transfer-Encoding is not allowed in an HTTP/1.0 request');
+const TE_NOT_CHUNKED = rejection('bad_request', 'the only accepted Transfer-Encoding is "chunked"');
+const TE_AND_LENGTH = rejection('bad_request', 'Transfer-Encoding and Content-Length together');
+const MULTIPLE_HOST = rejection('bad_request', 'more than one Host header');
+const MISSING_HOST = rejection('bad_request', 'an HTTP/1.1 request must have a Host header');
+const BAD_HOST = rejection('bad_request', 'the Host header is not a valid host[:port]');
+const FRAGMENT = rejection('bad_request', 'the request target must not contain a fragment ("#")');
+
+/**
+ * Checks llhttp (Node's parser) leaves to the application, run before a request is routed.
+ * llhttp already refuses (400 from the listener): Content-Length with Transfer-Encoding when
+ * the coding is chunked, repeated or malformed Content-Length, "chunked" not last or repeated,
+ * obs-fold, invalid header names and control characters in values, bare CR or LF, and
+ * control characters or spaces in the request target. Accepted by llhttp but refused here:
+ * - HTTP versions other than 1.0 and 1.1 (505);
+ * - more header fields than `maxHeaderCount` (431);
+ * - Transfer-Encoding other than exactly "chunked" (e.g. "gzip, chunked": forwarding it
+ *   re-chunked would change the body the upstream reads), any Transfer-Encoding in HTTP/1.0,
+ *   and Transfer-Encoding with Content-Length in any form;
+ * - zero (HTTP/1.1) or several Host headers, or a Host that is not host[:port]: the route is
+ *   chosen by the first Host while an upstream may read another;
+ * - a fragment in the target (never sent by clients; upstreams split on "#" differently).
+ * Returns null for an acceptable request. No allocation on the accepting path.
+ */
+export function validateRequest(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return VERSION;
+  const raw = req.rawHeaders;
+  if (raw.length > maxHeaderCount * 2) return TOO_MANY_HEADERS;
+  const headers = req.headers;
+  const te = headers['transfer-encoding'];
+  if (te !== undefined) {
+    if (req.httpVersionMinor === 0) return TE_IN_HTTP10;
+    if (te !== 'chunked' && te.trim().toLowerCase() !== 'chunked') return TE_NOT_CHUNKED;
+    if (headers['content-length'] !== undefined) return TE_AND_LENGTH;
+  }
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 4 && (name === 'Host' || name === 'host' || name.toLowerCase() === 'host')) hosts++;
+  }
+  if (hosts > 1) return MULTIPLE_HOST;
+  if (hosts === 0) {
+    if (req.httpVersionMinor === 1) return MISSING_HOST;
+  } else if (!isHostHeaderValue(headers.host!)) {
+    return BAD_HOST;
+  }
+  if (req.url!.indexOf('#') >= 0) return FRAGMENT;
+  return null;
+}
+
+/**
+ * RFC 9110 §7.2 Host = uri-host [ ":" port ]: reg-name characters (unreserved, sub-delims,
+ * pct-encoded) or an IP literal in brackets. Refuses "/", "@", "?", "#", spaces and the like,
+ * which would make the host read differently by different parsers.
+ */
+export function isHostHeaderValue(host: string): boolean {
+  const n = host.length;
+  if (n === 0 || n > 1024) return false;
+  for (let i = 0; i < n; i++) {
+    const c = host.charCodeAt(i);
+    const ok =
+      (c >= 97 && c <= 122) || // a-z
+      (c >= 65 && c <= 90) || // A-Z
+      (c >= 48 && c <= 58) || // 0-9 and ":"
+      c === 45 || c === 46 || c === 95 || c === 126 || // - . _ ~
+      c === 91 || c === 93 || // [ ] (IP literal)
+      c === 33 || c === 36 || (c >= 38 && c <= 44) || c === 59 || c === 61 || // sub-delims
+      c === 37; // pct-encoded
+    if (!ok) return false;
+  }
+  return true;
+}

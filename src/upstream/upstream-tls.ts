@@ -1,0 +1,34 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { ServiceConfig, UpstreamTlsConfig } from '../config/schema.js';
+import type { ServiceInstance } from '../registry/service-instance.js';
+
+const DEFAULT_TLS: UpstreamTlsConfig = { verify: true };
+
+/** CA files read once per configuration object (settings are replaced whole on reload). */
+const prepared = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
+
+/**
+ * TLS options towards an instance, or null for plain HTTP. TLS is on when the service has a
+ * `tls` section or the instance says `proto: https` in its meta; verification is on unless
+ * `verify: false`. The CA file is read when the settings are first used (control plane, at
+ * endpoint creation), not per request; a missing file throws with its path.
+ */
+export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceConfig): ConnectionOptions | null {
+  const tls = settings.tls ?? (instance.meta.proto === 'https' ? DEFAULT_TLS : undefined);
+  if (tls === undefined) return null;
+  let options = prepared.get(tls);
+  if (options === undefined) {
+    options = { rejectUnauthorized: tls.verify };
+    if (tls.servername !== undefined) options.servername = tls.servername;
+    if (tls.ca !== undefined) {
+      try {
+        options.ca = readFileSync(tls.ca);
+      } catch (err) {
+        throw new Error(`cannot read the upstream CA file ${tls.ca} (services.<name>.tls.ca): ${(err as Error).message}`);
+      }
+    }
+    prepared.set(tls, options);
+  }
+  return options;
+}

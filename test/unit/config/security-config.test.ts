@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../../src/config/config-error.js';
+import { parseConfigText } from '../../../src/config/load-config.js';
+
+const parse = (yaml: string) => parseConfigText('test.yaml', yaml);
+
+function problemOf(yaml: string): string {
+  try {
+    parse(yaml);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('security and limits configuration', () => {
+  it('has safe defaults', () => {
+    const c = parse('{}');
+    expect(c.limits).toEqual({
+      maxHeaderSize: 16 * 1024,
+      maxHeaderCount: 100,
+      maxBodySize: 10 * 1024 * 1024,
+      maxConnections: 10_000,
+      maxUpgrades: 1_000,
+      headersTimeout: 10_000,
+      requestTimeout: 300_000,
+      keepAliveTimeout: 5_000,
+    });
+    expect(c.proxy.encodedSlashes).toBe('reject');
+    expect(c.admin.address).toBe('127.0.0.1');
+    expect(c.listeners[0]!.redirectToHttps).toBe(false);
+  });
+
+  it('requires an admin token off loopback and accepts loopback without one', () => {
+    expect(problemOf('admin: { address: 0.0.0.0 }')).toContain('admin.token');
+    expect(problemOf('admin: { address: 10.1.2.3, token: short }')).toContain('at least 16 characters');
+    expect(parse('admin: { address: 0.0.0.0, token: 0123456789abcdef0 }').admin.token).toBe('0123456789abcdef0');
+    expect(parse('admin: { address: "::1" }').admin.address).toBe('::1');
+    expect(parse('admin: { address: 127.0.0.2 }').admin.address).toBe('127.0.0.2');
+    expect(parse('admin: { address: 0.0.0.0, enabled: false }').admin.enabled).toBe(false);
+  });
+
+  it('refuses a headers timeout longer than the request timeout', () => {
+    expect(problemOf('limits: { headersTimeout: 20s, requestTimeout: 10s }')).toContain('limits.requestTimeout');
+  });
+
+  it('parses listener TLS, upstream TLS and per-route body limits', () => {
+    const c = parse(`
+listeners:
+  - port: 8443
+    tls: { cert: a.pem, key: a.key, certificates: [{ cert: b.pem, key: b.key }] }
+  - port: 8080
+    redirectToHttps: 8443
+services:
+  api: { tls: { ca: ca.pem, servername: API.internal } }
+routes:
+  - { name: up, service: api, maxBodySize: 1MiB }
+`);
+    expect(c.listeners[0]!.tls).toEqual({ cert: 'a.pem', key: 'a.key', certificates: [{ cert: 'b.pem', key: 'b.key' }], minVersion: 'TLSv1.2', watch: true });
+    expect(c.listeners[1]!.redirectToHttps).toBe(8443);
+    expect(c.services.api!.tls).toEqual({ ca: 'ca.pem', verify: true, servername: 'api.internal' });
+    expect(c.routes[0]!.maxBodySize).toBe(1024 * 1024);
+    expect(problemOf('listeners: [{ port: 1, tls: { cert: a.pem } }]')).toContain('key');
+    expect(problemOf('listeners: [{ port: 1, redirectToHttps: yes-please }]')).toContain('must be true, false or the https port');
+    expect(problemOf('proxy: { encodedSlashes: decode }')).toContain('encodedSlashes');
+  });
+});
