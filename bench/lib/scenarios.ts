@@ -113,6 +113,16 @@ export function allScenarios(): Scenario[] {
       ],
     },
     {
+      name: 'pool-connections',
+      title: 'Upstream pool size: services.<name>.connections 8 / 32 / 128 (default)',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: [8, 32, 128].map((n) =>
+        switchyardTarget({ name: `switchyard-pool-${n}`, configFragment: { services: { bench: { connections: n } } } }),
+      ),
+    },
+    {
       name: 'observability',
       title: 'Access log and metrics on vs off',
       kind: 'saturate',

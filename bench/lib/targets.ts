@@ -14,11 +14,15 @@ export interface TargetContext {
   probePath: string;
   /** Extra node flags for the Switchyard process (e.g. --cpu-prof). */
   switchyardNodeFlags: readonly string[];
+  /** Open an IPC channel to the Switchyard process (memory sampling). */
+  switchyardIpc?: boolean;
 }
 
 /** A running thing to point the load generator at. */
 export interface RunningTarget {
   url: string;
+  /** The process serving `url`, when the benchmark started one. */
+  process?: BenchProcess;
   stop(): Promise<void>;
 }
 
@@ -41,7 +45,7 @@ async function started(proc: BenchProcess, url: string, probePath: string): Prom
     await proc.stop(1_000);
     throw err;
   }
-  return { url, stop: () => proc.stop() };
+  return { url, process: proc, stop: () => proc.stop() };
 }
 
 /** The upstream itself, no proxy in between. */
@@ -104,6 +108,7 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
         command: process.execPath,
         args: [...ctx.switchyardNodeFlags, join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
         logFile: join(dir, 'switchyard.log'),
+        ipc: ctx.switchyardIpc ?? false,
       });
       return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);
     },
