@@ -12,9 +12,10 @@
  *   --quick               short durations, for a smoke run
  *   --profile             run Switchyard with --cpu-prof, profiles in bench/profiles/
  *   --upstream-workers <n> processes serving the upstream (default 2)
+ *   --render <file.json>  print the markdown of a saved result again (no run)
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { startUpstream } from './lib/bench-upstream.js';
 import { fixedRate, saturate, type LoadResult } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
-import { renderMarkdown, type ScenarioReport, type TargetReport } from './lib/report.js';
+import { renderMarkdown, type RunDescription, type ScenarioReport, type TargetReport } from './lib/report.js';
 import { allScenarios, UPSTREAM_PORTS, type Scenario } from './lib/scenarios.js';
 import type { RunningTarget, TargetContext } from './lib/targets.js';
 
@@ -38,6 +39,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'upstream-workers': { type: 'string', default: '2' },
+    render: { type: 'string' },
   },
 });
 
@@ -137,6 +139,11 @@ async function runScenario(scenario: Scenario, ctx: TargetContext, switchyardMax
 }
 
 async function main(): Promise<void> {
+  if (values.render) {
+    const saved = JSON.parse(await readFile(values.render, 'utf8')) as Omit<RunDescription, 'reports' | 'startedAt'> & { startedAt: string; scenarios: ScenarioReport[] };
+    process.stdout.write(renderMarkdown({ ...saved, startedAt: new Date(saved.startedAt), reports: saved.scenarios }));
+    return;
+  }
   const machine = describeMachine();
   const startedAt = new Date();
   const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim();

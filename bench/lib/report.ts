@@ -26,9 +26,9 @@ export interface RunDescription {
   reports: ScenarioReport[];
 }
 
-const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
+const ms = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '—');
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
-const signed = (v: number) => (v >= 0 ? `+${v.toFixed(2)}` : v.toFixed(2));
+const signed = (v: number) => (v >= 0 ? `+${v.toFixed(3)}` : v.toFixed(3));
 
 function saturateTable(report: ScenarioReport): string[] {
   const others = report.targets.filter((t) => t.target !== 'direct');
@@ -66,8 +66,8 @@ function fixedRateTable(report: ScenarioReport): string[] {
         t.target,
         String(report.rate ?? ''),
         m.rps.toFixed(0),
-        ms(m.p50),
-        ms(m.p99),
+        ms(m.p50, 3),
+        ms(m.p99, 3),
         direct && t !== direct ? signed(m.p50 - direct.median.p50) : '—',
         direct && t !== direct ? signed(m.p99 - direct.median.p99) : '—',
         String(m.errors + m.non2xx),

@@ -13,8 +13,10 @@ import { hostOf } from '../../src/proxy/request-target.js';
 import { buildClientHeaders } from '../../src/proxy/response-headers.js';
 import { rewritePath } from '../../src/routing/route.js';
 import { buildRouteTable } from '../../src/routing/route-table-builder.js';
-import { routeSchema, upstreamTimeoutsSchema } from '../../src/config/schema.js';
+import { routeSchema, serviceSchema, upstreamTimeoutsSchema } from '../../src/config/schema.js';
 import { ClusterManager } from '../../src/upstream/cluster-manager.js';
+import { Cluster } from '../../src/upstream/cluster.js';
+import type { ServiceInstance } from '../../src/registry/service-instance.js';
 
 const iterations = Number(process.argv[2] ?? 2_000_000);
 let sink: unknown;
@@ -66,4 +68,18 @@ const route = table.match('127.0.0.1', '/api/v2/svc2222/x', 'GET', request.heade
 measure('rewritePath', () => rewritePath(route, '/api/v2/svc2222/x', '?x=1'));
 measure('buildUpstreamHeaders (8 browser headers)', () => buildUpstreamHeaders(request, settings, 'id-1', null, 'http', null));
 measure('buildClientHeaders (5 upstream headers)', () => buildClientHeaders(upstreamRaw, 'x-request-id', 'id-1'));
+
+function clusterOf(count: number, weighted: boolean): Cluster {
+  const cluster = new Cluster('bench', serviceSchema.parse({}), silentLogger());
+  const instances: ServiceInstance[] = Array.from({ length: count }, (_, i) => ({
+    id: `i${i}`, service: 'bench', address: '127.0.0.1', port: 20_000 + i, weight: weighted ? 1 + (i % 3) : 1, tags: [], meta: {}, health: 'passing',
+  }));
+  cluster.setInstances(instances);
+  return cluster;
+}
+for (const [count, weighted] of [[1, false], [100, false], [100, true]] as const) {
+  const cluster = clusterOf(count, weighted);
+  measure(`cluster.pick (${count} instance(s)${weighted ? ', weights 1-3' : ''})`, () => cluster.pick(request));
+  void cluster.close();
+}
 void sink;
