@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
+import autocannon, { type AutocannonResult } from 'autocannon';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchText } from '../support/http-client.js';
@@ -87,8 +87,8 @@ async function slowloris(port: number, count: number, until: number): Promise<{ 
   return stats;
 }
 
-async function flood(url: string, durationMs: number): Promise<autocannon.Result> {
-  return autocannon({ url: `${url}/flood`, connections: FLOOD_CONNECTIONS, duration: durationMs / 1000 });
+async function flood(url: string, durationMs: number): Promise<AutocannonResult> {
+  return await autocannon({ url: `${url}/flood`, connections: FLOOD_CONNECTIONS, duration: durationMs / 1000 });
 }
 
 describe(`soak: flood + slowloris for ${DURATION_MS} ms`, () => {

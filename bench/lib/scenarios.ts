@@ -1,0 +1,147 @@
+import type { AutocannonRequest } from 'autocannon';
+import {
+  directTarget,
+  httpProxyTarget,
+  nginxTarget,
+  switchyardTarget,
+  undiciBaselineTarget,
+  type SwitchyardRouteSpec,
+  type TargetSpec,
+} from './targets.js';
+
+/** One benchmark scenario: what is sent, to which targets, and how. */
+export interface Scenario {
+  name: string;
+  title: string;
+  /** Closed-loop saturation, or a fixed rate at half of Switchyard's maximum. */
+  kind: 'saturate' | 'fixed-rate';
+  requests: AutocannonRequest[];
+  /** A path every target answers 200 on once started. */
+  probePath: string;
+  targets: TargetSpec[];
+  /** Why the scenario cannot run yet, if so. */
+  skipReason?: string;
+}
+
+/** Upstream ports the scenarios need (the 100-instance scenario needs 100). */
+export const UPSTREAM_PORTS = 100;
+
+/**
+ * Config fragment that turns the access log and metrics on. Null until the configuration
+ * has those switches; the scenario is then listed as skipped. Example once available:
+ * `{ accessLog: { enabled: true }, metrics: { enabled: true } }`.
+ */
+export const OBSERVABILITY_ON: Record<string, unknown> | null = null;
+export const OBSERVABILITY_OFF: Record<string, unknown> = {};
+
+const POST_BODY = Buffer.alloc(64 * 1024, 'p');
+
+function peers(): TargetSpec[] {
+  return [directTarget(), switchyardTarget(), httpProxyTarget(), undiciBaselineTarget(), nginxTarget()];
+}
+
+/** 10,000 routes: half host-less, half on their own host, prefixes of three shapes. */
+function benchRoute(i: number): SwitchyardRouteSpec {
+  return {
+    name: `r${i}`,
+    path: `/api/v${i % 3}/svc${i}`,
+    ...(i % 2 === 1 ? { host: `svc${i}.bench.internal` } : {}),
+    service: `svc${i % 10}`,
+  };
+}
+
+/** The routes the routing scenario requests: present in both the 10- and the 10,000-route table. */
+const REQUESTED_ROUTES = [0, 1111, 2222, 3333, 4444, 5555, 6666, 7777, 8888, 9999];
+
+function routingRequests(): AutocannonRequest[] {
+  return REQUESTED_ROUTES.map((i) => {
+    const r = benchRoute(i);
+    return { method: 'GET', path: `${r.path}/1k`, ...(r.host ? { headers: { host: r.host } } : {}) };
+  });
+}
+
+const TEN_SERVICES: Record<string, number> = Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`svc${i}`, 1]));
+
+export function allScenarios(): Scenario[] {
+  return [
+    {
+      name: 'get-1k',
+      title: 'GET, 1 KiB response, keep-alive',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: peers(),
+    },
+    {
+      name: 'get-64k',
+      title: 'GET, 64 KiB response',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/64k' }],
+      probePath: '/bench/64k',
+      targets: peers(),
+    },
+    {
+      name: 'post-64k',
+      title: 'POST, 64 KiB request body, small response',
+      kind: 'saturate',
+      requests: [{ method: 'POST', path: '/bench/upload', headers: { 'content-type': 'application/octet-stream' }, body: POST_BODY }],
+      probePath: '/bench/1k',
+      targets: peers(),
+    },
+    {
+      name: 'routes-10k',
+      title: '10,000 routes vs 10 routes (same 10 routes requested, half by host)',
+      kind: 'saturate',
+      requests: routingRequests(),
+      probePath: `${benchRoute(0).path}/1k`,
+      targets: [
+        directTarget(),
+        switchyardTarget({ name: 'switchyard-10-routes', routes: REQUESTED_ROUTES.map(benchRoute), services: TEN_SERVICES }),
+        switchyardTarget({ name: 'switchyard-10k-routes', routes: Array.from({ length: 10_000 }, (_, i) => benchRoute(i)), services: TEN_SERVICES }),
+      ],
+    },
+    {
+      name: 'instances-100',
+      title: '100 instances per service vs 1 (weighted round robin)',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: [
+        directTarget(),
+        switchyardTarget({ name: 'switchyard-1-instance', services: { bench: 1 } }),
+        switchyardTarget({ name: 'switchyard-100-instances', services: { bench: 100 } }),
+      ],
+    },
+    {
+      name: 'pool-connections',
+      title: 'Upstream pool size: services.<name>.connections 8 / 32 / 128 (default)',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: [8, 32, 128].map((n) =>
+        switchyardTarget({ name: `switchyard-pool-${n}`, configFragment: { services: { bench: { connections: n } } } }),
+      ),
+    },
+    {
+      name: 'observability',
+      title: 'Access log and metrics on vs off',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: [
+        directTarget(),
+        switchyardTarget({ name: 'switchyard-observability-off', configFragment: OBSERVABILITY_OFF }),
+        switchyardTarget({ name: 'switchyard-observability-on', configFragment: OBSERVABILITY_ON ?? {} }),
+      ],
+      ...(OBSERVABILITY_ON === null ? { skipReason: 'the access log / metrics config switches are not in this build (set OBSERVABILITY_ON in bench/lib/scenarios.ts)' } : {}),
+    },
+    {
+      name: 'fixed-rate',
+      title: 'GET 1 KiB at a fixed rate of half Switchyard\'s maximum: added latency vs direct',
+      kind: 'fixed-rate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: peers(),
+    },
+  ];
+}

@@ -1,0 +1,208 @@
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, spawnLogged, waitUntilServing, type BenchProcess } from './child-process.js';
+
+/** Where a target is started from: the project root, a scratch folder, the upstream ports. */
+export interface TargetContext {
+  root: string;
+  workDir: string;
+  upstreamPorts: readonly number[];
+  /** Path (on the target) that must answer 200 before the target counts as started. */
+  probePath: string;
+  /** Extra node flags for the Switchyard process (e.g. --cpu-prof). */
+  switchyardNodeFlags: readonly string[];
+  /** Open an IPC channel to the Switchyard process (memory sampling). */
+  switchyardIpc?: boolean;
+}
+
+/** A running thing to point the load generator at. */
+export interface RunningTarget {
+  url: string;
+  /** The process serving `url`, when the benchmark started one. */
+  process?: BenchProcess;
+  stop(): Promise<void>;
+}
+
+/** How to start one side of a comparison; `start` returns a reason string when it cannot run here. */
+export interface TargetSpec {
+  name: string;
+  start(ctx: TargetContext): Promise<RunningTarget | string>;
+}
+
+const TSX = ['--import', 'tsx'];
+
+function upstreamUrls(ctx: TargetContext, instances: number): string[] {
+  return ctx.upstreamPorts.slice(0, instances).map((p) => `http://127.0.0.1:${p}`);
+}
+
+async function started(proc: BenchProcess, url: string, probePath: string): Promise<RunningTarget> {
+  try {
+    await waitUntilServing(url + probePath, proc);
+  } catch (err) {
+    await proc.stop(1_000);
+    throw err;
+  }
+  return { url, process: proc, stop: () => proc.stop() };
+}
+
+/** The upstream itself, no proxy in between. */
+export function directTarget(): TargetSpec {
+  return {
+    name: 'direct',
+    start: async (ctx) => ({ url: `http://127.0.0.1:${ctx.upstreamPorts[0]}`, stop: async () => {} }),
+  };
+}
+
+export interface SwitchyardRouteSpec {
+  name: string;
+  path: string;
+  host?: string;
+  service: string;
+}
+
+export interface SwitchyardTargetOptions {
+  /** Label in the results (default "switchyard"). */
+  name?: string;
+  routes?: SwitchyardRouteSpec[];
+  /** service name → number of instances (upstream ports from the first). Default { bench: 1 }. */
+  services?: Record<string, number>;
+  /** Merged over the generated top-level config (e.g. access log / metrics switches). */
+  configFragment?: Record<string, unknown>;
+}
+
+/** Switchyard as users run it: the built CLI with a generated config in a temp folder. */
+export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetSpec {
+  const name = options.name ?? 'switchyard';
+  return {
+    name,
+    async start(ctx) {
+      const dir = join(ctx.workDir, name);
+      await mkdir(dir, { recursive: true });
+      const port = await freePort();
+      const services = options.services ?? { bench: 1 };
+      const servicesDoc: Record<string, { instances: { id: string; address: string; port: number }[] }> = {};
+      for (const [service, count] of Object.entries(services)) {
+        servicesDoc[service] = {
+          instances: ctx.upstreamPorts.slice(0, count).map((p, i) => ({ id: `${service}-${i}`, address: '127.0.0.1', port: p })),
+        };
+      }
+      const routes = (options.routes ?? [{ name: 'all', path: '/', service: Object.keys(services)[0]! }]).map((r) => ({
+        name: r.name,
+        match: r.host === undefined ? { path: r.path } : { host: r.host, path: r.path },
+        service: r.service,
+      }));
+      const config = {
+        listeners: [{ name: 'bench', address: '127.0.0.1', port }],
+        admin: { enabled: false },
+        registry: { type: 'file', path: 'services.yaml', watch: false },
+        routes,
+        logging: { level: 'warn' },
+        ...options.configFragment,
+      };
+      await writeFile(join(dir, 'services.yaml'), stringify({ services: servicesDoc }));
+      await writeFile(join(dir, 'config.yaml'), stringify(config));
+      const proc = spawnLogged({
+        command: process.execPath,
+        args: [...ctx.switchyardNodeFlags, join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        logFile: join(dir, 'switchyard.log'),
+        ipc: ctx.switchyardIpc ?? false,
+      });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);
+    },
+  };
+}
+
+function nodeBaseline(name: string, script: string, instances: number): TargetSpec {
+  return {
+    name,
+    async start(ctx) {
+      const port = await freePort();
+      const proc = spawnLogged({
+        command: process.execPath,
+        args: [...TSX, join(ctx.root, script), String(port), upstreamUrls(ctx, instances).join(',')],
+        logFile: join(ctx.workDir, `${name}.log`),
+      });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);
+    },
+  };
+}
+
+export function httpProxyTarget(instances = 1): TargetSpec {
+  return nodeBaseline('http-proxy', 'bench/baselines/http-proxy-baseline.ts', instances);
+}
+
+export function undiciBaselineTarget(instances = 1): TargetSpec {
+  return nodeBaseline('undici-baseline', 'bench/baselines/undici-baseline.ts', instances);
+}
+
+function nginxBinary(): string | null {
+  try {
+    return execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).trim().split('\n')[0] || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * nginx with one worker process (a single-process comparison), upstream keep-alive, no access
+ * log, buffers large enough that 64 KiB bodies stay in memory. Configured here, on loopback,
+ * with a temporary prefix.
+ */
+export function nginxTarget(instances = 1): TargetSpec {
+  return {
+    name: 'nginx',
+    async start(ctx) {
+      const binary = nginxBinary();
+      if (binary === null) return 'nginx is not installed (Debian/Ubuntu: apt-get install nginx)';
+      const prefix = join(ctx.workDir, 'nginx');
+      await mkdir(join(prefix, 'logs'), { recursive: true });
+      const port = await freePort();
+      const servers = upstreamUrls(ctx, instances)
+        .map((u) => `    server ${u.slice('http://'.length)};`)
+        .join('\n');
+      const asRoot = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
+      const conf = `${asRoot}worker_processes 1;
+daemon off;
+master_process on;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  keepalive_requests 1000000;
+  upstream bench {
+${servers}
+    keepalive 128;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port};
+    client_body_buffer_size 128k;
+    client_max_body_size 0;
+    location / {
+      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_buffer_size 16k;
+      proxy_buffers 8 16k;
+      proxy_busy_buffers_size 32k;
+    }
+  }
+}
+`;
+      const confFile = join(prefix, 'nginx.conf');
+      await writeFile(confFile, conf);
+      const proc = spawnLogged({ command: binary, args: ['-p', prefix, '-c', confFile], logFile: join(prefix, 'logs', 'stdout.log') });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);
+    },
+  };
+}
