@@ -1,0 +1,865 @@
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+
+/**
+ * A Consul HTTP API (v1) emulator: a real node:http server on 127.0.0.1 that behaves like a
+ * one-datacenter Consul agent for the endpoints Switchyard uses (catalog, health, agent,
+ * status), with blocking queries, ACL tokens and fault controls for tests.
+ *
+ * Index model (as in Consul's state store): one raft index grows with every write; each
+ * table (nodes, services, checks) remembers the raft index of its last change, and each
+ * service name has its own index. /v1/catalog/services answers with the services-table
+ * index, /v1/health/state/any with the checks-table index, /v1/health/service/<name> and
+ * /v1/catalog/service/<name> with that service's index. A blocking query (`?index=N&wait=D`)
+ * is held while the endpoint's index is <= N, up to D plus up to D/16 of jitter, like Consul's
+ * blockingQuery. A returned index is never below 1.
+ */
+
+export type CheckStatus = 'passing' | 'warning' | 'critical';
+
+export interface ConsulNode {
+  Node: string;
+  Address: string;
+  Datacenter: string;
+  TaggedAddresses: Record<string, string>;
+  Meta: Record<string, string>;
+  ID: string;
+}
+
+interface ServiceRecord {
+  node: string;
+  ID: string;
+  Service: string;
+  Tags: string[];
+  Address: string;
+  Port: number;
+  Meta: Record<string, string>;
+  Weights: { Passing: number; Warning: number };
+  EnableTagOverride: boolean;
+  CreateIndex: number;
+  ModifyIndex: number;
+}
+
+interface CheckRecord {
+  Node: string;
+  CheckID: string;
+  Name: string;
+  Status: CheckStatus;
+  Notes: string;
+  Output: string;
+  ServiceID: string;
+  ServiceName: string;
+  ServiceTags: string[];
+  Type: string;
+  CreateIndex: number;
+  ModifyIndex: number;
+  /** Agent-side definition (not part of the catalog view). */
+  definition: CheckDefinition;
+  ttlExpiresAt: number | null;
+  criticalSince: number | null;
+  timer: NodeJS.Timeout | null;
+}
+
+/** A check as `PUT /v1/agent/service/register` accepts it (the subset the emulator runs). */
+export interface CheckDefinition {
+  CheckID?: string;
+  Name?: string;
+  HTTP?: string;
+  TCP?: string;
+  TTL?: string;
+  Interval?: string;
+  Timeout?: string;
+  DeregisterCriticalServiceAfter?: string;
+  Status?: CheckStatus;
+  Notes?: string;
+}
+
+/** A service registration as `PUT /v1/agent/service/register` accepts it. */
+export interface ServiceRegistration {
+  ID?: string;
+  Name: string;
+  Tags?: string[];
+  Address?: string;
+  Port?: number;
+  Meta?: Record<string, string>;
+  Weights?: { Passing?: number; Warning?: number };
+  EnableTagOverride?: boolean;
+  Check?: CheckDefinition;
+  Checks?: CheckDefinition[];
+}
+
+/** One request as the emulator received it. */
+export interface EmulatorRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  time: number;
+}
+
+/** One agent mutation (register, deregister, maintenance, check update), in call order. */
+export interface AgentCall {
+  op: 'register' | 'deregister' | 'maintenance' | 'check';
+  /** Service ID or check ID. */
+  id: string;
+  time: number;
+  /** register: the registration; maintenance: { enable, reason }; check: { status, output }. */
+  detail: unknown;
+}
+
+/** A fault applied to every incoming request until cleared. */
+export type Fault =
+  | { kind: 'status'; status: number; body: string }
+  | { kind: 'hang' }
+  | { kind: 'destroy' }
+  | { kind: 'garbage' };
+
+export interface AclToken {
+  /** Names of services the token may read, or "*" for all. */
+  serviceRead: readonly string[] | '*';
+  /** May call agent write endpoints. */
+  write: boolean;
+}
+
+export interface ConsulEmulatorOptions {
+  datacenter?: string;
+  /** Name and address of the agent's own node (agent endpoints register here). */
+  nodeName?: string;
+  nodeAddress?: string;
+  /** Run HTTP/TCP checks and TTL expiry like an agent (default true). */
+  runChecks?: boolean;
+  /** When set, ACLs are enforced: a request needs one of these tokens (by secret). */
+  acl?: Record<string, AclToken>;
+  /** Fixed port (default 0: ephemeral). */
+  port?: number;
+}
+
+const MAX_WAIT_MS = 10 * 60_000;
+const DEFAULT_WAIT_MS = 5 * 60_000;
+const DURATION = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/;
+const DURATION_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses a Go duration such as "10s", "5m", "250ms" (Consul's format) into ms. */
+export function parseGoDuration(text: string): number | undefined {
+  const m = DURATION.exec(text.trim());
+  return m ? Number(m[1]) * DURATION_UNITS[m[2]!]! : undefined;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Waiter {
+  wake(reset: boolean): void;
+}
+
+export class ConsulEmulator {
+  readonly datacenter: string;
+  readonly agentNode: string;
+  private server: Server;
+  private port = 0;
+  private readonly sockets = new Set<Socket>();
+  private readonly nodes = new Map<string, ConsulNode>();
+  /** Key: node + "/" + service ID. */
+  private readonly services = new Map<string, ServiceRecord>();
+  /** Key: node + "/" + check ID. */
+  private readonly checks = new Map<string, CheckRecord>();
+  private raftIndex = 1;
+  private readonly tableIndex = { nodes: 1, services: 1, checks: 1 };
+  private readonly serviceIndex = new Map<string, number>();
+  private readonly waiters = new Set<Waiter>();
+  private readonly hung = new Set<ServerResponse>();
+  private fault: Fault | null = null;
+  private faultPaths: RegExp | null = null;
+  private delayMs = 0;
+  private leader = true;
+  private acl: Record<string, AclToken> | null;
+  private reaper: NodeJS.Timeout | null = null;
+  private readonly runChecks: boolean;
+  private readonly fixedPort: number;
+
+  /** Every request received, in order (tests count requests with it). */
+  readonly requests: EmulatorRequest[] = [];
+  /** Agent mutations in call order. */
+  readonly calls: AgentCall[] = [];
+
+  constructor(options: ConsulEmulatorOptions = {}) {
+    this.datacenter = options.datacenter ?? 'dc1';
+    this.agentNode = options.nodeName ?? 'node-1';
+    this.runChecks = options.runChecks ?? true;
+    this.acl = options.acl ?? null;
+    this.fixedPort = options.port ?? 0;
+    this.addNode(this.agentNode, options.nodeAddress ?? '127.0.0.1');
+    this.server = this.createHttpServer();
+  }
+
+  static async start(options: ConsulEmulatorOptions = {}): Promise<ConsulEmulator> {
+    const emulator = new ConsulEmulator(options);
+    await emulator.listen();
+    return emulator;
+  }
+
+  /** "127.0.0.1:port", the CONSUL_HTTP_ADDR form. */
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get url(): string {
+    return `http://${this.address}`;
+  }
+
+  /** Starts listening (again, on the same port after `stop()`). */
+  async listen(): Promise<void> {
+    const port = this.port || this.fixedPort;
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    if (this.runChecks && !this.reaper) {
+      this.reaper = setInterval(() => this.reap(), 100);
+      this.reaper.unref();
+    }
+  }
+
+  /** Kills the HTTP side (like a stopped agent): the port refuses connections until `listen()`. */
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.destroyAll();
+    });
+    this.server = this.createHttpServer();
+  }
+
+  /** Stops everything, including check timers. */
+  async close(): Promise<void> {
+    if (this.reaper) clearInterval(this.reaper);
+    this.reaper = null;
+    for (const c of this.checks.values()) if (c.timer) clearInterval(c.timer);
+    if (this.server.listening) await this.stop();
+  }
+
+  // ---------------------------------------------------------------- fault controls
+
+  /** Applies a fault to every request (to `paths` only, when given) until `clearFaults()`. */
+  setFault(fault: Fault, paths?: RegExp): void {
+    this.fault = fault;
+    this.faultPaths = paths ?? null;
+  }
+
+  /** 500 "No cluster leader" on every request; status/leader answers "". */
+  noLeader(): void {
+    this.leader = false;
+    this.setFault({ kind: 'status', status: 500, body: 'No cluster leader' }, /^\/v1\/(catalog|health)\//);
+  }
+
+  /** Answers `delayMs` late (every request). */
+  slow(delayMs: number): void {
+    this.delayMs = delayMs;
+  }
+
+  /** Removes faults and delays; hung requests are dropped (their connections destroyed). */
+  clearFaults(): void {
+    this.fault = null;
+    this.faultPaths = null;
+    this.delayMs = 0;
+    this.leader = true;
+    for (const res of this.hung) res.socket?.destroy();
+    this.hung.clear();
+  }
+
+  /** Destroys every open connection now (in-flight blocking queries included). */
+  dropConnections(): void {
+    this.destroyAll();
+  }
+
+  /**
+   * Moves every index back to `to` (a snapshot restore or a server rebuilt from scratch).
+   * Held blocking queries keep waiting (as in Consul) unless `wake` is true.
+   */
+  resetIndex(to = 1, wake = false): void {
+    this.raftIndex = to;
+    this.tableIndex.nodes = to;
+    this.tableIndex.services = to;
+    this.tableIndex.checks = to;
+    for (const name of this.serviceIndex.keys()) this.serviceIndex.set(name, to);
+    if (wake) for (const w of [...this.waiters]) w.wake(true);
+  }
+
+  /** Replaces the ACL table (null: ACLs disabled). */
+  setAcl(acl: Record<string, AclToken> | null): void {
+    this.acl = acl;
+  }
+
+  /** Requests received whose path starts with `prefix`. */
+  requestsTo(prefix: string): EmulatorRequest[] {
+    return this.requests.filter((r) => r.path.startsWith(prefix));
+  }
+
+  // ---------------------------------------------------------------- state from the test side
+
+  addNode(name: string, address: string): void {
+    const existed = this.nodes.has(name);
+    this.nodes.set(name, { Node: name, Address: address, Datacenter: this.datacenter, TaggedAddresses: { lan: address, wan: address }, Meta: {}, ID: fakeUuid(name) });
+    if (!existed) {
+      this.putCheck(name, { CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing' }, null, 'Agent alive and reachable');
+    }
+    this.commit(['nodes', 'checks'], this.servicesOnNode(name));
+  }
+
+  /** Registers a service instance on `node` (default: the agent's node), as the agent endpoint does. */
+  register(registration: ServiceRegistration, node = this.agentNode, replaceExistingChecks = false): string {
+    if (!registration.Name) throw new HttpError(400, 'Missing service name');
+    if (!this.nodes.has(node)) throw new HttpError(400, `Unknown node "${node}"`);
+    const id = registration.ID || registration.Name;
+    const key = `${node}/${id}`;
+    const previous = this.services.get(key);
+    const weights = { Passing: registration.Weights?.Passing ?? 1, Warning: registration.Weights?.Warning ?? 1 };
+    if (weights.Passing < 1) throw new HttpError(400, 'Passing must be greater than 0');
+    if (weights.Warning < 0) throw new HttpError(400, 'Warning must be greater or equal than 0');
+    const record: ServiceRecord = {
+      node,
+      ID: id,
+      Service: registration.Name,
+      Tags: [...(registration.Tags ?? [])],
+      Address: registration.Address ?? '',
+      Port: registration.Port ?? 0,
+      Meta: { ...(registration.Meta ?? {}) },
+      Weights: weights,
+      EnableTagOverride: registration.EnableTagOverride ?? false,
+      CreateIndex: previous?.CreateIndex ?? this.raftIndex + 1,
+      ModifyIndex: this.raftIndex + 1,
+    };
+    const names = new Set([record.Service]);
+    if (previous) names.add(previous.Service);
+    this.services.set(key, record);
+    const defs = [...(registration.Check ? [registration.Check] : []), ...(registration.Checks ?? [])];
+    const keep = new Set<string>();
+    defs.forEach((def, i) => {
+      const checkId = def.CheckID || (defs.length === 1 ? `service:${id}` : `service:${id}:${i + 1}`);
+      keep.add(checkId);
+      this.putCheck(node, { ...def, CheckID: checkId, Name: def.Name || `Service '${record.Service}' check` }, record);
+    });
+    for (const c of this.checks.values()) {
+      if (c.Node !== node || c.ServiceID !== id) continue;
+      c.ServiceName = record.Service;
+      c.ServiceTags = record.Tags;
+      if (replaceExistingChecks && !keep.has(c.CheckID) && !c.CheckID.startsWith('_service_maintenance:')) this.removeCheck(node, c.CheckID);
+    }
+    this.commit(['services', 'checks'], names);
+    return id;
+  }
+
+  deregister(serviceId: string, node = this.agentNode): void {
+    const record = this.services.get(`${node}/${serviceId}`);
+    if (!record) throw new HttpError(404, `Unknown service ID "${serviceId}". Ensure that the service ID is passed, not the service name.`);
+    this.services.delete(`${node}/${serviceId}`);
+    for (const c of [...this.checks.values()]) if (c.Node === node && c.ServiceID === serviceId) this.removeCheck(node, c.CheckID);
+    this.commit(['services', 'checks'], [record.Service]);
+  }
+
+  /** Sets a check's status directly (any check type; node checks such as serfHealth too). */
+  setCheckStatus(checkId: string, status: CheckStatus, output = '', node = this.agentNode): void {
+    const check = this.checks.get(`${node}/${checkId}`);
+    if (!check) throw new HttpError(404, `Unknown check ID "${checkId}"`);
+    this.updateCheck(check, status, output);
+  }
+
+  /** Turns maintenance mode on or off for a service instance. */
+  maintenance(serviceId: string, enable: boolean, reason = '', node = this.agentNode): void {
+    const record = this.services.get(`${node}/${serviceId}`);
+    if (!record) throw new HttpError(404, `Unknown service ID "${serviceId}"`);
+    const checkId = `_service_maintenance:${serviceId}`;
+    if (enable) {
+      if (this.checks.has(`${node}/${checkId}`)) return;
+      const notes = reason || 'Maintenance mode is enabled for this service, but no reason was provided. This is a default message.';
+      this.putCheck(node, { CheckID: checkId, Name: 'Service Maintenance Mode', Status: 'critical', Notes: notes }, record);
+    } else {
+      if (!this.checks.has(`${node}/${checkId}`)) return;
+      this.removeCheck(node, checkId);
+    }
+    this.commit(['checks'], [record.Service]);
+  }
+
+  /** The current services-table index (what /v1/catalog/services answers). */
+  get servicesIndex(): number {
+    return this.tableIndex.services;
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private createHttpServer(): Server {
+    const server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (!res.headersSent) this.text(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
+      });
+    });
+    server.keepAliveTimeout = 60_000;
+    server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    return server;
+  }
+
+  private destroyAll(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+    this.hung.clear();
+    for (const w of [...this.waiters]) this.waiters.delete(w);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://consul');
+    const path = url.pathname;
+    const method = req.method ?? 'GET';
+    this.requests.push({ method, path, query: url.searchParams, time: Date.now() });
+    const body = await readBody(req);
+
+    const fault = this.fault;
+    if (fault && (!this.faultPaths || this.faultPaths.test(path))) {
+      switch (fault.kind) {
+        case 'hang':
+          this.hung.add(res);
+          res.once('close', () => this.hung.delete(res));
+          return;
+        case 'destroy':
+          req.socket.destroy();
+          return;
+        case 'status':
+          return this.text(res, fault.status, fault.body);
+        case 'garbage':
+          res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': String(this.raftIndex), 'x-consul-knownleader': 'true' });
+          res.end('{"Node": [garbage');
+          return;
+      }
+    }
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs));
+
+    const token = tokenOf(req);
+    const acl = this.aclFor(token);
+
+    if (path.startsWith('/v1/agent/')) {
+      if (path !== '/v1/agent/self' && method !== 'PUT') throw new HttpError(405, `method ${method} not allowed`);
+      if (path !== '/v1/agent/self' && acl !== null && !acl.write) throw new HttpError(403, 'Permission denied');
+      return this.agent(path, url.searchParams, body, res);
+    }
+    if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
+    const dc = url.searchParams.get('dc');
+    if (dc !== null && dc !== '' && dc !== this.datacenter) throw new HttpError(500, `No path to datacenter`);
+    if (url.searchParams.has('filter')) throw new HttpError(400, 'filter expressions are not supported by this emulator');
+    if (path === '/v1/status/leader') return this.json(res, this.leader ? '127.0.0.1:8300' : '', null);
+    if (path === '/v1/status/peers') return this.json(res, this.leader ? ['127.0.0.1:8300'] : [], null);
+
+    const read = this.reader(path, url.searchParams, acl);
+    if (!read) throw new HttpError(404, `Invalid URL path: not a recognized HTTP API endpoint`);
+    await this.blockingRead(url.searchParams, read, res);
+  }
+
+  /** The index function and result function of a catalog/health read, or null when unknown. */
+  private reader(path: string, query: URLSearchParams, acl: AclToken | null): { index(): number; result(): unknown; filtered(): boolean } | null {
+    const canRead = (service: string) => acl === null || acl.serviceRead === '*' || acl.serviceRead.includes(service);
+    const tags = query.getAll('tag');
+    if (path === '/v1/catalog/services') {
+      return {
+        index: () => this.tableIndex.services,
+        result: () => {
+          const out: Record<string, string[]> = {};
+          for (const s of this.services.values()) {
+            if (!canRead(s.Service)) continue;
+            const list = (out[s.Service] ??= []);
+            for (const t of s.Tags) if (!list.includes(t)) list.push(t);
+          }
+          return out;
+        },
+        filtered: () => [...this.services.values()].some((s) => !canRead(s.Service)),
+      };
+    }
+    if (path === '/v1/health/state/any' || /^\/v1\/health\/state\/(passing|warning|critical)$/.test(path)) {
+      const state = path.slice('/v1/health/state/'.length);
+      return {
+        index: () => this.tableIndex.checks,
+        result: () =>
+          [...this.checks.values()]
+            .filter((c) => (state === 'any' || c.Status === state) && (c.ServiceName === '' || canRead(c.ServiceName)))
+            .map(publicCheck),
+        filtered: () => [...this.checks.values()].some((c) => c.ServiceName !== '' && !canRead(c.ServiceName)),
+      };
+    }
+    const health = /^\/v1\/health\/service\/([^/]+)$/.exec(path);
+    const catalog = /^\/v1\/catalog\/service\/([^/]+)$/.exec(path);
+    const name = decodeURIComponent((health ?? catalog)?.[1] ?? '');
+    if (!name) return null;
+    const passing = health !== null && (query.get('passing') === '' || query.get('passing') === 'true' || query.get('passing') === '1');
+    return {
+      index: () => this.serviceIndex.get(name) ?? this.tableIndex.services,
+      result: () => {
+        if (!canRead(name)) return [];
+        const instances = [...this.services.values()].filter((s) => s.Service === name && tags.every((t) => s.Tags.includes(t)));
+        if (catalog) return instances.map((s) => this.catalogEntry(s));
+        return instances.map((s) => this.healthEntry(s)).filter((e) => !passing || e.Checks.every((c) => c.Status === 'passing'));
+      },
+      filtered: () => !canRead(name),
+    };
+  }
+
+  private async blockingRead(query: URLSearchParams, read: { index(): number; result(): unknown; filtered(): boolean }, res: ServerResponse): Promise<void> {
+    const minIndex = Number(query.get('index') ?? '0');
+    if (!Number.isFinite(minIndex) || minIndex < 0) throw new HttpError(400, 'Invalid index');
+    let waitMs = DEFAULT_WAIT_MS;
+    const wait = query.get('wait');
+    if (wait !== null) {
+      const parsed = parseGoDuration(wait);
+      if (parsed === undefined) throw new HttpError(400, 'Invalid wait time');
+      waitMs = Math.min(parsed, MAX_WAIT_MS);
+    }
+    const respond = () => {
+      const headers: Record<string, string> = {
+        'x-consul-knownleader': String(this.leader),
+        'x-consul-lastcontact': '0',
+        'x-consul-effective-consistency': query.has('stale') ? 'stale' : query.has('consistent') ? 'consistent' : 'leader',
+      };
+      if (read.filtered()) headers['x-consul-results-filtered-by-acls'] = 'true';
+      this.json(res, read.result(), Math.max(1, read.index()), headers);
+    };
+    if (minIndex === 0 || read.index() > minIndex) return respond();
+
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, waitMs + Math.random() * (waitMs / 16));
+      const waiter: Waiter = {
+        wake: (reset) => {
+          if (reset || read.index() > minIndex) done();
+        },
+      };
+      function done(): void {
+        clearTimeout(timer);
+        cleanup();
+        resolve();
+      }
+      const cleanup = () => this.waiters.delete(waiter);
+      this.waiters.add(waiter);
+      res.once('close', () => {
+        clearTimeout(timer);
+        cleanup();
+        resolve();
+      });
+    });
+    if (!res.destroyed && !res.writableEnded) respond();
+  }
+
+  private async agent(path: string, query: URLSearchParams, body: string, res: ServerResponse): Promise<void> {
+    if (path === '/v1/agent/self') {
+      const node = this.nodes.get(this.agentNode)!;
+      return this.json(res, {
+        Config: { Datacenter: this.datacenter, PrimaryDatacenter: this.datacenter, NodeName: node.Node, NodeID: node.ID, Server: true, Revision: 'emulator', Version: '1.18.0' },
+        Member: { Name: node.Node, Addr: node.Address, Port: 8301, Tags: { dc: this.datacenter, role: 'consul' }, Status: 1 },
+        Meta: {},
+      }, null);
+    }
+    if (path === '/v1/agent/service/register') {
+      let registration: ServiceRegistration;
+      try {
+        registration = JSON.parse(body) as ServiceRegistration;
+      } catch {
+        throw new HttpError(400, 'Request decode failed: invalid JSON');
+      }
+      const id = this.register(registration, this.agentNode, query.get('replace-existing-checks') === 'true');
+      this.calls.push({ op: 'register', id, time: Date.now(), detail: registration });
+      return this.ok(res);
+    }
+    let m = /^\/v1\/agent\/service\/deregister\/(.+)$/.exec(path);
+    if (m) {
+      const id = decodeURIComponent(m[1]!);
+      this.deregister(id);
+      this.calls.push({ op: 'deregister', id, time: Date.now(), detail: null });
+      return this.ok(res);
+    }
+    m = /^\/v1\/agent\/service\/maintenance\/(.+)$/.exec(path);
+    if (m) {
+      const id = decodeURIComponent(m[1]!);
+      const enable = query.get('enable');
+      if (enable === null) throw new HttpError(400, 'Missing value for enable');
+      if (enable !== 'true' && enable !== 'false') throw new HttpError(400, `Invalid value for enable: "${enable}"`);
+      const reason = query.get('reason') ?? '';
+      this.maintenance(id, enable === 'true', reason);
+      this.calls.push({ op: 'maintenance', id, time: Date.now(), detail: { enable: enable === 'true', reason } });
+      return this.ok(res);
+    }
+    m = /^\/v1\/agent\/check\/(pass|warn|fail|update)\/(.+)$/.exec(path);
+    if (m) {
+      const id = decodeURIComponent(m[2]!);
+      const check = this.checks.get(`${this.agentNode}/${id}`);
+      if (!check) throw new HttpError(404, `Unknown check ID "${id}"`);
+      let status: CheckStatus;
+      let output: string;
+      if (m[1] === 'update') {
+        let update: { Status?: string; Output?: string };
+        try {
+          update = JSON.parse(body || '{}') as { Status?: string; Output?: string };
+        } catch {
+          throw new HttpError(400, 'Request decode failed: invalid JSON');
+        }
+        if (update.Status !== 'passing' && update.Status !== 'warning' && update.Status !== 'critical') {
+          throw new HttpError(400, `Invalid check status: "${update.Status ?? ''}"`);
+        }
+        status = update.Status;
+        output = update.Output ?? '';
+      } else {
+        status = m[1] === 'pass' ? 'passing' : m[1] === 'warn' ? 'warning' : 'critical';
+        output = query.get('note') ?? '';
+      }
+      if (!check.definition.TTL) throw new HttpError(500, `CheckID "${id}" does not have associated TTL`);
+      this.updateCheck(check, status, output);
+      this.calls.push({ op: 'check', id, time: Date.now(), detail: { status, output } });
+      return this.ok(res);
+    }
+    throw new HttpError(404, `Invalid URL path: not a recognized HTTP API endpoint`);
+  }
+
+  // ---------------------------------------------------------------- state internals
+
+  private aclFor(token: string | null): AclToken | null {
+    if (this.acl === null) return null;
+    if (token === null || token === '' || token === 'anonymous') return { serviceRead: [], write: false };
+    const found = this.acl[token];
+    if (!found) throw new HttpError(403, 'ACL not found');
+    return found;
+  }
+
+  private servicesOnNode(node: string): string[] {
+    return [...this.services.values()].filter((s) => s.node === node).map((s) => s.Service);
+  }
+
+  private commit(tables: readonly ('nodes' | 'services' | 'checks')[], serviceNames: Iterable<string>): void {
+    this.raftIndex += 1;
+    for (const t of tables) this.tableIndex[t] = this.raftIndex;
+    for (const name of serviceNames) this.serviceIndex.set(name, this.raftIndex);
+    for (const w of [...this.waiters]) w.wake(false);
+  }
+
+  private putCheck(node: string, def: CheckDefinition & { CheckID: string; Name: string }, service: ServiceRecord | null, output = ''): void {
+    const key = `${node}/${def.CheckID}`;
+    const previous = this.checks.get(key);
+    if (previous?.timer) clearInterval(previous.timer);
+    const type = def.HTTP ? 'http' : def.TCP ? 'tcp' : def.TTL ? 'ttl' : def.CheckID === 'serfHealth' ? 'serf' : def.CheckID.startsWith('_service_maintenance:') ? 'maintenance' : '';
+    const status = def.Status ?? previous?.Status ?? 'critical';
+    const check: CheckRecord = {
+      Node: node,
+      CheckID: def.CheckID,
+      Name: def.Name,
+      Status: status,
+      Notes: def.Notes ?? '',
+      Output: previous?.Output ?? output,
+      ServiceID: service?.ID ?? '',
+      ServiceName: service?.Service ?? '',
+      ServiceTags: service?.Tags ?? [],
+      Type: type,
+      CreateIndex: previous?.CreateIndex ?? this.raftIndex + 1,
+      ModifyIndex: this.raftIndex + 1,
+      definition: def,
+      ttlExpiresAt: def.TTL ? Date.now() + (parseGoDuration(def.TTL) ?? 0) : null,
+      criticalSince: status === 'critical' ? Date.now() : null,
+      timer: null,
+    };
+    this.checks.set(key, check);
+    if (this.runChecks && (def.HTTP || def.TCP)) {
+      const interval = Math.max(parseGoDuration(def.Interval ?? '10s') ?? 10_000, 50);
+      check.timer = setInterval(() => void this.probe(check), interval);
+      check.timer.unref();
+      void this.probe(check);
+    }
+  }
+
+  private removeCheck(node: string, checkId: string): void {
+    const key = `${node}/${checkId}`;
+    const c = this.checks.get(key);
+    if (c?.timer) clearInterval(c.timer);
+    this.checks.delete(key);
+  }
+
+  private updateCheck(check: CheckRecord, status: CheckStatus, output: string): void {
+    if (check.definition.TTL) check.ttlExpiresAt = Date.now() + (parseGoDuration(check.definition.TTL) ?? 0);
+    if (check.Status === status && check.Output === output) return;
+    if (status === 'critical' && check.Status !== 'critical') check.criticalSince = Date.now();
+    if (status !== 'critical') check.criticalSince = null;
+    check.Status = status;
+    check.Output = output;
+    check.ModifyIndex = this.raftIndex + 1;
+    const names = check.ServiceName ? [check.ServiceName] : this.servicesOnNode(check.Node);
+    this.commit(['checks'], names);
+  }
+
+  /** Runs one HTTP or TCP check like the agent does. */
+  private async probe(check: CheckRecord): Promise<void> {
+    if (this.checks.get(`${check.Node}/${check.CheckID}`) !== check) return;
+    const timeout = parseGoDuration(check.definition.Timeout ?? '10s') ?? 10_000;
+    let status: CheckStatus;
+    let output: string;
+    if (check.definition.HTTP) {
+      const url = check.definition.HTTP;
+      const code = await httpStatus(url, timeout);
+      status = code === null ? 'critical' : code >= 200 && code < 300 ? 'passing' : code === 429 ? 'warning' : 'critical';
+      output = code === null ? `Get "${url}": connection failed` : `HTTP GET ${url}: ${code}`;
+    } else {
+      const [host, port] = splitHostPort(check.definition.TCP!);
+      const ok = await tcpConnects(host, port, timeout);
+      status = ok ? 'passing' : 'critical';
+      output = ok ? `TCP connect ${check.definition.TCP}: Success` : `dial tcp ${check.definition.TCP}: connection refused`;
+    }
+    if (this.checks.get(`${check.Node}/${check.CheckID}`) === check) this.updateCheck(check, status, output);
+  }
+
+  /** TTL expiry and DeregisterCriticalServiceAfter, as the agent's check reaper does. */
+  private reap(): void {
+    const now = Date.now();
+    for (const c of [...this.checks.values()]) {
+      if (c.ttlExpiresAt !== null && now > c.ttlExpiresAt && c.Status !== 'critical') {
+        this.updateCheck(c, 'critical', `TTL expired (last output before timeout follows): ${c.Output}`);
+      }
+      const after = c.definition.DeregisterCriticalServiceAfter ? parseGoDuration(c.definition.DeregisterCriticalServiceAfter) : undefined;
+      if (after !== undefined && c.criticalSince !== null && now - c.criticalSince > after && c.ServiceID) {
+        if (this.services.has(`${c.Node}/${c.ServiceID}`)) this.deregister(c.ServiceID, c.Node);
+      }
+    }
+  }
+
+  private healthEntry(s: ServiceRecord) {
+    const node = this.nodes.get(s.node)!;
+    const checks = [...this.checks.values()].filter((c) => c.Node === s.node && (c.ServiceID === '' || c.ServiceID === s.ID)).map(publicCheck);
+    return {
+      Node: { ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter, TaggedAddresses: node.TaggedAddresses, Meta: node.Meta },
+      Service: {
+        ID: s.ID,
+        Service: s.Service,
+        Tags: s.Tags,
+        Address: s.Address,
+        Port: s.Port,
+        Meta: s.Meta,
+        Weights: s.Weights,
+        EnableTagOverride: s.EnableTagOverride,
+        CreateIndex: s.CreateIndex,
+        ModifyIndex: s.ModifyIndex,
+      },
+      Checks: checks,
+    };
+  }
+
+  private catalogEntry(s: ServiceRecord) {
+    const node = this.nodes.get(s.node)!;
+    return {
+      ID: node.ID,
+      Node: node.Node,
+      Address: node.Address,
+      Datacenter: node.Datacenter,
+      TaggedAddresses: node.TaggedAddresses,
+      NodeMeta: node.Meta,
+      ServiceID: s.ID,
+      ServiceName: s.Service,
+      ServiceTags: s.Tags,
+      ServiceAddress: s.Address,
+      ServicePort: s.Port,
+      ServiceMeta: s.Meta,
+      ServiceWeights: s.Weights,
+      ServiceEnableTagOverride: s.EnableTagOverride,
+      CreateIndex: s.CreateIndex,
+      ModifyIndex: s.ModifyIndex,
+    };
+  }
+
+  private json(res: ServerResponse, value: unknown, index: number | null, extra: Record<string, string> = {}): void {
+    const text = JSON.stringify(value);
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra };
+    if (index !== null) headers['x-consul-index'] = String(index);
+    res.writeHead(200, headers);
+    res.end(text);
+  }
+
+  private ok(res: ServerResponse): void {
+    this.json(res, true, null);
+  }
+
+  private text(res: ServerResponse, status: number, body: string): void {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+}
+
+function publicCheck(c: CheckRecord) {
+  return {
+    Node: c.Node,
+    CheckID: c.CheckID,
+    Name: c.Name,
+    Status: c.Status,
+    Notes: c.Notes,
+    Output: c.Output,
+    ServiceID: c.ServiceID,
+    ServiceName: c.ServiceName,
+    ServiceTags: c.ServiceTags,
+    Type: c.Type,
+    CreateIndex: c.CreateIndex,
+    ModifyIndex: c.ModifyIndex,
+  };
+}
+
+function tokenOf(req: IncomingMessage): string | null {
+  const header = req.headers['x-consul-token'];
+  if (typeof header === 'string') return header;
+  const auth = req.headers.authorization;
+  if (typeof auth === 'string' && auth.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  return null;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+function fakeUuid(seed: string): string {
+  let h = 0;
+  for (const ch of seed) h = (h * 31 + ch.charCodeAt(0)) >>> 0;
+  const hex = h.toString(16).padStart(8, '0');
+  return `${hex}-0000-4000-8000-${hex}0000`;
+}
+
+function splitHostPort(hostPort: string): [string, number] {
+  const i = hostPort.lastIndexOf(':');
+  return [hostPort.slice(0, i).replace(/^\[|\]$/g, ''), Number(hostPort.slice(i + 1))];
+}
+
+function httpStatus(url: string, timeoutMs: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { agent: false, timeout: timeoutMs }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? null);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(null));
+    req.end();
+  });
+}
+
+function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = connect({ host, port, timeout: timeoutMs });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
