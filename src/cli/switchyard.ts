@@ -2,12 +2,14 @@
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 import { Switchyard } from '../main.js';
+import { runSidecar } from '../sidecar/sidecar-command.js';
 
 const USAGE = `Usage: switchyard <command> [options]
 
 Commands:
   start [config]    Start the router (default config: config/default.yaml)
   check <config>    Validate a configuration file without starting
+  sidecar ...       Run an app instance behind a sidecar (switchyard sidecar --help)
   help              Show this text
 
 Signals (start): SIGHUP reloads the configuration; SIGTERM/SIGINT drain and exit.`;
@@ -19,6 +21,8 @@ async function main(argv: string[]): Promise<number> {
       return start(args[0] ?? 'config/default.yaml');
     case 'check':
       return check(args[0]);
+    case 'sidecar':
+      return runSidecar(args);
     case undefined:
     case 'help':
     case '--help':

@@ -5,6 +5,7 @@ export const PROXY_ERRORS = {
   bad_request: { status: 400, message: 'the request cannot be routed' },
   no_route: { status: 404, message: 'no route matches this request' },
   no_healthy_endpoint: { status: 503, message: 'the service has no healthy instance' },
+  over_capacity: { status: 503, message: 'the instance is at its concurrency limit and its queue is full' },
   upstream_connect_failed: { status: 502, message: 'could not connect to the upstream instance' },
   upstream_reset: { status: 502, message: 'the upstream instance closed the connection before responding' },
   upstream_bad_response: { status: 502, message: 'the upstream instance sent an invalid response' },

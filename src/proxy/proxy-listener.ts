@@ -4,6 +4,9 @@ import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
+/** What a listener hands requests to: a ProxyHandler, or something in front of one. */
+export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade'>;
+
 /** One client-facing listener (node:http) with the configured limits. */
 export class ProxyListener {
   readonly server: Server;
@@ -12,7 +15,7 @@ export class ProxyListener {
   constructor(
     readonly config: ListenerConfig,
     limits: Config['limits'],
-    handler: ProxyHandler,
+    handler: RequestHandlers,
     private readonly logger: Logger,
   ) {
     this.server = createServer(
