@@ -10,7 +10,8 @@ export type SidecarRunConfig = Config & { sidecar: SidecarConfig };
 /** What a command-line flag sets: its path in the `sidecar` section and how to read its value. */
 interface FlagSpec {
   path: readonly string[];
-  kind: 'string' | 'number' | 'list' | 'meta' | 'boolean';
+  /** duration and size take a plain number as milliseconds / bytes, or text such as "5s" / "256MiB". */
+  kind: 'string' | 'number' | 'duration' | 'size' | 'list' | 'meta' | 'boolean';
   help: string;
 }
 
@@ -23,17 +24,17 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'port-env': { path: ['app', 'portEnv'], kind: 'string', help: 'Environment variable that carries the port (default PORT)' },
   address: { path: ['inbound', 'address'], kind: 'string', help: 'Inbound listen address (default 0.0.0.0)' },
   'health-path': { path: ['app', 'healthCheck', 'path'], kind: 'string', help: 'App health path (default /health)' },
-  'health-interval': { path: ['app', 'healthCheck', 'interval'], kind: 'string', help: 'App health check interval (default 1s)' },
+  'health-interval': { path: ['app', 'healthCheck', 'interval'], kind: 'duration', help: 'App health check interval (default 1s)' },
   'max-concurrent': { path: ['inbound', 'maxConcurrent'], kind: 'number', help: 'Requests forwarded at once (default 100)' },
   queue: { path: ['inbound', 'queue'], kind: 'number', help: 'Requests waiting beyond that; more → 503 (default 100)' },
-  'request-timeout': { path: ['inbound', 'requestTimeout'], kind: 'string', help: 'Time for the app to answer → 504 (default 30s)' },
-  'stop-grace': { path: ['app', 'stopGrace'], kind: 'string', help: 'SIGTERM → SIGKILL grace (default 10s)' },
+  'request-timeout': { path: ['inbound', 'requestTimeout'], kind: 'duration', help: 'Time for the app to answer → 504 (default 30s)' },
+  'stop-grace': { path: ['app', 'stopGrace'], kind: 'duration', help: 'SIGTERM → SIGKILL grace (default 10s)' },
   'crash-loop-restarts': { path: ['app', 'restart', 'crashLoopRestarts'], kind: 'number', help: 'Restarts within the window before giving up (default 5)' },
-  'crash-loop-window': { path: ['app', 'restart', 'crashLoopWindow'], kind: 'string', help: 'Crash-loop window (default 60s)' },
-  'initial-backoff': { path: ['app', 'restart', 'initialBackoff'], kind: 'string', help: 'First restart delay, doubling (default 200ms)' },
-  'max-old-space': { path: ['app', 'memory', 'maxOldSpace'], kind: 'string', help: 'Node apps: V8 heap limit via NODE_OPTIONS, e.g. 256MiB' },
-  'rss-limit': { path: ['app', 'memory', 'rssLimit'], kind: 'string', help: 'Restart an instance whose RSS stays above this, e.g. 512MiB' },
-  'rss-limit-for': { path: ['app', 'memory', 'rssLimitFor'], kind: 'string', help: 'How long the RSS must stay above the limit (default 30s)' },
+  'crash-loop-window': { path: ['app', 'restart', 'crashLoopWindow'], kind: 'duration', help: 'Crash-loop window (default 60s)' },
+  'initial-backoff': { path: ['app', 'restart', 'initialBackoff'], kind: 'duration', help: 'First restart delay, doubling (default 200ms)' },
+  'max-old-space': { path: ['app', 'memory', 'maxOldSpace'], kind: 'size', help: 'Node apps: V8 heap limit via NODE_OPTIONS, e.g. 256MiB' },
+  'rss-limit': { path: ['app', 'memory', 'rssLimit'], kind: 'size', help: 'Restart an instance whose RSS stays above this, e.g. 512MiB' },
+  'rss-limit-for': { path: ['app', 'memory', 'rssLimitFor'], kind: 'duration', help: 'How long the RSS must stay above the limit (default 30s)' },
   consul: { path: ['consul', 'address'], kind: 'string', help: 'Consul agent address (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500)' },
   'no-consul': { path: ['consul', 'enabled'], kind: 'boolean', help: 'Do not register in Consul' },
   id: { path: ['consul', 'id'], kind: 'string', help: 'Service ID (default <service>-<hostname>-<port>)' },
@@ -41,12 +42,12 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   tag: { path: ['consul', 'tags'], kind: 'list', help: 'Service tag (repeatable)' },
   meta: { path: ['consul', 'meta'], kind: 'meta', help: 'Service meta key=value (repeatable)' },
   check: { path: ['consul', 'check', 'type'], kind: 'string', help: 'Consul check: ttl (default) or http' },
-  ttl: { path: ['consul', 'check', 'ttl'], kind: 'string', help: 'TTL of the Consul check (default 10s)' },
-  'deregister-critical-after': { path: ['consul', 'check', 'deregisterCriticalAfter'], kind: 'string', help: 'Agent removes the instance after this long critical' },
+  ttl: { path: ['consul', 'check', 'ttl'], kind: 'duration', help: 'TTL of the Consul check (default 10s)' },
+  'deregister-critical-after': { path: ['consul', 'check', 'deregisterCriticalAfter'], kind: 'duration', help: 'Agent removes the instance after this long critical' },
   'egress-port': { path: ['egress', 'port'], kind: 'number', help: 'Start the egress listener on this port (127.0.0.1)' },
   'egress-address': { path: ['egress', 'address'], kind: 'string', help: 'Egress listen address (default 127.0.0.1)' },
-  'drain-delay': { path: ['shutdown', 'drainDelay'], kind: 'string', help: 'Keep serving after maintenance is on (default 2s)' },
-  'drain-timeout': { path: ['shutdown', 'drainTimeout'], kind: 'string', help: 'Longest wait for in-flight requests (default 30s)' },
+  'drain-delay': { path: ['shutdown', 'drainDelay'], kind: 'duration', help: 'Keep serving after maintenance is on (default 2s)' },
+  'drain-timeout': { path: ['shutdown', 'drainTimeout'], kind: 'duration', help: 'Longest wait for in-flight requests (default 30s)' },
 };
 
 export const SIDECAR_USAGE = `Usage: switchyard sidecar [flags] -- <app command> [args...]
@@ -125,7 +126,9 @@ function flagValue(name: string, f: FlagSpec, value: string | boolean | (string 
     case 'boolean':
       // The only boolean flag is a negation (--no-consul).
       return !value;
-    case 'number': {
+    case 'number':
+    case 'duration':
+    case 'size': {
       const n = Number(value);
       return typeof value === 'string' && value.trim() !== '' && Number.isFinite(n) ? n : value;
     }
