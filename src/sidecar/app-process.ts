@@ -13,6 +13,9 @@ export interface AppProcessSpec {
   stopGraceMs: number;
 }
 
+/** Longest wait, after the process exited, for its output pipes to close. */
+const PIPE_DRAIN_WAIT_MS = 1_000;
+
 /** How a process ended: its exit code or the signal that killed it. */
 export interface AppExit {
   code: number | null;
@@ -47,7 +50,13 @@ export class AppProcess {
           log.warn({ errorCode: err.code, error: err.message }, 'app process error');
         }
       });
-      this.child.once('exit', (code, signal) => resolve({ code, signal }));
+      // 'close' comes after 'exit' once stdout and stderr are drained, so every line the
+      // process wrote is logged before its exit is reported. A grandchild that inherited the
+      // pipes can hold them open: then the exit is reported a moment later without them.
+      this.child.once('close', (code, signal) => resolve({ code, signal }));
+      this.child.once('exit', (code, signal) => {
+        setTimeout(() => resolve({ code, signal }), PIPE_DRAIN_WAIT_MS).unref();
+      });
     });
   }
 

@@ -71,7 +71,7 @@ export class AppSupervisor {
   /** Stops one instance gracefully and starts it again (counted by the crash-loop limit). */
   restart(instance: number, reason: string): void {
     const slot = this.slots[instance];
-    if (!slot?.process?.running || this.stopping) return;
+    if (!slot?.process?.running || this.stopping || slot.restartReason !== null) return;
     slot.restartReason = reason;
     this.logger.warn({ instance, pid: slot.process.pid, reason }, 'restarting app instance');
     void slot.process.stop();

@@ -22,7 +22,8 @@ function portFree(port: number): Promise<boolean> {
 /** `count` consecutive free ports on 127.0.0.1 (app instances need consecutive ports). */
 export async function freePorts(count: number): Promise<number[]> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    // Below the ephemeral range (32768+), so outgoing connections cannot take them meanwhile.
+    const base = 12_000 + Math.floor(Math.random() * 18_000);
     const ports = Array.from({ length: count }, (_, i) => base + i);
     let ok = true;
     for (const p of ports) if (!(await portFree(p))) ok = false;

@@ -106,12 +106,12 @@ describe('sidecar: app supervision', () => {
     const first = await fetchJson<{ pid: number; nodeOptions: string }>(`${sc.url}/hello`);
     expect(first.json.nodeOptions).toContain('--max-old-space-size=192');
     await fetchJson(`${sc.url}/grow?mb=200`);
-    await eventually(() => sc!.log.find('stayed above its RSS limit; restarting it').length === 1, 10_000, 'RSS restart');
+    await eventually(() => sc!.log.find('stayed above its RSS limit; restarting it').length >= 1, 10_000, 'RSS restart');
     await eventually(async () => {
       const r = await fetchText(`${sc!.url}/hello`);
       return r.status === 200 && (JSON.parse(r.body) as { pid: number }).pid !== first.json.pid;
     }, 10_000, 'restarted instance serving');
-    expect(sc.log.find('app instance stopped for a restart')[0]).toMatchObject({ instance: 0, signal: null, code: 0 });
+    expect(sc.log.find('app instance stopped for a restart')[0]).toMatchObject({ instance: 0, reason: expect.stringContaining('above the limit of 150 MiB') });
   });
 
   it('forwards SIGHUP to every app instance', async () => {
