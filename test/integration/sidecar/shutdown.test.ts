@@ -38,7 +38,7 @@ describe('switchyard sidecar (process)', () => {
     await eventually(() => agentOps(emulator!).includes('maintenance'), 10_000, 'maintenance call');
     await eventually(() => proc!.find('draining in-flight requests').length === 1, 10_000, 'draining');
     // The drain waits for the held request: no deregistration yet, the app still runs.
-    expect(agentOps(emulator)).toEqual(['register', 'maintenance']);
+    expect(agentOps(emulator), proc.lines.map((l) => l.msg).join(' | ')).toEqual(['register', 'maintenance']);
     const maintenance = emulator.calls.find((c) => c.op === 'maintenance')!;
     expect(maintenance.id).toBe('orders-1');
     expect(maintenance.detail).toEqual({ enable: true, reason: 'switchyard sidecar shutting down: received SIGTERM' });
@@ -53,8 +53,9 @@ describe('switchyard sidecar (process)', () => {
     expect(agentOps(emulator)).toEqual(['register', 'maintenance', 'deregister']);
     const steps = ['consul: maintenance mode on', 'draining in-flight requests', 'drained', 'consul: deregistered', 'instance 0 received SIGTERM', 'app instance stopped', 'sidecar stopped'];
     const order = steps.map((msg) => proc!.lines.findIndex((l) => l.msg === msg));
-    expect(order.every((i) => i >= 0)).toBe(true);
-    expect([...order].sort((a, b) => a - b)).toEqual(order);
+    const trail = proc.lines.map((l) => l.msg).join(' | ');
+    expect(order.every((i) => i >= 0), trail).toBe(true);
+    expect([...order].sort((a, b) => a - b), trail).toEqual(order);
   });
 
   it('crash loop: gives up after the limit with a clear log, deregisters and exits non-zero', async () => {
