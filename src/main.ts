@@ -10,6 +10,7 @@ import { forwardingHeaderSettings } from './proxy/request-headers.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
 import { buildRouteTable, type RouteDeclaration } from './routing/route-table-builder.js';
+import { tagRoutePrefix, TagRoutes } from './routing/tag-routes.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 
 export interface StartOptions {
@@ -39,6 +40,8 @@ export class Switchyard {
   private adminAddressInfo: AddressInfo | null = null;
   private demo: DemoInstances | null = null;
   private closing = false;
+  /** Routes declared by registry service tags (urlprefix-...). */
+  private readonly tagRoutes: TagRoutes;
 
   private constructor(
     readonly configFile: string,
@@ -51,6 +54,7 @@ export class Switchyard {
     this.config = config;
     this.registry = registry;
     this.unsubscribe = registry.subscribe(() => this.onRegistryChange());
+    this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
@@ -179,6 +183,8 @@ export class Switchyard {
   /** Builds a new route table off the hot path and swaps it in with one assignment. */
   private rebuildRoutes(): void {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
+    // Tag routes come after the config's routes; on a host+path conflict the config route wins.
+    declarations.push(...this.tagRoutes.declarations(this.registry.current(), tagRoutePrefix(this.config.registry), this.config.routes));
     this.handler.table = buildRouteTable(declarations, this.config.timeouts, this.clusters);
   }
 }

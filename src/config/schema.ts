@@ -97,9 +97,74 @@ const fileRegistrySchema = z.strictObject({
   debounce: durationSchema.default(200),
 });
 
-export const REGISTRY_TYPES = ['file'] as const;
+/** "host:port" or an http(s) URL with no path (the CONSUL_HTTP_ADDR forms). */
+export function isConsulAddress(address: string): boolean {
+  const withScheme = /^https?:\/\//i.test(address) ? address : `http://${address}`;
+  try {
+    const url = new URL(withScheme);
+    return url.hostname !== '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.username === '';
+  } catch {
+    return false;
+  }
+}
 
-export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema], {
+const consulAddressSchema = z.string().refine(isConsulAddress, {
+  message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" or "https://consul.example.com:8501" (https means TLS)',
+});
+
+const consulRegistrySchema = z
+  .strictObject({
+    type: z.literal('consul'),
+    /** Consul agent address; default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500. */
+    address: consulAddressSchema.optional(),
+    /** ACL token; default $CONSUL_HTTP_TOKEN, else none (anonymous). */
+    token: z.string().min(1, { message: 'must be a non-empty ACL token (or leave it out)' }).optional(),
+    /** Datacenter to read; default the agent's own. */
+    datacenter: z.string().min(1, { message: 'must be a datacenter name such as "dc1"' }).optional(),
+    tls: z
+      .strictObject({
+        /** PEM file of the CA that signed Consul's certificate (relative to the config file). */
+        ca: z.string().min(1).optional(),
+        /** PEM client certificate and key, for Consul with verify_incoming. */
+        cert: z.string().min(1).optional(),
+        key: z.string().min(1).optional(),
+        /** Name to verify in Consul's certificate (SNI); default the address host. */
+        serverName: z.string().min(1).optional(),
+        /** Do not verify Consul's certificate (testing only). */
+        insecureSkipVerify: z.boolean().default(false),
+      })
+      .prefault({})
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together' }),
+    /** Only instances carrying all these tags are used. */
+    tags: z.array(z.string().min(1, { message: 'must be a non-empty tag' })).default([]),
+    /** Build routes from service tags that start with tagPrefix. */
+    tagRoutes: z.boolean().default(true),
+    tagPrefix: z.string().min(1, { message: 'must be a non-empty tag prefix such as "urlprefix-"' }).default('urlprefix-'),
+    /** Longest time Consul may hold a blocking query (Consul caps it at 10m). */
+    wait: durationSchema
+      .refine((ms) => ms >= 1_000 && ms <= 600_000, { message: 'must be between "1s" and "10m" (Consul caps blocking queries at 10 minutes)' })
+      .default(300_000),
+    /** Least time between two requests of one watch, so a flapping index cannot become a busy loop. */
+    minInterval: durationSchema.default(100),
+    /** Timeout of a non-blocking request (and the extra time allowed beyond `wait` for a blocking one). */
+    timeout: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(10_000),
+    backoff: z
+      .strictObject({
+        /** First retry delay after an error; doubles on each failure, with full jitter. */
+        initial: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(250),
+        max: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(30_000),
+      })
+      .prefault({}),
+    /** Most HTTP connections to Consul: two blocking watches plus (connections - 2) parallel reads. */
+    connections: z.number().int().min(3, { message: 'must be at least 3 (two watches and one reader)' }).max(64).default(8),
+    /** How long start-up waits for a first good read when Consul is unreachable (a bad token fails at once). */
+    startTimeout: durationSchema.default(10_000),
+  })
+  .refine((c) => c.backoff.initial <= c.backoff.max, { message: 'backoff.initial must not exceed backoff.max', path: ['backoff', 'initial'] });
+
+export const REGISTRY_TYPES = ['file', 'consul'] as const;
+
+export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema, consulRegistrySchema], {
   error: `must be one of: ${REGISTRY_TYPES.map((t) => `"${t}"`).join(', ')}`,
 });
 
@@ -182,6 +247,7 @@ export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type UpstreamTimeouts = z.output<typeof upstreamTimeoutsSchema>;
 export type RegistryConfig = z.output<typeof registrySchema>;
+export type ConsulRegistryConfig = z.output<typeof consulRegistrySchema>;
 
 /** Settings for a service the config does not mention. */
 export const DEFAULT_SERVICE: ServiceConfig = serviceSchema.parse({});

@@ -1,6 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import type { RegistryConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { ConsulRegistry } from './consul/consul-registry.js';
 import { FileRegistry } from './file-registry.js';
 import type { Registry } from './registry.js';
 
@@ -14,5 +15,7 @@ export function createRegistry(config: RegistryConfig, configFile: string, logge
         debounceMs: config.debounce,
         logger: logger.child({ component: 'registry' }),
       });
+    case 'consul':
+      return new ConsulRegistry({ config, configFile, logger: logger.child({ component: 'registry', source: 'consul' }) });
   }
 }

@@ -11,6 +11,12 @@ export interface RegistryStatus {
   readonly lastSyncAt: number | null;
   /** The most recent error, cleared by the next good sync. */
   readonly lastError: string | null;
+  /**
+   * Epoch ms since when the source has been failing, so the data may be out of date (the
+   * last good data keeps serving); null while the source answers. Sources that cannot go
+   * stale leave it out.
+   */
+  readonly staleSince?: number | null;
 }
 
 export type RegistryListener = (snapshot: RegistrySnapshot) => void;

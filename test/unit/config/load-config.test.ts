@@ -82,7 +82,7 @@ routes:
     expect(problems('limits:\n  maxHeaderSize: lots\n')).toEqual(['config/test.yaml:2:18: limits.maxHeaderSize: must be a size such as "16KiB", "10MiB" or a number of bytes (got "lots")']);
     expect(problems('listeners:\n  - port: 70000\n')[0]).toMatch(/^config\/test\.yaml:2:11: listeners\[0\]\.port: .*65535/);
     expect(problems('services:\n  s:\n    balancer: fastest\n')).toEqual(['config/test.yaml:3:15: services.s.balancer: must be one of "weighted_round_robin"']);
-    expect(problems('registry:\n  type: zookeeper\n')).toEqual(['config/test.yaml:2:9: registry.type: must be one of: "file"']);
+    expect(problems('registry:\n  type: zookeeper\n')).toEqual(['config/test.yaml:2:9: registry.type: must be one of: "file", "consul"']);
   });
 
   it('rejects bad hosts, header names and methods', () => {

@@ -1,0 +1,112 @@
+import type { z } from 'zod';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isAbort, type ConsulClient, type ConsulResponse } from './consul-client.js';
+import { ConsulRequestError } from './consul-request-error.js';
+import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
+
+export interface BlockingWatchOptions<S extends z.ZodType> {
+  path: string;
+  query: readonly (readonly [string, string])[];
+  schema: S;
+  waitMs: number;
+  /** Least time between the starts of two requests (rate limit of re-issues). */
+  minIntervalMs: number;
+  backoff: BackoffSettings;
+}
+
+export interface BlockingWatchHandlers<T> {
+  /** A result with a new index (the content may still be the same: compare it). */
+  onResult(body: T, index: number): void;
+  /** A failed request; the watch retries after a backoff delay. */
+  onError(error: ConsulRequestError): void;
+  /** A request succeeded (used to clear an error state). */
+  onSuccess(): void;
+  /** The index went backwards; the watch does a fresh non-blocking read next. */
+  onIndexReset(from: number, to: number): void;
+}
+
+/**
+ * One Consul blocking-query loop on one endpoint, following Consul's rules:
+ * - each request sends the last X-Consul-Index with `wait`; an answer with the same index
+ *   is a timeout (nothing new) and is not reported;
+ * - an index lower than the last one (server restart, snapshot restore) resets the index to
+ *   0 and the next read is a fresh non-blocking one; an index of 0 is never sent as a
+ *   blocking index (an answered 0 is taken as 1);
+ * - requests start at least `minIntervalMs` apart, so a flapping index cannot busy-loop;
+ * - errors back off exponentially with jitter, and the loop keeps going until stopped.
+ */
+export class BlockingWatch<S extends z.ZodType> {
+  private index = 0;
+  private readonly abort = new AbortController();
+  private running: Promise<void> | null = null;
+  /** Requests sent so far (observability and tests). */
+  requests = 0;
+
+  constructor(
+    private readonly client: ConsulClient,
+    private readonly options: BlockingWatchOptions<S>,
+    private readonly handlers: BlockingWatchHandlers<z.output<S>>,
+  ) {}
+
+  /** Starts the loop from `index` (0: the first read is non-blocking). */
+  start(index: number): void {
+    this.index = index;
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  get currentIndex(): number {
+    return this.index;
+  }
+
+  private async loop(): Promise<void> {
+    const { signal } = this.abort;
+    let failures = 0;
+    while (!signal.aborted) {
+      const started = Date.now();
+      const blocking = this.index > 0;
+      let res: ConsulResponse<z.output<S>>;
+      try {
+        this.requests += 1;
+        res = await this.client.read(this.options.path, this.options.query, this.options.schema, {
+          blocking: blocking ? { index: this.index, waitMs: this.options.waitMs } : undefined,
+          signal,
+        });
+        if (res.index === null) throw new ConsulRequestError('garbage', `Consul answered ${this.options.path} without an X-Consul-Index header; it cannot be watched`);
+      } catch (err) {
+        if (signal.aborted || isAbort(err)) return;
+        failures += 1;
+        this.handlers.onError(err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message));
+        if (!(await this.pause(backoffDelay(failures, this.options.backoff)))) return;
+        continue;
+      }
+      failures = 0;
+      this.handlers.onSuccess();
+      const next = Math.max(1, res.index);
+      if (next < this.index) {
+        this.handlers.onIndexReset(this.index, next);
+        this.index = 0;
+      } else {
+        const changed = !blocking || next !== this.index;
+        this.index = next;
+        if (changed) this.handlers.onResult(res.body, next);
+      }
+      const elapsed = Date.now() - started;
+      if (elapsed < this.options.minIntervalMs && !(await this.pause(this.options.minIntervalMs - elapsed))) return;
+    }
+  }
+
+  /** Sleeps; false when the watch was stopped meanwhile. */
+  private async pause(ms: number): Promise<boolean> {
+    try {
+      await sleep(ms, undefined, { signal: this.abort.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}

@@ -1,0 +1,119 @@
+import { errors, Pool } from 'undici';
+import type { z } from 'zod';
+import type { ConsulConnection } from './consul-settings.js';
+import { ConsulRequestError } from './consul-request-error.js';
+
+/** A validated Consul read. */
+export interface ConsulResponse<T> {
+  /** X-Consul-Index, or null when the endpoint does not send one. */
+  index: number | null;
+  knownLeader: boolean;
+  body: T;
+}
+
+export interface ReadOptions {
+  /** Blocking query: `index` (>= 1) and `wait` in ms. */
+  blocking?: { index: number; waitMs: number };
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads Consul's HTTP API over one undici Pool, so the number of connections to Consul is
+ * bounded by `connections` however many services there are.
+ *
+ * The `consul` npm client (2.0.1) was not used: its Watch re-issues on `process.nextTick`
+ * with no minimum interval (a flapping or reset index becomes a busy loop), backs off without
+ * jitter, and after an index reset sends the next request straight away with no rate limit.
+ * Wrapping it would have meant replacing its loop anyway; undici is already the product's
+ * HTTP client and gives per-request timeouts and abort signals.
+ */
+export class ConsulClient {
+  private readonly pool: Pool;
+  private readonly headers: Record<string, string>;
+
+  constructor(readonly connection: ConsulConnection) {
+    this.pool = new Pool(connection.origin, {
+      connections: connection.connections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      connect: connection.tls ? { ...connection.tls, timeout: connection.timeoutMs } : { timeout: connection.timeoutMs },
+    });
+    this.headers = { accept: 'application/json' };
+    if (connection.token) this.headers['x-consul-token'] = connection.token;
+  }
+
+  /** GETs `path` with `query` (+ dc, + blocking params) and validates the JSON body with `schema`. */
+  async read<S extends z.ZodType>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<z.output<S>>> {
+    const params = new URLSearchParams(query as [string, string][]);
+    if (this.connection.datacenter) params.set('dc', this.connection.datacenter);
+    let timeout = this.connection.timeoutMs;
+    if (options.blocking) {
+      params.set('index', String(Math.max(1, options.blocking.index)));
+      params.set('wait', `${options.blocking.waitMs}ms`);
+      // Consul may hold the request up to wait + wait/16 of jitter.
+      timeout += options.blocking.waitMs + Math.ceil(options.blocking.waitMs / 16);
+    }
+    const qs = params.toString();
+    const target = qs ? `${path}?${qs}` : path;
+    let statusCode: number;
+    let headers: Record<string, string | string[] | undefined>;
+    let text: string;
+    try {
+      const res = await this.pool.request({
+        method: 'GET',
+        path: target,
+        headers: this.headers,
+        signal: options.signal,
+        headersTimeout: timeout,
+        bodyTimeout: timeout,
+      });
+      statusCode = res.statusCode;
+      headers = res.headers;
+      text = await res.body.text();
+    } catch (err) {
+      throw this.transportError(err as Error, path);
+    }
+    if (statusCode === 403) {
+      throw new ConsulRequestError(
+        'acl',
+        `Consul at ${this.connection.origin} refused the ACL token (403 ${text.trim() || 'Forbidden'}) reading ${path}: set registry.token or CONSUL_HTTP_TOKEN to a valid token with service:read and node:read`,
+        403,
+      );
+    }
+    if (statusCode < 200 || statusCode >= 300) {
+      throw new ConsulRequestError('status', `Consul at ${this.connection.origin} answered ${statusCode} to ${path}: ${text.trim().slice(0, 200) || '(empty body)'}`, statusCode);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent a body that is not JSON for ${path} (${text.length} bytes)`, statusCode);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent an unexpected body for ${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), statusCode);
+    }
+    const indexHeader = headers['x-consul-index'];
+    const index = typeof indexHeader === 'string' && /^\d+$/.test(indexHeader) ? Number(indexHeader) : null;
+    return { index, knownLeader: headers['x-consul-knownleader'] === 'true', body: parsed.data };
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+
+  private transportError(err: Error, path: string): Error {
+    if (err.name === 'AbortError' || (err as { code?: string }).code === 'UND_ERR_ABORTED') return err;
+    if (err instanceof errors.HeadersTimeoutError || err instanceof errors.BodyTimeoutError || err instanceof errors.ConnectTimeoutError) {
+      return new ConsulRequestError('timeout', `Consul at ${this.connection.origin} did not answer ${path} in time (${err.message})`);
+    }
+    const code = (err as { code?: string }).code;
+    return new ConsulRequestError('unreachable', `cannot reach Consul at ${this.connection.origin} (${code ?? err.message}); check registry.address / CONSUL_HTTP_ADDR and that the agent runs`);
+  }
+}
+
+/** True for the error an aborted request rejects with. */
+export function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || (err as { code?: string }).code === 'UND_ERR_ABORTED');
+}

@@ -1,0 +1,73 @@
+import { hostPatternSchema, pathPrefixSchema } from '../config/schema.js';
+
+/** What one `urlprefix-` tag declares. */
+export interface UrlprefixRoute {
+  /** Lower-case host or "*.suffix", or undefined for any host. */
+  host: string | undefined;
+  /** Normalised path prefix. */
+  path: string;
+  stripPrefix: boolean;
+  /** Replacement for the matched prefix when `strip=` removes only part of it. */
+  rewritePrefix: string | undefined;
+  hostRewrite: string | undefined;
+}
+
+export type UrlprefixParse = { ok: true; route: UrlprefixRoute } | { ok: false; reason: string };
+
+const WHITESPACE = /\s+/;
+
+/**
+ * Parses a fabio-style route tag: `<prefix><host>/<path> [option ...]`, e.g.
+ * `urlprefix-/api strip=/api` or `urlprefix-shop.example.com/`. Returns null when the tag
+ * does not start with `prefix` (not a route tag).
+ *
+ * Options: `strip=/p` removes the prefix /p (which must start the route path) before
+ * forwarding; `proto=http` (the default); `host=<name>` sends that Host header upstream.
+ * Options that would change what the route does and are not supported here (`proto=https`,
+ * `proto=tcp`, `redirect=`, `weight=`, `host=dst`, `auth=`, ...) reject the tag, so a route
+ * never silently behaves differently from what its tag says.
+ */
+export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse | null {
+  if (!tag.startsWith(prefix)) return null;
+  const [spec = '', ...options] = tag.slice(prefix.length).trim().split(WHITESPACE);
+  const slash = spec.indexOf('/');
+  if (slash < 0) return { ok: false, reason: `"${spec}" has no path; write ${prefix}/path or ${prefix}host/path` };
+  const hostText = spec.slice(0, slash);
+  let host: string | undefined;
+  if (hostText !== '') {
+    const parsed = hostPatternSchema.safeParse(hostText);
+    if (!parsed.success) return { ok: false, reason: `host "${hostText}" ${parsed.error.issues[0]?.message ?? 'is not valid'}` };
+    host = parsed.data;
+  }
+  const pathParsed = pathPrefixSchema.safeParse(spec.slice(slash));
+  if (!pathParsed.success) return { ok: false, reason: `path "${spec.slice(slash)}" ${pathParsed.error.issues[0]?.message ?? 'is not valid'}` };
+  const path = pathParsed.data;
+
+  const route: UrlprefixRoute = { host, path, stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined };
+  for (const option of options) {
+    const eq = option.indexOf('=');
+    const key = eq < 0 ? option : option.slice(0, eq);
+    const value = eq < 0 ? '' : option.slice(eq + 1);
+    switch (key) {
+      case 'strip': {
+        const strip = pathPrefixSchema.safeParse(value);
+        if (!strip.success) return { ok: false, reason: `strip=${value}: ${strip.error.issues[0]?.message ?? 'is not a path'}` };
+        const s = strip.data;
+        if (s === path) route.stripPrefix = true;
+        else if (s !== '/' && path.startsWith(s) && path.charCodeAt(s.length) === 47) route.rewritePrefix = path.slice(s.length);
+        else if (s !== '/') return { ok: false, reason: `strip=${value} is not a prefix of the route path ${path}` };
+        break;
+      }
+      case 'proto':
+        if (value !== 'http') return { ok: false, reason: `proto=${value} is not supported (upstreams are reached over plain HTTP)` };
+        break;
+      case 'host':
+        if (value === '' || value === 'dst') return { ok: false, reason: `host=${value} is not supported; give a host name` };
+        route.hostRewrite = value.toLowerCase();
+        break;
+      default:
+        return { ok: false, reason: `option "${option}" is not supported (supported: strip=, proto=http, host=<name>)` };
+    }
+  }
+  return { ok: true, route };
+}

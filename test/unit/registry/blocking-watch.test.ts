@@ -1,0 +1,68 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BlockingWatch } from '../../../src/registry/consul/blocking-watch.js';
+import { ConsulClient } from '../../../src/registry/consul/consul-client.js';
+import { catalogServicesSchema } from '../../../src/registry/consul/consul-responses.js';
+import { ConsulEmulator } from '../../support/consul-emulator.js';
+import { eventually } from '../../support/proxy-harness.js';
+
+describe('BlockingWatch against the emulator', () => {
+  let consul: ConsulEmulator;
+  let client: ConsulClient;
+  let watch: BlockingWatch<typeof catalogServicesSchema>;
+  const results: number[] = [];
+  const resets: [number, number][] = [];
+  const errors: string[] = [];
+
+  beforeEach(async () => {
+    consul = await ConsulEmulator.start();
+    client = new ConsulClient({ origin: consul.url, token: null, datacenter: 'dc1', tls: null, connections: 2, timeoutMs: 1_000 });
+    results.length = 0;
+    resets.length = 0;
+    errors.length = 0;
+    watch = new BlockingWatch(
+      client,
+      { path: '/v1/catalog/services', query: [], schema: catalogServicesSchema, waitMs: 2_000, minIntervalMs: 100, backoff: { initialMs: 20, maxMs: 100 } },
+      { onResult: (_b, i) => results.push(i), onError: (e) => errors.push(e.kind), onSuccess: () => undefined, onIndexReset: (f, t) => resets.push([f, t]) },
+    );
+  });
+  afterEach(async () => {
+    await watch.stop();
+    await client.close();
+    await consul.close();
+  });
+
+  it('reads without blocking first, then blocks with the last index and the dc, reporting only new indexes', async () => {
+    watch.start(0);
+    await eventually(() => results.length === 1, 2_000, 'first result');
+    consul.register({ Name: 's', Port: 1 });
+    await eventually(() => results.length === 2, 2_000, 'second result');
+    const reqs = consul.requestsTo('/v1/catalog/services');
+    expect(reqs[0]!.query.has('index')).toBe(false);
+    expect(reqs[1]!.query.get('index')).toBe(String(results[0]));
+    expect(reqs.every((r) => r.query.get('dc') === 'dc1')).toBe(true);
+    expect(results[1]).toBeGreaterThan(results[0]!);
+  });
+
+  it('resets to a non-blocking read when the index goes backwards', async () => {
+    for (let i = 0; i < 5; i++) consul.register({ Name: `s${i}`, Port: 1 });
+    watch.start(0);
+    await eventually(() => consul.requestsTo('/v1/catalog/services').length === 2, 2_000, 'blocking query held');
+    consul.resetIndex(2, true);
+    await eventually(() => results.length === 2, 2_000, 'fresh read after reset');
+    expect(resets).toEqual([[results[0]!, 2]]);
+    const reqs = consul.requestsTo('/v1/catalog/services');
+    const afterReset = reqs[2]!;
+    expect(afterReset.query.has('index')).toBe(false);
+    expect(results[1]).toBe(2);
+  });
+
+  it('backs off on errors and resumes', async () => {
+    consul.setFault({ kind: 'status', status: 500, body: 'No cluster leader' });
+    watch.start(0);
+    await eventually(() => errors.length >= 3, 2_000, 'a few errors');
+    expect(results).toEqual([]);
+    consul.clearFaults();
+    await eventually(() => results.length === 1, 2_000, 'recovered');
+    expect(new Set(errors)).toEqual(new Set(['status']));
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { parseUrlprefixTag } from '../../../src/routing/urlprefix-tag.js';
+
+const parse = (tag: string) => parseUrlprefixTag(tag, 'urlprefix-');
+
+describe('parseUrlprefixTag', () => {
+  it('ignores tags without the prefix', () => {
+    expect(parse('primary')).toBeNull();
+    expect(parseUrlprefixTag('urlprefix-/a', 'route-')).toBeNull();
+  });
+
+  it('parses host-less and host routes, normalising host case and trailing slashes', () => {
+    expect(parse('urlprefix-/api/')).toEqual({ ok: true, route: { host: undefined, path: '/api', stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined } });
+    expect(parse('urlprefix-Shop.Example.com/')).toMatchObject({ ok: true, route: { host: 'shop.example.com', path: '/' } });
+    expect(parse('urlprefix-*.example.com/x')).toMatchObject({ ok: true, route: { host: '*.example.com', path: '/x' } });
+  });
+
+  it('maps strip= to stripPrefix or to a partial rewrite', () => {
+    expect(parse('urlprefix-/api strip=/api')).toMatchObject({ ok: true, route: { stripPrefix: true } });
+    expect(parse('urlprefix-/api/v1 strip=/api')).toMatchObject({ ok: true, route: { stripPrefix: false, rewritePrefix: '/v1' } });
+    expect(parse('urlprefix-/api strip=/other')).toMatchObject({ ok: false, reason: expect.stringContaining('not a prefix') });
+    expect(parse('urlprefix-/apix strip=/api')).toMatchObject({ ok: false });
+  });
+
+  it('accepts proto=http and host=<name>, rejects what it cannot honour', () => {
+    expect(parse('urlprefix-/a proto=http host=internal.example')).toMatchObject({ ok: true, route: { hostRewrite: 'internal.example' } });
+    expect(parse('urlprefix-/a proto=https')).toMatchObject({ ok: false, reason: expect.stringContaining('proto=https') });
+    expect(parse('urlprefix-/a host=dst')).toMatchObject({ ok: false });
+    expect(parse('urlprefix-/a redirect=301,https://x')).toMatchObject({ ok: false, reason: expect.stringContaining('redirect') });
+    expect(parse('urlprefix-/a weight=0.2')).toMatchObject({ ok: false });
+  });
+
+  it('rejects tags without a path or with a bad host', () => {
+    expect(parse('urlprefix-example.com')).toMatchObject({ ok: false, reason: expect.stringContaining('no path') });
+    expect(parse('urlprefix-bad_host!/x')).toMatchObject({ ok: false, reason: expect.stringContaining('host') });
+    expect(parse('urlprefix-example.com:8080/x')).toMatchObject({ ok: false });
+  });
+});
