@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
+import { isConsulAddress } from './schema.js';
 
 /**
  * The `sidecar:` section: one service instance run, guarded and registered by Switchyard.

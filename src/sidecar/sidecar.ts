@@ -1,8 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import type { Config } from '../config/schema.js';
+import { registrySchema, type Config } from '../config/schema.js';
 import type { SidecarConfig } from '../config/sidecar-schema.js';
 import type { Logger } from '../observability/logger.js';
+import { createRegistry } from '../registry/registry-factory.js';
 import type { Registry } from '../registry/registry.js';
 import { AgentRegistration, buildRegistration } from './agent-registration.js';
 import { AppHealthChecker } from './app-health-checker.js';
@@ -16,9 +17,11 @@ export interface SidecarStartOptions {
   logger: Logger;
   /** Environment for CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN and the app's base environment. */
   env?: NodeJS.ProcessEnv;
+  /** The configuration file, if any (relative paths of the egress registry start from its folder). */
+  configFile?: string;
   /** Host name in the default service ID. */
   hostname?: string;
-  /** Where egress finds other services' instances (required when egress is enabled). */
+  /** Where egress finds other services' instances; default: Consul at the agent address. */
   egressRegistry?: Registry;
 }
 
@@ -62,10 +65,11 @@ export class Sidecar {
     const ports = Array.from({ length: sc.app.instances }, (_, i) => sc.app.port + i);
 
     const inbound = new InboundProxy(sc, config, ports, logger);
+    const consulAddress = sc.consul.address ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500');
+    const consulToken = sc.consul.token ?? (env.CONSUL_HTTP_TOKEN || undefined);
     let registration: AgentRegistration | null = null;
     if (sc.consul.enabled) {
-      const origin = consulOrigin(sc.consul.address ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500'));
-      const client = new ConsulAgentClient(origin, sc.consul.token ?? (env.CONSUL_HTTP_TOKEN || undefined));
+      const client = new ConsulAgentClient(consulOrigin(consulAddress), consulToken);
       registration = new AgentRegistration(buildRegistration(sc, options.hostname ?? hostname()), client, sc.consul.check.type, sc.consul.check.ttl, sc.consul.syncInterval, logger.child({ component: 'consul' }));
     }
 
@@ -77,7 +81,13 @@ export class Sidecar {
       exited: (instance) => health.processExited(instance),
       gaveUp: (_instance, reason) => void self?.shutdown(CRASH_LOOP_EXIT_CODE, reason),
     }, env);
-    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, options.egressRegistry ?? null);
+    let egressRegistry = options.egressRegistry ?? null;
+    if (sc.egress.enabled && egressRegistry === null) {
+      // Egress reads the catalog through the same agent the instance registers with.
+      const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
+      egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
+    }
+    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry);
 
     try {
       const address = await inbound.listen();
