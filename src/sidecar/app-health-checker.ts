@@ -100,9 +100,9 @@ export class AppHealthChecker {
   }
 
   private set(i: InstanceHealth, healthy: boolean): void {
-    if (i.healthy === healthy) return;
+    if (i.healthy === healthy || this.stopped) return;
     i.healthy = healthy;
     this.logger.info({ instance: i.instance, healthy, output: i.lastOutput }, healthy ? 'app instance is healthy' : 'app instance is unhealthy');
-    if (!this.stopped) this.onChange(this.view);
+    this.onChange(this.view);
   }
 }

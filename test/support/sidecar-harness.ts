@@ -103,6 +103,7 @@ export function runSidecarCli(args: string[], env: NodeJS.ProcessEnv = {}): Side
     }
   });
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close': after the exit and after stdout is fully read, so every log line is in `lines`.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return { child, lines, stderr: () => stderr, exited, find: (text) => lines.filter((l) => String(l.msg).includes(text)) };
 }

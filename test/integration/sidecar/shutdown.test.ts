@@ -51,11 +51,16 @@ describe('switchyard sidecar (process)', () => {
 
     expect(await proc.exited).toBe(0);
     expect(agentOps(emulator)).toEqual(['register', 'maintenance', 'deregister']);
-    const steps = ['consul: maintenance mode on', 'draining in-flight requests', 'drained', 'consul: deregistered', 'instance 0 received SIGTERM', 'app instance stopped', 'sidecar stopped'];
+    const steps = ['consul: maintenance mode on', 'draining in-flight requests', 'drained', 'consul: deregistered', 'instance 0 received SIGTERM'];
     const order = steps.map((msg) => proc!.lines.findIndex((l) => l.msg === msg));
-    const trail = proc.lines.map((l) => l.msg).join(' | ');
+    const trail = proc.lines.map((l) => `${String(l.time).slice(17)} ${String(l.component ?? '')} ${String(l.msg)}`).join(' | ');
     expect(order.every((i) => i >= 0), trail).toBe(true);
     expect([...order].sort((a, b) => a - b), trail).toEqual(order);
+    expect(proc.find('app instance stopped'), trail).toHaveLength(1);
+    expect(proc.lines.at(-1)!.msg).toBe('sidecar stopped');
+    // The app process is gone.
+    const appPid = proc.find('app instance started')[0]!.pid as number;
+    expect(() => process.kill(appPid, 0)).toThrow(/ESRCH/);
   });
 
   it('crash loop: gives up after the limit with a clear log, deregisters and exits non-zero', async () => {
