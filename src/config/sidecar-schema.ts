@@ -75,12 +75,16 @@ export const sidecarInboundSchema = z.strictObject({
 export const sidecarConsulSchema = z.strictObject({
   enabled: z.boolean().default(true),
   /** Agent address (`host:port` or URL); default CONSUL_HTTP_ADDR, else 127.0.0.1:8500. */
-  address: z.string().min(1).optional(),
+  address: z
+    .string()
+    // A function, not a reference: schema.ts imports this module too.
+    .refine((a) => isConsulAddress(a), { message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" (https means TLS)' })
+    .optional(),
   /** ACL token; default CONSUL_HTTP_TOKEN. */
   token: z.string().optional(),
   /** Service ID; default "<service>-<hostname>-<port>". */
   id: z.string().min(1).optional(),
-  /** Address registered for the instance; default: the inbound address, or 127.0.0.1 when that is a wildcard. */
+  /** Address registered for the instance; default: the inbound address, or "" (the agent's node address) when that is a wildcard. */
   advertiseAddress: z.string().min(1).optional(),
   tags: z.array(z.string().min(1)).default([]),
   meta: z.record(z.string().regex(META_KEY, { message: 'must be a meta key of letters, digits, "_" or "-" (≤ 128 characters)' }), z.string().max(512)).default({}),
