@@ -7,6 +7,7 @@ import { AdminRequestFailed } from './admin-client.js';
 import { runAdminCommand } from './admin-commands.js';
 
 const DEFAULT_ADMIN = 'http://127.0.0.1:9901';
+import { runSidecar } from '../sidecar/sidecar-command.js';
 
 const USAGE = `Usage: switchyard <command> [options]
 
@@ -19,6 +20,7 @@ Commands:
   drain <endpoint>       Stop sending new requests to an endpoint (address:port or instance id)
   undrain <endpoint>     Send requests to a drained endpoint again
   reload                 Reload the configuration file (a bad file is rejected, the old one keeps serving)
+  sidecar ...            Run an app instance behind a sidecar (switchyard sidecar --help)
   help                   Show this text
 
 Options for the admin commands:
@@ -34,6 +36,8 @@ in-flight requests (shutdown.gracePeriod) and exit 0.`;
 const ADMIN_COMMANDS = new Set(['routes', 'services', 'endpoints', 'drain', 'undrain', 'reload']);
 
 async function main(argv: string[]): Promise<number> {
+  // The sidecar has its own flags (and the app's command after "--"): hand it everything.
+  if (argv[0] === 'sidecar') return runSidecar(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({

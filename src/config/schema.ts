@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
 import { isLoopbackAddress } from './loopback-address.js';
+import { sidecarSchema } from './sidecar-schema.js';
 
 /**
  * The configuration schema. Every field has a default (or is required and says so), and
@@ -383,6 +384,8 @@ export const configSchema = z
         ports: z.array(portSchema).min(1).default([9101, 9102]),
       })
       .optional(),
+    /** Sidecar mode (`switchyard sidecar --config <file>`); see README "Sidecar mode". */
+    sidecar: sidecarSchema.optional(),
   })
   .superRefine((config, ctx) => {
     if (config.admin.enabled && config.admin.token === undefined && !isLoopbackAddress(config.admin.address)) {

@@ -11,6 +11,7 @@ export const PROXY_ERRORS = {
   version_not_supported: { status: 505, message: 'this HTTP version is not supported' },
   upgrade_limit: { status: 503, message: 'too many upgraded connections are open; try again later' },
   no_healthy_endpoint: { status: 503, message: 'the service has no healthy instance' },
+  over_capacity: { status: 503, message: 'the instance is at its concurrency limit and its queue is full' },
   upstream_connect_failed: { status: 502, message: 'could not connect to the upstream instance' },
   upstream_reset: { status: 502, message: 'the upstream instance closed the connection before responding' },
   upstream_bad_response: { status: 502, message: 'the upstream instance sent an invalid response' },

@@ -8,6 +8,9 @@ import { endConnection } from './closing-connection.js';
 import { HttpsRedirect } from './https-redirect.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
+/** What a listener hands requests to: a ProxyHandler, or something in front of one. */
+export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade'>;
+
 /** How long a connection must stay idle during a drain before it is closed. */
 const DRAIN_IDLE_QUIET_MS = 500;
 
@@ -23,7 +26,7 @@ export class ProxyListener {
   constructor(
     readonly config: ListenerConfig,
     limits: Config['limits'],
-    proxyHandler: ProxyHandler,
+    proxyHandler: RequestHandlers,
     private readonly logger: Logger,
     private readonly certificates: CertificateStore | null = null,
   ) {

@@ -1,0 +1,84 @@
+/**
+ * `npm run demo:sidecar`: a scripted walk through sidecar mode against the Consul emulator.
+ * Starts `switchyard sidecar` (a real process) in front of two instances of a small Node app,
+ * then shows registration, inbound balancing, egress to another service, a crash and its
+ * restart as Consul sees it, and the shutdown order. The sidecar's JSON log is saved to a file.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConsulEmulator } from '../test/support/consul-emulator.js';
+import { fetchJson, fetchText } from '../test/support/http-client.js';
+import { eventually } from '../test/support/proxy-harness.js';
+import { freePorts, TEST_APP } from '../test/support/sidecar-harness.js';
+import { startUpstream } from '../test/support/test-upstream.js';
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+
+async function main(): Promise<void> {
+  const consul = await ConsulEmulator.start();
+  const inventory = await startUpstream('inventory-1');
+  consul.register({ ID: 'inventory-1', Name: 'inventory', Address: '127.0.0.1', Port: inventory.port });
+  const [port, egressPort, appPort] = await freePorts(4);
+  const logFile = join(await mkdtemp(join(tmpdir(), 'switchyard-sidecar-demo-')), 'sidecar.log');
+  const args = [
+    '--import', 'tsx', 'src/cli/switchyard.ts', 'sidecar',
+    '--service', 'orders', '--port', String(port), '--app-port', String(appPort), '--instances', '2', '--address', '127.0.0.1',
+    '--consul', consul.address, '--tag', 'demo', '--meta', 'version=1.0.0', '--ttl', '3s',
+    '--egress-port', String(egressPort), '--health-interval', '200ms', '--drain-delay', '500ms',
+    '--', process.execPath, TEST_APP,
+  ];
+  say(`$ switchyard ${args.slice(3).join(' ')}\n  (JSON log: ${logFile})\n`);
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  child.stdout.pipe(createWriteStream(logFile));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+
+  const passing = async () => (await fetchJson<unknown[]>(`${consul.url}/v1/health/service/orders?passing=true`)).json.length === 1;
+  await eventually(passing, 20_000, 'orders passing in Consul');
+  say('1. Registered with the agent (PUT /v1/agent/service/register):');
+  say(`   ${JSON.stringify(consul.calls.find((c) => c.op === 'register')!.detail)}`);
+  say('   Consul now lists orders as passing (TTL check fed by the sidecar\'s own health checks).\n');
+
+  say(`2. Inbound http://127.0.0.1:${port} balances over the app instances on ${appPort} and ${appPort + 1}:`);
+  for (let i = 0; i < 4; i++) {
+    const r = await fetchJson<{ instance: string; port: number }>(`http://127.0.0.1:${port}/hello`);
+    say(`   GET /hello → ${r.status} from instance ${r.json.instance} (port ${r.json.port})`);
+  }
+
+  const egress = `http://127.0.0.1:${egressPort}`;
+  const viaApp = await fetchJson<{ status: number; body: string }>(`http://127.0.0.1:${port}/call?url=${encodeURIComponent(`${egress}/inventory/items/42`)}`);
+  say(`\n3. The app calls ${egress}/inventory/items/42 (egress, service found in Consul):`);
+  say(`   → ${viaApp.json.status}, inventory saw ${JSON.parse(viaApp.json.body).url}\n`);
+
+  const checksBefore = consul.calls.filter((c) => c.op === 'check').length;
+  await fetchText(`http://127.0.0.1:${appPort}/crash`).catch(() => undefined);
+  await eventually(async () => {
+    const statuses = consul.calls.slice(0).filter((c) => c.op === 'check').slice(checksBefore).map((c) => (c.detail as { status: string }).status);
+    return statuses.includes('passing') && statuses.some((s) => s !== 'passing');
+  }, 20_000, 'check degraded then passing');
+  const after = consul.calls.filter((c) => c.op === 'check').slice(checksBefore).map((c) => (c.detail as { status: string }).status);
+  say('4. Instance 0 crashed; the sidecar restarted it with backoff. TTL updates sent meanwhile:');
+  say(`   ${after.filter((s, i) => i === 0 || after[i - 1] !== s).join(' → ')}\n`);
+
+  const inflight = fetchJson<{ released: string }>(`http://127.0.0.1:${port}/slow?id=last`);
+  await eventually(async () => (await fetchJson<{ held: number }>(`http://127.0.0.1:${appPort}/held`)).json.held + (await fetchJson<{ held: number }>(`http://127.0.0.1:${appPort + 1}/held`)).json.held === 1, 10_000, 'request held');
+  child.kill('SIGTERM');
+  await eventually(() => consul.calls.some((c) => c.op === 'maintenance'), 10_000, 'maintenance');
+  await fetchText(`http://127.0.0.1:${appPort}/release-all`);
+  await fetchText(`http://127.0.0.1:${appPort + 1}/release-all`);
+  const done = await inflight;
+  const code = await exited;
+  say('5. SIGTERM with one request in flight:');
+  say(`   in-flight request → ${done.status} (${JSON.stringify(done.json)})`);
+  say(`   agent calls in order: ${consul.calls.filter((c) => c.op !== 'check').map((c) => c.op).join(' → ')}`);
+  say(`   sidecar exit code ${code}`);
+  await inventory.close();
+  await consul.close();
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`sidecar demo failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

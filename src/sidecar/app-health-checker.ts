@@ -1,0 +1,108 @@
+import { Agent, request } from 'undici';
+import type { SidecarConfig } from '../config/sidecar-schema.js';
+import type { Logger } from '../observability/logger.js';
+
+interface InstanceHealth {
+  readonly instance: number;
+  readonly url: string;
+  healthy: boolean;
+  successes: number;
+  failures: number;
+  timer: NodeJS.Timeout | null;
+  lastOutput: string;
+}
+
+/**
+ * The sidecar's own active health check of each app instance: GET <path> every interval, 2xx
+ * within the timeout is a success. An instance turns healthy after `healthyThreshold`
+ * consecutive successes and unhealthy after `unhealthyThreshold` consecutive failures; one
+ * whose process exited is unhealthy at once. `onChange` gets the whole view on each flip.
+ */
+export class AppHealthChecker {
+  private readonly instances: InstanceHealth[];
+  private readonly agent: Agent;
+  private stopped = false;
+
+  constructor(
+    private readonly settings: SidecarConfig['app']['healthCheck'],
+    ports: readonly number[],
+    private readonly logger: Logger,
+    private readonly onChange: (healthy: readonly boolean[]) => void,
+  ) {
+    this.instances = ports.map((port, instance) => ({
+      instance,
+      url: `http://127.0.0.1:${port}${settings.path}`,
+      healthy: false,
+      successes: 0,
+      failures: 0,
+      timer: null,
+      lastOutput: 'not checked yet',
+    }));
+    this.agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(settings.interval * 2, 1_000) });
+  }
+
+  get view(): readonly boolean[] {
+    return this.instances.map((i) => i.healthy);
+  }
+
+  /** One line per instance for the Consul check output. */
+  describe(): string {
+    const healthy = this.instances.filter((i) => i.healthy).length;
+    const lines = this.instances.map((i) => `instance ${i.instance}: ${i.healthy ? 'healthy' : 'unhealthy'} (${i.lastOutput})`);
+    return `${healthy}/${this.instances.length} app instance(s) healthy\n${lines.join('\n')}`;
+  }
+
+  start(): void {
+    for (const i of this.instances) this.schedule(i, 0);
+  }
+
+  /** The instance's process exited: unhealthy now, checks continue (they fail until it is back). */
+  processExited(instance: number): void {
+    const i = this.instances[instance];
+    if (!i) return;
+    i.successes = 0;
+    i.failures = this.settings.unhealthyThreshold;
+    i.lastOutput = 'process exited';
+    this.set(i, false);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const i of this.instances) if (i.timer) clearTimeout(i.timer);
+    await this.agent.close();
+  }
+
+  private schedule(i: InstanceHealth, delay: number): void {
+    if (this.stopped) return;
+    i.timer = setTimeout(() => void this.probe(i), delay);
+  }
+
+  private async probe(i: InstanceHealth): Promise<void> {
+    let ok = false;
+    try {
+      const res = await request(i.url, { dispatcher: this.agent, headersTimeout: this.settings.timeout, bodyTimeout: this.settings.timeout, headers: { 'user-agent': 'switchyard-sidecar-health' } });
+      await res.body.dump();
+      ok = res.statusCode >= 200 && res.statusCode < 300;
+      i.lastOutput = `GET ${this.settings.path}: ${res.statusCode}`;
+    } catch (err) {
+      i.lastOutput = `GET ${this.settings.path}: ${(err as Error & { code?: string }).code ?? (err as Error).message}`;
+    }
+    if (ok) {
+      i.failures = 0;
+      i.successes++;
+      if (!i.healthy && i.successes >= this.settings.healthyThreshold) this.set(i, true);
+    } else {
+      i.successes = 0;
+      i.failures++;
+      if (i.healthy && i.failures >= this.settings.unhealthyThreshold) this.set(i, false);
+    }
+    this.schedule(i, this.settings.interval);
+  }
+
+  private set(i: InstanceHealth, healthy: boolean): void {
+    if (i.healthy === healthy || this.stopped) return;
+    i.healthy = healthy;
+    this.logger.info({ instance: i.instance, healthy, output: i.lastOutput }, healthy ? 'app instance is healthy' : 'app instance is unhealthy');
+    this.onChange(this.view);
+  }
+}

@@ -1,0 +1,195 @@
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { registrySchema, type Config } from '../config/schema.js';
+import type { SidecarConfig } from '../config/sidecar-schema.js';
+import type { Logger } from '../observability/logger.js';
+import { createRegistry } from '../registry/registry-factory.js';
+import type { Registry } from '../registry/registry.js';
+import { AgentRegistration, buildRegistration } from './agent-registration.js';
+import { AppHealthChecker } from './app-health-checker.js';
+import { AppSupervisor } from './app-supervisor.js';
+import { ConsulAgentClient, consulOrigin, type CheckStatus } from './consul-agent-client.js';
+import { EgressProxy } from './egress-proxy.js';
+import { InboundProxy } from './inbound-proxy.js';
+import { RssGuard } from './rss-guard.js';
+
+export interface SidecarStartOptions {
+  logger: Logger;
+  /** Environment for CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN and the app's base environment. */
+  env?: NodeJS.ProcessEnv;
+  /** The configuration file, if any (relative paths of the egress registry start from its folder). */
+  configFile?: string;
+  /** Host name in the default service ID. */
+  hostname?: string;
+  /** Where egress finds other services' instances; default: Consul at the agent address. */
+  egressRegistry?: Registry;
+}
+
+/** Exit code after a crash loop: the app cannot stay up. */
+export const CRASH_LOOP_EXIT_CODE = 1;
+
+/**
+ * Sidecar mode: runs one service's app processes and stands in front of them. Wires the
+ * supervisor (processes), the health checker (the sidecar's view of each instance), the
+ * inbound proxy (limiter + proxy pipeline to the healthy instances), the Consul registration
+ * (TTL check fed by the health view) and the optional egress proxy.
+ *
+ * Shutdown order: maintenance on → keep serving for `drainDelay` → stop accepting and wait
+ * for in-flight requests → deregister → stop the app → close egress. The app is stopped last
+ * so nothing is routed to it after it is gone, and egress outlives it for its own shutdown.
+ */
+export class Sidecar {
+  /** Resolves with the process exit code once the sidecar has shut down. */
+  readonly done: Promise<number>;
+  private resolveDone!: (code: number) => void;
+  private shuttingDown: Promise<number> | null = null;
+  private egress: EgressProxy | null = null;
+  private rssGuard: RssGuard | null = null;
+
+  private constructor(
+    readonly config: SidecarConfig,
+    readonly logger: Logger,
+    private readonly inbound: InboundProxy,
+    private readonly supervisor: AppSupervisor,
+    private readonly health: AppHealthChecker,
+    private readonly registration: AgentRegistration | null,
+    private readonly egressRegistry: Registry | null,
+  ) {
+    this.done = new Promise((resolve) => (this.resolveDone = resolve));
+  }
+
+  static async start(config: Config & { sidecar: SidecarConfig }, options: SidecarStartOptions): Promise<Sidecar> {
+    const sc = config.sidecar;
+    const env = options.env ?? process.env;
+    const logger = options.logger.child({ service: sc.service });
+    const ports = Array.from({ length: sc.app.instances }, (_, i) => sc.app.port + i);
+
+    const inbound = new InboundProxy(sc, config, ports, logger);
+    const consulAddress = sc.consul.address ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500');
+    const consulToken = sc.consul.token ?? (env.CONSUL_HTTP_TOKEN || undefined);
+    let registration: AgentRegistration | null = null;
+    if (sc.consul.enabled) {
+      const client = new ConsulAgentClient(consulOrigin(consulAddress), consulToken);
+      registration = new AgentRegistration(buildRegistration(sc, options.hostname ?? hostname()), client, sc.consul.check.type, sc.consul.check.ttl, sc.consul.syncInterval, logger.child({ component: 'consul' }));
+    }
+
+    // The pieces call each other through the instance, created before any of them runs.
+    let self: Sidecar | null = null;
+    const health = new AppHealthChecker(sc.app.healthCheck, ports, logger.child({ component: 'health' }), (view) => self?.onHealth(view));
+    const supervisor = new AppSupervisor(sc.app, logger.child({ component: 'app' }), {
+      started: () => undefined,
+      exited: (instance) => health.processExited(instance),
+      gaveUp: (_instance, reason) => void self?.shutdown(CRASH_LOOP_EXIT_CODE, reason),
+    }, env);
+    let egressRegistry = options.egressRegistry ?? null;
+    if (sc.egress.enabled && egressRegistry === null) {
+      // Egress reads the catalog through the same agent the instance registers with.
+      const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
+      egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
+    }
+    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry);
+
+    try {
+      const address = await inbound.listen();
+      logger.info({ address: address.address, port: address.port, appPorts: ports, maxConcurrent: sc.inbound.maxConcurrent, queue: sc.inbound.queue }, 'sidecar inbound listening');
+      if (sc.egress.enabled) {
+        if (!self.egressRegistry) throw new Error('sidecar.egress is enabled but no registry was given to find other services');
+        await self.egressRegistry.start();
+        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger);
+        const e = await self.egress.start();
+        logger.info({ address: e.address, port: e.port }, 'sidecar egress listening: /<service>/... or Host: <service>');
+      }
+    } catch (err) {
+      await inbound.drain(0);
+      await inbound.close();
+      await self.egress?.close(0);
+      await registration?.close();
+      throw err;
+    }
+    await registration?.start();
+    supervisor.start();
+    health.start();
+    const mem = sc.app.memory;
+    if (mem.rssLimit !== undefined) {
+      self.rssGuard = new RssGuard(
+        { limitBytes: mem.rssLimit, forMs: mem.rssLimitFor, intervalMs: mem.rssCheckInterval },
+        (i) => supervisor.pid(i),
+        sc.app.instances,
+        (i, reason) => supervisor.restart(i, reason),
+        logger.child({ component: 'rss-guard' }),
+      );
+      self.rssGuard.start();
+    }
+    return self;
+  }
+
+  get inboundAddress(): AddressInfo {
+    return this.inbound.address;
+  }
+
+  get egressAddress(): AddressInfo | null {
+    return this.egress?.address ?? null;
+  }
+
+  get serviceId(): string | null {
+    return this.registration?.serviceId ?? null;
+  }
+
+  /** Requests being forwarded or waiting on the inbound side. */
+  get inFlight(): number {
+    return this.inbound.limiter.inFlight;
+  }
+
+  /** Forwards a signal (SIGHUP, SIGUSR1, SIGUSR2, ...) to every app instance. */
+  forward(signal: NodeJS.Signals): void {
+    this.supervisor.forward(signal);
+  }
+
+  /** Graceful stop; resolves with the exit code (0 unless the app crash-looped). */
+  stop(reason = 'stop requested'): Promise<number> {
+    return this.shutdown(0, reason);
+  }
+
+  private shutdown(code: number, reason: string): Promise<number> {
+    this.shuttingDown ??= this.runShutdown(code, reason).then(
+      () => code,
+      (err: unknown) => {
+        this.logger.error({ err }, 'sidecar shutdown failed');
+        return code === 0 ? 1 : code;
+      },
+    );
+    void this.shuttingDown.then((c) => this.resolveDone(c));
+    return this.shuttingDown;
+  }
+
+  private async runShutdown(code: number, reason: string): Promise<void> {
+    const s = this.config.shutdown;
+    this.logger.info({ reason, exitCode: code }, 'sidecar shutting down: maintenance, drain, deregister, stop the app');
+    this.rssGuard?.stop();
+    if (this.registration) {
+      await this.registration.enterMaintenance(`${s.maintenanceReason}: ${reason}`);
+      if (this.registration.isRegistered && s.drainDelay > 0) {
+        this.logger.info({ drainDelayMs: s.drainDelay }, 'maintenance on; still serving while callers see it');
+        await new Promise((r) => setTimeout(r, s.drainDelay));
+      }
+    }
+    this.logger.info({ inFlight: this.inFlight, drainTimeoutMs: s.drainTimeout }, 'draining in-flight requests');
+    await this.inbound.drain(s.drainTimeout);
+    this.logger.info({}, 'drained');
+    await this.registration?.deregister();
+    await this.health.stop();
+    await this.supervisor.stop();
+    await this.egress?.close(s.drainTimeout);
+    await this.egressRegistry?.close();
+    await this.inbound.close();
+    await this.registration?.close();
+    this.logger.info({ exitCode: code }, 'sidecar stopped');
+  }
+
+  private onHealth(view: readonly boolean[]): void {
+    this.inbound.setHealth(view);
+    const healthy = view.filter(Boolean).length;
+    const status: CheckStatus = healthy === view.length ? 'passing' : healthy > 0 ? 'warning' : 'critical';
+    void this.registration?.setStatus(status, this.health.describe());
+  }
+}

@@ -1,0 +1,91 @@
+// A small HTTP app for sidecar tests and the demo, run as a real process by the sidecar.
+// Port from $PORT. Endpoints:
+//   GET /health          200, or 503 after /sick
+//   GET /hello           {"instance", "port", "pid"}
+//   GET /slow?id=x       held until GET /release?id=x (or /release-all)
+//   GET /crash           exits with code 3
+//   GET /sick, /well     turn /health to 503 / 200
+//   GET /grow?mb=n       keeps n MiB more in memory (touched, so it is resident)
+//   GET /call?url=...    fetches the URL (through the egress listener) and returns its body
+// Env: CRASH_ON_START=1 exits at once with code 3.
+import { createServer } from 'node:http';
+
+const port = Number(process.env.PORT);
+const instance = process.env.SWITCHYARD_INSTANCE ?? '0';
+if (process.env.CRASH_ON_START === '1') {
+  console.error(`instance ${instance}: crashing on start as asked`);
+  process.exit(3);
+}
+
+let sick = false;
+const held = new Map();
+const hoard = [];
+
+const server = createServer((req, res) => {
+  const url = new URL(req.url, 'http://app');
+  const json = (status, body) => {
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  };
+  switch (url.pathname) {
+    case '/health':
+      return json(sick ? 503 : 200, { healthy: !sick });
+    case '/hello':
+      return json(200, { instance, port, pid: process.pid, nodeOptions: process.env.NODE_OPTIONS ?? '' });
+    case '/slow': {
+      const id = url.searchParams.get('id') ?? 'x';
+      console.log(`slow request ${id} held`);
+      held.set(id, () => json(200, { released: id, instance }));
+      return;
+    }
+    case '/release': {
+      const id = url.searchParams.get('id') ?? 'x';
+      const release = held.get(id);
+      held.delete(id);
+      if (release) release();
+      return json(release ? 200 : 404, { released: Boolean(release) });
+    }
+    case '/release-all': {
+      const n = held.size;
+      for (const release of held.values()) release();
+      held.clear();
+      return json(200, { released: n });
+    }
+    case '/held':
+      return json(200, { held: held.size });
+    case '/crash':
+      console.error(`instance ${instance}: crashing as asked`);
+      res.end();
+      return process.exit(3);
+    case '/sick':
+      sick = true;
+      return json(200, { sick });
+    case '/well':
+      sick = false;
+      return json(200, { sick });
+    case '/grow': {
+      const mb = Number(url.searchParams.get('mb') ?? '64');
+      for (let i = 0; i < mb; i++) hoard.push(Buffer.alloc(1024 * 1024, 1));
+      return json(200, { hoardMiB: hoard.length });
+    }
+    case '/call': {
+      fetch(url.searchParams.get('url')).then(
+        async (r) => json(200, { status: r.status, body: await r.text() }),
+        (err) => json(502, { error: String(err) }),
+      );
+      return;
+    }
+    default:
+      return json(404, { error: 'not found' });
+  }
+});
+
+server.listen(port, '127.0.0.1', () => console.log(`instance ${instance} listening on ${port}`));
+
+process.on('SIGTERM', () => {
+  console.log(`instance ${instance} received SIGTERM`);
+  server.close(() => process.exit(0));
+  server.closeIdleConnections();
+});
+process.on('SIGHUP', () => console.log(`instance ${instance} received SIGHUP`));
