@@ -29,6 +29,11 @@ export interface StartOptions {
   logger?: Logger;
   /** Override listener and admin ports with 0 (ephemeral) for tests. */
   ephemeralPorts?: boolean;
+  /**
+   * Bind the admin listener to 127.0.0.1 on a free port (a cluster worker: the primary serves
+   * the configured admin address and forwards to this one).
+   */
+  internalAdmin?: boolean;
 }
 
 export interface ListenerAddress {
@@ -92,6 +97,7 @@ export class Switchyard {
       config.listeners = config.listeners.map((l) => ({ ...l, port: 0 }));
       config.admin.port = 0;
     }
+    if (options.internalAdmin) config.admin = { ...config.admin, address: '127.0.0.1', port: 0 };
     const logger = options.logger ?? createLogger({ level: config.logging.level });
 
     let demo: DemoInstances | null = null;

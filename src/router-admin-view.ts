@@ -19,6 +19,7 @@ export class RouterAdminView implements AdminView {
       version: SWITCHYARD_VERSION,
       startedAt: this.app.startedAt.toISOString(),
       configFile: this.app.configFile,
+      pid: process.pid,
       ready: this.app.ready,
       reload: this.app.lastReload,
     };

@@ -46,7 +46,8 @@ export class AdminServer {
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, address, () => {
+      // Exclusive: in a node:cluster worker the admin port is this process's own, never shared.
+      this.server.listen({ port, host: address, exclusive: true }, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -62,6 +62,8 @@ export interface StatusView {
   version: string;
   startedAt: string;
   configFile: string;
+  /** The process serving this answer (a worker's pid in cluster mode). */
+  pid: number;
   ready: boolean;
   reload: ReloadView;
 }

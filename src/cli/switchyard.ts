@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
 import { Switchyard } from '../main.js';
+import { ClusterPrimary, workerCount } from '../cluster-mode/primary.js';
+import { attachToPrimary, isClusterWorker } from '../cluster-mode/worker.js';
 import { AdminRequestFailed } from './admin-client.js';
 import { runAdminCommand } from './admin-commands.js';
 
@@ -31,7 +33,9 @@ Options for the admin commands:
   -h, --help             Show this text
 
 Signals (start): SIGHUP reloads the configuration; SIGTERM/SIGINT stop accepting, finish
-in-flight requests (shutdown.gracePeriod) and exit 0.`;
+in-flight requests (shutdown.gracePeriod) and exit 0.
+With \`workers: N\` (or auto) in the config, start runs a primary that forks N worker processes
+sharing the listeners, restarts a worker that dies and relays these signals to every worker.`;
 
 const ADMIN_COMMANDS = new Set(['routes', 'services', 'endpoints', 'drain', 'undrain', 'reload']);
 
@@ -108,9 +112,15 @@ async function check(file: string | undefined): Promise<number> {
 }
 
 async function start(file: string): Promise<number> {
+  const worker = isClusterWorker();
   let app: Switchyard;
   try {
-    app = await Switchyard.start(file);
+    if (!worker) {
+      // `workers` > 1: this process becomes the cluster primary; the workers run the router.
+      const { config } = await loadConfig(file);
+      if (workerCount(config) > 1) return await new ClusterPrimary(file, config).run();
+    }
+    app = await Switchyard.start(file, { internalAdmin: worker });
   } catch (err) {
     const message = err instanceof ConfigError ? err.message : `switchyard: cannot start: ${(err as Error).message}`;
     process.stderr.write(`${message}\n`);
@@ -122,7 +132,7 @@ async function start(file: string): Promise<number> {
   if (admin) banner.push(`  admin:            http://${admin.address}:${admin.port}/ (status page, /metrics, /api/v1)`);
   const first = app.addresses[0];
   if (first) banner.push(`Try: curl -i ${first.url.replace('0.0.0.0', '127.0.0.1')}/`);
-  process.stderr.write(`${banner.join('\n')}\n`);
+  if (!worker) process.stderr.write(`${banner.join('\n')}\n`);
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -143,12 +153,14 @@ async function start(file: string): Promise<number> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    app.logger.info({ signal: 'SIGHUP' }, 'reloading the configuration');
+  const reload = (signal: string) => {
+    app.logger.info({ signal }, 'reloading the configuration');
     app.reload().catch(() => {
       /* reload() logged the ConfigError and recorded it (admin API, metrics); the running configuration keeps serving */
     });
-  });
+  };
+  process.on('SIGHUP', () => reload('SIGHUP'));
+  if (worker) attachToPrimary(app, { reload: () => reload('SIGHUP (from the cluster primary)'), stop });
   return new Promise<number>(() => {
     /* runs until a signal */
   });

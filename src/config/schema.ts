@@ -384,6 +384,12 @@ export const configSchema = z
         ports: z.array(portSchema).min(1).default([9101, 9102]),
       })
       .optional(),
+    /** Processes serving the listeners (node:cluster): a number, or "auto" (one per available CPU). 1 = no cluster. */
+    workers: z
+      .union([z.literal('auto'), z.number().int().min(1).max(1024)], {
+        error: 'must be "auto" (one worker per available CPU) or a whole number of worker processes from 1 to 1024',
+      })
+      .default(1),
     /** Sidecar mode (`switchyard sidecar --config <file>`); see README "Sidecar mode". */
     sidecar: sidecarSchema.optional(),
   })

@@ -28,6 +28,10 @@ export interface MetricsOptions {
 }
 
 /**
+ * Gauges carry a cluster-mode `aggregator` (how the primary merges workers' values for
+ * /metrics; counters and histograms are summed): per-process facts such as endpoint counts
+ * take the max or min across workers instead of the sum.
+ *
  * Every Switchyard metric, in a registry of its own (never prom-client's global one, so two
  * routers in one process do not mix). Names follow the Prometheus conventions: `switchyard_`
  * prefix, base units (`_seconds`, `_bytes`), `_total` for counters. README "Metrics" lists them.
@@ -85,6 +89,7 @@ export class SwitchyardMetrics {
       help: 'Endpoints of each service known from the registry.',
       labelNames: ['service'],
       registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const s of metrics.sources.services()) this.labels(s.name).set(s.total);
@@ -95,6 +100,7 @@ export class SwitchyardMetrics {
       help: 'Endpoints of each service the balancer may pick (healthy and not drained).',
       labelNames: ['service'],
       registers,
+      aggregator: 'min',
       collect() {
         this.reset();
         for (const s of metrics.sources.services()) this.labels(s.name).set(s.healthy);
@@ -105,6 +111,7 @@ export class SwitchyardMetrics {
       help: 'Endpoints drained through the admin API.',
       labelNames: ['service'],
       registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const s of metrics.sources.services()) this.labels(s.name).set(s.drained);
@@ -124,6 +131,7 @@ export class SwitchyardMetrics {
       name: 'switchyard_registry_synced',
       help: '1 once the registry source has delivered a first good snapshot.',
       registers,
+      aggregator: 'min',
       collect() {
         this.set(metrics.sources.registry().synced ? 1 : 0);
       },
@@ -132,6 +140,7 @@ export class SwitchyardMetrics {
       name: 'switchyard_registry_sync_age_seconds',
       help: 'Seconds since the last good registry sync (absent before the first).',
       registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         const at = metrics.sources.registry().lastSyncAt;
@@ -150,11 +159,11 @@ export class SwitchyardMetrics {
     this.reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Configuration reloads (SIGHUP or admin API), by result.', labelNames: ['result'], registers });
     this.reloads.labels('success').inc(0);
     this.reloads.labels('failure').inc(0);
-    this.lastReloadSuccess = new Gauge({ name: 'switchyard_config_last_reload_success_timestamp_seconds', help: 'When the configuration was last loaded successfully (start or reload), Unix time.', registers });
-    this.lastReloadSuccessful = new Gauge({ name: 'switchyard_config_last_reload_successful', help: '1 when the last configuration load succeeded, 0 when the last reload was rejected.', registers });
+    this.lastReloadSuccess = new Gauge({ name: 'switchyard_config_last_reload_success_timestamp_seconds', help: 'When the configuration was last loaded successfully (start or reload), Unix time.', registers, aggregator: 'min' });
+    this.lastReloadSuccessful = new Gauge({ name: 'switchyard_config_last_reload_successful', help: '1 when the last configuration load succeeded, 0 when the last reload was rejected.', registers, aggregator: 'min' });
     this.configLoaded(true);
 
-    const build = new Gauge({ name: 'switchyard_build_info', help: 'Always 1; labels carry the Switchyard and Node.js versions.', labelNames: ['version', 'node_version'], registers });
+    const build = new Gauge({ name: 'switchyard_build_info', help: 'Always 1; labels carry the Switchyard and Node.js versions.', labelNames: ['version', 'node_version'], registers, aggregator: 'first' });
     build.labels(SWITCHYARD_VERSION, process.version).set(1);
 
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });

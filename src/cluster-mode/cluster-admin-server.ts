@@ -1,0 +1,149 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AggregatorRegistry } from 'prom-client';
+import { request } from 'undici';
+import type { Logger } from '../observability/logger.js';
+
+/** A worker's own admin listener (127.0.0.1, a port of its own). */
+export interface WorkerAdmin {
+  slot: number;
+  pid: number;
+  port: number;
+}
+
+/** Largest admin request body the primary relays (admin bodies are small JSON documents). */
+const MAX_BODY = 1024 * 1024;
+
+/** Request headers not relayed: connection-specific, or recomputed for the relayed body. */
+const NOT_RELAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer']);
+
+/**
+ * The admin listener of a cluster-mode primary, on the configured admin address.
+ *
+ * - `GET /metrics`: every worker's metrics, merged by prom-client's AggregatorRegistry
+ *   (counters and histograms summed, gauges by their `aggregator`).
+ * - `GET /healthz`: the primary is alive.
+ * - Other reads (`/readyz`, `/api/v1/...`, the status page): answered by the first worker
+ *   that serves (lowest slot), relayed as is.
+ * - Mutations (reload, drain, overrides): relayed to every serving worker in slot order, one
+ *   mutation at a time, so all workers hold the same drains and overrides; the answer is the
+ *   first worker's, and workers that answered differently are logged. Each worker checks the
+ *   bearer token and origin itself.
+ */
+export class ClusterAdminServer {
+  readonly server: Server;
+  private readonly aggregator = new AggregatorRegistry();
+  private mutations: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly workers: () => readonly WorkerAdmin[],
+    private readonly logger: Logger,
+  ) {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((err: unknown) => {
+        logger.error({ err, method: req.method, url: req.url }, 'admin request failed');
+        if (!res.headersSent) json(res, 502, { error: 'worker_unreachable', message: `no worker answered the admin request: ${(err as Error).message}` });
+        else res.destroy();
+      });
+    });
+  }
+
+  async listen(port: number, address: string): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ port, host: address, exclusive: true }, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.server.address() as AddressInfo;
+  }
+
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const method = req.method ?? 'GET';
+    const read = method === 'GET' || method === 'HEAD';
+    if (read && path === '/metrics') {
+      const body = await this.aggregator.clusterMetrics();
+      res.writeHead(200, { 'content-type': this.aggregator.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    if (read && path === '/healthz') return json(res, 200, { status: 'ok' });
+    const workers = this.workers();
+    if (workers.length === 0) return json(res, 503, { error: 'no_worker', message: 'no worker process is serving yet (or all are restarting); retry shortly' });
+    const body = read ? undefined : await readBody(req);
+    if (read) return send(res, await relay(workers[0]!, req, body));
+    const run = this.mutations.then(() => this.mutateAll(workers, req, body));
+    this.mutations = run.catch(() => undefined);
+    send(res, await run);
+  }
+
+  private async mutateAll(workers: readonly WorkerAdmin[], req: IncomingMessage, body: Buffer | undefined): Promise<Relayed> {
+    const answers: Relayed[] = [];
+    for (const w of workers) answers.push(await relay(w, req, body));
+    const first = answers[0]!;
+    answers.forEach((a, i) => {
+      if (a.status !== first.status) {
+        this.logger.warn({ method: req.method, url: req.url, slot: workers[i]!.slot, pid: workers[i]!.pid, status: a.status, firstStatus: first.status }, 'workers answered an admin mutation differently');
+      }
+    });
+    return first;
+  }
+}
+
+interface Relayed {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+async function relay(worker: WorkerAdmin, req: IncomingMessage, body: Buffer | undefined): Promise<Relayed> {
+  const headers: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined && !NOT_RELAYED.has(name)) headers[name] = value;
+  }
+  const res = await request(`http://127.0.0.1:${worker.port}${req.url ?? '/'}`, {
+    method: (req.method ?? 'GET') as 'GET',
+    headers,
+    body,
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value !== undefined && !NOT_RELAYED.has(name)) out[name] = value;
+  }
+  return { status: res.statusCode, headers: out, body: Buffer.from(await res.body.arrayBuffer()) };
+}
+
+function send(res: ServerResponse, r: Relayed): void {
+  res.writeHead(r.status, { ...r.headers, 'content-length': r.body.length });
+  res.end(r.body);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY) throw new Error(`admin request body larger than ${MAX_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+  res.end(text);
+}

@@ -1,0 +1,199 @@
+import cluster, { type Worker } from 'node:cluster';
+import { availableParallelism } from 'node:os';
+import type { Config } from '../config/schema.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { ClusterAdminServer, type WorkerAdmin } from './cluster-admin-server.js';
+import { isWorkerMessage, type PrimaryMessage } from './worker-messages.js';
+
+/** Restart delay after a worker died: doubles per quick death, from 100 ms up to 10 s. */
+const RESTART_INITIAL_MS = 100;
+const RESTART_MAX_MS = 10_000;
+/** A worker that served this long before dying is restarted after the initial delay again. */
+const STABLE_AFTER_MS = 30_000;
+/** Beyond shutdown.gracePeriod, how long the primary waits for a worker to exit before killing it. */
+const EXIT_MARGIN_MS = 5_000;
+
+/** The number of worker processes `workers` asks for. */
+export function workerCount(config: Config): number {
+  return config.workers === 'auto' ? availableParallelism() : config.workers;
+}
+
+interface Slot {
+  readonly slot: number;
+  worker: Worker | null;
+  startedAt: number;
+  /** Deaths in a row without serving STABLE_AFTER_MS. */
+  quickDeaths: number;
+  adminPort: number | null;
+  serving: boolean;
+  restartTimer: NodeJS.Timeout | null;
+}
+
+/**
+ * The cluster-mode primary: forks `workers` processes that run the router and share the
+ * listener ports (node:cluster, round-robin accept on Linux), and supervises them:
+ * - a worker that dies is forked again after a backoff (logged with its exit code or signal);
+ * - SIGHUP is relayed to every worker as a reload;
+ * - SIGTERM/SIGINT asks every worker to drain (as a single process does on SIGTERM), and the
+ *   primary exits 0 once all have exited (1 if one had to be killed or failed);
+ * - the admin listener is the primary's (ClusterAdminServer): /metrics aggregated across
+ *   workers, reads answered by one worker, mutations applied to all.
+ * Resolves only with the exit code; the process is expected to exit with it.
+ */
+export class ClusterPrimary {
+  private readonly slots: Slot[];
+  private readonly logger: Logger;
+  private admin: ClusterAdminServer | null = null;
+  private started = false;
+  private stopping = false;
+  private failed = false;
+  private finish: (code: number) => void = () => undefined;
+
+  constructor(
+    private readonly configFile: string,
+    private readonly config: Config,
+  ) {
+    this.logger = createLogger({ level: config.logging.level }).child({ component: 'cluster' });
+    this.slots = Array.from({ length: workerCount(config) }, (_, i) => ({
+      slot: i + 1,
+      worker: null,
+      startedAt: 0,
+      quickDeaths: 0,
+      adminPort: null,
+      serving: false,
+      restartTimer: null,
+    }));
+  }
+
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => (this.finish = resolve));
+    // Round-robin accept in the primary (the default on Linux): even spread across workers.
+    cluster.schedulingPolicy = cluster.SCHED_RR;
+    cluster.on('message', (worker, message: unknown) => {
+      if (isWorkerMessage(message)) this.onReady(worker, message.adminPort);
+    });
+    cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
+    process.on('SIGTERM', () => this.shutdown('SIGTERM'));
+    process.on('SIGINT', () => this.shutdown('SIGINT'));
+    process.on('SIGHUP', () => {
+      this.logger.info({ signal: 'SIGHUP', workers: this.slots.length }, 'reloading the configuration in every worker');
+      this.broadcast({ type: 'switchyard:reload' });
+    });
+    this.logger.info({ workers: this.slots.length, config: this.configFile, pid: process.pid }, 'cluster primary starting workers');
+    for (const s of this.slots) this.fork(s);
+    return done;
+  }
+
+  /** Admin listener ports of the serving workers, in slot order. */
+  private servingAdmins(): WorkerAdmin[] {
+    const out: WorkerAdmin[] = [];
+    for (const s of this.slots) {
+      if (s.serving && s.adminPort !== null && s.worker?.process.pid !== undefined) out.push({ slot: s.slot, pid: s.worker.process.pid, port: s.adminPort });
+    }
+    return out;
+  }
+
+  private fork(s: Slot): void {
+    s.restartTimer = null;
+    s.serving = false;
+    s.adminPort = null;
+    s.startedAt = Date.now();
+    s.worker = cluster.fork({ SWITCHYARD_WORKER_SLOT: String(s.slot) });
+    this.logger.info({ slot: s.slot, pid: s.worker.process.pid }, 'worker forked');
+  }
+
+  private slotOf(worker: Worker): Slot | undefined {
+    return this.slots.find((s) => s.worker === worker);
+  }
+
+  private onReady(worker: Worker, adminPort: number | null): void {
+    const s = this.slotOf(worker);
+    if (s === undefined) return;
+    s.serving = true;
+    s.adminPort = adminPort;
+    this.logger.info({ slot: s.slot, pid: worker.process.pid }, 'worker serving');
+    if (!this.started && this.slots.every((x) => x.serving)) void this.onAllServing();
+  }
+
+  private async onAllServing(): Promise<void> {
+    this.started = true;
+    const banner = [`Switchyard is routing (config ${this.configFile}, ${this.slots.length} workers, primary pid ${process.pid})`];
+    for (const l of this.config.listeners) banner.push(`  listener ${l.name ?? `${l.address}:${l.port}`}: http${l.tls ? 's' : ''}://${l.address}:${l.port}`);
+    if (this.config.admin.enabled) {
+      this.admin = new ClusterAdminServer(() => this.servingAdmins(), this.logger.child({ component: 'admin' }));
+      try {
+        const a = await this.admin.listen(this.config.admin.port, this.config.admin.address);
+        banner.push(`  admin:            http://${a.address}:${a.port}/ (status page, /metrics aggregated across workers, /api/v1)`);
+      } catch (err) {
+        this.logger.error({ err, address: this.config.admin.address, port: this.config.admin.port }, 'cannot open the admin listener; stopping the workers');
+        this.failed = true;
+        this.shutdown('admin listener failed');
+        return;
+      }
+    }
+    process.stderr.write(`${banner.join('\n')}\n`);
+  }
+
+  private onExit(worker: Worker, code: number | null, signal: string | null): void {
+    const s = this.slotOf(worker);
+    if (s === undefined) return;
+    s.worker = null;
+    s.serving = false;
+    if (code !== 0) this.failed ||= this.stopping;
+    if (this.stopping) {
+      this.logger.info({ slot: s.slot, pid: worker.process.pid, code, signal }, 'worker exited');
+      if (this.slots.every((x) => x.worker === null)) this.exit();
+      return;
+    }
+    if (!this.started) {
+      // A worker that cannot start (port taken, bad TLS files, registry down) will not start on retry either.
+      this.logger.error({ slot: s.slot, pid: worker.process.pid, code, signal }, 'worker failed to start; stopping the cluster (see the worker\'s error above)');
+      this.failed = true;
+      this.shutdown('worker failed to start');
+      return;
+    }
+    if (Date.now() - s.startedAt >= STABLE_AFTER_MS) s.quickDeaths = 0;
+    const delay = Math.min(RESTART_MAX_MS, RESTART_INITIAL_MS * 2 ** s.quickDeaths);
+    s.quickDeaths++;
+    this.logger.warn({ slot: s.slot, pid: worker.process.pid, code, signal, restartInMs: delay, quickDeaths: s.quickDeaths }, 'worker died; restarting it');
+    s.restartTimer = setTimeout(() => this.fork(s), delay);
+  }
+
+  private broadcast(message: PrimaryMessage): void {
+    for (const s of this.slots) {
+      if (s.worker?.isConnected()) s.worker.send(message);
+    }
+  }
+
+  private shutdown(reason: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    const graceMs = this.config.shutdown.gracePeriod;
+    this.logger.info({ reason, gracePeriodMs: graceMs }, 'shutting down: every worker drains and exits');
+    for (const s of this.slots) {
+      if (s.restartTimer !== null) clearTimeout(s.restartTimer);
+      s.restartTimer = null;
+    }
+    this.broadcast({ type: 'switchyard:shutdown' });
+    const kill = setTimeout(() => {
+      for (const s of this.slots) {
+        if (s.worker === null) continue;
+        this.logger.error({ slot: s.slot, pid: s.worker.process.pid, waitedMs: graceMs + EXIT_MARGIN_MS }, 'worker did not exit after its grace period; killing it');
+        this.failed = true;
+        s.worker.process.kill('SIGKILL');
+      }
+    }, graceMs + EXIT_MARGIN_MS);
+    kill.unref();
+    if (this.slots.every((x) => x.worker === null)) this.exit();
+  }
+
+  private exit(): void {
+    const code = this.failed ? 1 : 0;
+    const admin = this.admin;
+    this.admin = null;
+    void (admin?.close() ?? Promise.resolve()).then(() => {
+      this.logger.info({ code }, 'cluster stopped');
+      this.logger.flush(() => this.finish(code));
+    });
+  }
+}

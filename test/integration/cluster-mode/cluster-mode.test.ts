@@ -1,0 +1,165 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { fetchJson, fetchText } from '../../support/http-client.js';
+import { parsePrometheusText, samples } from '../../support/prometheus-text.js';
+import { eventually, servicesYaml } from '../../support/proxy-harness.js';
+import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
+import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
+
+/**
+ * Workers share the listener through the primary, so port 0 would not name one port the test
+ * can know in advance: take a free port (bind, read, release) and write it into the config.
+ */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface LogLine {
+  msg?: string;
+  pid?: number;
+  slot?: number;
+  component?: string;
+  code?: number | null;
+  signal?: string | null;
+}
+
+function logLines(out: string): LogLine[] {
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as LogLine);
+}
+
+/** Pids of the workers serving now: the latest "worker serving" line of each slot. */
+function servingPids(out: string): Map<number, number> {
+  const bySlot = new Map<number, number>();
+  for (const l of logLines(out)) if (l.msg === 'worker serving' && l.slot !== undefined && l.pid !== undefined) bySlot.set(l.slot, l.pid);
+  return bySlot;
+}
+
+/** Sequential requests, each on a fresh connection (round-robin accept spreads connections). */
+async function getMany(url: string, n: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < n; i++) statuses.push((await fetchText(`${url}/x`)).status);
+  return statuses;
+}
+
+describe('cluster mode (workers: 2) of the real CLI process', () => {
+  let upstream: TestUpstream;
+  let dir: string;
+  let configFile: string;
+  let router: RouterProcess | null = null;
+
+  beforeAll(async () => {
+    upstream = await startUpstream('app');
+    dir = await mkdtemp(join(tmpdir(), 'switchyard-cluster-'));
+    configFile = join(dir, 'config.yaml');
+    await writeFile(join(dir, 'services.yaml'), servicesYaml({ app: [{ port: upstream.port }] }));
+  });
+  afterEach(async () => {
+    if (router && router.child.exitCode === null) await router.stop('SIGKILL');
+    router = null;
+  });
+  afterAll(async () => {
+    await upstream.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function startCluster(): Promise<RouterProcess> {
+    await writeFile(
+      configFile,
+      stringify({
+        workers: 2,
+        listeners: [{ name: 'test', address: '127.0.0.1', port: await freePort() }],
+        admin: { address: '127.0.0.1', port: await freePort() },
+        registry: { type: 'file', path: 'services.yaml', watch: false },
+        logging: { level: 'info', accessLog: true },
+        shutdown: { gracePeriod: '5s' },
+        routes: [{ name: 'all', match: { path: '/' }, service: 'app' }],
+      }),
+    );
+    router = await startRouterProcess(configFile);
+    return router;
+  }
+
+  it('two workers serve requests (access log lines from two worker pids), /api/v1/status names a worker pid', async () => {
+    const r = await startCluster();
+    const workers = servingPids(r.stdout());
+    expect(workers.size).toBe(2);
+    const statuses = await getMany(r.url, 20);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    const accessPids = () => new Set(logLines(r.stdout()).filter((l) => l.component === 'access').map((l) => l.pid));
+    await eventually(() => accessPids().size === 2, 5_000, 'access log lines from both workers');
+    expect([...accessPids()].sort()).toEqual([...workers.values()].sort());
+    expect(workers.has(process.pid)).toBe(false);
+    const status = await fetchJson<{ pid: number }>(`${r.adminUrl}/api/v1/status`);
+    expect(status.status).toBe(200);
+    expect([...workers.values()]).toContain(status.json.pid);
+    expect(status.json.pid).not.toBe(r.child.pid);
+  });
+
+  it('/metrics on the primary sums the request counter across workers exactly', async () => {
+    const r = await startCluster();
+    const n = 30;
+    expect((await getMany(r.url, n)).every((s) => s === 200)).toBe(true);
+    const accessPids = new Set(logLines(r.stdout()).filter((l) => l.component === 'access').map((l) => l.pid));
+    expect(accessPids.size).toBe(2);
+    let total = -1;
+    await eventually(
+      async () => {
+        const text = (await fetchText(`${r.adminUrl}/metrics`)).body;
+        total = samples(parsePrometheusText(text), 'switchyard_requests_total', { route: 'all' }).reduce((a, s) => a + s.value, 0);
+        return total === n;
+      },
+      5_000,
+      `switchyard_requests_total summed to ${n}`,
+    );
+    expect(total).toBe(n);
+    const text = (await fetchText(`${r.adminUrl}/metrics`)).body;
+    // A per-process fact is not multiplied by the number of workers.
+    expect(samples(parsePrometheusText(text), 'switchyard_build_info').map((s) => s.value)).toEqual([1]);
+  });
+
+  it('a worker killed with SIGKILL is replaced and traffic continues', async () => {
+    const r = await startCluster();
+    const before = servingPids(r.stdout());
+    const victim = before.get(1)!;
+    process.kill(victim, 'SIGKILL');
+    await eventually(() => servingPids(r.stdout()).get(1) !== victim, 15_000, 'slot 1 served by a new worker');
+    const died = logLines(r.stdout()).find((l) => l.msg === 'worker died; restarting it');
+    expect(died).toMatchObject({ slot: 1, pid: victim, signal: 'SIGKILL' });
+    const after = servingPids(r.stdout());
+    expect(after.get(2)).toBe(before.get(2));
+    expect((await getMany(r.url, 20)).every((s) => s === 200)).toBe(true);
+    const replacement = after.get(1)!;
+    await eventually(
+      () => logLines(r.stdout()).some((l) => l.component === 'access' && l.pid === replacement),
+      5_000,
+      'the replacement worker serves requests',
+    );
+  });
+
+  it('SIGTERM: every worker drains and exits, the primary exits 0', async () => {
+    const r = await startCluster();
+    const workers = [...servingPids(r.stdout()).values()];
+    expect((await getMany(r.url, 4)).every((s) => s === 200)).toBe(true);
+    const code = await r.stop('SIGTERM');
+    expect(code).toBe(0);
+    const lines = logLines(r.stdout());
+    expect(lines.filter((l) => l.msg === 'shutdown complete').map((l) => l.pid).sort()).toEqual([...workers].sort());
+    expect(lines.filter((l) => l.msg === 'worker exited').map((l) => l.code)).toEqual([0, 0]);
+    expect(lines.some((l) => l.msg === 'cluster stopped' && l.code === 0)).toBe(true);
+    for (const pid of workers) expect(() => process.kill(pid, 0)).toThrow();
+  });
+});
