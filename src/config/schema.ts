@@ -315,6 +315,8 @@ export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema, 
   error: `must be one of: ${REGISTRY_TYPES.map((t) => `"${t}"`).join(', ')}`,
 });
 
+const WORKERS_MESSAGE = 'must be "auto" (one worker per available CPU) or a whole number of worker processes from 1 to 1024';
+
 export const configSchema = z
   .strictObject({
     listeners: z.array(listenerSchema).min(1, { message: 'must list at least one listener' }).prefault([{ port: 8080 }]),
@@ -386,8 +388,8 @@ export const configSchema = z
       .optional(),
     /** Processes serving the listeners (node:cluster): a number, or "auto" (one per available CPU). 1 = no cluster. */
     workers: z
-      .union([z.literal('auto'), z.number().int().min(1).max(1024)], {
-        error: 'must be "auto" (one worker per available CPU) or a whole number of worker processes from 1 to 1024',
+      .union([z.literal('auto'), z.number({ error: WORKERS_MESSAGE }).int({ error: WORKERS_MESSAGE }).min(1, { error: WORKERS_MESSAGE }).max(1024, { error: WORKERS_MESSAGE })], {
+        error: WORKERS_MESSAGE,
       })
       .default(1),
     /** Sidecar mode (`switchyard sidecar --config <file>`); see README "Sidecar mode". */
