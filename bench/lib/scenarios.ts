@@ -136,6 +136,18 @@ export function allScenarios(): Scenario[] {
       ...(OBSERVABILITY_ON === null ? { skipReason: 'the access log / metrics config switches are not in this build (set OBSERVABILITY_ON in bench/lib/scenarios.ts)' } : {}),
     },
     {
+      name: 'cluster-get-1k',
+      title: 'Cluster mode: GET 1 KiB, workers: 2 vs 1',
+      kind: 'saturate',
+      requests: [{ method: 'GET', path: '/bench/1k' }],
+      probePath: '/bench/1k',
+      targets: [
+        directTarget(),
+        switchyardTarget({ name: 'switchyard-1-worker' }),
+        switchyardTarget({ name: 'switchyard-2-workers', configFragment: { workers: 2 } }),
+      ],
+    },
+    {
       name: 'fixed-rate',
       title: 'GET 1 KiB at a fixed rate of half Switchyard\'s maximum: added latency vs direct',
       kind: 'fixed-rate',
