@@ -82,6 +82,7 @@ export class ClusterAdminServer {
     const workers = this.workers();
     if (workers.length === 0) return json(res, 503, { error: 'no_worker', message: 'no worker process is serving yet (or all are restarting); retry shortly' });
     const body = read ? undefined : await readBody(req);
+    if (body === null) return json(res, 413, { error: 'body_too_large', message: `admin request bodies are limited to ${MAX_BODY} bytes` });
     if (read) return send(res, await relay(workers[0]!, req, body));
     const run = this.mutations.then(() => this.mutateAll(workers, req, body));
     this.mutations = run.catch(() => undefined);
@@ -131,12 +132,13 @@ function send(res: ServerResponse, r: Relayed): void {
   res.end(r.body);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/** The whole request body, or null when it is larger than MAX_BODY (the rest is not read). */
+async function readBody(req: IncomingMessage): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY) throw new Error(`admin request body larger than ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) return null;
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
