@@ -352,7 +352,7 @@ export class Switchyard {
     }
   }
 
-  private *endpointCounts(): Iterable<{ name: string; total: number; healthy: number; drained: number }> {
+  private *endpointCounts(): Iterable<{ name: string; total: number; healthy: number; drained: number; panic: boolean }> {
     for (const cluster of this.clusters.all()) {
       let healthy = 0;
       let drained = 0;
@@ -360,7 +360,7 @@ export class Switchyard {
         if (e.healthy) healthy++;
         if (e.drained) drained++;
       }
-      yield { name: cluster.name, total: cluster.endpoints.length, healthy, drained };
+      yield { name: cluster.name, total: cluster.endpoints.length, healthy, drained, panic: cluster.panic };
     }
   }
 }

@@ -27,12 +27,11 @@ export interface Scenario {
 export const UPSTREAM_PORTS = 100;
 
 /**
- * Config fragment that turns the access log and metrics on. Null until the configuration
- * has those switches; the scenario is then listed as skipped. Example once available:
- * `{ accessLog: { enabled: true }, metrics: { enabled: true } }`.
+ * Config fragments with the access log on (the default) and off. Metrics are always recorded
+ * (prepared prom-client children); the admin listener that serves them is off in benchmarks.
  */
-export const OBSERVABILITY_ON: Record<string, unknown> | null = null;
-export const OBSERVABILITY_OFF: Record<string, unknown> = {};
+export const OBSERVABILITY_ON: Record<string, unknown> | null = { logging: { level: 'warn', accessLog: true } };
+export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'warn', accessLog: false } };
 
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 

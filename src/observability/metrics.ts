@@ -6,7 +6,7 @@ import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.j
 /** What the metrics read from the running router at scrape time (never on the request path). */
 export interface MetricsSources {
   /** Endpoint counts of each service the router knows. */
-  services(): Iterable<{ name: string; total: number; healthy: number; drained: number }>;
+  services(): Iterable<{ name: string; total: number; healthy: number; drained: number; panic: boolean }>;
   /** Open client connections per proxy listener. */
   clientConnections(): Iterable<{ listener: string; open: number }>;
   /** The registry source's state. */
@@ -115,6 +115,16 @@ export class SwitchyardMetrics {
       collect() {
         this.reset();
         for (const s of metrics.sources.services()) this.labels(s.name).set(s.drained);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_service_panic',
+      help: '1 while the service is below its panic threshold and balances over all routable endpoints, healthy or not.',
+      labelNames: ['service'],
+      registers,
+      collect() {
+        this.reset();
+        for (const s of metrics.sources.services()) this.labels(s.name).set(s.panic ? 1 : 0);
       },
     });
     new Gauge({

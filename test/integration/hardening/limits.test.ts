@@ -113,7 +113,9 @@ describe('slow clients and idle connections', () => {
   });
 
   it('releases the connection after a 408 even when the client never reads or closes', async () => {
-    const before = proxy.app.clientConnections;
+    // Start from a quiet listener: connections of earlier tests may still be closing.
+    await eventually(() => proxy.app.clientConnections === 0, 10_000, 'earlier connections to close');
+    const before = 0;
     const conn = await RawConnection.open(proxy.port);
     conn.socket.pause();
     conn.write('GET / HTTP/1.1\r\nHost: h\r\n');

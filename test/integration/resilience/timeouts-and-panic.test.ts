@@ -70,6 +70,10 @@ describe('panic mode', () => {
     for (let i = 0; i < 15; i++) seen.add(String((await fetchText(`${proxy.url}/p`)).headers['x-instance']));
     return [...seen].sort();
   };
+  const panicGauge = async (): Promise<string | undefined> => {
+    const text = (await fetchText(`http://127.0.0.1:${proxy.app.adminAddress!.port}/metrics`)).body;
+    return /^switchyard_service_panic\{service="api"\} (\d+)$/m.exec(text)?.[1];
+  };
   const healthyCount = () => proxy.app.upstreams.get('api').endpoints.filter((e) => e.healthy).length;
 
   it('engages below the threshold, disengages at it, and never picks registry-critical instances', async () => {
@@ -87,9 +91,11 @@ describe('panic mode', () => {
     await eventually(() => cluster.panic, 5_000, 'panic mode'); // 1 of 5 = 20 %
     expect(await serving()).toEqual(['a', 'b', 'c', 'd']);
     expect(cluster.stats.panicEntered).toBe(1);
+    expect(await panicGauge()).toBe('1');
 
     ups[2]!.healthStatus = 200;
     await eventually(() => !cluster.panic, 5_000, 'panic mode to end');
     expect(await serving()).toEqual(['c', 'd']);
+    expect(await panicGauge()).toBe('0');
   });
 });
