@@ -122,6 +122,7 @@ export class SwitchyardMetrics {
       help: '1 while the service is below its panic threshold and balances over all routable endpoints, healthy or not.',
       labelNames: ['service'],
       registers,
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const s of metrics.sources.services()) this.labels(s.name).set(s.panic ? 1 : 0);
