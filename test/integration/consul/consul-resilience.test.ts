@@ -111,7 +111,8 @@ describe('Consul failures: last known good, index resets, outages, ACLs', () => 
     expect(new Set(registry().current().services.get('web')!.instances.map((i) => i.port))).toEqual(new Set([a.port, b.port]));
 
     await h.consul.listen();
-    await eventually(() => onlyFrom(['a', 'c']), 10_000, 'changes made during the outage applied');
+    // Within one blocking wait (5 s here) plus backoff once Consul answers again.
+    await eventually(() => onlyFrom(['a', 'c']), 20_000, 'changes made during the outage applied');
     stop = true;
     await load;
     expect(failures).toEqual([]);
