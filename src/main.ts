@@ -79,7 +79,7 @@ export class Switchyard {
       clientConnections: () => this.listeners.map((l) => ({ listener: l.name, open: l.openConnections })),
       registry: () => {
         const st = this.registry.status();
-        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0 };
+        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince };
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
