@@ -21,6 +21,7 @@ import { RouteOverrides, type RouteOverride, type StoredOverride } from './routi
 import type { RouteTable } from './routing/route-table.js';
 import { buildRouteTable, type RouteDeclaration } from './routing/route-table-builder.js';
 import { tagRoutePrefix, TagRoutes } from './routing/tag-routes.js';
+import { tagUpstreamTls } from './routing/tag-upstream-tls.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import type { Endpoint } from './upstream/endpoint.js';
 
@@ -83,6 +84,8 @@ export class Switchyard {
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
+    // Instances whose route tags say proto=https are reached over TLS (read from the current config).
+    clusters.setInstanceTls((instance) => tagUpstreamTls(instance, tagRoutePrefix(this.config.registry)));
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
