@@ -21,6 +21,7 @@ import { RouteOverrides, type RouteOverride, type StoredOverride } from './routi
 import type { RouteTable } from './routing/route-table.js';
 import { buildRouteTable, type RouteDeclaration } from './routing/route-table-builder.js';
 import { tagRoutePrefix, TagRoutes } from './routing/tag-routes.js';
+import { tagUpstreamTls } from './routing/tag-upstream-tls.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
 import type { Endpoint } from './upstream/endpoint.js';
 
@@ -84,10 +85,12 @@ export class Switchyard {
       clientConnections: () => this.listeners.map((l) => ({ listener: l.name, open: l.openConnections })),
       registry: () => {
         const st = this.registry.status();
-        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0 };
+        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince };
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
+    // Instances whose route tags say proto=https are reached over TLS (read from the current config).
+    clusters.setInstanceTls((instance) => tagUpstreamTls(instance, tagRoutePrefix(this.config.registry)));
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {

@@ -9,14 +9,17 @@ export interface MetricsSources {
   services(): Iterable<{ name: string; total: number; healthy: number; drained: number; panic: boolean }>;
   /** Open client connections per proxy listener. */
   clientConnections(): Iterable<{ listener: string; open: number }>;
-  /** The registry source's state. */
-  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number };
+  /**
+   * The registry source's state. `staleSince` (epoch ms, or null while in sync) is given by
+   * sources that watch (Consul); undefined for sources that cannot go stale.
+   */
+  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number; staleSince?: number | null };
 }
 
 const NO_SOURCES: MetricsSources = {
   services: () => [],
   clientConnections: () => [],
-  registry: () => ({ synced: false, lastSyncAt: null, syncErrors: 0 }),
+  registry: () => ({ synced: false, lastSyncAt: null, syncErrors: 0, staleSince: undefined }),
 };
 
 /** Request and attempt latencies: 1 ms to 30 s. */
@@ -149,13 +152,25 @@ export class SwitchyardMetrics {
     });
     new Gauge({
       name: 'switchyard_registry_sync_age_seconds',
-      help: 'Seconds since the last good registry sync (absent before the first).',
+      help: 'Seconds since the registry data was last known current (absent before the first sync; 0 while a watching registry such as Consul is in sync).',
       registers,
       aggregator: 'max',
       collect() {
         this.reset();
-        const at = metrics.sources.registry().lastSyncAt;
-        if (at !== null) this.set((Date.now() - at) / 1000);
+        const { lastSyncAt, staleSince } = metrics.sources.registry();
+        if (lastSyncAt === null) return;
+        // A watching source in sync holds live blocking queries: its data is current now, even
+        // though its last answer may be minutes old (an idle watch answers once per `wait`).
+        this.set(staleSince === null ? 0 : Math.max(0, Date.now() - lastSyncAt) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_registry_stale_seconds',
+      help: 'Seconds the registry source has been failing (last known data kept serving); 0 while it answers.',
+      registers,
+      collect() {
+        const since = metrics.sources.registry().staleSince;
+        this.set(since == null ? 0 : Math.max(0, Date.now() - since) / 1000);
       },
     });
     new Counter({

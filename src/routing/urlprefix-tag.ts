@@ -10,6 +10,10 @@ export interface UrlprefixRoute {
   /** Replacement for the matched prefix when `strip=` removes only part of it. */
   rewritePrefix: string | undefined;
   hostRewrite: string | undefined;
+  /** `proto=https`: the tagged instance is reached over TLS. */
+  https: boolean;
+  /** `tlsskipverify=true` (with proto=https): do not verify the instance's certificate. */
+  tlsSkipVerify: boolean;
 }
 
 export type UrlprefixParse = { ok: true; route: UrlprefixRoute } | { ok: false; reason: string };
@@ -22,9 +26,10 @@ const WHITESPACE = /\s+/;
  * does not start with `prefix` (not a route tag).
  *
  * Options: `strip=/p` removes the prefix /p (which must start the route path) before
- * forwarding; `proto=http` (the default); `host=<name>` sends that Host header upstream.
- * Options that would change what the route does and are not supported here (`proto=https`,
- * `proto=tcp`, `redirect=`, `weight=`, `host=dst`, `auth=`, ...) reject the tag, so a route
+ * forwarding; `proto=http` (the default) or `proto=https` (the tagged instance speaks TLS,
+ * verified; `tlsskipverify=true` turns verification off); `host=<name>` sends that Host
+ * header upstream. Options that would change what the route does and are not supported here
+ * (`proto=tcp`, `redirect=`, `weight=`, `host=dst`, `auth=`, ...) reject the tag, so a route
  * never silently behaves differently from what its tag says.
  */
 export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse | null {
@@ -43,7 +48,7 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
   if (!pathParsed.success) return { ok: false, reason: `path "${spec.slice(slash)}" ${pathParsed.error.issues[0]?.message ?? 'is not valid'}` };
   const path = pathParsed.data;
 
-  const route: UrlprefixRoute = { host, path, stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined };
+  const route: UrlprefixRoute = { host, path, stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined, https: false, tlsSkipVerify: false };
   for (const option of options) {
     const eq = option.indexOf('=');
     const key = eq < 0 ? option : option.slice(0, eq);
@@ -59,15 +64,21 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
         break;
       }
       case 'proto':
-        if (value !== 'http') return { ok: false, reason: `proto=${value} is not supported (upstreams are reached over plain HTTP)` };
+        if (value !== 'http' && value !== 'https') return { ok: false, reason: `proto=${value} is not supported (use proto=http or proto=https)` };
+        route.https = value === 'https';
+        break;
+      case 'tlsskipverify':
+        if (value !== 'true' && value !== 'false') return { ok: false, reason: `tlsskipverify=${value} must be true or false` };
+        route.tlsSkipVerify = value === 'true';
         break;
       case 'host':
         if (value === '' || value === 'dst') return { ok: false, reason: `host=${value} is not supported; give a host name` };
         route.hostRewrite = value.toLowerCase();
         break;
       default:
-        return { ok: false, reason: `option "${option}" is not supported (supported: strip=, proto=http, host=<name>)` };
+        return { ok: false, reason: `option "${option}" is not supported (supported: strip=, proto=http|https, tlsskipverify=, host=<name>)` };
     }
   }
+  if (route.tlsSkipVerify && !route.https) return { ok: false, reason: 'tlsskipverify=true only applies with proto=https' };
   return { ok: true, route };
 }

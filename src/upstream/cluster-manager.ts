@@ -2,6 +2,7 @@ import { DEFAULT_SERVICE, type ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { RegistrySnapshot } from '../registry/service-instance.js';
 import { Cluster } from './cluster.js';
+import { NO_DECLARED_TLS, type InstanceTlsResolver } from './upstream-tls.js';
 
 /**
  * Owns one Cluster per service name. Clusters are stable objects (routes hold them), while
@@ -11,6 +12,8 @@ export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
   private settings: Readonly<Record<string, ServiceConfig>> = {};
   private snapshot: RegistrySnapshot = { services: new Map() };
+  private instanceTls: InstanceTlsResolver = NO_DECLARED_TLS;
+  private readonly resolveInstanceTls: InstanceTlsResolver = (instance) => this.instanceTls(instance);
 
   constructor(private readonly logger: Logger) {}
 
@@ -18,7 +21,7 @@ export class ClusterManager {
   get(name: string): Cluster {
     let cluster = this.clusters.get(name);
     if (!cluster) {
-      cluster = new Cluster(name, this.settings[name] ?? DEFAULT_SERVICE, this.logger);
+      cluster = new Cluster(name, this.settings[name] ?? DEFAULT_SERVICE, this.logger, this.resolveInstanceTls);
       cluster.setInstances(this.snapshot.services.get(name)?.instances ?? []);
       this.clusters.set(name, cluster);
     }
@@ -27,6 +30,11 @@ export class ClusterManager {
 
   all(): IterableIterator<Cluster> {
     return this.clusters.values();
+  }
+
+  /** Sets how the registry declares TLS per instance (read when endpoints are created or updated). */
+  setInstanceTls(resolver: InstanceTlsResolver): void {
+    this.instanceTls = resolver;
   }
 
   applySettings(settings: Readonly<Record<string, ServiceConfig>>): void {

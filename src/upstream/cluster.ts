@@ -9,6 +9,7 @@ import { Endpoint, endpointKey, HealthFlag } from './endpoint.js';
 import { HealthChecker } from './health-checker.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { RetryBudget } from './retry-budget.js';
+import { NO_DECLARED_TLS, upstreamTlsOptions, type InstanceTlsResolver } from './upstream-tls.js';
 
 /**
  * All endpoints of one service and the balancer over them. The endpoint list and its balancer
@@ -36,6 +37,8 @@ export class Cluster {
     readonly name: string,
     settings: ServiceConfig,
     private readonly logger: Logger,
+    /** TLS the registry declares per instance (route tags with proto=https). */
+    private readonly instanceTls: InstanceTlsResolver = NO_DECLARED_TLS,
   ) {
     this.settingsValue = settings;
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
@@ -78,7 +81,13 @@ export class Cluster {
     for (const instance of instances) {
       const key = endpointKey(instance.address, instance.port);
       const kept = existing.get(key);
-      if (kept) {
+      if (kept && upstreamTlsOptions(instance, this.settingsValue, this.instanceTls(instance)) !== kept.tls) {
+        // Same address, other protocol (http <-> https or other TLS settings): a new pool; the
+        // old one stays in `existing` and closes after the swap.
+        const endpoint = this.newEndpoint(instance, this.settingsValue);
+        endpoint.drained = kept.drained;
+        next.push(endpoint);
+      } else if (kept) {
         kept.instance = instance;
         existing.delete(key);
         next.push(kept);
@@ -131,7 +140,7 @@ export class Cluster {
   }
 
   private newEndpoint(instance: ServiceInstance, settings: ServiceConfig): Endpoint {
-    const endpoint = new Endpoint(instance, settings, this.breaker);
+    const endpoint = new Endpoint(instance, settings, this.breaker, this.instanceTls(instance));
     endpoint.onHealthChange(this.onEndpointHealth);
     return endpoint;
   }

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
-import type { ServiceConfig } from '../config/schema.js';
+import type { ServiceConfig, UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
 import { TlsPool } from './tls-pool.js';
@@ -66,10 +66,11 @@ export class Endpoint {
   /** TLS options towards the instance, or null for plain HTTP. */
   readonly tls: ConnectionOptions | null;
 
-  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter) {
+  /** `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions). */
+  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig) {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
-    this.tls = upstreamTlsOptions(instance, settings);
+    this.tls = upstreamTlsOptions(instance, settings, declaredTls);
     const options: Pool.Options = {
       connections: settings.connections,
       pipelining: 1,

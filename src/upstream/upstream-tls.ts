@@ -5,17 +5,28 @@ import type { ServiceInstance } from '../registry/service-instance.js';
 
 const DEFAULT_TLS: UpstreamTlsConfig = { verify: true };
 
+/**
+ * TLS an instance declares through the registry other than by meta (e.g. a route tag with
+ * `proto=https`), or undefined. Must return the same object for the same answer: options are
+ * cached per object, and a different object means "TLS changed" (the pool is rebuilt).
+ */
+export type InstanceTlsResolver = (instance: ServiceInstance) => UpstreamTlsConfig | undefined;
+
+/** No TLS declared beyond the service settings and instance meta. */
+export const NO_DECLARED_TLS: InstanceTlsResolver = () => undefined;
+
 /** CA files read once per configuration object (settings are replaced whole on reload). */
 const prepared = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
 
 /**
  * TLS options towards an instance, or null for plain HTTP. TLS is on when the service has a
- * `tls` section or the instance says `proto: https` in its meta; verification is on unless
- * `verify: false`. The CA file is read when the settings are first used (control plane, at
+ * `tls` section (which wins), the registry declares it for the instance (`declared`, e.g. a
+ * `proto=https` route tag), or the instance says `proto: https` in its meta; verification is
+ * on unless `verify: false`. The CA file is read when the settings are first used (control plane, at
  * endpoint creation), not per request; a missing file throws with its path.
  */
-export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceConfig): ConnectionOptions | null {
-  const tls = settings.tls ?? (instance.meta.proto === 'https' ? DEFAULT_TLS : undefined);
+export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceConfig, declared?: UpstreamTlsConfig): ConnectionOptions | null {
+  const tls = settings.tls ?? declared ?? (instance.meta.proto === 'https' ? DEFAULT_TLS : undefined);
   if (tls === undefined) return null;
   let options = prepared.get(tls);
   if (options === undefined) {

@@ -1,4 +1,5 @@
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createHash } from 'node:crypto';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 
 /**
@@ -446,6 +447,11 @@ export class ConsulEmulator {
     const token = tokenOf(req);
     const acl = this.aclFor(token);
 
+    const agentService = AGENT_SERVICE_PATH.exec(path);
+    if (agentService && agentService[1] !== 'register') {
+      if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
+      return this.agentService(decodeURIComponent(agentService[1]!), acl, res);
+    }
     if (path.startsWith('/v1/agent/')) {
       if (path !== '/v1/agent/self' && method !== 'PUT') throw new HttpError(405, `method ${method} not allowed`);
       if (path !== '/v1/agent/self' && acl !== null && !acl.write) throw new HttpError(403, 'Permission denied');
@@ -552,6 +558,31 @@ export class ConsulEmulator {
       });
     });
     if (!res.destroyed && !res.writableEnded) respond();
+  }
+
+  /**
+   * GET /v1/agent/service/<id>: the agent's own definition of a local service (200), 404
+   * `unknown service ID: <id>` when the agent has none, 403 without service:read on it.
+   * Carries X-Consul-ContentHash like Consul; hash-based blocking (`?hash=`) is not emulated.
+   */
+  private agentService(id: string, acl: AclToken | null, res: ServerResponse): void {
+    const record = this.services.get(`${this.agentNode}/${id}`);
+    if (!record) throw new HttpError(404, `unknown service ID: ${id}`);
+    if (acl !== null && acl.serviceRead !== '*' && !acl.serviceRead.includes(record.Service)) throw new HttpError(403, 'Permission denied');
+    const definition = {
+      ID: record.ID,
+      Service: record.Service,
+      Tags: record.Tags,
+      Meta: record.Meta,
+      Port: record.Port,
+      Address: record.Address,
+      TaggedAddresses: {},
+      Weights: record.Weights,
+      EnableTagOverride: record.EnableTagOverride,
+      Datacenter: this.datacenter,
+    };
+    const contentHash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+    this.json(res, { ...definition, ContentHash: contentHash }, null, { 'x-consul-contenthash': contentHash });
   }
 
   private async agent(path: string, query: URLSearchParams, body: string, res: ServerResponse): Promise<void> {
@@ -807,6 +838,9 @@ function publicCheck(c: CheckRecord) {
     ModifyIndex: c.ModifyIndex,
   };
 }
+
+/** GET /v1/agent/service/<id> (one path segment; register/deregister/maintenance are PUT paths). */
+const AGENT_SERVICE_PATH = /^\/v1\/agent\/service\/([^/]+)$/;
 
 function tokenOf(req: IncomingMessage): string | null {
   const header = req.headers['x-consul-token'];

@@ -17,9 +17,9 @@ export interface RouterProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `switchyard start <config>` and waits for its banner (listener and admin URLs). */
-export async function startRouterProcess(configFile: string): Promise<RouterProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `switchyard start <config>` (with `env`) and waits for its banner (listener and admin URLs). */
+export async function startRouterProcess(configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));

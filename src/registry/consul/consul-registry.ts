@@ -75,6 +75,8 @@ export class ConsulRegistry implements Registry {
   private lastError: string | null = null;
   private lastLoggedState: string | null = null;
   private staleSince: number | null = null;
+  /** Failed Consul requests (watch re-issues, service reads, start-up attempts) since start. */
+  private syncErrors = 0;
   private readonly failing = new Map<string, string>();
   /** Reads of /v1/health/service/<name> sent so far. */
   serviceReads = 0;
@@ -98,6 +100,7 @@ export class ConsulRegistry implements Registry {
       } catch (err) {
         const message = (err as Error).message;
         this.lastError = message;
+        this.syncErrors += 1;
         const retryable = err instanceof ConsulRequestError && err.kind !== 'acl';
         const delay = backoffDelay(attempt, this.backoff);
         if (!retryable || Date.now() + delay > deadline) {
@@ -129,6 +132,7 @@ export class ConsulRegistry implements Registry {
       synced: this.synced,
       lastSyncAt: this.lastSyncAt,
       lastError: this.lastError,
+      syncErrors: this.syncErrors,
       staleSince: this.staleSince,
     };
   }
@@ -279,7 +283,7 @@ export class ConsulRegistry implements Registry {
     changed ||= result.changed;
     if (result.errors.length > 0) {
       for (const name of result.failed) this.dirty.add(name);
-      this.noteFailure('reads', result.errors[0]!);
+      this.noteFailure('reads', result.errors[0]!, result.errors.length);
       this.readFailures += 1;
       this.rerun = false;
       this.reconcileTimer = setTimeout(() => {
@@ -337,7 +341,9 @@ export class ConsulRegistry implements Registry {
 
   // ------------------------------------------------------------------ failure state
 
-  private noteFailure(source: string, err: ConsulRequestError): void {
+  /** Records `requests` failed requests of one source; enters the failure state if not in it. */
+  private noteFailure(source: string, err: ConsulRequestError, requests = 1): void {
+    this.syncErrors += requests;
     if (this.failing.size === 0) this.staleSince = Date.now();
     this.failing.set(source, err.message);
     this.lastError = err.message;
@@ -352,9 +358,12 @@ export class ConsulRegistry implements Registry {
   }
 
   private noteSuccess(source: string): void {
+    this.failing.delete(source);
+    // lastSyncAt is the last time every source answered, so it stays put while another fails.
+    if (this.failing.size > 0) return;
     this.lastSyncAt = Date.now();
-    if (!this.failing.delete(source) || this.failing.size > 0) return;
-    const staleForMs = this.staleSince === null ? 0 : Date.now() - this.staleSince;
+    if (this.staleSince === null) return;
+    const staleForMs = Date.now() - this.staleSince;
     this.staleSince = null;
     this.lastError = null;
     this.lastLoggedState = null;

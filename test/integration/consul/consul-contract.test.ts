@@ -88,6 +88,18 @@ for (const target of targets) {
       expect(await health('?passing=true')).toEqual([]);
     });
 
+    it("answers GET /v1/agent/service/<id> with the agent's definition, 404 when unknown", async () => {
+      const r = await get(`/v1/agent/service/${id}`);
+      expect(r.status).toBe(200);
+      const def = JSON.parse(r.body) as { ID: string; Service: string; Port: number; Tags: string[]; Weights: unknown; ContentHash: string };
+      expect(def).toMatchObject({ ID: id, Service: svc, Port: 18080, Weights: { Passing: 4, Warning: 2 } });
+      expect([...def.Tags].sort()).toEqual(['contract', 'urlprefix-/contract']);
+      expect(r.headers['x-consul-contenthash']).toBe(def.ContentHash);
+      const missing = await get(`/v1/agent/service/${id}-missing`);
+      expect(missing.status).toBe(404);
+      expect(missing.body).toContain('unknown service ID');
+    });
+
     it('wakes a blocking query when a check passes, with a higher index', async () => {
       const first = await get(`/v1/health/service/${svc}`);
       const index = Number(first.headers['x-consul-index']);

@@ -138,6 +138,10 @@ describe('Consul emulator', () => {
     const reader = await get('/v1/catalog/services', { authorization: 'Bearer reader' });
     expect(JSON.parse(reader.body)).toEqual({ public: [] });
     expect(reader.headers['x-consul-results-filtered-by-acls']).toBe('true');
+    // GET /v1/agent/service/<id> needs service:read on that service.
+    expect((await get('/v1/agent/service/public', { 'x-consul-token': 'reader' })).status).toBe(200);
+    expect((await get('/v1/agent/service/secret', { 'x-consul-token': 'reader' })).status).toBe(403);
+    expect((await get('/v1/agent/service/register')).status).toBe(405);
     expect((await put('/v1/agent/service/deregister/public', undefined, { 'x-consul-token': 'reader' })).status).toBe(403);
     expect((await put('/v1/agent/service/deregister/public', undefined, { 'x-consul-token': 'admin' })).status).toBe(200);
   });

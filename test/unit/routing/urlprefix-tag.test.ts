@@ -10,7 +10,10 @@ describe('parseUrlprefixTag', () => {
   });
 
   it('parses host-less and host routes, normalising host case and trailing slashes', () => {
-    expect(parse('urlprefix-/api/')).toEqual({ ok: true, route: { host: undefined, path: '/api', stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined } });
+    expect(parse('urlprefix-/api/')).toEqual({
+      ok: true,
+      route: { host: undefined, path: '/api', stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined, https: false, tlsSkipVerify: false },
+    });
     expect(parse('urlprefix-Shop.Example.com/')).toMatchObject({ ok: true, route: { host: 'shop.example.com', path: '/' } });
     expect(parse('urlprefix-*.example.com/x')).toMatchObject({ ok: true, route: { host: '*.example.com', path: '/x' } });
   });
@@ -24,10 +27,18 @@ describe('parseUrlprefixTag', () => {
 
   it('accepts proto=http and host=<name>, rejects what it cannot honour', () => {
     expect(parse('urlprefix-/a proto=http host=internal.example')).toMatchObject({ ok: true, route: { hostRewrite: 'internal.example' } });
-    expect(parse('urlprefix-/a proto=https')).toMatchObject({ ok: false, reason: expect.stringContaining('proto=https') });
+    expect(parse('urlprefix-/a proto=tcp')).toMatchObject({ ok: false, reason: expect.stringContaining('proto=tcp') });
     expect(parse('urlprefix-/a host=dst')).toMatchObject({ ok: false });
     expect(parse('urlprefix-/a redirect=301,https://x')).toMatchObject({ ok: false, reason: expect.stringContaining('redirect') });
     expect(parse('urlprefix-/a weight=0.2')).toMatchObject({ ok: false });
+  });
+
+  it('maps proto=https and tlsskipverify= to upstream TLS', () => {
+    expect(parse('urlprefix-/a proto=https')).toMatchObject({ ok: true, route: { https: true, tlsSkipVerify: false } });
+    expect(parse('urlprefix-/a proto=https tlsskipverify=true')).toMatchObject({ ok: true, route: { https: true, tlsSkipVerify: true } });
+    expect(parse('urlprefix-/a proto=https tlsskipverify=false')).toMatchObject({ ok: true, route: { https: true, tlsSkipVerify: false } });
+    expect(parse('urlprefix-/a tlsskipverify=true')).toMatchObject({ ok: false, reason: expect.stringContaining('only applies with proto=https') });
+    expect(parse('urlprefix-/a proto=https tlsskipverify=yes')).toMatchObject({ ok: false, reason: expect.stringContaining('true or false') });
   });
 
   it('rejects tags without a path or with a bad host', () => {

@@ -1,0 +1,68 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startConsulProxy, type ConsulProxyHarness } from '../../support/consul-proxy-harness.js';
+import { fetchText } from '../../support/http-client.js';
+import { parsePrometheusText, value, type Sample } from '../../support/prometheus-text.js';
+import { eventually } from '../../support/proxy-harness.js';
+import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
+
+describe('Consul registry state on the admin /metrics', () => {
+  let a: TestUpstream;
+  let h: ConsulProxyHarness | null = null;
+
+  beforeAll(async () => {
+    a = await startUpstream('a');
+  });
+  afterAll(async () => {
+    await a.close();
+  });
+  afterEach(async () => {
+    await h?.close();
+    h = null;
+  });
+
+  async function scrape(): Promise<Sample[]> {
+    const admin = h!.app.adminAddress!;
+    const r = await fetchText(`http://127.0.0.1:${admin.port}/metrics`);
+    expect(r.status).toBe(200);
+    return parsePrometheusText(r.body);
+  }
+  const metric = async (name: string) => value(await scrape(), name);
+
+  it('shows staleness and rising sync errors during an outage, and 0 stale after recovery', async () => {
+    h = await startConsulProxy({ config: { routes: [{ name: 'web', match: { path: '/web' }, service: 'web' }] } });
+    h.consul.register({ Name: 'web', ID: 'web-a', Address: '127.0.0.1', Port: a.port, Check: { TTL: '10m', Status: 'passing' } });
+    await eventually(async () => (await fetchText(`${h!.url}/web`)).status === 200, 5_000, 'web routable');
+
+    let m = await scrape();
+    expect(value(m, 'switchyard_registry_synced')).toBe(1);
+    expect(value(m, 'switchyard_registry_stale_seconds')).toBe(0);
+    // In sync: the watches hold live blocking queries, so the data is current.
+    expect(value(m, 'switchyard_registry_sync_age_seconds')).toBe(0);
+    const errorsBefore = value(m, 'switchyard_registry_sync_errors_total')!;
+    expect(errorsBefore).toBe(0);
+
+    await h.consul.stop();
+    await eventually(async () => (await metric('switchyard_registry_stale_seconds'))! > 0, 5_000, 'stale seconds above 0');
+    m = await scrape();
+    const firstErrors = value(m, 'switchyard_registry_sync_errors_total')!;
+    expect(firstErrors).toBeGreaterThan(errorsBefore);
+    expect(value(m, 'switchyard_registry_sync_age_seconds')).toBeGreaterThan(0);
+    expect(value(m, 'switchyard_registry_synced')).toBe(1);
+    // The watches keep retrying with backoff: the counter keeps rising and staleness grows.
+    const firstStale = value(m, 'switchyard_registry_stale_seconds')!;
+    await eventually(async () => (await metric('switchyard_registry_sync_errors_total'))! > firstErrors, 5_000, 'sync errors rising');
+    await eventually(async () => (await metric('switchyard_registry_stale_seconds'))! > firstStale, 5_000, 'stale seconds growing');
+    // The last known endpoint keeps serving.
+    expect((await fetchText(`${h.url}/web`)).status).toBe(200);
+
+    await h.consul.listen();
+    await eventually(async () => (await metric('switchyard_registry_stale_seconds')) === 0, 10_000, 'stale back to 0');
+    m = await scrape();
+    expect(value(m, 'switchyard_registry_sync_age_seconds')).toBe(0);
+    const errorsAfter = value(m, 'switchyard_registry_sync_errors_total')!;
+    expect(errorsAfter).toBeGreaterThan(firstErrors);
+    // No more errors once Consul answers again.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await metric('switchyard_registry_sync_errors_total')).toBe(errorsAfter);
+  });
+});
