@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
 import { request } from 'undici';
@@ -23,12 +23,12 @@ export interface SpawnOptions {
 }
 
 export function spawnLogged(options: SpawnOptions): BenchProcess {
-  const log = createWriteStream(options.logFile);
-  const stdio: ('ignore' | 'pipe' | 'ipc')[] = ['ignore', 'pipe', 'pipe'];
+  // The child writes its log straight to the file: piping it through this process would make
+  // the load generator (same process) pump every access-log line and slow itself down.
+  const log = openSync(options.logFile, 'a');
+  const stdio: ('ignore' | 'pipe' | 'ipc' | number)[] = ['ignore', options.pipeStdout ? 'pipe' : log, log];
   if (options.ipc) stdio.push('ipc');
   const child = spawn(options.command, options.args, { stdio, env: { ...process.env, ...options.env } });
-  if (!options.pipeStdout) child.stdout!.pipe(log);
-  child.stderr!.pipe(log);
   const exited = once(child, 'exit');
   return {
     child,
@@ -40,7 +40,7 @@ export function spawnLogged(options: SpawnOptions): BenchProcess {
         await exited;
         clearTimeout(timer);
       }
-      log.end();
+      closeSync(log);
     },
   };
 }
