@@ -1,3 +1,4 @@
+import { dirname, join } from 'node:path';
 import { pino } from 'pino';
 import { Switchyard } from '../../src/main.js';
 
@@ -8,7 +9,9 @@ import { Switchyard } from '../../src/main.js';
  */
 const configFile = process.argv[2];
 if (configFile === undefined || process.send === undefined) throw new Error('usage: fork proxy-process.ts <config file> (with an IPC channel)');
-const app = await Switchyard.start(configFile, { logger: pino({ level: 'warn' }) });
+// Logs (the access log included) go asynchronously to a file beside the config, as in production.
+const logger = pino({ level: 'warn' }, pino.destination({ dest: join(dirname(configFile), 'proxy.log'), sync: false }));
+const app = await Switchyard.start(configFile, { logger });
 process.send({ type: 'ready', port: app.addresses[0]!.port });
 
 const gc = (globalThis as { gc?: () => void }).gc;
