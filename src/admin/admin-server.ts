@@ -7,6 +7,7 @@ import { OverrideRejected } from './admin-view.js';
 import { BearerToken } from './bearer-token.js';
 import { BadRequestBody, readJsonBody } from './json-body.js';
 import { STATUS_PAGE_ASSETS } from './status-page.js';
+import { closeNow, listenExclusive } from './server-lifecycle.js';
 
 export interface AdminServerOptions {
   /** Bearer token for mutations; required when the listener is not on loopback. */
@@ -44,22 +45,11 @@ export class AdminServer {
     if (this.token === null && !isLoopbackAddress(address)) {
       throw new Error(`the admin listener on ${address} is reachable from other hosts: set admin.token, or bind admin.address to 127.0.0.1`);
     }
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      // Exclusive: in a node:cluster worker the admin port is this process's own, never shared.
-      this.server.listen({ port, host: address, exclusive: true }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.server.address() as AddressInfo;
+    return listenExclusive(this.server, port, address);
   }
 
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return closeNow(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

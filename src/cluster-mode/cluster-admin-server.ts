@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AggregatorRegistry } from 'prom-client';
 import { request } from 'undici';
 import type { Logger } from '../observability/logger.js';
+import { closeNow, listenExclusive } from '../admin/server-lifecycle.js';
 
 /** A worker's own admin listener (127.0.0.1, a port of its own). */
 export interface WorkerAdmin {
@@ -49,21 +50,11 @@ export class ClusterAdminServer {
   }
 
   async listen(port: number, address: string): Promise<AddressInfo> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ port, host: address, exclusive: true }, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    return this.server.address() as AddressInfo;
+    return listenExclusive(this.server, port, address);
   }
 
-  async close(): Promise<void> {
-    await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return closeNow(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
