@@ -5,7 +5,7 @@ import type { ServiceInstance } from '../registry/service-instance.js';
 import { createBalancer, type Balancer } from './balancer.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ClusterStats } from './cluster-stats.js';
-import { Endpoint, endpointKey, HealthFlag } from './endpoint.js';
+import { Endpoint, endpointKey } from './endpoint.js';
 import { HealthChecker } from './health-checker.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { RetryBudget } from './retry-budget.js';
@@ -66,12 +66,6 @@ export class Cluster {
     return this.balancer.pick(request, this.panic, tried) ?? this.balancer.pick(request, this.panic, null);
   }
 
-  /** Drains (or undrains) an endpoint: a drained endpoint gets no new requests, even in panic mode. */
-  setDrained(key: string, drained: boolean): boolean {
-    const endpoint = this.endpointList.find((e) => e.key === key);
-    endpoint?.setHealthFlag(HealthFlag.drain, drained);
-    return endpoint !== undefined;
-  }
 
   /** Replaces the instance list, reusing the pools of endpoints that stay. */
   setInstances(instances: readonly ServiceInstance[]): void {

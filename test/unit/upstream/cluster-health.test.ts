@@ -41,7 +41,7 @@ describe('Cluster health view and panic mode', () => {
 
   it('never picks a drained endpoint, not even in panic mode, and does not count it in the share', () => {
     const c = clusterOf(3, { panicThreshold: 100 });
-    expect(c.setDrained(c.endpoints[0]!.key, true)).toBe(true);
+    c.endpoints[0]!.drained = true;
     expect(c.panic).toBe(false); // the 2 others are healthy: 100% of the routable ones
     c.endpoints[1]!.setHealthFlag(HealthFlag.outlier, true);
     expect(c.panic).toBe(true);
