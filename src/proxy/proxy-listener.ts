@@ -94,10 +94,15 @@ export class ProxyListener {
   }
 
   async listen(): Promise<AddressInfo> {
+    const { address, port } = this.config;
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.config.port, this.config.address, () => {
-        this.server.off('error', reject);
+      const fail = (err: Error & { code?: string }) => {
+        const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+        reject(new Error(`listener "${this.name}" cannot listen on ${address}:${port}: ${why}. Free the port or change the listener's port in the config.`, { cause: err }));
+      };
+      this.server.once('error', fail);
+      this.server.listen(port, address, () => {
+        this.server.off('error', fail);
         resolve();
       });
     });

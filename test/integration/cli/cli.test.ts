@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +76,23 @@ describe('switchyard command', () => {
     }
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0);
+  });
+
+  it('start: names the listener and the fix when its port is taken, exit code 1', async () => {
+    const blocker = createNetServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', () => r()));
+    const port = (blocker.address() as AddressInfo).port;
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
+    const file = join(dir, 'taken.yaml');
+    await writeFile(join(dir, 'services.yaml'), 'services: {}\n');
+    await writeFile(file, `listeners:\n  - name: edge\n    address: 127.0.0.1\n    port: ${port}\nadmin: { enabled: false }\n`);
+    try {
+      const r = await run(['start', file]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`listener "edge" cannot listen on 127.0.0.1:${port}: the port is already in use. Free the port or change the listener's port in the config.`);
+    } finally {
+      blocker.close();
+    }
   });
 
   it('start: refuses a bad config with its error and exit code 1', async () => {
