@@ -70,6 +70,8 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   private replayable = false;
   /** undici got a connection for a try with the streamed client body: the stream is spent. */
   private streamTaken = false;
+  /** Why the last try failed (null: it got a 5xx that is being retried), reported when it is retried. */
+  private tryFailure: (Error & { code?: string }) | null = null;
   /** The circuit breaker refused the request (reported as a rejection, not an upstream attempt). */
   private refusedWith: ProxyErrorCode | null = null;
   /** Chunks of a body being buffered for replay; null when not buffering. */
@@ -179,6 +181,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   onComplete(): void {
     this.endTry();
     if (this.discarding) {
+      this.tryFailure = null;
       process.nextTick(startRetry, this);
       return;
     }
@@ -202,6 +205,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if (this.discarding) {
       // The retry was already planned when the 5xx arrived; the rest of its body does not matter.
       if (!this.totalTimedOut) {
+        this.tryFailure = null;
         process.nextTick(startRetry, this);
         return;
       }
@@ -212,6 +216,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
           { requestId: this.requestId, route: this.route.name, endpoint: this.endpoint.key, next: this.nextEndpoint!.key, errorCode: err.code, error: err.message, retry: this.retries },
           'upstream try failed; retrying on another endpoint',
         );
+        this.tryFailure = err;
         process.nextTick(startRetry, this);
         return;
       }
@@ -246,6 +251,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
       this.finish();
       return;
     }
+    this.ctx.observer.attemptRetried(this, this.tryFailure);
     this.endpoint = this.nextEndpoint!;
     this.nextEndpoint = null;
     this.dispatch();

@@ -33,6 +33,12 @@ export interface ExchangeRecord {
 export interface RequestObserver {
   /** A forwarded request ended: response complete, failed, or the client went away. */
   requestEnded(exchange: ExchangeRecord): void;
+  /**
+   * A try ended and the request is being retried on another endpoint: `failure` is why (null
+   * when the try got a 5xx response that the retry policy names). The final try is reported
+   * by requestEnded.
+   */
+  attemptRetried(exchange: ExchangeRecord, failure: (Error & { code?: string }) | null): void;
   /** The proxy answered itself before forwarding (`route` is null when none matched). */
   requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
 }
@@ -40,5 +46,6 @@ export interface RequestObserver {
 /** An observer that records nothing (contexts built without a router). */
 export const NO_OBSERVER: RequestObserver = {
   requestEnded() {},
+  attemptRetried() {},
   requestRejected() {},
 };

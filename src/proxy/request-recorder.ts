@@ -86,6 +86,11 @@ export class RequestRecorder implements RequestObserver {
     );
   }
 
+  attemptRetried(x: ExchangeRecord, failure: (Error & { code?: string }) | null): void {
+    const outcome: UpstreamOutcome = failure === null ? 'response' : (OUTCOME_OF[classifyUpstreamError(failure)] ?? 'reset');
+    x.route.metrics.upstream.attemptEnded(outcome, (x.upstreamEndedAt - x.upstreamStartedAt) / 1000);
+  }
+
   requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void {
     const status = PROXY_ERRORS[code].status;
     const seconds = (performance.now() - startedAt) / 1000;

@@ -75,9 +75,13 @@ describe('/metrics after known traffic', () => {
     expect(value(m, 'switchyard_response_body_bytes_total', { route: 'failing', service: 'failing' })).toBe(4);
 
     expect(value(m, 'switchyard_upstream_attempt_duration_seconds_count', { service: 'api', outcome: 'response' })).toBe(6);
-    expect(value(m, 'switchyard_upstream_attempt_duration_seconds_count', { service: 'failing', outcome: 'response' })).toBe(1);
-    expect(value(m, 'switchyard_upstream_attempt_duration_seconds_count', { service: 'dead', outcome: 'connect_failed' })).toBe(1);
-    expect(value(m, 'switchyard_upstream_connect_errors_total', { service: 'dead' })).toBe(1);
+    // The 503 is retried (retryOn gateway-error, maxRetries 2) on the only instance: three attempts, each counted.
+    expect(value(m, 'switchyard_upstream_attempt_duration_seconds_count', { service: 'failing', outcome: 'response' })).toBe(3);
+    expect(value(m, 'switchyard_upstream_retries_total', { service: 'failing' })).toBe(2);
+    // The refused connection is retried twice on the same (only) instance: three failed attempts.
+    expect(value(m, 'switchyard_upstream_attempt_duration_seconds_count', { service: 'dead', outcome: 'connect_failed' })).toBe(3);
+    expect(value(m, 'switchyard_upstream_connect_errors_total', { service: 'dead' })).toBe(3);
+    expect(value(m, 'switchyard_upstream_retries_total', { service: 'dead' })).toBe(2);
     expect(value(m, 'switchyard_upstream_connect_errors_total', { service: 'api' })).toBe(0);
     expect(value(m, 'switchyard_upstream_timeouts_total', { service: 'api' })).toBe(0);
     expect(value(m, 'switchyard_upstream_retries_total', { service: 'api' })).toBe(0);
