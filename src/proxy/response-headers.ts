@@ -52,7 +52,8 @@ export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: stri
     for (let i = 0; i < out.length; i += 2) {
       if (!extraHop.has(out[i]!.toLowerCase())) filtered.push(out[i]!, out[i + 1]!);
     }
-    if (!sawRequestId) filtered.push(requestIdHeader, requestId);
+    // The upstream may have named the request id header in Connection: the id is still echoed.
+    if (!sawRequestId || extraHop.has(requestIdHeader)) filtered.push(requestIdHeader, requestId);
     return filtered;
   }
   if (!sawRequestId) out.push(requestIdHeader, requestId);
