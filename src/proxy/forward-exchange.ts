@@ -50,7 +50,6 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * would first parse it into an object.
  */
 export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord {
-  readonly startedAt = performance.now();
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -102,6 +101,8 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     readonly route: Route,
     public endpoint: Endpoint,
     readonly requestId: string,
+    /** performance.now() when the request arrived. */
+    readonly startedAt: number,
   ) {}
 
   start(path: string, headers: string[], hasBody: boolean): void {

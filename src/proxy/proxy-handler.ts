@@ -81,7 +81,7 @@ export class ProxyHandler {
       }
     }
     const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
-    new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId).start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
+    new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt).start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
   };
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {

@@ -14,7 +14,7 @@ export interface ExchangeRecord {
   /** The endpoint of the last attempt. */
   readonly endpoint: Endpoint;
   readonly requestId: string;
-  /** performance.now() when the exchange was created (request routed). */
+  /** performance.now() when the request arrived. */
   readonly startedAt: number;
   /** performance.now() when the last attempt was dispatched, and when it ended. */
   readonly upstreamStartedAt: number;
