@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson, fetchText } from '../../support/http-client.js';
-import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type EchoReply, type TestUpstream } from '../../support/test-upstream.js';
 
 const TOKEN = 'test-admin-token-0123456789';
@@ -70,6 +70,11 @@ describe('admin API', () => {
 
     // Survives a registry update and a reload.
     await proxy.writeServices({ web: [{ id: 'web-a', port: a.port, tags: ['stable'] }, { id: 'web-b', port: b.port, weight: 2, tags: ['canary'] }], other: [{ port: other.port }], unrouted: [{ port: 1 }] });
+    await eventually(
+      async () => (await fetchJson<any>(`${admin}/api/v1/services/web`)).json.endpoints.some((e: any) => e.id === 'web-b' && e.registryWeight === 2),
+      5_000,
+      'the services file change to be applied',
+    );
     expect((await post('/api/v1/reload')).status).toBe(200);
     expect(new Set(await instancesServed(6))).toEqual(new Set(['b']));
 
