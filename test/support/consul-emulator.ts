@@ -90,6 +90,13 @@ export interface ServiceRegistration {
 }
 
 /** One request as the emulator received it. */
+/** One entry of GET /v1/health/service/<name>, as tests read it. */
+export interface HealthEntry {
+  Node: { Node: string; Address: string };
+  Service: { ID: string; Address: string; Port: number; Tags: string[]; Weights: { Passing: number; Warning: number } };
+  Checks: { CheckID: string; Status: string; ServiceID: string }[];
+}
+
 export interface EmulatorRequest {
   method: string;
   path: string;

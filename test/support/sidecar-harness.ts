@@ -1,36 +1,17 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { configSchema } from '../../src/config/schema.js';
 import type { Registry } from '../../src/registry/registry.js';
 import { Sidecar } from '../../src/sidecar/sidecar.js';
 import type { SidecarRunConfig } from '../../src/sidecar/sidecar-options.js';
 import type { ConsulEmulator } from './consul-emulator.js';
+import { freePorts } from './free-port.js';
 import { captureLog, type CapturedLog } from './log-capture.js';
 
 /** The test app (a plain Node script) the sidecar runs. */
 export const TEST_APP = fileURLToPath(new URL('./sidecar-test-app.mjs', import.meta.url));
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
-/** `count` consecutive free ports on 127.0.0.1 (app instances need consecutive ports). */
-export async function freePorts(count: number): Promise<number[]> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    // Below the ephemeral range (32768+), so outgoing connections cannot take them meanwhile.
-    const base = 12_000 + Math.floor(Math.random() * 18_000);
-    const ports = Array.from({ length: count }, (_, i) => base + i);
-    let ok = true;
-    for (const p of ports) if (!(await portFree(p))) ok = false;
-    if (ok) return ports;
-  }
-  throw new Error(`no ${count} consecutive free ports found`);
-}
+export { freePorts };
 
 export interface InProcessSidecar {
   sidecar: Sidecar;

@@ -1,5 +1,4 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -9,22 +8,12 @@ import { parsePrometheusText, samples } from '../../support/prometheus-text.js';
 import { eventually, servicesYaml } from '../../support/proxy-harness.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
+import { freePort } from '../../support/free-port.js';
 
 /**
  * Workers share the listener through the primary, so port 0 would not name one port the test
  * can know in advance: take a free port (bind, read, release) and write it into the config.
  */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 interface LogLine {
   msg?: string;
   pid?: number;

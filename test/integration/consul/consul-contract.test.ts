@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load-config.js';
 import type { ConsulRegistryConfig } from '../../../src/config/schema.js';
 import { ConsulRegistry } from '../../../src/registry/consul/consul-registry.js';
-import { ConsulEmulator } from '../../support/consul-emulator.js';
+import { ConsulEmulator, type HealthEntry } from '../../support/consul-emulator.js';
 import { fetchText } from '../../support/http-client.js';
 import { captureLog } from '../../support/log-capture.js';
 import { eventually } from '../../support/proxy-harness.js';
@@ -47,11 +47,6 @@ if (!realAddress) {
   console.info('Consul contract tests: CONSUL_HTTP_ADDR is not set, so only the emulator is checked; set it to also run them against a real Consul agent.');
 }
 
-interface HealthEntry {
-  Node: { Address: string };
-  Service: { ID: string; Address: string; Port: number; Weights: { Passing: number; Warning: number } };
-  Checks: { CheckID: string; Status: string }[];
-}
 
 for (const target of targets) {
   describe.skipIf(target.name !== 'emulator' && !realAddress)(`Consul contract: ${target.name}`, () => {

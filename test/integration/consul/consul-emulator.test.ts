@@ -1,13 +1,8 @@
 import Consul from 'consul';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ConsulEmulator } from '../../support/consul-emulator.js';
+import { ConsulEmulator, type HealthEntry } from '../../support/consul-emulator.js';
 import { fetchText } from '../../support/http-client.js';
 
-interface HealthEntry {
-  Node: { Node: string; Address: string };
-  Service: { ID: string; Address: string; Port: number; Tags: string[]; Weights: { Passing: number; Warning: number } };
-  Checks: { CheckID: string; Status: string; ServiceID: string }[];
-}
 
 describe('Consul emulator', () => {
   let consul: ConsulEmulator;

@@ -4,6 +4,7 @@ import { fetchJson, fetchText } from '../../support/http-client.js';
 import { parsePrometheusText, samples, value, type Sample } from '../../support/prometheus-text.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
+import { freePort } from '../../support/free-port.js';
 
 describe('/metrics after known traffic', () => {
   let api: TestUpstream;
@@ -18,10 +19,7 @@ describe('/metrics after known traffic', () => {
       res.writeHead(503, { 'content-length': '4' });
       res.end('down');
     });
-    // A port that refuses connections: start a server, note its port, close it.
-    const gone = await startUpstream('gone');
-    deadPort = gone.port;
-    await gone.close();
+    deadPort = await freePort(); // refuses connections
     proxy = await startProxy({
       services: { api: [{ port: api.port }], failing: [{ port: failing.port }], dead: [{ port: deadPort }] },
       config: {

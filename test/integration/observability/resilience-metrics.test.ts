@@ -1,18 +1,9 @@
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaultUpstream } from '../../support/fault-upstream.js';
 import { fetchText } from '../../support/http-client.js';
 import { parsePrometheusText, value } from '../../support/prometheus-text.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
-
-/** A port with nothing listening: bind, read the port, close. */
-async function closedPort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+import { freePort } from '../../support/free-port.js';
 
 describe('metrics of retries, ejections and breaker refusals', () => {
   let ok: FaultUpstream;
@@ -24,7 +15,7 @@ describe('metrics of retries, ejections and breaker refusals', () => {
     held = await FaultUpstream.start('held');
     held.setMode({ kind: 'hang' });
     proxy = await startProxy({
-      services: { flaky: [{ port: await closedPort() }, { port: ok.port }], held: [{ port: held.port }] },
+      services: { flaky: [{ port: await freePort() }, { port: ok.port }], held: [{ port: held.port }] },
       config: {
         routes: [
           { name: 'flaky', match: { path: '/flaky' }, service: 'flaky' },

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson } from '../../support/http-client.js';
 import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
+import { freePort } from '../../support/free-port.js';
 
 interface ErrorBody {
   error: string;
@@ -24,15 +25,6 @@ async function startRawServer(onSocket: (s: Socket) => void): Promise<{ server: 
   return { server, port: (server.address() as AddressInfo).port, sockets };
 }
 
-/** A port with nothing listening: bind, read the port, close. */
-async function closedPort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 describe('proxy error responses', () => {
   let proxy: ProxyHarness;
   let ok: TestUpstream;
@@ -47,7 +39,7 @@ describe('proxy error responses', () => {
     proxy = await startProxy({
       services: {
         ok: [{ port: ok.port }],
-        refused: [{ port: await closedPort() }],
+        refused: [{ port: await freePort() }],
         reset: [{ port: reset.port }],
         hang: [{ port: hang.port }],
         garbage: [{ port: garbage.port }],

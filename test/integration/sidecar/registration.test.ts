@@ -1,13 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { ConsulEmulator } from '../../support/consul-emulator.js';
+import { ConsulEmulator, type HealthEntry } from '../../support/consul-emulator.js';
 import { fetchJson } from '../../support/http-client.js';
 import { eventually } from '../../support/proxy-harness.js';
 import { startSidecar, type InProcessSidecar } from '../../support/sidecar-harness.js';
 
-interface HealthEntry {
-  Service: { ID: string; Port: number };
-  Checks: { CheckID: string; Status: string }[];
-}
 
 describe('sidecar: Consul registration', () => {
   let emulator: ConsulEmulator | null = null;
