@@ -2,19 +2,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/config-error.js';
 import { loadConfig, parseConfigText } from '../../../src/config/load-config.js';
+import { configProblems } from '../../support/config-problems.js';
 
-/** The problems of a config text, one formatted line each. */
-function problems(text: string): string[] {
-  try {
-    parseConfigText('config/test.yaml', text);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as ConfigError).message.split('\n');
-  }
-  throw new Error('expected the config to be rejected');
-}
+const problems = (text: string) => configProblems('config/test.yaml', text);
 
 describe('configuration validation', () => {
   it('accepts the shipped default config', async () => {

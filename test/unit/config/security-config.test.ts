@@ -1,18 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/config/config-error.js';
 import { parseConfigText } from '../../../src/config/load-config.js';
+import { configProblems } from '../../support/config-problems.js';
 
 const parse = (yaml: string) => parseConfigText('test.yaml', yaml);
 
-function problemOf(yaml: string): string {
-  try {
-    parse(yaml);
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError);
-    return (err as Error).message;
-  }
-  throw new Error('the configuration was accepted');
-}
+const problemOf = (yaml: string) => configProblems('test.yaml', yaml).join('\n');
 
 describe('security and limits configuration', () => {
   it('has safe defaults', () => {
