@@ -364,6 +364,14 @@ export const configSchema = z
         via: z.string().regex(TOKEN, { message: 'must be a token such as "switchyard"' }).default('switchyard'),
         /** Encoded "/" or "\\" (%2F, %5C) in a path: "reject" (400) or "keep" (forwarded encoded, never a separator). */
         encodedSlashes: z.enum(['reject', 'keep']).default('reject'),
+        /**
+         * Upgrade protocols forwarded as tunnels (compared case-insensitively). A request asking
+         * for any other protocol (h2c among them) loses its Upgrade, HTTP2-Settings and the
+         * matching Connection tokens and is proxied as a plain request.
+         */
+        allowedUpgrades: z
+          .array(z.string().regex(TOKEN, { message: 'must be a protocol token such as "websocket"' }).transform((p) => p.toLowerCase()))
+          .default(['websocket']),
       })
       .prefault({}),
     logging: z

@@ -2,6 +2,7 @@ import { SWITCHYARD_VERSION } from './build-info.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { RouteMetrics, type RequestMetricFamilies } from './route-metrics.js';
 import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.js';
+import { TUNNEL_DURATION_BUCKETS, type UpgradeMetricFamilies } from './upgrade-metrics.js';
 
 /** What the metrics read from the running router at scrape time (never on the request path). */
 export interface MetricsSources {
@@ -47,6 +48,7 @@ export class SwitchyardMetrics {
   private sources: MetricsSources = NO_SOURCES;
   private readonly requestFamilies: RequestMetricFamilies;
   private readonly upstreamFamilies: UpstreamMetricFamilies;
+  private readonly upgradeFamilies: UpgradeMetricFamilies;
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly services = new Map<string, ServiceMetrics>();
   private readonly proxyErrors: Counter<'code'>;
@@ -83,6 +85,25 @@ export class SwitchyardMetrics {
       retries: new Counter({ name: 'switchyard_upstream_retries_total', help: 'Requests sent again to another endpoint after a failed attempt.', labelNames: ['service'], registers }),
       ejections: new Counter({ name: 'switchyard_upstream_ejections_total', help: 'Endpoints ejected by outlier detection.', labelNames: ['service'], registers }),
       breakerRejections: new Counter({ name: 'switchyard_upstream_breaker_rejections_total', help: 'Requests refused by an open circuit breaker.', labelNames: ['service'], registers }),
+    };
+    const routeLabels = ['route', 'service'] as const;
+    this.upgradeFamilies = {
+      opened: new Counter({ name: 'switchyard_upgrades_opened_total', help: 'Upgraded connections (tunnels) opened: the upstream answered 101 with the handshake the client asked for.', labelNames: routeLabels, registers }),
+      closed: new Counter({ name: 'switchyard_upgrades_closed_total', help: 'Tunnels closed (either side).', labelNames: routeLabels, registers }),
+      refused: new Counter({
+        name: 'switchyard_upgrades_refused_total',
+        help: 'Upgrade requests that did not become a tunnel, by reason (upstream_refused, bad_handshake, upstream_failed, breaker, limit, client_closed).',
+        labelNames: ['route', 'service', 'reason'],
+        registers,
+      }),
+      active: new Gauge({ name: 'switchyard_upgrades_active', help: 'Tunnels open now.', labelNames: routeLabels, registers }),
+      duration: new Histogram({ name: 'switchyard_upgrade_duration_seconds', help: 'Lifetime of each tunnel, from the 101 to the close.', labelNames: routeLabels, buckets: TUNNEL_DURATION_BUCKETS, registers }),
+      bytes: new Counter({
+        name: 'switchyard_upgrade_bytes_total',
+        help: 'Bytes carried by tunnels after the handshake, by direction (client_to_upstream, upstream_to_client).',
+        labelNames: ['route', 'service', 'direction'],
+        registers,
+      }),
     };
     this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
 
@@ -205,7 +226,7 @@ export class SwitchyardMetrics {
     const key = `${route}\u0000${service}`;
     let m = this.routes.get(key);
     if (m === undefined) {
-      m = new RouteMetrics(route, this.service(service), this.requestFamilies);
+      m = new RouteMetrics(route, this.service(service), this.requestFamilies, this.upgradeFamilies);
       this.routes.set(key, m);
     }
     return m;

@@ -1,6 +1,7 @@
 import type { Counter, Histogram } from 'prom-client';
 import { METHOD_LABELS, STATUS_CLASS_LABELS } from './metric-labels.js';
 import type { ServiceMetrics } from './service-metrics.js';
+import { UpgradeMetrics, type UpgradeMetricFamilies } from './upgrade-metrics.js';
 
 type RequestLabel = 'route' | 'service' | 'method' | 'status_class';
 
@@ -26,11 +27,14 @@ export class RouteMetrics {
   private readonly durations: Histogram.Internal<RequestLabel>[] = [];
   private readonly requestBytes: Counter.Internal;
   private readonly responseBytes: Counter.Internal;
+  /** Upgrades (tunnels) through this route. */
+  readonly upgrades: UpgradeMetrics;
 
   constructor(
     readonly route: string,
     readonly upstream: ServiceMetrics,
     families: RequestMetricFamilies,
+    upgradeFamilies: UpgradeMetricFamilies,
   ) {
     const service = upstream.service;
     for (const method of METHOD_LABELS) {
@@ -41,6 +45,7 @@ export class RouteMetrics {
     }
     this.requestBytes = families.requestBytes.labels(route, service);
     this.responseBytes = families.responseBytes.labels(route, service);
+    this.upgrades = new UpgradeMetrics(route, service, upgradeFamilies);
   }
 
   /** `method` and `statusClass` are indexes from methodLabelIndex / statusClassIndex. */

@@ -5,6 +5,7 @@ import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import { isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
+import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
@@ -145,6 +146,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) {
+      // Interim response (103 relayed, others dropped); the final response follows.
+      if (!this.discarding) writeInformational(this.res, statusCode, rawHeaders, this.ctx.logger, this.ctx.headers.requestIdHeader, this.requestId);
+      return true;
+    }
     this.clearTryTimer();
     this.gotHeaders = true;
     this.resumeUpstream = resume;

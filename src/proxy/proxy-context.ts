@@ -9,6 +9,8 @@ export interface RequestLimits {
   /** Default largest body in bytes (a route may override); 0 = no limit. */
   readonly maxBodySize: number;
   readonly maxUpgrades: number;
+  /** proxy.allowedUpgrades: protocols tunnelled, lower-case. */
+  readonly allowedUpgrades: readonly string[];
   /** proxy.encodedSlashes === 'keep' */
   readonly keepEncodedSlashes: boolean;
 }
@@ -18,6 +20,7 @@ export function requestLimits(config: Pick<Config, 'limits' | 'proxy'>): Request
     maxHeaderCount: config.limits.maxHeaderCount,
     maxBodySize: config.limits.maxBodySize,
     maxUpgrades: config.limits.maxUpgrades,
+    allowedUpgrades: config.proxy.allowedUpgrades,
     keepEncodedSlashes: config.proxy.encodedSlashes === 'keep',
   };
 }

@@ -15,6 +15,7 @@ export const PROXY_ERRORS = {
   upstream_connect_failed: { status: 502, message: 'could not connect to the upstream instance' },
   upstream_reset: { status: 502, message: 'the upstream instance closed the connection before responding' },
   upstream_bad_response: { status: 502, message: 'the upstream instance sent an invalid response' },
+  upstream_bad_upgrade: { status: 502, message: 'the upstream instance switched protocols without completing the handshake the client asked for' },
   upstream_tls_failed: { status: 502, message: 'the TLS handshake with the upstream instance failed (certificate not trusted or wrong name)' },
   upstream_timeout: { status: 504, message: 'the upstream instance did not respond in time' },
   breaker_requests: { status: 503, message: 'the service has too many requests in flight (circuit breaker maxRequests)' },
@@ -87,6 +88,9 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) return 'upstream_bad_response';
       // undici's parser errors do not always carry an HPE_ code.
       if (err.name === 'HTTPParserError') return 'upstream_bad_response';
+      // undici's SocketError for a response it will not take: an unsolicited 100 Continue
+      // ("bad response") or a 101 to a request that offered no upgrade ("bad upgrade").
+      if (err.code === 'UND_ERR_SOCKET' && (err.message === 'bad response' || err.message === 'bad upgrade')) return 'upstream_bad_response';
       return 'upstream_reset';
   }
 }

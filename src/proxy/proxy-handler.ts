@@ -8,12 +8,14 @@ import { endConnection, isClosing } from './closing-connection.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
-import { rawProxyErrorResponse, sendProxyError, sendProxyErrorAndClose, type ProxyErrorCode } from './proxy-error.js';
+import { sendProxyError, sendProxyErrorAndClose, type ProxyErrorCode } from './proxy-error.js';
 import { buildUpstreamHeaders } from './request-headers.js';
 import { requestIdFor } from './request-id.js';
 import { absoluteFormPath, hasRequestBody, hostOf } from './request-target.js';
 import { validateRequest } from './request-validation.js';
-import { tunnelUpgrade } from './upgrade-tunnel.js';
+import { UpgradeExchange } from './upgrade-exchange.js';
+import { plainRequestHead, upgradeToOffer, type ParseAgain } from './upgrade-request.js';
+import { responseOnUpgradeConnection } from './upgrade-connection-response.js';
 
 /** A routed request, or the reason it cannot be routed. */
 type Resolution =
@@ -84,34 +86,51 @@ export class ProxyHandler {
     new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt).start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
   };
 
-  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  /**
+   * A request Node's parser handed over as an upgrade. One that is not to be tunnelled (a
+   * protocol not in proxy.allowedUpgrades such as h2c, a body, an incomplete WebSocket
+   * handshake) goes back to the listener's parser without its upgrade headers and is served
+   * as a plain request. The rest go to an UpgradeExchange, which opens a tunnel only on a
+   * 101 that completes the handshake.
+   */
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, parseAgain: ParseAgain): void => {
     if (isClosing(req.socket)) {
       endConnection(socket);
       return;
     }
     const ctx = this.context;
-    const idHeader = ctx.headers.requestIdHeader;
-    const requestId = requestIdFor(req.headers[idHeader]);
-    const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
-    if (invalid !== null) {
-      endConnection(socket, rawProxyErrorResponse(invalid.code, idHeader, requestId));
+    const offer = upgradeToOffer(req, ctx.limits.allowedUpgrades);
+    if (offer === null) {
+      parseAgain(socket, [plainRequestHead(req), head]);
       return;
     }
-    if (this.openUpgrades >= ctx.limits.maxUpgrades) {
-      ctx.logger.warn({ requestId, open: this.openUpgrades, limit: ctx.limits.maxUpgrades }, 'upgrade refused: limits.maxUpgrades reached');
-      endConnection(socket, rawProxyErrorResponse('upgrade_limit', idHeader, requestId));
+    const startedAt = performance.now();
+    const idHeader = ctx.headers.requestIdHeader;
+    const requestId = requestIdFor(req.headers[idHeader]);
+    const res = responseOnUpgradeConnection(req, socket);
+    const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
+    if (invalid !== null) {
+      sendProxyError(res, invalid.code, idHeader, requestId, invalid.detail);
+      ctx.observer.requestRejected(req, res, null, requestId, invalid.code, startedAt);
       return;
     }
     const r = this.resolve(req);
     if (!r.ok) {
-      endConnection(socket, rawProxyErrorResponse(r.code, idHeader, requestId));
+      sendProxyError(res, r.code, idHeader, requestId, r.detail);
+      ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt);
+      return;
+    }
+    if (this.openUpgrades >= ctx.limits.maxUpgrades) {
+      ctx.logger.warn({ requestId, open: this.openUpgrades, limit: ctx.limits.maxUpgrades }, 'upgrade refused: limits.maxUpgrades reached');
+      r.route.metrics.upgrades.refused('limit');
+      sendProxyError(res, 'upgrade_limit', idHeader, requestId);
+      ctx.observer.requestRejected(req, res, r.route, requestId, 'upgrade_limit', startedAt);
       return;
     }
     this.openUpgrades++;
     socket.once('close', this.upgradeClosed);
-    const upgrade = req.headers.upgrade ?? '';
-    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), upgrade);
-    tunnelUpgrade(ctx, req, socket, head, r.route, r.endpoint, requestId, r.path, headers);
+    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
+    new UpgradeExchange(ctx, req, res, socket, head, r.route, r.endpoint, requestId, startedAt, offer).start(r.path, headers);
   };
 
   private readonly upgradeClosed = (): void => {

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Config, ListenerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CertificateStore } from './certificate-store.js';
@@ -56,7 +57,7 @@ export class ProxyListener {
     // excess silently) and answers 431.
     this.server.maxHeadersCount = limits.maxHeaderCount + 1;
     this.server.maxConnections = limits.maxConnections;
-    this.server.on('upgrade', handler.handleUpgrade);
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handler.handleUpgrade(req, socket, head, this.parseAgain));
     this.server.on('connect', (_req, socket: Socket) => {
       // CONNECT tunnels are not offered: without this listener Node drops the socket silently.
       endConnection(socket, CONNECT_REFUSED);
@@ -79,6 +80,20 @@ export class ProxyListener {
       endConnection(socket, clientErrorResponse(err.code));
     });
   }
+
+  /**
+   * Gives a connection that Node's parser handed over for an upgrade back to a new parser on
+   * this server, `bytes` first. Node's server emits 'connection' (plain) or
+   * 'secureConnection' (TLS, the handshake already done) for each new connection; emitting it
+   * again sets up a fresh parser with the listener's limits and timeouts. The bytes are
+   * unshifted into the socket's stream, and the new parser reads through that stream (the
+   * socket's handle stays marked consumed after an upgrade), so they are parsed first, in
+   * order, before anything that arrives later.
+   */
+  private readonly parseAgain = (socket: Duplex, bytes: readonly Buffer[]): void => {
+    for (let i = bytes.length - 1; i >= 0; i--) if (bytes[i]!.length > 0) socket.unshift(bytes[i]!);
+    this.server.emit(this.certificates !== null ? 'secureConnection' : 'connection', socket);
+  };
 
   /** Client connections now open. */
   get openConnections(): number {

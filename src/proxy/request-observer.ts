@@ -29,6 +29,22 @@ export interface ExchangeRecord {
   readonly failure: (Error & { code?: string }) | null;
 }
 
+/** What a closed tunnel (an upgraded connection) exposes to its observer. */
+export interface TunnelRecord {
+  readonly req: IncomingMessage;
+  readonly route: Route;
+  readonly endpoint: Endpoint;
+  readonly requestId: string;
+  /** The protocol the upstream switched to. */
+  readonly protocol: string;
+  /** performance.now() when the request arrived, and when the tunnel opened (101 relayed). */
+  readonly startedAt: number;
+  readonly openedAt: number;
+  /** Bytes carried after the handshake, each way. */
+  readonly bytesFromClient: number;
+  readonly bytesToClient: number;
+}
+
 /** Told once per request, at its end: records metrics and the access log line. */
 export interface RequestObserver {
   /** A forwarded request ended: response complete, failed, or the client went away. */
@@ -41,6 +57,8 @@ export interface RequestObserver {
   attemptRetried(exchange: ExchangeRecord, failure: (Error & { code?: string }) | null): void;
   /** The proxy answered itself before forwarding (`route` is null when none matched). */
   requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
+  /** A tunnel closed (its handshake is not reported as a request; metrics are recorded by the exchange). */
+  tunnelEnded(tunnel: TunnelRecord): void;
 }
 
 /** An observer that records nothing (contexts built without a router). */
@@ -48,4 +66,5 @@ export const NO_OBSERVER: RequestObserver = {
   requestEnded() {},
   attemptRetried() {},
   requestRejected() {},
+  tunnelEnded() {},
 };

@@ -5,7 +5,7 @@ import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Route } from '../routing/route.js';
 import { classifyUpstreamError, PROXY_ERRORS, type ProxyErrorCode } from './proxy-error.js';
-import type { ExchangeRecord, RequestObserver } from './request-observer.js';
+import type { ExchangeRecord, RequestObserver, TunnelRecord } from './request-observer.js';
 
 /** Status recorded when the client went away before a response head was sent (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -115,6 +115,29 @@ export class RequestRecorder implements RequestObserver {
         error: code,
       },
       'request',
+    );
+  }
+
+  tunnelEnded(t: TunnelRecord): void {
+    if (this.accessLog === null) return;
+    const now = performance.now();
+    this.accessLog.info(
+      {
+        requestId: t.requestId,
+        method: t.req.method,
+        host: t.req.headers.host,
+        path: t.req.url,
+        status: 101,
+        protocol: t.protocol,
+        bytesIn: t.bytesFromClient,
+        bytesOut: t.bytesToClient,
+        durationMs: round(now - t.startedAt),
+        tunnelMs: round(now - t.openedAt),
+        route: t.route.name,
+        service: t.route.cluster.name,
+        upstream: t.endpoint.key,
+      },
+      'tunnel',
     );
   }
 }

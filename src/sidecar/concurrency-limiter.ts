@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { ProxyHandler } from '../proxy/proxy-handler.js';
 import { sendProxyError } from '../proxy/proxy-error.js';
 import { requestIdFor } from '../proxy/request-id.js';
+import type { ParseAgain } from '../proxy/upgrade-request.js';
 
 /**
  * Admission control in front of a ProxyHandler: at most `maxConcurrent` requests are forwarded
@@ -53,8 +54,8 @@ export class ConcurrencyLimiter {
     sendProxyError(res, 'over_capacity', idHeader, requestIdFor(req.headers[idHeader]), this.rejectDetail);
   };
 
-  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    this.inner.handleUpgrade(req, socket, head);
+  readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, parseAgain: ParseAgain): void => {
+    this.inner.handleUpgrade(req, socket, head, parseAgain);
   };
 
   /** Resolves once nothing is forwarded or queued. */

@@ -164,6 +164,7 @@ describe('connection and upgrade limits', () => {
       services: { app: [{ port: up.port }], ws: [{ port: ws.port }] },
       config: {
         limits: { maxConnections: 3, maxUpgrades: 1 },
+        proxy: { allowedUpgrades: ['test'] },
         routes: [
           { name: 'ws', match: { path: '/ws' }, service: 'ws' },
           { name: 'all', match: { path: '/' }, service: 'app' },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSelfSigned, createTestCa, readPair, type CertificateFiles, type TestCa } from '../../support/certificates.js';
-import { sendRaw } from '../../support/raw-http-client.js';
+import { parseResponses, sendRaw } from '../../support/raw-http-client.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type EchoReply, type TestUpstream } from '../../support/test-upstream.js';
 
@@ -179,5 +179,25 @@ describe('TLS', () => {
     await copyFile(renewed.cert, siteB.cert);
     await eventually(async () => (await peerCertificate(httpsPort, caPem, 'b.test')).fingerprint256 !== before.fingerprint256, 10_000, 'the renewed certificate');
     expect((await peerCertificate(httpsPort, caPem, 'b.test')).subject).toContain('CN=b.test');
+  });
+
+  it('serves an h2c upgrade over TLS as a plain request and parses the next request on the same connection', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: httpsPort, ca: caPem, servername: 'a.test' });
+    await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+    let text = '';
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.write(
+      'GET /one HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n' +
+        'GET /two HTTP/1.1\r\nHost: a.test\r\n\r\n',
+    );
+    await eventually(() => parseResponses(text).length >= 2, 5_000, 'two responses');
+    socket.destroy();
+    const [one, two] = parseResponses(text).map((r) => JSON.parse(r.body) as EchoReply);
+    expect(one!.url).toBe('/one');
+    expect(one!.headers.upgrade).toBeUndefined();
+    expect(one!.headers['http2-settings']).toBeUndefined();
+    expect(one!.headers['x-forwarded-proto']).toBe('https');
+    expect(two!.url).toBe('/two');
   });
 });
