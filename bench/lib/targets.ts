@@ -206,3 +206,52 @@ ${servers}
     },
   };
 }
+
+function haproxyBinary(): string | null {
+  try {
+    return execFileSync('sh', ['-c', 'command -v haproxy || ls /usr/sbin/haproxy'], { encoding: 'utf8' }).trim().split('\n')[0] || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * HAProxy with one thread (a single-process comparison), `http-reuse always` to the upstream
+ * (keep-alive connections shared between clients), no logging. Configured here, on loopback.
+ */
+export function haproxyTarget(instances = 1): TargetSpec {
+  return {
+    name: 'haproxy',
+    async start(ctx) {
+      const binary = haproxyBinary();
+      if (binary === null) return 'HAProxy is not installed (Debian/Ubuntu: apt-get install haproxy)';
+      const dir = join(ctx.workDir, 'haproxy');
+      await mkdir(dir, { recursive: true });
+      const port = await freePort();
+      const servers = upstreamUrls(ctx, instances)
+        .map((u, i) => `  server s${i} ${u.slice('http://'.length)}`)
+        .join('\n');
+      const conf = `global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:${port}
+  default_backend upstream
+backend upstream
+  option forwardfor
+${servers}
+`;
+      const confFile = join(dir, 'haproxy.cfg');
+      await writeFile(confFile, conf);
+      const proc = spawnLogged({ command: binary, args: ['-db', '-f', confFile], logFile: join(dir, 'haproxy.log') });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import { SWITCHYARD_VERSION } from './build-info.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
 import { RouteMetrics, type RequestMetricFamilies } from './route-metrics.js';
 import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.js';
 import { TUNNEL_DURATION_BUCKETS, type UpgradeMetricFamilies } from './upgrade-metrics.js';
@@ -61,49 +62,33 @@ export class SwitchyardMetrics {
     const registers = [this.registry];
     const requestLabels = ['route', 'service', 'method', 'status_class'] as const;
     this.requestFamilies = {
-      requests: new Counter({ name: 'switchyard_requests_total', help: 'Proxied requests by route, service, method and response status class.', labelNames: requestLabels, registers }),
-      duration: new Histogram({
-        name: 'switchyard_request_duration_seconds',
-        help: 'Time from request arrival to the end of the response, by route, service, method and status class.',
-        labelNames: requestLabels,
-        buckets: LATENCY_BUCKETS,
-        registers,
-      }),
-      requestBytes: new Counter({ name: 'switchyard_request_body_bytes_total', help: 'Request body bytes (Content-Length) forwarded, by route and service.', labelNames: ['route', 'service'], registers }),
-      responseBytes: new Counter({ name: 'switchyard_response_body_bytes_total', help: 'Response body bytes sent to clients, by route and service.', labelNames: ['route', 'service'], registers }),
+      requests: new PreparedCounter('switchyard_requests_total', 'Proxied requests by route, service, method and response status class.', requestLabels, this.registry),
+      duration: new PreparedHistogram(
+        'switchyard_request_duration_seconds',
+        'Time from request arrival to the end of the response, by route, service, method and status class.',
+        requestLabels,
+        LATENCY_BUCKETS,
+        this.registry,
+      ),
+      requestBytes: new PreparedCounter('switchyard_request_body_bytes_total', 'Request body bytes (Content-Length) forwarded, by route and service.', ['route', 'service'], this.registry),
+      responseBytes: new PreparedCounter('switchyard_response_body_bytes_total', 'Response body bytes sent to clients, by route and service.', ['route', 'service'], this.registry),
     };
     this.upstreamFamilies = {
-      attemptDuration: new Histogram({
-        name: 'switchyard_upstream_attempt_duration_seconds',
-        help: 'Duration of each attempt against an upstream endpoint, by service and outcome.',
-        labelNames: ['service', 'outcome'],
-        buckets: LATENCY_BUCKETS,
-        registers,
-      }),
-      connectErrors: new Counter({ name: 'switchyard_upstream_connect_errors_total', help: 'Attempts that could not connect to the upstream endpoint.', labelNames: ['service'], registers }),
-      timeouts: new Counter({ name: 'switchyard_upstream_timeouts_total', help: 'Attempts that timed out (connect, headers or body idle).', labelNames: ['service'], registers }),
-      retries: new Counter({ name: 'switchyard_upstream_retries_total', help: 'Requests sent again to another endpoint after a failed attempt.', labelNames: ['service'], registers }),
-      ejections: new Counter({ name: 'switchyard_upstream_ejections_total', help: 'Endpoints ejected by outlier detection.', labelNames: ['service'], registers }),
-      breakerRejections: new Counter({ name: 'switchyard_upstream_breaker_rejections_total', help: 'Requests refused by an open circuit breaker.', labelNames: ['service'], registers }),
+      attemptDuration: new PreparedHistogram('switchyard_upstream_attempt_duration_seconds', 'Duration of each attempt against an upstream endpoint, by service and outcome.', ['service', 'outcome'], LATENCY_BUCKETS, this.registry),
+      connectErrors: new PreparedCounter('switchyard_upstream_connect_errors_total', 'Attempts that could not connect to the upstream endpoint.', ['service'], this.registry),
+      timeouts: new PreparedCounter('switchyard_upstream_timeouts_total', 'Attempts that timed out (connect, headers or body idle).', ['service'], this.registry),
+      retries: new PreparedCounter('switchyard_upstream_retries_total', 'Requests sent again to another endpoint after a failed attempt.', ['service'], this.registry),
+      ejections: new PreparedCounter('switchyard_upstream_ejections_total', 'Endpoints ejected by outlier detection.', ['service'], this.registry),
+      breakerRejections: new PreparedCounter('switchyard_upstream_breaker_rejections_total', 'Requests refused by an open circuit breaker.', ['service'], this.registry),
     };
     const routeLabels = ['route', 'service'] as const;
     this.upgradeFamilies = {
-      opened: new Counter({ name: 'switchyard_upgrades_opened_total', help: 'Upgraded connections (tunnels) opened: the upstream answered 101 with the handshake the client asked for.', labelNames: routeLabels, registers }),
-      closed: new Counter({ name: 'switchyard_upgrades_closed_total', help: 'Tunnels closed (either side).', labelNames: routeLabels, registers }),
-      refused: new Counter({
-        name: 'switchyard_upgrades_refused_total',
-        help: 'Upgrade requests that did not become a tunnel, by reason (upstream_refused, bad_handshake, upstream_failed, breaker, limit, client_closed).',
-        labelNames: ['route', 'service', 'reason'],
-        registers,
-      }),
+      opened: new PreparedCounter('switchyard_upgrades_opened_total', 'Upgraded connections (tunnels) opened: the upstream answered 101 with the handshake the client asked for.', routeLabels, this.registry),
+      closed: new PreparedCounter('switchyard_upgrades_closed_total', 'Tunnels closed (either side).', routeLabels, this.registry),
+      refused: new PreparedCounter('switchyard_upgrades_refused_total', 'Upgrade requests that did not become a tunnel, by reason (upstream_refused, bad_handshake, upstream_failed, breaker, limit, client_closed).', ['route', 'service', 'reason'], this.registry),
       active: new Gauge({ name: 'switchyard_upgrades_active', help: 'Tunnels open now.', labelNames: routeLabels, registers }),
-      duration: new Histogram({ name: 'switchyard_upgrade_duration_seconds', help: 'Lifetime of each tunnel, from the 101 to the close.', labelNames: routeLabels, buckets: TUNNEL_DURATION_BUCKETS, registers }),
-      bytes: new Counter({
-        name: 'switchyard_upgrade_bytes_total',
-        help: 'Bytes carried by tunnels after the handshake, by direction (client_to_upstream, upstream_to_client).',
-        labelNames: ['route', 'service', 'direction'],
-        registers,
-      }),
+      duration: new PreparedHistogram('switchyard_upgrade_duration_seconds', 'Lifetime of each tunnel, from the 101 to the close.', routeLabels, TUNNEL_DURATION_BUCKETS, this.registry),
+      bytes: new PreparedCounter('switchyard_upgrade_bytes_total', 'Bytes carried by tunnels after the handshake, by direction (client_to_upstream, upstream_to_client).', ['route', 'service', 'direction'], this.registry),
     };
     this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
 

@@ -1,32 +1,30 @@
-import type { Counter, Histogram } from 'prom-client';
+import type { CounterChild, HistogramChild, PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
 import { METHOD_LABELS, STATUS_CLASS_LABELS } from './metric-labels.js';
 import type { ServiceMetrics } from './service-metrics.js';
 import { UpgradeMetrics, type UpgradeMetricFamilies } from './upgrade-metrics.js';
 
-type RequestLabel = 'route' | 'service' | 'method' | 'status_class';
-
 /** The request metric families, labelled by route, service, method and status class. */
 export interface RequestMetricFamilies {
-  requests: Counter<RequestLabel>;
-  duration: Histogram<RequestLabel>;
-  requestBytes: Counter<'route' | 'service'>;
-  responseBytes: Counter<'route' | 'service'>;
+  requests: PreparedCounter;
+  duration: PreparedHistogram;
+  requestBytes: PreparedCounter;
+  responseBytes: PreparedCounter;
 }
 
 const CLASSES = STATUS_CLASS_LABELS.length;
 
 /**
  * Request metrics of one route with every (method, status class) child resolved when the
- * route table is built: recording a request is an array index and one `.inc()` / `.observe()`.
+ * route table is built: recording a request is an array index and a few field updates.
  * Children are bound, not observed, up front, so unused combinations export no series.
  */
 export class RouteMetrics {
   /** Requests recorded since start; read by the status page to show live rates. */
   requestCount = 0;
-  private readonly counters: Counter.Internal[] = [];
-  private readonly durations: Histogram.Internal<RequestLabel>[] = [];
-  private readonly requestBytes: Counter.Internal;
-  private readonly responseBytes: Counter.Internal;
+  private readonly counters: CounterChild[] = [];
+  private readonly durations: HistogramChild[] = [];
+  private readonly requestBytes: CounterChild;
+  private readonly responseBytes: CounterChild;
   /** Upgrades (tunnels) through this route. */
   readonly upgrades: UpgradeMetrics;
 

@@ -1,28 +1,28 @@
-import type { Counter, Histogram } from 'prom-client';
+import type { CounterChild, HistogramChild, PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
 import { UPSTREAM_OUTCOMES, type UpstreamOutcome } from './metric-labels.js';
 
 /** The upstream metric families, labelled by service. */
 export interface UpstreamMetricFamilies {
-  attemptDuration: Histogram<'service' | 'outcome'>;
-  connectErrors: Counter<'service'>;
-  timeouts: Counter<'service'>;
-  retries: Counter<'service'>;
-  ejections: Counter<'service'>;
-  breakerRejections: Counter<'service'>;
+  attemptDuration: PreparedHistogram;
+  connectErrors: PreparedCounter;
+  timeouts: PreparedCounter;
+  retries: PreparedCounter;
+  ejections: PreparedCounter;
+  breakerRejections: PreparedCounter;
 }
 
 /**
  * Upstream metrics of one service with their label children resolved once, so recording is
- * one `.inc()` / `.observe()` on a prepared child. Obtained from `SwitchyardMetrics.service()`
+ * a field update on a prepared child. Obtained from `SwitchyardMetrics.service()`
  * (off the hot path) and kept by whoever records: routes, outlier detectors, breakers.
  */
 export class ServiceMetrics {
-  private readonly attempt: Histogram.Internal<'service' | 'outcome'>[];
-  private readonly connectErrors: Counter.Internal;
-  private readonly timeouts: Counter.Internal;
-  private readonly retries: Counter.Internal;
-  private readonly ejections: Counter.Internal;
-  private readonly breakerRejections: Counter.Internal;
+  private readonly attempt: HistogramChild[];
+  private readonly connectErrors: CounterChild;
+  private readonly timeouts: CounterChild;
+  private readonly retries: CounterChild;
+  private readonly ejections: CounterChild;
+  private readonly breakerRejections: CounterChild;
 
   constructor(
     readonly service: string,
@@ -36,7 +36,7 @@ export class ServiceMetrics {
     this.breakerRejections = families.breakerRejections.labels(service);
     // Export the counters at 0 from the start, so rate() and alerts see the series before the first
     // event; not for "" (the pseudo-service of unrouted requests, which never reach an upstream).
-    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections]) c.inc(0);
+    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections]) c.touch();
   }
 
   /** One attempt against one endpoint ended (response complete or failed). */

@@ -1,4 +1,5 @@
-import type { Counter, Gauge, Histogram } from 'prom-client';
+import type { Gauge } from 'prom-client';
+import type { CounterChild, HistogramChild, PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
 
 type RouteLabel = 'route' | 'service';
 
@@ -21,12 +22,12 @@ export type UpgradeRefusal = (typeof UPGRADE_REFUSALS)[number];
 
 /** The upgrade metric families, labelled by route and service. */
 export interface UpgradeMetricFamilies {
-  opened: Counter<RouteLabel>;
-  closed: Counter<RouteLabel>;
-  refused: Counter<RouteLabel | 'reason'>;
+  opened: PreparedCounter;
+  closed: PreparedCounter;
+  refused: PreparedCounter;
   active: Gauge<RouteLabel>;
-  duration: Histogram<RouteLabel>;
-  bytes: Counter<RouteLabel | 'direction'>;
+  duration: PreparedHistogram;
+  bytes: PreparedCounter;
 }
 
 /** Tunnel lifetimes: 100 ms to 6 h. */
@@ -37,13 +38,13 @@ export const TUNNEL_DURATION_BUCKETS = [0.1, 1, 10, 60, 300, 900, 1800, 3600, 72
  * handshake outcome and each closed tunnel is one `.inc()` / `.observe()` on a prepared child.
  */
 export class UpgradeMetrics {
-  private readonly openedChild: Counter.Internal;
-  private readonly closedChild: Counter.Internal;
-  private readonly refusedChildren: Counter.Internal[];
+  private readonly openedChild: CounterChild;
+  private readonly closedChild: CounterChild;
+  private readonly refusedChildren: CounterChild[];
   private readonly activeChild: Gauge.Internal<RouteLabel>;
-  private readonly durationChild: Histogram.Internal<RouteLabel>;
-  private readonly toUpstream: Counter.Internal;
-  private readonly toClient: Counter.Internal;
+  private readonly durationChild: HistogramChild;
+  private readonly toUpstream: CounterChild;
+  private readonly toClient: CounterChild;
 
   constructor(route: string, service: string, families: UpgradeMetricFamilies) {
     this.openedChild = families.opened.labels(route, service);
@@ -57,6 +58,7 @@ export class UpgradeMetrics {
 
   opened(): void {
     this.openedChild.inc();
+    this.closedChild.touch();
     this.activeChild.inc();
   }
 

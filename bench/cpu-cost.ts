@@ -1,0 +1,153 @@
+/**
+ * `npm run bench:cpu`: CPU time each proxy spends per request (user + system, its whole
+ * process tree), for a fixed number of requests. Unlike requests/s, this figure barely moves
+ * when other work shares the machine, so it is the one to compare changes with on a busy or
+ * shared host; `npm run bench` gives the throughput and latency on a quiet one.
+ *
+ * Options:
+ *   --requests <n>     measured requests per target (default 60000)
+ *   --warmup <n>       unmeasured requests first (default 10000)
+ *   --connections <n>  concurrent connections (default 32)
+ *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
+ *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
+ *                      undici-baseline, http-proxy, nginx, haproxy
+ *   --rounds <n>       measure every target n times, interleaved; the median is reported (default 1)
+ */
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { execFileSync } from 'node:child_process';
+import autocannon, { type AutocannonRequest } from 'autocannon';
+import { startUpstream } from './lib/bench-upstream.js';
+import { describeMachine } from './lib/machine.js';
+import { haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
+import { OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '60000' },
+    warmup: { type: 'string', default: '10000' },
+    connections: { type: 'string', default: '32' },
+    scenario: { type: 'string', multiple: true },
+    target: { type: 'string', multiple: true },
+    rounds: { type: 'string', default: '1' },
+  },
+});
+const requests = Number(values.requests);
+const warmup = Number(values.warmup);
+const connections = Number(values.connections);
+const rounds = Number(values.rounds);
+
+const POST_BODY = Buffer.alloc(64 * 1024, 'p');
+const SCENARIOS: Record<string, { probe: string; requests: AutocannonRequest[] }> = {
+  'get-1k': { probe: '/bench/1k', requests: [{ method: 'GET', path: '/bench/1k' }] },
+  'get-64k': { probe: '/bench/64k', requests: [{ method: 'GET', path: '/bench/64k' }] },
+  'post-64k': { probe: '/bench/1k', requests: [{ method: 'POST', path: '/bench/echo', body: POST_BODY, headers: { 'content-type': 'application/octet-stream' } }] },
+};
+
+const TARGETS: TargetSpec[] = [
+  switchyardTarget({ configFragment: OBSERVABILITY_ON ?? {} }),
+  switchyardTarget({ name: 'switchyard-no-log', configFragment: OBSERVABILITY_OFF }),
+  undiciBaselineTarget(),
+  httpProxyTarget(),
+  nginxTarget(),
+  haproxyTarget(),
+];
+
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+/** User + system CPU seconds of `pid` and every process below it. */
+async function treeCpuSeconds(pid: number): Promise<number> {
+  const parents = new Map<number, number>();
+  const ticks = new Map<number, number>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces) start after the last ")".
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      parents.set(Number(entry), Number(fields[1]));
+      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
+    } catch {
+      // The process ended between readdir and read: it is not part of the tree any more.
+    }
+  }
+  let total = 0;
+  for (const [p, t] of ticks) {
+    let q: number | undefined = p;
+    while (q !== undefined && q !== 0 && q !== pid) q = parents.get(q);
+    if (q === pid) total += t;
+  }
+  return total / CLOCK_TICKS;
+}
+
+function load(url: string, amount: number, reqs: AutocannonRequest[]): Promise<{ ok: number; bad: number }> {
+  return new Promise((resolvePromise, reject) => {
+    autocannon({ url, connections, amount, requests: reqs }).then((r) => resolvePromise({ ok: r['2xx'], bad: r.non2xx + r.errors + r.timeouts }), reject);
+  });
+}
+
+const wantedScenarios = values.scenario && values.scenario.length > 0 ? values.scenario : ['get-1k'];
+const wantedTargets = values.target && values.target.length > 0 ? TARGETS.filter((t) => values.target!.includes(t.name)) : TARGETS;
+const workDir = await mkdtemp(join(tmpdir(), 'switchyard-cpu-'));
+execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
+const upstream = await startUpstream(root, workDir, 1, 2);
+const lines: string[] = [];
+const machine = describeMachine();
+lines.push(`# CPU time per request (${new Date().toISOString()})`, '', `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${process.version}. ${requests} measured requests per target after ${warmup} unmeasured, ${connections} connections, median of ${rounds} round(s).`, '');
+try {
+  for (const name of wantedScenarios) {
+    const scenario = SCENARIOS[name];
+    if (scenario === undefined) throw new Error(`unknown scenario ${name}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
+    const results = new Map<string, number[]>();
+    const skipped: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const spec of wantedTargets) {
+        if (skipped.includes(spec.name)) continue;
+        const started: RunningTarget | string = await spec.start({ root, workDir, upstreamPorts: upstream.ports, probePath: scenario.probe, switchyardNodeFlags: [] });
+        if (typeof started === 'string') {
+          skipped.push(spec.name);
+          process.stderr.write(`[${name}] ${spec.name} skipped: ${started}\n`);
+          continue;
+        }
+        try {
+          const pid = started.process?.child.pid;
+          if (pid === undefined) throw new Error(`${spec.name}: no process to measure`);
+          await load(started.url, warmup, scenario.requests);
+          const before = await treeCpuSeconds(pid);
+          const r = await load(started.url, requests, scenario.requests);
+          const after = await treeCpuSeconds(pid);
+          if (r.bad > 0) process.stderr.write(`[${name}] ${spec.name}: ${r.bad} failed requests\n`);
+          const micros = ((after - before) * 1e6) / r.ok;
+          (results.get(spec.name) ?? results.set(spec.name, []).get(spec.name)!).push(micros);
+          process.stderr.write(`[${name}] ${spec.name}: ${micros.toFixed(1)} µs CPU per request\n`);
+        } finally {
+          await started.stop();
+        }
+      }
+    }
+    lines.push(`## ${name}`, '', '| target | µs CPU per request (median) | rounds |', '|---|---:|---|');
+    const base = results.get('undici-baseline');
+    const baseMedian = base ? median(base) : NaN;
+    for (const [target, xs] of results) {
+      const m = median(xs);
+      const ratio = Number.isFinite(baseMedian) ? ` (${(m / baseMedian).toFixed(2)}× undici baseline)` : '';
+      lines.push(`| ${target} | ${m.toFixed(1)}${ratio} | ${xs.map((x) => x.toFixed(1)).join(', ')} |`);
+    }
+    for (const s of skipped) lines.push(`| ${s} | skipped | |`);
+    lines.push('');
+  }
+} finally {
+  await upstream.stop();
+  await rm(workDir, { recursive: true, force: true });
+}
+process.stdout.write(`${lines.join('\n')}\n`);
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
