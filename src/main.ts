@@ -5,7 +5,8 @@ import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
-import { createLogger, type Logger } from './observability/logger.js';
+import { AccessLog } from './observability/access-log.js';
+import { createLogger, onDroppedLogLines, type Logger } from './observability/logger.js';
 import { SwitchyardMetrics } from './observability/metrics.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
 import { CertificateStore } from './proxy/certificate-store.js';
@@ -101,7 +102,7 @@ export class Switchyard {
       config.admin.port = 0;
     }
     if (options.internalAdmin) config.admin = { ...config.admin, address: '127.0.0.1', port: 0 };
-    const logger = options.logger ?? createLogger({ level: config.logging.level });
+    const logger = options.logger ?? createLogger({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
 
     let demo: DemoInstances | null = null;
     if (config.demo) {
@@ -121,6 +122,7 @@ export class Switchyard {
     clusters.applySettings(config.services);
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
+    onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
     const handler = new ProxyHandler(proxyContext(config, logger, metrics), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
@@ -375,7 +377,7 @@ function drainKey(service: string, endpoint: string): string {
 /** What the request path needs from one configuration: headers, logger, metrics and access log. */
 function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics): ProxyContext {
   // The access log shares the process log's asynchronous destination but not its level.
-  const accessLog = config.logging.accessLog ? logger.child({ component: 'access' }, { level: 'info' }) : null;
+  const accessLog = config.logging.accessLog ? new AccessLog(logger.child({ component: 'access' }, { level: 'info' })) : null;
   return {
     logger: logger.child({ component: 'proxy' }),
     headers: forwardingHeaderSettings(config.proxy),

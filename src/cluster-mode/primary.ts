@@ -53,7 +53,7 @@ export class ClusterPrimary {
     private readonly configFile: string,
     private readonly config: Config,
   ) {
-    this.logger = createLogger({ level: config.logging.level }).child({ component: 'cluster' });
+    this.logger = createLogger({ level: config.logging.level, maxBuffer: config.logging.maxBuffer }).child({ component: 'cluster' });
     this.slots = Array.from({ length: workerCount(config) }, (_, i) => ({
       slot: i + 1,
       worker: null,

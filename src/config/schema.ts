@@ -379,6 +379,11 @@ export const configSchema = z
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** One JSON line per proxied request, whatever the level. */
         accessLog: z.boolean().default(true),
+        /**
+         * Log output waiting to be written (a slow reader, a full disk), at most. Past it new lines
+         * are dropped and counted in switchyard_log_lines_dropped_total; requests never wait for the log.
+         */
+        maxBuffer: sizeSchema.refine((n) => n >= 16 * 1024, { message: 'must be at least 16kib' }).default(16 * 1024 * 1024),
       })
       .prefault({}),
     shutdown: z

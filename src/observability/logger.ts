@@ -6,11 +6,24 @@ export interface LoggerOptions {
   level: string;
   /** Where lines go; standard output by default. */
   destination?: NodeJS.WritableStream;
+  /** Bytes of output that may wait to be written before new lines are dropped (standard output only). */
+  maxBuffer?: number;
 }
 
-/** The process logger: one JSON object a line (pino), written asynchronously. */
+/** Default logging.maxBuffer. */
+const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
+
+/**
+ * The process logger: one JSON object a line (pino), written asynchronously to standard output
+ * through pino's SonicBoom destination, which batches whatever accumulates while a write is
+ * under way, flushes on exit, and (with `maxLength`) drops new lines instead of growing past
+ * `maxBuffer` while the output cannot keep up: a full disk or a reader that stopped never holds
+ * requests back or grows memory without bound. Dropped lines are reported with the 'drop'
+ * event (counted by the router in switchyard_log_lines_dropped_total); a write error other
+ * than a closed pipe is reported once per error code on standard error.
+ */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false, minLength: 0 });
+  const destination = options.destination ?? standardOutput(options.maxBuffer ?? DEFAULT_MAX_BUFFER);
   return pino(
     {
       level: options.level,
@@ -20,6 +33,32 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   );
+}
+
+function standardOutput(maxBuffer: number): ReturnType<typeof pino.destination> {
+  const stream = pino.destination({ dest: 1, sync: false, minLength: 0, maxLength: maxBuffer });
+  const reported = new Set<string>();
+  stream.on('error', (err: Error & { code?: string }) => {
+    const code = err.code ?? err.message;
+    if (reported.has(code)) return;
+    reported.add(code);
+    process.stderr.write(
+      `switchyard: cannot write log lines to standard output (${code}: ${err.message}); lines wait in memory up to logging.maxBuffer, then new ones are dropped and counted in switchyard_log_lines_dropped_total\n`,
+    );
+  });
+  return stream;
+}
+
+/** Output lines dropped because the log destination's buffer was full ('drop' events of the destination). */
+export function onDroppedLogLines(logger: Logger, count: (lines: number) => void): void {
+  const stream = (logger as unknown as Record<symbol, unknown>)[(pino.symbols as unknown as Record<string, symbol>).streamSym!] as NodeJS.EventEmitter | undefined;
+  if (stream === undefined || typeof stream.on !== 'function') return;
+  stream.on('drop', (data: string | Buffer) => {
+    const text = typeof data === 'string' ? data : data.toString('utf8');
+    let lines = 0;
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+    count(Math.max(1, lines));
+  });
 }
 
 /** A logger that drops everything (tests that do not read logs). */

@@ -55,6 +55,7 @@ export class SwitchyardMetrics {
   private readonly proxyErrors: Counter<'code'>;
   private readonly proxyErrorChildren = new Map<string, Counter.Internal>();
   private readonly reloads: Counter<'result'>;
+  private readonly droppedLogLines: Counter;
   private readonly lastReloadSuccess: Gauge;
   private readonly lastReloadSuccessful: Gauge;
 
@@ -188,6 +189,11 @@ export class SwitchyardMetrics {
         this.inc(metrics.sources.registry().syncErrors);
       },
     });
+    this.droppedLogLines = new Counter({
+      name: 'switchyard_log_lines_dropped_total',
+      help: 'Log lines (access log included) dropped because the log output could not keep up and logging.maxBuffer was full.',
+      registers,
+    });
     this.reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Configuration reloads (SIGHUP or admin API), by result.', labelNames: ['result'], registers });
     this.reloads.labels('success').inc(0);
     this.reloads.labels('failure').inc(0);
@@ -235,6 +241,11 @@ export class SwitchyardMetrics {
       this.proxyErrorChildren.set(code, child);
     }
     child.inc();
+  }
+
+  /** Log lines the destination dropped (its buffer was full). */
+  logLinesDropped(lines: number): void {
+    this.droppedLogLines.inc(lines);
   }
 
   /** Records the result of loading the configuration (initial load or reload). */

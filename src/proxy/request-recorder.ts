@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { methodLabelIndex, statusClassIndex, type UpstreamOutcome } from '../observability/metric-labels.js';
-import type { Logger } from '../observability/logger.js';
+import type { AccessLog } from '../observability/access-log.js';
 import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Route } from '../routing/route.js';
@@ -32,7 +32,7 @@ export class RequestRecorder implements RequestObserver {
   constructor(
     private readonly metrics: SwitchyardMetrics,
     /** Null when `logging.accessLog` is false. */
-    private readonly accessLog: Logger | null,
+    private readonly accessLog: AccessLog | null,
   ) {
     this.unrouted = metrics.route('', '');
   }
@@ -63,26 +63,24 @@ export class RequestRecorder implements RequestObserver {
     metrics.upstream.attemptEnded(outcome, upstreamSeconds);
 
     if (this.accessLog === null) return;
-    this.accessLog.info(
-      {
-        requestId: x.requestId,
-        method: x.req.method,
-        host: x.req.headers.host,
-        path: x.req.url,
-        status,
-        bytesIn,
-        bytesOut: x.bytesOut,
-        durationMs: round(seconds * 1000),
-        route: x.route.name,
-        service: x.route.cluster.name,
-        upstream: x.endpoint.key,
-        upstreamStatus: x.upstreamStatus,
-        upstreamMs: round(upstreamSeconds * 1000),
-        retries: x.retries,
-        error: errorCode ?? undefined,
-        err: failure !== null && errorCode !== 'client_closed' ? failure : undefined,
-      },
-      'request',
+    const req = x.req;
+    this.accessLog.request(
+      x.requestId,
+      req.method,
+      req.headers.host,
+      req.url,
+      status,
+      bytesIn,
+      x.bytesOut,
+      round(seconds * 1000),
+      x.route.name,
+      x.route.cluster.name,
+      x.endpoint.key,
+      x.upstreamStatus,
+      round(upstreamSeconds * 1000),
+      x.retries,
+      errorCode ?? undefined,
+      failure !== null && errorCode !== 'client_closed' ? failure : undefined,
     );
   }
 
@@ -98,7 +96,7 @@ export class RequestRecorder implements RequestObserver {
     (route?.metrics ?? this.unrouted).requestEnded(methodLabelIndex(req.method), statusClassIndex(status), seconds, bytesIn, 0);
     this.metrics.proxyError(code);
     if (this.accessLog === null) return;
-    this.accessLog.info(
+    this.accessLog.other(
       {
         requestId,
         method: req.method,
@@ -121,7 +119,7 @@ export class RequestRecorder implements RequestObserver {
   tunnelEnded(t: TunnelRecord): void {
     if (this.accessLog === null) return;
     const now = performance.now();
-    this.accessLog.info(
+    this.accessLog.other(
       {
         requestId: t.requestId,
         method: t.req.method,

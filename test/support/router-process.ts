@@ -17,12 +17,22 @@ export interface RouterProcess {
   exited: Promise<number | null>;
 }
 
+export interface RouterProcessOptions {
+  /**
+   * Where the router's standard output (its log) goes: collected (default), a pipe nobody
+   * reads ('unread': a log reader that has stopped), or an open file descriptor.
+   */
+  stdout?: 'collect' | 'unread' | number;
+}
+
 /** Starts `switchyard start <config>` (with `env`) and waits for its banner (listener and admin URLs). */
-export async function startRouterProcess(configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<RouterProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startRouterProcess(configFile: string, env: NodeJS.ProcessEnv = process.env, options: RouterProcessOptions = {}): Promise<RouterProcess> {
+  const stdout = options.stdout ?? 'collect';
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', configFile], { cwd: ROOT, env, stdio: ['ignore', typeof stdout === 'number' ? stdout : 'pipe', 'pipe'] });
   let out = '';
   let err = '';
-  child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  if (stdout === 'collect') child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  else if (stdout === 'unread') child.stdout!.pause();
   child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const banner = await new Promise<{ url: string; adminUrl: string }>((resolve, reject) => {

@@ -1,0 +1,56 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { AccessLog } from '../../../src/observability/access-log.js';
+import { createLogger } from '../../../src/observability/logger.js';
+
+/** A logger configured as in production, writing into an array of lines. */
+function productionLogger(): { lines: string[]; logger: ReturnType<typeof createLogger> } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) lines.push(line);
+      done();
+    },
+  });
+  return { lines, logger: createLogger({ level: 'warn', destination }) };
+}
+
+const withoutTime = (line: string): string => line.replace(/"time":"[^"]*"/, '"time":"T"');
+
+type Row = Parameters<AccessLog['request']>;
+
+const ROWS: Row[] = [
+  ['id-1', 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined, undefined],
+  ['id-"2"\\', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset', undefined],
+  ['id-3', 'GET', 'h', '/e', 502, 0, 0, Number.NaN, 'r', 's', 'e', 0, 0, 0, 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+];
+
+describe('access log serialiser', () => {
+  it('writes exactly the line pino writes for the same fields', async () => {
+    const { lines, logger } = productionLogger();
+    const access = logger.child({ component: 'access' }, { level: 'info' });
+    const log = new AccessLog(access);
+    for (const row of ROWS) {
+      const [requestId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err] = row;
+      log.request(...row);
+      access.info({ requestId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err }, 'request');
+    }
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(ROWS.length * 2);
+    for (let i = 0; i < lines.length; i += 2) {
+      expect(withoutTime(lines[i]!)).toBe(withoutTime(lines[i + 1]!));
+      expect(() => JSON.parse(lines[i]!) as unknown).not.toThrow();
+    }
+    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', component: 'access', name: 'switchyard', requestId: 'id-1', msg: 'request' });
+  });
+
+  it('writes other lines as pino does, undefined values left out', async () => {
+    const { lines, logger } = productionLogger();
+    const access = logger.child({ component: 'access' }, { level: 'info' });
+    const fields = { requestId: 'x', method: 'GET', host: undefined, route: null, status: 101, protocol: 'websocket', durationMs: 12.5 };
+    new AccessLog(access).other(fields, 'tunnel');
+    access.info(fields, 'tunnel');
+    await new Promise((r) => setImmediate(r));
+    expect(withoutTime(lines[0]!)).toBe(withoutTime(lines[1]!));
+  });
+});
