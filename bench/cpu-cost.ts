@@ -10,7 +10,7 @@
  *   --connections <n>  concurrent connections (default 32)
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
  *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
- *                      undici-baseline, http-proxy, nginx, haproxy
+ *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy
  *   --rounds <n>       measure every target n times, interleaved; the median is reported (default 1)
  */
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
@@ -22,7 +22,7 @@ import { execFileSync } from 'node:child_process';
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
-import { haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
+import { fastifyProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
 import { OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,6 +53,7 @@ const TARGETS: TargetSpec[] = [
   switchyardTarget({ name: 'switchyard-no-log', configFragment: OBSERVABILITY_OFF }),
   undiciBaselineTarget(),
   httpProxyTarget(),
+  fastifyProxyTarget(),
   nginxTarget(),
   haproxyTarget(),
 ];

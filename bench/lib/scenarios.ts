@@ -1,6 +1,8 @@
 import type { AutocannonRequest } from 'autocannon';
 import {
   directTarget,
+  fastifyProxyTarget,
+  haproxyTarget,
   httpProxyTarget,
   nginxTarget,
   switchyardTarget,
@@ -36,7 +38,7 @@ export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'w
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 
 function peers(): TargetSpec[] {
-  return [directTarget(), switchyardTarget(), httpProxyTarget(), undiciBaselineTarget(), nginxTarget()];
+  return [directTarget(), switchyardTarget(), httpProxyTarget(), fastifyProxyTarget(), undiciBaselineTarget(), nginxTarget(), haproxyTarget()];
 }
 
 /** 10,000 routes: half host-less, half on their own host, prefixes of three shapes. */

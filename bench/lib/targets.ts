@@ -134,6 +134,10 @@ export function httpProxyTarget(instances = 1): TargetSpec {
   return nodeBaseline('http-proxy', 'bench/baselines/http-proxy-baseline.ts', instances);
 }
 
+export function fastifyProxyTarget(instances = 1): TargetSpec {
+  return nodeBaseline('fastify-http-proxy', 'bench/baselines/fastify-proxy-baseline.ts', instances);
+}
+
 export function undiciBaselineTarget(instances = 1): TargetSpec {
   return nodeBaseline('undici-baseline', 'bench/baselines/undici-baseline.ts', instances);
 }
