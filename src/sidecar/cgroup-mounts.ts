@@ -1,0 +1,60 @@
+/**
+ * Where the cgroup hierarchies are and where this process sits in them, from
+ * /proc/self/mountinfo and /proc/self/cgroup. Pure parsing, so every layout is testable.
+ */
+
+export interface CgroupMounts {
+  /** cgroup2 mount point, if any. */
+  unified: string | null;
+  /** v1 controller name → mount point (co-mounted controllers share one, e.g. cpu,cpuacct). */
+  v1: Map<string, string>;
+}
+
+/** mountinfo fields: id parent major:minor root mountpoint options - fstype source superoptions */
+export function parseMountInfo(text: string): CgroupMounts {
+  const mounts: CgroupMounts = { unified: null, v1: new Map() };
+  for (const line of text.split('\n')) {
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const left = line.slice(0, dash).split(' ');
+    const right = line.slice(dash + 3).split(' ');
+    const mountPoint = unescapeMountPath(left[4] ?? '');
+    const fsType = right[0];
+    if (fsType === 'cgroup2') {
+      mounts.unified ??= mountPoint;
+    } else if (fsType === 'cgroup') {
+      for (const option of (right[2] ?? '').split(',')) {
+        if (option === 'rw' || option === 'ro' || option.includes('=')) continue;
+        if (!mounts.v1.has(option)) mounts.v1.set(option, mountPoint);
+      }
+    }
+  }
+  return mounts;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal. */
+function unescapeMountPath(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+}
+
+export interface ProcessCgroups {
+  /** The v2 group path ("0::/path"), if listed. */
+  unified: string | null;
+  /** v1 controller → group path. */
+  v1: Map<string, string>;
+}
+
+/** /proc/self/cgroup lines: "hierarchy-id:controller,list:/path". */
+export function parseProcCgroup(text: string): ProcessCgroups {
+  const groups: ProcessCgroups = { unified: null, v1: new Map() };
+  for (const line of text.split('\n')) {
+    const first = line.indexOf(':');
+    const second = line.indexOf(':', first + 1);
+    if (first < 0 || second < 0) continue;
+    const controllers = line.slice(first + 1, second);
+    const path = line.slice(second + 1);
+    if (line.slice(0, first) === '0' && controllers === '') groups.unified = path;
+    else for (const c of controllers.split(',')) if (c !== '' && !c.startsWith('name=')) groups.v1.set(c, path);
+  }
+  return groups;
+}
