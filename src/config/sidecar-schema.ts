@@ -53,11 +53,15 @@ export const appLimitsSchema = z.strictObject({
     .refine((bytes) => bytes >= MIN_MEMORY_MAX, { message: 'must be at least 4MiB (e.g. "256MiB")' })
     .optional(),
   /** CPUs per instance, e.g. 0.5 = half of one CPU (quota per 100 ms period). Default: none. */
-  cpuMax: z.number({ message: 'must be a number of CPUs such as 0.5 or 2' }).min(0.01, { message: 'must be at least 0.01 CPUs' }).max(1024).optional(),
+  cpuMax: z.number({ message: 'must be a number of CPUs such as 0.5 or 2' }).min(0.01, { message: 'must be at least 0.01 CPUs' }).max(1024, { message: 'must be at most 1024 CPUs' }).optional(),
   /** Processes and threads per instance (a Node app needs about 10 for itself). Default: none. */
-  pidsMax: z.number({ message: 'must be a whole number of processes such as 64' }).int().min(1).optional(),
+  pidsMax: z
+    .number({ message: 'must be a whole number of processes such as 64' })
+    .int({ message: 'must be a whole number of processes such as 64' })
+    .min(1, { message: 'must be at least 1 (a Node app needs about 10 for its own threads)' })
+    .optional(),
   /** Which cgroup version applies the limits: auto (v2 when its controllers are delegated, else v1), v2 or v1. */
-  cgroup: z.enum(['auto', 'v2', 'v1']).default('auto'),
+  cgroup: z.enum(['auto', 'v2', 'v1'], { message: 'must be "auto", "v2" or "v1"' }).default('auto'),
 });
 
 export const sidecarAppSchema = z.strictObject({

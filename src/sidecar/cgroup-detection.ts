@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../observability/logger.js';
 import { parseMountInfo, parseProcCgroup } from './cgroup-mounts.js';
 import { requiredV1Controllers, CgroupV1Driver } from './cgroup-v1.js';
-import { delegatedControllers, requiredV2Controllers, v2DelegationProblem, CgroupV2Driver } from './cgroup-v2.js';
+import { readV2Controllers, requiredV2Controllers, v2DelegationProblem, CgroupV2Driver } from './cgroup-v2.js';
 import { CgroupUnavailableError, type CgroupDriver, type CgroupLimits } from './instance-cgroup.js';
 
 export type CgroupVersionChoice = 'auto' | 'v2' | 'v1';
@@ -39,8 +39,8 @@ export async function openCgroupDriver(choice: CgroupVersionChoice, limits: Cgro
   if (mounts.unified === null) {
     v2Problem = 'cgroup v2 is not mounted';
   } else {
-    const ownDir = join(mounts.unified, own.unified ?? '/');
-    v2Problem = v2DelegationProblem(ownDir, await delegatedControllers(ownDir), requiredV2Controllers(limits)) ?? '';
+    const ownDir = stripTrailingSlash(join(mounts.unified, own.unified ?? '/'));
+    v2Problem = v2DelegationProblem(ownDir, await readV2Controllers(ownDir), requiredV2Controllers(limits)) ?? '';
     if (v2Problem === '' && choice !== 'v1') {
       const driver = await CgroupV2Driver.open(ownDir, ownerName, limits);
       logDriver(logger, driver, limits, null);
@@ -74,4 +74,8 @@ export function describeLimits(limits: CgroupLimits): string {
   if (limits.cpuMax !== undefined) parts.push(`cpu ${limits.cpuMax}`);
   if (limits.pidsMax !== undefined) parts.push(`pids ${limits.pidsMax}`);
   return parts.join(', ');
+}
+
+function stripTrailingSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
 }

@@ -10,6 +10,9 @@ export interface CgroupMounts {
   v1: Map<string, string>;
 }
 
+/** v1 controller names; the other super-options of a cgroup mount (rw, xattr, name=..., clone_children) are not controllers. */
+const V1_CONTROLLER_NAMES = new Set(['cpu', 'cpuacct', 'cpuset', 'memory', 'devices', 'freezer', 'net_cls', 'net_prio', 'blkio', 'perf_event', 'hugetlb', 'pids', 'rdma', 'misc']);
+
 /** mountinfo fields: id parent major:minor root mountpoint options - fstype source superoptions */
 export function parseMountInfo(text: string): CgroupMounts {
   const mounts: CgroupMounts = { unified: null, v1: new Map() };
@@ -24,8 +27,7 @@ export function parseMountInfo(text: string): CgroupMounts {
       mounts.unified ??= mountPoint;
     } else if (fsType === 'cgroup') {
       for (const option of (right[2] ?? '').split(',')) {
-        if (option === 'rw' || option === 'ro' || option.includes('=')) continue;
-        if (!mounts.v1.has(option)) mounts.v1.set(option, mountPoint);
+        if (V1_CONTROLLER_NAMES.has(option) && !mounts.v1.has(option)) mounts.v1.set(option, mountPoint);
       }
     }
   }

@@ -14,25 +14,40 @@ export function requiredV2Controllers(limits: CgroupLimits): string[] {
   return needed;
 }
 
-/** Controllers a v2 group passes to its children (its cgroup.subtree_control). */
-export async function delegatedControllers(groupDir: string): Promise<Set<string>> {
-  const text = await readCgroupText(join(groupDir, 'cgroup.subtree_control'));
-  return new Set((text ?? '').split(/\s+/).filter(Boolean));
+/** Controllers a v2 group has (cgroup.controllers) and passes to its children (cgroup.subtree_control). */
+export interface V2GroupControllers {
+  available: ReadonlySet<string>;
+  delegated: ReadonlySet<string>;
+}
+
+export async function readV2Controllers(groupDir: string): Promise<V2GroupControllers> {
+  const words = async (name: string) => new Set(((await readCgroupText(join(groupDir, name))) ?? '').split(/\s+/).filter(Boolean));
+  return { available: await words('cgroup.controllers'), delegated: await words('cgroup.subtree_control') };
 }
 
 /**
- * Why a v2 group cannot hold the needed controllers, with the fix; null when it can.
- * A group passes controllers to children only through its cgroup.subtree_control, and a
- * non-root group with processes of its own cannot enable any ("no internal processes").
+ * Why a v2 group cannot give its child groups the needed controllers, with the fix; null
+ * when it can. A controller missing from the group's cgroup.controllers is not in the
+ * unified hierarchy at all (bound to a v1 mount, or not enabled above); one that is there
+ * but not in cgroup.subtree_control is not delegated, and a non-root group with processes
+ * of its own cannot enable it ("no internal processes").
  */
-export function v2DelegationProblem(groupDir: string, delegated: ReadonlySet<string>, needed: readonly string[]): string | null {
-  const missing = needed.filter((c) => !delegated.has(c));
+export function v2DelegationProblem(groupDir: string, controllers: V2GroupControllers, needed: readonly string[]): string | null {
+  const absent = needed.filter((c) => !controllers.available.has(c));
+  if (absent.length > 0) {
+    return (
+      `cgroup v2: ${absent.map((c) => `"${c}"`).join(', ')} not available in the unified hierarchy at ${groupDir} ` +
+      `(its cgroup.controllers lists ${controllers.available.size > 0 ? [...controllers.available].join(' ') : 'none'}): ` +
+      'the controller is mounted as cgroup v1 or not enabled by a parent group; boot with systemd.unified_cgroup_hierarchy=1 for v2, or let the sidecar use v1'
+    );
+  }
+  const missing = needed.filter((c) => !controllers.delegated.has(c));
   if (missing.length === 0) return null;
   const plus = missing.map((c) => `+${c}`).join(' ');
   return (
-    `cgroup v2: ${missing.map((c) => `"${c}"`).join(', ')} not delegated to the sidecar's group ${groupDir}: ` +
+    `cgroup v2: ${missing.map((c) => `"${c}"`).join(', ')} not delegated by the sidecar's group ${groupDir}: ` +
     `enable ${missing.length > 1 ? 'them' : 'it'} with echo "${plus}" > ${join(groupDir, 'cgroup.subtree_control')} ` +
-    `(the group must have no processes of its own; under systemd run the sidecar with Delegate=yes in a sub-group)`
+    '(the group must have no processes of its own; under systemd run the sidecar with Delegate=yes in a sub-group)'
   );
 }
 
@@ -55,10 +70,10 @@ export class CgroupV2Driver implements CgroupDriver {
   }
 
   static async open(ownDir: string, ownerName: string, limits: CgroupLimits): Promise<CgroupV2Driver> {
-    const delegated = await delegatedControllers(ownDir);
-    const problem = v2DelegationProblem(ownDir, delegated, requiredV2Controllers(limits));
+    const own = await readV2Controllers(ownDir);
+    const problem = v2DelegationProblem(ownDir, own, requiredV2Controllers(limits));
     if (problem !== null) throw new CgroupUnavailableError(problem);
-    const controllers = V2_CONTROLLERS.filter((c) => delegated.has(c));
+    const controllers = V2_CONTROLLERS.filter((c) => own.delegated.has(c));
     const enable = controllers.map((c) => `+${c}`).join(' ');
     const top = join(ownDir, 'switchyard');
     const parent = join(top, ownerName);

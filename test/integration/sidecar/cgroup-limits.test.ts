@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { SidecarStatus } from '../../../src/sidecar/sidecar.js';
@@ -5,7 +6,7 @@ import { cgroupSkipReason } from '../../support/cgroup-availability.js';
 import { fetchJson, fetchText } from '../../support/http-client.js';
 import { parsePrometheusText, samples } from '../../support/prometheus-text.js';
 import { eventually } from '../../support/proxy-harness.js';
-import { startSidecar, type InProcessSidecar } from '../../support/sidecar-harness.js';
+import { freePorts, runSidecarCli, startSidecar, TEST_APP, type InProcessSidecar, type SidecarProcess } from '../../support/sidecar-harness.js';
 
 const skipReason = await cgroupSkipReason();
 if (skipReason !== null) console.warn(`skipping sidecar cgroup tests: ${skipReason}`);
@@ -136,5 +137,54 @@ describe.skipIf(skipReason !== null)('sidecar: per-instance cgroup limits (real 
     await sc.close();
     sc = null;
     for (const path of [...paths, ...st.cgroups!.parents]) expect(existsSync(path), path).toBe(false);
+  });
+});
+
+describe.skipIf(skipReason !== null)('switchyard sidecar with --memory-max, --cpu-max, --pids-max (process)', () => {
+  let proc: SidecarProcess | null = null;
+  afterEach(async () => {
+    if (proc && proc.child.exitCode === null) {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+    }
+    proc = null;
+  });
+
+  it('logs once which cgroup version applies the limits, and leaves no group after SIGTERM', async () => {
+    const [port, appPort, adminPort] = await freePorts(3);
+    proc = runSidecarCli([
+      '--service', 'orders', '--port', String(port), '--app-port', String(appPort), '--address', '127.0.0.1', '--no-consul',
+      '--drain-delay', '0', '--health-interval', '50ms', '--memory-max', '128MiB', '--cpu-max', '0.5', '--pids-max', '64',
+      '--admin-port', String(adminPort), '--', process.execPath, TEST_APP,
+    ]);
+    await eventually(async () => (await fetchText(`http://127.0.0.1:${port}/hello`).catch(() => null))?.status === 200, 20_000, 'app answering through the sidecar');
+    const lines = proc.find('cgroups: using');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.msg).toMatch(/^cgroups: using (v2 \(unified\)|v1) for per-instance limits \(memory 128 MiB, cpu 0\.5, pids 64\); groups under /);
+    const st = (await fetchJson<SidecarStatus>(`http://127.0.0.1:${adminPort}/status`)).json;
+    expect(st.instances[0]!.cgroup!.usage.memoryLimitBytes).toBe(128 * MiB);
+    const paths = [...st.instances[0]!.cgroup!.paths, ...st.cgroups!.parents];
+    for (const path of paths) expect(existsSync(path), path).toBe(true);
+
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(proc.find('app cgroups removed')).toHaveLength(1);
+    for (const path of paths) expect(existsSync(path), path).toBe(false);
+  });
+});
+
+// Root can drop to an unprivileged user (setpriv) to show what a non-root sidecar is told.
+const canDropToNobody = skipReason === null && process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
+
+describe.skipIf(!canDropToNobody)('switchyard sidecar with limits, not root', () => {
+  it('refuses to start and names the fix', async () => {
+    const [port, appPort] = await freePorts(2);
+    const args = ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', 'src/cli/switchyard.ts', 'sidecar',
+      '--service', 'orders', '--port', String(port), '--app-port', String(appPort), '--no-consul', '--memory-max', '64MiB', '--', process.execPath, TEST_APP];
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile('/usr/bin/setpriv', args, { timeout: 20_000 }, (err, _stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stderr }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^switchyard sidecar: cannot start: .*permission denied: run the sidecar as root/);
   });
 });
