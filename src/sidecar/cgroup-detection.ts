@@ -1,7 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from '../observability/logger.js';
-import { parseMountInfo, parseProcCgroup } from './cgroup-mounts.js';
+import { groupDirectory, parseMountInfo, parseProcCgroup } from './cgroup-mounts.js';
 import { requiredV1Controllers, CgroupV1Driver } from './cgroup-v1.js';
 import { readV2Controllers, requiredV2Controllers, v2DelegationProblem, CgroupV2Driver } from './cgroup-v2.js';
 import { CgroupUnavailableError, type CgroupDriver, type CgroupLimits } from './instance-cgroup.js';
@@ -39,7 +38,7 @@ export async function openCgroupDriver(choice: CgroupVersionChoice, limits: Cgro
   if (mounts.unified === null) {
     v2Problem = 'cgroup v2 is not mounted';
   } else {
-    const ownDir = stripTrailingSlash(join(mounts.unified, own.unified ?? '/'));
+    const ownDir = groupDirectory(mounts.unified, own.unified ?? '/');
     v2Problem = v2DelegationProblem(ownDir, await readV2Controllers(ownDir), requiredV2Controllers(limits)) ?? '';
     if (v2Problem === '' && choice !== 'v1') {
       const driver = await CgroupV2Driver.open(ownDir, ownerName, limits);
@@ -76,6 +75,3 @@ export function describeLimits(limits: CgroupLimits): string {
   return parts.join(', ');
 }
 
-function stripTrailingSlash(path: string): string {
-  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
-}

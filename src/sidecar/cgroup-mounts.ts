@@ -3,11 +3,29 @@
  * /proc/self/mountinfo and /proc/self/cgroup. Pure parsing, so every layout is testable.
  */
 
+/** One mounted hierarchy: where it is mounted and which group of it the mount shows (mountinfo "root"). */
+export interface CgroupMount {
+  mountPoint: string;
+  /** "/" normally; a container often sees its own group mounted, e.g. "/docker/<id>". */
+  root: string;
+}
+
 export interface CgroupMounts {
-  /** cgroup2 mount point, if any. */
-  unified: string | null;
-  /** v1 controller name → mount point (co-mounted controllers share one, e.g. cpu,cpuacct). */
-  v1: Map<string, string>;
+  /** cgroup2 mount, if any. */
+  unified: CgroupMount | null;
+  /** v1 controller name → its mount (co-mounted controllers share one, e.g. cpu,cpuacct). */
+  v1: Map<string, CgroupMount>;
+}
+
+/**
+ * The directory of a process's group: its path from /proc/self/cgroup, made relative to the
+ * group the mount shows (the mount's root), under the mount point.
+ */
+export function groupDirectory(mount: CgroupMount, groupPath: string): string {
+  let relative = groupPath;
+  if (mount.root !== '/' && (groupPath === mount.root || groupPath.startsWith(`${mount.root}/`))) relative = groupPath.slice(mount.root.length);
+  const dir = `${mount.mountPoint.replace(/\/+$/, '')}/${relative.replace(/^\/+/, '')}`;
+  return dir.length > 1 && dir.endsWith('/') ? dir.slice(0, -1) : dir;
 }
 
 /** v1 controller names; the other super-options of a cgroup mount (rw, xattr, name=..., clone_children) are not controllers. */
@@ -21,13 +39,13 @@ export function parseMountInfo(text: string): CgroupMounts {
     if (dash < 0) continue;
     const left = line.slice(0, dash).split(' ');
     const right = line.slice(dash + 3).split(' ');
-    const mountPoint = unescapeMountPath(left[4] ?? '');
+    const mount: CgroupMount = { mountPoint: unescapeMountPath(left[4] ?? ''), root: unescapeMountPath(left[3] ?? '/') };
     const fsType = right[0];
     if (fsType === 'cgroup2') {
-      mounts.unified ??= mountPoint;
+      mounts.unified ??= mount;
     } else if (fsType === 'cgroup') {
       for (const option of (right[2] ?? '').split(',')) {
-        if (V1_CONTROLLER_NAMES.has(option) && !mounts.v1.has(option)) mounts.v1.set(option, mountPoint);
+        if (V1_CONTROLLER_NAMES.has(option) && !mounts.v1.has(option)) mounts.v1.set(option, mount);
       }
     }
   }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { readCgroupKey, readCgroupNumber, writeCgroupFile } from './cgroup-file.js';
-import type { CgroupMounts, ProcessCgroups } from './cgroup-mounts.js';
+import { groupDirectory, type CgroupMounts, type ProcessCgroups } from './cgroup-mounts.js';
 import { createGroupDir, fileExists, groupWriteFix, killGroupProcesses, removeGroupDir, removeSharedGroupDir, waitGroupsEmpty } from './cgroup-removal.js';
 import { CgroupUnavailableError, cpuQuotaUs, CPU_PERIOD_US, type CgroupDriver, type CgroupLimits, type CgroupUsage, type InstanceCgroup } from './instance-cgroup.js';
 
@@ -63,7 +63,7 @@ export class CgroupV1Driver implements CgroupDriver {
     for (const controller of V1_CONTROLLERS) {
       const mount = mounts.v1.get(controller);
       if (mount === undefined) continue;
-      const hierarchy = join(mount, own.v1.get(controller) ?? '/');
+      const hierarchy = groupDirectory(mount, own.v1.get(controller) ?? '/');
       const existing = byHierarchy.get(hierarchy);
       if (existing !== undefined) {
         parentDirs.set(controller, existing);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseKeyedValues } from '../../../src/sidecar/cgroup-file.js';
-import { parseMountInfo, parseProcCgroup } from '../../../src/sidecar/cgroup-mounts.js';
+import { groupDirectory, parseMountInfo, parseProcCgroup } from '../../../src/sidecar/cgroup-mounts.js';
 
 const HYBRID_MOUNTINFO = [
   '24 30 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw',
@@ -16,20 +16,30 @@ const HYBRID_MOUNTINFO = [
 describe('cgroup mounts and membership', () => {
   it('finds the unified mount and each v1 controller, co-mounted ones sharing a mount point', () => {
     const m = parseMountInfo(HYBRID_MOUNTINFO);
-    expect(m.unified).toBe('/sys/fs/cgroup/unified');
-    expect(m.v1.get('cpu')).toBe('/sys/fs/cgroup/cpu,cpuacct');
-    expect(m.v1.get('cpuacct')).toBe('/sys/fs/cgroup/cpu,cpuacct');
-    expect(m.v1.get('memory')).toBe('/sys/fs/cgroup/memory');
-    expect(m.v1.get('pids')).toBe('/sys/fs/cgroup/pids');
-    expect(m.v1.get('blkio')).toBe('/sys/fs/cgroup/with space');
+    expect(m.unified).toEqual({ mountPoint: '/sys/fs/cgroup/unified', root: '/' });
+    expect(m.v1.get('cpu')?.mountPoint).toBe('/sys/fs/cgroup/cpu,cpuacct');
+    expect(m.v1.get('cpuacct')?.mountPoint).toBe('/sys/fs/cgroup/cpu,cpuacct');
+    expect(m.v1.get('memory')?.mountPoint).toBe('/sys/fs/cgroup/memory');
+    expect(m.v1.get('pids')?.mountPoint).toBe('/sys/fs/cgroup/pids');
+    expect(m.v1.get('blkio')?.mountPoint).toBe('/sys/fs/cgroup/with space');
     // name=systemd is a named hierarchy without controllers; rw/xattr are options, not controllers.
     expect([...m.v1.keys()].sort()).toEqual(['blkio', 'cpu', 'cpuacct', 'memory', 'pids']);
   });
 
   it('reads a pure v2 host and a host without cgroups', () => {
-    expect(parseMountInfo('35 24 0:30 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate')).toEqual({ unified: '/sys/fs/cgroup', v1: new Map() });
+    expect(parseMountInfo('35 24 0:30 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate')).toEqual({ unified: { mountPoint: '/sys/fs/cgroup', root: '/' }, v1: new Map() });
     expect(parseMountInfo('')).toEqual({ unified: null, v1: new Map() });
     expect(parseMountInfo('garbage line without separator')).toEqual({ unified: null, v1: new Map() });
+  });
+
+  it("places the process's group under the mount, also when the mount shows a sub-group (containers)", () => {
+    const m = parseMountInfo('30 26 0:28 /docker/abc /sys/fs/cgroup/memory ro,nosuid - cgroup cgroup rw,memory');
+    const memory = m.v1.get('memory')!;
+    expect(memory.root).toBe('/docker/abc');
+    expect(groupDirectory(memory, '/docker/abc')).toBe('/sys/fs/cgroup/memory');
+    expect(groupDirectory(memory, '/docker/abc/app')).toBe('/sys/fs/cgroup/memory/app');
+    expect(groupDirectory({ mountPoint: '/sys/fs/cgroup/memory', root: '/' }, '/process_api/x')).toBe('/sys/fs/cgroup/memory/process_api/x');
+    expect(groupDirectory({ mountPoint: '/sys/fs/cgroup', root: '/' }, '/')).toBe('/sys/fs/cgroup');
   });
 
   it("reads the process's groups from /proc/self/cgroup", () => {
