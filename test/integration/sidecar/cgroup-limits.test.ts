@@ -82,21 +82,24 @@ describe.skipIf(skipReason !== null)('sidecar: per-instance cgroup limits (real 
   });
 
   it('holds a busy-looping app to its CPU share (CPU time / wall time, generous bound)', async () => {
-    sc = await startSidecar(null, { app: { limits: { cpuMax: 0.25 } }, admin: { enabled: true, port: 0 } });
+    sc = await startSidecar(null, { app: { limits: { cpuMax: 0.1 } }, admin: { enabled: true, port: 0 } });
     await appUp(sc);
     const before = (await status(sc)).instances[0]!.cgroup!.usage;
     const spin = await fetchJson<{ cpuSeconds: number; wallSeconds: number }>(`http://127.0.0.1:${sc.appPorts[0]}/spin?ms=3000`);
     const after = (await status(sc)).instances[0]!.cgroup!.usage;
     const groupRatio = (after.cpuSeconds! - before.cpuSeconds!) / spin.json.wallSeconds;
     const appRatio = spin.json.cpuSeconds / spin.json.wallSeconds;
-    // The quota is 25% of one CPU; unthrottled, a busy loop takes ~100%. 0.45 leaves room for
-    // period granularity and the app's other threads, and is still far from an unlimited loop.
-    expect(groupRatio).toBeLessThan(0.45);
-    expect(appRatio).toBeLessThan(0.45);
+    // The quota is 10% of one CPU. Twice that leaves room for period granularity and the app's
+    // other threads; an unlimited loop takes a whole CPU when it can get one (and even on a
+    // busy shared machine far more than this: bench/sidecar-cgroup-cpu.ts).
+    expect(groupRatio).toBeLessThan(0.2);
+    expect(appRatio).toBeLessThan(0.2);
     expect(groupRatio).toBeGreaterThan(0);
+    // Throttling is what only a quota causes: the loop was held back, not merely short of CPU.
     expect(after.cpuThrottledSeconds!).toBeGreaterThan(before.cpuThrottledSeconds!);
     expect(await metric(sc, 'switchyard_sidecar_instance_cpu_throttled_seconds_total')).toBeGreaterThan(0);
-    expect(await metric(sc, 'switchyard_sidecar_instance_cpu_limit_cpus')).toBe(0.25);
+    expect(await metric(sc, 'switchyard_sidecar_instance_cpu_seconds_total')).toBeGreaterThan(0);
+    expect(await metric(sc, 'switchyard_sidecar_instance_cpu_limit_cpus')).toBe(0.1);
   });
 
   it('stops a fork bomb at pids.max: the app gets fewer children than it asked for', async () => {
