@@ -4,7 +4,7 @@ import { isConsulAddress } from './schema.js';
 
 /**
  * The `sidecar:` section: one service instance run, guarded and registered by Switchyard.
- * README.md "Sidecar mode" documents each field; keep both in step.
+ * docs/sidecar.md documents each field (and README.md "Sidecar mode"); keep them in step.
  */
 
 const portSchema = z.number().int().min(0).max(65535);
