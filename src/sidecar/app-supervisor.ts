@@ -169,7 +169,14 @@ export class AppSupervisor {
   private async inspectGroup(slot: Slot, proc: AppProcess, exit: AppExit): Promise<{ exit: AppExit; oom: boolean }> {
     const group = slot.group;
     if (group === null) return { exit, oom: false };
-    const usage = await group.usage();
+    let usage: CgroupUsage;
+    try {
+      usage = await group.usage();
+    } catch (err) {
+      // The restart must not depend on reading counters: without them the exit counts as a crash.
+      this.logger.error({ err, instance: slot.instance, cgroup: group.paths[0] }, "cannot read the instance's cgroup counters; its exit is treated as a crash");
+      return { exit, oom: false };
+    }
     const kills = usage.oomKills ?? 0;
     const oom = kills > slot.oomKillsSeen && exit.signal === 'SIGKILL';
     slot.oomKillsSeen = kills;
@@ -182,8 +189,12 @@ export class AppSupervisor {
       this.events.oomKilled?.(slot.instance, usage);
     }
     if (!this.stopping) {
-      const leftovers = await group.killAll();
-      if (leftovers > 0) this.logger.warn({ instance: slot.instance, processes: leftovers, cgroup: group.paths[0] }, 'killed processes the app instance left in its cgroup');
+      try {
+        const leftovers = await group.killAll();
+        if (leftovers > 0) this.logger.warn({ instance: slot.instance, processes: leftovers, cgroup: group.paths[0] }, 'killed processes the app instance left in its cgroup');
+      } catch (err) {
+        this.logger.error({ err, instance: slot.instance, cgroup: group.paths[0] }, 'cannot kill what the app instance left in its cgroup; they keep using its limits');
+      }
     }
     return { exit, oom };
   }

@@ -79,9 +79,9 @@ export class Sidecar {
     const env = options.env ?? process.env;
     const logger = options.logger.child({ service: sc.service });
     const ports = Array.from({ length: sc.app.instances }, (_, i) => sc.app.port + i);
+
     // Groups first: a limit that cannot be applied stops the start before anything listens or registers.
     const cgroups = await AppCgroups.open(sc.app, sc.service, logger.child({ component: 'cgroups' }));
-
     const inbound = new InboundProxy(sc, config, ports, logger);
     const consulAddress = sc.consul.address ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500');
     const consulToken = sc.consul.token ?? (env.CONSUL_HTTP_TOKEN || undefined);
@@ -102,8 +102,13 @@ export class Sidecar {
     let egressRegistry = options.egressRegistry ?? null;
     if (sc.egress.enabled && egressRegistry === null) {
       // Egress reads the catalog through the same agent the instance registers with.
-      const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
-      egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
+      try {
+        const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
+        egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
+      } catch (err) {
+        await cgroups?.close();
+        throw err;
+      }
     }
     self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry, cgroups);
 
