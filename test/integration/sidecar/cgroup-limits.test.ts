@@ -81,6 +81,19 @@ describe.skipIf(skipReason !== null)('sidecar: per-instance cgroup limits (real 
     expect(await metric(sc, 'switchyard_sidecar_instance_memory_peak_bytes')).toBeGreaterThan(80 * MiB);
   });
 
+  it('gives up under the crash-loop rules when every start is killed at the limit, and removes the groups', async () => {
+    const hog = 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1));';
+    sc = await startSidecar(null, { app: { command: [process.execPath, '-e', hog], limits: { memoryMax: '48MiB' }, restart: { initialBackoff: '20ms', maxBackoff: '100ms', crashLoopRestarts: 2 } } });
+    const parents = (await status(sc)).cgroups!.parents;
+    expect(await Promise.race([sc.sidecar.done, new Promise((r) => setTimeout(() => r('still running'), 20_000))])).toBe(1);
+    expect(sc.log.find('killed by the kernel at its memory limit')).toHaveLength(3);
+    expect(sc.log.find('app instance killed at its memory limit; restarting after backoff').map((l) => l.restartInMs)).toEqual([20, 40]);
+    const gaveUp = sc.log.find('(crash loop)')[0]!;
+    expect(gaveUp.msg).toContain('its last exit was an OOM kill: raise app.limits.memoryMax');
+    for (const path of parents) expect(existsSync(path), path).toBe(false);
+    sc = null;
+  });
+
   it('holds a busy-looping app to its CPU share (CPU time / wall time, generous bound)', async () => {
     sc = await startSidecar(null, { app: { limits: { cpuMax: 0.1 } }, admin: { enabled: true, port: 0 } });
     await appUp(sc);
