@@ -13,8 +13,6 @@ export interface SupervisorEvents {
   exited(instance: number, exit: AppExit): void;
   /** An instance hit the crash-loop limit; the supervisor restarts nothing any more. */
   gaveUp(instance: number, reason: string): void;
-  /** An instance was killed by the kernel at its cgroup memory limit (before its restart is decided). */
-  oomKilled?(instance: number, usage: CgroupUsage): void;
 }
 
 /** One instance as the supervisor sees it (for the sidecar's status). */
@@ -186,7 +184,6 @@ export class AppSupervisor {
         { instance: slot.instance, pid: proc.pid, limitBytes: usage.memoryLimitBytes, peakBytes: usage.memoryPeakBytes, usageBytes: usage.memoryBytes, oomKills: kills, cgroup: group.paths[0] },
         `app instance ${slot.instance} was killed by the kernel at its memory limit (OOM, ${formatMiB(usage.memoryLimitBytes)} MiB limit, peak ${formatMiB(usage.memoryPeakBytes)} MiB): raise app.limits.memoryMax or fix the leak`,
       );
-      this.events.oomKilled?.(slot.instance, usage);
     }
     if (!this.stopping) {
       try {
