@@ -3,9 +3,9 @@ import type { InstanceState } from './app-supervisor.js';
 import type { CgroupLimits, CgroupUsage } from './instance-cgroup.js';
 
 /**
- * The sidecar's own metrics, in a registry of its own: per-instance restarts and OOM kills
- * (counted as they happen) and per-instance cgroup usage (read from the groups when
- * /metrics is scraped, never on a request path). Names: `switchyard_sidecar_instance_*`.
+ * The sidecar's own metrics, in a registry of its own. Everything is set when /metrics is
+ * scraped, never on a request path: per-instance restarts and OOM kills from the
+ * supervisor's counts, usage from each instance's cgroup. Names: `switchyard_sidecar_instance_*`.
  */
 export class SidecarMetrics {
   readonly registry = new Registry();
