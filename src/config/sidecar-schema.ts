@@ -4,7 +4,7 @@ import { isConsulAddress } from './schema.js';
 
 /**
  * The `sidecar:` section: one service instance run, guarded and registered by Switchyard.
- * README.md "Sidecar mode" documents each field; keep both in step.
+ * docs/sidecar.md documents each field (and README.md "Sidecar mode"); keep them in step.
  */
 
 const portSchema = z.number().int().min(0).max(65535);
@@ -44,6 +44,26 @@ export const appMemorySchema = z.strictObject({
   rssCheckInterval: durationSchema.default(5_000),
 });
 
+/** Smallest memory limit accepted: below this a Node or shell process cannot even start. */
+const MIN_MEMORY_MAX = 4 * 1024 * 1024;
+
+export const appLimitsSchema = z.strictObject({
+  /** Hard memory limit per instance (its cgroup, including what it forks; swap off). Default: none. */
+  memoryMax: sizeSchema
+    .refine((bytes) => bytes >= MIN_MEMORY_MAX, { message: 'must be at least 4MiB (e.g. "256MiB")' })
+    .optional(),
+  /** CPUs per instance, e.g. 0.5 = half of one CPU (quota per 100 ms period). Default: none. */
+  cpuMax: z.number({ message: 'must be a number of CPUs such as 0.5 or 2' }).min(0.01, { message: 'must be at least 0.01 CPUs' }).max(1024, { message: 'must be at most 1024 CPUs' }).optional(),
+  /** Processes and threads per instance (a Node app needs about 10 for itself). Default: none. */
+  pidsMax: z
+    .number({ message: 'must be a whole number of processes such as 64' })
+    .int({ message: 'must be a whole number of processes such as 64' })
+    .min(1, { message: 'must be at least 1 (a Node app needs about 10 for its own threads)' })
+    .optional(),
+  /** Which cgroup version applies the limits: auto (v2 when its controllers are delegated, else v1), v2 or v1. */
+  cgroup: z.enum(['auto', 'v2', 'v1'], { message: 'must be "auto", "v2" or "v1"' }).default('auto'),
+});
+
 export const sidecarAppSchema = z.strictObject({
   /** Program and arguments, run without a shell. */
   command: z.array(z.string().min(1)).min(1, { message: 'must name the program to run, e.g. ["node", "app.js"]' }),
@@ -59,6 +79,8 @@ export const sidecarAppSchema = z.strictObject({
   healthCheck: appHealthCheckSchema.prefault({}),
   restart: appRestartSchema.prefault({}),
   memory: appMemorySchema.prefault({}),
+  /** Hard per-instance limits with Linux cgroups (none set: no groups are created). */
+  limits: appLimitsSchema.prefault({}),
 });
 
 export const sidecarInboundSchema = z.strictObject({
@@ -116,6 +138,13 @@ export const sidecarEgressSchema = z.strictObject({
   port: portSchema.default(9000),
 });
 
+export const sidecarAdminSchema = z.strictObject({
+  /** Serve GET /metrics (Prometheus) and GET /status (JSON) for the sidecar. */
+  enabled: z.boolean().default(false),
+  address: z.string().min(1).default('127.0.0.1'),
+  port: portSchema.default(9901),
+});
+
 export const sidecarShutdownSchema = z.strictObject({
   /** After maintenance is on, keep serving new requests this long so callers see the change. */
   drainDelay: durationSchema.default(2_000),
@@ -134,6 +163,7 @@ export const sidecarSchema = z.strictObject({
   inbound: sidecarInboundSchema.prefault({}),
   consul: sidecarConsulSchema.prefault({}),
   egress: sidecarEgressSchema.prefault({}),
+  admin: sidecarAdminSchema.prefault({}),
   shutdown: sidecarShutdownSchema.prefault({}),
 });
 

@@ -35,6 +35,10 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'max-old-space': { path: ['app', 'memory', 'maxOldSpace'], kind: 'size', help: 'Node apps: V8 heap limit via NODE_OPTIONS, e.g. 256MiB' },
   'rss-limit': { path: ['app', 'memory', 'rssLimit'], kind: 'size', help: 'Restart an instance whose RSS stays above this, e.g. 512MiB' },
   'rss-limit-for': { path: ['app', 'memory', 'rssLimitFor'], kind: 'duration', help: 'How long the RSS must stay above the limit (default 30s)' },
+  'memory-max': { path: ['app', 'limits', 'memoryMax'], kind: 'size', help: 'Hard memory limit per instance (cgroup; swap off), e.g. 256MiB' },
+  'cpu-max': { path: ['app', 'limits', 'cpuMax'], kind: 'number', help: 'CPUs per instance (cgroup quota), e.g. 0.5' },
+  'pids-max': { path: ['app', 'limits', 'pidsMax'], kind: 'number', help: 'Processes and threads per instance (cgroup), e.g. 64' },
+  cgroup: { path: ['app', 'limits', 'cgroup'], kind: 'string', help: 'cgroup version for the limits: auto (default), v2 or v1' },
   consul: { path: ['consul', 'address'], kind: 'string', help: 'Consul agent address (default $CONSUL_HTTP_ADDR or 127.0.0.1:8500)' },
   'no-consul': { path: ['consul', 'enabled'], kind: 'boolean', help: 'Do not register in Consul' },
   id: { path: ['consul', 'id'], kind: 'string', help: 'Service ID (default <service>-<hostname>-<port>)' },
@@ -46,6 +50,8 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'deregister-critical-after': { path: ['consul', 'check', 'deregisterCriticalAfter'], kind: 'duration', help: 'Agent removes the instance after this long critical' },
   'egress-port': { path: ['egress', 'port'], kind: 'number', help: 'Start the egress listener on this port (127.0.0.1)' },
   'egress-address': { path: ['egress', 'address'], kind: 'string', help: 'Egress listen address (default 127.0.0.1)' },
+  'admin-port': { path: ['admin', 'port'], kind: 'number', help: 'Serve /metrics and /status on this port (127.0.0.1)' },
+  'admin-address': { path: ['admin', 'address'], kind: 'string', help: 'Admin listen address (default 127.0.0.1)' },
   'drain-delay': { path: ['shutdown', 'drainDelay'], kind: 'duration', help: 'Keep serving after maintenance is on (default 2s)' },
   'drain-timeout': { path: ['shutdown', 'drainTimeout'], kind: 'duration', help: 'Longest wait for in-flight requests (default 30s)' },
 };
@@ -104,6 +110,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
     setPath(sidecar, f.path, flagValue(name, f, value));
   }
   if (values['egress-port'] !== undefined || values['egress-address'] !== undefined) setPath(sidecar, ['egress', 'enabled'], true);
+  if (values['admin-port'] !== undefined || values['admin-address'] !== undefined) setPath(sidecar, ['admin', 'enabled'], true);
   if (command.length > 0) setPath(sidecar, ['app', 'command'], command);
   const raw: Record<string, unknown> = { sidecar };
   if (typeof values['log-level'] === 'string') raw.logging = { level: values['log-level'] };

@@ -6,12 +6,24 @@ import type { Logger } from '../observability/logger.js';
 import { createRegistry } from '../registry/registry-factory.js';
 import type { Registry } from '../registry/registry.js';
 import { AgentRegistration, buildRegistration } from './agent-registration.js';
+import { AppCgroups } from './app-cgroups.js';
 import { AppHealthChecker } from './app-health-checker.js';
-import { AppSupervisor } from './app-supervisor.js';
+import { AppSupervisor, type InstanceState } from './app-supervisor.js';
+import type { CgroupLimits, CgroupUsage } from './instance-cgroup.js';
 import { ConsulAgentClient, consulOrigin, type CheckStatus } from './consul-agent-client.js';
 import { EgressProxy } from './egress-proxy.js';
 import { InboundProxy } from './inbound-proxy.js';
 import { RssGuard } from './rss-guard.js';
+import { SidecarAdminServer } from './sidecar-admin-server.js';
+import { SidecarMetrics } from './sidecar-metrics.js';
+
+/** GET /status of the sidecar admin listener, and `Sidecar.status()`. */
+export interface SidecarStatus {
+  service: string;
+  /** Which cgroup version applies the limits; null when no limit is set. */
+  cgroups: { version: 'v1' | 'v2'; controllers: readonly string[]; parents: readonly string[]; limits: CgroupLimits } | null;
+  instances: (InstanceState & { healthy: boolean; cgroup: { paths: readonly string[]; usage: CgroupUsage } | null })[];
+}
 
 export interface SidecarStartOptions {
   logger: Logger;
@@ -45,6 +57,8 @@ export class Sidecar {
   private shuttingDown: Promise<number> | null = null;
   private egress: EgressProxy | null = null;
   private rssGuard: RssGuard | null = null;
+  private admin: SidecarAdminServer | null = null;
+  private readonly metrics: SidecarMetrics;
 
   private constructor(
     readonly config: SidecarConfig,
@@ -54,7 +68,9 @@ export class Sidecar {
     private readonly health: AppHealthChecker,
     private readonly registration: AgentRegistration | null,
     private readonly egressRegistry: Registry | null,
+    private readonly cgroups: AppCgroups | null,
   ) {
+    this.metrics = new SidecarMetrics(config.app.instances);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
 
@@ -64,6 +80,8 @@ export class Sidecar {
     const logger = options.logger.child({ service: sc.service });
     const ports = Array.from({ length: sc.app.instances }, (_, i) => sc.app.port + i);
 
+    // Groups first: a limit that cannot be applied stops the start before anything listens or registers.
+    const cgroups = await AppCgroups.open(sc.app, sc.service, logger.child({ component: 'cgroups' }));
     const inbound = new InboundProxy(sc, config, ports, logger);
     const consulAddress = sc.consul.address ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500');
     const consulToken = sc.consul.token ?? (env.CONSUL_HTTP_TOKEN || undefined);
@@ -80,14 +98,19 @@ export class Sidecar {
       started: () => undefined,
       exited: (instance) => health.processExited(instance),
       gaveUp: (_instance, reason) => void self?.shutdown(CRASH_LOOP_EXIT_CODE, reason),
-    }, env);
+    }, env, cgroups?.groups ?? []);
     let egressRegistry = options.egressRegistry ?? null;
     if (sc.egress.enabled && egressRegistry === null) {
       // Egress reads the catalog through the same agent the instance registers with.
-      const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
-      egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
+      try {
+        const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
+        egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
+      } catch (err) {
+        await cgroups?.close();
+        throw err;
+      }
     }
-    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry);
+    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry, cgroups);
 
     try {
       const address = await inbound.listen();
@@ -99,11 +122,19 @@ export class Sidecar {
         const e = await self.egress.start();
         logger.info({ address: e.address, port: e.port }, 'sidecar egress listening: /<service>/... or Host: <service>');
       }
+      if (sc.admin.enabled) {
+        const sidecar = self;
+        self.admin = new SidecarAdminServer(sc.admin, { metrics: () => sidecar.metricsText(), status: () => sidecar.status() }, logger.child({ component: 'admin' }));
+        const a = await self.admin.listen();
+        logger.info({ address: a.address, port: a.port }, 'sidecar admin listening: GET /metrics, GET /status');
+      }
     } catch (err) {
       await inbound.drain(0);
       await inbound.close();
       await self.egress?.close(0);
+      await self.admin?.close();
       await registration?.close();
+      await cgroups?.close();
       throw err;
     }
     await registration?.start();
@@ -129,6 +160,35 @@ export class Sidecar {
 
   get egressAddress(): AddressInfo | null {
     return this.egress?.address ?? null;
+  }
+
+  get adminAddress(): AddressInfo | null {
+    return this.admin?.address ?? null;
+  }
+
+  /** Instances, their processes and (with limits) their cgroup usage, read now. */
+  async status(): Promise<SidecarStatus> {
+    const health = this.health.view;
+    const groups = this.cgroups?.groups ?? [];
+    const usages = await Promise.all(groups.map((g) => g.usage()));
+    const driver = this.cgroups?.driver;
+    return {
+      service: this.config.service,
+      cgroups: driver && this.cgroups ? { version: driver.version, controllers: driver.controllers, parents: driver.parents, limits: this.cgroups.limits } : null,
+      instances: this.supervisor.states().map((state) => {
+        const group = groups[state.instance];
+        const usage = usages[state.instance];
+        return { ...state, healthy: health[state.instance] ?? false, cgroup: group && usage ? { paths: group.paths, usage } : null };
+      }),
+    };
+  }
+
+  /** The sidecar's metrics in Prometheus text, with instance figures read now. */
+  async metricsText(): Promise<string> {
+    const status = await this.status();
+    const limits = this.cgroups?.limits ?? null;
+    for (const instance of status.instances) this.metrics.update(instance, instance.cgroup?.usage ?? null, limits);
+    return this.metrics.text();
   }
 
   get serviceId(): string | null {
@@ -179,10 +239,12 @@ export class Sidecar {
     await this.registration?.deregister();
     await this.health.stop();
     await this.supervisor.stop();
+    await this.cgroups?.close();
     await this.egress?.close(s.drainTimeout);
     await this.egressRegistry?.close();
     await this.inbound.close();
     await this.registration?.close();
+    await this.admin?.close();
     this.logger.info({ exitCode: code }, 'sidecar stopped');
   }
 

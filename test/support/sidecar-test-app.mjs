@@ -7,7 +7,11 @@
 //   GET /sick, /well     turn /health to 503 / 200
 //   GET /grow?mb=n       keeps n MiB more in memory (touched, so it is resident)
 //   GET /call?url=...    fetches the URL (through the egress listener) and returns its body
+//   GET /spin?ms=n       busy-loops n ms, then answers its CPU seconds and wall seconds
+//   GET /spawn?n=k       starts up to k sleeping child processes (bounded), one at a time,
+//                        stopping at the first that cannot start; answers how many started
 // Env: CRASH_ON_START=1 exits at once with code 3.
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 
 const port = Number(process.env.PORT);
@@ -20,6 +24,19 @@ if (process.env.CRASH_ON_START === '1') {
 let sick = false;
 const held = new Map();
 const hoard = [];
+const sleepers = [];
+
+/** Starts one `sleep` child; resolves with an error code when it could not start. */
+function startSleeper() {
+  return new Promise((resolve) => {
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    child.once('spawn', () => {
+      sleepers.push(child);
+      resolve(null);
+    });
+    child.once('error', (err) => resolve(err.code ?? String(err)));
+  });
+}
 
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://app');
@@ -68,6 +85,28 @@ const server = createServer((req, res) => {
       const mb = Number(url.searchParams.get('mb') ?? '64');
       for (let i = 0; i < mb; i++) hoard.push(Buffer.alloc(1024 * 1024, 1));
       return json(200, { hoardMiB: hoard.length });
+    }
+    case '/spin': {
+      const ms = Math.min(Number(url.searchParams.get('ms') ?? '1000'), 30_000);
+      const cpu0 = process.cpuUsage();
+      const start = process.hrtime.bigint();
+      while (Number(process.hrtime.bigint() - start) / 1e6 < ms);
+      const cpu = process.cpuUsage(cpu0);
+      return json(200, { cpuSeconds: (cpu.user + cpu.system) / 1e6, wallSeconds: Number(process.hrtime.bigint() - start) / 1e9 });
+    }
+    case '/spawn': {
+      const max = Math.min(Number(url.searchParams.get('n') ?? '10'), 256);
+      (async () => {
+        let started = 0;
+        let error = null;
+        while (started < max) {
+          error = await startSleeper();
+          if (error !== null) break;
+          started++;
+        }
+        json(200, { started, error, pids: sleepers.map((c) => c.pid) });
+      })();
+      return;
     }
     case '/call': {
       fetch(url.searchParams.get('url')).then(

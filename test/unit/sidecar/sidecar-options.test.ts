@@ -47,4 +47,32 @@ describe('switchyard sidecar arguments', () => {
     await expect(parseSidecarArgs(['--config', none])).rejects.toBeInstanceOf(ConfigError);
     await expect(parseSidecarArgs(['--config', good, '--port', '1'])).rejects.toThrow('--config cannot be combined with --port');
   });
+
+  it('reads the cgroup limit and admin flags, and names the flag when a value is bad', async () => {
+    const base = ['--service', 'orders', '--port', '8081', '--app-port', '3000'];
+    const config = await parseSidecarArgs([...base, '--memory-max', '256MiB', '--cpu-max', '0.5', '--pids-max', '64', '--cgroup', 'v1', '--admin-port', '9901', '--', 'node', 'app.js']);
+    expect(config.sidecar.app.limits).toEqual({ memoryMax: 256 * 1024 * 1024, cpuMax: 0.5, pidsMax: 64, cgroup: 'v1' });
+    expect(config.sidecar.admin).toEqual({ enabled: true, address: '127.0.0.1', port: 9901 });
+    const defaults = await parseSidecarArgs([...base, '--', 'node']);
+    expect(defaults.sidecar.app.limits).toEqual({ cgroup: 'auto' });
+    expect(defaults.sidecar.admin.enabled).toBe(false);
+
+    const bad = (flags: string[]) => parseSidecarArgs([...base, ...flags, '--', 'node']);
+    await expect(bad(['--memory-max', 'lots'])).rejects.toThrow(/^--memory-max: must be a size such as/);
+    await expect(bad(['--memory-max', '1MiB'])).rejects.toThrow('--memory-max: must be at least 4MiB');
+    await expect(bad(['--cpu-max', '0'])).rejects.toThrow('--cpu-max: must be at least 0.01 CPUs');
+    await expect(bad(['--cpu-max', 'half'])).rejects.toThrow('--cpu-max: must be a number of CPUs such as 0.5 or 2');
+    await expect(bad(['--pids-max', '0'])).rejects.toThrow('--pids-max: must be at least 1');
+    await expect(bad(['--cpu-max', '2000'])).rejects.toThrow('--cpu-max: must be at most 1024 CPUs');
+    await expect(bad(['--pids-max', '1.5'])).rejects.toThrow(/^--pids-max: /);
+    await expect(bad(['--pids-max', 'many'])).rejects.toThrow('--pids-max: must be a whole number of processes such as 64');
+    await expect(bad(['--cgroup', 'v3'])).rejects.toThrow('--cgroup: must be "auto", "v2" or "v1"');
+    await expect(bad(['--admin-port', '70000'])).rejects.toThrow(/^--admin-port: /);
+
+    // The same fields in a file: errors carry file:line:col and the field path.
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-sidecar-'));
+    const file = join(dir, 'limits.yaml');
+    await writeFile(file, 'sidecar:\n  service: orders\n  port: 8081\n  app:\n    command: [node, app.js]\n    port: 3000\n    limits:\n      memoryMax: 256MiB\n      cpuMax: 0\n');
+    await expect(parseSidecarArgs(['--config', file])).rejects.toThrow(`${file}:9:15: sidecar.app.limits.cpuMax: must be at least 0.01 CPUs`);
+  });
 });
