@@ -83,6 +83,12 @@ export class SwitchyardMetrics {
       retries: new Counter({ name: 'switchyard_upstream_retries_total', help: 'Requests sent again to another endpoint after a failed attempt.', labelNames: ['service'], registers }),
       ejections: new Counter({ name: 'switchyard_upstream_ejections_total', help: 'Endpoints ejected by outlier detection.', labelNames: ['service'], registers }),
       breakerRejections: new Counter({ name: 'switchyard_upstream_breaker_rejections_total', help: 'Requests refused by an open circuit breaker.', labelNames: ['service'], registers }),
+      retryBudgetExhausted: new Counter({
+        name: 'switchyard_upstream_retry_budget_exhausted_total',
+        help: 'Retries not made because the service\'s retry budget was spent.',
+        labelNames: ['service'],
+        registers,
+      }),
     };
     this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
 

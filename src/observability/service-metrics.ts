@@ -9,6 +9,7 @@ export interface UpstreamMetricFamilies {
   retries: Counter<'service'>;
   ejections: Counter<'service'>;
   breakerRejections: Counter<'service'>;
+  retryBudgetExhausted: Counter<'service'>;
 }
 
 /**
@@ -23,6 +24,7 @@ export class ServiceMetrics {
   private readonly retries: Counter.Internal;
   private readonly ejections: Counter.Internal;
   private readonly breakerRejections: Counter.Internal;
+  private readonly retryBudgetExhausted: Counter.Internal;
 
   constructor(
     readonly service: string,
@@ -34,9 +36,10 @@ export class ServiceMetrics {
     this.retries = families.retries.labels(service);
     this.ejections = families.ejections.labels(service);
     this.breakerRejections = families.breakerRejections.labels(service);
+    this.retryBudgetExhausted = families.retryBudgetExhausted.labels(service);
     // Export the counters at 0 from the start, so rate() and alerts see the series before the first
     // event; not for "" (the pseudo-service of unrouted requests, which never reach an upstream).
-    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections]) c.inc(0);
+    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections, this.retryBudgetExhausted]) c.inc(0);
   }
 
   /** One attempt against one endpoint ended (response complete or failed). */
@@ -59,5 +62,10 @@ export class ServiceMetrics {
   /** A circuit breaker refused a request to this service. */
   breakerRejected(): void {
     this.breakerRejections.inc();
+  }
+
+  /** A retry was not made because the service's retry budget was spent. */
+  retryRefusedByBudget(): void {
+    this.retryBudgetExhausted.inc();
   }
 }
