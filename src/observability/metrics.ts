@@ -37,7 +37,7 @@ export interface MetricsOptions {
  *
  * Every Switchyard metric, in a registry of its own (never prom-client's global one, so two
  * routers in one process do not mix). Names follow the Prometheus conventions: `switchyard_`
- * prefix, base units (`_seconds`, `_bytes`), `_total` for counters. README "Metrics" lists them.
+ * prefix, base units (`_seconds`, `_bytes`), `_total` for counters. docs/observability.md "Metrics" lists them.
  *
  * Per-route and per-service children are prepared off the hot path (`route()`, `service()`)
  * and cached by name, so rebuilding the route table reuses them.
