@@ -330,8 +330,8 @@ const consulRegistrySchema = z
     tls: z
       .strictObject({
         ca: z.string().min(1).optional().describe('PEM file of the CA that signed Consul\'s certificate (relative to the config file). Default: the system CAs.'),
-        cert: z.string().min(1).optional().describe('PEM client certificate, for Consul with verify_incoming; goes with key. Default: none.'),
-        key: z.string().min(1).optional().describe('PEM client key; goes with cert. Default: none.'),
+        cert: z.string().min(1).optional().describe('PEM client certificate (relative to the config file), for Consul with verify_incoming; goes with key. Default: none.'),
+        key: z.string().min(1).optional().describe('PEM client key (relative to the config file); goes with cert. Default: none.'),
         serverName: z.string().min(1).optional().describe('Name verified in Consul\'s certificate (SNI). Default: the address host.'),
         insecureSkipVerify: z.boolean().default(false).describe('Do not verify Consul\'s certificate (testing only).'),
       })
@@ -406,7 +406,7 @@ export const configSchema = z
       .strictObject({
         enabled: z.boolean().default(true).describe('Start the admin listener (admin API, /metrics, /healthz, /readyz, status page).'),
         address: z.string().min(1).default('127.0.0.1').describe('Admin listen address (loopback by default); a non-loopback address requires admin.token.'),
-        port: portSchema.default(9901).describe('Admin listen port.'),
+        port: portSchema.default(9901).describe('Admin listen port: /healthz (alive), /readyz (registry synced), /metrics, /api/v1, the status page.'),
         token: z
           .string()
           .min(16, { message: 'must be at least 16 characters (use a random secret)' })
@@ -492,7 +492,9 @@ export const configSchema = z
         error: WORKERS_MESSAGE,
       })
       .default(1)
-      .describe('Processes serving the listeners (node:cluster): 1 to 1024, or auto (one per available CPU). 1 = no cluster. Changing it needs a restart (docs/operations.md, "Cluster mode").'),
+      .describe(
+        'Processes serving the listeners (node:cluster): 1 to 1024, or auto (one per available CPU, os.availableParallelism()). Above 1, switchyard start runs a cluster primary that forks the workers (docs/operations.md, "Cluster mode"); 1 = no cluster. Changing it needs a restart.',
+      ),
     sidecar: sidecarSchema.optional().describe('Sidecar mode settings (switchyard sidecar --config <file>; docs/sidecar.md). Default: none.'),
   })
   .superRefine((config, ctx) => {
