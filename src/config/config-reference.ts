@@ -153,7 +153,11 @@ function flow(value: unknown): string {
   return String(value);
 }
 
-/** A Markdown table cell: "|" escaped, one line. */
+/** A Markdown table cell: one line, "|" escaped, and "<" / ">" outside code spans escaped so "<name>" shows as text, not as an HTML tag. */
 function cell(text: string): string {
-  return text.replace(/\|(?<!\\\|)/g, '\\|').replace(/\n/g, ' ');
+  const escaped = text
+    .split('`')
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/</g, '&lt;').replace(/>/g, '&gt;')))
+    .join('`');
+  return escaped.replace(/\|(?<!\\\|)/g, '\\|').replace(/\n/g, ' ');
 }
