@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isConsulAddress } from './consul-address.js';
 import { durationSchema, sizeSchema } from './duration.js';
 import { isLoopbackAddress } from './loopback-address.js';
 import { sidecarSchema } from './sidecar-schema.js';
@@ -295,17 +296,6 @@ const fileRegistrySchema = z.strictObject({
   watch: z.boolean().default(true).describe('Re-read the file when it changes.'),
   debounce: durationSchema.default(200).describe('Quiet time after a change before re-reading.'),
 });
-
-/** "host:port" or an http(s) URL with no path (the CONSUL_HTTP_ADDR forms). */
-export function isConsulAddress(address: string): boolean {
-  const withScheme = /^https?:\/\//i.test(address) ? address : `http://${address}`;
-  try {
-    const url = new URL(withScheme);
-    return url.hostname !== '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.username === '';
-  } catch {
-    return false;
-  }
-}
 
 const consulAddressSchema = z.string().refine(isConsulAddress, {
   message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" or "https://consul.example.com:8501" (https means TLS)',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
-import { isConsulAddress } from './schema.js';
+import { isConsulAddress } from './consul-address.js';
 
 /**
  * The `sidecar:` section: one service instance run, guarded and registered by Switchyard.
@@ -91,8 +91,7 @@ export const sidecarConsulSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Register with the Consul agent. Flag: --no-consul turns it off.'),
   address: z
     .string()
-    // A function, not a reference: schema.ts imports this module too.
-    .refine((a) => isConsulAddress(a), { message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" (https means TLS)' })
+    .refine(isConsulAddress, { message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" (https means TLS)' })
     .optional()
     .describe('Agent address ("host:port" or URL). Flag: --consul. Default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.'),
   token: z.string().optional().describe('ACL token (sent as X-Consul-Token). Default: $CONSUL_HTTP_TOKEN.'),
