@@ -14,7 +14,10 @@ export function renderReferenceTables(schema: JsonSchema, headingLevel: number):
   const heading = '#'.repeat(headingLevel);
   const out: string[] = [];
   const properties = objectProperties(schema);
-  out.push(TABLE_HEAD, ...Object.entries(properties).map(([name, field]) => row(name, field, isRequired(schema, name))), '');
+  // An overview of the top-level fields, unless there is only one (its own table follows).
+  if (Object.keys(properties).length > 1) {
+    out.push(TABLE_HEAD, ...Object.entries(properties).map(([name, field]) => row(name, field, isRequired(schema, name))), '');
+  }
   for (const [name, field] of Object.entries(properties)) {
     const variants = objectVariants(field);
     if (variants.length > 0) {
