@@ -1,7 +1,7 @@
 import { AdminClient } from './admin-client.js';
 import { formatTable } from './text-table.js';
 
-/** The parts of the admin API's JSON the CLI prints (README "Admin API" has the full shapes). */
+/** The parts of the admin API's JSON the CLI prints (docs/operations.md "Admin API" has the full shapes). */
 interface RouteJson {
   name: string;
   source: string;

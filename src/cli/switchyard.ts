@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
 import { ConfigError } from '../config/config-error.js';
+import { configJsonSchema } from '../config/input-json-schema.js';
 import { loadConfig } from '../config/load-config.js';
 import { Switchyard } from '../main.js';
 import { ClusterPrimary, workerCount } from '../cluster-mode/primary.js';
@@ -16,6 +17,7 @@ const USAGE = `Usage: switchyard <command> [options]
 Commands:
   start [config]         Start the router (default config: config/default.yaml)
   check <config>         Validate a configuration file without starting
+  schema                 Print the configuration's JSON Schema (for editors and validators)
   routes                 List the routes in the running route table
   services               List services with healthy/total endpoints
   endpoints <service>    List a service's endpoints (health, state, in-flight, weight)
@@ -70,6 +72,8 @@ async function main(argv: string[]): Promise<number> {
       return start(args[0] ?? 'config/default.yaml');
     case 'check':
       return check(args[0]);
+    case 'schema':
+      return schema(args);
     case undefined:
       process.stdout.write(`${USAGE}\n`);
       return 2;
@@ -109,6 +113,20 @@ async function check(file: string | undefined): Promise<number> {
     process.stderr.write(`${(err as Error).message}\n`);
     return 1;
   }
+}
+
+async function schema(args: string[]): Promise<number> {
+  if (args.length > 0) {
+    process.stderr.write(`switchyard schema: takes no arguments (got "${args.join(' ')}"); redirect the output to a file: switchyard schema > switchyard.schema.json\n`);
+    return 2;
+  }
+  // Over 64 KiB: wait until a pipe has taken it all, or process.exit() would cut it short.
+  // A reader that stops early (`| head`) is not an error of ours (EPIPE); any other write error is.
+  await new Promise<void>((resolve, reject) => {
+    process.stdout.once('error', (err: NodeJS.ErrnoException) => (err.code === 'EPIPE' ? resolve() : reject(err)));
+    process.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`, (err) => (err ? undefined : resolve()));
+  });
+  return 0;
 }
 
 async function start(file: string): Promise<number> {

@@ -10,8 +10,20 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number(m[1]) * UNIT_MS[m[2]!]!);
 }
 
+/**
+ * What a duration field accepts, as its JSON Schema says it (editors check and complete with it):
+ * a number of milliseconds or a string such as "5s". The pattern mirrors DURATION_PATTERN.
+ */
+const durationInputSchema = z.union([z.number(), z.string()]).meta({
+  title: 'duration',
+  anyOf: [
+    { type: 'number', minimum: 0, description: 'milliseconds' },
+    { type: 'string', pattern: `^\\s*${DURATION_PATTERN.source.slice(1, -1)}\\s*$`, description: 'a number and a unit: ms, s, m or h, e.g. "250ms", "5s", "1.5m"' },
+  ],
+});
+
 /** A duration field: a number of milliseconds or a string such as "5s". Parses to milliseconds. */
-export const durationSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+export const durationSchema = durationInputSchema.transform((value, ctx) => {
   const ms = typeof value === 'number' ? value : parseDuration(value);
   if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
     ctx.addIssue({
@@ -33,7 +45,16 @@ export function parseSize(text: string): number | undefined {
   return Math.round(Number(m[1]) * SIZE_UNITS[m[2]!.toLowerCase()]!);
 }
 
-export const sizeSchema = z.union([z.number(), z.string()]).transform((value, ctx) => {
+/** What a size field accepts, as its JSON Schema says it: bytes, or a string such as "16KiB". The pattern mirrors SIZE_PATTERN. */
+const sizeInputSchema = z.union([z.number(), z.string()]).meta({
+  title: 'size',
+  anyOf: [
+    { type: 'integer', minimum: 0, description: 'bytes' },
+    { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*([bB]|[kKmMgG][iI]?[bB])\\s*$', description: 'a number and a unit: b, KiB, MiB, GiB, kB, MB, GB (any case), e.g. "16KiB"' },
+  ],
+});
+
+export const sizeSchema = sizeInputSchema.transform((value, ctx) => {
   const bytes = typeof value === 'number' ? value : parseSize(value);
   if (bytes === undefined || !Number.isInteger(bytes) || bytes < 0) {
     ctx.addIssue({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isConsulAddress } from './consul-address.js';
 import { durationSchema, sizeSchema } from './duration.js';
 import { isLoopbackAddress } from './loopback-address.js';
 import { sidecarSchema } from './sidecar-schema.js';
@@ -6,7 +7,9 @@ import { sidecarSchema } from './sidecar-schema.js';
 /**
  * The configuration schema. Every field has a default (or is required and says so), and
  * every object is strict: an unknown field is an error, so a typo cannot pass silently.
- * README.md "Configuration reference" documents each field; keep both in step.
+ * Every field carries its description (`.describe()`): docs/configuration.md and the JSON
+ * Schema (`switchyard schema`, config/switchyard.schema.json) are generated from this file
+ * (`npm run docs:config`), and a test fails when the committed copies differ.
  */
 
 const HOST_LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
@@ -50,50 +53,80 @@ const methodSchema = z
 
 const portSchema = z.number().int().min(0).max(65535);
 
+const TIMEOUT_MEANING = {
+  headers: 'Time for the upstream to send response headers once the request is sent; past it → 504 (checked on a coarse clock: may fire up to about a second late).',
+  bodyIdle: 'Longest silence between two chunks of the upstream response body; past it the client connection is cut.',
+  total: 'The whole exchange, every try included, from the request\'s arrival to the end of the response; stops retries, 504 if no response started (0 = no limit).',
+  perTry: 'One try, from dispatch (waiting for a connection included) to response headers; a timed-out try may be retried (0 = only `headers` applies).',
+} as const;
+
 export const upstreamTimeoutsSchema = z.strictObject({
-  /** Time allowed for the upstream to send response headers, from when the request was sent. */
-  headers: durationSchema.default(30_000),
-  /** Longest silence allowed between two chunks of the upstream response body. */
-  bodyIdle: durationSchema.default(60_000),
-  /** Whole exchange, every try included, from the request's arrival to the end of the response (0 = no limit). */
-  total: durationSchema.default(0),
-  /** One try, from dispatch (waiting for a connection included) to response headers (0 = only `headers` applies). */
-  perTry: durationSchema.default(0),
+  headers: durationSchema.default(30_000).describe(TIMEOUT_MEANING.headers),
+  bodyIdle: durationSchema.default(60_000).describe(TIMEOUT_MEANING.bodyIdle),
+  total: durationSchema.default(0).describe(TIMEOUT_MEANING.total),
+  perTry: durationSchema.default(0).describe(TIMEOUT_MEANING.perTry),
+});
+
+/** A route's timeouts: each field left out keeps the top-level `timeouts` value (so no defaults here). */
+const routeTimeoutsSchema = z.strictObject({
+  headers: durationSchema.optional().describe(`${TIMEOUT_MEANING.headers} Default: top-level timeouts.headers.`),
+  bodyIdle: durationSchema.optional().describe(`${TIMEOUT_MEANING.bodyIdle} Default: top-level timeouts.bodyIdle.`),
+  total: durationSchema.optional().describe(`${TIMEOUT_MEANING.total} Default: top-level timeouts.total.`),
+  perTry: durationSchema.optional().describe(`${TIMEOUT_MEANING.perTry} Default: top-level timeouts.perTry.`),
 });
 
 /** Failures a retry policy can retry on. */
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', 'gateway-error', '5xx'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
+const retryFields = {
+  maxRetries: z.number().int().min(0).max(10, { message: 'must be at most 10 retries' }),
+  retryOn: z.array(z.enum(RETRY_CONDITIONS)),
+  bufferBody: sizeSchema.refine((n) => n <= 1024 * 1024, { message: 'must be at most 1MiB: buffered bodies are held in memory' }),
+};
+const RETRY_MEANING = {
+  maxRetries: 'Retries after the first try (0 = never retry; at most 10).',
+  retryOn:
+    'Failures that are retried, when the retry is safe (docs/load-balancing.md): connect-failure (never reached the upstream), reset (connection failed after sending), timeout (no headers in time), gateway-error (502/503/504 answered), 5xx (any 5xx answered).',
+  bufferBody:
+    'Bodies of idempotent requests with a Content-Length up to this size (at most 1MiB) are read into memory before sending, so they can be replayed (0 = never buffer).',
+} as const;
+
 export const retryPolicySchema = z.strictObject({
-  /** Most retries after the first try (0 = never retry). */
-  maxRetries: z.number().int().min(0).max(10, { message: 'must be at most 10 retries' }).default(2),
-  /** Which failures are retried (only when the retry is safe, see README). */
-  retryOn: z.array(z.enum(RETRY_CONDITIONS)).default(['connect-failure', 'reset', 'timeout', 'gateway-error']),
-  /** Request bodies up to this size (with a Content-Length) are buffered so they can be replayed (0 = never buffer). */
-  bufferBody: sizeSchema
-    .refine((n) => n <= 1024 * 1024, { message: 'must be at most 1MiB: buffered bodies are held in memory' })
-    .default(0),
+  maxRetries: retryFields.maxRetries.default(2).describe(RETRY_MEANING.maxRetries),
+  retryOn: retryFields.retryOn.default(['connect-failure', 'reset', 'timeout', 'gateway-error']).describe(RETRY_MEANING.retryOn),
+  bufferBody: retryFields.bufferBody.default(0).describe(RETRY_MEANING.bufferBody),
+});
+
+/** A route's retry policy: each field left out keeps the top-level `retries` value (so no defaults here). */
+const routeRetryPolicySchema = z.strictObject({
+  maxRetries: retryFields.maxRetries.optional().describe(`${RETRY_MEANING.maxRetries} Default: top-level retries.maxRetries.`),
+  retryOn: retryFields.retryOn.optional().describe(`${RETRY_MEANING.retryOn} Default: top-level retries.retryOn.`),
+  bufferBody: retryFields.bufferBody.optional().describe(`${RETRY_MEANING.bufferBody} Default: top-level retries.bufferBody.`),
 });
 
 export const routeSchema = z.strictObject({
-  name: z.string().min(1, { message: 'must be a non-empty route name' }),
+  name: z.string().min(1, { message: 'must be a non-empty route name' }).describe('Unique route name (used in logs, metrics and the admin API). Required.'),
   match: z
     .strictObject({
-      host: hostPatternSchema.optional(),
-      path: pathPrefixSchema.default('/'),
-      methods: z.array(methodSchema).min(1).optional(),
-      headers: z.record(headerNameSchema, z.string()).optional(),
+      host: hostPatternSchema
+        .optional()
+        .describe('Exact host ("api.example.com") or wildcard ("*.example.com": any sub-domain, not the apex). Case-insensitive; the port in Host is ignored. Default: any host.'),
+      path: pathPrefixSchema
+        .default('/')
+        .describe('Path prefix, matched on segment boundaries: /api matches /api, /api/ and /api/x, not /apix. A trailing "/" is ignored.'),
+      methods: z.array(methodSchema).min(1).optional().describe('Methods the route accepts, e.g. [GET, HEAD]. Default: any method.'),
+      headers: z.record(headerNameSchema, z.string()).optional().describe('Header name → exact value; all must be present. Default: none.'),
     })
-    .prefault({}),
-  service: z.string().min(1, { message: 'must name the service to route to' }),
-  stripPrefix: z.boolean().default(false),
-  rewritePrefix: rewritePrefixSchema.optional(),
-  hostRewrite: hostNameSchema.optional(),
-  timeouts: upstreamTimeoutsSchema.partial().optional(),
-  retries: retryPolicySchema.partial().optional(),
-  /** Largest request body this route accepts (overrides limits.maxBodySize; 0 = no limit). */
-  maxBodySize: sizeSchema.optional(),
+    .prefault({})
+    .describe('What a request must look like to take this route (docs/routing.md).'),
+  service: z.string().min(1, { message: 'must name the service to route to' }).describe('Service that matching requests are sent to. Required.'),
+  stripPrefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding (/api/users → /users).'),
+  rewritePrefix: rewritePrefixSchema.optional().describe('Replace the matched prefix (/old/x → /new/x with rewritePrefix: /new). Not with stripPrefix. Default: keep the path.'),
+  hostRewrite: hostNameSchema.optional().describe('Host header sent upstream (the client\'s Host goes in X-Forwarded-Host). Default: the client\'s Host.'),
+  timeouts: routeTimeoutsSchema.optional().describe('Per-route timeouts, field by field over the top-level timeouts.'),
+  retries: routeRetryPolicySchema.optional().describe('Per-route retry policy, field by field over the top-level retries.'),
+  maxBodySize: sizeSchema.optional().describe('Largest request body this route accepts; larger → 413 (0 = no limit). Default: limits.maxBodySize.'),
 });
 
 export const BALANCER_POLICIES = ['weighted_round_robin', 'least_request', 'random', 'consistent_hash'] as const;
@@ -101,9 +134,12 @@ export const BALANCER_POLICIES = ['weighted_round_robin', 'least_request', 'rand
 /** What the consistent-hash balancer hashes: exactly one of a header, a cookie or the client address. */
 export const hashOnSchema = z
   .strictObject({
-    header: headerNameSchema.transform((h) => h.toLowerCase()).optional(),
-    cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional(),
-    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional(),
+    header: headerNameSchema
+      .transform((h) => h.toLowerCase())
+      .optional()
+      .describe('Hash the value of this request header.'),
+    cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional().describe('Hash the value of this cookie.'),
+    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional().describe('true: hash the client address.'),
   })
   .refine((h) => [h.header, h.cookie, h.clientAddress].filter((v) => v !== undefined).length === 1, {
     message: 'must set exactly one of "header", "cookie" or "clientAddress: true"',
@@ -126,95 +162,113 @@ const statusRangeSchema = z.union([z.number().int(), z.string()]).transform((val
 
 /** TLS towards the instances of a service (also enabled by instance meta `proto: https`). */
 export const upstreamTlsSchema = z.strictObject({
-  /** PEM file of the CA(s) that sign the instances' certificates; default: the system CAs. */
-  ca: z.string().min(1, { message: 'must be the path of a PEM file' }).optional(),
-  /** Verify the instance certificate (chain and name). Turn off only for testing. */
-  verify: z.boolean().default(true),
-  /** Name sent as SNI and checked against the certificate; default: the instance address. */
-  servername: hostNameSchema.optional(),
+  ca: z
+    .string()
+    .min(1, { message: 'must be the path of a PEM file' })
+    .optional()
+    .describe('PEM file of the CA(s) that sign the instances\' certificates (relative to the config file). Default: the system CAs (plus NODE_EXTRA_CA_CERTS).'),
+  verify: z.boolean().default(true).describe('Verify the instance certificate (chain and name). Turn off only for testing.'),
+  servername: hostNameSchema
+    .optional()
+    .describe('Name sent as SNI and checked against the certificate (never the client\'s Host). Default: the instance address (the certificate must then cover that IP address).'),
 });
 
 const certificateFilesSchema = z.strictObject({
-  cert: z.string().min(1, { message: 'must be the path of a PEM certificate (chain) file' }),
-  key: z.string().min(1, { message: 'must be the path of a PEM private key file' }),
+  cert: z
+    .string()
+    .min(1, { message: 'must be the path of a PEM certificate (chain) file' })
+    .describe('PEM certificate (chain) file, relative to the config file. Required.'),
+  key: z.string().min(1, { message: 'must be the path of a PEM private key file' }).describe('PEM private key file, relative to the config file. Required.'),
 });
 
 export const listenerTlsSchema = z.strictObject({
-  /** The default certificate: served when the client sends no SNI name or an unknown one. */
-  cert: certificateFilesSchema.shape.cert,
-  key: certificateFilesSchema.shape.key,
-  /** More certificates, each chosen by SNI when the name matches its DNS names (SAN). */
-  certificates: z.array(certificateFilesSchema).default([]),
-  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
-  /** Reload the certificate files when they change. */
-  watch: z.boolean().default(true),
+  cert: certificateFilesSchema.shape.cert.describe(
+    'PEM file of the default certificate (chain), served when the client sends no SNI name or one no certificate covers; relative to the config file. Required.',
+  ),
+  key: certificateFilesSchema.shape.key.describe('PEM private key file of the default certificate, relative to the config file. Required.'),
+  certificates: z
+    .array(certificateFilesSchema)
+    .default([])
+    .describe('More {cert, key} pairs, each chosen by SNI from its DNS names (subjectAltName, else CN; exact names before wildcards, first listed wins).'),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
+  watch: z.boolean().default(true).describe('Reload the certificate files when they change (a bad new set is logged and the running certificates stay).'),
 });
 
 export const healthCheckSchema = z
   .strictObject({
-    type: z.enum(['http', 'tcp']).default('http'),
-    /** HTTP only: the path probed with GET. */
-    path: pathPrefixSchema.default('/health'),
-    /** HTTP only: the Host header sent (default: the instance's address:port). */
-    host: hostNameSchema.optional(),
-    /** HTTP only: statuses that count as healthy. */
-    expectedStatuses: z.array(statusRangeSchema).min(1).default([[200, 399]]),
-    interval: durationSchema.refine((ms) => ms >= 10, { message: 'must be at least 10ms' }).default(10_000),
-    /** A random delay up to this much is added to each interval, so probes do not align. */
-    jitter: durationSchema.default(1_000),
-    timeout: durationSchema.refine((ms) => ms >= 1, { message: 'must be at least 1ms' }).default(2_000),
-    /** Consecutive passes that make an unhealthy instance healthy again. */
-    healthyThreshold: countSchema.default(2),
-    /** Consecutive failures that make a healthy instance unhealthy. */
-    unhealthyThreshold: countSchema.default(3),
+    type: z.enum(['http', 'tcp']).default('http').describe('http (GET path) or tcp (connect only).'),
+    path: pathPrefixSchema.default('/health').describe('HTTP only: the path probed with GET.'),
+    host: hostNameSchema.optional().describe('HTTP only: the Host header sent. Default: the instance\'s address:port.'),
+    expectedStatuses: z
+      .array(statusRangeSchema)
+      .min(1)
+      .prefault(['200-399'])
+      .describe('HTTP only: statuses (200) or inclusive ranges ("200-299") that count as passing.'),
+    interval: durationSchema
+      .refine((ms) => ms >= 10, { message: 'must be at least 10ms' })
+      .default(10_000)
+      .describe('Time between the end of one probe and the start of the next (at least 10ms).'),
+    jitter: durationSchema.default(1_000).describe('Up to this much random time is added to each interval, so probes do not align.'),
+    timeout: durationSchema
+      .refine((ms) => ms >= 1, { message: 'must be at least 1ms' })
+      .default(2_000)
+      .describe('A probe without an answer in this time fails. Must not exceed interval.'),
+    healthyThreshold: countSchema.default(2).describe('Passes in a row that bring a failing instance back.'),
+    unhealthyThreshold: countSchema.default(3).describe('Failures in a row that take an instance out.'),
   })
   .refine((h) => h.timeout <= h.interval, { message: 'timeout must not exceed interval (one probe in flight per instance)', path: ['timeout'] });
 
 export const outlierDetectionSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  /** Consecutive failures (5xx responses, connect failures, resets, timeouts) that eject an instance. */
-  consecutiveFailures: countSchema.default(5),
-  /** Ejection time = baseEjectionTime × number of times the instance was ejected (decaying), capped by maxEjectionTime. */
-  baseEjectionTime: durationSchema.refine((ms) => ms >= 1, { message: 'must be at least 1ms' }).default(30_000),
-  maxEjectionTime: durationSchema.default(300_000),
-  /** Most instances ejected at once, as a share of the service (at least one instance may always be ejected). */
-  maxEjectionPercent: percentSchema.default(50),
+  enabled: z.boolean().default(true).describe('Passive outlier detection on or off.'),
+  consecutiveFailures: countSchema
+    .default(5)
+    .describe('Failures in a row (5xx response, connect failure, reset, timeout) that eject an instance.'),
+  baseEjectionTime: durationSchema
+    .refine((ms) => ms >= 1, { message: 'must be at least 1ms' })
+    .default(30_000)
+    .describe('Ejection time = this × the instance\'s ejection count (which decays by one per baseEjectionTime spent back in rotation).'),
+  maxEjectionTime: durationSchema.default(300_000).describe('Cap on one ejection.'),
+  maxEjectionPercent: percentSchema.default(50).describe('Most instances ejected at once, in percent of the service (one may always be ejected).'),
 });
 
 export const circuitBreakerSchema = z.strictObject({
-  /** Most open upstream connections over all instances of the service. */
-  maxConnections: countSchema.default(1024),
-  /** Most requests waiting for an upstream connection. */
-  maxPending: countSchema.default(1024),
-  /** Most requests in flight to the service. */
-  maxRequests: countSchema.default(1024),
+  maxConnections: countSchema
+    .default(1024)
+    .describe('Open connections over all instances of the service; a request that would need another → 503 breaker_connections.'),
+  maxPending: countSchema.default(1024).describe('Requests waiting for an upstream connection; beyond → 503 breaker_pending.'),
+  maxRequests: countSchema.default(1024).describe('Requests in flight to the service; beyond → 503 breaker_requests.'),
 });
 
 export const retryBudgetSchema = z.strictObject({
-  /** Retries in flight may be at most this share of the requests in flight to the service... */
-  percent: percentSchema.default(20),
-  /** ...or this many, whichever is larger. */
-  minConcurrency: z.number().int().min(0).default(3),
+  percent: percentSchema.default(20).describe('Retries in flight may be at most this percent of the requests in flight to the service...'),
+  minConcurrency: z.number().int().min(0).default(3).describe('...or this many, whichever is larger.'),
 });
 
 export const serviceSchema = z
   .strictObject({
-    balancer: z.enum(BALANCER_POLICIES).default('weighted_round_robin'),
-    /** consistent_hash only (required there): what to hash. */
-    hashOn: hashOnSchema.optional(),
-    /** New instances of a running service ramp up their weight over this time (0 = off). */
-    slowStart: durationSchema.default(0),
-    /** Below this percentage of healthy instances, balance over all instances (0 = never). */
-    panicThreshold: percentSchema.default(50),
-    /** Most connections kept to one endpoint. */
-    connections: z.number().int().min(1).max(10_000).default(128),
-    connectTimeout: durationSchema.default(2_000),
-    keepAliveTimeout: durationSchema.default(30_000),
-    tls: upstreamTlsSchema.optional(),
-    healthCheck: healthCheckSchema.optional(),
-    outlierDetection: outlierDetectionSchema.prefault({}),
-    circuitBreaker: circuitBreakerSchema.prefault({}),
-    retryBudget: retryBudgetSchema.prefault({}),
+    balancer: z
+      .enum(BALANCER_POLICIES)
+      .default('weighted_round_robin')
+      .describe(
+        'Load-balancing policy: weighted_round_robin (smooth, nginx style), least_request (power of two choices, weight-aware), random (weighted), consistent_hash (ring hash).',
+      ),
+    hashOn: hashOnSchema
+      .optional()
+      .describe('consistent_hash only, required there: exactly one of header: <name>, cookie: <name>, clientAddress: true. Requests without the key are spread at random.'),
+    slowStart: durationSchema
+      .default(0)
+      .describe('Instances added to a running service ramp from 10% to full weight over this time (weighted_round_robin, least_request; 0 = off).'),
+    panicThreshold: percentSchema
+      .default(50)
+      .describe('Percent. When fewer than this share of the routable instances (not drained, not critical in the registry) are healthy, balance over all routable ones (0 = never).'),
+    connections: z.number().int().min(1).max(10_000).default(128).describe('Most pooled connections to one instance (1 to 10000).'),
+    connectTimeout: durationSchema.default(2_000).describe('TCP connect timeout to an instance.'),
+    keepAliveTimeout: durationSchema.default(30_000).describe('How long an idle upstream connection is kept.'),
+    tls: upstreamTlsSchema.optional().describe('TLS towards the instances (also turned on by instance meta proto: https or a proto=https tag). Default: plain HTTP.'),
+    healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
+    outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),
+    circuitBreaker: circuitBreakerSchema.prefault({}).describe('Limits on connections and requests to the service; beyond them requests are refused with 503.'),
+    retryBudget: retryBudgetSchema.prefault({}).describe('Bound on retries in flight, so failing instances do not multiply the load.'),
   })
   .superRefine((s, ctx) => {
     if (s.balancer === 'consistent_hash' && !s.hashOn) {
@@ -226,34 +280,22 @@ export const serviceSchema = z
   });
 
 export const listenerSchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  address: z.string().min(1).default('0.0.0.0'),
-  port: portSchema,
-  tls: listenerTlsSchema.optional(),
-  /** Answer every request with a 308 redirect to https (true: port 443, or the given port). */
+  name: z.string().min(1).optional().describe('Name used in logs and the start banner. Default: address:port.'),
+  address: z.string().min(1).default('0.0.0.0').describe('Address to bind.'),
+  port: portSchema.describe('Port to bind (0 = any free port). Required.'),
+  tls: listenerTlsSchema.optional().describe('Serve HTTPS with these certificates. Default: plain HTTP.'),
   redirectToHttps: z
     .union([z.boolean(), portSchema], { error: 'must be true, false or the https port to redirect to' })
-    .default(false),
+    .default(false)
+    .describe('Answer every request with a 308 redirect to https://<host>[:port]<target>: true (port 443) or the https port; nothing is proxied.'),
 });
 
 const fileRegistrySchema = z.strictObject({
-  type: z.literal('file'),
-  /** Path to the services file, relative to the config file. */
-  path: z.string().min(1).default('services.yaml'),
-  watch: z.boolean().default(true),
-  debounce: durationSchema.default(200),
+  type: z.literal('file').describe('file: instances come from a services file (docs/configuration.md, "Services file"). Required.'),
+  path: z.string().min(1).default('services.yaml').describe('Services file, relative to the config file\'s folder.'),
+  watch: z.boolean().default(true).describe('Re-read the file when it changes.'),
+  debounce: durationSchema.default(200).describe('Quiet time after a change before re-reading.'),
 });
-
-/** "host:port" or an http(s) URL with no path (the CONSUL_HTTP_ADDR forms). */
-export function isConsulAddress(address: string): boolean {
-  const withScheme = /^https?:\/\//i.test(address) ? address : `http://${address}`;
-  try {
-    const url = new URL(withScheme);
-    return url.hostname !== '' && (url.pathname === '/' || url.pathname === '') && url.search === '' && url.username === '';
-  } catch {
-    return false;
-  }
-}
 
 const consulAddressSchema = z.string().refine(isConsulAddress, {
   message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" or "https://consul.example.com:8501" (https means TLS)',
@@ -261,51 +303,75 @@ const consulAddressSchema = z.string().refine(isConsulAddress, {
 
 const consulRegistrySchema = z
   .strictObject({
-    type: z.literal('consul'),
-    /** Consul agent address; default $CONSUL_HTTP_ADDR, else 127.0.0.1:8500. */
-    address: consulAddressSchema.optional(),
-    /** ACL token; default $CONSUL_HTTP_TOKEN, else none (anonymous). */
-    token: z.string().min(1, { message: 'must be a non-empty ACL token (or leave it out)' }).optional(),
-    /** Datacenter to read; default the agent's own. */
-    datacenter: z.string().min(1, { message: 'must be a datacenter name such as "dc1"' }).optional(),
+    type: z.literal('consul').describe('consul: instances (and tag routes) come from Consul (docs/consul.md). Required.'),
+    address: consulAddressSchema
+      .optional()
+      .describe('Consul agent: "host:port" or "http(s)://host:port"; https turns TLS on. Default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.'),
+    token: z
+      .string()
+      .min(1, { message: 'must be a non-empty ACL token (or leave it out)' })
+      .optional()
+      .describe('ACL token (sent as X-Consul-Token); needs service:read and node:read. Default: $CONSUL_HTTP_TOKEN, else none (anonymous).'),
+    datacenter: z
+      .string()
+      .min(1, { message: 'must be a datacenter name such as "dc1"' })
+      .optional()
+      .describe('Datacenter to read (dc=). Default: the agent\'s own.'),
     tls: z
       .strictObject({
-        /** PEM file of the CA that signed Consul's certificate (relative to the config file). */
-        ca: z.string().min(1).optional(),
-        /** PEM client certificate and key, for Consul with verify_incoming. */
-        cert: z.string().min(1).optional(),
-        key: z.string().min(1).optional(),
-        /** Name to verify in Consul's certificate (SNI); default the address host. */
-        serverName: z.string().min(1).optional(),
-        /** Do not verify Consul's certificate (testing only). */
-        insecureSkipVerify: z.boolean().default(false),
+        ca: z.string().min(1).optional().describe('PEM file of the CA that signed Consul\'s certificate (relative to the config file). Default: the system CAs.'),
+        cert: z.string().min(1).optional().describe('PEM client certificate (relative to the config file), for Consul with verify_incoming; goes with key. Default: none.'),
+        key: z.string().min(1).optional().describe('PEM client key (relative to the config file); goes with cert. Default: none.'),
+        serverName: z.string().min(1).optional().describe('Name verified in Consul\'s certificate (SNI). Default: the address host.'),
+        insecureSkipVerify: z.boolean().default(false).describe('Do not verify Consul\'s certificate (testing only).'),
       })
       .prefault({})
-      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together' }),
-    /** Only instances carrying all these tags are used. */
-    tags: z.array(z.string().min(1, { message: 'must be a non-empty tag' })).default([]),
-    /** Build routes from service tags that start with tagPrefix. */
-    tagRoutes: z.boolean().default(true),
-    tagPrefix: z.string().min(1, { message: 'must be a non-empty tag prefix such as "urlprefix-"' }).default('urlprefix-'),
-    /** Longest time Consul may hold a blocking query (Consul caps it at 10m). */
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together' })
+      .describe('TLS towards Consul (used when the address is https://).'),
+    tags: z
+      .array(z.string().min(1, { message: 'must be a non-empty tag' }))
+      .default([])
+      .describe('Only services and instances carrying all these tags are used.'),
+    tagRoutes: z.boolean().default(true).describe('Build routes from service tags that start with tagPrefix.'),
+    tagPrefix: z
+      .string()
+      .min(1, { message: 'must be a non-empty tag prefix such as "urlprefix-"' })
+      .default('urlprefix-')
+      .describe('Prefix of route tags.'),
     wait: durationSchema
       .refine((ms) => ms >= 1_000 && ms <= 600_000, { message: 'must be between "1s" and "10m" (Consul caps blocking queries at 10 minutes)' })
-      .default(300_000),
-    /** Least time between two requests of one watch, so a flapping index cannot become a busy loop. */
-    minInterval: durationSchema.default(100),
-    /** Timeout of a non-blocking request (and the extra time allowed beyond `wait` for a blocking one). */
-    timeout: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(10_000),
+      .default(300_000)
+      .describe('Longest time Consul may hold a blocking query, 1s to 10m (Consul caps it at 10m).'),
+    minInterval: durationSchema
+      .default(100)
+      .describe('Least time between two requests of one watch, so a flapping index cannot become a busy loop.'),
+    timeout: durationSchema
+      .refine((ms) => ms > 0, { message: 'must be greater than 0' })
+      .default(10_000)
+      .describe('Timeout of a non-blocking request, and the extra time allowed beyond wait for a blocking one.'),
     backoff: z
       .strictObject({
-        /** First retry delay after an error; doubles on each failure, with full jitter. */
-        initial: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(250),
-        max: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(30_000),
+        initial: durationSchema
+          .refine((ms) => ms > 0, { message: 'must be greater than 0' })
+          .default(250)
+          .describe('First retry delay after an error; doubles on each failure, with full jitter.'),
+        max: durationSchema
+          .refine((ms) => ms > 0, { message: 'must be greater than 0' })
+          .default(30_000)
+          .describe('Longest retry delay.'),
       })
-      .prefault({}),
-    /** Most HTTP connections to Consul: two blocking watches plus (connections - 2) parallel reads. */
-    connections: z.number().int().min(3, { message: 'must be at least 3 (two watches and one reader)' }).max(64).default(8),
-    /** How long start-up waits for a first good read when Consul is unreachable (a bad token fails at once). */
-    startTimeout: durationSchema.default(10_000),
+      .prefault({})
+      .describe('Retry delays after failed Consul requests.'),
+    connections: z
+      .number()
+      .int()
+      .min(3, { message: 'must be at least 3 (two watches and one reader)' })
+      .max(64)
+      .default(8)
+      .describe('Most HTTP connections to Consul (3 to 64): two blocking watches plus connections - 2 parallel reads.'),
+    startTimeout: durationSchema
+      .default(10_000)
+      .describe('How long start-up retries an unreachable Consul for a first good read (a bad token fails at once).'),
   })
   .refine((c) => c.backoff.initial <= c.backoff.max, { message: 'backoff.initial must not exceed backoff.max', path: ['backoff', 'initial'] });
 
@@ -315,98 +381,121 @@ export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema, 
   error: `must be one of: ${REGISTRY_TYPES.map((t) => `"${t}"`).join(', ')}`,
 });
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
 const WORKERS_MESSAGE = 'must be "auto" (one worker per available CPU) or a whole number of worker processes from 1 to 1024';
 
 export const configSchema = z
   .strictObject({
-    listeners: z.array(listenerSchema).min(1, { message: 'must list at least one listener' }).prefault([{ port: 8080 }]),
+    listeners: z
+      .array(listenerSchema)
+      .min(1, { message: 'must list at least one listener' })
+      .prefault([{ port: 8080 }])
+      .describe('Client-facing HTTP(S) listeners (at least one).'),
     admin: z
       .strictObject({
-        enabled: z.boolean().default(true),
-        address: z.string().min(1).default('127.0.0.1'),
-        port: portSchema.default(9901),
-        /** Bearer token required by admin mutations (and by every mutation when set). Required off loopback. */
-        token: z.string().min(16, { message: 'must be at least 16 characters (use a random secret)' }).optional(),
+        enabled: z.boolean().default(true).describe('Start the admin listener (admin API, /metrics, /healthz, /readyz, status page).'),
+        address: z.string().min(1).default('127.0.0.1').describe('Admin listen address (loopback by default); a non-loopback address requires admin.token.'),
+        port: portSchema.default(9901).describe('Admin listen port: /healthz (alive), /readyz (registry synced), /metrics, /api/v1, the status page.'),
+        token: z
+          .string()
+          .min(16, { message: 'must be at least 16 characters (use a random secret)' })
+          .optional()
+          .describe('Bearer token (16+ characters) required by admin mutations (POST, DELETE); mandatory off loopback. Default: none.'),
       })
-      .prefault({}),
-    registry: registrySchema.default({ type: 'file', path: 'services.yaml', watch: true, debounce: 200 }),
-    routes: z.array(routeSchema).default([]),
-    services: z.record(z.string().min(1), serviceSchema).default({}),
-    timeouts: upstreamTimeoutsSchema.prefault({}),
-    /** Retry policy of routes that do not set their own (route fields override these one by one). */
-    retries: retryPolicySchema.prefault({}),
+      .prefault({})
+      .describe('The admin listener (docs/operations.md).'),
+    registry: registrySchema
+      .default({ type: 'file', path: 'services.yaml', watch: true, debounce: 200 })
+      .describe('Where service instances come from: type file (a services file) or consul.'),
+    routes: z.array(routeSchema).default([]).describe('Routing rules (docs/routing.md).'),
+    services: z
+      .record(z.string().min(1), serviceSchema)
+      .default({})
+      .describe('Per-service settings, by service name; a service not listed gets every default (docs/load-balancing.md).'),
+    timeouts: upstreamTimeoutsSchema.prefault({}).describe('Upstream timeouts of routes that do not set their own (route fields override these one by one).'),
+    retries: retryPolicySchema.prefault({}).describe('Retry policy of routes that do not set their own (route fields override these one by one).'),
     limits: z
       .strictObject({
-        /** Largest request head (request line and headers) a client may send; larger → 431. */
-        maxHeaderSize: sizeSchema.default(16 * 1024),
-        /** Most request header fields; more → 431. */
-        maxHeaderCount: z.number().int().min(1).max(10_000).default(100),
-        /** Largest request body (routes may override; 0 = no limit); larger → 413. */
-        maxBodySize: sizeSchema.default(10 * 1024 * 1024),
-        /** Most open client connections per listener; further connections are closed at once. */
-        maxConnections: z.number().int().min(1).default(10_000),
-        /** Most upgraded (WebSocket) connections open at once; more → 503. */
-        maxUpgrades: z.number().int().min(0).default(1_000),
-        /** Time a client has to send the complete request headers. */
-        headersTimeout: durationSchema.default(10_000),
-        /** Time a client has to send the complete request, body included (0 = no limit). */
-        requestTimeout: durationSchema.default(300_000),
-        /** How long an idle client keep-alive connection is kept open. */
-        keepAliveTimeout: durationSchema.default(5_000),
+        maxHeaderSize: sizeSchema
+          .default(16 * 1024)
+          .describe('Largest request head (request line and headers) a client may send; larger → 431, connection closed.'),
+        maxHeaderCount: z.number().int().min(1).max(10_000).default(100).describe('Most request header fields (1 to 10000); more → 431, connection closed.'),
+        maxBodySize: sizeSchema
+          .default(10 * 1024 * 1024)
+          .describe('Largest request body (routes may override; 0 = no limit); larger → 413 (up front for Content-Length, as soon as the count passes the limit for chunked bodies).'),
+        maxConnections: z.number().int().min(1).default(10_000).describe('Most open client connections per listener; further connections are closed at once (logged).'),
+        maxUpgrades: z.number().int().min(0).default(1_000).describe('Most upgraded (WebSocket) connections open at once; more → 503 upgrade_limit.'),
+        headersTimeout: durationSchema
+          .default(10_000)
+          .describe('Time a client has to send the complete request head (and, on HTTPS, finish the handshake); past it → 408. Must not exceed requestTimeout.'),
+        requestTimeout: durationSchema
+          .default(300_000)
+          .describe('Time a client has to send the complete request, body included; past it → 408, or the connection is cut if a response started (0 = no limit).'),
+        keepAliveTimeout: durationSchema.default(5_000).describe('How long an idle client keep-alive connection is kept open.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Limits on what clients may send (docs/security.md). maxBodySize and maxUpgrades follow a reload; the others apply at start.'),
     proxy: z
       .strictObject({
-        /** Keep X-Forwarded-Proto/-Host sent by the client (only behind a trusted proxy). */
-        trustForwardedHeaders: z.boolean().default(false),
-        requestIdHeader: headerNameSchema.transform((h) => h.toLowerCase()).default('x-request-id'),
-        /** The pseudonym this proxy adds to the Via header. */
-        via: z.string().regex(TOKEN, { message: 'must be a token such as "switchyard"' }).default('switchyard'),
-        /** Encoded "/" or "\\" (%2F, %5C) in a path: "reject" (400) or "keep" (forwarded encoded, never a separator). */
-        encodedSlashes: z.enum(['reject', 'keep']).default('reject'),
-        /**
-         * Upgrade protocols forwarded as tunnels (compared case-insensitively). A request asking
-         * for any other protocol (h2c among them) loses its Upgrade, HTTP2-Settings and the
-         * matching Connection tokens and is proxied as a plain request.
-         */
+        trustForwardedHeaders: z
+          .boolean()
+          .default(false)
+          .describe('Keep the client\'s X-Forwarded-Proto/-Host (only behind a trusted proxy).'),
+        requestIdHeader: headerNameSchema
+          .transform((h) => h.toLowerCase())
+          .default('x-request-id')
+          .describe('Request id header: propagated when the client sends a sane one (≤ 128 visible ASCII characters), generated (UUID) otherwise, and echoed in the response.'),
+        via: z.string().regex(TOKEN, { message: 'must be a token such as "switchyard"' }).default('switchyard').describe('Pseudonym this proxy adds to the Via header.'),
+        encodedSlashes: z
+          .enum(['reject', 'keep'])
+          .default('reject')
+          .describe('Encoded "/" or "\\" (%2F, %5C) in a path: reject (400) or keep (forwarded encoded, never a separator).'),
         allowedUpgrades: z
           .array(z.string().regex(TOKEN, { message: 'must be a protocol token such as "websocket"' }).transform((p) => p.toLowerCase()))
-          .default(['websocket']),
+          .default(['websocket'])
+          .describe(
+            'Upgrade protocols tunnelled (case-insensitive). A request asking for any other protocol (h2c among them) loses Upgrade, HTTP2-Settings and their Connection tokens and is proxied as a plain request (docs/security.md, "Upgrades").',
+          ),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('How requests are forwarded.'),
     logging: z
       .strictObject({
-        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-        /** One JSON line per proxied request, whatever the level. */
-        accessLog: z.boolean().default(true),
-        /**
-         * Log output waiting to be written (a slow reader, a full disk), at most. Past it new lines
-         * are dropped and counted in switchyard_log_lines_dropped_total; requests never wait for the log.
-         */
-        maxBuffer: sizeSchema.refine((n) => n >= 16 * 1024, { message: 'must be at least 16kib' }).default(16 * 1024 * 1024),
+        level: z.enum(LOG_LEVELS).default('info').describe('Process log level.'),
+        accessLog: z.boolean().default(true).describe('One JSON access-log line per proxied request, whatever the level.'),
+        maxBuffer: sizeSchema
+          .refine((n) => n >= 16 * 1024, { message: 'must be at least 16kib' })
+          .default(16 * 1024 * 1024)
+          .describe('Log output waiting to be written (a slow reader, a full disk), at most; past it new lines are dropped and counted in switchyard_log_lines_dropped_total. Requests never wait for the log.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Process log and access log (docs/observability.md).'),
     shutdown: z
       .strictObject({
-        /** How long in-flight requests may take to finish after SIGTERM before connections are cut. */
-        gracePeriod: durationSchema.default(10_000),
+        gracePeriod: durationSchema
+          .default(10_000)
+          .describe('How long in-flight requests may take to finish after SIGTERM before connections are cut.'),
       })
-      .prefault({}),
+      .prefault({})
+      .describe('Graceful shutdown.'),
     demo: z
       .strictObject({
-        service: z.string().min(1).default('demo'),
-        address: z.string().default('127.0.0.1'),
-        ports: z.array(portSchema).min(1).default([9101, 9102]),
+        service: z.string().min(1).default('demo').describe('Name the demo instances are meant for (register them in the services file).'),
+        address: z.string().default('127.0.0.1').describe('Address the demo instances bind.'),
+        ports: z.array(portSchema).min(1).default([9101, 9102]).describe('One demo instance per port.'),
       })
-      .optional(),
-    /** Processes serving the listeners (node:cluster): a number, or "auto" (one per available CPU). 1 = no cluster. */
+      .optional()
+      .describe('Start built-in demo upstreams (for the quick start only). Default: off.'),
     workers: z
       .union([z.literal('auto'), z.number({ error: WORKERS_MESSAGE }).int({ error: WORKERS_MESSAGE }).min(1, { error: WORKERS_MESSAGE }).max(1024, { error: WORKERS_MESSAGE })], {
         error: WORKERS_MESSAGE,
       })
-      .default(1),
-    /** Sidecar mode (`switchyard sidecar --config <file>`); see README "Sidecar mode". */
-    sidecar: sidecarSchema.optional(),
+      .default(1)
+      .describe(
+        'Processes serving the listeners (node:cluster): 1 to 1024, or auto (one per available CPU, os.availableParallelism()). Above 1, switchyard start runs a cluster primary that forks the workers (docs/operations.md, "Cluster mode"); 1 = no cluster. Changing it needs a restart.',
+      ),
+    sidecar: sidecarSchema.optional().describe('Sidecar mode settings (switchyard sidecar --config <file>; docs/sidecar.md). Default: none.'),
   })
   .superRefine((config, ctx) => {
     if (config.admin.enabled && config.admin.token === undefined && !isLoopbackAddress(config.admin.address)) {

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
-import { isConsulAddress } from './schema.js';
+import { isConsulAddress } from './consul-address.js';
 
 /**
  * The `sidecar:` section: one service instance run, guarded and registered by Switchyard.
- * docs/sidecar.md documents each field (and README.md "Sidecar mode"); keep them in step.
+ * Every field carries its description, with the `switchyard sidecar` flag that sets it;
+ * docs/configuration.md is generated from them (`npm run docs:config`).
  */
 
 const portSchema = z.number().int().min(0).max(65535);
@@ -15,156 +16,185 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HTTP_PATH = /^\/[^\s#]*$/;
 
 export const appHealthCheckSchema = z.strictObject({
-  /** Path the sidecar requests on each app instance; 2xx = healthy. */
-  path: z.string().regex(HTTP_PATH, { message: 'must be a path starting with "/" (no spaces or "#")' }).default('/health'),
-  interval: durationSchema.default(1_000),
-  timeout: durationSchema.default(1_000),
-  /** Consecutive successes before an instance counts as healthy. */
-  healthyThreshold: z.number().int().min(1).default(1),
-  /** Consecutive failures before an instance counts as unhealthy. */
-  unhealthyThreshold: z.number().int().min(1).default(2),
+  path: z
+    .string()
+    .regex(HTTP_PATH, { message: 'must be a path starting with "/" (no spaces or "#")' })
+    .default('/health')
+    .describe('Path the sidecar requests on each app instance; 2xx = healthy. Flag: --health-path.'),
+  interval: durationSchema.default(1_000).describe('Time between checks of one instance. Flag: --health-interval.'),
+  timeout: durationSchema.default(1_000).describe('Time allowed for one check.'),
+  healthyThreshold: z.number().int().min(1).default(1).describe('Consecutive successes before an instance counts as healthy.'),
+  unhealthyThreshold: z.number().int().min(1).default(2).describe('Consecutive failures before an instance counts as unhealthy.'),
 });
 
 export const appRestartSchema = z.strictObject({
-  /** Delay before the first restart; doubles with each recent restart. */
-  initialBackoff: durationSchema.default(200),
-  maxBackoff: durationSchema.default(10_000),
-  /** Give up (and exit non-zero) when an instance has been restarted this many times within `crashLoopWindow`. */
-  crashLoopRestarts: z.number().int().min(1).default(5),
-  crashLoopWindow: durationSchema.default(60_000),
+  initialBackoff: durationSchema
+    .default(200)
+    .describe('Delay before the first restart; doubles with each restart within the window. Flag: --initial-backoff.'),
+  maxBackoff: durationSchema.default(10_000).describe('Longest restart delay.'),
+  crashLoopRestarts: z
+    .number()
+    .int()
+    .min(1)
+    .default(5)
+    .describe('Give up (and exit 1) when an instance has been restarted this many times within crashLoopWindow. Flag: --crash-loop-restarts.'),
+  crashLoopWindow: durationSchema.default(60_000).describe('The crash-loop window. Flag: --crash-loop-window.'),
 });
 
 export const appMemorySchema = z.strictObject({
-  /** Node apps: V8 old-space limit, passed as --max-old-space-size in NODE_OPTIONS. */
-  maxOldSpace: sizeSchema.optional(),
-  /** Restart an instance whose resident set stays above this size for `rssLimitFor`. */
-  rssLimit: sizeSchema.optional(),
-  rssLimitFor: durationSchema.default(30_000),
-  /** How often the resident set size is read (from /proc/<pid>/status). */
-  rssCheckInterval: durationSchema.default(5_000),
+  maxOldSpace: sizeSchema
+    .optional()
+    .describe('Node apps: V8 old-space limit, passed as --max-old-space-size in NODE_OPTIONS. Flag: --max-old-space. Default: none.'),
+  rssLimit: sizeSchema
+    .optional()
+    .describe('Restart an instance whose resident set stays above this size for rssLimitFor (Linux /proc only). Flag: --rss-limit. Default: none.'),
+  rssLimitFor: durationSchema.default(30_000).describe('How long above rssLimit before the restart. Flag: --rss-limit-for.'),
+  rssCheckInterval: durationSchema.default(5_000).describe('How often the resident set size is read (from /proc/<pid>/status).'),
 });
 
 /** Smallest memory limit accepted: below this a Node or shell process cannot even start. */
 const MIN_MEMORY_MAX = 4 * 1024 * 1024;
 
 export const appLimitsSchema = z.strictObject({
-  /** Hard memory limit per instance (its cgroup, including what it forks; swap off). Default: none. */
   memoryMax: sizeSchema
     .refine((bytes) => bytes >= MIN_MEMORY_MAX, { message: 'must be at least 4MiB (e.g. "256MiB")' })
-    .optional(),
-  /** CPUs per instance, e.g. 0.5 = half of one CPU (quota per 100 ms period). Default: none. */
-  cpuMax: z.number({ message: 'must be a number of CPUs such as 0.5 or 2' }).min(0.01, { message: 'must be at least 0.01 CPUs' }).max(1024, { message: 'must be at most 1024 CPUs' }).optional(),
-  /** Processes and threads per instance (a Node app needs about 10 for itself). Default: none. */
+    .optional()
+    .describe('Hard memory limit per instance (its cgroup, including what it forks; swap off). Flag: --memory-max. Default: none.'),
+  cpuMax: z
+    .number({ message: 'must be a number of CPUs such as 0.5 or 2' })
+    .min(0.01, { message: 'must be at least 0.01 CPUs' })
+    .max(1024, { message: 'must be at most 1024 CPUs' })
+    .optional()
+    .describe('CPUs per instance, e.g. 0.5 = half of one CPU (quota per 100 ms period). Flag: --cpu-max. Default: none.'),
   pidsMax: z
     .number({ message: 'must be a whole number of processes such as 64' })
     .int({ message: 'must be a whole number of processes such as 64' })
     .min(1, { message: 'must be at least 1 (a Node app needs about 10 for its own threads)' })
-    .optional(),
-  /** Which cgroup version applies the limits: auto (v2 when its controllers are delegated, else v1), v2 or v1. */
-  cgroup: z.enum(['auto', 'v2', 'v1'], { message: 'must be "auto", "v2" or "v1"' }).default('auto'),
+    .optional()
+    .describe('Processes and threads per instance (a Node app needs about 10 for itself). Flag: --pids-max. Default: none.'),
+  cgroup: z
+    .enum(['auto', 'v2', 'v1'], { message: 'must be "auto", "v2" or "v1"' })
+    .default('auto')
+    .describe('Which cgroup version applies the limits: auto (v2 when its controllers are delegated, else v1), v2 or v1. Flag: --cgroup.'),
 });
 
 export const sidecarAppSchema = z.strictObject({
-  /** Program and arguments, run without a shell. */
-  command: z.array(z.string().min(1)).min(1, { message: 'must name the program to run, e.g. ["node", "app.js"]' }),
-  /** Port of the first instance; instance i listens on port + i. */
-  port: appPortSchema,
-  instances: z.number().int().min(1).max(64).default(1),
-  /** Environment variable that tells each instance its port. */
-  portEnv: z.string().regex(ENV_NAME, { message: 'must be an environment variable name such as "PORT"' }).default('PORT'),
-  env: z.record(z.string().regex(ENV_NAME, { message: 'must be an environment variable name' }), z.string()).default({}),
-  cwd: z.string().min(1).optional(),
-  /** Time between SIGTERM and SIGKILL when stopping an instance. */
-  stopGrace: durationSchema.default(10_000),
-  healthCheck: appHealthCheckSchema.prefault({}),
-  restart: appRestartSchema.prefault({}),
-  memory: appMemorySchema.prefault({}),
-  /** Hard per-instance limits with Linux cgroups (none set: no groups are created). */
-  limits: appLimitsSchema.prefault({}),
+  command: z
+    .array(z.string().min(1))
+    .min(1, { message: 'must name the program to run, e.g. ["node", "app.js"]' })
+    .describe('Program and arguments, run without a shell (on the command line: after --). Required.'),
+  port: appPortSchema.describe('Port of the first instance; instance i listens on port + i. Flag: --app-port. Required.'),
+  instances: z.number().int().min(1).max(64).default(1).describe('Instances (1 to 64) on consecutive ports. Flag: --instances.'),
+  portEnv: z
+    .string()
+    .regex(ENV_NAME, { message: 'must be an environment variable name such as "PORT"' })
+    .default('PORT')
+    .describe('Environment variable that tells each instance its port. Flag: --port-env.'),
+  env: z
+    .record(z.string().regex(ENV_NAME, { message: 'must be an environment variable name' }), z.string())
+    .default({})
+    .describe('Extra environment for the app.'),
+  cwd: z.string().min(1).optional().describe('Working directory of the app. Default: the current folder.'),
+  stopGrace: durationSchema.default(10_000).describe('Time between SIGTERM and SIGKILL when stopping an instance. Flag: --stop-grace.'),
+  healthCheck: appHealthCheckSchema.prefault({}).describe('The sidecar\'s own checks of each app instance; unhealthy or exited instances get no traffic.'),
+  restart: appRestartSchema.prefault({}).describe('Restarts of instances that exit, and the crash-loop limit.'),
+  memory: appMemorySchema.prefault({}).describe('Resource guard (docs/sidecar.md, "Resource guard").'),
+  limits: appLimitsSchema.prefault({}).describe('Hard per-instance limits with Linux cgroups (docs/sidecar.md, "Hard limits with cgroups"); none set: no groups are created.'),
 });
 
 export const sidecarInboundSchema = z.strictObject({
-  /** Address the inbound listener binds. */
-  address: z.string().min(1).default('0.0.0.0'),
-  /** Requests forwarded to the app at once. */
-  maxConcurrent: z.number().int().min(1).default(100),
-  /** Requests waiting for a slot; beyond this → 503 over_capacity. */
-  queue: z.number().int().min(0).default(100),
-  /** Time for the app to send response headers → 504. */
-  requestTimeout: durationSchema.default(30_000),
+  address: z.string().min(1).default('0.0.0.0').describe('Address the inbound listener binds. Flag: --address.'),
+  maxConcurrent: z.number().int().min(1).default(100).describe('Requests forwarded to the app at once. Flag: --max-concurrent.'),
+  queue: z
+    .number()
+    .int()
+    .min(0)
+    .default(100)
+    .describe('Requests waiting for a slot, in arrival order; beyond this → 503 over_capacity. Flag: --queue.'),
+  requestTimeout: durationSchema.default(30_000).describe('Time for the app to send response headers; past it → 504. Flag: --request-timeout.'),
 });
 
 export const sidecarConsulSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  /** Agent address (`host:port` or URL); default CONSUL_HTTP_ADDR, else 127.0.0.1:8500. */
+  enabled: z.boolean().default(true).describe('Register with the Consul agent. Flag: --no-consul turns it off.'),
   address: z
     .string()
-    // A function, not a reference: schema.ts imports this module too.
-    .refine((a) => isConsulAddress(a), { message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" (https means TLS)' })
-    .optional(),
-  /** ACL token; default CONSUL_HTTP_TOKEN. */
-  token: z.string().optional(),
-  /** Service ID; default "<service>-<hostname>-<port>". */
-  id: z.string().min(1).optional(),
-  /** Address registered for the instance; default: the inbound address, or "" (the agent's node address) when that is a wildcard. */
-  advertiseAddress: z.string().min(1).optional(),
-  tags: z.array(z.string().min(1)).default([]),
-  meta: z.record(z.string().regex(META_KEY, { message: 'must be a meta key of letters, digits, "_" or "-" (≤ 128 characters)' }), z.string().max(512)).default({}),
+    .refine(isConsulAddress, { message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" (https means TLS)' })
+    .optional()
+    .describe('Agent address ("host:port" or URL). Flag: --consul. Default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.'),
+  token: z.string().optional().describe('ACL token (sent as X-Consul-Token). Default: $CONSUL_HTTP_TOKEN.'),
+  id: z.string().min(1).optional().describe('Service ID. Flag: --id. Default: "<service>-<hostname>-<port>".'),
+  advertiseAddress: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Address registered for the instance. Flag: --advertise-address. Default: the inbound address, or "" (the agent\'s node address) when that is a wildcard.'),
+  tags: z.array(z.string().min(1)).default([]).describe('Service tags (e.g. urlprefix-/orders for the edge router). Flag: --tag (repeat).'),
+  meta: z
+    .record(z.string().regex(META_KEY, { message: 'must be a meta key of letters, digits, "_" or "-" (≤ 128 characters)' }), z.string().max(512))
+    .default({})
+    .describe('Service meta (keys: letters, digits, "_", "-"; values up to 512 characters). Flag: --meta k=v (repeat).'),
   weights: z
     .strictObject({
-      passing: z.number().int().min(1).default(1),
-      warning: z.number().int().min(0).default(1),
+      passing: z.number().int().min(1).default(1).describe('Consul load-balancing weight while passing.'),
+      warning: z.number().int().min(0).default(1).describe('Consul load-balancing weight while warning (0 = no traffic while warning).'),
     })
-    .prefault({}),
+    .prefault({})
+    .describe('Consul load-balancing weights of the instance.'),
   check: z
     .strictObject({
-      /** ttl: the sidecar reports its own view of the app; http: the agent requests the inbound port. */
-      type: z.enum(['ttl', 'http']).default('ttl'),
-      ttl: durationSchema.default(10_000),
-      /** (http) how often the agent checks. */
-      interval: durationSchema.default(10_000),
-      timeout: durationSchema.default(2_000),
-      /** The agent removes the instance after its check has been critical this long (0 = never). */
-      deregisterCriticalAfter: durationSchema.default(0),
+      type: z
+        .enum(['ttl', 'http'])
+        .default('ttl')
+        .describe('ttl: the sidecar reports its own view of the app; http: the agent requests the inbound port. Flag: --check.'),
+      ttl: durationSchema.default(10_000).describe('TTL of the check (updated every ttl/3 and on every change). Flag: --ttl.'),
+      interval: durationSchema.default(10_000).describe('(http) How often the agent checks.'),
+      timeout: durationSchema.default(2_000).describe('(http) Time the agent allows for one check.'),
+      deregisterCriticalAfter: durationSchema
+        .default(0)
+        .describe('The agent removes the instance after its check has been critical this long (0 = never). Flag: --deregister-critical-after.'),
     })
-    .prefault({}),
-  /** How often the sidecar verifies that the agent still knows the instance (http checks; TTL updates do it for ttl checks). */
-  syncInterval: durationSchema.default(10_000),
+    .prefault({})
+    .describe('The one Consul check registered for the instance.'),
+  syncInterval: durationSchema
+    .default(10_000)
+    .describe('(http checks) How often the sidecar verifies that the agent still knows the instance (TTL updates do it for ttl checks).'),
 });
 
 export const sidecarEgressSchema = z.strictObject({
-  enabled: z.boolean().default(false),
-  address: z.string().min(1).default('127.0.0.1'),
-  port: portSchema.default(9000),
+  enabled: z.boolean().default(false).describe('Start the egress listener (--egress-port turns it on).'),
+  address: z.string().min(1).default('127.0.0.1').describe('Egress listen address. Flag: --egress-address.'),
+  port: portSchema.default(9000).describe('Egress port. Flag: --egress-port.'),
 });
 
 export const sidecarAdminSchema = z.strictObject({
-  /** Serve GET /metrics (Prometheus) and GET /status (JSON) for the sidecar. */
-  enabled: z.boolean().default(false),
-  address: z.string().min(1).default('127.0.0.1'),
-  port: portSchema.default(9901),
+  enabled: z.boolean().default(false).describe('Serve GET /metrics (Prometheus) and GET /status (JSON) for the sidecar. --admin-port turns it on.'),
+  address: z.string().min(1).default('127.0.0.1').describe('Admin listen address. Flag: --admin-address.'),
+  port: portSchema.default(9901).describe('Admin port. Flag: --admin-port.'),
 });
 
 export const sidecarShutdownSchema = z.strictObject({
-  /** After maintenance is on, keep serving new requests this long so callers see the change. */
-  drainDelay: durationSchema.default(2_000),
-  /** Longest wait for in-flight requests before their connections are cut. */
-  drainTimeout: durationSchema.default(30_000),
-  maintenanceReason: z.string().default('switchyard sidecar shutting down'),
+  drainDelay: durationSchema
+    .default(2_000)
+    .describe('After maintenance is on, keep serving new requests this long so callers see the change. Flag: --drain-delay.'),
+  drainTimeout: durationSchema.default(30_000).describe('Longest wait for in-flight requests before their connections are cut. Flag: --drain-timeout.'),
+  maintenanceReason: z
+    .string()
+    .default('switchyard sidecar shutting down')
+    .describe('Reason sent with maintenance mode (the trigger is appended).'),
 });
 
 export const sidecarSchema = z.strictObject({
   service: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must be a service name of letters, digits, "-", "_" or "."' }),
-  /** Inbound listener port (the port registered in Consul). */
-  port: portSchema,
-  app: sidecarAppSchema,
-  inbound: sidecarInboundSchema.prefault({}),
-  consul: sidecarConsulSchema.prefault({}),
-  egress: sidecarEgressSchema.prefault({}),
-  admin: sidecarAdminSchema.prefault({}),
-  shutdown: sidecarShutdownSchema.prefault({}),
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must be a service name of letters, digits, "-", "_" or "."' })
+    .describe('Service name registered in Consul. Flag: --service. Required.'),
+  port: portSchema.describe('Inbound listener port (the port registered in Consul). Flag: --port. Required.'),
+  app: sidecarAppSchema.describe('The app the sidecar runs and supervises. Required.'),
+  inbound: sidecarInboundSchema.prefault({}).describe('The inbound listener: concurrency limit and queue in front of the app.'),
+  consul: sidecarConsulSchema.prefault({}).describe('Registration with the local Consul agent.'),
+  egress: sidecarEgressSchema.prefault({}).describe('A local listener through which the app reaches other services (/<service>/… or Host: <service>).'),
+  admin: sidecarAdminSchema.prefault({}).describe('The sidecar\'s read-only admin listener: GET /metrics (Prometheus) and GET /status (JSON). Flag: --admin-port turns it on.'),
+  shutdown: sidecarShutdownSchema.prefault({}).describe('Shutdown order: maintenance, drain, deregister, stop the app.'),
 });
 
 export type SidecarConfig = z.output<typeof sidecarSchema>;

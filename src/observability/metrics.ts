@@ -39,7 +39,7 @@ export interface MetricsOptions {
  *
  * Every Switchyard metric, in a registry of its own (never prom-client's global one, so two
  * routers in one process do not mix). Names follow the Prometheus conventions: `switchyard_`
- * prefix, base units (`_seconds`, `_bytes`), `_total` for counters. README "Metrics" lists them.
+ * prefix, base units (`_seconds`, `_bytes`), `_total` for counters. docs/observability.md "Metrics" lists them.
  *
  * Per-route and per-service children are prepared off the hot path (`route()`, `service()`)
  * and cached by name, so rebuilding the route table reuses them.
@@ -81,6 +81,7 @@ export class SwitchyardMetrics {
       retries: new PreparedCounter('switchyard_upstream_retries_total', 'Requests sent again to another endpoint after a failed attempt.', ['service'], this.registry),
       ejections: new PreparedCounter('switchyard_upstream_ejections_total', 'Endpoints ejected by outlier detection.', ['service'], this.registry),
       breakerRejections: new PreparedCounter('switchyard_upstream_breaker_rejections_total', 'Requests refused by an open circuit breaker.', ['service'], this.registry),
+      retryBudgetExhausted: new PreparedCounter('switchyard_upstream_retry_budget_exhausted_total', "Retries not made because the service's retry budget was spent.", ['service'], this.registry),
     };
     const routeLabels = ['route', 'service'] as const;
     this.upgradeFamilies = {

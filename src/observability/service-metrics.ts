@@ -9,6 +9,7 @@ export interface UpstreamMetricFamilies {
   retries: PreparedCounter;
   ejections: PreparedCounter;
   breakerRejections: PreparedCounter;
+  retryBudgetExhausted: PreparedCounter;
 }
 
 /**
@@ -23,6 +24,7 @@ export class ServiceMetrics {
   private readonly retries: CounterChild;
   private readonly ejections: CounterChild;
   private readonly breakerRejections: CounterChild;
+  private readonly retryBudgetExhausted: CounterChild;
 
   constructor(
     readonly service: string,
@@ -34,9 +36,10 @@ export class ServiceMetrics {
     this.retries = families.retries.labels(service);
     this.ejections = families.ejections.labels(service);
     this.breakerRejections = families.breakerRejections.labels(service);
+    this.retryBudgetExhausted = families.retryBudgetExhausted.labels(service);
     // Export the counters at 0 from the start, so rate() and alerts see the series before the first
     // event; not for "" (the pseudo-service of unrouted requests, which never reach an upstream).
-    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections]) c.touch();
+    if (service !== '') for (const c of [this.connectErrors, this.timeouts, this.retries, this.ejections, this.breakerRejections, this.retryBudgetExhausted]) c.touch();
   }
 
   /** One attempt against one endpoint ended (response complete or failed). */
@@ -59,5 +62,10 @@ export class ServiceMetrics {
   /** A circuit breaker refused a request to this service. */
   breakerRejected(): void {
     this.breakerRejections.inc();
+  }
+
+  /** A retry was not made because the service's retry budget was spent. */
+  retryRefusedByBudget(): void {
+    this.retryBudgetExhausted.inc();
   }
 }

@@ -356,6 +356,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     }
     if (!cluster.retryBudget.tryAcquire(cluster.breaker.activeRequests)) {
       cluster.stats.retryBudgetExhausted++;
+      this.route.metrics.upstream.retryRefusedByBudget();
       return false;
     }
     this.holdsBudget = true;

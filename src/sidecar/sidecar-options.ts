@@ -99,7 +99,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
       throw new SidecarUsageError(`--config cannot be combined with ${others.length > 0 ? others.map((k) => `--${k}`).join(', ') : 'an app command'}: set these in the file's "sidecar:" section`);
     }
     const { config } = await loadConfig(values.config);
-    if (!config.sidecar) throw new ConfigError(values.config, [{ path: 'sidecar', message: 'is required for "switchyard sidecar" (see README, "Sidecar mode")' }]);
+    if (!config.sidecar) throw new ConfigError(values.config, [{ path: 'sidecar', message: 'is required for "switchyard sidecar" (see docs/sidecar.md)' }]);
     return config as SidecarRunConfig;
   }
 

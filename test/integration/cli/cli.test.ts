@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -50,6 +50,25 @@ describe('switchyard command', () => {
     const r = await run(['check', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(`${file}:4:20: routes[0].match.path: must start with "/"\n`);
+  });
+
+  it('schema: prints the JSON Schema committed as config/switchyard.schema.json, whole (over 64 KiB through a pipe)', async () => {
+    const r = await run(['schema']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe('');
+    const committed = await readFile('config/switchyard.schema.json', 'utf8');
+    expect(committed.length).toBeGreaterThan(64 * 1024);
+    expect(r.stdout).toBe(committed);
+    const schema = JSON.parse(r.stdout) as { $schema: string; properties: { timeouts: { properties: { headers: { description: string; default: string } } } } };
+    expect(schema.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
+    expect(schema.properties.timeouts.properties.headers).toMatchObject({ default: '30s', description: expect.stringContaining('response headers') });
+  });
+
+  it('schema: refuses arguments, saying how to write the schema to a file', async () => {
+    const r = await run(['schema', 'out.json']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('switchyard schema: takes no arguments (got "out.json"); redirect the output to a file: switchyard schema > switchyard.schema.json\n');
   });
 
   it('prints usage for no or unknown commands', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaultUpstream } from '../../support/fault-upstream.js';
 import { fetchText } from '../../support/http-client.js';
+import { parsePrometheusText, value } from '../../support/prometheus-text.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 
 const CONCURRENT = 20;
@@ -25,6 +26,11 @@ describe('retry budget when every instance fails', () => {
 
   const attempts = () => ups.reduce((n, u) => n + u.attempts, 0);
 
+  async function budgetExhaustedMetric(): Promise<number | undefined> {
+    const text = (await fetchText(`http://127.0.0.1:${proxy!.app.adminAddress!.port}/metrics`)).body;
+    return value(parsePrometheusText(text), 'switchyard_upstream_retry_budget_exhausted_total', { service: 'api' });
+  }
+
   async function burst(retryBudget: Record<string, number>): Promise<{ attempts: number; statuses: number[] }> {
     proxy = await startProxy({
       services: { api: ups.map((u) => ({ port: u.port })) },
@@ -45,6 +51,7 @@ describe('retry budget when every instance fails', () => {
     const r = await burst({ percent: 100, minConcurrency: CONCURRENT });
     expect(r.statuses).toEqual(Array(CONCURRENT).fill(503));
     expect(r.attempts).toBe(CONCURRENT * (1 + MAX_RETRIES));
+    expect(await budgetExhaustedMetric()).toBe(0);
   });
 
   it('with a 20% budget, retries stay within the budget and the load does not multiply', async () => {
@@ -54,6 +61,8 @@ describe('retry budget when every instance fails', () => {
     // flight, so the floor of 2 applies: 2 retry chains go on to maxRetries.
     expect(r.attempts).toBeGreaterThan(CONCURRENT);
     expect(r.attempts).toBeLessThanOrEqual(CONCURRENT + 4 + 2 * (MAX_RETRIES - 1));
-    expect(proxy!.app.upstreams.get('api').stats.retryBudgetExhausted).toBeGreaterThan(0);
+    const refused = proxy!.app.upstreams.get('api').stats.retryBudgetExhausted;
+    expect(refused).toBeGreaterThan(0);
+    expect(await budgetExhaustedMetric()).toBe(refused);
   });
 });

@@ -122,4 +122,18 @@ describe('rewritePath', () => {
     const r = route('/api', {});
     expect(rewritePath(r, '/api/x', '?y')).toBe('/api/x?y');
   });
+
+  it('route timeouts and retries override the top-level ones field by field, keeping the rest', () => {
+    const topLevel = {
+      timeouts: upstreamTimeoutsSchema.parse({ headers: '5s', bodyIdle: '7s' }),
+      retries: retryPolicySchema.parse({ maxRetries: 1, bufferBody: '2KiB' }),
+    };
+    const route = routeSchema.parse({ name: 'r', service: 's', timeouts: { perTry: '2s' }, retries: { maxRetries: 0 } });
+    expect(route.timeouts).toEqual({ perTry: 2000 });
+    expect(route.retries).toEqual({ maxRetries: 0 });
+    const t = buildRouteTable([{ config: route, source: 'config' }], topLevel, new ClusterManager(silentLogger()));
+    const compiled = t.match('', '/', 'GET', noHeaders)!;
+    expect(compiled.timeouts).toEqual({ headers: 5000, bodyIdle: 7000, total: 0, perTry: 2000 });
+    expect(compiled.retries).toMatchObject({ maxRetries: 0, bufferBody: 2048 });
+  });
 });
