@@ -1,12 +1,13 @@
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
+import { TrafficHistory } from './admin/traffic-history.js';
 import type { ReloadView } from './admin/admin-view.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { createLogger, type Logger } from './observability/logger.js';
-import { SwitchyardMetrics } from './observability/metrics.js';
+import { LATENCY_BUCKETS, SwitchyardMetrics } from './observability/metrics.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
 import { CertificateStore } from './proxy/certificate-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
@@ -66,6 +67,8 @@ export class Switchyard {
   readonly startedAt = new Date();
   /** Routes declared by registry service tags (urlprefix-...). */
   private readonly tagRoutes: TagRoutes;
+  /** Recent per-route traffic for the status page, sampled on a timer while the admin listener runs. */
+  readonly traffic: TrafficHistory;
 
   private constructor(
     readonly configFile: string,
@@ -89,6 +92,12 @@ export class Switchyard {
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
+    this.traffic = new TrafficHistory(
+      () => metrics.routeTotals(),
+      () => this.handler.table.routes.map((r) => r.name),
+      LATENCY_BUCKETS,
+      logger.child({ component: 'admin' }),
+    );
     // Instances whose route tags say proto=https are reached over TLS (read from the current config).
     clusters.setInstanceTls((instance) => tagUpstreamTls(instance, tagRoutePrefix(this.config.registry)));
   }
@@ -302,6 +311,7 @@ export class Switchyard {
     if (this.closing) return;
     this.closing = true;
     await Promise.all(this.listeners.map((l) => l.close(graceMs)));
+    this.traffic.stop();
     this.unsubscribe();
     await this.registry.close();
     await this.clusters.close();
@@ -319,6 +329,7 @@ export class Switchyard {
     if (this.config.admin.enabled) {
       this.admin = new AdminServer(new RouterAdminView(this), { token: this.config.admin.token, logger: this.logger.child({ component: 'admin' }) });
       this.adminAddressInfo = await this.admin.listen(this.config.admin.port, this.config.admin.address);
+      this.traffic.start();
     }
   }
 

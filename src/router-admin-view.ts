@@ -4,7 +4,8 @@ import { formatPath } from './config/config-error.js';
 import { SWITCHYARD_VERSION } from './observability/build-info.js';
 import type { Switchyard } from './main.js';
 import { routeOverrideSchema } from './routing/route-overrides.js';
-import { endpointKey, healthFlagNames, type Endpoint } from './upstream/endpoint.js';
+import type { TrafficView } from './admin/traffic-history.js';
+import { endpointKey, HealthFlag, healthFlagNames, type Endpoint } from './upstream/endpoint.js';
 
 /** The admin API's view of a running Switchyard: JSON shapes built on request, off the proxy path. */
 export class RouterAdminView implements AdminView {
@@ -70,6 +71,11 @@ export class RouterAdminView implements AdminView {
           available: i.health !== 'critical',
           failing: i.health === 'critical' ? ['registry'] : [],
           inFlight: 0,
+          requests: 0,
+          errors: 0,
+          ejected: false,
+          healthCheck: null,
+          changedAt: { registry: null, activeCheck: null, outlier: null, drain: null },
           weight: i.weight,
           registryWeight: i.weight,
           tags: [...i.tags],
@@ -89,6 +95,10 @@ export class RouterAdminView implements AdminView {
   registry(): unknown {
     const st = this.app.registryStatus;
     return { ...st, lastSyncAt: st.lastSyncAt === null ? null : new Date(st.lastSyncAt).toISOString(), services: this.app.registrySnapshot.services.size };
+  }
+
+  traffic(): TrafficView {
+    return this.app.traffic.view();
   }
 
   metrics(): Promise<{ contentType: string; body: string }> {
@@ -144,9 +154,27 @@ function endpointView(service: string, e: Endpoint, source: string): EndpointVie
     available: e.healthy,
     failing: healthFlagNames(e.healthFlags),
     inFlight: e.inFlight,
+    requests: e.tries,
+    errors: e.outlier.failures,
+    ejected: e.outlier.ejected,
+    healthCheck: e.lastHealthCheck === null ? null : { ok: e.lastHealthCheck.ok, detail: e.lastHealthCheck.detail, at: iso(e.lastHealthCheck.at) },
+    changedAt: {
+      registry: isoOrNull(e.flagChangedAt(HealthFlag.registry)),
+      activeCheck: isoOrNull(e.flagChangedAt(HealthFlag.activeCheck)),
+      outlier: isoOrNull(e.flagChangedAt(HealthFlag.outlier)),
+      drain: isoOrNull(e.flagChangedAt(HealthFlag.drain)),
+    },
     weight: e.weight,
     registryWeight: i.weight,
     tags: [...i.tags],
     source,
   };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : iso(ms);
 }

@@ -113,6 +113,8 @@ export class AdminServer {
         return { status: 200, body: v.registry() };
       case '/api/v1/overrides':
         return { status: 200, body: v.overrides() };
+      case '/api/v1/traffic':
+        return { status: 200, body: v.traffic() };
     }
     const service = matchParam(path, '/api/v1/services/');
     if (service !== null) {

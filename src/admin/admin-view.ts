@@ -1,4 +1,5 @@
 /** JSON shapes of the admin API (README "Admin API"), and what the admin listener needs from the router. */
+import type { TrafficView } from './traffic-history.js';
 
 export interface RouteView {
   name: string;
@@ -30,6 +31,15 @@ export interface EndpointView {
   /** Health sources now failing: registry, activeCheck, outlier, drain. */
   failing: string[];
   inFlight: number;
+  /** Tries sent to it (requests and retries) and tries that failed (5xx, connect failure, reset, timeout), since it appeared. */
+  requests: number;
+  errors: number;
+  /** Whether passive outlier detection has it ejected now. */
+  ejected: boolean;
+  /** The last active health check probe (null without active checks or before the first probe). */
+  healthCheck: { ok: boolean; detail: string; at: string } | null;
+  /** When each health source last changed its verdict on this endpoint (ISO time), or null if it never did. */
+  changedAt: { registry: string | null; activeCheck: string | null; outlier: string | null; drain: string | null };
   /** Effective balancer weight, and the registry's weight it may override. */
   weight: number;
   registryWeight: number;
@@ -79,6 +89,8 @@ export interface AdminView {
   /** The effective configuration, secrets redacted. */
   config(): unknown;
   registry(): unknown;
+  /** Recent per-route traffic sampled for the status page's charts. */
+  traffic(): TrafficView;
   metrics(): Promise<{ contentType: string; body: string }>;
   reload(): Promise<ReloadResult>;
   /** Drains (or undrains) an endpoint by address:port or instance id, in one service or all. Returns the endpoints it matched. */

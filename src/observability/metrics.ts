@@ -22,8 +22,17 @@ const NO_SOURCES: MetricsSources = {
   registry: () => ({ synced: false, lastSyncAt: null, syncErrors: 0, staleSince: undefined }),
 };
 
-/** Request and attempt latencies: 1 ms to 30 s. */
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Request and attempt latencies: 1 ms to 30 s (upper bounds in seconds; +Inf follows). */
+export const LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One route's request totals since start, summed over methods, status classes and services. */
+export interface RouteTotals {
+  requests: number;
+  /** Requests answered 5xx (by the upstream or by the proxy itself). */
+  errors: number;
+  /** Request durations: count per LATENCY_BUCKETS bound, then +Inf; cumulative, as Prometheus exports them. */
+  buckets: number[];
+}
 
 export interface MetricsOptions {
   /** Also export prom-client's Node process metrics (CPU, memory, event loop, GC). */
@@ -64,7 +73,7 @@ export class SwitchyardMetrics {
         name: 'switchyard_request_duration_seconds',
         help: 'Time from request arrival to the end of the response, by route, service, method and status class.',
         labelNames: requestLabels,
-        buckets: LATENCY_BUCKETS,
+        buckets: [...LATENCY_BUCKETS],
         registers,
       }),
       requestBytes: new Counter({ name: 'switchyard_request_body_bytes_total', help: 'Request body bytes (Content-Length) forwarded, by route and service.', labelNames: ['route', 'service'], registers }),
@@ -75,7 +84,7 @@ export class SwitchyardMetrics {
         name: 'switchyard_upstream_attempt_duration_seconds',
         help: 'Duration of each attempt against an upstream endpoint, by service and outcome.',
         labelNames: ['service', 'outcome'],
-        buckets: LATENCY_BUCKETS,
+        buckets: [...LATENCY_BUCKETS],
         registers,
       }),
       connectErrors: new Counter({ name: 'switchyard_upstream_connect_errors_total', help: 'Attempts that could not connect to the upstream endpoint.', labelNames: ['service'], registers }),
@@ -236,6 +245,35 @@ export class SwitchyardMetrics {
     if (isReload) this.reloads.labels(ok ? 'success' : 'failure').inc();
     this.lastReloadSuccessful.set(ok ? 1 : 0);
     if (ok) this.lastReloadSuccess.set(Date.now() / 1000);
+  }
+
+  /**
+   * Every route's request totals, read from the same counters and histogram that /metrics
+   * exports (prom-client's `get()`): nothing extra is recorded per request. For samplers
+   * running on a timer, never on the request path.
+   */
+  async routeTotals(): Promise<Map<string, RouteTotals>> {
+    const out = new Map<string, RouteTotals>();
+    const totalsOf = (route: string): RouteTotals => {
+      let t = out.get(route);
+      if (t === undefined) {
+        t = { requests: 0, errors: 0, buckets: new Array<number>(LATENCY_BUCKETS.length + 1).fill(0) };
+        out.set(route, t);
+      }
+      return t;
+    };
+    for (const v of (await this.requestFamilies.requests.get()).values) {
+      const t = totalsOf(String(v.labels.route));
+      t.requests += v.value;
+      if (v.labels.status_class === '5xx') t.errors += v.value;
+    }
+    for (const v of (await this.requestFamilies.duration.get()).values) {
+      if (v.metricName !== 'switchyard_request_duration_seconds_bucket') continue;
+      const le = (v.labels as Record<string, string | number | undefined>).le;
+      const i = le === '+Inf' ? LATENCY_BUCKETS.length : LATENCY_BUCKETS.indexOf(Number(le));
+      if (i >= 0) totalsOf(String(v.labels.route)).buckets[i]! += v.value;
+    }
+    return out;
   }
 
   /** The exposition text and its content type, for GET /metrics. */

@@ -29,7 +29,7 @@ export function tunnelUpgrade(
   upstream.setNoDelay(true);
   const connectTimer = setTimeout(() => upstream.destroy(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), route.cluster.settings.connectTimeout);
   let connected = false;
-  endpoint.inFlight++;
+  endpoint.tries++;
 
   upstream.once(endpoint.tls === null ? 'connect' : 'secureConnect', () => {
     connected = true;
@@ -55,7 +55,7 @@ export function tunnelUpgrade(
   });
   upstream.once('close', () => {
     clearTimeout(connectTimer);
-    endpoint.inFlight--;
+    endpoint.triesEnded++;
     if (connected) client.destroy();
   });
   client.on('error', (err) => {
