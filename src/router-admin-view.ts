@@ -23,6 +23,7 @@ export class RouterAdminView implements AdminView {
       pid: process.pid,
       ready: this.app.ready,
       reload: this.app.lastReload,
+      operatorState: this.app.operatorStateStatus,
     };
   }
 
@@ -115,16 +116,16 @@ export class RouterAdminView implements AdminView {
     }
   }
 
-  setDrained(endpoint: string, service: string | undefined, drained: boolean): EndpointView[] {
+  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<EndpointView[]> {
     const source = this.app.registryStatus.source;
-    return this.app.setDrained(endpoint, service, drained).map((e) => endpointView(e.instance.service, e, source));
+    return (await this.app.setDrained(endpoint, service, drained)).map((e) => endpointView(e.instance.service, e, source));
   }
 
   overrides(): unknown[] {
     return [...this.app.overrides];
   }
 
-  addOverride(input: unknown): unknown {
+  async addOverride(input: unknown): Promise<unknown> {
     const parsed = routeOverrideSchema.safeParse(input);
     if (!parsed.success) {
       throw new OverrideRejected(parsed.error.issues.map((i) => `${formatPath(i.path) || '(body)'}: ${i.message}`).join('; '));
@@ -132,12 +133,12 @@ export class RouterAdminView implements AdminView {
     return this.app.addOverride(parsed.data);
   }
 
-  removeOverride(id: number): boolean {
+  removeOverride(id: number): Promise<boolean> {
     return this.app.removeOverride(id);
   }
 
-  clearOverrides(): void {
-    this.app.clearOverrides();
+  clearOverrides(): Promise<void> {
+    return this.app.clearOverrides();
   }
 }
 

@@ -76,6 +76,20 @@ export interface StatusView {
   pid: number;
   ready: boolean;
   reload: ReloadView;
+  /** Where drains and route overrides are kept across restarts, and whether the last save worked. */
+  operatorState: OperatorStateView;
+}
+
+export interface OperatorStateView {
+  /** "file" or "consul". */
+  store: string;
+  location: string;
+  drains: number;
+  overrides: number;
+  /** ISO time of the last successful save, or null when nothing was saved since start. */
+  lastSavedAt: string | null;
+  /** Why the last load or save failed, or null. */
+  lastError: string | null;
 }
 
 export type ReloadResult = { ok: true } | { ok: false; error: string };
@@ -93,13 +107,23 @@ export interface AdminView {
   traffic(): TrafficView;
   metrics(): Promise<{ contentType: string; body: string }>;
   reload(): Promise<ReloadResult>;
+  /**
+   * Mutations apply to the running router, then resolve once the operator state is saved;
+   * they reject with StateNotSaved when the save failed (the change is live but would not
+   * survive a restart).
+   */
   /** Drains (or undrains) an endpoint by address:port or instance id, in one service or all. Returns the endpoints it matched. */
-  setDrained(endpoint: string, service: string | undefined, drained: boolean): EndpointView[];
+  setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<EndpointView[]>;
   overrides(): unknown[];
   /** Validates and adds an override; throws OverrideRejected with the reason when invalid. */
-  addOverride(input: unknown): unknown;
-  removeOverride(id: number): boolean;
-  clearOverrides(): void;
+  addOverride(input: unknown): Promise<unknown>;
+  removeOverride(id: number): Promise<boolean>;
+  clearOverrides(): Promise<void>;
+}
+
+/** A mutation applied to the running router whose operator state could not be saved. */
+export class StateNotSaved extends Error {
+  override readonly name = 'StateNotSaved';
 }
 
 /** An override body that does not validate; `message` names the field and what is expected. */

@@ -81,16 +81,16 @@ h2 { font-size: 1.05rem; margin: .3rem 0 .5rem; }
 .key { display: inline-block; width: 14px; height: 3px; border-radius: 2px; margin-left: .5rem; }
 .key-rps { background: var(--rps); } .key-p50 { background: var(--p50); } .key-p99 { background: var(--p99); } .key-err { background: var(--err); }
 table { border-collapse: collapse; width: 100%; }
-th, td { text-align: left; padding: .35rem .7rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
+th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: middle; }
 tbody tr:last-child td { border-bottom: none; }
 th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.name { font-weight: 600; max-width: 18rem; overflow-wrap: anywhere; }
+td.name { font-weight: 600; min-width: 8rem; max-width: 16rem; overflow-wrap: anywhere; }
 td.match { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; max-width: 16rem; overflow-wrap: anywhere; }
-th.chart-col { width: 18rem; }
+th.chart-col { white-space: nowrap; }
 .chart { display: flex; align-items: center; gap: .6rem; }
 .chart svg { flex: none; display: block; background: #fafbfc; border: 1px solid #eef0f3; border-radius: 4px; }
-.chart .now { font-variant-numeric: tabular-nums; min-width: 5.5rem; white-space: nowrap; }
+.chart .now { font-variant-numeric: tabular-nums; min-width: 4.8rem; white-space: nowrap; }
 .chart .now small { color: var(--muted); }
 svg .grid { stroke: #e4e7ec; stroke-width: 1; }
 svg .line { fill: none; stroke-width: 1.6; stroke-linejoin: round; stroke-linecap: round; }
@@ -113,7 +113,7 @@ const SCRIPT = `'use strict';
 (function () {
   const INTERVAL_MS = 2000;
   const SVG = 'http://www.w3.org/2000/svg';
-  const W = 200;
+  const W = 160;
   const H = 38;
   // The charts show at least this much time, growing to the full history window as it fills.
   const MIN_SPAN_MS = 60000;

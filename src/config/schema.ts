@@ -287,6 +287,12 @@ const consulRegistrySchema = z
     /** Build routes from service tags that start with tagPrefix. */
     tagRoutes: z.boolean().default(true),
     tagPrefix: z.string().min(1, { message: 'must be a non-empty tag prefix such as "urlprefix-"' }).default('urlprefix-'),
+    /** Consul KV key holding the drains and route overrides set through the admin API (shared by every router using this key). */
+    stateKey: z
+      .string()
+      .min(1, { message: 'must be a Consul KV key such as "switchyard/operator-state"' })
+      .refine((k) => !k.startsWith('/') && !k.endsWith('/'), { message: 'must not start or end with "/" (a key, not a folder)' })
+      .default('switchyard/operator-state'),
     /** Longest time Consul may hold a blocking query (Consul caps it at 10m). */
     wait: durationSchema
       .refine((ms) => ms >= 1_000 && ms <= 600_000, { message: 'must be between "1s" and "10m" (Consul caps blocking queries at 10 minutes)' })
@@ -327,6 +333,12 @@ export const configSchema = z
         port: portSchema.default(9901),
         /** Bearer token required by admin mutations (and by every mutation when set). Required off loopback. */
         token: z.string().min(16, { message: 'must be at least 16 characters (use a random secret)' }).optional(),
+        /**
+         * File keeping the drains and route overrides set through the admin API across restarts
+         * (relative to the config file), used unless the registry is Consul (then: registry.stateKey).
+         * Default: the config file's name with ".state.json", beside it.
+         */
+        stateFile: z.string().min(1, { message: 'must be a file path (or leave it out for <config name>.state.json beside the config)' }).optional(),
       })
       .prefault({}),
     registry: registrySchema.default({ type: 'file', path: 'services.yaml', watch: true, debounce: 200 }),
