@@ -298,6 +298,11 @@ export class Switchyard {
     return matched;
   }
 
+  /** Whether an operator drained `endpoint` (address:port) of `service`, routed or not. */
+  isDrained(service: string, endpoint: string): boolean {
+    return this.drained.has(drainKey(service, endpoint));
+  }
+
   get overrides(): readonly StoredOverride[] {
     return this.routeOverrides.all;
   }

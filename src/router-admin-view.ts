@@ -61,6 +61,7 @@ export class RouterAdminView implements AdminView {
       if (out.has(name)) continue;
       const endpoints: EndpointView[] = entry.instances.map((i) => {
         const key = endpointKey(i.address, i.port);
+        const drained = this.app.isDrained(name, key);
         return {
           service: name,
           endpoint: key,
@@ -68,9 +69,9 @@ export class RouterAdminView implements AdminView {
           address: i.address,
           port: i.port,
           health: i.health,
-          drained: false,
-          available: i.health !== 'critical',
-          failing: i.health === 'critical' ? ['registry'] : [],
+          drained,
+          available: i.health !== 'critical' && !drained,
+          failing: [...(i.health === 'critical' ? ['registry'] : []), ...(drained ? ['drain'] : [])],
           inFlight: 0,
           requests: 0,
           errors: 0,
