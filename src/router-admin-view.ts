@@ -4,7 +4,7 @@ import { formatPath } from './config/config-error.js';
 import { SWITCHYARD_VERSION } from './observability/build-info.js';
 import type { Switchyard } from './main.js';
 import { routeOverrideSchema } from './routing/route-overrides.js';
-import type { TrafficView } from './admin/traffic-history.js';
+import type { RawTrafficView, TrafficView } from './admin/traffic-history.js';
 import { endpointKey, HealthFlag, healthFlagNames, type Endpoint } from './upstream/endpoint.js';
 
 /** The admin API's view of a running Switchyard: JSON shapes built on request, off the proxy path. */
@@ -101,6 +101,10 @@ export class RouterAdminView implements AdminView {
 
   traffic(): TrafficView {
     return this.app.traffic.view();
+  }
+
+  rawTraffic(): RawTrafficView {
+    return this.app.traffic.rawView();
   }
 
   metrics(): Promise<{ contentType: string; body: string }> {

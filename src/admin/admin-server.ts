@@ -67,6 +67,7 @@ export class AdminServer {
         res.end(m.body);
         return;
       }
+      if (path === '/api/v1/traffic' && q >= 0 && new URLSearchParams(url.slice(q + 1)).get('raw') === '1') return json(res, 200, this.view.rawTraffic());
       const r = this.read(path);
       return json(res, r.status, r.body);
     }

@@ -1,5 +1,5 @@
 /** JSON shapes of the admin API (README "Admin API"), and what the admin listener needs from the router. */
-import type { TrafficView } from './traffic-history.js';
+import type { RawTrafficView, TrafficView } from './traffic-history.js';
 
 export interface RouteView {
   name: string;
@@ -105,6 +105,8 @@ export interface AdminView {
   registry(): unknown;
   /** Recent per-route traffic sampled for the status page's charts. */
   traffic(): TrafficView;
+  /** The same history as counted (GET /api/v1/traffic?raw=1), for the cluster primary to merge workers' histories. */
+  rawTraffic(): RawTrafficView;
   metrics(): Promise<{ contentType: string; body: string }>;
   reload(): Promise<ReloadResult>;
   /**

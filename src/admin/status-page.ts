@@ -285,7 +285,7 @@ const SCRIPT = `'use strict';
     });
     const spanMs = Math.min(traffic.windowMs, Math.max(MIN_SPAN_MS, now - oldest));
     const minutes = spanMs / 60000;
-    document.getElementById('window').textContent = 'last ' + (minutes >= 1 ? Math.round(minutes) + ' min' : Math.round(spanMs / 1000) + ' s') + ' (up to ' + Math.round(traffic.windowMs / 60000) + '), a point every ' + traffic.intervalMs / 1000 + ' s';
+    document.getElementById('window').textContent = 'last ' + (minutes >= 1 ? Math.round(minutes) + ' min' : Math.round(spanMs / 1000) + ' s') + ' (up to ' + Math.round(traffic.windowMs / 60000) + '), a point every ' + traffic.intervalMs / 1000 + ' s' + (traffic.processes > 1 ? ', ' + traffic.processes + ' workers summed' : '');
     const windowMs = spanMs;
     const rows = routes.map(function (r) {
       const points = byRoute.get(r.name) || [];

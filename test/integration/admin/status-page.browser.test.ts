@@ -200,6 +200,7 @@ describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
     const points = t.routes.find((r: any) => r.route === 'web').points;
     expect(points.length).toBeGreaterThan(0);
     expect(points.length).toBeLessThanOrEqual(150);
-    expect(Object.keys(points[0]).sort()).toEqual(['at', 'errorRate', 'p50', 'p99', 'rps']);
+    expect(Object.keys(points[0]).sort()).toEqual(['at', 'errorRate', 'p50', 'p99', 'requests', 'rps']);
+    expect(t.processes).toBe(1);
   });
 });

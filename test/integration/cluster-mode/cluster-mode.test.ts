@@ -115,7 +115,7 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
     expect(status.json.pid).not.toBe(r.child.pid);
   });
 
-  it('/metrics on the primary sums the request counter across workers exactly', async () => {
+  it('/metrics and the traffic history on the primary sum the requests of both workers exactly', async () => {
     const r = await startCluster();
     const n = 30;
     // Both workers served some of the n requests (so the sum really aggregates two processes).
@@ -132,6 +132,18 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
       `switchyard_requests_total summed to ${n}`,
     );
     expect(total).toBe(n);
+    // The status page's traffic history merges both workers' samples: every request counted once.
+    let counted = -1;
+    await eventually(
+      async () => {
+        const t = (await fetchJson<{ processes: number; routes: { route: string; points: { requests: number }[] }[] }>(`${r.adminUrl}/api/v1/traffic`)).json;
+        expect(t.processes).toBe(2);
+        counted = (t.routes.find((x) => x.route === 'all')?.points ?? []).reduce((a, p) => a + p.requests, 0);
+        return counted === n;
+      },
+      10_000,
+      `the merged traffic history to count ${n} requests`,
+    );
     const text = (await fetchText(`${r.adminUrl}/metrics`)).body;
     // A per-process fact is not multiplied by the number of workers.
     expect(samples(parsePrometheusText(text), 'switchyard_build_info').map((s) => s.value)).toEqual([1]);
