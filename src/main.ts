@@ -254,6 +254,10 @@ export class Switchyard {
       this.logger.warn({ file: this.configFile, fields: changedLimits.map((k) => `limits.${k}`) }, 'these limits take effect only after a restart');
       next.limits = { ...next.limits, ...Object.fromEntries(listenerLimits.map((k) => [k, this.config.limits[k]])) };
     }
+    const stateStoreOf = (c: Config) => (c.registry.type === 'consul' ? `consul:${c.registry.stateKey}` : `file:${c.admin.stateFile ?? ''}`);
+    if (stateStoreOf(next) !== stateStoreOf(this.config)) {
+      this.logger.warn({ file: this.configFile, store: this.stateStore?.location }, 'the operator state store (admin.stateFile, registry type or registry.stateKey) changes only after a restart; drains and overrides stay where they are');
+    }
     if (JSON.stringify(next.registry) !== JSON.stringify(this.config.registry)) {
       const registry = createRegistry(next.registry, this.configFile, this.logger);
       await registry.start();

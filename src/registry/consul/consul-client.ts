@@ -78,7 +78,7 @@ export class ConsulClient {
     if (statusCode === 403) {
       throw new ConsulRequestError(
         'acl',
-        `Consul at ${this.connection.origin} refused the ACL token (403 ${text.trim() || 'Forbidden'}) reading ${path}: set registry.token or CONSUL_HTTP_TOKEN to a valid token with service:read and node:read`,
+        `Consul at ${this.connection.origin} refused the ACL token (403 ${text.trim() || 'Forbidden'}) reading ${path}: set registry.token or CONSUL_HTTP_TOKEN to a valid token with service:read and node:read (and key:read on registry.stateKey)`,
         403,
       );
     }
