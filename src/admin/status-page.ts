@@ -87,6 +87,7 @@ th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: upp
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.name { font-weight: 600; min-width: 8rem; max-width: 16rem; overflow-wrap: anywhere; }
 td.match { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: 12px; max-width: 16rem; overflow-wrap: anywhere; }
+td.endpoint { white-space: nowrap; max-width: none; }
 th.chart-col { white-space: nowrap; }
 .chart { display: flex; align-items: center; gap: .6rem; }
 .chart svg { flex: none; display: block; background: #fafbfc; border: 1px solid #eef0f3; border-radius: 4px; }
@@ -157,6 +158,10 @@ const SCRIPT = `'use strict';
     if (s < 3600) return Math.floor(s / 60) + 'm ' + (s % 60) + 's ago';
     if (s < 86400) return Math.floor(s / 3600) + 'h ' + Math.floor((s % 3600) / 60) + 'm ago';
     return Math.floor(s / 86400) + 'd ago';
+  }
+
+  function plural(n, word) {
+    return n + ' ' + word + (n === 1 ? '' : 's');
   }
 
   function fixed(n, digits) {
@@ -270,7 +275,7 @@ const SCRIPT = `'use strict';
     if (st) {
       const failed = st.lastError !== null;
       state.className = 'badge ' + (failed ? 'bad' : '');
-      state.textContent = 'operator state: ' + st.drains + ' drains, ' + st.overrides + ' overrides · ' + st.store + (failed ? ' · ' + st.lastError : '');
+      state.textContent = 'operator state: ' + plural(st.drains, 'drain') + ', ' + plural(st.overrides, 'override') + ' · ' + st.store + (failed ? ' · ' + st.lastError : '');
       state.title = st.location;
     }
   }
@@ -336,7 +341,7 @@ const SCRIPT = `'use strict';
         const tr = el('tr');
         tr.setAttribute('data-endpoint', e.endpoint);
         cell(tr, s.name, 'name');
-        cell(tr, e.endpoint + (e.id !== e.endpoint ? ' (' + e.id + ')' : ''), 'match');
+        cell(tr, e.endpoint + (e.id !== e.endpoint ? ' (' + e.id + ')' : ''), 'match endpoint');
         cell(tr, e.health, e.health);
         if (e.healthCheck === null) cell(tr, s.routed ? 'not configured' : '–', 'muted');
         else {
