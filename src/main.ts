@@ -280,7 +280,7 @@ export class Switchyard {
    * resolves with the endpoints it matched once the operator state is saved (rejects with
    * StateNotSaved when the save failed: the drain is live but would not survive a restart).
    */
-  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<Endpoint[]> {
+  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<{ matched: Endpoint[]; forgotten: DrainEntry[] }> {
     const matched: Endpoint[] = [];
     const next = new Set(this.drained);
     for (const cluster of this.clusters.all()) {
@@ -293,13 +293,24 @@ export class Switchyard {
         else next.delete(key);
       }
     }
-    if (matched.length > 0) {
+    // Undrain also forgets stored drains of instances that are not in the registry now (by address:port).
+    const forgotten: DrainEntry[] = [];
+    if (!drained) {
+      for (const key of next) {
+        const d = splitDrainKey(key);
+        if (d.endpoint === endpoint && (service === undefined || d.service === service)) {
+          next.delete(key);
+          forgotten.push(d);
+        }
+      }
+    }
+    if (matched.length > 0 || forgotten.length > 0) {
       this.drained = next;
       this.applyEndpointOverrides();
-      this.logger.info({ endpoint, service, drained, matched: matched.length }, drained ? 'endpoint drained' : 'endpoint undrained');
+      this.logger.info({ endpoint, service, drained, matched: matched.length, forgotten: forgotten.length }, drained ? 'endpoint drained' : 'endpoint undrained');
       await this.saveOperatorState();
     }
-    return matched;
+    return { matched, forgotten };
   }
 
   /** Whether an operator drained `endpoint` (address:port) of `service`, routed or not. */
@@ -340,10 +351,7 @@ export class Switchyard {
   /** Drains and overrides as stored across restarts. */
   get operatorState(): OperatorState {
     const drains: DrainEntry[] = [];
-    for (const key of this.drained) {
-      const cut = key.indexOf('\u0000');
-      drains.push({ service: key.slice(0, cut), endpoint: key.slice(cut + 1) });
-    }
+    for (const key of this.drained) drains.push(splitDrainKey(key));
     return { drains, overrides: this.routeOverrides.all, nextOverrideId: this.routeOverrides.nextOverrideId, writer: this.stateWriter };
   }
 
@@ -504,6 +512,11 @@ export class Switchyard {
 
 function drainKey(service: string, endpoint: string): string {
   return `${service}\u0000${endpoint}`;
+}
+
+function splitDrainKey(key: string): DrainEntry {
+  const cut = key.indexOf('\u0000');
+  return { service: key.slice(0, cut), endpoint: key.slice(cut + 1) };
 }
 
 /** What the request path needs from one configuration: headers, logger, metrics and access log. */

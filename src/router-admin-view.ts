@@ -121,9 +121,10 @@ export class RouterAdminView implements AdminView {
     }
   }
 
-  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<EndpointView[]> {
+  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<{ endpoints: EndpointView[]; forgotten: number }> {
     const source = this.app.registryStatus.source;
-    return (await this.app.setDrained(endpoint, service, drained)).map((e) => endpointView(e.instance.service, e, source));
+    const r = await this.app.setDrained(endpoint, service, drained);
+    return { endpoints: r.matched.map((e) => endpointView(e.instance.service, e, source)), forgotten: r.forgotten.length };
   }
 
   overrides(): unknown[] {

@@ -144,9 +144,10 @@ export class AdminServer {
           const { endpoint, service } = (body ?? {}) as { endpoint?: unknown; service?: unknown };
           if (typeof endpoint !== 'string' || endpoint === '') return badRequest('body field "endpoint" must name an endpoint as "address:port" or an instance id');
           if (service !== undefined && typeof service !== 'string') return badRequest('body field "service" must be a service name when given');
-          const matched = await v.setDrained(endpoint, service, path.endsWith('/drain'));
-          if (matched.length === 0) return notFound(`no endpoint "${endpoint}"${service ? ` in service "${service}"` : ''}`);
-          return { status: 200, body: matched };
+          const r = await v.setDrained(endpoint, service, path.endsWith('/drain'));
+          if (r.endpoints.length === 0 && r.forgotten === 0) return notFound(`no endpoint "${endpoint}"${service ? ` in service "${service}"` : ''}`);
+          // An undrain that only removed stored drains of instances gone from the registry answers [].
+          return { status: 200, body: r.endpoints };
         }
         case '/api/v1/overrides':
           try {

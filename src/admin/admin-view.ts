@@ -114,8 +114,12 @@ export interface AdminView {
    * they reject with StateNotSaved when the save failed (the change is live but would not
    * survive a restart).
    */
-  /** Drains (or undrains) an endpoint by address:port or instance id, in one service or all. Returns the endpoints it matched. */
-  setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<EndpointView[]>;
+  /**
+   * Drains (or undrains) an endpoint by address:port or instance id, in one service or all.
+   * Returns the endpoints it matched and, for an undrain, the stored drains of instances no
+   * longer in the registry that it removed (matched by address:port).
+   */
+  setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<{ endpoints: EndpointView[]; forgotten: number }>;
   overrides(): unknown[];
   /** Validates and adds an override; throws OverrideRejected with the reason when invalid. */
   addOverride(input: unknown): Promise<unknown>;

@@ -144,6 +144,19 @@ describe('operator state across a real restart of the router process', () => {
     expect(await instancesServing(router.url, '/x', 4)).toEqual(new Set(['a', 'b']));
   });
 
+  it('undrain forgets a stored drain of an instance that is no longer in the registry', async () => {
+    const configFile = await fileSetup();
+    const stateFile = join(dir, 'edge.state.json');
+    await writeFile(stateFile, JSON.stringify({ version: 1, writer: 'earlier-run', drains: [{ service: 'web', endpoint: '127.0.0.1:1' }], overrides: [], nextOverrideId: 1 }));
+    router = await startRouterProcess(configFile);
+    expect((await fetchJson<any>(`${router.adminUrl}/api/v1/status`)).json.operatorState).toMatchObject({ drains: 1, lastError: null });
+    expect((await post(router.adminUrl, '/api/v1/endpoints/undrain', { endpoint: '127.0.0.1:2' })).status).toBe(404);
+    const res = await post(router.adminUrl, '/api/v1/endpoints/undrain', { endpoint: '127.0.0.1:1', service: 'web' });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual([]);
+    expect(JSON.parse(await readFile(stateFile, 'utf8')).drains).toEqual([]);
+  });
+
   it('Consul registry: the state lives in the KV store, survives a restart, and a change written by another router is applied', async () => {
     const consul = await ConsulEmulator.start({ runChecks: false });
     try {
