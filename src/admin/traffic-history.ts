@@ -143,6 +143,8 @@ export class TrafficHistory {
 /** The difference between two readings of one route's totals. */
 function intervalSample(at: number, seconds: number, now: RouteTotals | undefined, before: RouteTotals | undefined): TrafficSample {
   const requests = Math.max(0, (now?.requests ?? 0) - (before?.requests ?? 0));
+  // An idle interval keeps no bucket counts (most routes are idle most of the time: bounded memory stays small).
+  if (requests === 0) return { at, seconds, requests: 0, errors: 0, counts: [] };
   const errors = Math.max(0, (now?.errors ?? 0) - (before?.errors ?? 0));
   // Cumulative bucket counts → this interval's count per bucket.
   const counts: number[] = [];
