@@ -65,9 +65,9 @@ export const DEFAULT_TRAFFIC_HISTORY: TrafficHistoryOptions = { intervalMs: 2_00
 
 /**
  * Recent traffic per route for the status page's charts. A timer in the admin side reads the
- * cumulative counters the request path keeps anyway (the Prometheus request counter and
- * duration histogram) every `intervalMs`, and stores the difference from the previous reading
- * as one point in a ring buffer of `points` per route. The request path does no extra work;
+ * cumulative totals the request path keeps anyway (the Prometheus request duration histogram,
+ * SwitchyardMetrics.routeTotals) every `intervalMs`, and stores the difference from the
+ * previous reading as one sample in a ring buffer of `points` per route. The request path does no extra work;
  * memory is bounded by routes × points. Routes that leave the route table lose their history.
  */
 export class TrafficHistory {
