@@ -7,6 +7,7 @@
 import { TrafficHistory } from '../src/admin/traffic-history.js';
 import { createLogger } from '../src/observability/logger.js';
 import { LATENCY_BUCKETS, SwitchyardMetrics } from '../src/observability/metrics.js';
+import type { RouteMetrics } from '../src/observability/route-metrics.js';
 
 const SAMPLES = 150; // a full window
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -14,7 +15,7 @@ const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
 for (const routes of [10, 100, 1000]) {
   const metrics = new SwitchyardMetrics();
   const names: string[] = [];
-  const recorders = [];
+  const recorders: RouteMetrics[] = [];
   for (let r = 0; r < routes; r++) {
     names.push(`route-${r}`);
     recorders.push(metrics.route(`route-${r}`, `service-${r % 50}`));
