@@ -1,13 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { AdminServer } from './admin/admin-server.js';
+import { StateNotSaved, type OperatorStateView } from './admin/admin-view.js';
+import { TrafficHistory } from './admin/traffic-history.js';
 import type { ReloadView } from './admin/admin-view.js';
+import { EMPTY_OPERATOR_STATE, sameOperatorState, type DrainEntry, type OperatorState } from './operator-state/operator-state.js';
+import type { OperatorStateStore } from './operator-state/operator-state-store.js';
+import { createOperatorStateStore } from './operator-state/state-store-factory.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { AccessLog } from './observability/access-log.js';
 import { createLogger, onDroppedLogLines, type Logger } from './observability/logger.js';
-import { SwitchyardMetrics } from './observability/metrics.js';
+import { LATENCY_BUCKETS, SwitchyardMetrics } from './observability/metrics.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
 import { CertificateStore } from './proxy/certificate-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
@@ -67,6 +73,19 @@ export class Switchyard {
   readonly startedAt = new Date();
   /** Routes declared by registry service tags (urlprefix-...). */
   private readonly tagRoutes: TagRoutes;
+  /** Recent per-route traffic for the status page, sampled on a timer while the admin listener runs. */
+  readonly traffic: TrafficHistory;
+  /** Where drains and overrides are kept across restarts (chosen at start). */
+  private stateStore: OperatorStateStore | null = null;
+  /**
+   * Names this router in the states it stores: the cluster's id in cluster mode (every worker
+   * applies every mutation itself), else one per process. A watched store's own writes are
+   * recognised by it and not applied twice.
+   */
+  private readonly stateWriter = process.env.SWITCHYARD_CLUSTER_ID || randomUUID();
+  private stateSaves: Promise<unknown> = Promise.resolve();
+  private stateLastSavedAt: string | null = null;
+  private stateLastError: string | null = null;
 
   private constructor(
     readonly configFile: string,
@@ -90,6 +109,12 @@ export class Switchyard {
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
+    this.traffic = new TrafficHistory(
+      () => metrics.routeTotals(),
+      () => this.handler.table.routes.map((r) => r.name),
+      LATENCY_BUCKETS,
+      logger.child({ component: 'admin' }),
+    );
     // Instances whose route tags say proto=https are reached over TLS (read from the current config).
     clusters.setInstanceTls((instance) => tagUpstreamTls(instance, tagRoutePrefix(this.config.registry)));
   }
@@ -126,6 +151,7 @@ export class Switchyard {
     const handler = new ProxyHandler(proxyContext(config, logger, metrics), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
+    await app.loadOperatorState(createOperatorStateStore(config, configFile));
     app.rebuildRoutes();
     try {
       await app.openListeners();
@@ -133,6 +159,7 @@ export class Switchyard {
       await app.close();
       throw err;
     }
+    app.watchOperatorState();
     return app;
   }
 
@@ -229,6 +256,10 @@ export class Switchyard {
       this.logger.warn({ file: this.configFile, fields: changedLimits.map((k) => `limits.${k}`) }, 'these limits take effect only after a restart');
       next.limits = { ...next.limits, ...Object.fromEntries(listenerLimits.map((k) => [k, this.config.limits[k]])) };
     }
+    const stateStoreOf = (c: Config) => (c.registry.type === 'consul' ? `consul:${c.registry.stateKey}` : `file:${c.admin.stateFile ?? ''}`);
+    if (stateStoreOf(next) !== stateStoreOf(this.config)) {
+      this.logger.warn({ file: this.configFile, store: this.stateStore?.location }, 'the operator state store (admin.stateFile, registry type or registry.stateKey) changes only after a restart; drains and overrides stay where they are');
+    }
     if (JSON.stringify(next.registry) !== JSON.stringify(this.config.registry)) {
       const registry = createRegistry(next.registry, this.configFile, this.logger);
       await registry.start();
@@ -246,8 +277,12 @@ export class Switchyard {
     this.logger.info({ file: this.configFile, routes: next.routes.length }, 'configuration reloaded');
   }
 
-  /** Marks an endpoint (address:port or instance id) drained or not, in one service or all; returns the endpoints it matched. */
-  setDrained(endpoint: string, service: string | undefined, drained: boolean): Endpoint[] {
+  /**
+   * Marks an endpoint (address:port or instance id) drained or not, in one service or all;
+   * resolves with the endpoints it matched once the operator state is saved (rejects with
+   * StateNotSaved when the save failed: the drain is live but would not survive a restart).
+   */
+  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<{ matched: Endpoint[]; forgotten: DrainEntry[] }> {
     const matched: Endpoint[] = [];
     const next = new Set(this.drained);
     for (const cluster of this.clusters.all()) {
@@ -260,39 +295,142 @@ export class Switchyard {
         else next.delete(key);
       }
     }
-    if (matched.length > 0) {
+    // Undrain also forgets stored drains of instances that are not in the registry now (by address:port).
+    const forgotten: DrainEntry[] = [];
+    if (!drained) {
+      for (const key of next) {
+        const d = splitDrainKey(key);
+        if (d.endpoint === endpoint && (service === undefined || d.service === service)) {
+          next.delete(key);
+          forgotten.push(d);
+        }
+      }
+    }
+    if (matched.length > 0 || forgotten.length > 0) {
       this.drained = next;
       this.applyEndpointOverrides();
-      this.logger.info({ endpoint, service, drained, matched: matched.length }, drained ? 'endpoint drained' : 'endpoint undrained');
+      this.logger.info({ endpoint, service, drained, matched: matched.length, forgotten: forgotten.length }, drained ? 'endpoint drained' : 'endpoint undrained');
+      await this.saveOperatorState();
     }
-    return matched;
+    return { matched, forgotten };
+  }
+
+  /** Whether an operator drained `endpoint` (address:port) of `service`, routed or not. */
+  isDrained(service: string, endpoint: string): boolean {
+    return this.drained.has(drainKey(service, endpoint));
   }
 
   get overrides(): readonly StoredOverride[] {
     return this.routeOverrides.all;
   }
 
-  /** Adds a route override and rebuilds the route table. Throws ConfigError-like errors from the build. */
-  addOverride(override: RouteOverride): StoredOverride {
+  /** Adds a route override, rebuilds the route table and saves the operator state (see setDrained). */
+  async addOverride(override: RouteOverride): Promise<StoredOverride> {
     const stored = this.routeOverrides.add(override);
     this.rebuildRoutes();
     this.logger.info({ override: stored }, 'route override added');
+    await this.saveOperatorState();
     return stored;
   }
 
-  removeOverride(id: number): boolean {
+  async removeOverride(id: number): Promise<boolean> {
     const removed = this.routeOverrides.remove(id);
     if (removed) {
       this.rebuildRoutes();
       this.logger.info({ id }, 'route override removed');
+      await this.saveOperatorState();
     }
     return removed;
   }
 
-  clearOverrides(): void {
+  async clearOverrides(): Promise<void> {
     this.routeOverrides.clear();
     this.rebuildRoutes();
     this.logger.info('route overrides cleared');
+    await this.saveOperatorState();
+  }
+
+  /** Drains and overrides as stored across restarts. */
+  get operatorState(): OperatorState {
+    const drains: DrainEntry[] = [];
+    for (const key of this.drained) drains.push(splitDrainKey(key));
+    return { drains, overrides: this.routeOverrides.all, nextOverrideId: this.routeOverrides.nextOverrideId, writer: this.stateWriter };
+  }
+
+  get operatorStateStatus(): OperatorStateView {
+    return {
+      store: this.stateStore?.kind ?? 'none',
+      location: this.stateStore?.location ?? '',
+      drains: this.drained.size,
+      overrides: this.routeOverrides.all.length,
+      lastSavedAt: this.stateLastSavedAt,
+      lastError: this.stateLastError,
+    };
+  }
+
+  /**
+   * Reads the stored operator state before the first route table is built, so a restarted
+   * router never sends traffic to an endpoint an operator drained. A corrupt or unreachable
+   * store is logged and the router starts with no drains or overrides.
+   */
+  private async loadOperatorState(store: OperatorStateStore): Promise<void> {
+    this.stateStore = store;
+    let state = EMPTY_OPERATOR_STATE;
+    try {
+      state = await store.load();
+    } catch (err) {
+      this.stateLastError = (err as Error).message;
+      this.logger.error(
+        { store: store.kind, location: store.location, err },
+        'cannot load the operator state (drains and route overrides set through the admin API); starting without them. Fix or remove it; the next admin change overwrites it',
+      );
+    }
+    this.adoptOperatorState(state);
+    if (state.drains.length > 0 || state.overrides.length > 0) {
+      this.logger.info({ store: store.kind, location: store.location, drains: state.drains.length, overrides: state.overrides.length }, 'operator state restored');
+    }
+  }
+
+  /** Follows states other routers store (Consul KV); this router's own writes are recognised and skipped. */
+  private watchOperatorState(): void {
+    const store = this.stateStore;
+    if (store === null) return;
+    store.watch(
+      (state) => {
+        if (this.closing || state.writer === this.stateWriter || sameOperatorState(state, this.operatorState)) return;
+        this.adoptOperatorState(state);
+        this.rebuildRoutes();
+        this.logger.info({ store: store.kind, location: store.location, drains: state.drains.length, overrides: state.overrides.length, writer: state.writer }, 'operator state changed in the store; applied');
+      },
+      (err) => {
+        this.stateLastError = err.message;
+        this.logger.error({ store: store.kind, location: store.location, err }, 'cannot read the operator state from the store; keeping the current drains and overrides');
+      },
+    );
+  }
+
+  private adoptOperatorState(state: OperatorState): void {
+    this.drained = new Set(state.drains.map((d) => drainKey(d.service, d.endpoint)));
+    this.routeOverrides.restore(state.overrides, state.nextOverrideId);
+  }
+
+  /** Saves the current drains and overrides; saves run one after the other, in mutation order. */
+  private async saveOperatorState(): Promise<void> {
+    const store = this.stateStore;
+    if (store === null) return;
+    const state = this.operatorState;
+    const run = this.stateSaves.then(() => store.save(state));
+    this.stateSaves = run.catch(() => undefined);
+    try {
+      await run;
+    } catch (err) {
+      const message = (err as Error).message;
+      this.stateLastError = message;
+      this.logger.error({ store: store.kind, location: store.location, err }, 'cannot save the operator state; the change is live but a restart would lose it');
+      throw new StateNotSaved(`the change is applied to the running router but could not be saved (${message}); a restart would lose it`);
+    }
+    this.stateLastSavedAt = new Date().toISOString();
+    this.stateLastError = null;
   }
 
   /**
@@ -304,7 +442,10 @@ export class Switchyard {
     if (this.closing) return;
     this.closing = true;
     await Promise.all(this.listeners.map((l) => l.close(graceMs)));
+    this.traffic.stop();
     this.unsubscribe();
+    await this.stateSaves;
+    await this.stateStore?.close();
     await this.registry.close();
     await this.clusters.close();
     await this.admin?.close();
@@ -321,6 +462,7 @@ export class Switchyard {
     if (this.config.admin.enabled) {
       this.admin = new AdminServer(new RouterAdminView(this), { token: this.config.admin.token, logger: this.logger.child({ component: 'admin' }) });
       this.adminAddressInfo = await this.admin.listen(this.config.admin.port, this.config.admin.address);
+      this.traffic.start();
     }
   }
 
@@ -372,6 +514,11 @@ export class Switchyard {
 
 function drainKey(service: string, endpoint: string): string {
   return `${service}\u0000${endpoint}`;
+}
+
+function splitDrainKey(key: string): DrainEntry {
+  const cut = key.indexOf('\u0000');
+  return { service: key.slice(0, cut), endpoint: key.slice(cut + 1) };
 }
 
 /** What the request path needs from one configuration: headers, logger, metrics and access log. */

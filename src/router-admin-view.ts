@@ -4,7 +4,8 @@ import { formatPath } from './config/config-error.js';
 import { SWITCHYARD_VERSION } from './observability/build-info.js';
 import type { Switchyard } from './main.js';
 import { routeOverrideSchema } from './routing/route-overrides.js';
-import { endpointKey, healthFlagNames, type Endpoint } from './upstream/endpoint.js';
+import type { RawTrafficView, TrafficView } from './admin/traffic-history.js';
+import { endpointKey, HealthFlag, healthFlagNames, type Endpoint } from './upstream/endpoint.js';
 
 /** The admin API's view of a running Switchyard: JSON shapes built on request, off the proxy path. */
 export class RouterAdminView implements AdminView {
@@ -22,6 +23,7 @@ export class RouterAdminView implements AdminView {
       pid: process.pid,
       ready: this.app.ready,
       reload: this.app.lastReload,
+      operatorState: this.app.operatorStateStatus,
     };
   }
 
@@ -59,6 +61,7 @@ export class RouterAdminView implements AdminView {
       if (out.has(name)) continue;
       const endpoints: EndpointView[] = entry.instances.map((i) => {
         const key = endpointKey(i.address, i.port);
+        const drained = this.app.isDrained(name, key);
         return {
           service: name,
           endpoint: key,
@@ -66,10 +69,15 @@ export class RouterAdminView implements AdminView {
           address: i.address,
           port: i.port,
           health: i.health,
-          drained: false,
-          available: i.health !== 'critical',
-          failing: i.health === 'critical' ? ['registry'] : [],
+          drained,
+          available: i.health !== 'critical' && !drained,
+          failing: [...(i.health === 'critical' ? ['registry'] : []), ...(drained ? ['drain'] : [])],
           inFlight: 0,
+          requests: 0,
+          errors: 0,
+          ejected: false,
+          healthCheck: null,
+          changedAt: { registry: null, activeCheck: null, outlier: null, drain: null },
           weight: i.weight,
           registryWeight: i.weight,
           tags: [...i.tags],
@@ -91,6 +99,14 @@ export class RouterAdminView implements AdminView {
     return { ...st, lastSyncAt: st.lastSyncAt === null ? null : new Date(st.lastSyncAt).toISOString(), services: this.app.registrySnapshot.services.size };
   }
 
+  traffic(): TrafficView {
+    return this.app.traffic.view();
+  }
+
+  rawTraffic(): RawTrafficView {
+    return this.app.traffic.rawView();
+  }
+
   metrics(): Promise<{ contentType: string; body: string }> {
     return this.app.metrics.scrape();
   }
@@ -105,16 +121,17 @@ export class RouterAdminView implements AdminView {
     }
   }
 
-  setDrained(endpoint: string, service: string | undefined, drained: boolean): EndpointView[] {
+  async setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<{ endpoints: EndpointView[]; forgotten: number }> {
     const source = this.app.registryStatus.source;
-    return this.app.setDrained(endpoint, service, drained).map((e) => endpointView(e.instance.service, e, source));
+    const r = await this.app.setDrained(endpoint, service, drained);
+    return { endpoints: r.matched.map((e) => endpointView(e.instance.service, e, source)), forgotten: r.forgotten.length };
   }
 
   overrides(): unknown[] {
     return [...this.app.overrides];
   }
 
-  addOverride(input: unknown): unknown {
+  async addOverride(input: unknown): Promise<unknown> {
     const parsed = routeOverrideSchema.safeParse(input);
     if (!parsed.success) {
       throw new OverrideRejected(parsed.error.issues.map((i) => `${formatPath(i.path) || '(body)'}: ${i.message}`).join('; '));
@@ -122,12 +139,12 @@ export class RouterAdminView implements AdminView {
     return this.app.addOverride(parsed.data);
   }
 
-  removeOverride(id: number): boolean {
+  removeOverride(id: number): Promise<boolean> {
     return this.app.removeOverride(id);
   }
 
-  clearOverrides(): void {
-    this.app.clearOverrides();
+  clearOverrides(): Promise<void> {
+    return this.app.clearOverrides();
   }
 }
 
@@ -144,9 +161,27 @@ function endpointView(service: string, e: Endpoint, source: string): EndpointVie
     available: e.healthy,
     failing: healthFlagNames(e.healthFlags),
     inFlight: e.inFlight,
+    requests: e.tries,
+    errors: e.outlier.failures,
+    ejected: e.outlier.ejected,
+    healthCheck: e.lastHealthCheck === null ? null : { ok: e.lastHealthCheck.ok, detail: e.lastHealthCheck.detail, at: iso(e.lastHealthCheck.at) },
+    changedAt: {
+      registry: isoOrNull(e.flagChangedAt(HealthFlag.registry)),
+      activeCheck: isoOrNull(e.flagChangedAt(HealthFlag.activeCheck)),
+      outlier: isoOrNull(e.flagChangedAt(HealthFlag.outlier)),
+      drain: isoOrNull(e.flagChangedAt(HealthFlag.drain)),
+    },
     weight: e.weight,
     registryWeight: i.weight,
     tags: [...i.tags],
     source,
   };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function isoOrNull(ms: number | null): string | null {
+  return ms === null ? null : iso(ms);
 }

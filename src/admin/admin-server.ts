@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { isLoopbackAddress } from '../config/loopback-address.js';
 import type { Logger } from '../observability/logger.js';
 import type { AdminView } from './admin-view.js';
-import { OverrideRejected } from './admin-view.js';
+import { OverrideRejected, StateNotSaved } from './admin-view.js';
 import { BearerToken } from './bearer-token.js';
 import { BadRequestBody, readJsonBody } from './json-body.js';
 import { STATUS_PAGE_ASSETS } from './status-page.js';
@@ -67,6 +67,7 @@ export class AdminServer {
         res.end(m.body);
         return;
       }
+      if (path === '/api/v1/traffic' && q >= 0 && new URLSearchParams(url.slice(q + 1)).get('raw') === '1') return json(res, 200, this.view.rawTraffic());
       const r = this.read(path);
       return json(res, r.status, r.body);
     }
@@ -88,7 +89,13 @@ export class AdminServer {
       if (err instanceof BadRequestBody) return json(res, 400, { error: 'bad_request', message: err.message });
       throw err;
     }
-    const r = await this.mutate(method, path, body);
+    let r: Reply;
+    try {
+      r = await this.mutate(method, path, body);
+    } catch (err) {
+      if (!(err instanceof StateNotSaved)) throw err;
+      r = { status: 503, body: { error: 'state_not_saved', message: err.message } };
+    }
     json(res, r.status, r.body);
   }
 
@@ -113,6 +120,8 @@ export class AdminServer {
         return { status: 200, body: v.registry() };
       case '/api/v1/overrides':
         return { status: 200, body: v.overrides() };
+      case '/api/v1/traffic':
+        return { status: 200, body: v.traffic() };
     }
     const service = matchParam(path, '/api/v1/services/');
     if (service !== null) {
@@ -135,13 +144,14 @@ export class AdminServer {
           const { endpoint, service } = (body ?? {}) as { endpoint?: unknown; service?: unknown };
           if (typeof endpoint !== 'string' || endpoint === '') return badRequest('body field "endpoint" must name an endpoint as "address:port" or an instance id');
           if (service !== undefined && typeof service !== 'string') return badRequest('body field "service" must be a service name when given');
-          const matched = v.setDrained(endpoint, service, path.endsWith('/drain'));
-          if (matched.length === 0) return notFound(`no endpoint "${endpoint}"${service ? ` in service "${service}"` : ''}`);
-          return { status: 200, body: matched };
+          const r = await v.setDrained(endpoint, service, path.endsWith('/drain'));
+          if (r.endpoints.length === 0 && r.forgotten === 0) return notFound(`no endpoint "${endpoint}"${service ? ` in service "${service}"` : ''}`);
+          // An undrain that only removed stored drains of instances gone from the registry answers [].
+          return { status: 200, body: r.endpoints };
         }
         case '/api/v1/overrides':
           try {
-            return { status: 201, body: v.addOverride(body) };
+            return { status: 201, body: await v.addOverride(body) };
           } catch (err) {
             if (err instanceof OverrideRejected) return badRequest(err.message);
             throw err;
@@ -149,14 +159,14 @@ export class AdminServer {
       }
     } else {
       if (path === '/api/v1/overrides') {
-        v.clearOverrides();
+        await v.clearOverrides();
         return { status: 200, body: { status: 'cleared' } };
       }
       const id = matchParam(path, '/api/v1/overrides/');
       if (id !== null) {
         const n = Number(id);
         if (!Number.isInteger(n)) return badRequest(`"${id}" is not an override id (a number from GET /api/v1/overrides)`);
-        return v.removeOverride(n) ? { status: 200, body: { status: 'removed', id: n } } : notFound(`no override with id ${n}`);
+        return (await v.removeOverride(n)) ? { status: 200, body: { status: 'removed', id: n } } : notFound(`no override with id ${n}`);
       }
     }
     return notFound(`no admin endpoint ${method} ${path}`);

@@ -1,4 +1,5 @@
 /** JSON shapes of the admin API (README "Admin API"), and what the admin listener needs from the router. */
+import type { RawTrafficView, TrafficView } from './traffic-history.js';
 
 export interface RouteView {
   name: string;
@@ -30,6 +31,15 @@ export interface EndpointView {
   /** Health sources now failing: registry, activeCheck, outlier, drain. */
   failing: string[];
   inFlight: number;
+  /** Tries sent to it (requests and retries) and tries that failed (5xx, connect failure, reset, timeout), since it appeared. */
+  requests: number;
+  errors: number;
+  /** Whether passive outlier detection has it ejected now. */
+  ejected: boolean;
+  /** The last active health check probe (null without active checks or before the first probe). */
+  healthCheck: { ok: boolean; detail: string; at: string } | null;
+  /** When each health source last changed its verdict on this endpoint (ISO time), or null if it never did. */
+  changedAt: { registry: string | null; activeCheck: string | null; outlier: string | null; drain: string | null };
   /** Effective balancer weight, and the registry's weight it may override. */
   weight: number;
   registryWeight: number;
@@ -66,6 +76,20 @@ export interface StatusView {
   pid: number;
   ready: boolean;
   reload: ReloadView;
+  /** Where drains and route overrides are kept across restarts, and whether the last save worked. */
+  operatorState: OperatorStateView;
+}
+
+export interface OperatorStateView {
+  /** "file" or "consul". */
+  store: string;
+  location: string;
+  drains: number;
+  overrides: number;
+  /** ISO time of the last successful save, or null when nothing was saved since start. */
+  lastSavedAt: string | null;
+  /** Why the last load or save failed, or null. */
+  lastError: string | null;
 }
 
 export type ReloadResult = { ok: true } | { ok: false; error: string };
@@ -79,15 +103,33 @@ export interface AdminView {
   /** The effective configuration, secrets redacted. */
   config(): unknown;
   registry(): unknown;
+  /** Recent per-route traffic sampled for the status page's charts. */
+  traffic(): TrafficView;
+  /** The same history as counted (GET /api/v1/traffic?raw=1), for the cluster primary to merge workers' histories. */
+  rawTraffic(): RawTrafficView;
   metrics(): Promise<{ contentType: string; body: string }>;
   reload(): Promise<ReloadResult>;
-  /** Drains (or undrains) an endpoint by address:port or instance id, in one service or all. Returns the endpoints it matched. */
-  setDrained(endpoint: string, service: string | undefined, drained: boolean): EndpointView[];
+  /**
+   * Mutations apply to the running router, then resolve once the operator state is saved;
+   * they reject with StateNotSaved when the save failed (the change is live but would not
+   * survive a restart).
+   */
+  /**
+   * Drains (or undrains) an endpoint by address:port or instance id, in one service or all.
+   * Returns the endpoints it matched and, for an undrain, the stored drains of instances no
+   * longer in the registry that it removed (matched by address:port).
+   */
+  setDrained(endpoint: string, service: string | undefined, drained: boolean): Promise<{ endpoints: EndpointView[]; forgotten: number }>;
   overrides(): unknown[];
   /** Validates and adds an override; throws OverrideRejected with the reason when invalid. */
-  addOverride(input: unknown): unknown;
-  removeOverride(id: number): boolean;
-  clearOverrides(): void;
+  addOverride(input: unknown): Promise<unknown>;
+  removeOverride(id: number): Promise<boolean>;
+  clearOverrides(): Promise<void>;
+}
+
+/** A mutation applied to the running router whose operator state could not be saved. */
+export class StateNotSaved extends Error {
+  override readonly name = 'StateNotSaved';
 }
 
 /** An override body that does not validate; `message` names the field and what is expected. */

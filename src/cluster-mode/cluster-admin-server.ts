@@ -4,6 +4,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { request } from 'undici';
 import type { Logger } from '../observability/logger.js';
 import { closeNow, listenExclusive } from '../admin/server-lifecycle.js';
+import { mergeTraffic, type RawTrafficView } from '../admin/traffic-history.js';
 
 /** A worker's own admin listener (127.0.0.1, a port of its own). */
 export interface WorkerAdmin {
@@ -24,6 +25,8 @@ const NOT_RELAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  * - `GET /metrics`: every worker's metrics, merged by prom-client's AggregatorRegistry
  *   (counters and histograms summed, gauges by their `aggregator`).
  * - `GET /healthz`: the primary is alive.
+ * - `GET /api/v1/traffic` (the status page's charts): every worker's history, merged
+ *   (mergeTraffic: counts and latency buckets summed).
  * - Other reads (`/readyz`, `/api/v1/...`, the status page): answered by the first worker
  *   that serves (lowest slot), relayed as is.
  * - Mutations (reload, drain, overrides): relayed to every serving worker in slot order, one
@@ -74,10 +77,22 @@ export class ClusterAdminServer {
     if (workers.length === 0) return json(res, 503, { error: 'no_worker', message: 'no worker process is serving yet (or all are restarting); retry shortly' });
     const body = read ? undefined : await readBody(req);
     if (body === null) return json(res, 413, { error: 'body_too_large', message: `admin request bodies are limited to ${MAX_BODY} bytes` });
+    if (read && path === '/api/v1/traffic') return json(res, 200, await this.mergedTraffic(workers, req));
     if (read) return send(res, await relay(workers[0]!, req, body));
     const run = this.mutations.then(() => this.mutateAll(workers, req, body));
     this.mutations = run.catch(() => undefined);
     send(res, await run);
+  }
+
+  private async mergedTraffic(workers: readonly WorkerAdmin[], req: IncomingMessage): Promise<unknown> {
+    const views = await Promise.all(
+      workers.map(async (w) => {
+        const r = await relay(w, req, undefined, '/api/v1/traffic?raw=1');
+        if (r.status !== 200) throw new Error(`worker ${w.slot} (pid ${w.pid}) answered ${r.status} to /api/v1/traffic`);
+        return JSON.parse(r.body.toString('utf8')) as RawTrafficView;
+      }),
+    );
+    return mergeTraffic(views);
   }
 
   private async mutateAll(workers: readonly WorkerAdmin[], req: IncomingMessage, body: Buffer | undefined): Promise<Relayed> {
@@ -99,12 +114,12 @@ interface Relayed {
   body: Buffer;
 }
 
-async function relay(worker: WorkerAdmin, req: IncomingMessage, body: Buffer | undefined): Promise<Relayed> {
+async function relay(worker: WorkerAdmin, req: IncomingMessage, body: Buffer | undefined, url = req.url ?? '/'): Promise<Relayed> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
     if (value !== undefined && !NOT_RELAYED.has(name)) headers[name] = value;
   }
-  const res = await request(`http://127.0.0.1:${worker.port}${req.url ?? '/'}`, {
+  const res = await request(`http://127.0.0.1:${worker.port}${url}`, {
     method: (req.method ?? 'GET') as 'GET',
     headers,
     body,

@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -48,6 +49,11 @@ export class ClusterPrimary {
   private stopping = false;
   private failed = false;
   private finish: (code: number) => void = () => undefined;
+  /**
+   * Given to every worker: the workers all apply every admin mutation and store the same
+   * operator state under this writer id, so none of them re-applies another's write.
+   */
+  private readonly clusterId = randomUUID();
 
   constructor(
     private readonly configFile: string,
@@ -98,7 +104,7 @@ export class ClusterPrimary {
     s.serving = false;
     s.adminPort = null;
     s.startedAt = Date.now();
-    s.worker = cluster.fork({ SWITCHYARD_WORKER_SLOT: String(s.slot) });
+    s.worker = cluster.fork({ SWITCHYARD_WORKER_SLOT: String(s.slot), SWITCHYARD_CLUSTER_ID: this.clusterId });
     this.logger.info({ slot: s.slot, pid: s.worker.process.pid }, 'worker forked');
   }
 

@@ -338,6 +338,12 @@ const consulRegistrySchema = z
       .min(1, { message: 'must be a non-empty tag prefix such as "urlprefix-"' })
       .default('urlprefix-')
       .describe('Prefix of route tags.'),
+    stateKey: z
+      .string()
+      .min(1, { message: 'must be a Consul KV key such as "switchyard/operator-state"' })
+      .refine((k) => !k.startsWith('/') && !k.endsWith('/'), { message: 'must not start or end with "/" (a key, not a folder)' })
+      .default('switchyard/operator-state')
+      .describe('Consul KV key holding the drains and route overrides set through the admin API (shared by every router using this key).'),
     wait: durationSchema
       .refine((ms) => ms >= 1_000 && ms <= 600_000, { message: 'must be between "1s" and "10m" (Consul caps blocking queries at 10 minutes)' })
       .default(300_000)
@@ -402,6 +408,11 @@ export const configSchema = z
           .min(16, { message: 'must be at least 16 characters (use a random secret)' })
           .optional()
           .describe('Bearer token (16+ characters) required by admin mutations (POST, DELETE); mandatory off loopback. Default: none.'),
+        stateFile: z
+          .string()
+          .min(1, { message: 'must be a file path (or leave it out for <config name>.state.json beside the config)' })
+          .optional()
+          .describe('File keeping the drains and route overrides set through the admin API across restarts (relative to the config file); used unless the registry is Consul (then registry.stateKey). Default: <config name>.state.json beside the config.'),
       })
       .prefault({})
       .describe('The admin listener (docs/operations.md).'),

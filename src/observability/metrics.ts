@@ -24,8 +24,17 @@ const NO_SOURCES: MetricsSources = {
   registry: () => ({ synced: false, lastSyncAt: null, syncErrors: 0, staleSince: undefined }),
 };
 
-/** Request and attempt latencies: 1 ms to 30 s. */
-const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** Request and attempt latencies: 1 ms to 30 s (upper bounds in seconds; +Inf follows). */
+export const LATENCY_BUCKETS: readonly number[] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One route's request totals since start, summed over methods, status classes and services. */
+export interface RouteTotals {
+  requests: number;
+  /** Requests answered 5xx (by the upstream or by the proxy itself). */
+  errors: number;
+  /** Request durations: count per LATENCY_BUCKETS bound, then +Inf; cumulative, as Prometheus exports them. */
+  buckets: number[];
+}
 
 export interface MetricsOptions {
   /** Also export prom-client's Node process metrics (CPU, memory, event loop, GC). */
@@ -254,6 +263,37 @@ export class SwitchyardMetrics {
     if (isReload) this.reloads.labels(ok ? 'success' : 'failure').inc();
     this.lastReloadSuccessful.set(ok ? 1 : 0);
     if (ok) this.lastReloadSuccess.set(Date.now() / 1000);
+  }
+
+  /**
+   * Every route's request totals, read from the request duration histogram that /metrics
+   * exports (its count is the request count; its status_class label gives the 5xx count):
+   * nothing extra is recorded per request. For samplers running on a timer, never on the
+   * request path: it reads the prepared children's fields, allocating one totals object per route.
+   */
+  routeTotals(): Map<string, RouteTotals> {
+    const out = new Map<string, RouteTotals>();
+    const buckets = LATENCY_BUCKETS.length;
+    for (const child of this.requestFamilies.duration.recorded()) {
+      if (!child.used) continue;
+      // Label values: route, service, method, status_class.
+      const route = child.labelValues[0]!;
+      let t = out.get(route);
+      if (t === undefined) {
+        t = { requests: 0, errors: 0, buckets: new Array<number>(buckets + 1).fill(0) };
+        out.set(route, t);
+      }
+      t.requests += child.count;
+      if (child.labelValues[3] === '5xx') t.errors += child.count;
+      // The child counts each bucket alone; totals keep Prometheus' cumulative form.
+      let cumulative = 0;
+      for (let i = 0; i < buckets; i++) {
+        cumulative += child.counts[i]!;
+        t.buckets[i]! += cumulative;
+      }
+      t.buckets[buckets]! += child.count;
+    }
+    return out;
   }
 
   /** The exposition text and its content type, for GET /metrics. */

@@ -48,6 +48,11 @@ abstract class PreparedFamily<Child extends { used: boolean; labelValues: readon
     return child;
   }
 
+  /** Every child recorded so far (for readers on a timer, such as the status page's history). */
+  recorded(): IterableIterator<Child> {
+    return this.children.values();
+  }
+
   /** prom-client's metric interface: the current values, read at scrape time. */
   get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValue[] }> {
     const values: MetricValue[] = [];

@@ -306,7 +306,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   private dispatch(): void {
     const endpoint = this.endpoint;
     const timeouts = this.route.timeouts;
-    endpoint.inFlight++;
+    endpoint.tries++;
     this.upstreamStartedAt = performance.now();
     this.route.cluster.breaker.pendingRequests++;
     this.pending = true;
@@ -432,7 +432,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   private endTry(): void {
     this.clearTryTimer();
     this.upstreamEndedAt = performance.now();
-    this.endpoint.inFlight--;
+    this.endpoint.triesEnded++;
     // The try's controls are spent; clientClosed()/totalTimeout() must not rely on them.
     this.abortUpstream = null;
     this.resumeUpstream = null;

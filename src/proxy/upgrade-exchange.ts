@@ -89,7 +89,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     }
     this.admitted = true;
     cluster.breaker.activeRequests++;
-    this.endpoint.inFlight++;
+    this.endpoint.tries++;
     this.client.on('close', this.clientClosed);
     this.client.on('error', this.clientError);
     this.upstreamStartedAt = performance.now();
@@ -315,7 +315,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if (!this.admitted) return;
     this.admitted = false;
     this.route.cluster.breaker.activeRequests--;
-    this.endpoint.inFlight--;
+    this.endpoint.triesEnded++;
   }
 }
 

@@ -4,8 +4,8 @@ import type { RouteDeclaration } from './route-table-builder.js';
 
 /**
  * Operator overrides of the route table, fabio-style (`route add`, `route del`, `route weight`),
- * set through the admin API and merged into every route table build. They live in memory:
- * a restart forgets them, a config reload keeps them.
+ * set through the admin API and merged into every route table build. A config reload keeps
+ * them; the router stores them (operator-state/) so that a restart keeps them too.
  */
 export const routeOverrideSchema = z.discriminatedUnion('op', [
   /** Adds a route; replaces a configured route of the same name. */
@@ -45,6 +45,17 @@ export class RouteOverrides {
 
   get all(): readonly StoredOverride[] {
     return this.list;
+  }
+
+  /** The id the next added override gets. */
+  get nextOverrideId(): number {
+    return this.nextId;
+  }
+
+  /** Replaces the list with stored overrides (ids kept); the next id continues after `nextId` and every stored id. */
+  restore(list: readonly StoredOverride[], nextId: number): void {
+    this.list = [...list];
+    this.nextId = Math.max(nextId, ...list.map((o) => o.id + 1));
   }
 
   add(override: RouteOverride): StoredOverride {

@@ -32,6 +32,15 @@ export function healthFlagNames(flags: number): string[] {
   return (Object.keys(HealthFlag) as (keyof typeof HealthFlag)[]).filter((name) => (flags & HealthFlag[name]) !== 0);
 }
 
+/** One active health check probe's outcome. */
+export interface HealthCheckResult {
+  readonly ok: boolean;
+  /** "status 200", "connected", or the error. */
+  readonly detail: string;
+  /** When the probe ended, ms since epoch. */
+  readonly at: number;
+}
+
 /** Told when an endpoint's health changes (the cluster recomputes its panic state). */
 export type HealthListener = (endpoint: Endpoint) => void;
 
@@ -49,8 +58,13 @@ export class Endpoint {
   readonly pool: Pool;
   /** The registry's view, replaced (not mutated) on each registry update. */
   private instanceValue!: ServiceInstance;
-  /** Requests now being forwarded to this endpoint. */
-  inFlight = 0;
+  /**
+   * Tries sent to this endpoint (requests and retries, upgrades included) and tries ended, since
+   * the endpoint was created. The forwarder writes one of them where a single in-flight counter
+   * used to be incremented and decremented, so the status page gets a request count for free.
+   */
+  tries = 0;
+  triesEnded = 0;
   /** Healthy: no health flag set. Read by balancers on every pick. */
   healthy = true;
   /** May be picked in panic mode: neither drained nor reported critical by the registry. */
@@ -60,6 +74,10 @@ export class Endpoint {
   /** Slow start: the weight ramps up until this time (ms since epoch; 0 = full weight). */
   warmUntil = 0;
   private flags = 0;
+  /** When each health flag last changed (ms since epoch, 0 = never), indexed by bit position. */
+  private readonly flagTimes = [0, 0, 0, 0];
+  /** The last active health check probe: passed or not, why, and when (ms since epoch); null before the first. */
+  lastHealthCheck: HealthCheckResult | null = null;
   private healthListener: HealthListener | null = null;
   /** Operator weight replacing the registry's (admin route override), or null. */
   weightOverride: number | null = null;
@@ -94,6 +112,11 @@ export class Endpoint {
     this.setHealthFlag(HealthFlag.registry, instance.health === 'critical');
   }
 
+  /** Requests now being forwarded to this endpoint. */
+  get inFlight(): number {
+    return this.tries - this.triesEnded;
+  }
+
   get weight(): number {
     return this.weightOverride ?? this.instanceValue.weight;
   }
@@ -112,6 +135,12 @@ export class Endpoint {
     return this.flags;
   }
 
+  /** When `flag` was last set or cleared (ms since epoch), or null when it never changed. */
+  flagChangedAt(flag: HealthFlag): number | null {
+    const at = this.flagTimes[31 - Math.clz32(flag)]!;
+    return at === 0 ? null : at;
+  }
+
   /** Whether a balancer may pick this endpoint: healthy, or (in panic mode) merely routable. */
   selectable(panic: boolean): boolean {
     return panic ? this.routable : this.healthy;
@@ -121,6 +150,7 @@ export class Endpoint {
   setHealthFlag(flag: HealthFlag, failing: boolean): void {
     const flags = failing ? this.flags | flag : this.flags & ~flag;
     if (flags === this.flags) return;
+    this.flagTimes[31 - Math.clz32(flag)] = Date.now();
     this.flags = flags;
     const healthy = flags === 0;
     const routable = (flags & (HealthFlag.drain | HealthFlag.registry)) === 0;

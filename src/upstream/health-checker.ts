@@ -144,6 +144,7 @@ class EndpointProbe {
 
   private record(ok: boolean, reason: string): void {
     if (this.stopped) return;
+    this.endpoint.lastHealthCheck = { ok, detail: reason, at: Date.now() };
     const s = this.settings;
     const failing = (this.endpoint.healthFlags & HealthFlag.activeCheck) !== 0;
     if (ok) {

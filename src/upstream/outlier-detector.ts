@@ -30,9 +30,14 @@ export class OutlierDetector {
     endpoint.outlier.consecutiveFailures = 0;
   }
 
-  /** A try failed: a 5xx response, a connect failure, a reset or a timeout. True when this ejected it. */
+  /**
+   * A try failed: a 5xx response, a connect failure, a reset or a timeout. True when this
+   * ejected it. Also counts the failure for the status page (the failure path only; a success
+   * costs nothing more).
+   */
   failure(endpoint: Endpoint): boolean {
     const record = endpoint.outlier;
+    record.failures++;
     record.consecutiveFailures++;
     if (!this.settings.enabled || record.ejected || record.consecutiveFailures < this.settings.consecutiveFailures) return false;
     return this.eject(endpoint);

@@ -1,5 +1,7 @@
 /** One endpoint's passive outlier-detection state. Written only by the cluster's OutlierDetector. */
 export class OutlierRecord {
+  /** Failed tries (5xx, connect failure, reset, timeout) since the endpoint was created. */
+  failures = 0;
   /** Failures in a row since the last success. */
   consecutiveFailures = 0;
   /** Ejections so far, decayed while the endpoint stays in (sets the next ejection time). */

@@ -14,6 +14,12 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
  * /v1/catalog/service/<name> with that service's index. A blocking query (`?index=N&wait=D`)
  * is held while the endpoint's index is <= N, up to D plus up to D/16 of jitter, like Consul's
  * blockingQuery. A returned index is never below 1.
+ *
+ * KV store (GET/PUT/DELETE /v1/kv/<key>, exact keys): each write takes the next raft index as
+ * the key's ModifyIndex. A read of an existing key answers with that ModifyIndex, a read of a
+ * missing key answers 404 (empty body) with the KV table's index; both can block (`?index`).
+ * `?raw` returns the value itself. PUT stores the raw body and answers `true`; with ACLs on it
+ * needs a token with `write`.
  */
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
@@ -180,6 +186,8 @@ export class ConsulEmulator {
   private readonly tableIndex = { nodes: 1, services: 1, checks: 1 };
   private readonly serviceIndex = new Map<string, number>();
   private readonly waiters = new Set<Waiter>();
+  private readonly kvs = new Map<string, { value: Buffer; CreateIndex: number; ModifyIndex: number }>();
+  private kvIndex = 1;
   private readonly hung = new Set<ServerResponse>();
   private fault: Fault | null = null;
   private faultPaths: RegExp | null = null;
@@ -297,6 +305,8 @@ export class ConsulEmulator {
     this.tableIndex.nodes = to;
     this.tableIndex.services = to;
     this.tableIndex.checks = to;
+    this.kvIndex = to;
+    for (const e of this.kvs.values()) e.ModifyIndex = Math.min(e.ModifyIndex, to);
     for (const name of this.serviceIndex.keys()) this.serviceIndex.set(name, to);
     if (wake) for (const w of [...this.waiters]) w.wake(true);
   }
@@ -396,6 +406,28 @@ export class ConsulEmulator {
     this.commit(['checks'], [record.Service]);
   }
 
+  /** The value stored under a KV key, or undefined. */
+  kvGet(key: string): string | undefined {
+    return this.kvs.get(key)?.value.toString('utf8');
+  }
+
+  /** Writes a KV key as `PUT /v1/kv/<key>` does (wakes blocking readers). */
+  kvPut(key: string, value: string): void {
+    this.raftIndex += 1;
+    const previous = this.kvs.get(key);
+    this.kvs.set(key, { value: Buffer.from(value, 'utf8'), CreateIndex: previous?.CreateIndex ?? this.raftIndex, ModifyIndex: this.raftIndex });
+    this.kvIndex = this.raftIndex;
+    for (const w of [...this.waiters]) w.wake(false);
+  }
+
+  /** Deletes a KV key as `DELETE /v1/kv/<key>` does. */
+  kvDelete(key: string): void {
+    this.raftIndex += 1;
+    this.kvs.delete(key);
+    this.kvIndex = this.raftIndex;
+    for (const w of [...this.waiters]) w.wake(false);
+  }
+
   /** The current services-table index (what /v1/catalog/services answers). */
   get servicesIndex(): number {
     return this.tableIndex.services;
@@ -464,6 +496,7 @@ export class ConsulEmulator {
       if (path !== '/v1/agent/self' && acl !== null && !acl.write) throw new HttpError(403, 'Permission denied');
       return this.agent(path, url.searchParams, body, res);
     }
+    if (path.startsWith('/v1/kv/')) return this.kv(method, decodeURIComponent(path.slice('/v1/kv/'.length)), url.searchParams, body, acl, res);
     if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
     const dc = url.searchParams.get('dc');
     if (dc !== null && dc !== '' && dc !== this.datacenter) throw new HttpError(500, `No path to datacenter`);
@@ -523,7 +556,36 @@ export class ConsulEmulator {
     };
   }
 
-  private async blockingRead(query: URLSearchParams, read: { index(): number; result(): unknown; filtered(): boolean }, res: ServerResponse): Promise<void> {
+  private async kv(method: string, key: string, query: URLSearchParams, body: string, acl: AclToken | null, res: ServerResponse): Promise<void> {
+    if (key === '') throw new HttpError(400, 'Missing key name');
+    const dc = query.get('dc');
+    if (dc !== null && dc !== '' && dc !== this.datacenter) throw new HttpError(500, `No path to datacenter`);
+    if (method === 'PUT' || method === 'DELETE') {
+      if (acl !== null && !acl.write) throw new HttpError(403, 'Permission denied');
+      if (method === 'PUT') this.kvPut(key, body);
+      else this.kvDelete(key);
+      return this.ok(res);
+    }
+    if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
+    const read = {
+      index: () => this.kvs.get(key)?.ModifyIndex ?? this.kvIndex,
+      missing: () => !this.kvs.has(key),
+      raw: query.has('raw'),
+      result: () => {
+        const e = this.kvs.get(key)!;
+        if (query.has('raw')) return e.value;
+        return [{ Key: key, Value: e.value.length === 0 ? null : e.value.toString('base64'), Flags: 0, LockIndex: 0, CreateIndex: e.CreateIndex, ModifyIndex: e.ModifyIndex }];
+      },
+      filtered: () => false,
+    };
+    await this.blockingRead(query, read, res);
+  }
+
+  private async blockingRead(
+    query: URLSearchParams,
+    read: { index(): number; result(): unknown; filtered(): boolean; missing?(): boolean; raw?: boolean },
+    res: ServerResponse,
+  ): Promise<void> {
     const minIndex = Number(query.get('index') ?? '0');
     if (!Number.isFinite(minIndex) || minIndex < 0) throw new HttpError(400, 'Invalid index');
     let waitMs = DEFAULT_WAIT_MS;
@@ -540,6 +602,18 @@ export class ConsulEmulator {
         'x-consul-effective-consistency': query.has('stale') ? 'stale' : query.has('consistent') ? 'consistent' : 'leader',
       };
       if (read.filtered()) headers['x-consul-results-filtered-by-acls'] = 'true';
+      const index = String(Math.max(1, read.index()));
+      if (read.missing?.()) {
+        res.writeHead(404, { ...headers, 'x-consul-index': index, 'content-length': 0 });
+        res.end();
+        return;
+      }
+      if (read.raw) {
+        const value = read.result() as Buffer;
+        res.writeHead(200, { ...headers, 'x-consul-index': index, 'content-type': 'application/octet-stream', 'content-length': value.length });
+        res.end(value);
+        return;
+      }
       this.json(res, read.result(), Math.max(1, read.index()), headers);
     };
     if (minIndex === 0 || read.index() > minIndex) return respond();

@@ -12,6 +12,8 @@ export interface BlockingWatchOptions<S extends z.ZodType> {
   /** Least time between the starts of two requests (rate limit of re-issues). */
   minIntervalMs: number;
   backoff: BackoffSettings;
+  /** A 404 is an empty result (a KV key not written yet) rather than an error. */
+  notFoundIsEmpty?: boolean;
 }
 
 export interface BlockingWatchHandlers<T> {
@@ -75,6 +77,7 @@ export class BlockingWatch<S extends z.ZodType> {
         res = await this.client.read(this.options.path, this.options.query, this.options.schema, {
           blocking: blocking ? { index: this.index, waitMs: this.options.waitMs } : undefined,
           signal,
+          notFoundIsEmpty: this.options.notFoundIsEmpty,
         });
         if (res.index === null) throw new ConsulRequestError('garbage', `Consul answered ${this.options.path} without an X-Consul-Index header; it cannot be watched`);
       } catch (err) {

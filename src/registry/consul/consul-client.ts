@@ -15,6 +15,8 @@ export interface ReadOptions {
   /** Blocking query: `index` (>= 1) and `wait` in ms. */
   blocking?: { index: number; waitMs: number };
   signal?: AbortSignal;
+  /** Read a 404 as an empty JSON array (a KV key that does not exist yet), keeping its index. */
+  notFoundIsEmpty?: boolean;
 }
 
 /**
@@ -76,11 +78,12 @@ export class ConsulClient {
     if (statusCode === 403) {
       throw new ConsulRequestError(
         'acl',
-        `Consul at ${this.connection.origin} refused the ACL token (403 ${text.trim() || 'Forbidden'}) reading ${path}: set registry.token or CONSUL_HTTP_TOKEN to a valid token with service:read and node:read`,
+        `Consul at ${this.connection.origin} refused the ACL token (403 ${text.trim() || 'Forbidden'}) reading ${path}: set registry.token or CONSUL_HTTP_TOKEN to a valid token with service:read and node:read (and key:read on registry.stateKey)`,
         403,
       );
     }
-    if (statusCode < 200 || statusCode >= 300) {
+    if (statusCode === 404 && options.notFoundIsEmpty) text = '[]';
+    else if (statusCode < 200 || statusCode >= 300) {
       throw new ConsulRequestError('status', `Consul at ${this.connection.origin} answered ${statusCode} to ${path}: ${text.trim().slice(0, 200) || '(empty body)'}`, statusCode);
     }
     let json: unknown;
@@ -97,6 +100,35 @@ export class ConsulClient {
     const indexHeader = headers['x-consul-index'];
     const index = typeof indexHeader === 'string' && /^\d+$/.test(indexHeader) ? Number(indexHeader) : null;
     return { index, knownLeader: headers['x-consul-knownleader'] === 'true', body: parsed.data };
+  }
+
+  /** PUTs `body` to `path` (a KV write); rejects unless Consul answers 2xx with `true`. */
+  async put(path: string, body: string): Promise<void> {
+    const params = new URLSearchParams();
+    if (this.connection.datacenter) params.set('dc', this.connection.datacenter);
+    const qs = params.toString();
+    let statusCode: number;
+    let text: string;
+    try {
+      const res = await this.pool.request({
+        method: 'PUT',
+        path: qs ? `${path}?${qs}` : path,
+        headers: { ...this.headers, 'content-type': 'application/octet-stream' },
+        body,
+        headersTimeout: this.connection.timeoutMs,
+        bodyTimeout: this.connection.timeoutMs,
+      });
+      statusCode = res.statusCode;
+      text = await res.body.text();
+    } catch (err) {
+      throw this.transportError(err as Error, path);
+    }
+    if (statusCode === 403) {
+      throw new ConsulRequestError('acl', `Consul at ${this.connection.origin} refused the ACL token (403 ${text.trim() || 'Forbidden'}) writing ${path}: the token needs key:write on that key`, 403);
+    }
+    if (statusCode < 200 || statusCode >= 300 || text.trim() !== 'true') {
+      throw new ConsulRequestError('status', `Consul at ${this.connection.origin} did not store ${path} (${statusCode}: ${text.trim().slice(0, 200) || '(empty body)'})`, statusCode);
+    }
   }
 
   async close(): Promise<void> {

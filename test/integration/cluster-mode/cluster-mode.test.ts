@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -59,6 +59,8 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
   afterEach(async () => {
     if (router && router.child.exitCode === null) await router.stop('SIGKILL');
     router = null;
+    // Each test starts without the drains and overrides an earlier one stored.
+    await rm(join(dir, 'config.state.json'), { force: true });
   });
   afterAll(async () => {
     await upstream.close();
@@ -113,7 +115,7 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
     expect(status.json.pid).not.toBe(r.child.pid);
   });
 
-  it('/metrics on the primary sums the request counter across workers exactly', async () => {
+  it('/metrics and the traffic history on the primary sum the requests of both workers exactly', async () => {
     const r = await startCluster();
     const n = 30;
     // Both workers served some of the n requests (so the sum really aggregates two processes).
@@ -130,6 +132,18 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
       `switchyard_requests_total summed to ${n}`,
     );
     expect(total).toBe(n);
+    // The status page's traffic history merges both workers' samples: every request counted once.
+    let counted = -1;
+    await eventually(
+      async () => {
+        const t = (await fetchJson<{ processes: number; routes: { route: string; points: { requests: number }[] }[] }>(`${r.adminUrl}/api/v1/traffic`)).json;
+        expect(t.processes).toBe(2);
+        counted = (t.routes.find((x) => x.route === 'all')?.points ?? []).reduce((a, p) => a + p.requests, 0);
+        return counted === n;
+      },
+      10_000,
+      `the merged traffic history to count ${n} requests`,
+    );
     const text = (await fetchText(`${r.adminUrl}/metrics`)).body;
     // A per-process fact is not multiplied by the number of workers.
     expect(samples(parsePrometheusText(text), 'switchyard_build_info').map((s) => s.value)).toEqual([1]);
@@ -191,4 +205,50 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
     expect(after.pids.size).toBe(2);
     expect(logLines(r.stdout()).filter((l) => l.msg === 'route override added').map((l) => l.pid).sort()).toEqual([...servingPids(r.stdout()).values()].sort());
   });
+
+  it('drains and overrides reach every worker, are stored for all, and a replaced worker or a restarted cluster starts with them', async () => {
+    let r = await startCluster();
+    const drained = await fetchJson<unknown[]>(`${r.adminUrl}/api/v1/endpoints/drain`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ endpoint: `127.0.0.1:${upstream.port}` }),
+    });
+    expect(drained.status).toBe(200);
+    const res = await fetchJson<{ id: number }>(`${r.adminUrl}/api/v1/overrides`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ op: 'remove', name: 'all' }),
+    });
+    expect(res.status).toBe(201);
+    const stored = JSON.parse(await readFile(join(dir, 'config.state.json'), 'utf8'));
+    expect(stored.overrides).toEqual([expect.objectContaining({ id: res.json.id, override: { op: 'remove', name: 'all' } })]);
+    expect(stored.drains).toEqual([{ service: 'app', endpoint: `127.0.0.1:${upstream.port}` }]);
+
+    // A worker killed and replaced reads the stored state before it serves.
+    const victim = servingPids(r.stdout()).get(2)!;
+    process.kill(victim, 'SIGKILL');
+    await eventually(() => servingPids(r.stdout()).get(2) !== victim, 15_000, 'slot 2 served by a new worker');
+    let after = await spread(r, '/x', 10);
+    expect(after.statuses).toEqual(new Set([404]));
+    expect(after.pids.size).toBe(2);
+
+    // The whole cluster restarted: every worker starts with the override and the drain.
+    expect(await r.stop('SIGTERM')).toBe(0);
+    router = null;
+    r = await startRouterProcess(configFile);
+    router = r;
+    await eventually(() => servingPids(r.stdout()).size === 2, 5_000, 'both workers logged "worker serving"');
+    after = await spread(r, '/x', 10);
+    expect(after.statuses).toEqual(new Set([404]));
+    expect(after.pids.size).toBe(2);
+    expect(logLines(r.stdout()).filter((l) => l.msg === 'operator state restored').map((l) => l.pid).sort()).toEqual([...servingPids(r.stdout()).values()].sort());
+    const web = await fetchJson<{ endpoints: { drained: boolean }[] }>(`${r.adminUrl}/api/v1/services/app`);
+    expect(web.json.endpoints.map((e) => e.drained)).toEqual([true]);
+
+    // Clearing through the primary clears every worker and the file.
+    expect((await fetchJson(`${r.adminUrl}/api/v1/overrides`, { method: 'DELETE' })).status).toBe(200);
+    expect(JSON.parse(await readFile(join(dir, 'config.state.json'), 'utf8')).overrides).toEqual([]);
+    after = await spread(r, '/x', 10);
+    expect(after.statuses).toEqual(new Set([503]));
+  }, 90_000); // starts a cluster twice and replaces a worker: slow on a loaded machine
 });

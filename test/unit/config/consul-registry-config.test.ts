@@ -11,6 +11,7 @@ describe('registry: consul config', () => {
       tags: [],
       tagRoutes: true,
       tagPrefix: 'urlprefix-',
+      stateKey: 'switchyard/operator-state',
       wait: 300_000,
       minInterval: 100,
       timeout: 10_000,
@@ -27,6 +28,9 @@ describe('registry: consul config', () => {
     expect(() => parse({ tls: { cert: 'c.pem' } })).toThrow(/cert and key must be given together/);
     expect(() => parse({ tokn: 'x' })).toThrow(/registry.tokn.*unknown field/);
     expect(() => parse({ backoff: { initial: '1m', max: '1s' } })).toThrow(/backoff.initial must not exceed backoff.max/);
+    expect(() => parse({ stateKey: '' })).toThrow(/registry.stateKey.*must be a Consul KV key/);
+    expect(() => parse({ stateKey: '/switchyard/state' })).toThrow(/registry.stateKey.*must not start or end with "\/"/);
+    expect(() => parse({ stateKey: 'switchyard/' })).toThrow(/registry.stateKey.*must not start or end with "\/"/);
   });
 
   it('accepts host:port and https URLs', () => {

@@ -78,8 +78,8 @@ describe('LeastRequestBalancer', () => {
 
   it('avoids the most loaded endpoint (two choices never both land on it)', () => {
     list = endpoints([1, 1, 1]);
-    list[0]!.inFlight = 10;
-    list[1]!.inFlight = 1;
+    list[0]!.tries = 10;
+    list[1]!.tries = 1;
     const b = new LeastRequestBalancer(list, 0);
     const counts = countPicks(() => b.pick(req, false, null), 3000);
     expect(counts.get(list[0]!.key)).toBeUndefined();
@@ -89,8 +89,8 @@ describe('LeastRequestBalancer', () => {
 
   it('compares load per unit of weight', () => {
     list = endpoints([4, 1]);
-    list[0]!.inFlight = 3; // 0.75 per unit of weight
-    list[1]!.inFlight = 1; // 1 per unit
+    list[0]!.tries = 3; // 0.75 per unit of weight
+    list[1]!.tries = 1; // 1 per unit
     const b = new LeastRequestBalancer(list, 0);
     expect(countPicks(() => b.pick(req, false, null), 500).get(list[1]!.key)).toBeUndefined();
   });
