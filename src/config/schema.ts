@@ -306,6 +306,31 @@ const consulRegistrySchema = z
     connections: z.number().int().min(3, { message: 'must be at least 3 (two watches and one reader)' }).max(64).default(8),
     /** How long start-up waits for a first good read when Consul is unreachable (a bad token fails at once). */
     startTimeout: durationSchema.default(10_000),
+    /**
+     * Read mode: "stale" lets any Consul server answer (reads scale with the servers; Consul
+     * recommends it for discovery), "default" reads from the leader, "consistent" also has the
+     * leader confirm with a quorum (slowest). Default "stale", bounded by maxStale.
+     */
+    consistency: z
+      .enum(['default', 'stale', 'consistent'])
+      .default('stale'),
+    /** With consistency "stale": an answer whose server last heard from the leader longer ago than this is read again from the leader (0 = never). */
+    maxStale: durationSchema.default(5_000),
+    /** Most reads of single services started per second towards Consul (change reads and sweeps share it). */
+    readRate: z.number().min(1, { message: 'must be at least 1 read per second' }).max(10_000).default(100),
+    /**
+     * Least time between two full reads of /v1/health/state/any, made only after the catalog
+     * changed with no tag change, to find the services that gained or lost checked instances.
+     */
+    registrationScanInterval: durationSchema
+      .refine((ms) => ms >= 100, { message: 'must be at least "100ms"' })
+      .default(2_000),
+    /**
+     * Least time between two sweeps (a re-read of every watched service), made only when a
+     * catalog change is explained neither by tags nor by checks (an instance without checks, an
+     * address edited in place). Such changes reach the route table within this time. 0 = never sweep.
+     */
+    sweepInterval: durationSchema.default(300_000),
   })
   .refine((c) => c.backoff.initial <= c.backoff.max, { message: 'backoff.initial must not exceed backoff.max', path: ['backoff', 'initial'] });
 

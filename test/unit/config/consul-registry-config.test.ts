@@ -17,6 +17,11 @@ describe('registry: consul config', () => {
       backoff: { initial: 250, max: 30_000 },
       connections: 8,
       startTimeout: 10_000,
+      consistency: 'stale',
+      maxStale: 5_000,
+      readRate: 100,
+      registrationScanInterval: 2_000,
+      sweepInterval: 300_000,
     });
   });
 
@@ -27,6 +32,10 @@ describe('registry: consul config', () => {
     expect(() => parse({ tls: { cert: 'c.pem' } })).toThrow(/cert and key must be given together/);
     expect(() => parse({ tokn: 'x' })).toThrow(/registry.tokn.*unknown field/);
     expect(() => parse({ backoff: { initial: '1m', max: '1s' } })).toThrow(/backoff.initial must not exceed backoff.max/);
+    expect(() => parse({ consistency: 'eventual' })).toThrow(/registry.consistency: must be one of "default", "stale", "consistent"/);
+    expect(() => parse({ readRate: 0 })).toThrow(/registry.readRate.*at least 1 read per second/);
+    expect(() => parse({ registrationScanInterval: '10ms' })).toThrow(/registry.registrationScanInterval.*at least "100ms"/);
+    expect(() => parse({ sweepInterval: 'soon' })).toThrow(/registry.sweepInterval/);
   });
 
   it('accepts host:port and https URLs', () => {
