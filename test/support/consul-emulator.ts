@@ -873,17 +873,24 @@ export class ConsulEmulator {
   private healthEntry(s: ServiceRecord) {
     const node = this.nodes.get(s.node)!;
     const checks = [...(this.checksByNode.get(s.node)?.values() ?? [])].filter((c) => c.ServiceID === '' || c.ServiceID === s.ID).map(publicCheck);
+    // Field sets of Consul 1.x's "List Service Instances for Service" sample response
+    // (developer.hashicorp.com/consul/api-docs/health#list-service-instances-for-service) and of
+    // api.ServiceEntry / api.AgentService in github.com/hashicorp/consul/api (health.go, agent.go);
+    // Enterprise-only fields (Namespace, Partition) and peering fields (PeerName) are left out.
     return {
-      Node: { ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter, TaggedAddresses: node.TaggedAddresses, Meta: node.Meta },
+      Node: { ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter, TaggedAddresses: node.TaggedAddresses, Meta: node.Meta, CreateIndex: 1, ModifyIndex: 1 },
       Service: {
         ID: s.ID,
         Service: s.Service,
         Tags: s.Tags,
         Address: s.Address,
-        Port: s.Port,
+        TaggedAddresses: {},
         Meta: s.Meta,
+        Port: s.Port,
         Weights: s.Weights,
         EnableTagOverride: s.EnableTagOverride,
+        Proxy: { Mode: '', MeshGateway: {}, Expose: {} },
+        Connect: {},
         CreateIndex: s.CreateIndex,
         ModifyIndex: s.ModifyIndex,
       },
@@ -953,6 +960,12 @@ export function checkFilter(expression: string): (check: CheckRecord) => boolean
   return (c) => clauses.every((test) => test(c));
 }
 
+/**
+ * A check as the health endpoints return it: the fields of api.HealthCheck in
+ * github.com/hashicorp/consul/api/health.go (the sample responses of /v1/health/state/:state
+ * and /v1/health/service/:service list Node, CheckID, Name, Status, Notes, Output, ServiceID,
+ * ServiceName, ServiceTags; Consul 1.x adds Type, Interval, Timeout, ExposedPort, Definition).
+ */
 function publicCheck(c: CheckRecord) {
   return {
     Node: c.Node,
@@ -965,6 +978,10 @@ function publicCheck(c: CheckRecord) {
     ServiceName: c.ServiceName,
     ServiceTags: c.ServiceTags,
     Type: c.Type,
+    Interval: c.definition.Interval ?? '',
+    Timeout: c.definition.Timeout ?? '',
+    ExposedPort: 0,
+    Definition: {},
     CreateIndex: c.CreateIndex,
     ModifyIndex: c.ModifyIndex,
   };
