@@ -42,6 +42,8 @@ const DRAIN_MS = 20_000;
 const FABIO = process.env.BENCH_FABIO !== '0';
 const ROUTER = process.env.BENCH_ROUTER !== '0';
 const NODE = 'node-1';
+/** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
+const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -104,6 +106,8 @@ interface Row {
   changeToEveryProxyMs: { p50: number; p95: number; max: number };
   changeToEachProxyMs: { p50: number; p95: number; max: number };
   missed: number;
+  /** Requests and KiB per change, per proxy (all the window's traffic divided by the changes). */
+  perChange: { requests: number; kib: number };
 }
 
 let changeCounter = 0;
@@ -139,6 +143,11 @@ async function measure(model: Row['model'], emu: EmulatorProcess, fleet: FleetPr
   const cpu = process.cpuUsage(cpu0);
   const consulAfter = await emu.call<{ requests: number; bytes: number }>({ cmd: 'stats' });
   const after = fleet.map((p) => p.counters());
+  // Outside the window: the changed instances pass again, so every run starts from a datacenter
+  // whose checks all pass (the non-passing list the health watch reads stays small).
+  for (const c of pending) emu.send({ cmd: 'flip', service: c.s, instance: c.i, status: 'passing' });
+  const restored = performance.now() + 30_000;
+  while (pending.some((c) => fleet.some((p) => p.sees(c.s, c.i))) && performance.now() < restored) await sleep(50);
   const requests = after.reduce((n, a, k) => n + a.requests - before[k]!.requests, 0);
   const bytes = after.reduce((n, a, k) => n + a.bytes - before[k]!.bytes, 0);
   const each = pending.flatMap((c) => c.seen.filter((x): x is number => x !== null));
@@ -159,11 +168,12 @@ async function measure(model: Row['model'], emu: EmulatorProcess, fleet: FleetPr
     changeToEveryProxyMs: { p50: r1(pct(every, 50)), p95: r1(pct(every, 95)), max: r1(every.length ? Math.max(...every) : NaN) },
     changeToEachProxyMs: { p50: r1(pct(each, 50)), p95: r1(pct(each, 95)), max: r1(each.length ? Math.max(...each) : NaN) },
     missed: pending.filter((c) => c.seen.includes(null)).length,
+    perChange: { requests: pending.length ? r1(requests / n / pending.length) : 0, kib: pending.length ? r1(bytes / 1024 / n / pending.length) : 0 },
   };
 }
 
 async function switchyardFleet(address: string, n: number): Promise<FleetProxy[]> {
-  const config = parseConfigText('bench.yaml', JSON.stringify({ registry: { type: 'consul', address, startTimeout: '120s', timeout: '60s' } })).registry as ConsulRegistryConfig;
+  const config = parseConfigText('bench.yaml', JSON.stringify({ registry: { type: 'consul', address, startTimeout: '120s', timeout: '60s', ...REGISTRY } })).registry as ConsulRegistryConfig;
   const registries = Array.from({ length: n }, () => new ConsulRegistry({ config, configFile: 'bench.yaml', logger: silentLogger() }));
   // Start in groups so the emulator is not asked for N x S reads at once.
   for (let k = 0; k < registries.length; k += 5) await Promise.all(registries.slice(k, k + 5).map((r) => r.start()));
@@ -229,28 +239,25 @@ async function main(): Promise<void> {
   for (const services of SERVICES) {
     const emu = EmulatorProcess.start();
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
-    for (const n of PROXIES) {
-      const heap0 = heapMiB();
-      const fleet = await switchyardFleet(address, n);
-      const heapPerProxy = (heapMiB() - heap0) / n;
+    const runFleet = async (model: Row['model'], n: number, start: () => Promise<FleetProxy[]>) => {
+      // Heap after start minus heap before (both after full GCs, the previous fleet long closed), per proxy.
+      await sleep(1_000);
+      heapMiB();
+      const heapBefore = heapMiB();
+      const fleet = await start();
+      const heapPerProxy = Math.round(((heapMiB() - heapBefore) / n) * 10) / 10;
+      const done: Row[] = [];
       for (const churn of CHURN) {
-        const row = await measure('switchyard', emu, fleet, services, churn, heapPerProxy);
-        rows.push(row);
+        const row = await measure(model, emu, fleet, services, churn, NaN);
+        done.push(row);
         console.error(JSON.stringify(row));
       }
       await Promise.all(fleet.map((p) => p.close()));
-    }
-    if (FABIO) {
-      const heap0 = heapMiB();
-      const fleet = await fabioFleet(address, 1);
-      const heapPerProxy = heapMiB() - heap0;
-      for (const churn of CHURN) {
-        const row = await measure('fabio model', emu, fleet, services, churn, heapPerProxy);
-        rows.push(row);
-        console.error(JSON.stringify(row));
-      }
-      await Promise.all(fleet.map((p) => p.close()));
-    }
+      for (const row of done) row.perProxy.heapMiB = heapPerProxy;
+      rows.push(...done);
+    };
+    for (const n of PROXIES) await runFleet('switchyard', n, () => switchyardFleet(address, n));
+    if (FABIO) await runFleet('fabio model', 1, () => fabioFleet(address, 1));
     if (ROUTER) {
       const r = { services, ...(await routerChangeToTable(emu, address, services)) };
       routers.push(r);
@@ -274,18 +281,19 @@ async function report(rows: Row[], routers: { services: number; startS: number; 
     `Command: \`npm run bench:consul\` (BENCH_PROXIES=${PROXIES.join(',')} BENCH_SERVICES=${SERVICES.join(',')} BENCH_CHURN=${CHURN.join(',')} BENCH_INSTANCES=${INSTANCES} BENCH_CHURN_MS=${CHURN_MS} BENCH_IDLE_MS=${IDLE_MS})`,
     `Machine: ${JSON.stringify(machine)}`,
     '',
-    'Proxies are in-process ConsulRegistry instances (default settings: consistency stale, readRate 100/s, connections 8); Consul is the emulator in a child process.',
+    `Proxies are in-process ConsulRegistry instances (settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}; i.e. consistency stale, readRate 100/s, connections 8, minInterval ${String(REGISTRY.minInterval ?? '100ms')}); Consul is the emulator in a child process.`,
+    'Heap per proxy: heap after the fleet started minus heap before (both after full GCs), divided by the number of proxies.',
     'Per-proxy requests and bytes are counted by each proxy (response bodies); "Consul side" is what the emulator served in total.',
     'The fabio model runs one proxy; its per-proxy figures do not depend on the fleet size (each proxy does the same reads), the fleet load is N times that.',
     'Churn: C check changes/s for the churn window (each on a distinct instance); the window runs until every proxy has seen every change (or 20 s).',
     '',
-    '| model | proxies | services × instances | churn/s | changes | window s | req/s per proxy | KiB/s per proxy | vs fabio (req, bytes) | fleet req/s | fleet KiB/s | Consul-side req/s | change→every proxy p50 / p95 / max ms | change→each proxy p95 ms | missed | CPU % per proxy | heap MiB per proxy |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| model | proxies | services × instances | churn/s | changes | window s | req/s per proxy | KiB/s per proxy | vs fabio (req, bytes) | fleet req/s | fleet KiB/s | Consul-side req/s | change→every proxy p50 / p95 / max ms | change→each proxy p95 ms | missed | CPU % per proxy | heap MiB per proxy | per change per proxy: req, KiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map((r) => {
       const f = r.model === 'switchyard' ? fabio(r) : undefined;
       const vs = f ? `${ratio(r.perProxy.reqPerS, f.perProxy.reqPerS)}, ${ratio(r.perProxy.kbPerS, f.perProxy.kbPerS)}` : '–';
       const lat = r.churn === 0 ? '–' : `${r.changeToEveryProxyMs.p50} / ${r.changeToEveryProxyMs.p95} / ${r.changeToEveryProxyMs.max}`;
-      return `| ${r.model} | ${r.proxies} | ${r.services} × ${INSTANCES} = ${r.instances} | ${r.churn} | ${r.changes} | ${r.windowS} | ${r.perProxy.reqPerS} | ${r.perProxy.kbPerS} | ${vs} | ${r.fleet.reqPerS} | ${r.fleet.kbPerS} | ${r.consulSide.reqPerS} | ${lat} | ${r.churn === 0 ? '–' : r.changeToEachProxyMs.p95} | ${r.missed} | ${r.perProxy.cpuPct} | ${r.perProxy.heapMiB} |`;
+      return `| ${r.model} | ${r.proxies} | ${r.services} × ${INSTANCES} = ${r.instances} | ${r.churn} | ${r.changes} | ${r.windowS} | ${r.perProxy.reqPerS} | ${r.perProxy.kbPerS} | ${vs} | ${r.fleet.reqPerS} | ${r.fleet.kbPerS} | ${r.consulSide.reqPerS} | ${lat} | ${r.churn === 0 ? '–' : r.changeToEachProxyMs.p95} | ${r.missed} | ${r.perProxy.cpuPct} | ${r.perProxy.heapMiB} | ${r.churn === 0 ? '–' : `${r.perChange.requests}, ${r.perChange.kib}`} |`;
     }),
     '',
     ...(routers.length
