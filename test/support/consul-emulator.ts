@@ -579,7 +579,7 @@ export class ConsulEmulator {
           }
           return out;
         },
-        filtered: () => [...this.services.values()].some((s) => !canRead(s.Service)),
+        filtered: () => acl !== null && [...this.services.values()].some((s) => !canRead(s.Service)),
       };
     }
     if (path === '/v1/health/state/any' || /^\/v1\/health\/state\/(passing|warning|critical)$/.test(path)) {
@@ -590,7 +590,7 @@ export class ConsulEmulator {
           [...this.checks.values()]
             .filter((c) => (state === 'any' || c.Status === state) && (c.ServiceName === '' || canRead(c.ServiceName)) && (matches === null || matches(c)))
             .map(publicCheck),
-        filtered: () => [...this.checks.values()].some((c) => c.ServiceName !== '' && !canRead(c.ServiceName)),
+        filtered: () => acl !== null && [...this.checks.values()].some((c) => c.ServiceName !== '' && !canRead(c.ServiceName)),
       };
     }
     const health = /^\/v1\/health\/service\/([^/]+)$/.exec(path);
