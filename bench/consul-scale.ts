@@ -15,7 +15,8 @@
  *
  * Results: bench/results/consul-<time>.md and .json. A benchmark, not a test.
  * Knobs: BENCH_PROXIES=1,20 BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50 BENCH_INSTANCES=2
- * BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1.
+ * BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1, BENCH_REGISTRY (JSON
+ * registry settings), BENCH_BUSY (JSON busy-datacenter options).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -44,6 +45,8 @@ const ROUTER = process.env.BENCH_ROUTER !== '0';
 const NODE = 'node-1';
 /** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
 const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
+/** Busy-datacenter mode of the emulator during every run, as JSON (e.g. '{"services":50,"writesPerSecond":20}'). */
+const BUSY = process.env.BENCH_BUSY ? (JSON.parse(process.env.BENCH_BUSY) as Record<string, unknown>) : null;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const gc = (globalThis as { gc?: () => void }).gc;
@@ -239,6 +242,7 @@ async function main(): Promise<void> {
   for (const services of SERVICES) {
     const emu = EmulatorProcess.start();
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
+    if (BUSY) await emu.call({ cmd: 'busy', options: BUSY });
     const runFleet = async (model: Row['model'], n: number, start: () => Promise<FleetProxy[]>) => {
       // Heap after start minus heap before (both after full GCs, the previous fleet long closed), per proxy.
       await sleep(1_000);
@@ -282,6 +286,7 @@ async function report(rows: Row[], routers: { services: number; startS: number; 
     `Machine: ${JSON.stringify(machine)}`,
     '',
     `Proxies are in-process ConsulRegistry instances (settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}; i.e. consistency stale, readRate 100/s, connections 8, minInterval ${String(REGISTRY.minInterval ?? '100ms')}); Consul is the emulator in a child process.`,
+    ...(BUSY ? [`Busy datacenter mode on during the runs: ${JSON.stringify(BUSY)} (unrelated services re-registered with a new Meta, checks flapping).`] : []),
     'Heap per proxy: heap after the fleet started minus heap before (both after full GCs), divided by the number of proxies.',
     'Per-proxy requests and bytes are counted by each proxy (response bodies); "Consul side" is what the emulator served in total.',
     'The fabio model runs one proxy; its per-proxy figures do not depend on the fleet size (each proxy does the same reads), the fleet load is N times that.',

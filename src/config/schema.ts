@@ -293,6 +293,12 @@ const consulRegistrySchema = z
       .default(300_000),
     /** Least time between two requests of one watch, so a flapping index cannot become a busy loop. */
     minInterval: durationSchema.default(100),
+    /**
+     * Least time between two requests of the catalog watch (/v1/catalog/services, whose answer
+     * grows with the number of services and comes back on every registration anywhere); default
+     * minInterval. New services and tag changes wait up to this long.
+     */
+    catalogMinInterval: durationSchema.optional(),
     /** Timeout of a non-blocking request (and the extra time allowed beyond `wait` for a blocking one). */
     timeout: durationSchema.refine((ms) => ms > 0, { message: 'must be greater than 0' }).default(10_000),
     backoff: z

@@ -228,7 +228,8 @@ export class ConsulRegistry implements Registry {
       onIdle: () => this.publishNow(),
     });
     const common = { waitMs: this.config.wait, minIntervalMs: this.config.minInterval, backoff: this.backoff };
-    const catalogWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
+    const catalogMinIntervalMs = this.config.catalogMinInterval ?? this.config.minInterval;
+    const catalogWatch = new BlockingWatch(this.client!, { ...common, minIntervalMs: catalogMinIntervalMs, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
       onResult: (body, _index, fresh) => this.onCatalog(body, fresh),
       ...this.watchHandlers('catalog'),
     });

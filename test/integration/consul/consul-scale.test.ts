@@ -66,6 +66,21 @@ describe('Consul registry at datacenter scale', () => {
     expect(st.sweepPending).toBe(true);
   });
 
+  it('paces the catalog watch by catalogMinInterval while writes elsewhere keep moving its index', async () => {
+    const { consul, registry } = await start(20, { tags: ['routed'], catalogMinInterval: '1s' });
+    consul.startBusy({ services: 10, writesPerSecond: 50 });
+    const since = Date.now();
+    await new Promise((r) => setTimeout(r, 2_500));
+    consul.stopBusy();
+    const elapsed = Date.now() - since;
+    const catalogReads = consul.requestsTo('/v1/catalog/services').filter((r) => r.time >= since).length;
+    expect(catalogReads).toBeGreaterThan(0);
+    expect(catalogReads).toBeLessThanOrEqual(Math.ceil(elapsed / 1_000) + 1);
+    // A new routed service still arrives, within the catalog pace.
+    consul.register({ Name: 'late', ID: 'late-1', Port: 1, Tags: ['routed'], Check: { TTL: '1h', Status: 'passing' } });
+    await eventually(() => registry.current().services.has('late'), 5_000, 'new service');
+  });
+
   it('reads only the service whose check changed, among 200', async () => {
     const { consul, registry, serviceReads } = await start(200);
     const before = serviceReads();

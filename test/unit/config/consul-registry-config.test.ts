@@ -36,6 +36,8 @@ describe('registry: consul config', () => {
     expect(() => parse({ readRate: 0 })).toThrow(/registry.readRate.*at least 1 read per second/);
     expect(() => parse({ registrationScanInterval: '10ms' })).toThrow(/registry.registrationScanInterval.*at least "100ms"/);
     expect(() => parse({ sweepInterval: 'soon' })).toThrow(/registry.sweepInterval/);
+    expect(() => parse({ catalogMinInterval: 'often' })).toThrow(/registry.catalogMinInterval/);
+    expect(parse({ catalogMinInterval: '2s' }).registry).toMatchObject({ catalogMinInterval: 2_000 });
   });
 
   it('accepts host:port and https URLs', () => {
