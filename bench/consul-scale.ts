@@ -1,129 +1,326 @@
 /**
- * `npm run bench:consul`: Consul discovery at scale, against the emulator in this process.
- * 1,000 services x 5 instances (each with a TTL check and a urlprefix- tag). Measures:
- * - start-up sync time and memory of the router's view (heap after GC, before/after start);
- * - time from a health change in Consul to a new route table, and Consul requests per change;
- * - time from a tag change to the route table;
- * - the cost of a catalog change no tag or check explains (instance without checks: full sweep);
- * - requests per second to Consul while idle.
- * A benchmark, not a test: figures vary with the machine.
+ * `npm run bench:consul`: a fleet of proxies on one Consul, and what it costs Consul.
+ *
+ * - Consul: the test emulator in a child process (bench/lib/consul-emulator-process.ts), with
+ *   S services x I instances, each instance with a passing TTL check and a urlprefix- tag.
+ * - Proxies: N in-process ConsulRegistry instances (the real registry class, each with its own
+ *   connections, as N routers would have), all in this process; per-proxy CPU and memory are
+ *   this process's totals divided by N (the emulator's CPU is not included).
+ * - Churn: C check changes a second for BENCH_CHURN_MS, each on a distinct instance (passing →
+ *   critical), sent to the emulator over IPC. Change-to-table is the time from sending the
+ *   change until a proxy has published a snapshot showing it; "every proxy" is, per change, the
+ *   latest of the N proxies.
+ * - Reference: the fabio strategy (bench/lib/fabio-model.ts), one proxy, same Consul and churn.
+ * - Also, with 1 real router (src/main.ts) on the same Consul: change to route-table swap.
+ *
+ * Results: bench/results/consul-<time>.md and .json. A benchmark, not a test.
+ * Knobs: BENCH_PROXIES=1,20 BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50 BENCH_INSTANCES=2
+ * BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1, BENCH_REGISTRY (JSON
+ * registry settings), BENCH_BUSY (JSON busy-datacenter options).
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { parseConfigText } from '../src/config/load-config.js';
+import type { ConsulRegistryConfig } from '../src/config/schema.js';
 import { Switchyard } from '../src/main.js';
 import { silentLogger } from '../src/observability/logger.js';
-import { ConsulEmulator } from '../test/support/consul-emulator.js';
+import { ConsulRegistry } from '../src/registry/consul/consul-registry.js';
+import { FabioModel } from './lib/fabio-model.js';
+import { describeMachine } from './lib/machine.js';
 
-const SERVICES = Number(process.env.BENCH_SERVICES ?? 1000);
-const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 5);
-const CHANGES = Number(process.env.BENCH_CHANGES ?? 30);
-const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 20_000);
+const list = (name: string, fallback: number[]) => (process.env[name] ? process.env[name]!.split(',').map(Number) : fallback);
+const PROXIES = list('BENCH_PROXIES', [1, 20]);
+const SERVICES = list('BENCH_SERVICES', [1000, 5000]);
+const CHURN = list('BENCH_CHURN', [0, 5, 50]);
+const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2);
+const CHURN_MS = Number(process.env.BENCH_CHURN_MS ?? 3_000);
+const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 3_000);
+const DRAIN_MS = 20_000;
+const FABIO = process.env.BENCH_FABIO !== '0';
+const ROUTER = process.env.BENCH_ROUTER !== '0';
+const NODE = 'node-1';
+/** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
+const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
+/** Busy-datacenter mode of the emulator during every run, as JSON (e.g. '{"services":50,"writesPerSecond":20}'). */
+const BUSY = process.env.BENCH_BUSY ? (JSON.parse(process.env.BENCH_BUSY) as Record<string, unknown>) : null;
 
+const here = dirname(fileURLToPath(import.meta.url));
 const gc = (globalThis as { gc?: () => void }).gc;
 const heapMiB = () => {
   gc?.();
   return process.memoryUsage().heapUsed / 2 ** 20;
 };
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-const fmt = (n: number) => n.toFixed(1);
+const pct = (xs: number[], p: number) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function main(): Promise<void> {
-  const consul = await ConsulEmulator.start({ runChecks: false });
-  for (let s = 0; s < SERVICES; s++) {
-    for (let i = 0; i < INSTANCES; i++) {
-      consul.register({ Name: `svc-${s}`, ID: `svc-${s}-${i}`, Address: '127.0.0.1', Port: 20_000 + i, Tags: [`urlprefix-/svc-${s}`], Check: { TTL: '24h', Status: 'passing' } });
-    }
+/** The emulator child, driven by request/response messages. */
+class EmulatorProcess {
+  private next = 1;
+  private readonly waiting = new Map<number, (m: { result?: unknown; error?: string }) => void>();
+  private constructor(private readonly child: ChildProcess) {
+    child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
+      this.waiting.get(m.id)?.(m);
+      this.waiting.delete(m.id);
+    });
   }
-  const dir = await mkdtemp(join(tmpdir(), 'switchyard-bench-'));
-  const configFile = join(dir, 'config.yaml');
-  await writeFile(configFile, stringify({ listeners: [{ address: '127.0.0.1', port: 0 }], admin: { enabled: false }, registry: { type: 'consul', address: consul.address } }));
-
-  const heapBefore = heapMiB();
-  const rssBefore = process.memoryUsage().rss / 2 ** 20;
-  let t = performance.now();
-  const app = await Switchyard.start(configFile, { logger: silentLogger() });
-  const startMs = performance.now() - t;
-  const heapAfter = heapMiB();
-  const rssAfter = process.memoryUsage().rss / 2 ** 20;
-  const handler = (app as unknown as { handler: { table: { routes: readonly unknown[] } } }).handler;
-  const routes = handler.table.routes.length;
-
-  /** Waits (setImmediate polling) until the route table is replaced; returns ms since `t0`. */
-  const tableSwap = async (t0: number, before: unknown) => {
-    while (handler.table === before) {
-      await new Promise((r) => setTimeout(r, 1));
-      if (performance.now() - t0 > 10_000) throw new Error('route table not rebuilt within 10 s');
-    }
-    return performance.now() - t0;
-  };
-
-  // Let the watches settle into their blocking queries.
-  await new Promise((r) => setTimeout(r, 500));
-
-  const health: number[] = [];
-  const healthRequests: number[] = [];
-  for (let n = 0; n < CHANGES; n++) {
-    // Pairs of changes on one instance: critical, then passing again.
-    const k = Math.floor(n / 2);
-    const before = handler.table;
-    const reqs = consul.requests.length;
-    t = performance.now();
-    consul.setCheckStatus(`service:svc-${(k * 37) % SERVICES}-${k % INSTANCES}`, n % 2 === 0 ? 'critical' : 'passing');
-    health.push(await tableSwap(t, before));
-    await new Promise((r) => setTimeout(r, 150));
-    healthRequests.push(consul.requests.length - reqs);
+  static start(): EmulatorProcess {
+    return new EmulatorProcess(fork(join(here, 'lib/consul-emulator-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
   }
-  await new Promise((r) => setTimeout(r, 500));
-
-  const tags: number[] = [];
-  for (let n = 0; n < Math.min(CHANGES, 10); n++) {
-    const before = handler.table;
-    t = performance.now();
-    consul.register({ Name: `svc-${n}`, ID: `svc-${n}-0`, Address: '127.0.0.1', Port: 20_000, Tags: [`urlprefix-/svc-${n}`, `urlprefix-/extra-${n}-${Date.now()}`], Check: { TTL: '24h', Status: 'passing' } });
-    tags.push(await tableSwap(t, before));
-    await new Promise((r) => setTimeout(r, 150));
+  call<T>(message: Record<string, unknown>): Promise<T> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result as T)));
+      this.child.send({ ...message, id });
+    });
   }
-  await new Promise((r) => setTimeout(r, 500));
-
-  // An instance without checks and without new tags: only the catalog index moves.
-  let before = handler.table;
-  let reqs = consul.requests.length;
-  t = performance.now();
-  consul.register({ Name: 'svc-1', ID: 'svc-1-nocheck', Address: '127.0.0.1', Port: 29_999, Tags: ['urlprefix-/svc-1'] });
-  const sweepMs = await tableSwap(t, before);
-  await new Promise((r) => setTimeout(r, 1_000));
-  const sweepRequests = consul.requests.length - reqs;
-
-  reqs = consul.requests.length;
-  const idleStart = performance.now();
-  await new Promise((r) => setTimeout(r, IDLE_MS));
-  const idleRate = ((consul.requests.length - reqs) * 1000) / (performance.now() - idleStart);
-
-  before = handler.table;
-  const result = {
-    services: SERVICES,
-    instances: SERVICES * INSTANCES,
-    routes,
-    startSyncMs: Math.round(startMs),
-    heapMiB: { beforeStart: fmt(heapBefore), afterSync: fmt(heapAfter), router: fmt(heapAfter - heapBefore) },
-    rssMiB: { beforeStart: fmt(rssBefore), afterSync: fmt(rssAfter) },
-    healthChangeToRouteTableMs: { p50: fmt(pct(health, 50)), p95: fmt(pct(health, 95)), max: fmt(Math.max(...health)) },
-    consulRequestsPerHealthChange: { p50: pct(healthRequests, 50), max: Math.max(...healthRequests) },
-    tagChangeToRouteTableMs: { p50: fmt(pct(tags, 50)), max: fmt(Math.max(...tags)) },
-    unexplainedCatalogChange: { toRouteTableMs: fmt(sweepMs), consulRequests: sweepRequests },
-    idleConsulRequestsPerSecond: Number(idleRate.toFixed(3)),
-    idleWindowS: IDLE_MS / 1000,
-    gcExposed: gc !== undefined,
-  };
-  console.log(JSON.stringify(result, null, 2));
-  await app.close(1_000);
-  await consul.close();
-  await rm(dir, { recursive: true, force: true });
+  /** Fire-and-forget (the flip is applied when the child reads the message). */
+  send(message: Record<string, unknown>): void {
+    this.child.send({ ...message, id: 0 });
+  }
+  async close(): Promise<void> {
+    await this.call({ cmd: 'close' }).catch(() => undefined);
+  }
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+/** One proxy of a fleet as the measurement sees it. */
+interface FleetProxy {
+  counters(): { requests: number; bytes: number };
+  /** True when the proxy's current table shows instance `i` of service `s` out of rotation. */
+  sees(s: number, i: number): boolean;
+  onPublish(listener: () => void): void;
+  close(): Promise<void>;
+}
+
+interface Row {
+  model: 'switchyard' | 'fabio model';
+  proxies: number;
+  services: number;
+  instances: number;
+  churn: number;
+  changes: number;
+  windowS: number;
+  perProxy: { reqPerS: number; kbPerS: number; cpuPct: number; heapMiB: number };
+  fleet: { reqPerS: number; kbPerS: number };
+  consulSide: { reqPerS: number; kbPerS: number };
+  changeToEveryProxyMs: { p50: number; p95: number; max: number };
+  changeToEachProxyMs: { p50: number; p95: number; max: number };
+  missed: number;
+  /** Requests and KiB per change, per proxy (all the window's traffic divided by the changes). */
+  perChange: { requests: number; kib: number };
+}
+
+let changeCounter = 0;
+
+async function measure(model: Row['model'], emu: EmulatorProcess, fleet: FleetProxy[], services: number, churn: number, heapPerProxy: number): Promise<Row> {
+  await sleep(500);
+  const pending: { s: number; i: number; t0: number; seen: (number | null)[] }[] = [];
+  fleet.forEach((p, idx) =>
+    p.onPublish(() => {
+      const now = performance.now();
+      for (const c of pending) if (c.seen[idx] === null && p.sees(c.s, c.i)) c.seen[idx] = now - c.t0;
+    }),
+  );
+  const before = fleet.map((p) => p.counters());
+  const consulBefore = await emu.call<{ requests: number; bytes: number }>({ cmd: 'stats' });
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  if (churn === 0) await sleep(IDLE_MS);
+  else {
+    const total = Math.max(1, Math.round((churn * CHURN_MS) / 1000));
+    for (let n = 0; n < total; n++) {
+      const k = changeCounter++;
+      const s = (k * 7919) % services;
+      const i = Math.floor(k / services) % INSTANCES;
+      pending.push({ s, i, t0: performance.now(), seen: fleet.map(() => null) });
+      emu.send({ cmd: 'flip', service: s, instance: i, status: 'critical' });
+      await sleep(1000 / churn);
+    }
+    const deadline = performance.now() + DRAIN_MS;
+    while (pending.some((c) => c.seen.includes(null)) && performance.now() < deadline) await sleep(20);
+  }
+  const elapsedS = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const consulAfter = await emu.call<{ requests: number; bytes: number }>({ cmd: 'stats' });
+  const after = fleet.map((p) => p.counters());
+  // Outside the window: the changed instances pass again, so every run starts from a datacenter
+  // whose checks all pass (the non-passing list the health watch reads stays small).
+  for (const c of pending) emu.send({ cmd: 'flip', service: c.s, instance: c.i, status: 'passing' });
+  const restored = performance.now() + 30_000;
+  while (pending.some((c) => fleet.some((p) => p.sees(c.s, c.i))) && performance.now() < restored) await sleep(50);
+  const requests = after.reduce((n, a, k) => n + a.requests - before[k]!.requests, 0);
+  const bytes = after.reduce((n, a, k) => n + a.bytes - before[k]!.bytes, 0);
+  const each = pending.flatMap((c) => c.seen.filter((x): x is number => x !== null));
+  const every = pending.filter((c) => !c.seen.includes(null)).map((c) => Math.max(...(c.seen as number[])));
+  const n = fleet.length;
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  return {
+    model,
+    proxies: n,
+    services,
+    instances: services * INSTANCES,
+    churn,
+    changes: pending.length,
+    windowS: r1(elapsedS),
+    perProxy: { reqPerS: r1(requests / n / elapsedS), kbPerS: r1(bytes / 1024 / n / elapsedS), cpuPct: r1(((cpu.user + cpu.system) / 1e6 / elapsedS / n) * 100), heapMiB: r1(heapPerProxy) },
+    fleet: { reqPerS: r1(requests / elapsedS), kbPerS: r1(bytes / 1024 / elapsedS) },
+    consulSide: { reqPerS: r1((consulAfter.requests - consulBefore.requests) / elapsedS), kbPerS: r1((consulAfter.bytes - consulBefore.bytes) / 1024 / elapsedS) },
+    changeToEveryProxyMs: { p50: r1(pct(every, 50)), p95: r1(pct(every, 95)), max: r1(every.length ? Math.max(...every) : NaN) },
+    changeToEachProxyMs: { p50: r1(pct(each, 50)), p95: r1(pct(each, 95)), max: r1(each.length ? Math.max(...each) : NaN) },
+    missed: pending.filter((c) => c.seen.includes(null)).length,
+    perChange: { requests: pending.length ? r1(requests / n / pending.length) : 0, kib: pending.length ? r1(bytes / 1024 / n / pending.length) : 0 },
+  };
+}
+
+async function switchyardFleet(address: string, n: number): Promise<FleetProxy[]> {
+  const config = parseConfigText('bench.yaml', JSON.stringify({ registry: { type: 'consul', address, startTimeout: '120s', timeout: '60s', ...REGISTRY } })).registry as ConsulRegistryConfig;
+  const registries = Array.from({ length: n }, () => new ConsulRegistry({ config, configFile: 'bench.yaml', logger: silentLogger() }));
+  // Start in groups so the emulator is not asked for N x S reads at once.
+  for (let k = 0; k < registries.length; k += 5) await Promise.all(registries.slice(k, k + 5).map((r) => r.start()));
+  return registries.map((r) => {
+    const listeners: (() => void)[] = [];
+    r.subscribe(() => listeners.forEach((l) => l()));
+    return {
+      counters: () => ({ requests: r.readStatus().requests, bytes: r.readStatus().bytes }),
+      sees: (s, i) => r.current().services.get(`svc-${s}`)?.instances.find((x) => x.id === `${NODE}/svc-${s}-${i}`)?.health === 'critical',
+      onPublish: (l) => {
+        listeners.length = 0;
+        listeners.push(l);
+      },
+      close: () => r.close(),
+    };
+  });
+}
+
+async function fabioFleet(address: string, n: number): Promise<FleetProxy[]> {
+  const models = Array.from({ length: n }, () => new FabioModel(`http://${address}`));
+  await Promise.all(models.map((m) => m.start()));
+  return models.map((m) => {
+    let listener: (() => void) | null = null;
+    m.onTable(() => listener?.());
+    return {
+      counters: () => ({ requests: m.requests, bytes: m.bytes }),
+      sees: (s, i) => m.table.get(`svc-${s}`)?.has(`${NODE}/svc-${s}-${i}`) === false,
+      onPublish: (l) => (listener = l),
+      close: () => m.stop(),
+    };
+  });
+}
+
+/** One real router on the same Consul: time from a check change to a new route table. */
+async function routerChangeToTable(emu: EmulatorProcess, address: string, services: number): Promise<{ startS: number; p50: number; p95: number; max: number; changes: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-consul-bench-'));
+  const configFile = join(dir, 'config.yaml');
+  await writeFile(configFile, stringify({ listeners: [{ address: '127.0.0.1', port: 0 }], admin: { enabled: false }, registry: { type: 'consul', address, startTimeout: '120s' } }));
+  const t = performance.now();
+  const app = await Switchyard.start(configFile, { logger: silentLogger() });
+  const startS = (performance.now() - t) / 1000;
+  const handler = (app as unknown as { handler: { table: unknown } }).handler;
+  await sleep(500);
+  const times: number[] = [];
+  for (let n = 0; n < 10; n++) {
+    const k = changeCounter++;
+    const before = handler.table;
+    const t0 = performance.now();
+    emu.send({ cmd: 'flip', service: (k * 7919) % services, instance: Math.floor(k / services) % INSTANCES, status: 'critical' });
+    while (handler.table === before && performance.now() - t0 < 10_000) await sleep(1);
+    times.push(performance.now() - t0);
+    await sleep(200);
+  }
+  await app.close(1_000);
+  await rm(dir, { recursive: true, force: true });
+  const r1 = (x: number) => Math.round(x * 10) / 10;
+  return { startS: r1(startS), p50: r1(pct(times, 50)), p95: r1(pct(times, 95)), max: r1(Math.max(...times)), changes: times.length };
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  const routers: { services: number; startS: number; p50: number; p95: number; max: number; changes: number }[] = [];
+  for (const services of SERVICES) {
+    const emu = EmulatorProcess.start();
+    const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
+    if (BUSY) await emu.call({ cmd: 'busy', options: BUSY });
+    const runFleet = async (model: Row['model'], n: number, start: () => Promise<FleetProxy[]>) => {
+      // Heap after start minus heap before (both after full GCs, the previous fleet long closed), per proxy.
+      await sleep(1_000);
+      heapMiB();
+      const heapBefore = heapMiB();
+      const fleet = await start();
+      const heapPerProxy = Math.round(((heapMiB() - heapBefore) / n) * 10) / 10;
+      const done: Row[] = [];
+      for (const churn of CHURN) {
+        const row = await measure(model, emu, fleet, services, churn, NaN);
+        done.push(row);
+        console.error(JSON.stringify(row));
+      }
+      await Promise.all(fleet.map((p) => p.close()));
+      for (const row of done) row.perProxy.heapMiB = heapPerProxy;
+      rows.push(...done);
+    };
+    for (const n of PROXIES) await runFleet('switchyard', n, () => switchyardFleet(address, n));
+    if (FABIO) await runFleet('fabio model', 1, () => fabioFleet(address, 1));
+    if (ROUTER) {
+      const r = { services, ...(await routerChangeToTable(emu, address, services)) };
+      routers.push(r);
+      console.error(JSON.stringify({ router: r }));
+    }
+    await emu.close();
+  }
+  await report(rows, routers);
+}
+
+async function report(rows: Row[], routers: { services: number; startS: number; p50: number; p95: number; max: number; changes: number }[]): Promise<void> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const dir = join(here, 'results');
+  await mkdir(dir, { recursive: true });
+  const machine = describeMachine();
+  const fabio = (r: Row) => rows.find((f) => f.model === 'fabio model' && f.services === r.services && f.churn === r.churn);
+  const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? '–' : a === 0 ? '0' : `1/${Math.round(b / a)}`);
+  const lines = [
+    `# Consul fleet benchmark (${new Date().toISOString()})`,
+    '',
+    `Command: \`npm run bench:consul\` (BENCH_PROXIES=${PROXIES.join(',')} BENCH_SERVICES=${SERVICES.join(',')} BENCH_CHURN=${CHURN.join(',')} BENCH_INSTANCES=${INSTANCES} BENCH_CHURN_MS=${CHURN_MS} BENCH_IDLE_MS=${IDLE_MS})`,
+    `Machine: ${JSON.stringify(machine)}`,
+    '',
+    `Proxies are in-process ConsulRegistry instances (settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}; i.e. consistency stale, readRate 100/s, connections 8, minInterval ${String(REGISTRY.minInterval ?? '100ms')}); Consul is the emulator in a child process.`,
+    ...(BUSY ? [`Busy datacenter mode on during the runs: ${JSON.stringify(BUSY)} (unrelated services re-registered with a new Meta, checks flapping).`] : []),
+    'Heap per proxy: heap after the fleet started minus heap before (both after full GCs), divided by the number of proxies.',
+    'Per-proxy requests and bytes are counted by each proxy (response bodies); "Consul side" is what the emulator served in total.',
+    'The fabio model runs one proxy; its per-proxy figures do not depend on the fleet size (each proxy does the same reads), the fleet load is N times that.',
+    'Churn: C check changes/s for the churn window (each on a distinct instance); the window runs until every proxy has seen every change (or 20 s).',
+    '',
+    '| model | proxies | services × instances | churn/s | changes | window s | req/s per proxy | KiB/s per proxy | vs fabio (req, bytes) | fleet req/s | fleet KiB/s | Consul-side req/s | change→every proxy p50 / p95 / max ms | change→each proxy p95 ms | missed | CPU % per proxy | heap MiB per proxy | per change per proxy: req, KiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    ...rows.map((r) => {
+      const f = r.model === 'switchyard' ? fabio(r) : undefined;
+      const vs = f ? `${ratio(r.perProxy.reqPerS, f.perProxy.reqPerS)}, ${ratio(r.perProxy.kbPerS, f.perProxy.kbPerS)}` : '–';
+      const lat = r.churn === 0 ? '–' : `${r.changeToEveryProxyMs.p50} / ${r.changeToEveryProxyMs.p95} / ${r.changeToEveryProxyMs.max}`;
+      return `| ${r.model} | ${r.proxies} | ${r.services} × ${INSTANCES} = ${r.instances} | ${r.churn} | ${r.changes} | ${r.windowS} | ${r.perProxy.reqPerS} | ${r.perProxy.kbPerS} | ${vs} | ${r.fleet.reqPerS} | ${r.fleet.kbPerS} | ${r.consulSide.reqPerS} | ${lat} | ${r.churn === 0 ? '–' : r.changeToEachProxyMs.p95} | ${r.missed} | ${r.perProxy.cpuPct} | ${r.perProxy.heapMiB} | ${r.churn === 0 ? '–' : `${r.perChange.requests}, ${r.perChange.kib}`} |`;
+    }),
+    '',
+    ...(routers.length
+      ? [
+          'One real router (src/main.ts, route table rebuilt on each registry change) on the same Consul, 10 check changes one at a time:',
+          '',
+          '| services | start-up sync s | change→route table p50 / p95 / max ms |',
+          '|---|---|---|',
+          ...routers.map((r) => `| ${r.services} | ${r.startS} | ${r.p50} / ${r.p95} / ${r.max} |`),
+          '',
+        ]
+      : []),
+  ];
+  await writeFile(join(dir, `consul-${stamp}.md`), lines.join('\n'));
+  await writeFile(join(dir, `consul-${stamp}.json`), JSON.stringify({ machine, rows, routers }, null, 2));
+  console.log(lines.join('\n'));
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -105,7 +105,7 @@ export class Switchyard {
       clientConnections: () => this.listeners.map((l) => ({ listener: l.name, open: l.openConnections })),
       registry: () => {
         const st = this.registry.status();
-        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince };
+        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince, consul: st.consul };
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));

@@ -351,6 +351,9 @@ const consulRegistrySchema = z
     minInterval: durationSchema
       .default(100)
       .describe('Least time between two requests of one watch, so a flapping index cannot become a busy loop.'),
+    catalogMinInterval: durationSchema
+      .optional()
+      .describe('Least time between two requests of the catalog watch (/v1/catalog/services, whose answer grows with the number of services and comes back on every registration anywhere). New services and tag changes wait up to this long. Default: minInterval.'),
     timeout: durationSchema
       .refine((ms) => ms > 0, { message: 'must be greater than 0' })
       .default(10_000)
@@ -378,6 +381,26 @@ const consulRegistrySchema = z
     startTimeout: durationSchema
       .default(10_000)
       .describe('How long start-up retries an unreachable Consul for a first good read (a bad token fails at once).'),
+    consistency: z
+      .enum(['default', 'stale', 'consistent'])
+      .default('stale')
+      .describe('Read mode: stale lets any Consul server answer (reads scale with the servers; Consul recommends it for discovery), default reads from the leader, consistent also has the leader confirm with a quorum (slowest). Stale answers are bounded by maxStale.'),
+    maxStale: durationSchema
+      .default(5_000)
+      .describe('With consistency stale: an answer whose server last heard from the leader longer ago than this is read again from the leader (0 = never).'),
+    readRate: z
+      .number()
+      .min(1, { message: 'must be at least 1 read per second' })
+      .max(10_000)
+      .default(100)
+      .describe('Most reads of single services started per second towards Consul (change reads and sweeps share it).'),
+    registrationScanInterval: durationSchema
+      .refine((ms) => ms >= 100, { message: 'must be at least "100ms"' })
+      .default(2_000)
+      .describe('Least time between two full reads of /v1/health/state/any, made only after the catalog changed with no tag change, to find the services that gained or lost checked instances.'),
+    sweepInterval: durationSchema
+      .default(300_000)
+      .describe('Least time between two sweeps (a re-read of every watched service), made only when a catalog change is explained neither by tags nor by checks (an instance without checks, an address edited in place); such changes reach the route table within this time. 0 = never sweep.'),
   })
   .refine((c) => c.backoff.initial <= c.backoff.max, { message: 'backoff.initial must not exceed backoff.max', path: ['backoff', 'initial'] });
 

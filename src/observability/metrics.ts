@@ -15,7 +15,16 @@ export interface MetricsSources {
    * The registry source's state. `staleSince` (epoch ms, or null while in sync) is given by
    * sources that watch (Consul); undefined for sources that cannot go stale.
    */
-  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number; staleSince?: number | null };
+  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number; staleSince?: number | null; consul?: ConsulReadMetrics };
+}
+
+/** The Consul read path, for Consul registry sources only. */
+export interface ConsulReadMetrics {
+  knownLeader: boolean | null;
+  lastContactMs: number | null;
+  staleRetries: number;
+  requests: number;
+  bytes: number;
 }
 
 const NO_SOURCES: MetricsSources = {
@@ -203,6 +212,58 @@ export class SwitchyardMetrics {
       name: 'switchyard_log_lines_dropped_total',
       help: 'Log lines (access log included) dropped because the log output could not keep up and logging.maxBuffer was full.',
       registers,
+    });
+    new Gauge({
+      name: 'switchyard_registry_consul_last_contact_seconds',
+      help: 'X-Consul-LastContact of the last Consul answer: how far behind the leader the answering server may be (0 when the leader answered; stale reads only).',
+      registers,
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        const ms = metrics.sources.registry().consul?.lastContactMs;
+        if (ms != null) this.set(ms / 1000);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_registry_consul_known_leader',
+      help: 'X-Consul-KnownLeader of the last Consul answer: 0 when the answering server knew of no leader (its data may be old).',
+      registers,
+      aggregator: 'min',
+      collect() {
+        this.reset();
+        const known = metrics.sources.registry().consul?.knownLeader;
+        if (known != null) this.set(known ? 1 : 0);
+      },
+    });
+    new Counter({
+      name: 'switchyard_registry_consul_stale_retries_total',
+      help: 'Stale Consul answers older than registry.maxStale that were read again from the leader.',
+      registers,
+      collect() {
+        this.reset();
+        const consul = metrics.sources.registry().consul;
+        if (consul) this.inc(consul.staleRetries);
+      },
+    });
+    new Counter({
+      name: 'switchyard_registry_consul_requests_total',
+      help: 'HTTP requests sent to Consul by the registry (watches, service reads, scans).',
+      registers,
+      collect() {
+        this.reset();
+        const consul = metrics.sources.registry().consul;
+        if (consul) this.inc(consul.requests);
+      },
+    });
+    new Counter({
+      name: 'switchyard_registry_consul_response_bytes_total',
+      help: 'Response body bytes received from Consul by the registry.',
+      registers,
+      collect() {
+        this.reset();
+        const consul = metrics.sources.registry().consul;
+        if (consul) this.inc(consul.bytes);
+      },
     });
     this.reloads = new Counter({ name: 'switchyard_config_reloads_total', help: 'Configuration reloads (SIGHUP or admin API), by result.', labelNames: ['result'], registers });
     this.reloads.labels('success').inc(0);

@@ -19,6 +19,31 @@ export interface RegistryStatus {
    * stale leave it out.
    */
   readonly staleSince?: number | null;
+  /** Consul sources: how reads are answered and what they cost. */
+  readonly consul?: ConsulReadStatus;
+}
+
+/** The Consul read path as the registry sees it (admin API /api/v1/registry and metrics). */
+export interface ConsulReadStatus {
+  /** Configured read mode: stale, default or consistent. */
+  readonly consistency: string;
+  /** X-Consul-KnownLeader of the last answer (null before the first). */
+  readonly knownLeader: boolean | null;
+  /** X-Consul-LastContact of the last answer, in ms (0 when the leader answered). */
+  readonly lastContactMs: number | null;
+  /** X-Consul-Effective-Consistency of the last answer, when Consul sends it. */
+  readonly effectiveConsistency: string | null;
+  /** Stale answers older than maxStale that were read again from the leader. */
+  readonly staleRetries: number;
+  /** Requests sent to Consul and response bytes received since start. */
+  readonly requests: number;
+  readonly bytes: number;
+  /** Reads of single services, full /v1/health/state/any scans and sweeps since start. */
+  readonly serviceReads: number;
+  readonly registrationScans: number;
+  readonly sweeps: number;
+  /** True while an unexplained catalog change waits for the next sweep slot. */
+  readonly sweepPending: boolean;
 }
 
 export type RegistryListener = (snapshot: RegistrySnapshot) => void;

@@ -147,6 +147,21 @@ export interface ConsulEmulatorOptions {
   port?: number;
 }
 
+/**
+ * A busy datacenter: writes to services the router does not care about move Consul's
+ * indexes at a set rate, and checks of those services flap.
+ */
+export interface BusyDatacenterOptions {
+  /** Unrelated services to create (one instance each, TTL check passing, tag `busy`). */
+  services?: number;
+  /** Re-registrations of an unrelated instance per second (its Meta changes, its tags do not): the catalog index moves. */
+  writesPerSecond?: number;
+  /** Check status changes (passing <-> critical) of unrelated instances per second: the health index moves. */
+  flapsPerSecond?: number;
+  /** Name prefix of the unrelated services (default "busy-"). */
+  prefix?: string;
+}
+
 const MAX_WAIT_MS = 10 * 60_000;
 const DEFAULT_WAIT_MS = 5 * 60_000;
 const DURATION = /^(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)$/;
@@ -185,6 +200,18 @@ export class ConsulEmulator {
   private raftIndex = 1;
   private readonly tableIndex = { nodes: 1, services: 1, checks: 1 };
   private readonly serviceIndex = new Map<string, number>();
+  /** Service name → keys (node/ID) of its instances; node → its checks by check ID. */
+  private readonly instancesByName = new Map<string, Set<string>>();
+  private readonly checksByNode = new Map<string, Map<string, CheckRecord>>();
+  /** Serialized answers by request and index (the emulator serves many identical reads in fleet benchmarks). */
+  private readonly answers = new Map<string, { index: number; text: string }>();
+  private busyTimers: NodeJS.Timeout[] = [];
+  private lastContactMs = 0;
+  /** Response body bytes written, for load measurements. */
+  bytesSent = 0;
+  /** When false, `requests` is not appended to (long benchmarks); `requestCount` still counts. */
+  recordRequests = true;
+  requestCount = 0;
   private readonly waiters = new Set<Waiter>();
   private readonly kvs = new Map<string, { value: Buffer; CreateIndex: number; ModifyIndex: number }>();
   private kvIndex = 1;
@@ -256,6 +283,7 @@ export class ConsulEmulator {
 
   /** Stops everything, including check timers. */
   async close(): Promise<void> {
+    this.stopBusy();
     if (this.reaper) clearInterval(this.reaper);
     this.reaper = null;
     for (const c of this.checks.values()) if (c.timer) clearInterval(c.timer);
@@ -308,12 +336,61 @@ export class ConsulEmulator {
     this.kvIndex = to;
     for (const e of this.kvs.values()) e.ModifyIndex = Math.min(e.ModifyIndex, to);
     for (const name of this.serviceIndex.keys()) this.serviceIndex.set(name, to);
+    this.answers.clear();
     if (wake) for (const w of [...this.waiters]) w.wake(true);
+  }
+
+  /**
+   * Answers `?stale` reads as a follower that last heard from the leader `ms` ago
+   * (X-Consul-LastContact); reads without `stale` are answered by the leader (0).
+   */
+  setLastContact(ms: number): void {
+    this.lastContactMs = ms;
+  }
+
+  /** Starts busy-datacenter mode (see BusyDatacenterOptions); `stopBusy()` ends it. */
+  startBusy(options: BusyDatacenterOptions = {}): void {
+    this.stopBusy();
+    const prefix = options.prefix ?? 'busy-';
+    const count = Math.max(1, options.services ?? 20);
+    for (let i = 0; i < count; i++) {
+      if (!this.services.has(`${this.agentNode}/${prefix}${i}`)) {
+        this.register({ Name: `${prefix}${i}`, ID: `${prefix}${i}`, Address: '127.0.0.1', Port: 30_000 + i, Tags: ['busy'], Check: { TTL: '87600h', Status: 'passing' } });
+      }
+    }
+    let write = 0;
+    let flap = 0;
+    const every = (perSecond: number | undefined, action: () => void) => {
+      if (!perSecond || perSecond <= 0) return;
+      // Timers fire at most every ~1 ms: above 1,000/s several actions run per tick.
+      const periodMs = Math.max(1, 1000 / perSecond);
+      const perTick = Math.max(1, Math.round(perSecond / 1000));
+      const timer = setInterval(() => {
+        for (let k = 0; k < perTick; k++) action();
+      }, periodMs);
+      timer.unref();
+      this.busyTimers.push(timer);
+    };
+    every(options.writesPerSecond, () => {
+      const i = write++ % count;
+      this.register({ Name: `${prefix}${i}`, ID: `${prefix}${i}`, Address: '127.0.0.1', Port: 30_000 + i, Tags: ['busy'], Meta: { revision: String(write) }, Check: { TTL: '87600h' } });
+    });
+    every(options.flapsPerSecond, () => {
+      const i = flap++ % count;
+      const check = this.checks.get(`${this.agentNode}/service:${prefix}${i}`);
+      if (check) this.updateCheck(check, check.Status === 'passing' ? 'critical' : 'passing', '');
+    });
+  }
+
+  stopBusy(): void {
+    for (const t of this.busyTimers) clearInterval(t);
+    this.busyTimers = [];
   }
 
   /** Replaces the ACL table (null: ACLs disabled). */
   setAcl(acl: Record<string, AclToken> | null): void {
     this.acl = acl;
+    this.answers.clear();
   }
 
   /** Requests received whose path starts with `prefix`. */
@@ -356,8 +433,14 @@ export class ConsulEmulator {
       ModifyIndex: this.raftIndex + 1,
     };
     const names = new Set([record.Service]);
-    if (previous) names.add(previous.Service);
+    if (previous) {
+      names.add(previous.Service);
+      this.instancesByName.get(previous.Service)?.delete(key);
+    }
     this.services.set(key, record);
+    let instances = this.instancesByName.get(record.Service);
+    if (!instances) this.instancesByName.set(record.Service, (instances = new Set()));
+    instances.add(key);
     const defs = [...(registration.Check ? [registration.Check] : []), ...(registration.Checks ?? [])];
     const keep = new Set<string>();
     defs.forEach((def, i) => {
@@ -365,8 +448,8 @@ export class ConsulEmulator {
       keep.add(checkId);
       this.putCheck(node, { ...def, CheckID: checkId, Name: def.Name || `Service '${record.Service}' check` }, record);
     });
-    for (const c of this.checks.values()) {
-      if (c.Node !== node || c.ServiceID !== id) continue;
+    for (const c of this.checksByNode.get(node)?.values() ?? []) {
+      if (c.ServiceID !== id) continue;
       c.ServiceName = record.Service;
       c.ServiceTags = record.Tags;
       if (replaceExistingChecks && !keep.has(c.CheckID) && !c.CheckID.startsWith('_service_maintenance:')) this.removeCheck(node, c.CheckID);
@@ -379,7 +462,8 @@ export class ConsulEmulator {
     const record = this.services.get(`${node}/${serviceId}`);
     if (!record) throw new HttpError(404, `Unknown service ID "${serviceId}". Ensure that the service ID is passed, not the service name.`);
     this.services.delete(`${node}/${serviceId}`);
-    for (const c of [...this.checks.values()]) if (c.Node === node && c.ServiceID === serviceId) this.removeCheck(node, c.CheckID);
+    this.instancesByName.get(record.Service)?.delete(`${node}/${serviceId}`);
+    for (const c of [...(this.checksByNode.get(node)?.values() ?? [])]) if (c.ServiceID === serviceId) this.removeCheck(node, c.CheckID);
     this.commit(['services', 'checks'], [record.Service]);
   }
 
@@ -460,7 +544,8 @@ export class ConsulEmulator {
     const url = new URL(req.url ?? '/', 'http://consul');
     const path = url.pathname;
     const method = req.method ?? 'GET';
-    this.requests.push({ method, path, query: url.searchParams, time: Date.now() });
+    this.requestCount += 1;
+    if (this.recordRequests) this.requests.push({ method, path, query: url.searchParams, time: Date.now() });
     const body = await readBody(req);
 
     const fault = this.fault;
@@ -500,19 +585,21 @@ export class ConsulEmulator {
     if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
     const dc = url.searchParams.get('dc');
     if (dc !== null && dc !== '' && dc !== this.datacenter) throw new HttpError(500, `No path to datacenter`);
-    if (url.searchParams.has('filter')) throw new HttpError(400, 'filter expressions are not supported by this emulator');
+    const filter = url.searchParams.get('filter');
+    const matches = filter === null ? null : checkFilter(filter);
     if (path === '/v1/status/leader') return this.json(res, this.leader ? '127.0.0.1:8300' : '', null);
     if (path === '/v1/status/peers') return this.json(res, this.leader ? ['127.0.0.1:8300'] : [], null);
 
-    const read = this.reader(path, url.searchParams, acl);
+    const read = this.reader(path, url.searchParams, acl, matches);
     if (!read) throw new HttpError(404, `Invalid URL path: not a recognized HTTP API endpoint`);
-    await this.blockingRead(url.searchParams, read, res);
+    await this.blockingRead(path, url.searchParams, read, res);
   }
 
   /** The index function and result function of a catalog/health read, or null when unknown. */
-  private reader(path: string, query: URLSearchParams, acl: AclToken | null): { index(): number; result(): unknown; filtered(): boolean } | null {
+  private reader(path: string, query: URLSearchParams, acl: AclToken | null, matches: ((check: CheckRecord) => boolean) | null): { index(): number; result(): unknown; filtered(): boolean } | null {
     const canRead = (service: string) => acl === null || acl.serviceRead === '*' || acl.serviceRead.includes(service);
     const tags = query.getAll('tag');
+    if (matches !== null && !path.startsWith('/v1/health/state/')) throw new HttpError(400, 'this emulator supports filter only on /v1/health/state/:state');
     if (path === '/v1/catalog/services') {
       return {
         index: () => this.tableIndex.services,
@@ -525,7 +612,7 @@ export class ConsulEmulator {
           }
           return out;
         },
-        filtered: () => [...this.services.values()].some((s) => !canRead(s.Service)),
+        filtered: () => acl !== null && [...this.services.values()].some((s) => !canRead(s.Service)),
       };
     }
     if (path === '/v1/health/state/any' || /^\/v1\/health\/state\/(passing|warning|critical)$/.test(path)) {
@@ -534,9 +621,9 @@ export class ConsulEmulator {
         index: () => this.tableIndex.checks,
         result: () =>
           [...this.checks.values()]
-            .filter((c) => (state === 'any' || c.Status === state) && (c.ServiceName === '' || canRead(c.ServiceName)))
+            .filter((c) => (state === 'any' || c.Status === state) && (c.ServiceName === '' || canRead(c.ServiceName)) && (matches === null || matches(c)))
             .map(publicCheck),
-        filtered: () => [...this.checks.values()].some((c) => c.ServiceName !== '' && !canRead(c.ServiceName)),
+        filtered: () => acl !== null && [...this.checks.values()].some((c) => c.ServiceName !== '' && !canRead(c.ServiceName)),
       };
     }
     const health = /^\/v1\/health\/service\/([^/]+)$/.exec(path);
@@ -548,7 +635,7 @@ export class ConsulEmulator {
       index: () => this.serviceIndex.get(name) ?? this.tableIndex.services,
       result: () => {
         if (!canRead(name)) return [];
-        const instances = [...this.services.values()].filter((s) => s.Service === name && tags.every((t) => s.Tags.includes(t)));
+        const instances = [...(this.instancesByName.get(name) ?? [])].map((k) => this.services.get(k)!).filter((s) => tags.every((t) => s.Tags.includes(t)));
         if (catalog) return instances.map((s) => this.catalogEntry(s));
         return instances.map((s) => this.healthEntry(s)).filter((e) => !passing || e.Checks.every((c) => c.Status === 'passing'));
       },
@@ -578,10 +665,11 @@ export class ConsulEmulator {
       },
       filtered: () => false,
     };
-    await this.blockingRead(query, read, res);
+    await this.blockingRead(`/v1/kv/${key}`, query, read, res);
   }
 
   private async blockingRead(
+    path: string,
     query: URLSearchParams,
     read: { index(): number; result(): unknown; filtered(): boolean; missing?(): boolean; raw?: boolean },
     res: ServerResponse,
@@ -595,26 +683,36 @@ export class ConsulEmulator {
       if (parsed === undefined) throw new HttpError(400, 'Invalid wait time');
       waitMs = Math.min(parsed, MAX_WAIT_MS);
     }
+    const stale = query.has('stale');
+    // Identical reads at one index get one serialization (ACLs off: the answer is the same for all).
+    const cacheKey = this.acl === null ? `${path}?${query.getAll('tag').join(',')}&${query.get('filter') ?? ''}&${query.get('passing') ?? ''}` : null;
     const respond = () => {
       const headers: Record<string, string> = {
         'x-consul-knownleader': String(this.leader),
-        'x-consul-lastcontact': '0',
-        'x-consul-effective-consistency': query.has('stale') ? 'stale' : query.has('consistent') ? 'consistent' : 'leader',
+        'x-consul-lastcontact': String(stale ? this.lastContactMs : 0),
+        'x-consul-effective-consistency': stale ? 'stale' : query.has('consistent') ? 'consistent' : 'leader',
       };
       if (read.filtered()) headers['x-consul-results-filtered-by-acls'] = 'true';
-      const index = String(Math.max(1, read.index()));
+      const index = Math.max(1, read.index());
       if (read.missing?.()) {
-        res.writeHead(404, { ...headers, 'x-consul-index': index, 'content-length': 0 });
+        res.writeHead(404, { ...headers, 'x-consul-index': String(index), 'content-length': 0 });
         res.end();
         return;
       }
       if (read.raw) {
         const value = read.result() as Buffer;
-        res.writeHead(200, { ...headers, 'x-consul-index': index, 'content-type': 'application/octet-stream', 'content-length': value.length });
+        res.writeHead(200, { ...headers, 'x-consul-index': String(index), 'content-type': 'application/octet-stream', 'content-length': value.length });
         res.end(value);
         return;
       }
-      this.json(res, read.result(), Math.max(1, read.index()), headers);
+      let text: string;
+      const cached = cacheKey === null ? undefined : this.answers.get(cacheKey);
+      if (cached && cached.index === index) text = cached.text;
+      else {
+        text = JSON.stringify(read.result());
+        if (cacheKey !== null) this.answers.set(cacheKey, { index, text });
+      }
+      this.sendJson(res, text, index, headers);
     };
     if (minIndex === 0 || read.index() > minIndex) return respond();
 
@@ -781,6 +879,9 @@ export class ConsulEmulator {
       timer: null,
     };
     this.checks.set(key, check);
+    let onNode = this.checksByNode.get(node);
+    if (!onNode) this.checksByNode.set(node, (onNode = new Map()));
+    onNode.set(def.CheckID, check);
     if (this.runChecks && (def.HTTP || def.TCP)) {
       const interval = Math.max(parseGoDuration(def.Interval ?? '10s') ?? 10_000, 50);
       check.timer = setInterval(() => void this.probe(check), interval);
@@ -794,6 +895,7 @@ export class ConsulEmulator {
     const c = this.checks.get(key);
     if (c?.timer) clearInterval(c.timer);
     this.checks.delete(key);
+    this.checksByNode.get(node)?.delete(checkId);
   }
 
   private updateCheck(check: CheckRecord, status: CheckStatus, output: string): void {
@@ -844,18 +946,25 @@ export class ConsulEmulator {
 
   private healthEntry(s: ServiceRecord) {
     const node = this.nodes.get(s.node)!;
-    const checks = [...this.checks.values()].filter((c) => c.Node === s.node && (c.ServiceID === '' || c.ServiceID === s.ID)).map(publicCheck);
+    const checks = [...(this.checksByNode.get(s.node)?.values() ?? [])].filter((c) => c.ServiceID === '' || c.ServiceID === s.ID).map(publicCheck);
+    // Field sets of Consul 1.x's "List Service Instances for Service" sample response
+    // (developer.hashicorp.com/consul/api-docs/health#list-service-instances-for-service) and of
+    // api.ServiceEntry / api.AgentService in github.com/hashicorp/consul/api (health.go, agent.go);
+    // Enterprise-only fields (Namespace, Partition) and peering fields (PeerName) are left out.
     return {
-      Node: { ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter, TaggedAddresses: node.TaggedAddresses, Meta: node.Meta },
+      Node: { ID: node.ID, Node: node.Node, Address: node.Address, Datacenter: node.Datacenter, TaggedAddresses: node.TaggedAddresses, Meta: node.Meta, CreateIndex: 1, ModifyIndex: 1 },
       Service: {
         ID: s.ID,
         Service: s.Service,
         Tags: s.Tags,
         Address: s.Address,
-        Port: s.Port,
+        TaggedAddresses: {},
         Meta: s.Meta,
+        Port: s.Port,
         Weights: s.Weights,
         EnableTagOverride: s.EnableTagOverride,
+        Proxy: { Mode: '', MeshGateway: {}, Expose: {} },
+        Connect: {},
         CreateIndex: s.CreateIndex,
         ModifyIndex: s.ModifyIndex,
       },
@@ -886,7 +995,11 @@ export class ConsulEmulator {
   }
 
   private json(res: ServerResponse, value: unknown, index: number | null, extra: Record<string, string> = {}): void {
-    const text = JSON.stringify(value);
+    this.sendJson(res, JSON.stringify(value), index, extra);
+  }
+
+  private sendJson(res: ServerResponse, text: string, index: number | null, extra: Record<string, string> = {}): void {
+    this.bytesSent += Buffer.byteLength(text);
     const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...extra };
     if (index !== null) headers['x-consul-index'] = String(index);
     res.writeHead(200, headers);
@@ -903,6 +1016,30 @@ export class ConsulEmulator {
   }
 }
 
+const FILTER_FIELDS = new Set(['Node', 'CheckID', 'Name', 'Status', 'Notes', 'Output', 'ServiceID', 'ServiceName', 'Type']);
+const FILTER_CLAUSE = /^\s*(\w+)\s*(==|!=)\s*"([^"]*)"\s*$/;
+
+/**
+ * The part of Consul's filter language (github.com/hashicorp/go-bexpr) the emulator needs:
+ * `<Field> == "<value>"` or `!=`, joined by `and`, on check fields. Anything else is a 400,
+ * as Consul answers an expression it cannot parse.
+ */
+export function checkFilter(expression: string): (check: CheckRecord) => boolean {
+  const clauses = expression.split(/\s+and\s+/).map((part) => {
+    const m = FILTER_CLAUSE.exec(part);
+    if (!m || !FILTER_FIELDS.has(m[1]!)) throw new HttpError(400, `Failed to create boolean expression evaluator: this emulator cannot evaluate "${part.trim()}" (supported: <Field> == "v" | != "v", joined by "and")`);
+    const [, field, op, value] = m as unknown as [string, keyof CheckRecord, string, string];
+    return op === '==' ? (c: CheckRecord) => c[field] === value : (c: CheckRecord) => c[field] !== value;
+  });
+  return (c) => clauses.every((test) => test(c));
+}
+
+/**
+ * A check as the health endpoints return it: the fields of api.HealthCheck in
+ * github.com/hashicorp/consul/api/health.go (the sample responses of /v1/health/state/:state
+ * and /v1/health/service/:service list Node, CheckID, Name, Status, Notes, Output, ServiceID,
+ * ServiceName, ServiceTags; Consul 1.x adds Type, Interval, Timeout, ExposedPort, Definition).
+ */
 function publicCheck(c: CheckRecord) {
   return {
     Node: c.Node,
@@ -915,6 +1052,10 @@ function publicCheck(c: CheckRecord) {
     ServiceName: c.ServiceName,
     ServiceTags: c.ServiceTags,
     Type: c.Type,
+    Interval: c.definition.Interval ?? '',
+    Timeout: c.definition.Timeout ?? '',
+    ExposedPort: 0,
+    Definition: {},
     CreateIndex: c.CreateIndex,
     ModifyIndex: c.ModifyIndex,
   };

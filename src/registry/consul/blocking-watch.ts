@@ -17,8 +17,12 @@ export interface BlockingWatchOptions<S extends z.ZodType> {
 }
 
 export interface BlockingWatchHandlers<T> {
-  /** A result with a new index (the content may still be the same: compare it). */
-  onResult(body: T, index: number): void;
+  /**
+   * A result with a new index (the content may still be the same: compare it). `fresh` is
+   * true for a non-blocking read (the first one, or the one after an index reset): its index
+   * says nothing about a change, only its content does.
+   */
+  onResult(body: T, index: number, fresh: boolean): void;
   /** A failed request; the watch retries after a backoff delay. */
   onError(error: ConsulRequestError): void;
   /** A request succeeded (used to clear an error state). */
@@ -35,6 +39,9 @@ export interface BlockingWatchHandlers<T> {
  *   0 and the next read is a fresh non-blocking one; an index of 0 is never sent as a
  *   blocking index (an answered 0 is taken as 1);
  * - requests start at least `minIntervalMs` apart, so a flapping index cannot busy-loop;
+ * - the fresh read after a reset waits at least `minIntervalMs` after the answer that showed
+ *   the reset, and resets in a row back off like errors, so an index that keeps going
+ *   backwards costs no more than a quiet one;
  * - errors back off exponentially with jitter, and the loop keeps going until stopped.
  */
 export class BlockingWatch<S extends z.ZodType> {
@@ -68,6 +75,7 @@ export class BlockingWatch<S extends z.ZodType> {
   private async loop(): Promise<void> {
     const { signal } = this.abort;
     let failures = 0;
+    let resets = 0;
     while (!signal.aborted) {
       const started = Date.now();
       const blocking = this.index > 0;
@@ -93,11 +101,15 @@ export class BlockingWatch<S extends z.ZodType> {
       if (next < this.index) {
         this.handlers.onIndexReset(this.index, next);
         this.index = 0;
-      } else {
-        const changed = !blocking || next !== this.index;
-        this.index = next;
-        if (changed) this.handlers.onResult(res.body, next);
+        resets += 1;
+        const delay = Math.max(this.options.minIntervalMs, resets > 1 ? backoffDelay(resets - 1, this.options.backoff) : 0);
+        if (!(await this.pause(delay))) return;
+        continue;
       }
+      if (blocking) resets = 0;
+      const changed = !blocking || next !== this.index;
+      this.index = next;
+      if (changed) this.handlers.onResult(res.body, next, !blocking);
       const elapsed = Date.now() - started;
       if (elapsed < this.options.minIntervalMs && !(await this.pause(this.options.minIntervalMs - elapsed))) return;
     }

@@ -36,3 +36,19 @@ export function changedKeys(before: ReadonlyMap<string, string>, after: Readonly
   for (const k of before.keys()) if (!after.has(k)) out.push(k);
   return out;
 }
+
+/**
+ * Service name → fingerprint of which checks it has (node, service ID, check ID; status left
+ * out), from a full /v1/health/state/any read. Comparing two of them names the services that
+ * gained or lost a checked instance: the registrations behind a catalog change.
+ */
+export function digestRegistrations(checks: readonly HealthCheck[]): Map<string, string> {
+  const perService = new Map<string, string[]>();
+  for (const c of checks) {
+    if (!c.ServiceName) continue;
+    let list = perService.get(c.ServiceName);
+    if (!list) perService.set(c.ServiceName, (list = []));
+    list.push(`${c.Node}\u0000${c.ServiceID ?? ''}\u0000${c.CheckID}`);
+  }
+  return new Map([...perService].map(([k, v]) => [k, v.sort().join('\n')] as const));
+}

@@ -7,8 +7,25 @@ import { ConsulRequestError } from './consul-request-error.js';
 export interface ConsulResponse<T> {
   /** X-Consul-Index, or null when the endpoint does not send one. */
   index: number | null;
+  /** X-Consul-KnownLeader: false when the answering server knows of no leader. */
   knownLeader: boolean;
+  /** X-Consul-LastContact: ms since the answering server heard from the leader (0 on the leader). */
+  lastContactMs: number;
   body: T;
+}
+
+/** What the client has seen of Consul's read path (for status and metrics). */
+export interface ConsulReadStats {
+  /** Requests sent and response body bytes received. */
+  requests: number;
+  bytes: number;
+  /** From the last successful answer; null before the first. */
+  knownLeader: boolean | null;
+  lastContactMs: number | null;
+  /** X-Consul-Effective-Consistency of the last answer (leader, stale, consistent), when sent. */
+  effectiveConsistency: string | null;
+  /** Stale answers older than maxStale that were read again from the leader. */
+  staleRetries: number;
 }
 
 export interface ReadOptions {
@@ -32,6 +49,7 @@ export interface ReadOptions {
 export class ConsulClient {
   private readonly pool: Pool;
   private readonly headers: Record<string, string>;
+  readonly stats: ConsulReadStats = { requests: 0, bytes: 0, knownLeader: null, lastContactMs: null, effectiveConsistency: null, staleRetries: 0 };
 
   constructor(readonly connection: ConsulConnection) {
     this.pool = new Pool(connection.origin, {
@@ -44,10 +62,24 @@ export class ConsulClient {
     if (connection.token) this.headers['x-consul-token'] = connection.token;
   }
 
-  /** GETs `path` with `query` (+ dc, + blocking params) and validates the JSON body with `schema`. */
+  /**
+   * GETs `path` with `query` (+ dc, consistency mode, blocking params) and validates the JSON
+   * body with `schema`. A stale answer whose X-Consul-LastContact exceeds maxStale is read
+   * once more from the leader (consul-template's max_stale rule), so a follower cut off from
+   * the leader cannot feed old data for long.
+   */
   async read<S extends z.ZodType>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<z.output<S>>> {
+    const mode = this.connection.consistency;
+    const res = await this.readWith(mode, path, query, schema, options);
+    if (mode !== 'stale' || this.connection.maxStaleMs <= 0 || res.lastContactMs <= this.connection.maxStaleMs) return res;
+    this.stats.staleRetries += 1;
+    return this.readWith('default', path, query, schema, options);
+  }
+
+  private async readWith<S extends z.ZodType>(mode: ConsulConnection['consistency'], path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions): Promise<ConsulResponse<z.output<S>>> {
     const params = new URLSearchParams(query as [string, string][]);
     if (this.connection.datacenter) params.set('dc', this.connection.datacenter);
+    if (mode !== 'default') params.set(mode, '');
     let timeout = this.connection.timeoutMs;
     if (options.blocking) {
       params.set('index', String(Math.max(1, options.blocking.index)));
@@ -60,6 +92,7 @@ export class ConsulClient {
     let statusCode: number;
     let headers: Record<string, string | string[] | undefined>;
     let text: string;
+    this.stats.requests += 1;
     try {
       const res = await this.pool.request({
         method: 'GET',
@@ -72,6 +105,7 @@ export class ConsulClient {
       statusCode = res.statusCode;
       headers = res.headers;
       text = await res.body.text();
+      this.stats.bytes += Buffer.byteLength(text);
     } catch (err) {
       throw this.transportError(err as Error, path);
     }
@@ -99,7 +133,14 @@ export class ConsulClient {
     }
     const indexHeader = headers['x-consul-index'];
     const index = typeof indexHeader === 'string' && /^\d+$/.test(indexHeader) ? Number(indexHeader) : null;
-    return { index, knownLeader: headers['x-consul-knownleader'] === 'true', body: parsed.data };
+    const knownLeader = headers['x-consul-knownleader'] !== 'false';
+    const contactHeader = headers['x-consul-lastcontact'];
+    const lastContactMs = typeof contactHeader === 'string' && /^\d+$/.test(contactHeader) ? Number(contactHeader) : 0;
+    const effective = headers['x-consul-effective-consistency'];
+    this.stats.knownLeader = knownLeader;
+    this.stats.lastContactMs = lastContactMs;
+    this.stats.effectiveConsistency = typeof effective === 'string' ? effective : null;
+    return { index, knownLeader, lastContactMs, body: parsed.data };
   }
 
   /** PUTs `body` to `path` (a KV write); rejects unless Consul answers 2xx with `true`. */

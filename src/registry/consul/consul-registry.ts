@@ -1,17 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsulRegistryConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
-import type { Registry, RegistryListener, RegistryStatus } from '../registry.js';
+import type { ConsulReadStatus, Registry, RegistryListener, RegistryStatus } from '../registry.js';
 import { EMPTY_SNAPSHOT, type RegistrySnapshot, type ServiceEntry } from '../service-instance.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
-import { changedKeys, digestChecks, type CheckDigest } from './check-digest.js';
+import { changedKeys, digestChecks, digestRegistrations, type CheckDigest } from './check-digest.js';
 import { ConsulClient } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
-import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CatalogServices } from './consul-responses.js';
+import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CatalogServices, type HealthEntry } from './consul-responses.js';
 import { resolveConsulConnection, type ConsulConnection } from './consul-settings.js';
 import { nodesOf, serviceEntryFrom } from './health-entries.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
+import { ServiceReadQueue } from './service-read-queue.js';
 
 export interface ConsulRegistryOptions {
   config: ConsulRegistryConfig;
@@ -21,23 +22,35 @@ export interface ConsulRegistryOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** Time to let the two watches' answers to one Consul write arrive before re-reading. */
-const SETTLE_MS = 15;
+/** Checks that are not passing: a small answer in a healthy datacenter, enough to see every health change. */
+const NOT_PASSING: readonly (readonly [string, string])[] = [['filter', 'Status != "passing"']];
+
+/** Longest time a read change waits for the rest of a sweep before it is published. */
+const PUBLISH_MAX_DELAY_MS = 250;
 
 /**
- * Service discovery from Consul, with a bounded number of connections however many
- * services there are:
+ * Service discovery from Consul whose load on Consul follows the changes that matter to
+ * routing, not the number of services nor the rate at which Consul's indexes move:
  *
- * - one blocking watch on /v1/catalog/services (names and tags) and one on
- *   /v1/health/state/any (every check): two long-lived connections in total;
- * - each state/any answer is reduced to a fingerprint per service and per node
- *   (check-digest.ts); only the services whose fingerprint or tags changed, or that run on a
- *   node whose node checks changed, are read again with /v1/health/service/<name>, at most
- *   `connections - 2` at a time;
- * - a catalog index move that neither the tags nor the checks explain (an instance without
- *   checks added or removed, an address or weight edited in place) re-reads every watched
- *   service, through the same bounded readers;
- * - each re-read is compared with what is known before anything is rebuilt.
+ * - two blocking watches, so two long-lived connections however many services there are:
+ *   /v1/catalog/services (names and tags) and /v1/health/state/any filtered to the checks
+ *   that are not passing (small in a healthy datacenter, and every health change shows in it:
+ *   a check leaving or entering passing, or moving between warning and critical);
+ * - each answer is diffed with the last one: a service whose tags or non-passing checks
+ *   changed, or that runs on a node whose node checks changed, is read again with
+ *   /v1/health/service/<name>; an index that moved with the same content reads nothing;
+ * - a catalog move that tags do not explain (an instance registered or deregistered) starts a
+ *   registration scan: one full /v1/health/state/any read, at most once per
+ *   `registrationScanInterval`, whose per-service check sets name the services that gained
+ *   or lost a checked instance; only those are read;
+ * - a catalog move that the scan cannot explain either (an instance without checks, an
+ *   address edited in place) is left to a sweep, a re-read of every watched service at
+ *   background priority, at most once per `sweepInterval` (0: never);
+ * - every single-service read goes through one queue (service-read-queue.ts): change reads
+ *   before sweep reads, at most `connections - 2` in flight and `readRate` a second;
+ * - each re-read is compared with what is known before anything is published.
+ * After an index reset the watches read afresh and the answers are diffed like any other:
+ * a reset reads only the services whose content the diffs show changed.
  *
  * Last known good: when Consul fails (unreachable, slow, 5xx, 429, 403, garbage) nothing is
  * removed; the error is logged when the failure state changes, not on every retry, and
@@ -56,18 +69,27 @@ export class ConsulRegistry implements Registry {
 
   /** Watched service name → its tags (joined), from the last catalog answer. */
   private catalog = new Map<string, string>();
-  private digest: CheckDigest = { services: new Map(), nodes: new Map() };
+  /** Fingerprints of the checks that are not passing, per service and per node. */
+  private health: CheckDigest = { services: new Map(), nodes: new Map() };
+  /** Per service, which checks it has (from the last registration scan). */
+  private registrations = new Map<string, string>();
   private readonly entries = new Map<string, ServiceEntry>();
   private readonly serviceNodes = new Map<string, Set<string>>();
-  private readonly dirty = new Set<string>();
-  private catalogUnexplained = false;
-  private checksChanged = false;
 
   private watches: BlockingWatch<typeof catalogServicesSchema | typeof healthStateSchema>[] = [];
-  private reconcileTimer: NodeJS.Timeout | null = null;
-  private reconciling: Promise<void> | null = null;
-  private rerun = false;
+  private queue: ServiceReadQueue | null = null;
+  private unpublished = false;
+  private publishTimer: NodeJS.Timeout | null = null;
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readFailures = 0;
+  private scanTimer: NodeJS.Timeout | null = null;
+  private scanning = false;
+  private scanAgain = false;
+  private scanMaySweep = false;
+  private scanFailures = 0;
+  private lastScanAt = 0;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private lastSweepAt = 0;
   private closed = false;
 
   private synced = false;
@@ -80,6 +102,10 @@ export class ConsulRegistry implements Registry {
   private readonly failing = new Map<string, string>();
   /** Reads of /v1/health/service/<name> sent so far. */
   serviceReads = 0;
+  /** Full /v1/health/state/any reads made to explain catalog changes. */
+  registrationScans = 0;
+  /** Sweeps started (each re-reads every watched service). */
+  sweeps = 0;
 
   constructor(private readonly options: ConsulRegistryOptions) {
     this.config = options.config;
@@ -95,7 +121,7 @@ export class ConsulRegistry implements Registry {
     for (let attempt = 1; ; attempt++) {
       try {
         const indexes = await this.initialLoad();
-        this.startWatches(indexes.catalog, indexes.checks);
+        this.startWatches(indexes.catalog, indexes.health);
         return;
       } catch (err) {
         const message = (err as Error).message;
@@ -134,15 +160,34 @@ export class ConsulRegistry implements Registry {
       lastError: this.lastError,
       syncErrors: this.syncErrors,
       staleSince: this.staleSince,
+      consul: this.readStatus(),
+    };
+  }
+
+  /** How Consul answers and what reading it has cost so far. */
+  readStatus(): ConsulReadStatus {
+    const stats = this.client?.stats;
+    return {
+      consistency: this.config.consistency,
+      knownLeader: stats?.knownLeader ?? null,
+      lastContactMs: stats?.lastContactMs ?? null,
+      effectiveConsistency: stats?.effectiveConsistency ?? null,
+      staleRetries: stats?.staleRetries ?? 0,
+      requests: stats?.requests ?? 0,
+      bytes: stats?.bytes ?? 0,
+      serviceReads: this.serviceReads,
+      registrationScans: this.registrationScans,
+      sweeps: this.sweeps,
+      sweepPending: this.sweepTimer !== null,
     };
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
-    this.reconcileTimer = null;
+    for (const t of [this.publishTimer, this.scanTimer, this.sweepTimer, ...this.retryTimers]) if (t) clearTimeout(t);
+    this.retryTimers.clear();
+    this.queue?.close();
     await Promise.all(this.watches.map((w) => w.stop()));
-    await this.reconciling;
     await this.client?.close();
   }
 
@@ -153,38 +198,48 @@ export class ConsulRegistry implements Registry {
 
   // ------------------------------------------------------------------ loading
 
-  private async initialLoad(): Promise<{ catalog: number; checks: number }> {
+  private async initialLoad(): Promise<{ catalog: number; health: number }> {
     const client = this.client!;
-    const [catalog, checks] = await Promise.all([
+    const [catalog, health, all] = await Promise.all([
       client.read('/v1/catalog/services', [], catalogServicesSchema),
+      client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema),
       client.read('/v1/health/state/any', [], healthStateSchema),
     ]);
     this.catalog = this.watchedServices(catalog.body);
-    this.digest = digestChecks(checks.body);
-    const { errors } = await this.readServices([...this.catalog.keys()]);
+    this.health = digestChecks(health.body);
+    this.registrations = digestRegistrations(all.body);
+    const { errors } = await this.readAll([...this.catalog.keys()]);
     if (errors.length > 0) throw errors[0]!;
     this.publish(true);
     this.synced = true;
     this.lastSyncAt = Date.now();
+    this.lastSweepAt = Date.now();
     this.lastError = null;
     this.lastLoggedState = null;
-    this.logger.info({ consul: this.connection!.origin, services: this.entries.size }, 'Consul registry synced');
-    return { catalog: catalog.index ?? 0, checks: checks.index ?? 0 };
+    this.logger.info({ consul: this.connection!.origin, services: this.entries.size, consistency: this.config.consistency }, 'Consul registry synced');
+    return { catalog: catalog.index ?? 0, health: health.index ?? 0 };
   }
 
-  private startWatches(catalogIndex: number, checksIndex: number): void {
+  private startWatches(catalogIndex: number, healthIndex: number): void {
+    this.queue = new ServiceReadQueue({
+      concurrency: Math.max(1, this.config.connections - 2),
+      ratePerSecond: this.config.readRate,
+      read: (name) => this.readOne(name),
+      onIdle: () => this.publishNow(),
+    });
     const common = { waitMs: this.config.wait, minIntervalMs: this.config.minInterval, backoff: this.backoff };
-    const catalogWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
-      onResult: (body) => this.onCatalog(body),
+    const catalogMinIntervalMs = this.config.catalogMinInterval ?? this.config.minInterval;
+    const catalogWatch = new BlockingWatch(this.client!, { ...common, minIntervalMs: catalogMinIntervalMs, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
+      onResult: (body, _index, fresh) => this.onCatalog(body, fresh),
       ...this.watchHandlers('catalog'),
     });
-    const checksWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/health/state/any', query: [], schema: healthStateSchema }, {
-      onResult: (body) => this.onChecks(digestChecks(body)),
+    const healthWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/health/state/any', query: NOT_PASSING, schema: healthStateSchema }, {
+      onResult: (body) => this.onHealth(digestChecks(body)),
       ...this.watchHandlers('checks'),
     });
-    this.watches = [catalogWatch, checksWatch];
+    this.watches = [catalogWatch, healthWatch];
     catalogWatch.start(catalogIndex);
-    checksWatch.start(checksIndex);
+    healthWatch.start(healthIndex);
   }
 
   private watchHandlers(source: string) {
@@ -207,127 +262,183 @@ export class ConsulRegistry implements Registry {
     return out;
   }
 
-  private onCatalog(body: CatalogServices): void {
+  // ------------------------------------------------------------------ changes
+
+  private onCatalog(body: CatalogServices, fresh: boolean): void {
     const next = this.watchedServices(body);
     let explained = false;
     for (const [name, tags] of next) {
       if (this.catalog.get(name) !== tags) {
-        this.dirty.add(name);
         explained = true;
+        this.catalog.set(name, tags);
+        this.queue!.urgent(name);
       }
     }
-    for (const name of this.catalog.keys()) if (!next.has(name)) explained = true;
+    for (const name of [...this.catalog.keys()]) {
+      if (next.has(name)) continue;
+      explained = true;
+      this.catalog.delete(name);
+      this.serviceNodes.delete(name);
+      if (this.entries.delete(name)) this.markChanged();
+    }
     this.catalog = next;
-    if (!explained) this.catalogUnexplained = true;
-    this.schedule(SETTLE_MS);
+    // A fresh read (after an index reset) may hide any change made around the reset: the scan
+    // finds the registrations among them, and a reset never starts a sweep.
+    if (fresh) this.scheduleRegistrationScan(false);
+    else if (!explained) this.scheduleRegistrationScan(true);
   }
 
-  private onChecks(next: CheckDigest): void {
-    const services = changedKeys(this.digest.services, next.services);
-    const nodes = new Set(changedKeys(this.digest.nodes, next.nodes));
-    this.digest = next;
-    for (const name of services) this.dirty.add(name);
-    if (nodes.size > 0) {
-      for (const [name, on] of this.serviceNodes) {
-        for (const node of on) {
-          if (nodes.has(node)) {
-            this.dirty.add(name);
-            break;
-          }
+  private onHealth(next: CheckDigest): void {
+    const services = changedKeys(this.health.services, next.services);
+    const nodes = new Set(changedKeys(this.health.nodes, next.nodes));
+    this.health = next;
+    for (const name of services) if (this.catalog.has(name)) this.queue!.urgent(name);
+    if (nodes.size === 0) return;
+    for (const [name, on] of this.serviceNodes) {
+      for (const node of on) {
+        if (nodes.has(node)) {
+          this.queue!.urgent(name);
+          break;
         }
       }
     }
-    if (services.length > 0 || nodes.size > 0) this.checksChanged = true;
-    this.schedule(SETTLE_MS);
   }
 
-  private schedule(delayMs: number): void {
+  /** `maySweep`: a scan that finds no registration change schedules a sweep. */
+  private scheduleRegistrationScan(maySweep: boolean): void {
     if (this.closed) return;
-    if (this.reconciling) {
-      this.rerun = true;
+    this.scanMaySweep ||= maySweep;
+    if (this.scanning || this.scanTimer) {
+      this.scanAgain = this.scanAgain || this.scanning;
       return;
     }
-    if (this.reconcileTimer) return;
-    this.reconcileTimer = setTimeout(() => {
-      this.reconcileTimer = null;
-      this.reconciling = this.reconcile()
-        .catch((err: unknown) => this.logger.error({ err }, 'applying a Consul change failed; it will be retried on the next change'))
-        .finally(() => {
-        this.reconciling = null;
-        if (this.rerun) {
-          this.rerun = false;
-          this.schedule(SETTLE_MS);
-        }
-      });
-    }, delayMs);
+    const delay = Math.max(0, this.lastScanAt + this.config.registrationScanInterval - Date.now());
+    this.scanTimer = setTimeout(() => {
+      this.scanTimer = null;
+      void this.scanRegistrations();
+    }, delay);
   }
 
-  /** Applies what the watches saw: drop vanished services, re-read changed ones. */
-  private async reconcile(): Promise<void> {
-    const sweep = this.catalogUnexplained && !this.checksChanged;
-    this.catalogUnexplained = false;
-    this.checksChanged = false;
-    const names = sweep ? [...this.catalog.keys()] : [...this.dirty].filter((n) => this.catalog.has(n));
-    this.dirty.clear();
-    let changed = false;
-    for (const name of [...this.entries.keys()]) {
-      if (!this.catalog.has(name)) {
-        this.entries.delete(name);
-        this.serviceNodes.delete(name);
-        changed = true;
+  /** One full state/any read: the services whose set of checks changed are read. */
+  private async scanRegistrations(): Promise<void> {
+    this.scanning = true;
+    this.scanAgain = false;
+    const maySweep = this.scanMaySweep;
+    this.scanMaySweep = false;
+    this.lastScanAt = Date.now();
+    this.registrationScans += 1;
+    try {
+      const res = await this.client!.read('/v1/health/state/any', [], healthStateSchema);
+      if (this.closed) return;
+      const next = digestRegistrations(res.body);
+      const changed = changedKeys(this.registrations, next);
+      this.registrations = next;
+      for (const name of changed) if (this.catalog.has(name)) this.queue!.urgent(name);
+      this.scanFailures = 0;
+      this.noteSuccess('scan');
+      // No service gained or lost a checked instance: the catalog change is one no check shows.
+      if (changed.length === 0 && maySweep) this.scheduleSweep();
+    } catch (err) {
+      if (this.closed) return;
+      this.scanFailures += 1;
+      this.noteFailure('scan', err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message));
+      this.lastScanAt = Date.now() + backoffDelay(this.scanFailures, this.backoff) - this.config.registrationScanInterval;
+      this.scanAgain = true;
+      this.scanMaySweep ||= maySweep;
+    } finally {
+      this.scanning = false;
+      if (this.scanAgain && !this.closed) {
+        this.scanAgain = false;
+        this.scheduleRegistrationScan(false);
       }
     }
-    if (sweep) this.logger.debug({ services: names.length }, 'Consul catalog changed without a tag or check change; re-reading all watched services');
-    const result = await this.readServices(names);
-    if (this.closed) return;
-    changed ||= result.changed;
-    if (result.errors.length > 0) {
-      for (const name of result.failed) this.dirty.add(name);
-      this.noteFailure('reads', result.errors[0]!, result.errors.length);
-      this.readFailures += 1;
-      this.rerun = false;
-      this.reconcileTimer = setTimeout(() => {
-        this.reconcileTimer = null;
-        this.schedule(0);
-      }, backoffDelay(this.readFailures, this.backoff));
-    } else if (names.length > 0) {
-      this.readFailures = 0;
-      this.noteSuccess('reads');
-    }
-    if (changed) this.publish(false);
   }
 
-  /** Reads services' health with at most `connections - 2` requests in flight. */
-  private async readServices(names: readonly string[]): Promise<{ changed: boolean; errors: ConsulRequestError[]; failed: string[] }> {
+  private scheduleSweep(): void {
+    if (this.closed || this.config.sweepInterval === 0 || this.sweepTimer) return;
+    const delay = Math.max(0, this.lastSweepAt + this.config.sweepInterval - Date.now());
+    this.logger.debug({ inMs: delay }, 'Consul catalog changed in a way neither tags nor checks explain; a sweep is due');
+    this.sweepTimer = setTimeout(() => {
+      this.sweepTimer = null;
+      this.lastSweepAt = Date.now();
+      this.sweeps += 1;
+      this.logger.debug({ services: this.catalog.size }, 'sweeping: re-reading every watched service at background priority');
+      this.queue!.background(this.catalog.keys());
+    }, delay);
+  }
+
+  /** Reads one service through the queue and applies the answer. */
+  private async readOne(name: string): Promise<void> {
+    if (this.closed || !this.catalog.has(name)) return;
+    this.serviceReads += 1;
+    try {
+      const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
+      if (this.closed || !this.catalog.has(name)) return;
+      if (this.apply(name, res.body)) this.markChanged();
+      if (this.readFailures > 0) {
+        this.readFailures = 0;
+        this.noteSuccess('reads');
+      }
+    } catch (err) {
+      if (this.closed) return;
+      this.readFailures += 1;
+      this.noteFailure('reads', err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message));
+      const timer = setTimeout(() => {
+        this.retryTimers.delete(timer);
+        this.queue?.urgent(name);
+      }, backoffDelay(this.readFailures, this.backoff));
+      this.retryTimers.add(timer);
+    }
+  }
+
+  /** Stores one service's answer; true when it differs from what was known. */
+  private apply(name: string, body: readonly HealthEntry[]): boolean {
+    const entry = serviceEntryFrom(name, body);
+    const before = this.entries.get(name);
+    this.serviceNodes.set(name, nodesOf(body));
+    if (entry === null) return this.entries.delete(name);
+    if (before && sameService(before, entry)) return false;
+    this.entries.set(name, entry);
+    return true;
+  }
+
+  /** Start-up read of every service, `connections - 2` at a time (no rate limit: nothing routes yet). */
+  private async readAll(names: readonly string[]): Promise<{ errors: ConsulRequestError[] }> {
     const queue = [...names];
     const errors: ConsulRequestError[] = [];
-    const failed: string[] = [];
-    let changed = false;
     const worker = async () => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        if (this.closed) return;
         try {
           this.serviceReads += 1;
           const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
-          const entry = serviceEntryFrom(name, res.body);
-          const before = this.entries.get(name);
-          this.serviceNodes.set(name, nodesOf(res.body));
-          if (entry === null) {
-            if (before) changed = true;
-            this.entries.delete(name);
-          } else if (!before || !sameService(before, entry)) {
-            this.entries.set(name, entry);
-            changed = true;
-          }
+          this.apply(name, res.body);
         } catch (err) {
-          failed.push(name);
           errors.push(err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message));
+          return;
         }
       }
     };
     const workers = Math.max(1, Math.min(this.config.connections - 2, names.length));
     await Promise.all(Array.from({ length: workers }, worker));
-    return { changed, errors, failed };
+    return { errors };
+  }
+
+  private markChanged(): void {
+    this.unpublished = true;
+    if (this.queue === null || this.queue.idle) {
+      this.publishNow();
+      return;
+    }
+    // Reads are still queued (a sweep, a burst): publish what is known within a bound.
+    this.publishTimer ??= setTimeout(() => this.publishNow(), PUBLISH_MAX_DELAY_MS);
+  }
+
+  private publishNow(): void {
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.publishTimer = null;
+    if (!this.unpublished || this.closed) return;
+    this.unpublished = false;
+    this.publish(false);
   }
 
   /** Swaps in a new snapshot (unchanged services keep their object) and tells subscribers. */

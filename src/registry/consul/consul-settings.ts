@@ -11,6 +11,10 @@ export interface ConsulConnection {
   tls: { ca?: string; cert?: string; key?: string; servername?: string; rejectUnauthorized: boolean } | null;
   connections: number;
   timeoutMs: number;
+  /** Read mode: `stale` (any server answers), `default` (the leader) or `consistent` (leader + quorum check). */
+  consistency: 'default' | 'stale' | 'consistent';
+  /** Stale reads older than this (X-Consul-LastContact) are read again from the leader; 0 = never. */
+  maxStaleMs: number;
 }
 
 const DEFAULT_ADDRESS = '127.0.0.1:8500';
@@ -49,6 +53,8 @@ export async function resolveConsulConnection(config: ConsulRegistryConfig, conf
       : null,
     connections: config.connections,
     timeoutMs: config.timeout,
+    consistency: config.consistency,
+    maxStaleMs: config.maxStale,
   };
 }
 

@@ -65,4 +65,32 @@ describe('Consul registry state on the admin /metrics', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(await metric('switchyard_registry_sync_errors_total')).toBe(errorsAfter);
   });
+
+  it('reads stale by default, shows X-Consul-LastContact and KnownLeader in status and metrics, and re-reads from the leader past maxStale', async () => {
+    h = await startConsulProxy({ config: { routes: [{ name: 'web', match: { path: '/web' }, service: 'web' }] }, registry: { maxStale: '2s' } });
+    h.consul.setLastContact(1_500);
+    h.consul.register({ Name: 'web', ID: 'web-a', Address: '127.0.0.1', Port: a.port, Check: { TTL: '10m', Status: 'passing' } });
+    await eventually(async () => (await fetchText(`${h!.url}/web`)).status === 200, 5_000, 'web routable');
+    const admin = h.app.adminAddress!;
+    const status = async () => JSON.parse((await fetchText(`http://127.0.0.1:${admin.port}/api/v1/registry`)).body) as { consul: Record<string, unknown> };
+    expect((await status()).consul).toMatchObject({ consistency: 'stale', knownLeader: true, lastContactMs: 1_500, effectiveConsistency: 'stale', staleRetries: 0 });
+    expect(h.consul.requestsTo('/v1/health/service/web').every((r) => r.query.has('stale'))).toBe(true);
+    let m = await scrape();
+    expect(value(m, 'switchyard_registry_consul_last_contact_seconds')).toBe(1.5);
+    expect(value(m, 'switchyard_registry_consul_known_leader')).toBe(1);
+    expect(value(m, 'switchyard_registry_consul_stale_retries_total')).toBe(0);
+    expect(value(m, 'switchyard_registry_consul_requests_total')).toBeGreaterThan(0);
+    expect(value(m, 'switchyard_registry_consul_response_bytes_total')).toBeGreaterThan(0);
+
+    // A follower 9 s behind the leader: its answers are read again from the leader.
+    h.consul.setLastContact(9_000);
+    h.consul.setCheckStatus('service:web-a', 'warning');
+    await eventually(async () => (await status()).consul.staleRetries !== 0, 5_000, 'stale answers read again from the leader');
+    const fromLeader = h.consul.requests.filter((r) => r.path.startsWith('/v1/') && !r.query.has('stale'));
+    expect(fromLeader.length).toBeGreaterThan(0);
+    m = await scrape();
+    expect(value(m, 'switchyard_registry_consul_stale_retries_total')).toBeGreaterThan(0);
+    // The leader's own answer says 0 ms.
+    expect((await status()).consul).toMatchObject({ lastContactMs: 0, effectiveConsistency: 'leader' });
+  });
 });

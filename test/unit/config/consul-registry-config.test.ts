@@ -18,6 +18,11 @@ describe('registry: consul config', () => {
       backoff: { initial: 250, max: 30_000 },
       connections: 8,
       startTimeout: 10_000,
+      consistency: 'stale',
+      maxStale: 5_000,
+      readRate: 100,
+      registrationScanInterval: 2_000,
+      sweepInterval: 300_000,
     });
   });
 
@@ -31,6 +36,12 @@ describe('registry: consul config', () => {
     expect(() => parse({ stateKey: '' })).toThrow(/registry.stateKey.*must be a Consul KV key/);
     expect(() => parse({ stateKey: '/switchyard/state' })).toThrow(/registry.stateKey.*must not start or end with "\/"/);
     expect(() => parse({ stateKey: 'switchyard/' })).toThrow(/registry.stateKey.*must not start or end with "\/"/);
+    expect(() => parse({ consistency: 'eventual' })).toThrow(/registry.consistency: must be one of "default", "stale", "consistent"/);
+    expect(() => parse({ readRate: 0 })).toThrow(/registry.readRate.*at least 1 read per second/);
+    expect(() => parse({ registrationScanInterval: '10ms' })).toThrow(/registry.registrationScanInterval.*at least "100ms"/);
+    expect(() => parse({ sweepInterval: 'soon' })).toThrow(/registry.sweepInterval/);
+    expect(() => parse({ catalogMinInterval: 'often' })).toThrow(/registry.catalogMinInterval/);
+    expect(parse({ catalogMinInterval: '2s' }).registry).toMatchObject({ catalogMinInterval: 2_000 });
   });
 
   it('accepts host:port and https URLs', () => {

@@ -15,7 +15,7 @@ describe('BlockingWatch against the emulator', () => {
 
   beforeEach(async () => {
     consul = await ConsulEmulator.start();
-    client = new ConsulClient({ origin: consul.url, token: null, datacenter: 'dc1', tls: null, connections: 2, timeoutMs: 1_000 });
+    client = new ConsulClient({ origin: consul.url, token: null, datacenter: 'dc1', tls: null, connections: 2, timeoutMs: 1_000, consistency: 'default', maxStaleMs: 0 });
     results.length = 0;
     resets.length = 0;
     errors.length = 0;

@@ -1,0 +1,53 @@
+/**
+ * Child process for the Consul fleet benchmark: one Consul emulator, driven over IPC, so the
+ * CPU it spends serving the fleet is not counted as the proxies' CPU.
+ * Commands: setup {services, instances} → {address}; flip {service, instance, status};
+ * busy {...BusyDatacenterOptions}; stats → {requests, bytes, cpuMs}; close.
+ */
+import { ConsulEmulator, type BusyDatacenterOptions, type CheckStatus } from '../../test/support/consul-emulator.js';
+
+type Command =
+  | { id: number; cmd: 'setup'; services: number; instances: number }
+  | { id: number; cmd: 'flip'; service: number; instance: number; status: CheckStatus }
+  | { id: number; cmd: 'busy'; options: BusyDatacenterOptions | null }
+  | { id: number; cmd: 'stats' }
+  | { id: number; cmd: 'close' };
+
+let consul: ConsulEmulator | null = null;
+
+process.on('message', (message: Command) => {
+  void handle(message).then(
+    (result) => process.send!({ id: message.id, result }),
+    (err: unknown) => process.send!({ id: message.id, error: (err as Error).message }),
+  );
+});
+
+async function handle(m: Command): Promise<unknown> {
+  switch (m.cmd) {
+    case 'setup': {
+      consul = await ConsulEmulator.start({ runChecks: false });
+      consul.recordRequests = false;
+      for (let s = 0; s < m.services; s++) {
+        for (let i = 0; i < m.instances; i++) {
+          consul.register({ Name: `svc-${s}`, ID: `svc-${s}-${i}`, Address: '127.0.0.1', Port: 20_000 + i, Tags: [`urlprefix-/svc-${s}`], Check: { TTL: '87600h', Status: 'passing' } });
+        }
+      }
+      return { address: consul.address };
+    }
+    case 'flip':
+      consul!.setCheckStatus(`service:svc-${m.service}-${m.instance}`, m.status);
+      return null;
+    case 'busy':
+      if (m.options) consul!.startBusy(m.options);
+      else consul!.stopBusy();
+      return null;
+    case 'stats': {
+      const cpu = process.cpuUsage();
+      return { requests: consul!.requestCount, bytes: consul!.bytesSent, cpuMs: (cpu.user + cpu.system) / 1000 };
+    }
+    case 'close':
+      await consul?.close();
+      setImmediate(() => process.exit(0));
+      return null;
+  }
+}
