@@ -7,10 +7,11 @@
  *   - holds 1,000 requests in flight (the upstream answers them only at the end).
  * Reports RSS at each step (read from /proc after a settle pause) and the difference per
  * connection / per request. Options: --idle <n,n> (default 1000,5000), --inflight <n> (1000).
+ * The service's pool allows `inflight` upstream connections, so every held request has its own.
  */
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,9 +56,24 @@ function get(agent: Agent, url: string): Promise<void> {
   });
 }
 
+/** A client connection that has had one request answered and is left open, idle. */
+function openIdleConnection(port: number): Promise<Socket> {
+  return new Promise((resolvePromise, reject) => {
+    const socket = connect(port, '127.0.0.1');
+    let received = 0;
+    socket.on('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      // Head (~250 bytes) plus the 1 KiB body: the response is complete.
+      if (received >= BODY.length + 100) resolvePromise(socket);
+    });
+    socket.write('GET /bench/1k HTTP/1.1\r\nHost: bench\r\n\r\n');
+  });
+}
+
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 const workDir = await mkdtemp(join(tmpdir(), 'switchyard-connmem-'));
-const target = await switchyardTarget({ configFragment: { limits: { keepAliveTimeout: '120s', maxConnections: 20_000 }, logging: { level: 'warn', accessLog: true } } }).start({
+const target = await switchyardTarget({ configFragment: { limits: { keepAliveTimeout: '120s', maxConnections: 20_000 }, services: { bench: { connections: inflight + 10 } }, logging: { level: 'warn', accessLog: true } } }).start({
   root,
   workDir,
   upstreamPorts: [upstreamPort],
@@ -71,19 +87,27 @@ try {
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 100_000, timeout: 120_000 });
   for (let i = 0; i < 200; i++) await get(agent, `${target.url}/bench/1k`);
   const base = await rssMiB(pid);
+  process.stderr.write(`bench: warm, RSS ${base.toFixed(1)} MiB\n`);
   rows.push(`| after warm-up (1 connection) | ${base.toFixed(1)} | |`);
   let open = 1;
+  const idle: Socket[] = [];
+  const port = Number(new URL(target.url).port);
   let previous = base;
   for (const step of idleSteps) {
     const more = step - open;
-    // Each new request needs a new socket: all are sent at once, so none is free to reuse.
-    await Promise.all(Array.from({ length: more }, () => get(agent, `${target.url}/bench/1k`)));
+    // Batches of 250 stay within the listen backlog.
+    for (let opened = 0; opened < more; opened += 250) {
+      const batch = Math.min(250, more - opened);
+      idle.push(...(await Promise.all(Array.from({ length: batch }, () => openIdleConnection(port)))));
+    }
     open = step;
     const rss = await rssMiB(pid);
+    process.stderr.write(`bench: ${step} connections, RSS ${rss.toFixed(1)} MiB\n`);
     rows.push(`| ${step} idle keep-alive connections | ${rss.toFixed(1)} | ${(((rss - previous) * 1024) / more).toFixed(1)} KiB per added connection |`);
     previous = rss;
   }
   agent.destroy();
+  for (const socket of idle) socket.destroy();
   await new Promise((r) => setTimeout(r, 2_000));
   const afterClose = await rssMiB(pid);
   rows.push(`| connections closed | ${afterClose.toFixed(1)} | |`);

@@ -27,6 +27,7 @@ export class AccessLog {
   private readonly bindings: string;
   private readonly time: () => string;
   private readonly sink: LineSink;
+  private readonly stringifySafe: (value: unknown) => string;
   private lastMs = -1;
   private lastTime = '';
 
@@ -38,6 +39,7 @@ export class AccessLog {
     this.bindings = internals[symbols.chindingsSym!] as string;
     this.time = internals[symbols.timeSym!] as () => string;
     this.sink = internals[symbols.streamSym!] as LineSink;
+    this.stringifySafe = internals[symbols.stringifySafeSym!] as (value: unknown) => string;
   }
 
   /**
@@ -72,7 +74,7 @@ export class AccessLog {
       `,"route":${str(route)},"service":${str(service)},"upstream":${str(upstream)},"upstreamStatus":${upstreamStatus}` +
       `,"upstreamMs":${num(upstreamMs)},"retries":${retries}`;
     if (error !== undefined) line += `,"error":${str(error)}`;
-    if (err !== undefined) line += `,"err":${JSON.stringify(pino.stdSerializers.err(err))}`;
+    if (err !== undefined) line += `,"err":${this.json(pino.stdSerializers.err(err))}`;
     this.sink.write(`${line},"msg":"request"}\n`);
   }
 
@@ -82,9 +84,25 @@ export class AccessLog {
     for (const key in fields) {
       const value = fields[key];
       if (value === undefined) continue;
-      line += `,${str(key)}:${typeof value === 'number' ? num(value) : JSON.stringify(value)}`;
+      line += `,${str(key)}:${typeof value === 'number' ? num(value) : this.json(value)}`;
     }
     this.sink.write(`${line},"msg":${str(msg)}}\n`);
+  }
+
+  /**
+   * A value as JSON, as pino writes it: JSON.stringify, and for what it cannot write (a circular
+   * structure, such as a TLS error's certificate chain) pino's own safe stringifier.
+   */
+  private json(value: unknown): string {
+    try {
+      return JSON.stringify(value);
+    } catch {
+      try {
+        return this.stringifySafe(value);
+      } catch {
+        return '"[unable to serialize, circular reference is too complex to analyze]"';
+      }
+    }
   }
 
   /** `{"level":…,"time":…` plus the logger's bindings (pid, hostname, name, component). */

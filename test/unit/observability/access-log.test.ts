@@ -19,10 +19,15 @@ const withoutTime = (line: string): string => line.replace(/"time":"[^"]*"/, '"t
 
 type Row = Parameters<AccessLog['request']>;
 
+/** An error with a circular property, as TLS errors carry (a certificate whose issuer is itself). */
+const circular: Record<string, unknown> = { subject: 'CN=self' };
+circular.issuerCertificate = circular;
+
 const ROWS: Row[] = [
   ['id-1', 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined, undefined],
   ['id-"2"\\', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset', undefined],
   ['id-3', 'GET', 'h', '/e', 502, 0, 0, Number.NaN, 'r', 's', 'e', 0, 0, 0, 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+  ['id-4', 'GET', 'h', '/tls', 502, 0, 0, 1, 'r', 's', 'e', 0, 0, 0, 'upstream_tls_failed', Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cert: circular })],
 ];
 
 describe('access log serialiser', () => {
