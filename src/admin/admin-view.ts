@@ -7,7 +7,10 @@ export interface RouteView {
   path: string;
   methods: string[] | null;
   headers: Record<string, string>;
+  /** The service, or for a weighted split each service with its share, e.g. "v1 90% | v2 10%". */
   service: string;
+  /** The weighted split (services, weights, share in percent, requests each got), or null. */
+  backends: { service: string; weight: number; percent: number; requests: number }[] | null;
   rewritePrefix: string | null;
   hostRewrite: string | null;
   timeouts: { headers: number; bodyIdle: number };

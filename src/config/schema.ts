@@ -76,6 +76,26 @@ export const retryPolicySchema = z.strictObject({
     .default(0),
 });
 
+/** One service of a weighted split and its share of the route's traffic. */
+export const routeBackendSchema = z.strictObject({
+  service: z.string().min(1, { message: 'must name the service to route to' }),
+  /** Relative weight: the service gets weight / (sum of the weights) of the route's requests; 0 = none. */
+  weight: z
+    .number({ error: 'must be a whole number from 0 to 1000000' })
+    .int({ error: 'must be a whole number from 0 to 1000000' })
+    .min(0, { error: 'must be a whole number from 0 to 1000000' })
+    .max(1_000_000, { error: 'must be a whole number from 0 to 1000000' })
+    .default(1),
+});
+
+/** What a sticky split hashes: exactly one of a header or a cookie. */
+export const stickySchema = z
+  .strictObject({
+    header: headerNameSchema.transform((h) => h.toLowerCase()).optional(),
+    cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional(),
+  })
+  .refine((s) => (s.header === undefined) !== (s.cookie === undefined), { message: 'must set exactly one of "header" or "cookie"' });
+
 export const routeSchema = z.strictObject({
   name: z.string().min(1, { message: 'must be a non-empty route name' }),
   match: z
@@ -86,7 +106,12 @@ export const routeSchema = z.strictObject({
       headers: z.record(headerNameSchema, z.string()).optional(),
     })
     .prefault({}),
-  service: z.string().min(1, { message: 'must name the service to route to' }),
+  /** The service to route to; or give `backends` to split the route's traffic between services. */
+  service: z.string().min(1, { message: 'must name the service to route to' }).optional(),
+  /** Services sharing the route's traffic in proportion to their weights (instead of `service`). */
+  backends: z.array(routeBackendSchema).min(1, { message: 'must list at least one backend' }).optional(),
+  /** With `backends`: keep a client on one backend by hashing a header or cookie (requests without it are split by weight). */
+  sticky: stickySchema.optional(),
   stripPrefix: z.boolean().default(false),
   rewritePrefix: rewritePrefixSchema.optional(),
   hostRewrite: hostNameSchema.optional(),
@@ -94,6 +119,24 @@ export const routeSchema = z.strictObject({
   retries: retryPolicySchema.partial().optional(),
   /** Largest request body this route accepts (overrides limits.maxBodySize; 0 = no limit). */
   maxBodySize: sizeSchema.optional(),
+}).superRefine((route, ctx) => {
+  if ((route.service === undefined) === (route.backends === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['service'], message: 'set exactly one of "service" (one service) or "backends" (a weighted split between services)' });
+  }
+  if (route.backends !== undefined) {
+    const seen = new Map<string, number>();
+    route.backends.forEach((b, i) => {
+      const first = seen.get(b.service);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['backends', i, 'service'], message: `service "${b.service}" is already listed (backends[${first}]); give each service once` });
+      else seen.set(b.service, i);
+    });
+    if (route.backends.every((b) => b.weight === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['backends'], message: 'at least one backend must have a weight above 0' });
+    }
+  }
+  if (route.sticky !== undefined && route.backends === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['sticky'], message: 'only applies to a route with "backends" (a weighted split)' });
+  }
 });
 
 export const BALANCER_POLICIES = ['weighted_round_robin', 'least_request', 'random', 'consistent_hash'] as const;
@@ -445,6 +488,8 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
+export type RouteBackendConfig = z.output<typeof routeBackendSchema>;
+export type StickyConfig = z.output<typeof stickySchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type ListenerTlsConfig = z.output<typeof listenerTlsSchema>;

@@ -155,8 +155,9 @@ export class ProxyHandler {
     const path = normalizePath(rawPath, this.context.limits.keepEncodedSlashes);
     if (typeof path !== 'string') return { ok: false, code: 'bad_request', detail: path.reason, close: true };
     const method = req.method ?? 'GET';
-    const route = this.table.match(host, path, method, req.headers);
-    if (route === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}`, close: false };
+    const matched = this.table.match(host, path, method, req.headers);
+    if (matched === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}`, close: false };
+    const route = matched.split === null ? matched : matched.split.pick(req);
     const endpoint = route.cluster.pick(req);
     if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"`, close: false, route };
     return { ok: true, route, endpoint, path: rewritePath(route, path, q < 0 ? '' : url.slice(q)) };

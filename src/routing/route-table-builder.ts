@@ -5,6 +5,7 @@ import { compileRetryPolicy } from '../upstream/retry-policy.js';
 import { PrefixIndex } from './prefix-index.js';
 import type { Route, RouteSource } from './route.js';
 import { RouteTable } from './route-table.js';
+import { WeightedSplit } from './weighted-split.js';
 
 /** A route declaration from any source, before compilation. */
 export interface RouteDeclaration {
@@ -51,22 +52,30 @@ export function buildRouteTable(
 
 function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: RouteDefaults, clusters: ClusterManager, metrics: SwitchyardMetrics): Route {
   const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
-  return {
+  const base = {
     name: config.name,
     source,
     host: config.match.host,
     prefix: config.match.path,
     methods: config.match.methods ? new Set(config.match.methods) : null,
     headers,
-    cluster: clusters.get(config.service),
     rewritePrefix: config.stripPrefix ? '/' : (config.rewritePrefix ?? null),
     hostRewrite: config.hostRewrite ?? null,
     timeouts: { ...defaults.timeouts, ...stripUndefined(config.timeouts) },
     retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
     maxBodySize: config.maxBodySize ?? null,
     order,
-    metrics: metrics.route(config.name, config.service),
   };
+  const forService = (service: string): Route => ({ ...base, cluster: clusters.get(service), metrics: metrics.route(config.name, service), split: null });
+  if (config.backends === undefined) return forService(config.service!);
+  // The schema guarantees one of service/backends, distinct services and a weight above 0.
+  const split = new WeightedSplit(
+    config.backends.map((b) => ({ route: forService(b.service), weight: b.weight })),
+    config.sticky,
+  );
+  // The route the table matches: it stands for the first backend with traffic until the split picks.
+  const first = split.backends.find((b) => b.weight > 0)!.route;
+  return { ...first, split };
 }
 
 function stripUndefined<T extends object>(value: T | undefined): Partial<T> {

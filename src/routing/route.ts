@@ -3,6 +3,7 @@ import type { UpstreamTimeouts } from '../config/schema.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Cluster } from '../upstream/cluster.js';
 import type { RetryPolicy } from '../upstream/retry-policy.js';
+import type { WeightedSplit } from './weighted-split.js';
 
 /** Where a route was declared. */
 export type RouteSource = 'config' | 'tags' | 'override';
@@ -31,6 +32,12 @@ export interface Route {
   readonly order: number;
   /** Request metric children of this route, prepared when the table is built. */
   readonly metrics: RouteMetrics;
+  /**
+   * For a route with `backends`: the split that picks, per request, the backend route (this
+   * route compiled for one service: its cluster, its metric children). Null otherwise, and
+   * always null on the backend routes themselves.
+   */
+  readonly split: WeightedSplit | null;
 }
 
 /** Number of conditions beyond host and path; more conditions = more specific. */
