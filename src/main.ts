@@ -5,6 +5,7 @@ import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
+import { FilterState } from './filters/filter-chain-builder.js';
 import { AccessLog } from './observability/access-log.js';
 import { createLogger, onDroppedLogLines, type Logger } from './observability/logger.js';
 import { SwitchyardMetrics } from './observability/metrics.js';
@@ -60,6 +61,8 @@ export class Switchyard {
   private closing = false;
   /** Operator route overrides (admin API), merged into every route table build. */
   private readonly routeOverrides = new RouteOverrides();
+  /** Filter state kept across route table builds (rate limiters while their settings are unchanged). */
+  private readonly filterState = new FilterState();
   /** Drained endpoints as "service\0address:port"; kept across registry updates and reloads. */
   private drained: ReadonlySet<string> = new Set();
   private reloadState: ReloadView;
@@ -337,7 +340,7 @@ export class Switchyard {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
     // Tag routes come after the config's routes; on a host+path conflict the config route wins.
     declarations.push(...this.tagRoutes.declarations(this.registry.current(), tagRoutePrefix(this.config.registry), this.config.routes));
-    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters, this.metrics);
+    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters, this.metrics, this.filterState);
     this.applyEndpointOverrides();
   }
 

@@ -41,6 +41,7 @@ export class RouterAdminView implements AdminView {
         headers: Object.fromEntries(r.headers),
         service: backends === null ? r.cluster.name : backends.map((b) => `${b.service} ${b.percent}%`).join(' | '),
         backends,
+        rateLimit: r.filters?.rateLimit?.view() ?? null,
         rewritePrefix: r.rewritePrefix,
         hostRewrite: r.hostRewrite,
         timeouts: { headers: r.timeouts.headers, bodyIdle: r.timeouts.bodyIdle },

@@ -1,4 +1,5 @@
 /** JSON shapes of the admin API (README "Admin API"), and what the admin listener needs from the router. */
+import type { RateLimitView } from '../filters/rate-limit-filter.js';
 
 export interface RouteView {
   name: string;
@@ -11,6 +12,8 @@ export interface RouteView {
   service: string;
   /** The weighted split (services, weights, share in percent, requests each got), or null. */
   backends: { service: string; weight: number; percent: number; requests: number }[] | null;
+  /** The route's rate limiter (settings and counts), or null without one. */
+  rateLimit: RateLimitView | null;
   rewritePrefix: string | null;
   hostRewrite: string | null;
   timeouts: { headers: number; bodyIdle: number };

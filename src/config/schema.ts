@@ -96,6 +96,27 @@ export const stickySchema = z
   })
   .refine((s) => (s.header === undefined) !== (s.cookie === undefined), { message: 'must set exactly one of "header" or "cookie"' });
 
+/** A local token-bucket rate limit of one route. */
+export const rateLimitSchema = z
+  .strictObject({
+    /** Requests allowed per `per` (the bucket's refill rate). */
+    requests: z.number({ error: 'must be a number of requests above 0' }).positive({ error: 'must be a number of requests above 0' }),
+    /** The period `requests` are counted over. */
+    per: durationSchema.refine((ms) => ms > 0, { message: 'must be a duration above 0, such as "1s" or "1m"' }).default(1_000),
+    /** Most requests let through at once after a quiet spell (the bucket's size); default: `requests`. */
+    burst: z.number().int({ error: 'must be a whole number of at least 1' }).min(1, { error: 'must be a whole number of at least 1' }).optional(),
+    /** Whose bucket a request takes from: "clientAddress" (the peer address), "header" (the value of `header`), or "route" (one bucket for the route). */
+    by: z.enum(['clientAddress', 'header', 'route']).default('clientAddress'),
+    /** With by: header, the header whose value is the key (requests without it share one bucket). */
+    header: headerNameSchema.transform((h) => h.toLowerCase()).optional(),
+    /** Most keys with a bucket of their own; keys past it share one overflow bucket (memory stays bounded). */
+    maxKeys: z.number().int({ error: 'must be a whole number from 1 to 1000000' }).min(1, { error: 'must be a whole number from 1 to 1000000' }).max(1_000_000, { error: 'must be a whole number from 1 to 1000000' }).default(10_000),
+  })
+  .superRefine((limit, ctx) => {
+    if (limit.by === 'header' && limit.header === undefined) ctx.addIssue({ code: 'custom', path: ['header'], message: 'is required with by: header (name the header whose value is the key)' });
+    if (limit.by !== 'header' && limit.header !== undefined) ctx.addIssue({ code: 'custom', path: ['header'], message: 'only applies with by: header' });
+  });
+
 export const routeSchema = z.strictObject({
   name: z.string().min(1, { message: 'must be a non-empty route name' }),
   match: z
@@ -119,6 +140,8 @@ export const routeSchema = z.strictObject({
   retries: retryPolicySchema.partial().optional(),
   /** Largest request body this route accepts (overrides limits.maxBodySize; 0 = no limit). */
   maxBodySize: sizeSchema.optional(),
+  /** Local token-bucket rate limit (per process); over it → 429. */
+  rateLimit: rateLimitSchema.optional(),
 }).superRefine((route, ctx) => {
   if ((route.service === undefined) === (route.backends === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['service'], message: 'set exactly one of "service" (one service) or "backends" (a weighted split between services)' });
@@ -490,6 +513,7 @@ export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
 export type RouteBackendConfig = z.output<typeof routeBackendSchema>;
 export type StickyConfig = z.output<typeof stickySchema>;
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type ListenerTlsConfig = z.output<typeof listenerTlsSchema>;

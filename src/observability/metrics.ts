@@ -1,6 +1,6 @@
 import { SWITCHYARD_VERSION } from './build-info.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
+import { PreparedCounter, PreparedHistogram, type CounterChild } from './prepared-metrics.js';
 import { RouteMetrics, type RequestMetricFamilies } from './route-metrics.js';
 import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.js';
 import { TUNNEL_DURATION_BUCKETS, type UpgradeMetricFamilies } from './upgrade-metrics.js';
@@ -53,6 +53,7 @@ export class SwitchyardMetrics {
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly services = new Map<string, ServiceMetrics>();
   private readonly proxyErrors: Counter<'code'>;
+  private readonly rateLimitRequests: PreparedCounter;
   private readonly proxyErrorChildren = new Map<string, Counter.Internal>();
   private readonly reloads: Counter<'result'>;
   private readonly droppedLogLines: Counter;
@@ -91,6 +92,12 @@ export class SwitchyardMetrics {
       duration: new PreparedHistogram('switchyard_upgrade_duration_seconds', 'Lifetime of each tunnel, from the 101 to the close.', routeLabels, TUNNEL_DURATION_BUCKETS, this.registry),
       bytes: new PreparedCounter('switchyard_upgrade_bytes_total', 'Bytes carried by tunnels after the handshake, by direction (client_to_upstream, upstream_to_client).', ['route', 'service', 'direction'], this.registry),
     };
+    this.rateLimitRequests = new PreparedCounter(
+      'switchyard_rate_limit_requests_total',
+      'Requests checked by a route rate limit, by result (allowed, limited: answered 429).',
+      ['route', 'result'],
+      this.registry,
+    );
     this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
 
     const metrics = this;
@@ -221,6 +228,11 @@ export class SwitchyardMetrics {
       this.routes.set(key, m);
     }
     return m;
+  }
+
+  /** Prepared counters of a route's rate limit (allowed, limited). */
+  rateLimit(route: string): { allowed: CounterChild; limited: CounterChild } {
+    return { allowed: this.rateLimitRequests.labels(route, 'allowed'), limited: this.rateLimitRequests.labels(route, 'limited') };
   }
 
   /** Prepared upstream metrics of one service (created on first use, then cached). */

@@ -83,7 +83,17 @@ export class ProxyHandler {
       }
     }
     const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
-    new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt).start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
+    const exchange = new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt);
+    if (r.route.filters !== null) {
+      const refusal = r.route.filters.runRequest(exchange, headers);
+      if (refusal !== null) {
+        for (let i = 0; i < refusal.headers.length; i += 2) res.setHeader(refusal.headers[i]!, refusal.headers[i + 1]!);
+        sendProxyError(res, refusal.code, idHeader, requestId, refusal.detail);
+        ctx.observer.requestRejected(req, res, r.route, requestId, refusal.code, startedAt);
+        return;
+      }
+    }
+    exchange.start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
   };
 
   /**

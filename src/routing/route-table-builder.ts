@@ -1,4 +1,5 @@
 import type { RetryPolicyConfig, RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import { buildFilterChain, FilterState } from '../filters/filter-chain-builder.js';
 import { DETACHED_METRICS, type SwitchyardMetrics } from '../observability/metrics.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { compileRetryPolicy } from '../upstream/retry-policy.js';
@@ -25,8 +26,11 @@ export function buildRouteTable(
   defaults: RouteDefaults,
   clusters: ClusterManager,
   metrics: SwitchyardMetrics = DETACHED_METRICS,
+  filterState: FilterState = new FilterState(),
 ): RouteTable {
-  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics));
+  filterState.beginBuild();
+  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics, filterState));
+  filterState.endBuild();
   const exact = new Map<string, PrefixIndex>();
   const wildcard = new Map<string, PrefixIndex>();
   const any = new PrefixIndex();
@@ -50,7 +54,15 @@ export function buildRouteTable(
   return new RouteTable(routes, exact, wildcard, any.seal());
 }
 
-function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: RouteDefaults, clusters: ClusterManager, metrics: SwitchyardMetrics): Route {
+function compileRoute(
+  config: RouteConfig,
+  source: RouteSource,
+  order: number,
+  defaults: RouteDefaults,
+  clusters: ClusterManager,
+  metrics: SwitchyardMetrics,
+  filterState: FilterState,
+): Route {
   const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
   const base = {
     name: config.name,
@@ -65,6 +77,7 @@ function compileRoute(config: RouteConfig, source: RouteSource, order: number, d
     retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
     maxBodySize: config.maxBodySize ?? null,
     order,
+    filters: buildFilterChain(config, filterState, metrics),
   };
   const forService = (service: string): Route => ({ ...base, cluster: clusters.get(service), metrics: metrics.route(config.name, service), split: null });
   if (config.backends === undefined) return forService(config.service!);

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { FilterChain } from '../filters/route-filter.js';
 import type { UpstreamTimeouts } from '../config/schema.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Cluster } from '../upstream/cluster.js';
@@ -38,6 +39,8 @@ export interface Route {
    * always null on the backend routes themselves.
    */
   readonly split: WeightedSplit | null;
+  /** The route's filters (rate limit, header rules, trace context) in order, or null when it has none. */
+  readonly filters: FilterChain | null;
 }
 
 /** Number of conditions beyond host and path; more conditions = more specific. */
