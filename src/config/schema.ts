@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
 import { isLoopbackAddress } from './loopback-address.js';
+import { PROTECTED_HEADERS } from './protected-headers.js';
 import { sidecarSchema } from './sidecar-schema.js';
 
 /**
@@ -96,6 +97,55 @@ export const stickySchema = z
   })
   .refine((s) => (s.header === undefined) !== (s.cookie === undefined), { message: 'must set exactly one of "header" or "cookie"' });
 
+/** Variables a header rule value may use: `${name}`; `$$` is a literal "$". */
+export const HEADER_RULE_VARIABLES = ['clientAddress', 'requestId', 'route', 'host'] as const;
+export type HeaderRuleVariable = (typeof HEADER_RULE_VARIABLES)[number];
+
+const ruleHeaderNameSchema = headerNameSchema
+  .transform((h) => h.toLowerCase())
+  .refine((h) => !PROTECTED_HEADERS.has(h), { message: 'is a hop-by-hop, framing or proxy-owned header that header rules may not change' });
+
+const ruleValueSchema = z
+  .string()
+  .refine((v) => !/[\r\n\0]/.test(v), { message: 'must not contain CR, LF or NUL' })
+  .superRefine((v, ctx) => {
+    const bad = unknownRuleVariable(v);
+    if (bad !== null) ctx.addIssue({ code: 'custom', message: `${bad}; the variables are ${HEADER_RULE_VARIABLES.map((n) => '${' + n + '}').join(', ')} (write $$ for a literal "$")` });
+  });
+
+/** The first problem with the `${...}` variables of a rule value, or null. */
+function unknownRuleVariable(value: string): string | null {
+  for (let i = value.indexOf('$'); i >= 0; i = value.indexOf('$', i + 1)) {
+    if (value[i + 1] === '$') {
+      i++;
+      continue;
+    }
+    if (value[i + 1] !== '{') return `"$" at ${i} starts no variable`;
+    const end = value.indexOf('}', i);
+    if (end < 0) return `"\${" at ${i} is not closed with "}"`;
+    const name = value.slice(i + 2, end);
+    if (!(HEADER_RULE_VARIABLES as readonly string[]).includes(name)) return `unknown variable "\${${name}}"`;
+    i = end;
+  }
+  return null;
+}
+
+/** Header edits of one direction, applied in this order: remove, set (replace), add (append). */
+const headerEditsSchema = z.strictObject({
+  /** Header names to remove. */
+  remove: z.array(ruleHeaderNameSchema).default([]),
+  /** Headers to set, replacing any of the same name. */
+  set: z.record(ruleHeaderNameSchema, ruleValueSchema).default({}),
+  /** Headers to append (after any of the same name). */
+  add: z.record(ruleHeaderNameSchema, ruleValueSchema).default({}),
+});
+
+/** A route's header rules: edits of the request sent upstream and of the response sent back. */
+export const headerRulesSchema = z.strictObject({
+  request: headerEditsSchema.prefault({}),
+  response: headerEditsSchema.prefault({}),
+});
+
 /** A local token-bucket rate limit of one route. */
 export const rateLimitSchema = z
   .strictObject({
@@ -142,6 +192,8 @@ export const routeSchema = z.strictObject({
   maxBodySize: sizeSchema.optional(),
   /** Local token-bucket rate limit (per process); over it → 429. */
   rateLimit: rateLimitSchema.optional(),
+  /** Add, set and remove request and response headers (with variables). */
+  headerRules: headerRulesSchema.optional(),
 }).superRefine((route, ctx) => {
   if ((route.service === undefined) === (route.backends === undefined)) {
     ctx.addIssue({ code: 'custom', path: ['service'], message: 'set exactly one of "service" (one service) or "backends" (a weighted split between services)' });
@@ -490,6 +542,16 @@ export const configSchema = z
       } else {
         routeNames.set(route.name, i);
       }
+      const rules = route.headerRules;
+      if (rules !== undefined) {
+        const id = config.proxy.requestIdHeader;
+        for (const side of ['request', 'response'] as const) {
+          const edits = rules[side];
+          if (edits.remove.includes(id) || id in edits.set || id in edits.add) {
+            ctx.addIssue({ code: 'custom', path: ['routes', i, 'headerRules', side], message: `must not change the request id header "${id}" (proxy.requestIdHeader): the proxy sets it` });
+          }
+        }
+      }
       if (route.stripPrefix && route.rewritePrefix !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewritePrefix'], message: 'cannot be combined with stripPrefix: true (stripPrefix is rewritePrefix "/")' });
       }
@@ -514,6 +576,8 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type RouteBackendConfig = z.output<typeof routeBackendSchema>;
 export type StickyConfig = z.output<typeof stickySchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
+export type HeaderRulesConfig = z.output<typeof headerRulesSchema>;
+export type HeaderEditsConfig = HeaderRulesConfig['request'];
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type ListenerTlsConfig = z.output<typeof listenerTlsSchema>;

@@ -1,5 +1,6 @@
 import type { RateLimitConfig, RouteConfig } from '../config/schema.js';
 import type { SwitchyardMetrics } from '../observability/metrics.js';
+import { HeaderRulesFilter } from './header-rules-filter.js';
 import { RateLimitFilter } from './rate-limit-filter.js';
 import { FilterChain, type RequestFilter, type ResponseFilter } from './route-filter.js';
 
@@ -32,7 +33,7 @@ export class FilterState {
 
 /**
  * The filter chain of a route, or null when the route has no filter (it then pays nothing).
- * Order: rate limit first (a refused request costs nothing more).
+ * Order: rate limit first (a refused request costs nothing more), then header rules.
  */
 export function buildFilterChain(config: RouteConfig, state: FilterState, metrics: SwitchyardMetrics): FilterChain | null {
   const request: RequestFilter[] = [];
@@ -41,6 +42,11 @@ export function buildFilterChain(config: RouteConfig, state: FilterState, metric
   if (config.rateLimit !== undefined) {
     rateLimit = state.rateLimiter(config.name, config.rateLimit, metrics);
     request.push(rateLimit);
+  }
+  if (config.headerRules !== undefined) {
+    const rules = new HeaderRulesFilter(config.headerRules, config.name);
+    if (rules.editsRequest) request.push(rules);
+    if (rules.editsResponse) response.push(rules);
   }
   if (request.length === 0 && response.length === 0) return null;
   return new FilterChain(request.length === 0 ? null : request, response.length === 0 ? null : response, rateLimit);
