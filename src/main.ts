@@ -340,7 +340,7 @@ export class Switchyard {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
     // Tag routes come after the config's routes; on a host+path conflict the config route wins.
     declarations.push(...this.tagRoutes.declarations(this.registry.current(), tagRoutePrefix(this.config.registry), this.config.routes));
-    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters, this.metrics, this.filterState);
+    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries, tracing: this.config.tracing }, this.clusters, this.metrics, this.filterState);
     this.applyEndpointOverrides();
   }
 

@@ -492,6 +492,15 @@ export const configSchema = z
           .default(['websocket']),
       })
       .prefault({}),
+    /** W3C trace context (traceparent/tracestate) on every route; see docs/traffic.md. */
+    tracing: z
+      .strictObject({
+        /** Propagate trace context, start a trace for requests without a valid traceparent, and log the trace id. */
+        enabled: z.boolean().default(false),
+        /** Whether traces the proxy starts are marked sampled (trace-flags 01) or not (00); an incoming traceparent keeps its flags. */
+        sampled: z.boolean().default(true),
+      })
+      .prefault({}),
     logging: z
       .strictObject({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -583,6 +592,7 @@ export type ListenerConfig = z.output<typeof listenerSchema>;
 export type ListenerTlsConfig = z.output<typeof listenerTlsSchema>;
 export type UpstreamTlsConfig = z.output<typeof upstreamTlsSchema>;
 export type LimitsConfig = Config['limits'];
+export type TracingConfig = Config['tracing'];
 export type UpstreamTimeouts = z.output<typeof upstreamTimeoutsSchema>;
 export type RetryPolicyConfig = z.output<typeof retryPolicySchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;

@@ -1,8 +1,9 @@
-import type { RateLimitConfig, RouteConfig } from '../config/schema.js';
+import type { RateLimitConfig, RouteConfig, TracingConfig } from '../config/schema.js';
 import type { SwitchyardMetrics } from '../observability/metrics.js';
 import { HeaderRulesFilter } from './header-rules-filter.js';
 import { RateLimitFilter } from './rate-limit-filter.js';
 import { FilterChain, type RequestFilter, type ResponseFilter } from './route-filter.js';
+import { TraceContextFilter } from './trace-context-filter.js';
 
 /**
  * Filter state that outlives one route table: rate limiters by route name, reused by the next
@@ -22,6 +23,14 @@ export class FilterState {
     this.building = null;
   }
 
+  private traceFilters: [TraceContextFilter | null, TraceContextFilter | null] = [null, null];
+
+  /** The trace-context filter, one for all routes (it holds only its id pool). */
+  traceContext(sampled: boolean): TraceContextFilter {
+    const i = sampled ? 1 : 0;
+    return (this.traceFilters[i] ??= new TraceContextFilter(sampled));
+  }
+
   rateLimiter(route: string, settings: RateLimitConfig, metrics: SwitchyardMetrics): RateLimitFilter {
     const key = JSON.stringify(settings);
     const kept = this.limiters.get(route);
@@ -33,12 +42,14 @@ export class FilterState {
 
 /**
  * The filter chain of a route, or null when the route has no filter (it then pays nothing).
- * Order: rate limit first (a refused request costs nothing more), then header rules.
+ * Order: trace context (so every forwarded request has its trace id), rate limit (a refused
+ * request costs nothing more), header rules.
  */
-export function buildFilterChain(config: RouteConfig, state: FilterState, metrics: SwitchyardMetrics): FilterChain | null {
+export function buildFilterChain(config: RouteConfig, tracing: TracingConfig | undefined, state: FilterState, metrics: SwitchyardMetrics): FilterChain | null {
   const request: RequestFilter[] = [];
   const response: ResponseFilter[] = [];
   let rateLimit: RateLimitFilter | null = null;
+  if (tracing?.enabled === true) request.push(state.traceContext(tracing.sampled));
   if (config.rateLimit !== undefined) {
     rateLimit = state.rateLimiter(config.name, config.rateLimit, metrics);
     request.push(rateLimit);

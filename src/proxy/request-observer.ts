@@ -14,6 +14,8 @@ export interface ExchangeRecord {
   /** The endpoint of the last attempt. */
   readonly endpoint: Endpoint;
   readonly requestId: string;
+  /** W3C trace id (trace-context filter), or undefined. */
+  readonly traceId: string | undefined;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
   /** performance.now() when the last attempt was dispatched, and when it ended. */

@@ -66,6 +66,7 @@ export class RequestRecorder implements RequestObserver {
     const req = x.req;
     this.accessLog.request(
       x.requestId,
+      x.traceId,
       req.method,
       req.headers.host,
       req.url,

@@ -46,6 +46,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
   upstreamStatus = 0;
   bytesOut = 0;
   readonly retries = 0;
+  /** Upgrade requests do not run route filters: no trace id. */
+  readonly traceId = undefined;
   failure: (Error & { code?: string }) | null = null;
   /** The protocol the upstream switched to. */
   protocol = '';

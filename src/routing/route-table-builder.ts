@@ -1,4 +1,4 @@
-import type { RetryPolicyConfig, RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import type { RetryPolicyConfig, RouteConfig, TracingConfig, UpstreamTimeouts } from '../config/schema.js';
 import { buildFilterChain, FilterState } from '../filters/filter-chain-builder.js';
 import { DETACHED_METRICS, type SwitchyardMetrics } from '../observability/metrics.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
@@ -18,6 +18,8 @@ export interface RouteDeclaration {
 export interface RouteDefaults {
   timeouts: UpstreamTimeouts;
   retries: RetryPolicyConfig;
+  /** Trace context on every route (config `tracing`); absent = off. */
+  tracing?: TracingConfig;
 }
 
 /** Compiles route declarations into a RouteTable. Runs off the hot path. */
@@ -77,7 +79,7 @@ function compileRoute(
     retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
     maxBodySize: config.maxBodySize ?? null,
     order,
-    filters: buildFilterChain(config, filterState, metrics),
+    filters: buildFilterChain(config, defaults.tracing, filterState, metrics),
   };
   const forService = (service: string): Route => ({ ...base, cluster: clusters.get(service), metrics: metrics.route(config.name, service), split: null });
   if (config.backends === undefined) return forService(config.service!);
