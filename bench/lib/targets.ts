@@ -61,6 +61,8 @@ export interface SwitchyardRouteSpec {
   path: string;
   host?: string;
   service: string;
+  /** More route fields (rateLimit, headerRules, backends: then `service` is left out). */
+  extra?: Record<string, unknown>;
 }
 
 export interface SwitchyardTargetOptions {
@@ -92,7 +94,8 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
       const routes = (options.routes ?? [{ name: 'all', path: '/', service: Object.keys(services)[0]! }]).map((r) => ({
         name: r.name,
         match: r.host === undefined ? { path: r.path } : { host: r.host, path: r.path },
-        service: r.service,
+        ...(r.extra?.backends === undefined ? { service: r.service } : {}),
+        ...r.extra,
       }));
       const config = {
         listeners: [{ name: 'bench', address: '127.0.0.1', port }],
