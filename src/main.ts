@@ -9,6 +9,7 @@ import { FilterState } from './filters/filter-chain-builder.js';
 import { AccessLog } from './observability/access-log.js';
 import { createLogger, onDroppedLogLines, type Logger } from './observability/logger.js';
 import { SwitchyardMetrics } from './observability/metrics.js';
+import { OtlpSpanExporter } from './observability/otlp-span-exporter.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
 import { CertificateStore } from './proxy/certificate-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
@@ -61,6 +62,8 @@ export class Switchyard {
   private closing = false;
   /** Operator route overrides (admin API), merged into every route table build. */
   private readonly routeOverrides = new RouteOverrides();
+  /** The OTLP span exporter (tracing.otlp), or null. */
+  spans: OtlpSpanExporter | null = null;
   /** Filter state kept across route table builds (rate limiters while their settings are unchanged). */
   private readonly filterState = new FilterState();
   /** Drained endpoints as "service\0address:port"; kept across registry updates and reloads. */
@@ -126,9 +129,11 @@ export class Switchyard {
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
     onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
-    const handler = new ProxyHandler(proxyContext(config, logger, metrics), 'http');
+    const spans = spanExporter(config, logger);
+    const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
+    app.spans = spans;
     app.rebuildRoutes();
     try {
       await app.openListeners();
@@ -241,12 +246,19 @@ export class Switchyard {
       this.unsubscribe = registry.subscribe(() => this.onRegistryChange());
       await old.close();
     }
+    let oldSpans: OtlpSpanExporter | null = null;
+    if (JSON.stringify(next.tracing.otlp) !== JSON.stringify(this.config.tracing.otlp)) {
+      oldSpans = this.spans;
+      this.spans = spanExporter(next, this.logger);
+    }
     this.config = next;
-    this.handler.context = proxyContext(next, this.logger, this.metrics);
+    this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();
     this.logger.info({ file: this.configFile, routes: next.routes.length }, 'configuration reloaded');
+    // Requests still in flight may hand the old exporter a span: it drops it (closed) and counts it.
+    await oldSpans?.close();
   }
 
   /** Marks an endpoint (address:port or instance id) drained or not, in one service or all; returns the endpoints it matched. */
@@ -312,6 +324,7 @@ export class Switchyard {
     await this.clusters.close();
     await this.admin?.close();
     await this.demo?.close();
+    await this.spans?.close();
   }
 
   private async openListeners(): Promise<void> {
@@ -373,18 +386,28 @@ export class Switchyard {
   }
 }
 
+/** The span exporter `tracing.otlp` asks for, or null. */
+function spanExporter(config: Config, logger: Logger): OtlpSpanExporter | null {
+  const otlp = config.tracing.otlp;
+  if (otlp === undefined) return null;
+  return new OtlpSpanExporter(
+    { endpoint: otlp.endpoint, serviceName: otlp.serviceName, maxQueue: otlp.maxQueue, batchSize: otlp.batchSize, flushIntervalMs: otlp.flushInterval },
+    logger.child({ component: 'tracing' }),
+  );
+}
+
 function drainKey(service: string, endpoint: string): string {
   return `${service}\u0000${endpoint}`;
 }
 
 /** What the request path needs from one configuration: headers, logger, metrics and access log. */
-function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics): ProxyContext {
+function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics, spans: OtlpSpanExporter | null): ProxyContext {
   // The access log shares the process log's asynchronous destination but not its level.
   const accessLog = config.logging.accessLog ? new AccessLog(logger.child({ component: 'access' }, { level: 'info' })) : null;
   return {
     logger: logger.child({ component: 'proxy' }),
     headers: forwardingHeaderSettings(config.proxy),
     limits: requestLimits(config),
-    observer: new RequestRecorder(metrics, accessLog),
+    observer: new RequestRecorder(metrics, accessLog, spans),
   };
 }

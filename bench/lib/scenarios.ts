@@ -164,7 +164,7 @@ export function allScenarios(): Scenario[] {
     ),
     {
       name: 'trace-context',
-      title: 'Trace context on (half the requests carry a traceparent, half start a trace) vs off',
+      title: 'Trace context off / on / on with OTLP span export (half the requests carry a traceparent, half start a trace)',
       kind: 'saturate',
       requests: [
         { method: 'GET', path: '/bench/1k' },
@@ -175,6 +175,11 @@ export function allScenarios(): Scenario[] {
         directTarget(),
         switchyardTarget({ name: 'switchyard-trace-context-off' }),
         switchyardTarget({ name: 'switchyard-trace-context-on', configFragment: { tracing: { enabled: true } } }),
+        // Spans exported to the bench upstream's second port, which answers any POST 200 like a collector.
+        switchyardTarget({
+          name: 'switchyard-trace-context-otlp',
+          configFragmentFor: (ctx) => ({ tracing: { enabled: true, otlp: { endpoint: `http://127.0.0.1:${ctx.upstreamPorts[1]}` } } }),
+        }),
       ],
     },
     {

@@ -73,6 +73,8 @@ export interface SwitchyardTargetOptions {
   services?: Record<string, number>;
   /** Merged over the generated top-level config (e.g. access log / metrics switches). */
   configFragment?: Record<string, unknown>;
+  /** Like configFragment, for settings that need the run's ports (e.g. an OTLP endpoint on the bench upstream). */
+  configFragmentFor?: (ctx: TargetContext) => Record<string, unknown>;
 }
 
 /** Switchyard as users run it: the built CLI with a generated config in a temp folder. */
@@ -104,6 +106,7 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
         routes,
         logging: { level: 'warn' },
         ...options.configFragment,
+        ...options.configFragmentFor?.(ctx),
       };
       await writeFile(join(dir, 'services.yaml'), stringify({ services: servicesDoc }));
       await writeFile(join(dir, 'config.yaml'), stringify(config));

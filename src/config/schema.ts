@@ -499,6 +499,24 @@ export const configSchema = z
         enabled: z.boolean().default(false),
         /** Whether traces the proxy starts are marked sampled (trace-flags 01) or not (00); an incoming traceparent keeps its flags. */
         sampled: z.boolean().default(true),
+        /** Export a server span per sampled request to an OpenTelemetry collector (OTLP/HTTP, JSON); off when absent. */
+        otlp: z
+          .strictObject({
+            /** Base URL of the collector's OTLP/HTTP receiver; spans are POSTed to <endpoint>/v1/traces. */
+            endpoint: z.string().refine((u) => /^https?:\/\/[^/\s]+/.test(u) && URL.canParse(u), { message: 'must be an http:// or https:// URL such as "http://127.0.0.1:4318"' }),
+            /** The resource's service.name. */
+            serviceName: z.string().min(1).default('switchyard'),
+            /** Spans waiting for export at most; past it new spans are dropped (and counted). */
+            maxQueue: z.number().int().min(1).max(1_000_000).default(2048),
+            /** Spans per export request at most. */
+            batchSize: z.number().int().min(1).max(10_000).default(512),
+            /** Longest a span waits before its batch is sent. */
+            flushInterval: durationSchema.refine((ms) => ms > 0, { message: 'must be a duration above 0' }).default(1_000),
+          })
+          .optional(),
+      })
+      .superRefine((t, ctx) => {
+        if (t.otlp !== undefined && !t.enabled) ctx.addIssue({ code: 'custom', path: ['otlp'], message: 'needs tracing.enabled: true (spans belong to the trace context the proxy propagates)' });
       })
       .prefault({}),
     logging: z

@@ -23,12 +23,14 @@ export class FilterState {
     this.building = null;
   }
 
-  private traceFilters: [TraceContextFilter | null, TraceContextFilter | null] = [null, null];
+  private readonly traceFilters = new Map<string, TraceContextFilter>();
 
-  /** The trace-context filter, one for all routes (it holds only its id pool). */
-  traceContext(sampled: boolean): TraceContextFilter {
-    const i = sampled ? 1 : 0;
-    return (this.traceFilters[i] ??= new TraceContextFilter(sampled));
+  /** The trace-context filter, one for all routes with the same settings (it holds only its id pool). */
+  traceContext(sampled: boolean, participate: boolean): TraceContextFilter {
+    const key = `${sampled} ${participate}`;
+    let filter = this.traceFilters.get(key);
+    if (filter === undefined) this.traceFilters.set(key, (filter = new TraceContextFilter(sampled, participate)));
+    return filter;
   }
 
   rateLimiter(route: string, settings: RateLimitConfig, metrics: SwitchyardMetrics): RateLimitFilter {
@@ -49,7 +51,7 @@ export function buildFilterChain(config: RouteConfig, tracing: TracingConfig | u
   const request: RequestFilter[] = [];
   const response: ResponseFilter[] = [];
   let rateLimit: RateLimitFilter | null = null;
-  if (tracing?.enabled === true) request.push(state.traceContext(tracing.sampled));
+  if (tracing?.enabled === true) request.push(state.traceContext(tracing.sampled, tracing.otlp !== undefined));
   if (config.rateLimit !== undefined) {
     rateLimit = state.rateLimiter(config.name, config.rateLimit, metrics);
     request.push(rateLimit);

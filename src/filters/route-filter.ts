@@ -7,6 +7,12 @@ export interface FilterExchange {
   readonly requestId: string;
   /** The W3C trace id of the request (32 hex digits), set by the trace-context filter; undefined without one. */
   traceId: string | undefined;
+  /** With span export: the proxy's span id for this request (sent upstream as parent id), else undefined. */
+  spanId: string | undefined;
+  /** With span export: the caller's span id, "" when the proxy started the trace. */
+  parentSpanId: string;
+  /** With span export: whether the trace is sampled (the span is exported). */
+  sampled: boolean;
 }
 
 /** Proxy error codes a filter may answer with (see proxy/proxy-error.ts). */

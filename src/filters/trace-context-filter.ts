@@ -5,32 +5,55 @@ import { TraceIdSource } from './trace-id-source.js';
 const TRACEPARENT_LENGTH = 55;
 
 /**
- * W3C trace context (https://www.w3.org/TR/trace-context/). A request with a valid
- * `traceparent` keeps it, its flags (sampled or not) and its `tracestate` unchanged: the proxy
- * records no span of its own, so it passes the context on as it came. A request without one,
- * or with one that does not parse (several, a bad length or character, an all-zero id, version
- * ff), starts a trace: a new trace id and parent id with the configured sampled flag, and any
- * `tracestate` is dropped (the spec ties it to the traceparent it came with). The trace id goes
- * to the access log line (`traceId`).
+ * W3C trace context (https://www.w3.org/TR/trace-context/).
+ *
+ * Without span export the proxy records no span of its own, so a request with a valid
+ * `traceparent` keeps it, its flags (sampled or not) and its `tracestate` unchanged. With span
+ * export (`participate`) the proxy is a participant: it sends upstream a traceparent with the
+ * same trace id and flags and its own span id as parent id, keeps `tracestate`, and records
+ * the caller's span id as its span's parent.
+ *
+ * A request without a traceparent, or with one that does not parse (several, a bad length or
+ * character, an all-zero id, version ff), starts a trace: a new trace id and parent id with the
+ * configured sampled flag, and any `tracestate` is dropped (the spec ties it to the
+ * traceparent it came with). The trace id goes to the access log line (`traceId`).
  */
 export class TraceContextFilter implements RequestFilter {
   private readonly ids = new TraceIdSource();
   private readonly flags: string;
 
-  constructor(sampled: boolean) {
-    this.flags = sampled ? '01' : '00';
+  constructor(
+    private readonly startSampled: boolean,
+    private readonly participate: boolean,
+  ) {
+    this.flags = startSampled ? '01' : '00';
   }
 
   onRequest(x: FilterExchange, headers: string[]): FilterRefusal | null {
     const incoming = x.req.headers.traceparent;
     if (typeof incoming === 'string' && isValidTraceparent(incoming)) {
-      x.traceId = incoming.slice(3, 35);
+      const traceId = incoming.slice(3, 35);
+      x.traceId = traceId;
+      if (this.participate) {
+        const flags = incoming.slice(53, 55);
+        const spanId = this.ids.next(8);
+        x.spanId = spanId;
+        x.parentSpanId = incoming.slice(36, 52);
+        x.sampled = (parseInt(flags, 16) & 1) === 1;
+        setTraceparent(headers, `00-${traceId}-${spanId}-${flags}`);
+      }
       return null;
     }
     if (incoming !== undefined || x.req.headers.tracestate !== undefined) removeTraceHeaders(headers);
     const traceId = this.ids.next(16);
+    const spanId = this.ids.next(8);
     x.traceId = traceId;
-    headers.push('traceparent', `00-${traceId}-${this.ids.next(8)}-${this.flags}`);
+    if (this.participate) {
+      x.spanId = spanId;
+      x.parentSpanId = '';
+      x.sampled = this.startSampled;
+    }
+    headers.push('traceparent', `00-${traceId}-${spanId}-${this.flags}`);
     return null;
   }
 }
@@ -81,4 +104,16 @@ function removeTraceHeaders(headers: string[]): void {
 function isTraceHeader(name: string): boolean {
   const lower = name.toLowerCase();
   return lower === 'traceparent' || lower === 'tracestate';
+}
+
+/** Replaces the value of the traceparent pair in a flat header list (there is exactly one: it was valid). */
+function setTraceparent(headers: string[], value: string): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length === 11 && name.toLowerCase() === 'traceparent') {
+      headers[i + 1] = value;
+      return;
+    }
+  }
+  headers.push('traceparent', value);
 }

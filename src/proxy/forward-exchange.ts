@@ -61,6 +61,9 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   failure: (Error & { code?: string }) | null = null;
   /** W3C trace id, set by the trace-context filter; undefined without one. */
   traceId: string | undefined = undefined;
+  spanId: string | undefined = undefined;
+  parentSpanId = '';
+  sampled = false;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private finished = false;

@@ -31,3 +31,20 @@ describe('route backends (weighted split) config', () => {
     expect(problems.join('\n')).toMatch(/c\.yaml:\d+:\d+/);
   });
 });
+
+describe('tracing config', () => {
+  it('is off by default and takes an OTLP endpoint when enabled', () => {
+    expect(parseConfigText('c.yaml', '').tracing).toEqual({ enabled: false, sampled: true });
+    const config = parseConfigText('c.yaml', 'tracing:\n  enabled: true\n  otlp: { endpoint: "http://127.0.0.1:4318" }\n');
+    expect(config.tracing.otlp).toEqual({ endpoint: 'http://127.0.0.1:4318', serviceName: 'switchyard', maxQueue: 2048, batchSize: 512, flushInterval: 1000 });
+  });
+
+  it.each([
+    ['an endpoint that is not an http URL', 'tracing:\n  enabled: true\n  otlp: { endpoint: "127.0.0.1:4318" }\n', /tracing\.otlp\.endpoint: must be an http:\/\/ or https:\/\/ URL/],
+    ['otlp without enabled', 'tracing:\n  otlp: { endpoint: "http://127.0.0.1:4318" }\n', /tracing\.otlp: needs tracing\.enabled: true/],
+    ['a zero flush interval', 'tracing:\n  enabled: true\n  otlp: { endpoint: "http://c:4318", flushInterval: 0 }\n', /tracing\.otlp\.flushInterval: must be a duration above 0/],
+    ['a misspelt field', 'tracing:\n  enabeld: true\n', /tracing/],
+  ])('rejects %s with the field named', (_name, text, expected) => {
+    expect(configProblems('c.yaml', text).join('\n')).toMatch(expected);
+  });
+});
