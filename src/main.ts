@@ -129,7 +129,7 @@ export class Switchyard {
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
     onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
-    const spans = spanExporter(config, logger);
+    const spans = spanExporter(config, logger, metrics);
     const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
@@ -249,7 +249,7 @@ export class Switchyard {
     let oldSpans: OtlpSpanExporter | null = null;
     if (JSON.stringify(next.tracing.otlp) !== JSON.stringify(this.config.tracing.otlp)) {
       oldSpans = this.spans;
-      this.spans = spanExporter(next, this.logger);
+      this.spans = spanExporter(next, this.logger, this.metrics);
     }
     this.config = next;
     this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans);
@@ -387,12 +387,13 @@ export class Switchyard {
 }
 
 /** The span exporter `tracing.otlp` asks for, or null. */
-function spanExporter(config: Config, logger: Logger): OtlpSpanExporter | null {
+function spanExporter(config: Config, logger: Logger, metrics: SwitchyardMetrics): OtlpSpanExporter | null {
   const otlp = config.tracing.otlp;
   if (otlp === undefined) return null;
   return new OtlpSpanExporter(
     { endpoint: otlp.endpoint, serviceName: otlp.serviceName, maxQueue: otlp.maxQueue, batchSize: otlp.batchSize, flushIntervalMs: otlp.flushInterval },
     logger.child({ component: 'tracing' }),
+    metrics.traceSpans(),
   );
 }
 

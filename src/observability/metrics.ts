@@ -54,6 +54,7 @@ export class SwitchyardMetrics {
   private readonly services = new Map<string, ServiceMetrics>();
   private readonly proxyErrors: Counter<'code'>;
   private readonly rateLimitRequests: PreparedCounter;
+  private readonly traceSpanCounter: PreparedCounter;
   private readonly proxyErrorChildren = new Map<string, Counter.Internal>();
   private readonly reloads: Counter<'result'>;
   private readonly droppedLogLines: Counter;
@@ -96,6 +97,12 @@ export class SwitchyardMetrics {
       'switchyard_rate_limit_requests_total',
       'Requests checked by a route rate limit, by result (allowed, limited: answered 429).',
       ['route', 'result'],
+      this.registry,
+    );
+    this.traceSpanCounter = new PreparedCounter(
+      'switchyard_trace_spans_total',
+      'Server spans handed to the OTLP exporter (tracing.otlp), by result (exported, dropped: queue full or export failed).',
+      ['result'],
       this.registry,
     );
     this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
@@ -233,6 +240,11 @@ export class SwitchyardMetrics {
   /** Prepared counters of a route's rate limit (allowed, limited). */
   rateLimit(route: string): { allowed: CounterChild; limited: CounterChild } {
     return { allowed: this.rateLimitRequests.labels(route, 'allowed'), limited: this.rateLimitRequests.labels(route, 'limited') };
+  }
+
+  /** Prepared counters of the OTLP span exporter. */
+  traceSpans(): { exported: CounterChild; dropped: CounterChild } {
+    return { exported: this.traceSpanCounter.labels('exported'), dropped: this.traceSpanCounter.labels('dropped') };
   }
 
   /** Prepared upstream metrics of one service (created on first use, then cached). */

@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import type { Logger } from './logger.js';
+import { CounterChild } from './prepared-metrics.js';
 
 /** One finished server span, as the request recorder hands it over. */
 export interface FinishedSpan {
@@ -49,7 +50,8 @@ const STATUS_ERROR = 2;
  * a slow or unreachable collector costs memory up to the bound, never more) and are sent in
  * batches of batchSize, at most flushIntervalMs after the first one waits. One export is in
  * flight at a time; a failed export is logged (at most once a minute) and its spans dropped:
- * requests never wait for the exporter.
+ * requests never wait for the exporter. Exported and dropped spans are counted in
+ * switchyard_trace_spans_total.
  */
 export class OtlpSpanExporter {
   private queue: FinishedSpan[] = [];
@@ -59,22 +61,30 @@ export class OtlpSpanExporter {
   private readonly resource: unknown;
   private lastFailureLog = 0;
   private closed = false;
-  /** Spans dropped because the queue was full or their export failed. */
-  dropped = 0;
-  /** Spans the collector accepted. */
-  exported = 0;
 
   constructor(
     private readonly settings: OtlpExporterSettings,
     private readonly logger: Logger,
+    /** Spans the collector accepted, and spans dropped because the queue was full or their export failed. */
+    private readonly counters: { exported: CounterChild; dropped: CounterChild } = { exported: new CounterChild([]), dropped: new CounterChild([]) },
   ) {
+    counters.exported.touch();
+    counters.dropped.touch();
     this.url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`;
     this.resource = { attributes: [stringAttribute('service.name', settings.serviceName)] };
   }
 
+  get exported(): number {
+    return this.counters.exported.value;
+  }
+
+  get dropped(): number {
+    return this.counters.dropped.value;
+  }
+
   add(span: FinishedSpan): void {
     if (this.closed || this.queue.length >= this.settings.maxQueue) {
-      this.dropped++;
+      this.counters.dropped.inc();
       return;
     }
     this.queue.push(span);
@@ -111,9 +121,9 @@ export class OtlpSpanExporter {
       const res = await request(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
       await res.body.dump();
       if (res.statusCode >= 300) throw new Error(`the collector answered ${res.statusCode}`);
-      this.exported += batch.length;
+      this.counters.exported.inc(batch.length);
     } catch (err) {
-      this.dropped += batch.length;
+      this.counters.dropped.inc(batch.length);
       const now = Date.now();
       if (now - this.lastFailureLog >= 60_000) {
         this.lastFailureLog = now;

@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpSpanExporter, unixNanos, type FinishedSpan } from '../../../src/observability/otlp-span-exporter.js';
-import { fetchJson } from '../../support/http-client.js';
+import { fetchJson, fetchText } from '../../support/http-client.js';
+import { parsePrometheusText } from '../../support/prometheus-text.js';
 import { captureLog } from '../../support/log-capture.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type EchoReply, type TestUpstream } from '../../support/test-upstream.js';
@@ -92,6 +93,11 @@ describe('OTLP span export', () => {
     const marker = String((await fetchJson<EchoReply>(`${proxy.url}/c`)).json.headers.traceparent).slice(3, 35);
     await eventually(() => collector.spans.some((s) => s.traceId === marker), 5_000, 'a later span');
     expect(collector.spans.some((s) => s.traceId === '11111111111111111111111111111111')).toBe(false);
+    const spanCount = async (result: string) =>
+      parsePrometheusText((await fetchText(`http://127.0.0.1:${proxy.app.adminAddress!.port}/metrics`)).body).find((m) => m.name === 'switchyard_trace_spans_total' && m.labels.result === result)!.value;
+    // The exporter counts a batch once the collector's answer is in, just after the collector has it.
+    await eventually(async () => (await spanCount('exported')) === collector.spans.length, 5_000, 'the exported count');
+    expect(await spanCount('dropped')).toBe(0);
   });
 });
 
