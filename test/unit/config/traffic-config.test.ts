@@ -48,3 +48,20 @@ describe('tracing config', () => {
     expect(configProblems('c.yaml', text).join('\n')).toMatch(expected);
   });
 });
+
+describe('rate limit config', () => {
+  it('fills the defaults', () => {
+    const config = parseConfigText('c.yaml', routeYaml('    service: a\n    rateLimit: { requests: 5 }\n'));
+    expect(config.routes[0]!.rateLimit).toEqual({ requests: 5, per: 1000, by: 'clientAddress', maxKeys: 10_000 });
+  });
+
+  it.each([
+    ['a header without by: header', '    rateLimit: { requests: 5, header: x-key }\n', /routes\[0\]\.rateLimit\.header: only applies with by: header/],
+    ['a burst of 0', '    rateLimit: { requests: 5, burst: 0 }\n', /routes\[0\]\.rateLimit\.burst: must be a whole number of at least 1/],
+    ['an unknown key kind', '    rateLimit: { requests: 5, by: user }\n', /routes\[0\]\.rateLimit\.by: must be one of "clientAddress", "header", "route"/],
+    ['negative requests', '    rateLimit: { requests: -1 }\n', /routes\[0\]\.rateLimit\.requests: must be a number of requests above 0/],
+    ['no requests', '    rateLimit: { per: 1s }\n', /routes\[0\]\.rateLimit\.requests/],
+  ])('rejects %s with the field named', (_name, body, expected) => {
+    expect(configProblems('c.yaml', routeYaml(`    service: a\n${body}`)).join('\n')).toMatch(expected);
+  });
+});
