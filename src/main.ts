@@ -11,9 +11,11 @@ import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
+import { FilterState } from './filters/filter-chain-builder.js';
 import { AccessLog } from './observability/access-log.js';
 import { createLogger, onDroppedLogLines, type Logger } from './observability/logger.js';
 import { LATENCY_BUCKETS, SwitchyardMetrics } from './observability/metrics.js';
+import { OtlpSpanExporter } from './observability/otlp-span-exporter.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
 import { CertificateStore } from './proxy/certificate-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
@@ -66,6 +68,10 @@ export class Switchyard {
   private closing = false;
   /** Operator route overrides (admin API), merged into every route table build. */
   private readonly routeOverrides = new RouteOverrides();
+  /** The OTLP span exporter (tracing.otlp), or null. */
+  spans: OtlpSpanExporter | null = null;
+  /** Filter state kept across route table builds (rate limiters while their settings are unchanged). */
+  private readonly filterState = new FilterState();
   /** Drained endpoints as "service\0address:port"; kept across registry updates and reloads. */
   private drained: ReadonlySet<string> = new Set();
   private reloadState: ReloadView;
@@ -148,10 +154,12 @@ export class Switchyard {
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
     onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
-    const handler = new ProxyHandler(proxyContext(config, logger, metrics), 'http');
+    const spans = spanExporter(config, logger, metrics);
+    const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
     await app.loadOperatorState(createOperatorStateStore(config, configFile));
+    app.spans = spans;
     app.rebuildRoutes();
     try {
       await app.openListeners();
@@ -269,12 +277,19 @@ export class Switchyard {
       this.unsubscribe = registry.subscribe(() => this.onRegistryChange());
       await old.close();
     }
+    let oldSpans: OtlpSpanExporter | null = null;
+    if (JSON.stringify(next.tracing.otlp) !== JSON.stringify(this.config.tracing.otlp)) {
+      oldSpans = this.spans;
+      this.spans = spanExporter(next, this.logger, this.metrics);
+    }
     this.config = next;
-    this.handler.context = proxyContext(next, this.logger, this.metrics);
+    this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();
     this.logger.info({ file: this.configFile, routes: next.routes.length }, 'configuration reloaded');
+    // Requests still in flight may hand the old exporter a span: it drops it (closed) and counts it.
+    await oldSpans?.close();
   }
 
   /**
@@ -450,6 +465,7 @@ export class Switchyard {
     await this.clusters.close();
     await this.admin?.close();
     await this.demo?.close();
+    await this.spans?.close();
   }
 
   private async openListeners(): Promise<void> {
@@ -479,7 +495,7 @@ export class Switchyard {
     const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
     // Tag routes come after the config's routes; on a host+path conflict the config route wins.
     declarations.push(...this.tagRoutes.declarations(this.registry.current(), tagRoutePrefix(this.config.registry), this.config.routes));
-    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters, this.metrics);
+    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries, tracing: this.config.tracing }, this.clusters, this.metrics, this.filterState);
     this.applyEndpointOverrides();
   }
 
@@ -512,6 +528,17 @@ export class Switchyard {
   }
 }
 
+/** The span exporter `tracing.otlp` asks for, or null. */
+function spanExporter(config: Config, logger: Logger, metrics: SwitchyardMetrics): OtlpSpanExporter | null {
+  const otlp = config.tracing.otlp;
+  if (otlp === undefined) return null;
+  return new OtlpSpanExporter(
+    { endpoint: otlp.endpoint, serviceName: otlp.serviceName, maxQueue: otlp.maxQueue, batchSize: otlp.batchSize, flushIntervalMs: otlp.flushInterval },
+    logger.child({ component: 'tracing' }),
+    metrics.traceSpans(),
+  );
+}
+
 function drainKey(service: string, endpoint: string): string {
   return `${service}\u0000${endpoint}`;
 }
@@ -522,13 +549,13 @@ function splitDrainKey(key: string): DrainEntry {
 }
 
 /** What the request path needs from one configuration: headers, logger, metrics and access log. */
-function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics): ProxyContext {
+function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics, spans: OtlpSpanExporter | null): ProxyContext {
   // The access log shares the process log's asynchronous destination but not its level.
   const accessLog = config.logging.accessLog ? new AccessLog(logger.child({ component: 'access' }, { level: 'info' })) : null;
   return {
     logger: logger.child({ component: 'proxy' }),
     headers: forwardingHeaderSettings(config.proxy),
     limits: requestLimits(config),
-    observer: new RequestRecorder(metrics, accessLog),
+    observer: new RequestRecorder(metrics, accessLog, spans),
   };
 }

@@ -28,19 +28,28 @@ export class RouterAdminView implements AdminView {
   }
 
   routes(): RouteView[] {
-    return this.app.routeTable.routes.map((r) => ({
-      name: r.name,
-      source: r.source,
-      host: r.host ?? null,
-      path: r.prefix,
-      methods: r.methods ? [...r.methods] : null,
-      headers: Object.fromEntries(r.headers),
-      service: r.cluster.name,
-      rewritePrefix: r.rewritePrefix,
-      hostRewrite: r.hostRewrite,
-      timeouts: { headers: r.timeouts.headers, bodyIdle: r.timeouts.bodyIdle },
-      requests: r.metrics.requestCount,
-    }));
+    return this.app.routeTable.routes.map((r) => {
+      const split = r.split;
+      const backends =
+        split === null
+          ? null
+          : split.backends.map((b) => ({ service: b.route.cluster.name, weight: b.weight, percent: split.percentOf(b.weight), requests: b.route.metrics.requestCount }));
+      return {
+        name: r.name,
+        source: r.source,
+        host: r.host ?? null,
+        path: r.prefix,
+        methods: r.methods ? [...r.methods] : null,
+        headers: Object.fromEntries(r.headers),
+        service: backends === null ? r.cluster.name : backends.map((b) => `${b.service} ${b.percent}%`).join(' | '),
+        backends,
+        rateLimit: r.filters?.rateLimit?.view() ?? null,
+        rewritePrefix: r.rewritePrefix,
+        hostRewrite: r.hostRewrite,
+        timeouts: { headers: r.timeouts.headers, bodyIdle: r.timeouts.bodyIdle },
+        requests: backends === null ? r.metrics.requestCount : backends.reduce((sum, b) => sum + b.requests, 0),
+      };
+    });
   }
 
   services(): ServiceView[] {

@@ -136,6 +136,52 @@ export function allScenarios(): Scenario[] {
       ],
       ...(OBSERVABILITY_ON === null ? { skipReason: 'the access log / metrics config switches are not in this build (set OBSERVABILITY_ON in bench/lib/scenarios.ts)' } : {}),
     },
+    trafficScenario(
+      'weighted-split',
+      'Weighted split between two services (90/10, smooth weighted round robin) vs one service',
+      { name: 'all', path: '/', service: 'bench', extra: { backends: [{ service: 'bench', weight: 90 }, { service: 'bench-canary', weight: 10 }] } },
+      { services: { bench: 1, 'bench-canary': 1 } },
+    ),
+    trafficScenario(
+      'rate-limit',
+      'Rate limit by client address (never reached) vs none',
+      { name: 'all', path: '/', service: 'bench', extra: { rateLimit: { requests: 1_000_000_000, per: '1s', by: 'clientAddress' } } },
+    ),
+    trafficScenario(
+      'header-rules',
+      'Header rules (request: remove 1, set 2 with variables; response: remove 1, add 1) vs none',
+      {
+        name: 'all',
+        path: '/',
+        service: 'bench',
+        extra: {
+          headerRules: {
+            request: { remove: ['x-internal'], set: { 'x-env': 'bench', 'x-client': '${clientAddress} ${requestId}' } },
+            response: { remove: ['server'], add: { 'x-served-by': '${route}' } },
+          },
+        },
+      },
+    ),
+    {
+      name: 'trace-context',
+      title: 'Trace context off / on / on with OTLP span export (half the requests carry a traceparent, half start a trace)',
+      kind: 'saturate',
+      requests: [
+        { method: 'GET', path: '/bench/1k' },
+        { method: 'GET', path: '/bench/1k', headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' } },
+      ],
+      probePath: '/bench/1k',
+      targets: [
+        directTarget(),
+        switchyardTarget({ name: 'switchyard-trace-context-off' }),
+        switchyardTarget({ name: 'switchyard-trace-context-on', configFragment: { tracing: { enabled: true } } }),
+        // Spans exported to the bench upstream's second port, which answers any POST 200 like a collector.
+        switchyardTarget({
+          name: 'switchyard-trace-context-otlp',
+          configFragmentFor: (ctx) => ({ tracing: { enabled: true, otlp: { endpoint: `http://127.0.0.1:${ctx.upstreamPorts[1]}` } } }),
+        }),
+      ],
+    },
     {
       name: 'cluster-get-1k',
       title: 'Cluster mode: GET 1 KiB, workers: 2 vs 1',
@@ -157,4 +203,21 @@ export function allScenarios(): Scenario[] {
       targets: peers(),
     },
   ];
+}
+
+/** A route feature on vs off: the same GET 1 KiB through a plain route and through `withFeature`. */
+function trafficScenario(name: string, title: string, withFeature: SwitchyardRouteSpec, options: { services?: Record<string, number> } = {}): Scenario {
+  const services = options.services ?? { bench: 1 };
+  return {
+    name,
+    title,
+    kind: 'saturate',
+    requests: [{ method: 'GET', path: '/bench/1k' }],
+    probePath: '/bench/1k',
+    targets: [
+      directTarget(),
+      switchyardTarget({ name: `switchyard-${name}-off`, services, routes: [{ name: 'all', path: '/', service: 'bench' }] }),
+      switchyardTarget({ name: `switchyard-${name}-on`, services, routes: [withFeature] }),
+    ],
+  };
 }

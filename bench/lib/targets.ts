@@ -61,6 +61,8 @@ export interface SwitchyardRouteSpec {
   path: string;
   host?: string;
   service: string;
+  /** More route fields (rateLimit, headerRules, backends: then `service` is left out). */
+  extra?: Record<string, unknown>;
 }
 
 export interface SwitchyardTargetOptions {
@@ -71,6 +73,8 @@ export interface SwitchyardTargetOptions {
   services?: Record<string, number>;
   /** Merged over the generated top-level config (e.g. access log / metrics switches). */
   configFragment?: Record<string, unknown>;
+  /** Like configFragment, for settings that need the run's ports (e.g. an OTLP endpoint on the bench upstream). */
+  configFragmentFor?: (ctx: TargetContext) => Record<string, unknown>;
 }
 
 /** Switchyard as users run it: the built CLI with a generated config in a temp folder. */
@@ -92,7 +96,8 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
       const routes = (options.routes ?? [{ name: 'all', path: '/', service: Object.keys(services)[0]! }]).map((r) => ({
         name: r.name,
         match: r.host === undefined ? { path: r.path } : { host: r.host, path: r.path },
-        service: r.service,
+        ...(r.extra?.backends === undefined ? { service: r.service } : {}),
+        ...r.extra,
       }));
       const config = {
         listeners: [{ name: 'bench', address: '127.0.0.1', port }],
@@ -101,6 +106,7 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
         routes,
         logging: { level: 'warn' },
         ...options.configFragment,
+        ...options.configFragmentFor?.(ctx),
       };
       await writeFile(join(dir, 'services.yaml'), stringify({ services: servicesDoc }));
       await writeFile(join(dir, 'config.yaml'), stringify(config));

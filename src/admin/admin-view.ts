@@ -1,5 +1,6 @@
 /** JSON shapes of the admin API (README "Admin API"), and what the admin listener needs from the router. */
 import type { RawTrafficView, TrafficView } from './traffic-history.js';
+import type { RateLimitView } from '../filters/rate-limit-filter.js';
 
 export interface RouteView {
   name: string;
@@ -8,7 +9,12 @@ export interface RouteView {
   path: string;
   methods: string[] | null;
   headers: Record<string, string>;
+  /** The service, or for a weighted split each service with its share, e.g. "v1 90% | v2 10%". */
   service: string;
+  /** The weighted split (services, weights, share in percent, requests each got), or null. */
+  backends: { service: string; weight: number; percent: number; requests: number }[] | null;
+  /** The route's rate limiter (settings and counts), or null without one. */
+  rateLimit: RateLimitView | null;
   rewritePrefix: string | null;
   hostRewrite: string | null;
   timeouts: { headers: number; bodyIdle: number };

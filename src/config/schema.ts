@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { isConsulAddress } from './consul-address.js';
 import { durationSchema, sizeSchema } from './duration.js';
 import { isLoopbackAddress } from './loopback-address.js';
+import { PROTECTED_HEADERS } from './protected-headers.js';
 import { sidecarSchema } from './sidecar-schema.js';
 
 /**
@@ -105,6 +106,113 @@ const routeRetryPolicySchema = z.strictObject({
   bufferBody: retryFields.bufferBody.optional().describe(`${RETRY_MEANING.bufferBody} Default: top-level retries.bufferBody.`),
 });
 
+/** One service of a weighted split and its share of the route's traffic. */
+export const routeBackendSchema = z.strictObject({
+  service: z.string().min(1, { message: 'must name the service to route to' }).describe('Service that gets this share of the route\'s requests. Required.'),
+  weight: z
+    .number({ error: 'must be a whole number from 0 to 1000000' })
+    .int({ error: 'must be a whole number from 0 to 1000000' })
+    .min(0, { error: 'must be a whole number from 0 to 1000000' })
+    .max(1_000_000, { error: 'must be a whole number from 0 to 1000000' })
+    .default(1)
+    .describe('Relative weight: the service gets weight / (sum of the weights) of the route\'s requests; 0 = none.'),
+});
+
+/** What a sticky split hashes: exactly one of a header or a cookie. */
+export const stickySchema = z
+  .strictObject({
+    header: headerNameSchema
+      .transform((h) => h.toLowerCase())
+      .optional()
+      .describe('Hash the value of this request header. Set this or cookie. Default: none.'),
+    cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional().describe('Hash the value of this cookie. Set this or header. Default: none.'),
+  })
+  .refine((s) => (s.header === undefined) !== (s.cookie === undefined), { message: 'must set exactly one of "header" or "cookie"' });
+
+/** Variables a header rule value may use: `${name}`; `$$` is a literal "$". */
+export const HEADER_RULE_VARIABLES = ['clientAddress', 'requestId', 'route', 'host'] as const;
+export type HeaderRuleVariable = (typeof HEADER_RULE_VARIABLES)[number];
+
+const ruleHeaderNameSchema = headerNameSchema
+  .transform((h) => h.toLowerCase())
+  .refine((h) => !PROTECTED_HEADERS.has(h), { message: 'is a hop-by-hop, framing or proxy-owned header that header rules may not change' });
+
+const ruleValueSchema = z
+  .string()
+  .refine((v) => !/[\r\n\0]/.test(v), { message: 'must not contain CR, LF or NUL' })
+  .superRefine((v, ctx) => {
+    const bad = unknownRuleVariable(v);
+    if (bad !== null) ctx.addIssue({ code: 'custom', message: `${bad}; the variables are ${HEADER_RULE_VARIABLES.map((n) => '${' + n + '}').join(', ')} (write $$ for a literal "$")` });
+  });
+
+/** The first problem with the `${...}` variables of a rule value, or null. */
+function unknownRuleVariable(value: string): string | null {
+  for (let i = value.indexOf('$'); i >= 0; i = value.indexOf('$', i + 1)) {
+    if (value[i + 1] === '$') {
+      i++;
+      continue;
+    }
+    if (value[i + 1] !== '{') return `"$" at ${i} starts no variable`;
+    const end = value.indexOf('}', i);
+    if (end < 0) return `"\${" at ${i} is not closed with "}"`;
+    const name = value.slice(i + 2, end);
+    if (!(HEADER_RULE_VARIABLES as readonly string[]).includes(name)) return `unknown variable "\${${name}}"`;
+    i = end;
+  }
+  return null;
+}
+
+/** Header edits of one direction, applied in this order: remove, set (replace), add (append). */
+const headerEditsSchema = z.strictObject({
+  remove: z.array(ruleHeaderNameSchema).default([]).describe('Header names to remove.'),
+  set: z.record(ruleHeaderNameSchema, ruleValueSchema).default({}).describe('Headers to set, replacing any of the same name; values may use ${clientAddress}, ${requestId}, ${route}, ${host}.'),
+  add: z.record(ruleHeaderNameSchema, ruleValueSchema).default({}).describe('Headers to append (after any of the same name); values may use the same variables.'),
+});
+
+/** A route's header rules: edits of the request sent upstream and of the response sent back. */
+export const headerRulesSchema = z.strictObject({
+  request: headerEditsSchema.prefault({}).describe('Edits of the request sent upstream (remove, then set, then add).'),
+  response: headerEditsSchema.prefault({}).describe('Edits of the response sent to the client (remove, then set, then add).'),
+});
+
+/** A local token-bucket rate limit of one route. */
+export const rateLimitSchema = z
+  .strictObject({
+    requests: z
+      .number({ error: 'must be a number of requests above 0' })
+      .positive({ error: 'must be a number of requests above 0' })
+      .describe('Requests allowed per `per` (the bucket\'s refill rate). Required.'),
+    per: durationSchema
+      .refine((ms) => ms > 0, { message: 'must be a duration above 0, such as "1s" or "1m"' })
+      .default(1_000)
+      .describe('The period `requests` are counted over.'),
+    burst: z
+      .number()
+      .int({ error: 'must be a whole number of at least 1' })
+      .min(1, { error: 'must be a whole number of at least 1' })
+      .optional()
+      .describe('Most requests let through at once after a quiet spell (the bucket\'s size). Default: requests.'),
+    by: z
+      .enum(['clientAddress', 'header', 'route'])
+      .default('clientAddress')
+      .describe('Whose bucket a request takes from: clientAddress (the peer address), header (the value of `header`), or route (one bucket for the route).'),
+    header: headerNameSchema
+      .transform((h) => h.toLowerCase())
+      .optional()
+      .describe('With by: header, the header whose value is the key (requests without it share one bucket). Default: none.'),
+    maxKeys: z
+      .number()
+      .int({ error: 'must be a whole number from 1 to 1000000' })
+      .min(1, { error: 'must be a whole number from 1 to 1000000' })
+      .max(1_000_000, { error: 'must be a whole number from 1 to 1000000' })
+      .default(10_000)
+      .describe('Most keys with a bucket of their own; past it a new key reuses the slot of a full (idle) bucket or shares one overflow bucket, so memory stays bounded.'),
+  })
+  .superRefine((limit, ctx) => {
+    if (limit.by === 'header' && limit.header === undefined) ctx.addIssue({ code: 'custom', path: ['header'], message: 'is required with by: header (name the header whose value is the key)' });
+    if (limit.by !== 'header' && limit.header !== undefined) ctx.addIssue({ code: 'custom', path: ['header'], message: 'only applies with by: header' });
+  });
+
 export const routeSchema = z.strictObject({
   name: z.string().min(1, { message: 'must be a non-empty route name' }).describe('Unique route name (used in logs, metrics and the admin API). Required.'),
   match: z
@@ -120,13 +228,45 @@ export const routeSchema = z.strictObject({
     })
     .prefault({})
     .describe('What a request must look like to take this route (docs/routing.md).'),
-  service: z.string().min(1, { message: 'must name the service to route to' }).describe('Service that matching requests are sent to. Required.'),
+  service: z
+    .string()
+    .min(1, { message: 'must name the service to route to' })
+    .optional()
+    .describe('Service that matching requests are sent to. Set this or backends. Default: none.'),
+  backends: z
+    .array(routeBackendSchema)
+    .min(1, { message: 'must list at least one backend' })
+    .optional()
+    .describe('Services sharing the route\'s traffic in proportion to their weights, instead of service (docs/traffic.md). Default: none.'),
+  sticky: stickySchema
+    .optional()
+    .describe('With backends: keep a client on one backend by hashing a header or cookie (requests without it are split by weight). Default: none.'),
   stripPrefix: z.boolean().default(false).describe('Remove the matched prefix before forwarding (/api/users → /users).'),
   rewritePrefix: rewritePrefixSchema.optional().describe('Replace the matched prefix (/old/x → /new/x with rewritePrefix: /new). Not with stripPrefix. Default: keep the path.'),
   hostRewrite: hostNameSchema.optional().describe('Host header sent upstream (the client\'s Host goes in X-Forwarded-Host). Default: the client\'s Host.'),
   timeouts: routeTimeoutsSchema.optional().describe('Per-route timeouts, field by field over the top-level timeouts.'),
   retries: routeRetryPolicySchema.optional().describe('Per-route retry policy, field by field over the top-level retries.'),
   maxBodySize: sizeSchema.optional().describe('Largest request body this route accepts; larger → 413 (0 = no limit). Default: limits.maxBodySize.'),
+  rateLimit: rateLimitSchema.optional().describe('Local token-bucket rate limit (per process); over it → 429 (docs/traffic.md). Default: none.'),
+  headerRules: headerRulesSchema.optional().describe('Add, set and remove request and response headers, with variables (docs/traffic.md). Default: none.'),
+}).superRefine((route, ctx) => {
+  if ((route.service === undefined) === (route.backends === undefined)) {
+    ctx.addIssue({ code: 'custom', path: ['service'], message: 'set exactly one of "service" (one service) or "backends" (a weighted split between services)' });
+  }
+  if (route.backends !== undefined) {
+    const seen = new Map<string, number>();
+    route.backends.forEach((b, i) => {
+      const first = seen.get(b.service);
+      if (first !== undefined) ctx.addIssue({ code: 'custom', path: ['backends', i, 'service'], message: `service "${b.service}" is already listed (backends[${first}]); give each service once` });
+      else seen.set(b.service, i);
+    });
+    if (route.backends.every((b) => b.weight === 0)) {
+      ctx.addIssue({ code: 'custom', path: ['backends'], message: 'at least one backend must have a weight above 0' });
+    }
+  }
+  if (route.sticky !== undefined && route.backends === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['sticky'], message: 'only applies to a route with "backends" (a weighted split)' });
+  }
 });
 
 export const BALANCER_POLICIES = ['weighted_round_robin', 'least_request', 'random', 'consistent_hash'] as const;
@@ -494,6 +634,38 @@ export const configSchema = z
       })
       .prefault({})
       .describe('How requests are forwarded.'),
+    tracing: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe('Propagate W3C trace context (traceparent/tracestate), start a trace for requests without a valid traceparent, and log the trace id.'),
+        sampled: z
+          .boolean()
+          .default(true)
+          .describe('Whether traces the proxy starts are marked sampled (trace-flags 01) or not (00); an incoming traceparent keeps its flags.'),
+        otlp: z
+          .strictObject({
+            endpoint: z
+              .string()
+              .refine((u) => /^https?:\/\/[^/\s]+/.test(u) && URL.canParse(u), { message: 'must be an http:// or https:// URL such as "http://127.0.0.1:4318"' })
+              .describe('Base URL of the collector\'s OTLP/HTTP receiver; spans are POSTed to <endpoint>/v1/traces. Required.'),
+            serviceName: z.string().min(1).default('switchyard').describe('The resource\'s service.name.'),
+            maxQueue: z.number().int().min(1).max(1_000_000).default(2048).describe('Spans waiting for export at most; past it new spans are dropped (and counted).'),
+            batchSize: z.number().int().min(1).max(10_000).default(512).describe('Spans per export request at most.'),
+            flushInterval: durationSchema
+              .refine((ms) => ms > 0, { message: 'must be a duration above 0' })
+              .default(1_000)
+              .describe('Longest a span waits before its batch is sent.'),
+          })
+          .optional()
+          .describe('Export a server span per sampled request to an OpenTelemetry collector (OTLP/HTTP, JSON). Default: off.'),
+      })
+      .superRefine((t, ctx) => {
+        if (t.otlp !== undefined && !t.enabled) ctx.addIssue({ code: 'custom', path: ['otlp'], message: 'needs tracing.enabled: true (spans belong to the trace context the proxy propagates)' });
+      })
+      .prefault({})
+      .describe('W3C trace context on every route (docs/traffic.md).'),
     logging: z
       .strictObject({
         level: z.enum(LOG_LEVELS).default('info').describe('Process log level.'),
@@ -547,6 +719,16 @@ export const configSchema = z
       } else {
         routeNames.set(route.name, i);
       }
+      const rules = route.headerRules;
+      if (rules !== undefined) {
+        const id = config.proxy.requestIdHeader;
+        for (const side of ['request', 'response'] as const) {
+          const edits = rules[side];
+          if (edits.remove.includes(id) || id in edits.set || id in edits.add) {
+            ctx.addIssue({ code: 'custom', path: ['routes', i, 'headerRules', side], message: `must not change the request id header "${id}" (proxy.requestIdHeader): the proxy sets it` });
+          }
+        }
+      }
       if (route.stripPrefix && route.rewritePrefix !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewritePrefix'], message: 'cannot be combined with stripPrefix: true (stripPrefix is rewritePrefix "/")' });
       }
@@ -568,11 +750,17 @@ export const configSchema = z
 
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;
+export type RouteBackendConfig = z.output<typeof routeBackendSchema>;
+export type StickyConfig = z.output<typeof stickySchema>;
+export type RateLimitConfig = z.output<typeof rateLimitSchema>;
+export type HeaderRulesConfig = z.output<typeof headerRulesSchema>;
+export type HeaderEditsConfig = HeaderRulesConfig['request'];
 export type ServiceConfig = z.output<typeof serviceSchema>;
 export type ListenerConfig = z.output<typeof listenerSchema>;
 export type ListenerTlsConfig = z.output<typeof listenerTlsSchema>;
 export type UpstreamTlsConfig = z.output<typeof upstreamTlsSchema>;
 export type LimitsConfig = Config['limits'];
+export type TracingConfig = Config['tracing'];
 export type UpstreamTimeouts = z.output<typeof upstreamTimeoutsSchema>;
 export type RetryPolicyConfig = z.output<typeof retryPolicySchema>;
 export type HealthCheckConfig = z.output<typeof healthCheckSchema>;

@@ -44,11 +44,12 @@ export class AccessLog {
 
   /**
    * A forwarded request (the hot path). Positional arguments, in the order the fields are
-   * written, so that recording a request allocates nothing but the line. `host` and `path` are
-   * left out when undefined, as pino leaves out undefined values.
+   * written, so that recording a request allocates nothing but the line. `traceId`, `host` and
+   * `path` are left out when undefined, as pino leaves out undefined values.
    */
   request(
     requestId: string,
+    traceId: string | undefined,
     method: string | undefined,
     host: string | undefined,
     path: string | undefined,
@@ -66,6 +67,7 @@ export class AccessLog {
     err: (Error & { code?: string }) | undefined,
   ): void {
     let line = `${this.start()},"requestId":${str(requestId)}`;
+    if (traceId !== undefined) line += `,"traceId":${str(traceId)}`;
     if (method !== undefined) line += `,"method":${str(method)}`;
     if (host !== undefined) line += `,"host":${str(host)}`;
     if (path !== undefined) line += `,"path":${str(path)}`;

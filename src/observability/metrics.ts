@@ -1,6 +1,6 @@
 import { SWITCHYARD_VERSION } from './build-info.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
+import { PreparedCounter, PreparedHistogram, type CounterChild } from './prepared-metrics.js';
 import { RouteMetrics, type RequestMetricFamilies } from './route-metrics.js';
 import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.js';
 import { TUNNEL_DURATION_BUCKETS, type UpgradeMetricFamilies } from './upgrade-metrics.js';
@@ -71,6 +71,8 @@ export class SwitchyardMetrics {
   private readonly routes = new Map<string, RouteMetrics>();
   private readonly services = new Map<string, ServiceMetrics>();
   private readonly proxyErrors: Counter<'code'>;
+  private readonly rateLimitRequests: PreparedCounter;
+  private readonly traceSpanCounter: PreparedCounter;
   private readonly proxyErrorChildren = new Map<string, Counter.Internal>();
   private readonly reloads: Counter<'result'>;
   private readonly droppedLogLines: Counter;
@@ -110,6 +112,18 @@ export class SwitchyardMetrics {
       duration: new PreparedHistogram('switchyard_upgrade_duration_seconds', 'Lifetime of each tunnel, from the 101 to the close.', routeLabels, TUNNEL_DURATION_BUCKETS, this.registry),
       bytes: new PreparedCounter('switchyard_upgrade_bytes_total', 'Bytes carried by tunnels after the handshake, by direction (client_to_upstream, upstream_to_client).', ['route', 'service', 'direction'], this.registry),
     };
+    this.rateLimitRequests = new PreparedCounter(
+      'switchyard_rate_limit_requests_total',
+      'Requests checked by a route rate limit, by result (allowed, limited: answered 429).',
+      ['route', 'result'],
+      this.registry,
+    );
+    this.traceSpanCounter = new PreparedCounter(
+      'switchyard_trace_spans_total',
+      'Server spans handed to the OTLP exporter (tracing.otlp), by result (exported, dropped: queue full or export failed).',
+      ['result'],
+      this.registry,
+    );
     this.proxyErrors = new Counter({ name: 'switchyard_proxy_errors_total', help: 'Responses produced by the proxy itself, by error code (x-switchyard-error).', labelNames: ['code'], registers });
 
     const metrics = this;
@@ -292,6 +306,16 @@ export class SwitchyardMetrics {
       this.routes.set(key, m);
     }
     return m;
+  }
+
+  /** Prepared counters of a route's rate limit (allowed, limited). */
+  rateLimit(route: string): { allowed: CounterChild; limited: CounterChild } {
+    return { allowed: this.rateLimitRequests.labels(route, 'allowed'), limited: this.rateLimitRequests.labels(route, 'limited') };
+  }
+
+  /** Prepared counters of the OTLP span exporter. */
+  traceSpans(): { exported: CounterChild; dropped: CounterChild } {
+    return { exported: this.traceSpanCounter.labels('exported'), dropped: this.traceSpanCounter.labels('dropped') };
   }
 
   /** Prepared upstream metrics of one service (created on first use, then cached). */

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { FilterExchange } from '../filters/route-filter.js';
 import type { Route } from '../routing/route.js';
 import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
@@ -50,7 +51,7 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * hand over the raw header list, which we filter in one pass, where the newer controller API
  * would first parse it into an object.
  */
-export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord {
+export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -58,6 +59,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   /** Tries after the first. */
   retries = 0;
   failure: (Error & { code?: string }) | null = null;
+  /** W3C trace id, set by the trace-context filter; undefined without one. */
+  traceId: string | undefined = undefined;
+  spanId: string | undefined = undefined;
+  parentSpanId = '';
+  sampled = false;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private finished = false;
@@ -168,6 +174,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     }
     try {
       const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
+      if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
       this.res.writeHead(statusCode, statusText || undefined, headers);
     } catch (err) {
       // Ambiguous framing, or Node refused a header the upstream sent (e.g. an invalid character).

@@ -6,6 +6,7 @@ export const PROXY_ERRORS = {
   bad_request: { status: 400, message: 'the request cannot be routed' },
   no_route: { status: 404, message: 'no route matches this request' },
   body_too_large: { status: 413, message: 'the request body is larger than this route accepts' },
+  rate_limited: { status: 429, message: 'too many requests: the route\'s rate limit is reached' },
   header_fields_too_large: { status: 431, message: 'the request headers are too large' },
   method_not_supported: { status: 501, message: 'this method is not supported by the proxy' },
   version_not_supported: { status: 505, message: 'this HTTP version is not supported' },

@@ -83,7 +83,17 @@ export class ProxyHandler {
       }
     }
     const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
-    new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt).start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
+    const exchange = new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt);
+    if (r.route.filters !== null) {
+      const refusal = r.route.filters.runRequest(exchange, headers);
+      if (refusal !== null) {
+        for (let i = 0; i < refusal.headers.length; i += 2) res.setHeader(refusal.headers[i]!, refusal.headers[i + 1]!);
+        sendProxyError(res, refusal.code, idHeader, requestId, refusal.detail);
+        ctx.observer.requestRejected(req, res, r.route, requestId, refusal.code, startedAt);
+        return;
+      }
+    }
+    exchange.start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
   };
 
   /**
@@ -155,8 +165,9 @@ export class ProxyHandler {
     const path = normalizePath(rawPath, this.context.limits.keepEncodedSlashes);
     if (typeof path !== 'string') return { ok: false, code: 'bad_request', detail: path.reason, close: true };
     const method = req.method ?? 'GET';
-    const route = this.table.match(host, path, method, req.headers);
-    if (route === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}`, close: false };
+    const matched = this.table.match(host, path, method, req.headers);
+    if (matched === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}`, close: false };
+    const route = matched.split === null ? matched : matched.split.pick(req);
     const endpoint = route.cluster.pick(req);
     if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"`, close: false, route };
     return { ok: true, route, endpoint, path: rewritePath(route, path, q < 0 ? '' : url.slice(q)) };

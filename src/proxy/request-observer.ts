@@ -14,6 +14,12 @@ export interface ExchangeRecord {
   /** The endpoint of the last attempt. */
   readonly endpoint: Endpoint;
   readonly requestId: string;
+  /** W3C trace id (trace-context filter), or undefined. */
+  readonly traceId: string | undefined;
+  /** The proxy's span (span export on), its caller's span and whether it is sampled. */
+  readonly spanId: string | undefined;
+  readonly parentSpanId: string;
+  readonly sampled: boolean;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
   /** performance.now() when the last attempt was dispatched, and when it ended. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { methodLabelIndex, statusClassIndex, type UpstreamOutcome } from '../observability/metric-labels.js';
 import type { AccessLog } from '../observability/access-log.js';
+import type { OtlpSpanExporter } from '../observability/otlp-span-exporter.js';
 import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Route } from '../routing/route.js';
@@ -33,6 +34,8 @@ export class RequestRecorder implements RequestObserver {
     private readonly metrics: SwitchyardMetrics,
     /** Null when `logging.accessLog` is false. */
     private readonly accessLog: AccessLog | null,
+    /** Null unless `tracing.otlp` is set. */
+    private readonly spans: OtlpSpanExporter | null = null,
   ) {
     this.unrouted = metrics.route('', '');
   }
@@ -61,11 +64,13 @@ export class RequestRecorder implements RequestObserver {
       }
     }
     metrics.upstream.attemptEnded(outcome, upstreamSeconds);
+    if (this.spans !== null && x.spanId !== undefined && x.sampled) this.exportSpan(x, status, seconds, errorCode ?? undefined);
 
     if (this.accessLog === null) return;
     const req = x.req;
     this.accessLog.request(
       x.requestId,
+      x.traceId,
       req.method,
       req.headers.host,
       req.url,
@@ -82,6 +87,24 @@ export class RequestRecorder implements RequestObserver {
       errorCode ?? undefined,
       failure !== null && errorCode !== 'client_closed' ? failure : undefined,
     );
+  }
+
+  private exportSpan(x: ExchangeRecord, status: number, seconds: number, error: string | undefined): void {
+    const startMs = performance.timeOrigin + x.startedAt;
+    this.spans!.add({
+      traceId: x.traceId!,
+      spanId: x.spanId!,
+      parentSpanId: x.parentSpanId,
+      startMs,
+      endMs: startMs + seconds * 1000,
+      method: x.req.method ?? '',
+      path: x.req.url ?? '',
+      status,
+      route: x.route.name,
+      service: x.route.cluster.name,
+      upstream: x.endpoint.key,
+      error,
+    });
   }
 
   attemptRetried(x: ExchangeRecord, failure: (Error & { code?: string }) | null): void {

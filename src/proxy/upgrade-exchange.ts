@@ -46,6 +46,11 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
   upstreamStatus = 0;
   bytesOut = 0;
   readonly retries = 0;
+  /** Upgrade requests do not run route filters: no trace id, no span. */
+  readonly traceId = undefined;
+  readonly spanId = undefined;
+  readonly parentSpanId = '';
+  readonly sampled = false;
   failure: (Error & { code?: string }) | null = null;
   /** The protocol the upstream switched to. */
   protocol = '';

@@ -1,10 +1,12 @@
-import type { RetryPolicyConfig, RouteConfig, UpstreamTimeouts } from '../config/schema.js';
+import type { RetryPolicyConfig, RouteConfig, TracingConfig, UpstreamTimeouts } from '../config/schema.js';
+import { buildFilterChain, FilterState } from '../filters/filter-chain-builder.js';
 import { DETACHED_METRICS, type SwitchyardMetrics } from '../observability/metrics.js';
 import type { ClusterManager } from '../upstream/cluster-manager.js';
 import { compileRetryPolicy } from '../upstream/retry-policy.js';
 import { PrefixIndex } from './prefix-index.js';
 import type { Route, RouteSource } from './route.js';
 import { RouteTable } from './route-table.js';
+import { WeightedSplit } from './weighted-split.js';
 
 /** A route declaration from any source, before compilation. */
 export interface RouteDeclaration {
@@ -16,6 +18,8 @@ export interface RouteDeclaration {
 export interface RouteDefaults {
   timeouts: UpstreamTimeouts;
   retries: RetryPolicyConfig;
+  /** Trace context on every route (config `tracing`); absent = off. */
+  tracing?: TracingConfig;
 }
 
 /** Compiles route declarations into a RouteTable. Runs off the hot path. */
@@ -24,8 +28,11 @@ export function buildRouteTable(
   defaults: RouteDefaults,
   clusters: ClusterManager,
   metrics: SwitchyardMetrics = DETACHED_METRICS,
+  filterState: FilterState = new FilterState(),
 ): RouteTable {
-  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics));
+  filterState.beginBuild();
+  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics, filterState));
+  filterState.endBuild();
   const exact = new Map<string, PrefixIndex>();
   const wildcard = new Map<string, PrefixIndex>();
   const any = new PrefixIndex();
@@ -49,24 +56,41 @@ export function buildRouteTable(
   return new RouteTable(routes, exact, wildcard, any.seal());
 }
 
-function compileRoute(config: RouteConfig, source: RouteSource, order: number, defaults: RouteDefaults, clusters: ClusterManager, metrics: SwitchyardMetrics): Route {
+function compileRoute(
+  config: RouteConfig,
+  source: RouteSource,
+  order: number,
+  defaults: RouteDefaults,
+  clusters: ClusterManager,
+  metrics: SwitchyardMetrics,
+  filterState: FilterState,
+): Route {
   const headers = Object.entries(config.match.headers ?? {}).map(([name, value]) => [name.toLowerCase(), value] as const);
-  return {
+  const base = {
     name: config.name,
     source,
     host: config.match.host,
     prefix: config.match.path,
     methods: config.match.methods ? new Set(config.match.methods) : null,
     headers,
-    cluster: clusters.get(config.service),
     rewritePrefix: config.stripPrefix ? '/' : (config.rewritePrefix ?? null),
     hostRewrite: config.hostRewrite ?? null,
     timeouts: { ...defaults.timeouts, ...stripUndefined(config.timeouts) },
     retries: compileRetryPolicy({ ...defaults.retries, ...stripUndefined(config.retries) }),
     maxBodySize: config.maxBodySize ?? null,
     order,
-    metrics: metrics.route(config.name, config.service),
+    filters: buildFilterChain(config, defaults.tracing, filterState, metrics),
   };
+  const forService = (service: string): Route => ({ ...base, cluster: clusters.get(service), metrics: metrics.route(config.name, service), split: null });
+  if (config.backends === undefined) return forService(config.service!);
+  // The schema guarantees one of service/backends, distinct services and a weight above 0.
+  const split = new WeightedSplit(
+    config.backends.map((b) => ({ route: forService(b.service), weight: b.weight })),
+    config.sticky,
+  );
+  // The route the table matches: it stands for the first backend with traffic until the split picks.
+  const first = split.backends.find((b) => b.weight > 0)!.route;
+  return { ...first, split };
 }
 
 function stripUndefined<T extends object>(value: T | undefined): Partial<T> {

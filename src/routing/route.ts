@@ -1,8 +1,10 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { FilterChain } from '../filters/route-filter.js';
 import type { UpstreamTimeouts } from '../config/schema.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Cluster } from '../upstream/cluster.js';
 import type { RetryPolicy } from '../upstream/retry-policy.js';
+import type { WeightedSplit } from './weighted-split.js';
 
 /** Where a route was declared. */
 export type RouteSource = 'config' | 'tags' | 'override';
@@ -31,6 +33,14 @@ export interface Route {
   readonly order: number;
   /** Request metric children of this route, prepared when the table is built. */
   readonly metrics: RouteMetrics;
+  /**
+   * For a route with `backends`: the split that picks, per request, the backend route (this
+   * route compiled for one service: its cluster, its metric children). Null otherwise, and
+   * always null on the backend routes themselves.
+   */
+  readonly split: WeightedSplit | null;
+  /** The route's filters (rate limit, header rules, trace context) in order, or null when it has none. */
+  readonly filters: FilterChain | null;
 }
 
 /** Number of conditions beyond host and path; more conditions = more specific. */

@@ -14,6 +14,11 @@ export interface UrlprefixRoute {
   https: boolean;
   /** `tlsskipverify=true` (with proto=https): do not verify the instance's certificate. */
   tlsSkipVerify: boolean;
+  /**
+   * `weight=w`: fabio's fixed share of the route's traffic for this service (0.2 = 20%), or
+   * undefined (the service shares what the fixed shares leave). See TagRoutes.
+   */
+  weight: number | undefined;
 }
 
 export type UrlprefixParse = { ok: true; route: UrlprefixRoute } | { ok: false; reason: string };
@@ -28,8 +33,10 @@ const WHITESPACE = /\s+/;
  * Options: `strip=/p` removes the prefix /p (which must start the route path) before
  * forwarding; `proto=http` (the default) or `proto=https` (the tagged instance speaks TLS,
  * verified; `tlsskipverify=true` turns verification off); `host=<name>` sends that Host
- * header upstream. Options that would change what the route does and are not supported here
- * (`proto=tcp`, `redirect=`, `weight=`, `host=dst`, `auth=`, ...) reject the tag, so a route
+ * header upstream; `weight=w` gives the service a fixed share w (0 < w, 0.2 = 20%) of the traffic
+ * of a route several services declare (fabio's semantics, see TagRoutes). Options that would
+ * change what the route does and are not supported here
+ * (`proto=tcp`, `redirect=`, `host=dst`, `auth=`, ...) reject the tag, so a route
  * never silently behaves differently from what its tag says.
  */
 export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse | null {
@@ -48,7 +55,7 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
   if (!pathParsed.success) return { ok: false, reason: `path "${spec.slice(slash)}" ${pathParsed.error.issues[0]?.message ?? 'is not valid'}` };
   const path = pathParsed.data;
 
-  const route: UrlprefixRoute = { host, path, stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined, https: false, tlsSkipVerify: false };
+  const route: UrlprefixRoute = { host, path, stripPrefix: false, rewritePrefix: undefined, hostRewrite: undefined, https: false, tlsSkipVerify: false, weight: undefined };
   for (const option of options) {
     const eq = option.indexOf('=');
     const key = eq < 0 ? option : option.slice(0, eq);
@@ -75,8 +82,14 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
         if (value === '' || value === 'dst') return { ok: false, reason: `host=${value} is not supported; give a host name` };
         route.hostRewrite = value.toLowerCase();
         break;
+      case 'weight': {
+        const w = value.trim() === '' ? NaN : Number(value);
+        if (!(Number.isFinite(w) && w > 0)) return { ok: false, reason: `weight=${value} must be a number above 0 (a share of the route's traffic: 0.2 = 20%)` };
+        route.weight = w;
+        break;
+      }
       default:
-        return { ok: false, reason: `option "${option}" is not supported (supported: strip=, proto=http|https, tlsskipverify=, host=<name>)` };
+        return { ok: false, reason: `option "${option}" is not supported (supported: strip=, proto=http|https, tlsskipverify=, host=<name>, weight=<share>)` };
     }
   }
   if (route.tlsSkipVerify && !route.https) return { ok: false, reason: 'tlsskipverify=true only applies with proto=https' };

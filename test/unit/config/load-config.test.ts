@@ -72,7 +72,9 @@ routes:
   });
 
   it('reports missing required fields at their parent', () => {
-    expect(problems('routes:\n  - name: a\n    match: { path: /a }\n')).toEqual(['config/test.yaml:2:5: routes[0].service: is required (expected string)']);
+    expect(problems('routes:\n  - name: a\n    match: { path: /a }\n')).toEqual([
+      'config/test.yaml:2:5: routes[0].service: set exactly one of "service" (one service) or "backends" (a weighted split between services)',
+    ]);
   });
 
   it('reports bad durations, sizes, ports and enums', () => {

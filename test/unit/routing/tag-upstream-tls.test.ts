@@ -9,7 +9,7 @@ describe('tagUpstreamTls', () => {
   it('declares nothing without a valid proto=https route tag', () => {
     expect(tls([])).toBeUndefined();
     expect(tls(['urlprefix-/a', 'urlprefix-/b proto=http', 'primary'])).toBeUndefined();
-    expect(tls(['urlprefix-/a proto=https weight=2'])).toBeUndefined();
+    expect(tls(['urlprefix-/a proto=https weight=0'])).toBeUndefined();
     expect(tls(['route-/a proto=https'])).toBeUndefined();
     expect(tls(['urlprefix-/a proto=https'], null)).toBeUndefined();
   });

@@ -30,7 +30,15 @@ describe('parseUrlprefixTag', () => {
     expect(parse('urlprefix-/a proto=tcp')).toMatchObject({ ok: false, reason: expect.stringContaining('proto=tcp') });
     expect(parse('urlprefix-/a host=dst')).toMatchObject({ ok: false });
     expect(parse('urlprefix-/a redirect=301,https://x')).toMatchObject({ ok: false, reason: expect.stringContaining('redirect') });
-    expect(parse('urlprefix-/a weight=0.2')).toMatchObject({ ok: false });
+  });
+
+  it('reads weight= as a fixed share and rejects a weight that is not a number above 0', () => {
+    expect(parse('urlprefix-/a weight=0.2')).toMatchObject({ ok: true, route: { weight: 0.2 } });
+    expect(parse('urlprefix-/a weight=1.5')).toMatchObject({ ok: true, route: { weight: 1.5 } });
+    expect(parse('urlprefix-/a')).toMatchObject({ ok: true, route: { weight: undefined } });
+    for (const bad of ['weight=0', 'weight=-0.1', 'weight=', 'weight=abc', 'weight=Infinity']) {
+      expect(parse(`urlprefix-/a ${bad}`)).toMatchObject({ ok: false, reason: expect.stringContaining('must be a number above 0') });
+    }
   });
 
   it('maps proto=https and tlsskipverify= to upstream TLS', () => {
