@@ -1,8 +1,10 @@
 import { pino, type Logger } from 'pino';
+import { kBatchedWrite } from './logger.js';
 
 /** Where access-log lines go: the logger's own destination (SonicBoom in production). */
 interface LineSink {
   write(line: string): unknown;
+  [kBatchedWrite]?: (line: string) => unknown;
 }
 
 interface PinoInternals {
@@ -16,7 +18,8 @@ interface PinoInternals {
  * shape instead of pino's generic one: strings that need no escaping (nearly all) are copied
  * as they are, and the time field is formatted once per millisecond, not once per line.
  * Lines go to the logger's destination, so they keep their order with the other log lines and
- * share its buffering, its bound (logging.maxBuffer: past it lines are dropped and counted)
+ * share its buffering (without the prompt flush other lines get: they go out by 32 KiB or every
+ * 100 ms), its bound (logging.maxBuffer: past it lines are dropped and counted)
  * and its flush on exit.
  *
  * Rare lines (refused requests, tunnels, failures with an error object) take the generic path,
@@ -26,7 +29,7 @@ export class AccessLog {
   private readonly prefix: string;
   private readonly bindings: string;
   private readonly time: () => string;
-  private readonly sink: LineSink;
+  private readonly write: (line: string) => unknown;
   private readonly stringifySafe: (value: unknown) => string;
   private lastMs = -1;
   private lastTime = '';
@@ -38,7 +41,10 @@ export class AccessLog {
     this.prefix = levels[logger.levels.values.info!]!;
     this.bindings = internals[symbols.chindingsSym!] as string;
     this.time = internals[symbols.timeSym!] as () => string;
-    this.sink = internals[symbols.streamSym!] as LineSink;
+    const sink = internals[symbols.streamSym!] as LineSink;
+    // Batched without a prompt flush where the destination offers it (the process logger's).
+    const batched = sink[kBatchedWrite];
+    this.write = batched ?? sink.write.bind(sink);
     this.stringifySafe = internals[symbols.stringifySafeSym!] as (value: unknown) => string;
   }
 
@@ -77,7 +83,7 @@ export class AccessLog {
       `,"upstreamMs":${num(upstreamMs)},"retries":${retries}`;
     if (error !== undefined) line += `,"error":${str(error)}`;
     if (err !== undefined) line += `,"err":${this.json(pino.stdSerializers.err(err))}`;
-    this.sink.write(`${line},"msg":"request"}\n`);
+    this.write(`${line},"msg":"request"}\n`);
   }
 
   /** Any other line: `fields` in their own order (undefined values left out), then `msg`. */
@@ -88,7 +94,7 @@ export class AccessLog {
       if (value === undefined) continue;
       line += `,${str(key)}:${typeof value === 'number' ? num(value) : this.json(value)}`;
     }
-    this.sink.write(`${line},"msg":${str(msg)}}\n`);
+    this.write(`${line},"msg":${str(msg)}}\n`);
   }
 
   /**

@@ -43,21 +43,54 @@ const BATCH_BYTES = 32 * 1024;
 /** The longest a line waits in the buffer on a quiet router. */
 const FLUSH_INTERVAL_MS = 100;
 
+/**
+ * Set on the destination: its write that only batches (no prompt flush), for the access log.
+ * Other lines (warnings, errors, start-up messages) are written by the next event-loop turn;
+ * access-log lines wait for BATCH_BYTES or the flush timer.
+ */
+export const kBatchedWrite = Symbol('switchyard.batchedWrite');
+
 function standardOutput(maxBuffer: number): ReturnType<typeof pino.destination> {
   const stream = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES, maxWrite: 2 * BATCH_BYTES, maxLength: maxBuffer });
-  // Lines below BATCH_BYTES go out on this timer; nothing is written while nothing was logged.
+  const state = stream as unknown as { readonly writing: boolean; readonly destroyed: boolean; [kBatchedWrite]: (data: string) => boolean };
+  // Whatever is below BATCH_BYTES goes out on the next turn (process log lines) or on the
+  // timer (access-log lines); nothing is written while nothing was logged.
   let waiting = false;
+  let flushSoon = false;
+  let flushAfterWrite = false;
+  const flush = (): void => {
+    flushSoon = false;
+    if (!waiting || state.destroyed) return;
+    if (state.writing) {
+      // A write is under way: SonicBoom writes the rest only once BATCH_BYTES wait, so flush
+      // again when it ends ('write' is emitted after each completed write).
+      if (!flushAfterWrite) {
+        flushAfterWrite = true;
+        stream.once('write', afterWrite);
+      }
+      return;
+    }
+    waiting = false;
+    stream.flush();
+  };
+  const afterWrite = (): void => {
+    flushAfterWrite = false;
+    flush();
+  };
   const write = stream.write.bind(stream);
-  stream.write = (data: string): boolean => {
+  state[kBatchedWrite] = (data: string): boolean => {
     waiting = true;
     return write(data);
   };
-  const state = stream as unknown as { readonly writing: boolean; readonly destroyed: boolean };
-  setInterval(() => {
-    if (!waiting || state.writing || state.destroyed) return;
-    waiting = false;
-    stream.flush();
-  }, FLUSH_INTERVAL_MS).unref();
+  stream.write = (data: string): boolean => {
+    waiting = true;
+    if (!flushSoon) {
+      flushSoon = true;
+      setImmediate(flush);
+    }
+    return write(data);
+  };
+  setInterval(flush, FLUSH_INTERVAL_MS).unref();
   const reported = new Set<string>();
   stream.on('error', (err: Error & { code?: string }) => {
     const code = err.code ?? err.message;

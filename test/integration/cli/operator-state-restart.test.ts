@@ -112,7 +112,10 @@ describe('operator state across a real restart of the router process', () => {
     const stateFile = join(dir, 'state', 'operator.json');
     await writeFile(stateFile, '{"version": 1, "drains": [{"service": "web"');
     router = await startRouterProcess(configFile);
-    const error = logLines(router.stdout()).find((l) => l.msg?.startsWith('cannot load the operator state'));
+    // The log is written asynchronously: the line may reach stdout after the start banner (stderr).
+    const r = router;
+    await eventually(() => logLines(r.stdout()).some((l) => l.msg?.startsWith('cannot load the operator state')), 5_000, 'the operator-state error line');
+    const error = logLines(r.stdout()).find((l) => l.msg?.startsWith('cannot load the operator state'));
     expect(error?.level).toBe('error');
     expect(error?.err?.message).toContain(`the operator state in ${stateFile} is not JSON`);
     expect(await instancesServing(router.url, '/x', 4)).toEqual(new Set(['a', 'b']));
@@ -138,7 +141,10 @@ describe('operator state across a real restart of the router process', () => {
     await writeFile(join(dir, 'edge.yaml'), (await readFile(configFile, 'utf8')).replace('missing-folder/state.json', 'state.json'));
     await writeFile(join(dir, 'state.json'), JSON.stringify({ version: 2, drains: 'web-b', overrides: [], nextOverrideId: 1 }));
     router = await startRouterProcess(configFile);
-    const error = logLines(router.stdout()).find((l) => l.msg?.startsWith('cannot load the operator state'));
+    // The log is written asynchronously: the line may reach stdout after the start banner (stderr).
+    const r = router;
+    await eventually(() => logLines(r.stdout()).some((l) => l.msg?.startsWith('cannot load the operator state')), 5_000, 'the operator-state error line');
+    const error = logLines(r.stdout()).find((l) => l.msg?.startsWith('cannot load the operator state'));
     expect(error?.err?.message).toContain('is not valid: version: must be 1');
     expect(error?.err?.message).toContain('drains:');
     expect(await instancesServing(router.url, '/x', 4)).toEqual(new Set(['a', 'b']));
