@@ -33,9 +33,11 @@ for (let i = 0; i < profile.samples.length; i++) {
 function area(url: string, name: string): string {
   if (url.includes('/dist/') || url.includes('/src/')) return 'switchyard';
   if (url.includes('node_modules/undici')) return 'undici';
-  if (url.includes('node_modules/pino')) return 'pino';
+  if (url.includes('node_modules/pino') || url.includes('node_modules/sonic-boom')) return 'pino';
+  if (url.includes('node_modules/prom-client')) return 'prom-client';
   if (url.includes('node_modules')) return 'other packages';
-  if (url.startsWith('node:')) return 'node internals';
+  if (url.startsWith('node:_http') || url === 'node:http') return 'node:http';
+  if (url.startsWith('node:')) return 'node internals (streams, net, timers, …)';
   if (name === '(garbage collector)') return 'gc';
   if (name === '(idle)' || name === '(program)') return name;
   return 'native / other';
@@ -55,7 +57,9 @@ for (const [id, us] of selfTime) {
 }
 const busy = total - (byArea.get('(idle)') ?? 0);
 const pct = (us: number) => `${((100 * us) / busy).toFixed(1).padStart(5)}%`;
-process.stdout.write(`total ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s (percentages of busy time)\n\nby area:\n`);
+process.stdout.write(
+  `total ${(total / 1e6).toFixed(1)} s, busy ${(busy / 1e6).toFixed(1)} s, idle ${((100 * (total - busy)) / total).toFixed(1)} % (percentages below: of busy time)\n\nby area:\n`,
+);
 for (const [a, us] of [...byArea].filter(([a]) => a !== '(idle)').sort((x, y) => y[1] - x[1])) process.stdout.write(`  ${pct(us)}  ${a}\n`);
 process.stdout.write(`\ntop functions (self time):\n`);
 for (const [k, us] of [...byFunction].sort((x, y) => y[1] - x[1]).slice(0, Number(topArg ?? 30))) {
