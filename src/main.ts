@@ -70,6 +70,8 @@ export class Switchyard {
   private readonly routeOverrides = new RouteOverrides();
   /** The OTLP span exporter (tracing.otlp), or null. */
   spans: OtlpSpanExporter | null = null;
+  /** The access log, one for the router's life (used while logging.accessLog is on). */
+  accessLog!: AccessLog;
   /** Filter state kept across route table builds (rate limiters while their settings are unchanged). */
   private readonly filterState = new FilterState();
   /** Drained endpoints as "service\0address:port"; kept across registry updates and reloads. */
@@ -155,11 +157,14 @@ export class Switchyard {
     const metrics = new SwitchyardMetrics({ processMetrics: true });
     onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
     const spans = spanExporter(config, logger, metrics);
-    const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans), 'http');
+    // The access log shares the process log's asynchronous destination but not its level.
+    const accessLog = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }));
+    const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans, accessLog), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
     await app.loadOperatorState(createOperatorStateStore(config, configFile));
     app.spans = spans;
+    app.accessLog = accessLog;
     app.rebuildRoutes();
     try {
       await app.openListeners();
@@ -283,7 +288,7 @@ export class Switchyard {
       this.spans = spanExporter(next, this.logger, this.metrics);
     }
     this.config = next;
-    this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans);
+    this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans, this.accessLog);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();
@@ -466,6 +471,7 @@ export class Switchyard {
     await this.admin?.close();
     await this.demo?.close();
     await this.spans?.close();
+    this.accessLog.close();
   }
 
   private async openListeners(): Promise<void> {
@@ -549,9 +555,8 @@ function splitDrainKey(key: string): DrainEntry {
 }
 
 /** What the request path needs from one configuration: headers, logger, metrics and access log. */
-function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics, spans: OtlpSpanExporter | null): ProxyContext {
-  // The access log shares the process log's asynchronous destination but not its level.
-  const accessLog = config.logging.accessLog ? new AccessLog(logger.child({ component: 'access' }, { level: 'info' })) : null;
+function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics, spans: OtlpSpanExporter | null, accessLogger: AccessLog): ProxyContext {
+  const accessLog = config.logging.accessLog ? accessLogger : null;
   return {
     logger: logger.child({ component: 'proxy' }),
     headers: forwardingHeaderSettings(config.proxy),

@@ -1,11 +1,21 @@
 import { pino, type Logger } from 'pino';
-import { kBatchedWrite } from './logger.js';
 
 /** Where access-log lines go: the logger's own destination (SonicBoom in production). */
 interface LineSink {
-  write(line: string): unknown;
-  [kBatchedWrite]?: (line: string) => unknown;
+  write(chunk: string): unknown;
+  /** SonicBoom's: writes what it holds before the process exits. */
+  flushSync?(): void;
 }
+
+/**
+ * Lines are handed to the destination in chunks of about this many characters (or by the
+ * flush timer): SonicBoom measures the byte length of the chunk it appends to on every write,
+ * and each of its writes is a thread-pool hand-off plus a system call, so line-by-line writes
+ * cost more CPU under load than forming the lines (docs/performance.md).
+ */
+const CHUNK_CHARS = 16 * 1024;
+/** The longest a line waits on a quiet router. */
+const FLUSH_INTERVAL_MS = 100;
 
 interface PinoInternals {
   [key: symbol]: unknown;
@@ -17,10 +27,10 @@ interface PinoInternals {
  * bindings, field order; a test compares the two), built by a serialiser for this one fixed
  * shape instead of pino's generic one: strings that need no escaping (nearly all) are copied
  * as they are, and the time field is formatted once per millisecond, not once per line.
- * Lines go to the logger's destination, so they keep their order with the other log lines and
- * share its buffering (without the prompt flush other lines get: they go out by 32 KiB or every
- * 100 ms), its bound (logging.maxBuffer: past it lines are dropped and counted)
- * and its flush on exit.
+ * Lines go to the logger's destination in chunks of about 16 KiB, at the latest 100 ms after
+ * they were formed, and share its bound (logging.maxBuffer: past it lines are dropped and
+ * counted); what is waiting is written on exit (SIGTERM included) through the destination's
+ * flushSync.
  *
  * Rare lines (refused requests, tunnels, failures with an error object) take the generic path,
  * `other()`, with the same prefix and JSON.stringify per value.
@@ -29,7 +39,10 @@ export class AccessLog {
   private readonly prefix: string;
   private readonly bindings: string;
   private readonly time: () => string;
-  private readonly write: (line: string) => unknown;
+  private readonly sink: LineSink;
+  /** Lines formed and not yet handed to the destination. */
+  private pending = '';
+  private readonly timer: NodeJS.Timeout;
   private readonly stringifySafe: (value: unknown) => string;
   private lastMs = -1;
   private lastTime = '';
@@ -41,10 +54,9 @@ export class AccessLog {
     this.prefix = levels[logger.levels.values.info!]!;
     this.bindings = internals[symbols.chindingsSym!] as string;
     this.time = internals[symbols.timeSym!] as () => string;
-    const sink = internals[symbols.streamSym!] as LineSink;
-    // Batched without a prompt flush where the destination offers it (the process logger's).
-    const batched = sink[kBatchedWrite];
-    this.write = batched ?? sink.write.bind(sink);
+    this.sink = internals[symbols.streamSym!] as LineSink;
+    this.timer = setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+    process.once('exit', this.flushOnExit);
     this.stringifySafe = internals[symbols.stringifySafeSym!] as (value: unknown) => string;
   }
 
@@ -78,12 +90,13 @@ export class AccessLog {
     if (host !== undefined) line += `,"host":${str(host)}`;
     if (path !== undefined) line += `,"path":${str(path)}`;
     line +=
-      `,"status":${status},"bytesIn":${bytesIn},"bytesOut":${bytesOut},"durationMs":${num(durationMs)}` +
+      `,"status":${status},"bytesIn":${bytesIn},"bytesOut":${bytesOut},"durationMs":${millis(durationMs)}` +
       `,"route":${str(route)},"service":${str(service)},"upstream":${str(upstream)},"upstreamStatus":${upstreamStatus}` +
-      `,"upstreamMs":${num(upstreamMs)},"retries":${retries}`;
+      `,"upstreamMs":${millis(upstreamMs)},"retries":${retries}`;
     if (error !== undefined) line += `,"error":${str(error)}`;
     if (err !== undefined) line += `,"err":${this.json(pino.stdSerializers.err(err))}`;
-    this.write(`${line},"msg":"request"}\n`);
+    this.pending += `${line},"msg":"request"}\n`;
+    if (this.pending.length >= CHUNK_CHARS) this.flush();
   }
 
   /** Any other line: `fields` in their own order (undefined values left out), then `msg`. */
@@ -94,8 +107,34 @@ export class AccessLog {
       if (value === undefined) continue;
       line += `,${str(key)}:${typeof value === 'number' ? num(value) : this.json(value)}`;
     }
-    this.write(`${line},"msg":${str(msg)}}\n`);
+    this.pending += `${line},"msg":${str(msg)}}\n`;
+    this.flush();
   }
+
+  /** Hands the waiting lines to the destination. */
+  readonly flush = (): void => {
+    if (this.pending === '') return;
+    const chunk = this.pending;
+    this.pending = '';
+    this.sink.write(chunk);
+  };
+
+  /** Stops the flush timer (a router that is replaced by a reload writes what it holds first). */
+  close(): void {
+    this.flush();
+    clearInterval(this.timer);
+    process.off('exit', this.flushOnExit);
+  }
+
+  private readonly flushOnExit = (): void => {
+    this.flush();
+    // Runs whether or not the destination's own exit hook has run already.
+    try {
+      this.sink.flushSync?.();
+    } catch (err) {
+      process.stderr.write(`switchyard: access-log lines could not be written at exit: ${(err as Error).message}\n`);
+    }
+  };
 
   /**
    * A value as JSON, as pino writes it: JSON.stringify, and for what it cannot write (a circular
@@ -131,6 +170,23 @@ function str(s: string): string {
     if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) return JSON.stringify(s);
   }
   return `"${s}"`;
+}
+
+/**
+ * A millisecond figure rounded to the microsecond (the recorder rounds it so), written as
+ * JavaScript writes that number (`1.5`, `0.012`, `3`), from integers: formatting a fractional
+ * double takes several times as long as formatting two integers. Anything else (negative, NaN,
+ * huge) takes the general path.
+ */
+function millis(ms: number): string {
+  if (!(ms >= 0 && ms < 1e9)) return num(ms);
+  const us = Math.round(ms * 1000);
+  const whole = Math.floor(us / 1000);
+  const frac = us - whole * 1000;
+  if (frac === 0) return `${whole}`;
+  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
+  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
+  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
 }
 
 /** A JSON number, as pino writes it (null for NaN and infinities). */

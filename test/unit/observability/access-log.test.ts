@@ -27,6 +27,8 @@ const ROWS: Row[] = [
   ['id-1', undefined, 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined, undefined],
   ['id-"2"\\', '4bf92f3577b34da6a3ce929d0e0e4736', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset', undefined],
   ['id-3', 'bad"trace', 'GET', 'h', '/e', 502, 0, 0, Number.NaN, 'r', 's', 'e', 0, 0, 0, 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
+  ['id-5', undefined, 'GET', 'h', '/ms', 200, 0, 10, 0.05, 'r', 's', 'e', 200, 12.3, 0, undefined, undefined],
+  ['id-6', undefined, 'GET', 'h', '/ms', 200, 0, 10, 1.005, 'r', 's', 'e', 200, 0.007, 0, undefined, undefined],
   ['id-4', undefined, 'GET', 'h', '/tls', 502, 0, 0, 1, 'r', 's', 'e', 0, 0, 0, 'upstream_tls_failed', Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cert: circular })],
 ];
 
@@ -38,6 +40,7 @@ describe('access log serialiser', () => {
     for (const row of ROWS) {
       const [requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err] = row;
       log.request(...row);
+      log.flush();
       access.info({ requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err }, 'request');
     }
     await new Promise((r) => setImmediate(r));
