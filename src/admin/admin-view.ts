@@ -1,4 +1,4 @@
-/** JSON shapes of the admin API (README "Admin API"), and what the admin listener needs from the router. */
+/** JSON shapes of the admin API (docs/operations.md, "Admin API"), and what the admin listener needs from the router. */
 import type { RawTrafficView, TrafficView } from './traffic-history.js';
 import type { RateLimitView } from '../filters/rate-limit-filter.js';
 
