@@ -74,6 +74,7 @@ export class AccessLog {
     status: number,
     bytesIn: number,
     bytesOut: number,
+    /** Milliseconds; written rounded to the microsecond (as is upstreamMs). */
     durationMs: number,
     route: string,
     service: string,
@@ -173,7 +174,7 @@ function str(s: string): string {
 }
 
 /**
- * A millisecond figure rounded to the microsecond (the recorder rounds it so), written as
+ * A millisecond figure rounded to the microsecond, written as
  * JavaScript writes that number (`1.5`, `0.012`, `3`), from integers: formatting a fractional
  * double takes several times as long as formatting two integers. Anything else (negative, NaN,
  * huge) takes the general path.

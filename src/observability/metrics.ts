@@ -1,5 +1,5 @@
 import { SWITCHYARD_VERSION } from './build-info.js';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { PreparedCounter, PreparedHistogram, type CounterChild } from './prepared-metrics.js';
 import { RouteMetrics, type RequestMetricFamilies } from './route-metrics.js';
 import { ServiceMetrics, type UpstreamMetricFamilies } from './service-metrics.js';

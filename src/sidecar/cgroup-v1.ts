@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { readCgroupKey, readCgroupNumber, writeCgroupFile } from './cgroup-file.js';
 import { groupDirectory, type CgroupMounts, type ProcessCgroups } from './cgroup-mounts.js';
 import { createGroupDir, fileExists, groupWriteFix, killGroupProcesses, removeGroupDir, removeSharedGroupDir, waitGroupsEmpty } from './cgroup-removal.js';
-import { CgroupUnavailableError, cpuQuotaUs, CPU_PERIOD_US, type CgroupDriver, type CgroupLimits, type CgroupUsage, type InstanceCgroup } from './instance-cgroup.js';
+import { CgroupUnavailableError, cpuQuotaUs, CPU_PERIOD_US, withLimitsApplied, type CgroupDriver, type CgroupLimits, type CgroupUsage, type InstanceCgroup } from './instance-cgroup.js';
 
 /** v1 controllers the sidecar uses: memory (limit, usage, OOM), cpu (quota, throttling), cpuacct (CPU time), pids. */
 const V1_CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids'] as const;
@@ -89,13 +89,7 @@ export class CgroupV1Driver implements CgroupDriver {
     for (const [controller, parent] of this.parentDirs) dirs.set(controller, join(parent, `instance-${instance}`));
     const group = new CgroupV1Group(instance, dirs, limits);
     for (const dir of new Set(dirs.values())) await createGroupDir(dir, 'v1');
-    try {
-      await group.applyLimits();
-    } catch (err) {
-      await group.remove();
-      throw new CgroupUnavailableError(`cannot apply limits to instance ${instance}'s cgroup: ${(err as Error).message}`);
-    }
-    return group;
+    return withLimitsApplied(group, instance);
   }
 
   async close(): Promise<void> {

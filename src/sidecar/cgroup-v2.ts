@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { readCgroupKey, readCgroupNumber, readCgroupText, writeCgroupFile } from './cgroup-file.js';
 import { createGroupDir, fileExists, groupWriteFix, killGroupProcesses, removeGroupDir, removeSharedGroupDir, waitGroupsEmpty } from './cgroup-removal.js';
-import { CgroupUnavailableError, cpuQuotaUs, CPU_PERIOD_US, type CgroupDriver, type CgroupLimits, type CgroupUsage, type InstanceCgroup } from './instance-cgroup.js';
+import { CgroupUnavailableError, cpuQuotaUs, CPU_PERIOD_US, withLimitsApplied, type CgroupDriver, type CgroupLimits, type CgroupUsage, type InstanceCgroup } from './instance-cgroup.js';
 
 /** v2 controllers the sidecar enables for its groups (CPU time and throttling come from cpu.stat). */
 const V2_CONTROLLERS = ['memory', 'cpu', 'pids'] as const;
@@ -93,13 +93,7 @@ export class CgroupV2Driver implements CgroupDriver {
     const dir = join(this.parent, `instance-${instance}`);
     await createGroupDir(dir, 'v2');
     const group = new CgroupV2Group(instance, dir, limits);
-    try {
-      await group.applyLimits();
-    } catch (err) {
-      await group.remove();
-      throw new CgroupUnavailableError(`cannot apply limits to instance ${instance}'s cgroup: ${(err as Error).message}`);
-    }
-    return group;
+    return withLimitsApplied(group, instance);
   }
 
   async close(): Promise<void> {

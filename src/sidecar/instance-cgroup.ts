@@ -65,3 +65,17 @@ export const CPU_PERIOD_US = 100_000;
 export function cpuQuotaUs(cpuMax: number): number {
   return Math.max(1_000, Math.round(cpuMax * CPU_PERIOD_US));
 }
+
+/**
+ * Applies a new group's limits; a group whose limits cannot be applied is removed again and
+ * reported as CgroupUnavailableError (what both drivers' create() end with).
+ */
+export async function withLimitsApplied<G extends InstanceCgroup & { applyLimits(): Promise<void> }>(group: G, instance: number): Promise<G> {
+  try {
+    await group.applyLimits();
+  } catch (err) {
+    await group.remove();
+    throw new CgroupUnavailableError(`cannot apply limits to instance ${instance}'s cgroup: ${(err as Error).message}`);
+  }
+  return group;
+}
