@@ -9,11 +9,16 @@ export interface RunningUpstream {
 }
 
 /** Starts bench/upstream.ts in its own process tree and waits for its port list. */
-export async function startUpstream(root: string, workDir: string, ports: number, workers: number): Promise<RunningUpstream> {
+export function startUpstream(root: string, workDir: string, ports: number, workers: number): Promise<RunningUpstream> {
+  return startUpstreamScript(join(root, 'bench/upstream.ts'), ['--ports', String(ports), '--workers', String(workers)], join(workDir, 'upstream.log'));
+}
+
+/** Starts an upstream script (run with tsx) that prints {"ports":[...]} on its first stdout line once serving. */
+export async function startUpstreamScript(script: string, args: string[], logFile: string): Promise<RunningUpstream> {
   const proc = spawnLogged({
     command: process.execPath,
-    args: ['--import', 'tsx', join(root, 'bench/upstream.ts'), '--ports', String(ports), '--workers', String(workers)],
-    logFile: join(workDir, 'upstream.log'),
+    args: ['--import', 'tsx', script, ...args],
+    logFile,
     pipeStdout: true,
   });
   const lines = createInterface({ input: proc.child.stdout! });

@@ -30,7 +30,8 @@ const ms = (v: number, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : 
 const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}×` : '—');
 const signed = (v: number) => (v >= 0 ? `+${v.toFixed(3)}` : v.toFixed(3));
 
-function saturateTable(report: ScenarioReport): string[] {
+/** A closed-loop scenario's table: req/s, percentiles, errors, ratios to direct and to every other target. */
+export function saturateTable(report: ScenarioReport): string[] {
   const others = report.targets.filter((t) => t.target !== 'direct');
   const direct = report.targets.find((t) => t.target === 'direct');
   const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'errors', '× direct', ...others.map((o) => `× ${o.target}`)];

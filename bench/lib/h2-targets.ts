@@ -1,0 +1,283 @@
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { freePort, spawnLogged, type BenchProcess } from './child-process.js';
+import { waitUntilServingH2, type H2Probe } from './h2-probe.js';
+import type { RunningTarget } from './targets.js';
+
+/** Which upstream the proxies of a scenario forward to. */
+export type H2UpstreamKind = 'h2c' | 'http1';
+
+/** Where an HTTP/2 target is started from. */
+export interface H2TargetContext {
+  root: string;
+  workDir: string;
+  /** bench/h2-upstream.ts: cleartext HTTP/2 (prior knowledge). */
+  h2cUpstreamPort: number;
+  /** bench/upstream.ts: HTTP/1.1. */
+  http1UpstreamPort: number;
+  /** The upstream the proxies forward to in this scenario. */
+  upstream: H2UpstreamKind;
+  /** Request every target must answer correctly over HTTP/2 before it is measured. */
+  probe: H2Probe;
+}
+
+/** How to start one side of an HTTP/2 comparison; `start` returns a reason string when it cannot run here. */
+export interface H2TargetSpec {
+  name: string;
+  start(ctx: H2TargetContext): Promise<RunningTarget | string>;
+}
+
+function upstreamPort(ctx: H2TargetContext): number {
+  return ctx.upstream === 'h2c' ? ctx.h2cUpstreamPort : ctx.http1UpstreamPort;
+}
+
+/** The last lines of a log file, for a report that says why a target did not start. */
+async function logTail(file: string, lines = 3): Promise<string> {
+  const text = await readFile(file, 'utf8').catch((err: unknown) => `(cannot read ${file}: ${(err as Error).message})`);
+  return text.trim().split('\n').slice(-lines).join(' / ').slice(0, 600);
+}
+
+async function started(proc: BenchProcess, url: string, probe: H2Probe): Promise<RunningTarget> {
+  try {
+    await waitUntilServingH2(url, probe, proc);
+  } catch (err) {
+    await proc.stop(1_000);
+    throw new Error(`${(err as Error).message}; its log ends: ${await logTail(proc.logFile)}`);
+  }
+  return { url, process: proc, stop: () => proc.stop() };
+}
+
+/** Path of an installed binary (`command -v`, then the given fallbacks), or null. */
+export function findBinary(name: string, fallbacks: readonly string[] = []): Promise<string | null> {
+  const script = [`command -v ${name}`, ...fallbacks.map((f) => `ls ${f}`)].join(' || ');
+  return new Promise((resolve) => {
+    execFile('sh', ['-c', script], (err, stdout) => resolve(err ? null : stdout.trim().split('\n')[0] || null));
+  });
+}
+
+/** The h2c upstream itself, no proxy in between (in every scenario, also those whose proxies forward to HTTP/1.1). */
+export function directH2Target(): H2TargetSpec {
+  return {
+    name: 'direct',
+    start: async (ctx) => ({ url: `http://127.0.0.1:${ctx.h2cUpstreamPort}`, stop: async () => {} }),
+  };
+}
+
+/**
+ * Switchyard as users run it: the built CLI with a generated config. The listener takes
+ * cleartext HTTP/2 with prior knowledge (`protocols: [h2c]`); the service is reached over the
+ * scenario's upstream protocol (`services.<name>.protocol`).
+ */
+export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
+  return {
+    name,
+    async start(ctx) {
+      const dir = join(ctx.workDir, name);
+      await mkdir(dir, { recursive: true });
+      const port = await freePort();
+      const config = {
+        listeners: [{ name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }],
+        admin: { enabled: false },
+        registry: { type: 'file', path: 'services.yaml', watch: false },
+        services: { bench: { protocol: ctx.upstream } },
+        routes: [{ name: 'all', match: { path: '/' }, service: 'bench' }],
+        logging: { level: 'warn' },
+      };
+      const services = { services: { bench: { instances: [{ id: 'bench-0', address: '127.0.0.1', port: upstreamPort(ctx) }] } } };
+      await writeFile(join(dir, 'services.yaml'), stringify(services));
+      await writeFile(join(dir, 'config.yaml'), stringify(config));
+      const proc = spawnLogged({
+        command: process.execPath,
+        args: [join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        logFile: join(dir, 'switchyard.log'),
+      });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+    },
+  };
+}
+
+/**
+ * nginx, one worker process, `listen … http2` (cleartext, prior knowledge), no access log,
+ * upstream keep-alive. To an h2c upstream it uses `grpc_pass` (its only HTTP/2 upstream
+ * module: proxy_pass speaks HTTP/1.x to upstreams only); to an HTTP/1.1 upstream proxy_pass.
+ * Neither multiplexes upstream connections (one request per connection at a time), so the
+ * keep-alive cache holds more than the streams in flight (h2load -c × -m).
+ */
+export function nginxH2Target(): H2TargetSpec {
+  return {
+    name: 'nginx',
+    async start(ctx) {
+      const binary = await findBinary('nginx', ['/usr/sbin/nginx']);
+      if (binary === null) return 'nginx is not installed (Debian/Ubuntu: apt-get install nginx)';
+      if (ctx.upstream === 'h2c' && ctx.probe.grpcMessages === undefined) {
+        return "nginx proxies plain HTTP to upstreams over HTTP/1.x only (proxy_pass); its HTTP/2 upstream module is grpc_pass, for gRPC: see the h2-to-h1 and grpc scenarios";
+      }
+      const prefix = join(ctx.workDir, 'nginx-h2');
+      await mkdir(join(prefix, 'logs'), { recursive: true });
+      const port = await freePort();
+      const asRoot = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
+      const location =
+        ctx.upstream === 'h2c'
+          ? `      grpc_pass grpc://bench;
+      grpc_buffer_size 16k;`
+          : `      proxy_pass http://bench;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffer_size 16k;
+      proxy_buffers 8 16k;`;
+      const conf = `${asRoot}worker_processes 1;
+daemon off;
+master_process on;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  keepalive_requests 1000000;
+  http2_max_concurrent_streams 256;
+  upstream bench {
+    server 127.0.0.1:${upstreamPort(ctx)};
+    keepalive 1024;
+    keepalive_requests 1000000;
+  }
+  server {
+    listen 127.0.0.1:${port} http2;
+    client_body_buffer_size 128k;
+    client_max_body_size 0;
+    location / {
+${location}
+    }
+  }
+}
+`;
+      const confFile = join(prefix, 'nginx.conf');
+      await writeFile(confFile, conf);
+      const proc = spawnLogged({ command: binary, args: ['-p', prefix, '-c', confFile], logFile: join(prefix, 'logs', 'stdout.log') });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+    },
+  };
+}
+
+/**
+ * HAProxy, one thread, HTTP/2 on both sides where the scenario's upstream is h2c
+ * (`bind … proto h2`, `server … proto h2`), `http-reuse always`, no logging.
+ */
+export function haproxyH2Target(): H2TargetSpec {
+  return {
+    name: 'haproxy',
+    async start(ctx) {
+      const binary = await findBinary('haproxy', ['/usr/sbin/haproxy']);
+      if (binary === null) return 'HAProxy is not installed (Debian/Ubuntu: apt-get install haproxy)';
+      const dir = join(ctx.workDir, 'haproxy-h2');
+      await mkdir(dir, { recursive: true });
+      const port = await freePort();
+      const conf = `global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend bench
+  bind 127.0.0.1:${port} proto h2
+  default_backend upstream
+backend upstream
+  server s0 127.0.0.1:${upstreamPort(ctx)}${ctx.upstream === 'h2c' ? ' proto h2' : ''}
+`;
+      const confFile = join(dir, 'haproxy.cfg');
+      await writeFile(confFile, conf);
+      const proc = spawnLogged({ command: binary, args: ['-db', '-f', confFile], logFile: join(dir, 'haproxy.log') });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+    },
+  };
+}
+
+/**
+ * Envoy, one worker thread (`--concurrency 1`), HTTP/2 listener codec (h2c prior knowledge),
+ * HTTP/2 to the upstream when the scenario's upstream is h2c, no access log, no admin
+ * listener. Skipped with a message when no `envoy` binary is on PATH: Envoy is not packaged
+ * by Debian, and no npm package ships its binary.
+ */
+export function envoyH2Target(): H2TargetSpec {
+  return {
+    name: 'envoy',
+    async start(ctx) {
+      const binary = await findBinary('envoy');
+      if (binary === null) return 'Envoy is not installed: Debian has no envoy package and no npm package ships its binary; put an envoy binary on PATH to include it';
+      const dir = join(ctx.workDir, 'envoy');
+      await mkdir(dir, { recursive: true });
+      const port = await freePort();
+      const upstreamProtocol =
+        ctx.upstream === 'h2c'
+          ? {
+              typed_extension_protocol_options: {
+                'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+                  '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+                  explicit_http_config: { http2_protocol_options: { max_concurrent_streams: 1000 } },
+                },
+              },
+            }
+          : {};
+      const config = {
+        static_resources: {
+          listeners: [
+            {
+              name: 'bench',
+              address: { socket_address: { address: '127.0.0.1', port_value: port } },
+              filter_chains: [
+                {
+                  filters: [
+                    {
+                      name: 'envoy.filters.network.http_connection_manager',
+                      typed_config: {
+                        '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+                        stat_prefix: 'bench',
+                        codec_type: 'HTTP2',
+                        http2_protocol_options: { max_concurrent_streams: 256 },
+                        route_config: {
+                          virtual_hosts: [{ name: 'all', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster: 'upstream', timeout: '0s' } }] }],
+                        },
+                        http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+                      },
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+          clusters: [
+            {
+              name: 'upstream',
+              type: 'STATIC',
+              connect_timeout: '5s',
+              load_assignment: {
+                cluster_name: 'upstream',
+                endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: upstreamPort(ctx) } } } }] }],
+              },
+              ...upstreamProtocol,
+            },
+          ],
+        },
+      };
+      const confFile = join(dir, 'envoy.yaml');
+      await writeFile(confFile, stringify(config));
+      const proc = spawnLogged({
+        command: binary,
+        args: ['-c', confFile, '--concurrency', '1', '--log-level', 'warn', '--disable-hot-restart', '--base-id', String(port)],
+        logFile: join(dir, 'envoy.log'),
+      });
+      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+    },
+  };
+}
