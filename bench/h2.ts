@@ -1,7 +1,8 @@
 /**
  * `npm run bench:h2`: h2load (Debian's nghttp2-client) against the HTTP/2 upstream directly,
  * Switchyard, nginx, HAProxy and Envoy, one scenario at a time, every target of a scenario in
- * the same run. h2c with prior knowledge from the client; h2c or HTTP/1.1 to the upstream.
+ * the same run. h2c with prior knowledge from the client (or HTTP/2 over TLS by ALPN); h2c or
+ * HTTP/1.1 to the upstream.
  * Writes bench/results/h2-<timestamp>.md and .json and prints the markdown.
  *
  * A separate runner from `npm run bench` because the load generator is an external binary
@@ -28,7 +29,7 @@ import { startUpstream, startUpstreamScript, type RunningUpstream } from './lib/
 import { findH2load, saturateH2 } from './lib/h2load.js';
 import { renderH2Markdown, type H2RunDescription } from './lib/h2-report.js';
 import { allH2Scenarios, type H2Scenario } from './lib/h2-scenarios.js';
-import type { H2TargetContext } from './lib/h2-targets.js';
+import { createBenchCertificate, type BenchCertificate, type H2TargetContext } from './lib/h2-targets.js';
 import type { LoadResult } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import type { ScenarioReport } from './lib/report.js';
@@ -98,7 +99,7 @@ interface Upstreams {
   http1: RunningUpstream;
 }
 
-async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upstreams, workDir: string): Promise<ScenarioReport> {
+async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upstreams, workDir: string, certificate: BenchCertificate | undefined): Promise<ScenarioReport> {
   const report: ScenarioReport = { name: scenario.name, title: scenario.title, kind: 'saturate', targets: [], skipped: [] };
   let bodyFile: string | undefined;
   if (scenario.body !== undefined) {
@@ -112,6 +113,7 @@ async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upst
     http1UpstreamPort: upstreams.http1.ports[0]!,
     upstream: scenario.upstream,
     probe: scenario.probe,
+    ...(scenario.tls === true ? { tls: certificate } : {}),
   };
   await mkdir(ctx.workDir, { recursive: true });
   const running: { name: string; target: RunningTarget }[] = [];
@@ -172,7 +174,8 @@ async function main(): Promise<void> {
     h2c = await startUpstreamScript(join(root, 'bench/h2-upstream.ts'), ['--workers', String(upstreamWorkers)], join(workDir, 'h2-upstream.log'));
     http1 = await startUpstream(root, workDir, 1, upstreamWorkers);
     log(`bench:h2: ${loadGenerator}; h2c upstream :${h2c.ports[0]}, HTTP/1.1 upstream :${http1.ports[0]}, ${upstreamWorkers} processes each; ${duration}s per target, ${connections} connections × ${streams} streams, ${rounds} round(s)`);
-    for (const scenario of selected) reports.push(await runScenario(h2load, scenario, { h2c, http1 }, workDir));
+    const certificate = selected.some((s) => s.tls === true) ? await createBenchCertificate(workDir) : undefined;
+    for (const scenario of selected) reports.push(await runScenario(h2load, scenario, { h2c, http1 }, workDir, certificate));
   } finally {
     await Promise.all([h2c?.stop(), http1?.stop()]);
     // Kept when a target failed to start: its log is named in the report.

@@ -6,6 +6,8 @@ export interface H2Scenario {
   name: string;
   title: string;
   upstream: H2UpstreamKind;
+  /** Clients reach the proxies over TLS (ALPN h2) instead of h2c. */
+  tls?: boolean;
   path: string;
   /** Request body (h2load -d: POST); GET when absent. */
   body?: Buffer;
@@ -46,6 +48,16 @@ export function allH2Scenarios(): H2Scenario[] {
       name: 'h2-to-h1-get-1k',
       title: 'GET 1 KiB, client h2c → proxy → upstream HTTP/1.1 (direct: the h2c upstream)',
       upstream: 'http1',
+      path: '/bench/1k',
+      headers: [],
+      probe: { path: '/bench/1k' },
+      targets: peers(),
+    },
+    {
+      name: 'h2-tls-get-1k',
+      title: 'GET 1 KiB, client HTTP/2 over TLS (ALPN h2, P-256 certificate) → proxy → upstream HTTP/1.1 (direct: the h2c upstream, no TLS)',
+      upstream: 'http1',
+      tls: true,
       path: '/bench/1k',
       headers: [],
       probe: { path: '/bench/1k' },

@@ -22,6 +22,35 @@ export interface H2TargetContext {
   upstream: H2UpstreamKind;
   /** Request every target must answer correctly over HTTP/2 before it is measured. */
   probe: H2Probe;
+  /** Serve HTTP/2 over TLS (ALPN h2) with this self-signed certificate instead of h2c. */
+  tls?: BenchCertificate;
+}
+
+/** PEM files of the certificate TLS listeners serve; `combined` is cert then key (HAProxy's crt). */
+export interface BenchCertificate {
+  cert: string;
+  key: string;
+  combined: string;
+}
+
+/** Creates a self-signed P-256 certificate for 127.0.0.1 in `dir` (openssl must be on PATH). */
+export async function createBenchCertificate(dir: string): Promise<BenchCertificate> {
+  const cert = join(dir, 'bench-cert.pem');
+  const key = join(dir, 'bench-key.pem');
+  const combined = join(dir, 'bench-combined.pem');
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
+      (err, _out, errText) => (err ? reject(new Error(`openssl could not create the bench certificate (is openssl installed?): ${err.message} ${errText}`)) : resolve()),
+    );
+  });
+  await writeFile(combined, Buffer.concat([await readFile(cert), await readFile(key)]));
+  return { cert, key, combined };
+}
+
+function scheme(ctx: H2TargetContext): string {
+  return ctx.tls === undefined ? 'http' : 'https';
 }
 
 /** How to start one side of an HTTP/2 comparison; `start` returns a reason string when it cannot run here. */
@@ -68,8 +97,9 @@ export function directH2Target(): H2TargetSpec {
 
 /**
  * Switchyard as users run it: the built CLI with a generated config. The listener takes
- * cleartext HTTP/2 with prior knowledge (`protocols: [h2c]`); the service is reached over the
- * scenario's upstream protocol (`services.<name>.protocol`).
+ * cleartext HTTP/2 with prior knowledge (`protocols: [h2c]`), or HTTP/2 over TLS by ALPN
+ * (`protocols: [h2, http1]`) in a TLS scenario; the service is reached over the scenario's
+ * upstream protocol (`services.<name>.protocol`).
  */
 export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
   return {
@@ -79,7 +109,11 @@ export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
       await mkdir(dir, { recursive: true });
       const port = await freePort();
       const config = {
-        listeners: [{ name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }],
+        listeners: [
+          ctx.tls === undefined
+            ? { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }
+            : { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2', 'http1'], tls: { cert: ctx.tls.cert, key: ctx.tls.key } },
+        ],
         admin: { enabled: false },
         registry: { type: 'file', path: 'services.yaml', watch: false },
         services: { bench: { protocol: ctx.upstream } },
@@ -94,7 +128,7 @@ export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
         args: [join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
         logFile: join(dir, 'switchyard.log'),
       });
-      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+      return started(proc, `${scheme(ctx)}://127.0.0.1:${port}`, ctx.probe);
     },
   };
 }
@@ -149,8 +183,8 @@ http {
     keepalive_requests 1000000;
   }
   server {
-    listen 127.0.0.1:${port} http2;
-    client_body_buffer_size 128k;
+    listen 127.0.0.1:${port}${ctx.tls === undefined ? '' : ' ssl'} http2;
+${ctx.tls === undefined ? '' : `    ssl_certificate ${ctx.tls.cert};\n    ssl_certificate_key ${ctx.tls.key};\n    ssl_session_cache shared:bench:1m;\n`}    client_body_buffer_size 128k;
     client_max_body_size 0;
     location / {
 ${location}
@@ -161,14 +195,15 @@ ${location}
       const confFile = join(prefix, 'nginx.conf');
       await writeFile(confFile, conf);
       const proc = spawnLogged({ command: binary, args: ['-p', prefix, '-c', confFile], logFile: join(prefix, 'logs', 'stdout.log') });
-      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+      return started(proc, `${scheme(ctx)}://127.0.0.1:${port}`, ctx.probe);
     },
   };
 }
 
 /**
  * HAProxy, one thread, HTTP/2 on both sides where the scenario's upstream is h2c
- * (`bind … proto h2`, `server … proto h2`), `http-reuse always`, no logging.
+ * (`bind … proto h2` or `bind … ssl alpn h2,http/1.1`, `server … proto h2`),
+ * `http-reuse always`, no logging.
  */
 export function haproxyH2Target(): H2TargetSpec {
   return {
@@ -190,7 +225,7 @@ defaults
   option http-keep-alive
   http-reuse always
 frontend bench
-  bind 127.0.0.1:${port} proto h2
+  bind 127.0.0.1:${port} ${ctx.tls === undefined ? 'proto h2' : `ssl crt ${ctx.tls.combined} alpn h2,http/1.1`}
   default_backend upstream
 backend upstream
   server s0 127.0.0.1:${upstreamPort(ctx)}${ctx.upstream === 'h2c' ? ' proto h2' : ''}
@@ -198,7 +233,7 @@ backend upstream
       const confFile = join(dir, 'haproxy.cfg');
       await writeFile(confFile, conf);
       const proc = spawnLogged({ command: binary, args: ['-db', '-f', confFile], logFile: join(dir, 'haproxy.log') });
-      return started(proc, `http://127.0.0.1:${port}`, ctx.probe);
+      return started(proc, `${scheme(ctx)}://127.0.0.1:${port}`, ctx.probe);
     },
   };
 }
@@ -214,6 +249,7 @@ export function envoyH2Target(): H2TargetSpec {
     name: 'envoy',
     async start(ctx) {
       const binary = await findBinary('envoy');
+      if (binary !== null && ctx.tls !== undefined) return 'the Envoy config here serves h2c only (no TLS listener written)';
       if (binary === null) return 'Envoy is not installed: Debian has no envoy package and no npm package ships its binary; put an envoy binary on PATH to include it';
       const dir = join(ctx.workDir, 'envoy');
       await mkdir(dir, { recursive: true });
