@@ -80,15 +80,21 @@ const routeTimeoutsSchema = z.strictObject({
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', 'gateway-error', '5xx'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
+export const GRPC_RETRY_STATUSES = ['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'] as const;
+export type GrpcRetryStatus = (typeof GRPC_RETRY_STATUSES)[number];
+
 const retryFields = {
   maxRetries: z.number().int().min(0).max(10, { message: 'must be at most 10 retries' }),
   retryOn: z.array(z.enum(RETRY_CONDITIONS)),
+  grpcRetryOn: z.array(z.enum(GRPC_RETRY_STATUSES)),
   bufferBody: sizeSchema.refine((n) => n <= 1024 * 1024, { message: 'must be at most 1MiB: buffered bodies are held in memory' }),
 };
 const RETRY_MEANING = {
   maxRetries: 'Retries after the first try (0 = never retry; at most 10).',
   retryOn:
     'Failures that are retried, when the retry is safe (docs/load-balancing.md): connect-failure (never reached the upstream), reset (connection failed after sending), timeout (no headers in time), gateway-error (502/503/504 answered), 5xx (any 5xx answered).',
+  grpcRetryOn:
+    'gRPC statuses that are retried when the instance answers with that status and no message (a trailers-only response) and the request body (at most bufferBody bytes) has been sent whole: cancelled, deadline-exceeded, internal, resource-exhausted, unavailable. retryOn does not apply to the statuses of gRPC responses (always HTTP 200).',
   bufferBody:
     'Bodies of idempotent requests with a Content-Length up to this size (at most 1MiB) are read into memory before sending, so they can be replayed (0 = never buffer).',
 } as const;
@@ -96,6 +102,7 @@ const RETRY_MEANING = {
 export const retryPolicySchema = z.strictObject({
   maxRetries: retryFields.maxRetries.default(2).describe(RETRY_MEANING.maxRetries),
   retryOn: retryFields.retryOn.default(['connect-failure', 'reset', 'timeout', 'gateway-error']).describe(RETRY_MEANING.retryOn),
+  grpcRetryOn: retryFields.grpcRetryOn.default([]).describe(RETRY_MEANING.grpcRetryOn),
   bufferBody: retryFields.bufferBody.default(0).describe(RETRY_MEANING.bufferBody),
 });
 
@@ -103,6 +110,7 @@ export const retryPolicySchema = z.strictObject({
 const routeRetryPolicySchema = z.strictObject({
   maxRetries: retryFields.maxRetries.optional().describe(`${RETRY_MEANING.maxRetries} Default: top-level retries.maxRetries.`),
   retryOn: retryFields.retryOn.optional().describe(`${RETRY_MEANING.retryOn} Default: top-level retries.retryOn.`),
+  grpcRetryOn: retryFields.grpcRetryOn.optional().describe(`${RETRY_MEANING.grpcRetryOn} Default: top-level retries.grpcRetryOn.`),
   bufferBody: retryFields.bufferBody.optional().describe(`${RETRY_MEANING.bufferBody} Default: top-level retries.bufferBody.`),
 });
 
@@ -384,6 +392,9 @@ export const retryBudgetSchema = z.strictObject({
   minConcurrency: z.number().int().min(0).default(3).describe('...or this many, whichever is larger.'),
 });
 
+export const UPSTREAM_PROTOCOLS = ['http1', 'h2', 'h2c'] as const;
+export type UpstreamProtocol = (typeof UPSTREAM_PROTOCOLS)[number];
+
 export const serviceSchema = z
   .strictObject({
     balancer: z
@@ -405,6 +416,19 @@ export const serviceSchema = z
     connectTimeout: durationSchema.default(2_000).describe('TCP connect timeout to an instance.'),
     keepAliveTimeout: durationSchema.default(30_000).describe('How long an idle upstream connection is kept.'),
     tls: upstreamTlsSchema.optional().describe('TLS towards the instances (also turned on by instance meta proto: https or a proto=https tag). Default: plain HTTP.'),
+    protocol: z
+      .enum(UPSTREAM_PROTOCOLS)
+      .default('http1')
+      .describe(
+        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS by ALPN, HTTP/1.1 if the instance does not offer h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. Upgrades (WebSocket) are refused towards h2c services.',
+      ),
+    maxConcurrentStreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe('h2 and h2c only: most requests in flight on one connection to an instance (the instance\'s own SETTINGS may lower it).'),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),
     circuitBreaker: circuitBreakerSchema.prefault({}).describe('Limits on connections and requests to the service; beyond them requests are refused with 503.'),
@@ -419,6 +443,9 @@ export const serviceSchema = z
     }
   });
 
+export const LISTENER_PROTOCOLS = ['http1', 'h2', 'h2c'] as const;
+export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
+
 export const listenerSchema = z.strictObject({
   name: z.string().min(1).optional().describe('Name used in logs and the start banner. Default: address:port.'),
   address: z.string().min(1).default('0.0.0.0').describe('Address to bind.'),
@@ -428,7 +455,34 @@ export const listenerSchema = z.strictObject({
     .union([z.boolean(), portSchema], { error: 'must be true, false or the https port to redirect to' })
     .default(false)
     .describe('Answer every request with a 308 redirect to https://<host>[:port]<target>: true (port 443) or the https port; nothing is proxied.'),
+  protocols: z
+    .array(z.enum(LISTENER_PROTOCOLS))
+    .min(1, { message: 'must list at least one protocol (http1, h2, h2c)' })
+    .optional()
+    .describe(
+      'Protocols served: http1 (HTTP/1.0 and 1.1), h2 (HTTP/2 over TLS, negotiated by ALPN; TLS listeners only), h2c (cleartext HTTP/2 with prior knowledge, e.g. internal gRPC; plain listeners only; with http1 both are told apart by the HTTP/2 connection preface). Default: [h2, http1] with tls, [http1] without.',
+    ),
+}).superRefine((l, ctx) => {
+  const protocols = l.protocols;
+  if (protocols === undefined) return;
+  if (new Set(protocols).size !== protocols.length) ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'lists a protocol twice' });
+  if (l.tls === undefined && protocols.includes('h2')) {
+    ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'h2 needs tls (HTTP/2 over TLS); for cleartext HTTP/2 use h2c' });
+  }
+  if (l.tls !== undefined && protocols.includes('h2c')) {
+    ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'h2c is cleartext HTTP/2 and cannot be combined with tls; on a TLS listener use h2' });
+  }
+  if (l.redirectToHttps !== false && !protocols.includes('http1')) {
+    ctx.addIssue({ code: 'custom', path: ['redirectToHttps'], message: 'needs http1 in protocols (the redirect is for browsers arriving over plain HTTP/1.1)' });
+  }
 });
+
+/** The protocols a listener serves, its `protocols` or the default for its kind. */
+export function listenerProtocols(listener: Pick<z.output<typeof listenerSchema>, 'protocols' | 'tls'>): readonly ListenerProtocol[] {
+  return listener.protocols ?? (listener.tls !== undefined ? DEFAULT_TLS_PROTOCOLS : DEFAULT_PLAIN_PROTOCOLS);
+}
+const DEFAULT_TLS_PROTOCOLS: readonly ListenerProtocol[] = ['h2', 'http1'];
+const DEFAULT_PLAIN_PROTOCOLS: readonly ListenerProtocol[] = ['http1'];
 
 const fileRegistrySchema = z.strictObject({
   type: z.literal('file').describe('file: instances come from a services file (docs/configuration.md, "Services file"). Required.'),
@@ -606,7 +660,33 @@ export const configSchema = z
         requestTimeout: durationSchema
           .default(300_000)
           .describe('Time a client has to send the complete request, body included; past it → 408, or the connection is cut if a response started (0 = no limit).'),
-        keepAliveTimeout: durationSchema.default(5_000).describe('How long an idle client keep-alive connection is kept open.'),
+        keepAliveTimeout: durationSchema.default(5_000).describe('How long an idle client keep-alive connection is kept open (HTTP/2: a connection with no stream open).'),
+        http2: z
+          .strictObject({
+            maxConcurrentStreams: z
+              .number()
+              .int()
+              .min(1)
+              .max(10_000)
+              .default(128)
+              .describe('Streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with RST_STREAM REFUSED_STREAM.'),
+            initialWindowSize: sizeSchema
+              .refine((n) => n >= 65_535 && n <= 2 ** 31 - 1, { message: 'must be from 65535 bytes to 2GiB' })
+              .default(256 * 1024)
+              .describe('Flow-control window of each stream for request bodies (SETTINGS_INITIAL_WINDOW_SIZE): what a client may send before the proxy has passed it on.'),
+            maxSessionMemory: sizeSchema
+              .refine((n) => n >= 1024 * 1024, { message: 'must be at least 1mib' })
+              .default(16 * 1024 * 1024)
+              .describe('Memory one HTTP/2 connection may hold (header tables, queued frames, unsent data); past it new streams are refused (ENHANCE_YOUR_CALM).'),
+            prematureResetLimit: z
+              .number()
+              .int()
+              .min(1)
+              .default(100)
+              .describe('Rapid-reset protection: a connection whose client has cancelled this many streams before their response ended, at least half of all its streams, is closed (GOAWAY ENHANCE_YOUR_CALM).'),
+          })
+          .prefault({})
+          .describe('HTTP/2 limits on client connections (h2 and h2c listeners). The header list is bounded by maxHeaderSize and maxHeaderCount like HTTP/1.1 heads; CONTINUATION, SETTINGS and PING floods are cut by nghttp2 (docs/security.md).'),
       })
       .prefault({})
       .describe('Limits on what clients may send (docs/security.md). maxBodySize and maxUpgrades follow a reload; the others apply at start.'),

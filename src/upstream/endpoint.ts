@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Pool } from 'undici';
-import type { ServiceConfig, UpstreamTlsConfig } from '../config/schema.js';
+import type { ServiceConfig, UpstreamProtocol, UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
 import { TlsPool } from './tls-pool.js';
@@ -83,6 +83,8 @@ export class Endpoint {
   weightOverride: number | null = null;
   /** TLS options towards the instance, or null for plain HTTP. */
   readonly tls: ConnectionOptions | null;
+  /** services.<name>.protocol when the pool was built. */
+  readonly protocol: UpstreamProtocol;
 
   /** `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions). */
   constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig) {
@@ -96,6 +98,15 @@ export class Endpoint {
       keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
       connect: { timeout: settings.connectTimeout },
     };
+    this.protocol = settings.protocol;
+    if (settings.protocol !== 'http1') {
+      // HTTP/2: one connection carries up to maxConcurrentStreams requests; the pool opens
+      // another when every connection is that busy. h2c is prior knowledge (no Upgrade dance).
+      options.allowH2 = true;
+      options.maxConcurrentStreams = settings.maxConcurrentStreams;
+      // useH2c is in undici's Client options but missing from its Pool.Options type.
+      if (settings.protocol === 'h2c' && this.tls === null) (options as Pool.Options & { useH2c?: boolean }).useH2c = true;
+    }
     this.pool =
       this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);
     this.pool.on('connect', () => connections.openConnections++);

@@ -21,12 +21,13 @@ const prepared = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
 /**
  * TLS options towards an instance, or null for plain HTTP. TLS is on when the service has a
  * `tls` section (which wins), the registry declares it for the instance (`declared`, e.g. a
- * `proto=https` route tag), or the instance says `proto: https` in its meta; verification is
+ * `proto=https` route tag), the instance says `proto: https` in its meta, or the service's
+ * protocol is h2 (HTTP/2 over TLS); verification is
  * on unless `verify: false`. The CA file is read when the settings are first used (control plane, at
  * endpoint creation), not per request; a missing file throws with its path.
  */
 export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceConfig, declared?: UpstreamTlsConfig): ConnectionOptions | null {
-  const tls = settings.tls ?? declared ?? (instance.meta.proto === 'https' ? DEFAULT_TLS : undefined);
+  const tls = settings.tls ?? declared ?? (instance.meta.proto === 'https' || settings.protocol === 'h2' ? DEFAULT_TLS : undefined);
   if (tls === undefined) return null;
   let options = prepared.get(tls);
   if (options === undefined) {
