@@ -14,6 +14,7 @@
  *   --connections <n>      HTTP/2 connections (h2load -c, default 16)
  *   --streams <n>          concurrent streams per connection (h2load -m, default 16)
  *   --scenario <name>      run only this scenario (repeatable, or comma-separated)
+ *   --target <name>        run only this target (repeatable, or comma-separated; include direct for the ratios)
  *   --rounds <n>           measure every target n times, interleaved; medians are reported (default 1)
  *   --quick                short durations, for a smoke run
  *   --upstream-workers <n> processes serving each upstream (default 2)
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '16' },
     streams: { type: 'string', default: '16' },
     scenario: { type: 'string', multiple: true },
+    target: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
     quick: { type: 'boolean', default: false },
     'upstream-workers': { type: 'string', default: '2' },
@@ -72,6 +74,13 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const selected = wanted.length === 0 ? scenarios : scenarios.filter((s) => wanted.includes(s.name));
+const wantedTargets = (values.target ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
+const targetNames = new Set(scenarios.flatMap((s) => s.targets.map((t) => t.name)));
+const unknownTargets = wantedTargets.filter((t) => !targetNames.has(t));
+if (unknownTargets.length > 0) {
+  process.stderr.write(`bench:h2: unknown target ${unknownTargets.join(', ')}; choose from ${[...targetNames].join(', ')}\n`);
+  process.exit(2);
+}
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -119,6 +128,7 @@ async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upst
   const running: { name: string; target: RunningTarget }[] = [];
   try {
     for (const spec of scenario.targets) {
+      if (wantedTargets.length > 0 && !wantedTargets.includes(spec.name)) continue;
       // A target that cannot start (not installed, or its config refused) is reported as
       // skipped with the reason; the others are still measured.
       const started = await spec.start(ctx).catch((err: unknown) => `did not start: ${(err as Error).message}`);
