@@ -19,7 +19,7 @@ import { buildClientHeaders } from './response-headers.js';
  * 101 never arrives here: upgrades are handled by the upgrade exchange.
  */
 export function writeInformational(res: ServerResponse, statusCode: number, rawHeaders: Buffer[], logger: Logger, requestIdHeader: string, requestId: string): void {
-  if (statusCode !== 103 || res.headersSent || res.req.httpVersionMinor === 0 || res.req.httpVersionMajor !== 1) return;
+  if (statusCode !== 103 || res.headersSent || (res.req.httpVersionMajor === 1 && res.req.httpVersionMinor === 0)) return;
   let headers: string[];
   try {
     headers = buildClientHeaders(rawHeaders, requestIdHeader, requestId);
