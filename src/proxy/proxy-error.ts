@@ -97,8 +97,9 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) return 'upstream_bad_response';
       // undici's parser errors do not always carry an HPE_ code.
       if (err.name === 'HTTPParserError') return 'upstream_bad_response';
-      // undici's SocketError for a response it will not take: an unsolicited 100 Continue
-      // ("bad response") or a 101 to a request that offered no upgrade ("bad upgrade").
+      // undici's SocketError for a response it will not take: bytes with no request waiting
+      // for them ("bad response") or a 101 to a request that offered no upgrade ("bad upgrade").
+      // An unsolicited 100 Continue is skipped like any 1xx (patches/undici+*.patch), not an error.
       if (err.code === 'UND_ERR_SOCKET' && (err.message === 'bad response' || err.message === 'bad upgrade')) return 'upstream_bad_response';
       return 'upstream_reset';
   }
