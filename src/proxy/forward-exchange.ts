@@ -4,13 +4,15 @@ import type { FilterExchange } from '../filters/route-filter.js';
 import type { Route } from '../routing/route.js';
 import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
-import { isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
+import { grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
-import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
+import { endGrpcWithStatus, GrpcStatus, grpcStatusOf, respondTrailersOnly } from './grpc-status.js';
+import { grpcTimeoutMs } from './grpc-timeout.js';
+import { classifyUpstreamError, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
-import { buildClientHeaders } from './response-headers.js';
+import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
 
 const kExchange = Symbol('switchyard.exchange');
 type TaggedResponse = ServerResponse & { [kExchange]?: ForwardExchange };
@@ -64,6 +66,17 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   spanId: string | undefined = undefined;
   parentSpanId = '';
   sampled = false;
+  /** A gRPC request (startGrpc); its status is counted in gRPC metrics. */
+  grpc = false;
+  /** The gRPC status the client got (from the upstream or the proxy); -1 before it is known or for non-gRPC requests. */
+  grpcStatus = -1;
+  /** The client went away before the exchange finished. */
+  private clientGone = false;
+  /** A trailers-only gRPC response held back until the upstream ends it (see onHeaders). */
+  private heldStatus = 0;
+  private heldHeaders: string[] | null = null;
+  /** Total timeout of this request in ms (the route's, or a shorter gRPC deadline); 0 = none. */
+  private totalMs = 0;
   private abortUpstream: ((err?: Error) => void) | null = null;
   private resumeUpstream: (() => void) | null = null;
   private finished = false;
@@ -112,7 +125,18 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     readonly startedAt: number,
   ) {}
 
-  start(path: string, headers: string[], hasBody: boolean): void {
+  /**
+   * A gRPC request: `grpc-timeout` becomes the request's deadline when shorter than the
+   * route's total timeout; proxy errors reach the client as gRPC statuses.
+   */
+  startGrpc(path: string, headers: string[], hasBody: boolean): void {
+    this.grpc = true;
+    const deadline = grpcTimeoutMs(this.req.headers['grpc-timeout']);
+    this.start(path, headers, hasBody, deadline);
+  }
+
+  /** `deadline`: ms the client allows for the whole request (0 = the route's total timeout alone). */
+  start(path: string, headers: string[], hasBody: boolean, deadline = 0): void {
     (this.res as TaggedResponse)[kExchange] = this;
     this.res.on('close', onClientClose);
     const cluster = this.route.cluster;
@@ -127,7 +151,9 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     this.headers = headers;
     const idempotent = isIdempotent(this.req.method);
     this.replayable = idempotent && !hasBody;
-    const total = this.route.timeouts.total;
+    const routeTotal = this.route.timeouts.total;
+    const total = deadline > 0 && (routeTotal === 0 || deadline < routeTotal) ? deadline : routeTotal;
+    this.totalMs = total;
     if (total > 0) this.totalTimer = setTimeout(onTotalTimeout, total, this);
     if (hasBody && idempotent && this.shouldBuffer()) {
       this.bufferBody();
@@ -140,7 +166,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   onConnect(abort: (err?: Error) => void): void {
     this.leavePending();
     if (this.body === this.req) this.streamTaken = true;
-    if (this.finished || this.res.destroyed) {
+    if (this.finished || this.clientGone || this.res.destroyed) {
       abort(new ClientClosedError());
     } else if (this.tryTimedOut) {
       // Timed out while waiting for a connection: cancelled before anything was written.
@@ -162,6 +188,14 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     this.resumeUpstream = resume;
     this.upstreamStatus = statusCode;
     const cluster = this.route.cluster;
+    if (this.grpc) {
+      // A trailers-only response carries its gRPC status in the headers.
+      this.grpcStatus = grpcStatusIn(rawHeaders);
+      if (this.grpcStatus > 0 && this.planRetry(grpcStatusCondition(this.grpcStatus))) {
+        this.discarding = true;
+        return true;
+      }
+    }
     if (statusCode >= 500) {
       if (cluster.outlier.failure(this.endpoint)) this.route.metrics.upstream.ejected();
       if (this.planRetry(statusCondition(statusCode))) {
@@ -175,7 +209,15 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     try {
       const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
       if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
-      this.res.writeHead(statusCode, statusText || undefined, headers);
+      if (this.grpcStatus >= 0 && this.req.httpVersionMajor === 2) {
+        // grpc-status in the headers: a trailers-only response. It must reach the client as
+        // one HEADERS frame that ends the stream, so it waits for the upstream's end.
+        this.heldStatus = statusCode;
+        this.heldHeaders = headers;
+        return true;
+      }
+      // HTTP/2 has no reason phrase.
+      this.res.writeHead(statusCode, this.req.httpVersionMajor === 2 ? undefined : statusText || undefined, headers);
     } catch (err) {
       // Ambiguous framing, or Node refused a header the upstream sent (e.g. an invalid character).
       this.abortUpstream?.(err as Error);
@@ -186,30 +228,68 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
 
   onData(chunk: Buffer): boolean {
     if (this.discarding) return true;
+    if (this.heldHeaders !== null) this.releaseHeld();
     this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', resumeOnDrain);
     return false;
   }
 
-  onComplete(): void {
+  /** `trailers`: undici hands HTTP/1.1 trailers as a raw list, HTTP/2 trailers as an object. */
+  onComplete(trailers: string[] | null): void {
     this.endTry();
     if (this.discarding) {
       this.tryFailure = null;
       process.nextTick(startRetry, this);
       return;
     }
-    // Upstream trailers are not forwarded: few clients ask for them (TE: trailers).
+    if (this.heldHeaders !== null) {
+      const raw = trailers as RawTrailers | null;
+      if (raw == null || (Array.isArray(raw) ? raw.length === 0 : !hasOwnFields(raw))) {
+        respondTrailersOnly(this.res, this.heldStatus, this.heldHeaders);
+        this.heldHeaders = null;
+        this.finish();
+        return;
+      }
+      this.releaseHeld();
+    }
+    // undici's type says string[]; at run time HTTP/1.1 gives Buffers and HTTP/2 an object.
+    const raw = trailers as RawTrailers | null;
+    if (raw != null && (Array.isArray(raw) ? raw.length > 0 : hasOwnFields(raw)) && this.takesTrailers()) {
+      const forwarded = buildClientTrailers(raw);
+      if (this.grpc) {
+        const status = forwarded['grpc-status'];
+        if (status !== undefined) this.grpcStatus = Number(status);
+      }
+      this.res.addTrailers(forwarded);
+    }
     this.res.end();
     this.finish();
+  }
+
+  /** Sends a held gRPC response head as an ordinary one (a body or trailers followed it after all). */
+  private releaseHeld(): void {
+    this.res.writeHead(this.heldStatus, undefined, this.heldHeaders!);
+    this.heldHeaders = null;
+  }
+
+  /**
+   * Whether the client gets trailers: always on HTTP/2 (gRPC depends on them); on HTTP/1.1 only
+   * when it sent "TE: trailers" (Node writes them on chunked responses only).
+   */
+  private takesTrailers(): boolean {
+    if (this.req.httpVersionMajor === 2) return true;
+    const te = this.req.headers.te;
+    return typeof te === 'string' && te.toLowerCase().includes('trailers');
   }
 
   onError(err: Error & { code?: string }): void {
     this.leavePending();
     this.endTry();
     if (this.finished) return; // answered already (total timeout while waiting for a connection)
-    if (err instanceof ClientClosedError || this.res.destroyed) {
+    if (err instanceof ClientClosedError || this.clientGone || this.res.destroyed) {
       this.failure = err;
+      if (this.grpc) this.grpcStatus = GrpcStatus.CANCELLED;
       this.finish();
       this.ctx.logger.debug({ requestId: this.requestId, route: this.route.name, endpoint: this.endpoint.key }, 'client closed the connection; upstream request cancelled');
       return;
@@ -241,6 +321,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   /** Called when the client response closes (finished or aborted). */
   clientClosed(): void {
     if (this.finished) return;
+    this.clientGone = true;
     if (this.abortUpstream !== null) {
       this.abortUpstream(new ClientClosedError());
     } else if (this.bodyChunks !== null) {
@@ -260,7 +341,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   /** Starts the retry planned by planRetry. */
   retry(): void {
     if (this.finished) return;
-    if (this.res.destroyed) {
+    if (this.clientGone || this.res.destroyed) {
       this.failure = new ClientClosedError();
       this.finish();
       return;
@@ -285,7 +366,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     this.totalTimer = null;
     if (this.finished) return;
     this.totalTimedOut = true;
-    const err = new ExchangeTimeoutError('total', this.route.timeouts.total);
+    const err = new ExchangeTimeoutError('total', this.totalMs);
     if (this.abortUpstream !== null) {
       this.abortUpstream(err); // onError answers
     } else {
@@ -420,9 +501,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
       },
       'upstream request failed',
     );
+    if (this.grpc) this.grpcStatus = grpcStatusOf(code);
     if (this.res.headersSent) {
-      // Too late for a status: cut the client connection so the truncation is visible.
-      this.res.destroy(err);
+      // Too late for an HTTP status. A gRPC client on HTTP/2 gets the status in trailers;
+      // any other client connection is cut so the truncation is visible.
+      if (!this.grpc || !endGrpcWithStatus(this.res, this.grpcStatus, `${PROXY_ERRORS[code].message} (the response had started)`)) this.res.destroy(err);
     } else {
       sendProxyError(this.res, code, this.ctx.headers.requestIdHeader, this.requestId);
     }
@@ -501,4 +584,9 @@ function onTryTimeout(exchange: ForwardExchange): void {
 
 function onTotalTimeout(exchange: ForwardExchange): void {
   exchange.totalTimeout();
+}
+
+function hasOwnFields(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }

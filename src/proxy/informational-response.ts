@@ -10,7 +10,9 @@ import { buildClientHeaders } from './response-headers.js';
  *   Connection-named fields dropped), through Node's writeEarlyHints, which also checks the
  *   Link values: a 103 whose Link values it refuses, or that has none, is dropped.
  * - Every other 1xx is dropped. 100 Continue is the listener's own business (Node answers a
- *   client's `Expect: 100-continue`, and Expect is not forwarded), 102 Processing is obsolete
+ *   client's `Expect: 100-continue`, and Expect is not forwarded, so every upstream 100 is
+ *   unsolicited; stock undici destroys the connection on one, and patches/undici+*.patch makes
+ *   it arrive here like any 1xx), 102 Processing is obsolete
  *   (RFC 9110 leaves it out), and a client that does not know an interim code gains nothing
  *   from it; RFC 9110 §15.2 lets a proxy drop interim responses it did not ask for only for
  *   101 and 1xx it generated, so this is a deliberate, documented choice, as in nginx.
@@ -19,7 +21,7 @@ import { buildClientHeaders } from './response-headers.js';
  * 101 never arrives here: upgrades are handled by the upgrade exchange.
  */
 export function writeInformational(res: ServerResponse, statusCode: number, rawHeaders: Buffer[], logger: Logger, requestIdHeader: string, requestId: string): void {
-  if (statusCode !== 103 || res.headersSent || res.req.httpVersionMinor === 0 || res.req.httpVersionMajor !== 1) return;
+  if (statusCode !== 103 || res.headersSent || (res.req.httpVersionMajor === 1 && res.req.httpVersionMinor === 0)) return;
   let headers: string[];
   try {
     headers = buildClientHeaders(rawHeaders, requestIdHeader, requestId);

@@ -1,5 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import { constants, type Http2ServerResponse } from 'node:http2';
 import { markClosing } from './closing-connection.js';
+import { grpcStatusOf, isGrpcRequest, sendGrpcError } from './grpc-status.js';
+
+const { NGHTTP2_NO_ERROR } = constants;
 
 /** Why the proxy answered instead of an upstream. Each has one status and one code. */
 export const PROXY_ERRORS = {
@@ -35,6 +39,10 @@ export const PROXY_ERROR_HEADER = 'x-switchyard-error';
  */
 export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string): void {
   const { status, message } = PROXY_ERRORS[code];
+  if (isGrpcRequest(res.req)) {
+    sendGrpcError(res, code, grpcStatusOf(code), detail ? `${message}: ${detail}` : message, PROXY_ERROR_HEADER, requestIdHeader, requestId);
+    return;
+  }
   const body = JSON.stringify({ error: code, message: detail ? `${message}: ${detail}` : message, requestId });
   res.writeHead(status, [
     'content-type',
@@ -89,8 +97,9 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
       if (typeof err.code === 'string' && err.code.startsWith('HPE_')) return 'upstream_bad_response';
       // undici's parser errors do not always carry an HPE_ code.
       if (err.name === 'HTTPParserError') return 'upstream_bad_response';
-      // undici's SocketError for a response it will not take: an unsolicited 100 Continue
-      // ("bad response") or a 101 to a request that offered no upgrade ("bad upgrade").
+      // undici's SocketError for a response it will not take: bytes with no request waiting
+      // for them ("bad response") or a 101 to a request that offered no upgrade ("bad upgrade").
+      // An unsolicited 100 Continue is skipped like any 1xx (patches/undici+*.patch), not an error.
       if (err.code === 'UND_ERR_SOCKET' && (err.message === 'bad response' || err.message === 'bad upgrade')) return 'upstream_bad_response';
       return 'upstream_reset';
   }
@@ -101,6 +110,14 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
  * size is in doubt, where reading on from the same connection is not safe.
  */
 export function sendProxyErrorAndClose(res: ServerResponse, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string): void {
+  if (res.req.httpVersionMajor === 2) {
+    // HTTP/2 frames each stream: the connection stays; the request body's stream is reset
+    // once the answer is out (RST_STREAM NO_ERROR, RFC 9113 §8.1), so the client stops sending.
+    sendProxyError(res, code, requestIdHeader, requestId, detail);
+    const stream = (res as unknown as Http2ServerResponse).stream;
+    if (!stream.destroyed && !res.req.complete) stream.close(NGHTTP2_NO_ERROR);
+    return;
+  }
   res.shouldKeepAlive = false;
   markClosing(res.req.socket);
   sendProxyError(res, code, requestIdHeader, requestId, detail);

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { rewritePath, type Route } from '../routing/route.js';
 import { RouteTable } from '../routing/route-table.js';
@@ -6,6 +7,7 @@ import type { Endpoint } from '../upstream/endpoint.js';
 import { guardChunkedBody } from './body-size-guard.js';
 import { endConnection, isClosing } from './closing-connection.js';
 import { ForwardExchange } from './forward-exchange.js';
+import { isGrpcRequest } from './grpc-status.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
 import { sendProxyError, sendProxyErrorAndClose, type ProxyErrorCode } from './proxy-error.js';
@@ -70,6 +72,9 @@ export class ProxyHandler {
     }
     const contentLength = req.headers['content-length'];
     const transferEncoding = req.headers['transfer-encoding'];
+    const http2 = req.httpVersionMajor === 2;
+    // HTTP/2 has no Transfer-Encoding: a body without Content-Length is one whose HEADERS did not end the stream.
+    const hasBody = http2 ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders : hasRequestBody(contentLength, transferEncoding);
     const bodyLimit = r.route.maxBodySize ?? ctx.limits.maxBodySize;
     if (bodyLimit > 0) {
       if (contentLength !== undefined) {
@@ -78,7 +83,7 @@ export class ProxyHandler {
           ctx.observer.requestRejected(req, res, r.route, requestId, 'body_too_large', startedAt);
           return;
         }
-      } else if (transferEncoding !== undefined) {
+      } else if (transferEncoding !== undefined || (http2 && hasBody)) {
         guardChunkedBody(req, res, bodyLimit, idHeader, requestId);
       }
     }
@@ -93,7 +98,8 @@ export class ProxyHandler {
         return;
       }
     }
-    exchange.start(r.path, headers, hasRequestBody(contentLength, transferEncoding));
+    if (isGrpcRequest(req)) exchange.startGrpc(r.path, headers, hasBody);
+    else exchange.start(r.path, headers, hasBody);
   };
 
   /**

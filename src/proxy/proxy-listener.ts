@@ -1,12 +1,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Config, ListenerConfig } from '../config/schema.js';
+import { listenerProtocols, type Config, type ListenerConfig, type ListenerProtocol } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CertificateStore } from './certificate-store.js';
 import { endConnection } from './closing-connection.js';
+import { Http2Sessions, type Http2RequestHandler } from './http2-sessions.js';
 import { HttpsRedirect } from './https-redirect.js';
+import { ProtocolSniffer } from './protocol-sniffer.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
 /** What a listener hands requests to: a ProxyHandler, or something in front of one. */
@@ -19,9 +22,20 @@ const DRAIN_IDLE_QUIET_MS = 500;
  * One client-facing listener (node:http, or node:https when `certificates` is given) with the
  * configured limits. With `redirectToHttps` it answers every request with a redirect instead
  * of proxying.
+ *
+ * HTTP/2 (`protocols` h2 or h2c) is served by a node:http2 server that never listens itself:
+ * the listener's server accepts every connection (and, with TLS, completes the handshake with
+ * its certificates and SNI), then hands HTTP/2 connections over — by ALPN on TLS, by the
+ * connection preface on cleartext — and keeps HTTP/1.x on the node:http parser as before. Both
+ * call the same request handler (node:http2's compatibility API), so routing, balancing,
+ * limits, metrics and the access log are one code path whatever the protocol.
  */
 export class ProxyListener {
   readonly server: Server | HttpsServer;
+  /** The protocols served, in ALPN preference order. */
+  readonly protocols: readonly ListenerProtocol[];
+  /** HTTP/2 sessions, when h2 or h2c is served. */
+  private readonly http2: Http2Sessions | null = null;
   private readonly sockets = new Set<Socket>();
 
   constructor(
@@ -31,6 +45,7 @@ export class ProxyListener {
     private readonly logger: Logger,
     private readonly certificates: CertificateStore | null = null,
   ) {
+    this.protocols = listenerProtocols({ protocols: config.protocols, tls: certificates !== null ? ({} as ListenerConfig['tls']) : undefined });
     const options: ServerOptions = {
       maxHeaderSize: limits.maxHeaderSize,
       headersTimeout: limits.headersTimeout,
@@ -44,7 +59,8 @@ export class ProxyListener {
     const handler = redirectTo === false ? proxyHandler : new HttpsRedirect(redirectTo);
     if (certificates !== null) {
       // A client that stalls the handshake is held no longer than one that stalls its headers.
-      const server = createHttpsServer({ ...options, ...certificates.serverOptions, handshakeTimeout: limits.headersTimeout }, handler.handleRequest);
+      const alpn = this.protocols.map((p) => (p === 'http1' ? 'http/1.1' : p));
+      const server = createHttpsServer({ ...options, ...certificates.serverOptions, ALPNProtocols: alpn, handshakeTimeout: limits.headersTimeout }, handler.handleRequest);
       certificates.onDefaultChange = (tlsOptions) => server.setSecureContext(tlsOptions);
       server.on('tlsClientError', (err: Error & { code?: string }) => {
         this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'TLS handshake failed');
@@ -69,6 +85,29 @@ export class ProxyListener {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
     });
+    const http1 = this.protocols.includes('http1');
+    if (this.protocols.includes('h2') || this.protocols.includes('h2c')) {
+      // The same handler serves both; it tells HTTP/2 requests by httpVersionMajor.
+      const http2 = new Http2Sessions(limits, handler.handleRequest as unknown as Http2RequestHandler, logger, this.name);
+      this.http2 = http2;
+      const event = certificates !== null ? 'secureConnection' : 'connection';
+      // node:http's own connection handler (its HTTP/1.x parser), called for HTTP/1.x connections.
+      const httpConnection = this.server.listeners(event)[0] as (socket: Duplex) => void;
+      this.server.removeListener(event, httpConnection);
+      const server = this.server;
+      const toHttp1 = http1 ? (socket: Duplex) => httpConnection.call(server, socket) : refuseHttp1;
+      if (certificates !== null) {
+        this.server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
+          if (socket.alpnProtocol === 'h2') http2.accept(socket);
+          else toHttp1(socket);
+        });
+      } else if (http1) {
+        const sniffer = new ProtocolSniffer(http2.accept, toHttp1, limits.headersTimeout);
+        this.server.on('connection', sniffer.classify);
+      } else {
+        this.server.on('connection', http2.accept);
+      }
+    }
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'malformed request rejected');
       // A response already under way on this connection cannot be followed by an error status.
@@ -94,6 +133,16 @@ export class ProxyListener {
     for (let i = bytes.length - 1; i >= 0; i--) if (bytes[i]!.length > 0) socket.unshift(bytes[i]!);
     this.server.emit(this.certificates !== null ? 'secureConnection' : 'connection', socket);
   };
+
+  /** node:http2's server, for tests and the status page; null when HTTP/2 is not served. */
+  get http2Server(): Http2Server | null {
+    return this.http2?.server ?? null;
+  }
+
+  /** HTTP/2 connections now open. */
+  get http2Sessions(): number {
+    return this.http2?.open ?? 0;
+  }
 
   /** Client connections now open. */
   get openConnections(): number {
@@ -138,6 +187,8 @@ export class ProxyListener {
    */
   async close(graceMs: number): Promise<void> {
     this.certificates?.close();
+    // HTTP/2: GOAWAY now; each connection closes when its open streams are done.
+    this.http2?.drain();
     // Requests that arrive on kept-alive connections during the drain.
     this.server.prependListener('request', closeAfterResponse);
     // Requests already in progress whose response head has not gone out yet. `_httpMessage`
@@ -164,6 +215,11 @@ export class ProxyListener {
     // Lets http.Server release what it keeps for open connections (its header-timeout timer).
     this.server.close();
   }
+}
+
+/** A TLS connection that did not negotiate h2 on a listener without http1. */
+function refuseHttp1(socket: Duplex): void {
+  socket.destroy();
 }
 
 const CONNECT_REFUSED = 'HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: method_not_supported\r\n\r\n';

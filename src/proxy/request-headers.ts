@@ -5,9 +5,10 @@ import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
 export interface ForwardingHeaderSettings {
   trustForwardedHeaders: boolean;
   requestIdHeader: string;
-  /** Via values, precomputed: "1.1 switchyard" and "1.0 switchyard". */
+  /** Via values, precomputed: "1.1 switchyard", "1.0 switchyard" and "2 switchyard". */
   via11: string;
   via10: string;
+  via20: string;
 }
 
 export function forwardingHeaderSettings(options: { trustForwardedHeaders: boolean; requestIdHeader: string; via: string }): ForwardingHeaderSettings {
@@ -16,6 +17,7 @@ export function forwardingHeaderSettings(options: { trustForwardedHeaders: boole
     requestIdHeader: options.requestIdHeader,
     via11: `1.1 ${options.via}`,
     via10: `1.0 ${options.via}`,
+    via20: `2 ${options.via}`,
   };
 }
 
@@ -48,13 +50,31 @@ export function buildUpstreamHeaders(
   const trust = settings.trustForwardedHeaders;
   const idHeader = settings.requestIdHeader;
 
+  const http2 = req.httpVersionMajor === 2;
+  let cookie: string | null = null;
+  let trailers = false;
+
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      // HTTP/2 pseudo-headers: :authority becomes Host (validateRequest checked it agrees
+      // with any Host sent); :method, :path and :scheme are carried by the request itself.
+      if (name === ':authority' && req.headers.host === value) {
+        host = value;
+        if (hostRewrite === null) out.push('host', value);
+      }
+      continue;
+    }
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'expect' || (extraHop !== null && extraHop.has(lower))) continue;
+    if (HOP_BY_HOP.has(lower) || lower === 'expect' || (extraHop !== null && extraHop.has(lower))) {
+      // "TE: trailers" says the client takes trailers; the proxy forwards them, so it asks too.
+      if (lower === 'te' && acceptsTrailers(value)) trailers = true;
+      continue;
+    }
     switch (lower) {
       case 'host':
+        if (http2 && host !== null) continue; // already sent from :authority
         host = value;
         if (hostRewrite !== null) continue;
         break;
@@ -72,6 +92,15 @@ export function buildUpstreamHeaders(
       case 'via':
         via = via === null ? value : `${via}, ${value}`;
         continue;
+      case 'cookie':
+        // HTTP/2 clients may split Cookie into one field per cookie; HTTP/1.1 wants one line
+        // (RFC 9113 §8.2.3).
+        if (http2) {
+          cookie = cookie === null ? value : `${cookie}; ${value}`;
+          continue;
+        }
+        break;
+
       default:
         if (lower === idHeader) continue;
     }
@@ -83,9 +112,16 @@ export function buildUpstreamHeaders(
   out.push('x-forwarded-for', forwardedFor === null ? clientAddress : `${forwardedFor}, ${clientAddress}`);
   if (!keptProto) out.push('x-forwarded-proto', proto);
   if (!keptHost && host !== null) out.push('x-forwarded-host', host);
-  const ourVia = req.httpVersionMinor === 0 ? settings.via10 : settings.via11;
+  if (cookie !== null) out.push('cookie', cookie);
+  const ourVia = http2 ? settings.via20 : req.httpVersionMinor === 0 ? settings.via10 : settings.via11;
   out.push('via', via === null ? ourVia : `${via}, ${ourVia}`);
   out.push(idHeader, requestId);
+  if (trailers) out.push('te', 'trailers');
   if (upgrade !== null) out.push('connection', 'upgrade', 'upgrade', upgrade);
   return out;
+}
+
+/** Whether a TE value lists "trailers" (RFC 9110 §10.1.4). */
+function acceptsTrailers(te: string): boolean {
+  return te === 'trailers' || te.toLowerCase().includes('trailers');
 }

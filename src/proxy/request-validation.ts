@@ -20,6 +20,10 @@ const MULTIPLE_HOST = rejection('bad_request', 'more than one Host header');
 const MISSING_HOST = rejection('bad_request', 'an HTTP/1.1 request must have a Host header');
 const BAD_HOST = rejection('bad_request', 'the Host header is not a valid host[:port]');
 const FRAGMENT = rejection('bad_request', 'the request target must not contain a fragment ("#")');
+const MISSING_AUTHORITY = rejection('bad_request', 'an HTTP/2 request must have :authority (or Host)');
+const AUTHORITY_MISMATCH = rejection('bad_request', ':authority and Host name different hosts');
+const BAD_AUTHORITY = rejection('bad_request', ':authority is not a valid host[:port]');
+const CONNECT = rejection('method_not_supported', 'CONNECT is not offered');
 
 /**
  * Checks llhttp (Node's parser) leaves to the application, run before a request is routed.
@@ -38,7 +42,7 @@ const FRAGMENT = rejection('bad_request', 'the request target must not contain a
  * Returns null for an acceptable request. No allocation on the accepting path.
  */
 export function validateRequest(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return VERSION;
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return req.httpVersionMajor === 2 ? validateHttp2Request(req, maxHeaderCount) : VERSION;
   const raw = req.rawHeaders;
   if (raw.length > maxHeaderCount * 2) return TOO_MANY_HEADERS;
   const headers = req.headers;
@@ -58,6 +62,42 @@ export function validateRequest(req: IncomingMessage, maxHeaderCount: number): R
     if (req.httpVersionMinor === 1) return MISSING_HOST;
   } else if (!isHostHeaderValue(headers.host!)) {
     return BAD_HOST;
+  }
+  if (req.url!.indexOf('#') >= 0) return FRAGMENT;
+  return null;
+}
+
+/**
+ * The checks for an HTTP/2 request that nghttp2 leaves to the application. nghttp2 already
+ * resets streams with malformed or repeated pseudo-headers, connection-specific fields
+ * (Connection, Transfer-Encoding, Upgrade, Keep-Alive), a TE other than "trailers", upper-case
+ * names and a body that disagrees with Content-Length (RFC 9113 §8.2, §8.3). Refused here:
+ * more regular fields than `maxHeaderCount` (431); no :authority and no Host, both naming
+ * different hosts, or a malformed one (400; the route is chosen by this host and the upstream
+ * gets it as Host); a fragment in :path; CONNECT (501, no tunnels). When only :authority is
+ * given it is copied to `headers.host`, so everything after reads the host one way.
+ */
+function validateHttp2Request(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
+  if (req.method === 'CONNECT') return CONNECT;
+  const raw = req.rawHeaders;
+  let pseudo = 0;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.charCodeAt(0) === 58 /* : */) pseudo++;
+    else if (name === 'host') hosts++;
+  }
+  if (raw.length - pseudo * 2 > maxHeaderCount * 2) return TOO_MANY_HEADERS;
+  if (hosts > 1) return MULTIPLE_HOST;
+  const headers = req.headers;
+  const authority = headers[':authority'] as string | undefined;
+  if (authority === undefined) {
+    if (hosts === 0) return MISSING_AUTHORITY;
+    if (!isHostHeaderValue(headers.host!)) return BAD_HOST;
+  } else {
+    if (!isHostHeaderValue(authority)) return BAD_AUTHORITY;
+    if (hosts === 0) headers.host = authority;
+    else if (headers.host!.toLowerCase() !== authority.toLowerCase()) return AUTHORITY_MISMATCH;
   }
   if (req.url!.indexOf('#') >= 0) return FRAGMENT;
   return null;

@@ -68,3 +68,57 @@ function isDigits(value: Buffer): boolean {
   }
   return true;
 }
+
+/** Fields never passed on as trailers (RFC 9110 §6.5.1: framing, routing, connection). */
+const NOT_TRAILERS = new Set(['content-length', 'content-type', 'content-encoding', 'host', 'authorization', 'set-cookie', 'cache-control', 'expect', 'max-forwards', 'pragma', 'range']);
+
+/**
+ * The upstream's trailers as the object `res.addTrailers` takes, without hop-by-hop fields and
+ * fields that must not be trailers. undici hands HTTP/1.1 trailers as a raw [name, value, ...]
+ * list of Buffers and HTTP/2 trailers as an object.
+ */
+export function buildClientTrailers(trailers: RawTrailers): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  if (Array.isArray(trailers)) {
+    for (let i = 0; i < trailers.length; i += 2) {
+      const name = latin1(trailers[i]!).toLowerCase();
+      if (keepsTrailer(name)) addField(out, name, latin1(trailers[i + 1]!));
+    }
+    return out;
+  }
+  for (const name in trailers) {
+    const value = (trailers as Record<string, string | string[] | undefined>)[name];
+    if (value !== undefined && keepsTrailer(name)) out[name] = value;
+  }
+  return out;
+}
+
+/** Trailers as undici reports them: a raw list (HTTP/1.1) or an object (HTTP/2). */
+export type RawTrailers = readonly (Buffer | string)[] | Record<string, string | string[] | undefined>;
+
+function latin1(value: Buffer | string): string {
+  return typeof value === 'string' ? value : value.toString('latin1');
+}
+
+function keepsTrailer(name: string): boolean {
+  return name.charCodeAt(0) !== 58 /* : */ && !HOP_BY_HOP.has(name) && !NOT_TRAILERS.has(name);
+}
+
+function addField(out: Record<string, string | string[]>, name: string, value: string): void {
+  const existing = out[name];
+  if (existing === undefined) out[name] = value;
+  else if (Array.isArray(existing)) existing.push(value);
+  else out[name] = [existing, value];
+}
+
+/** The grpc-status of a response's headers (a trailers-only gRPC response), or -1 without one. */
+export function grpcStatusIn(raw: readonly Buffer[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 11 && name.toString('latin1').toLowerCase() === 'grpc-status') {
+      const status = Number(raw[i + 1]!.toString('latin1'));
+      return Number.isInteger(status) && status >= 0 ? status : -1;
+    }
+  }
+  return -1;
+}

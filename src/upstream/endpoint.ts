@@ -100,12 +100,15 @@ export class Endpoint {
     };
     this.protocol = settings.protocol;
     if (settings.protocol !== 'http1') {
-      // HTTP/2: one connection carries up to maxConcurrentStreams requests; the pool opens
-      // another when every connection is that busy. h2c is prior knowledge (no Upgrade dance).
+      // HTTP/2 through undici. undici runs a request with a streamed body (every proxied
+      // body, every gRPC call) or a non-idempotent method only when no other request is in
+      // flight on that connection, so with more than one request per connection a long gRPC
+      // stream would hold up the calls queued behind it. One request per connection
+      // (pipelining 1) makes the pool open another connection instead: HTTP/2 framing,
+      // trailers and flow control, without multiplexing (docs/design.md, "HTTP/2").
       options.allowH2 = true;
-      options.maxConcurrentStreams = settings.maxConcurrentStreams;
-      // useH2c is in undici's Client options but missing from its Pool.Options type.
-      if (settings.protocol === 'h2c' && this.tls === null) (options as Pool.Options & { useH2c?: boolean }).useH2c = true;
+      // useH2c (prior knowledge) is read from the connector options, not from the pool's.
+      if (settings.protocol === 'h2c' && this.tls === null) options.connect = { timeout: settings.connectTimeout, useH2c: true } as Pool.Options['connect'];
     }
     this.pool =
       this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);

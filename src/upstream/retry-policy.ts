@@ -1,4 +1,4 @@
-import type { RetryCondition, RetryPolicyConfig } from '../config/schema.js';
+import type { GrpcRetryStatus, RetryCondition, RetryPolicyConfig } from '../config/schema.js';
 
 /** Retry conditions as bits, so the forwarder tests a condition with one `&`. */
 export const RetryOn = {
@@ -12,7 +12,42 @@ export const RetryOn = {
   gatewayError: 8,
   /** The upstream answered any 5xx. */
   serverError: 16,
+  /** gRPC statuses in a trailers-only response (retries.grpcRetryOn). */
+  grpcCancelled: 32,
+  grpcDeadlineExceeded: 64,
+  grpcInternal: 128,
+  grpcResourceExhausted: 256,
+  grpcUnavailable: 512,
 } as const;
+
+/** All gRPC status bits. */
+export const GRPC_RETRY_BITS = RetryOn.grpcCancelled | RetryOn.grpcDeadlineExceeded | RetryOn.grpcInternal | RetryOn.grpcResourceExhausted | RetryOn.grpcUnavailable;
+
+const GRPC_STATUS_BITS: Record<GrpcRetryStatus, number> = {
+  cancelled: RetryOn.grpcCancelled,
+  'deadline-exceeded': RetryOn.grpcDeadlineExceeded,
+  internal: RetryOn.grpcInternal,
+  'resource-exhausted': RetryOn.grpcResourceExhausted,
+  unavailable: RetryOn.grpcUnavailable,
+};
+
+/** The retry condition a gRPC status code meets (0 for statuses never retried). */
+export function grpcStatusCondition(status: number): number {
+  switch (status) {
+    case 1:
+      return RetryOn.grpcCancelled;
+    case 4:
+      return RetryOn.grpcDeadlineExceeded;
+    case 8:
+      return RetryOn.grpcResourceExhausted;
+    case 13:
+      return RetryOn.grpcInternal;
+    case 14:
+      return RetryOn.grpcUnavailable;
+    default:
+      return 0;
+  }
+}
 
 const CONDITION_BITS: Record<RetryCondition, number> = {
   'connect-failure': RetryOn.connectFailure,
@@ -34,6 +69,7 @@ export interface RetryPolicy {
 export function compileRetryPolicy(config: RetryPolicyConfig): RetryPolicy {
   let on = 0;
   for (const c of config.retryOn) on |= CONDITION_BITS[c];
+  for (const c of config.grpcRetryOn) on |= GRPC_STATUS_BITS[c];
   return { maxRetries: config.maxRetries, on, bufferBody: config.bufferBody };
 }
 
