@@ -13,7 +13,7 @@
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy
  *   --rounds <n>       measure every target n times, interleaved; the median is reported (default 1)
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,7 @@ import { execFileSync } from 'node:child_process';
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
+import { treeCpuSeconds } from './lib/process-cpu.js';
 import { fastifyProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
 import { OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 
@@ -57,33 +58,6 @@ const TARGETS: TargetSpec[] = [
   nginxTarget(),
   haproxyTarget(),
 ];
-
-const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-
-/** User + system CPU seconds of `pid` and every process below it. */
-async function treeCpuSeconds(pid: number): Promise<number> {
-  const parents = new Map<number, number>();
-  const ticks = new Map<number, number>();
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces) start after the last ")".
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parents.set(Number(entry), Number(fields[1]));
-      ticks.set(Number(entry), Number(fields[11]) + Number(fields[12]));
-    } catch {
-      // The process ended between readdir and read: it is not part of the tree any more.
-    }
-  }
-  let total = 0;
-  for (const [p, t] of ticks) {
-    let q: number | undefined = p;
-    while (q !== undefined && q !== 0 && q !== pid) q = parents.get(q);
-    if (q === pid) total += t;
-  }
-  return total / CLOCK_TICKS;
-}
 
 function load(url: string, amount: number, reqs: AutocannonRequest[]): Promise<{ ok: number; bad: number }> {
   return new Promise((resolvePromise, reject) => {

@@ -27,13 +27,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startUpstream, startUpstreamScript, type RunningUpstream } from './lib/bench-upstream.js';
-import { findH2load, saturateH2 } from './lib/h2load.js';
-import { renderH2Markdown, type H2RunDescription } from './lib/h2-report.js';
+import { findH2load, saturateH2, type H2LoadResult } from './lib/h2load.js';
+import { renderH2Markdown, type H2RunDescription, type H2ScenarioReport } from './lib/h2-report.js';
 import { allH2Scenarios, type H2Scenario } from './lib/h2-scenarios.js';
 import { createBenchCertificate, type BenchCertificate, type H2TargetContext } from './lib/h2-targets.js';
 import type { LoadResult } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
-import type { ScenarioReport } from './lib/report.js';
 import type { RunningTarget } from './lib/targets.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -108,8 +107,8 @@ interface Upstreams {
   http1: RunningUpstream;
 }
 
-async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upstreams, workDir: string, certificate: BenchCertificate | undefined): Promise<ScenarioReport> {
-  const report: ScenarioReport = { name: scenario.name, title: scenario.title, kind: 'saturate', targets: [], skipped: [] };
+async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upstreams, workDir: string, certificate: BenchCertificate | undefined): Promise<H2ScenarioReport> {
+  const report: H2ScenarioReport = { name: scenario.name, title: scenario.title, kind: 'saturate', targets: [], skipped: [], cpu: [] };
   let bodyFile: string | undefined;
   if (scenario.body !== undefined) {
     bodyFile = join(workDir, `${scenario.name}.body`);
@@ -140,18 +139,23 @@ async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upst
       }
     }
     const shape = { path: scenario.path, headers: scenario.headers, connections, streams, ...(bodyFile === undefined ? {} : { bodyFile }) };
-    const byTarget = new Map<string, LoadResult[]>(running.map((r) => [r.name, []]));
+    const byTarget = new Map<string, H2LoadResult[]>(running.map((r) => [r.name, []]));
     for (let round = 0; round < rounds; round++) {
       for (const { name, target } of running) {
-        const result = await saturateH2(h2load, target.url, shape, duration, warmup, workDir);
+        const result = await saturateH2(h2load, target.url, shape, duration, warmup, workDir, target.process?.child.pid);
         byTarget.get(name)!.push(result);
         log(
           `[${scenario.name}] ${name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms` +
+            (result.cpuMicrosPerRequest === null ? '' : `, ${result.cpuMicrosPerRequest.toFixed(0)} µs CPU per request`) +
             (result.errors + result.non2xx > 0 ? `, ${result.errors} errors, ${result.non2xx} non-2xx` : ''),
         );
       }
     }
-    for (const [name, results] of byTarget) report.targets.push({ target: name, median: medianResult(results), rounds: results });
+    for (const [name, results] of byTarget) {
+      report.targets.push({ target: name, median: medianResult(results), rounds: results.map(({ cpuMicrosPerRequest: _, ...r }) => r) });
+      const cpu = results.flatMap((r) => (r.cpuMicrosPerRequest === null ? [] : [r.cpuMicrosPerRequest]));
+      if (cpu.length > 0) report.cpu.push({ target: name, microsPerRequest: cpu });
+    }
   } finally {
     await Promise.all(running.map((r) => r.target.stop()));
   }
@@ -160,7 +164,7 @@ async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upst
 
 async function main(): Promise<void> {
   if (values.render) {
-    const saved = JSON.parse(await readFile(values.render, 'utf8')) as Omit<H2RunDescription, 'reports' | 'startedAt'> & { startedAt: string; scenarios: ScenarioReport[] };
+    const saved = JSON.parse(await readFile(values.render, 'utf8')) as Omit<H2RunDescription, 'reports' | 'startedAt'> & { startedAt: string; scenarios: H2ScenarioReport[] };
     process.stdout.write(renderH2Markdown({ ...saved, startedAt: new Date(saved.startedAt), reports: saved.scenarios }));
     return;
   }
@@ -177,7 +181,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
 
   const workDir = await mkdtemp(join(tmpdir(), 'switchyard-bench-h2-'));
-  const reports: ScenarioReport[] = [];
+  const reports: H2ScenarioReport[] = [];
   let h2c: RunningUpstream | undefined;
   let http1: RunningUpstream | undefined;
   try {

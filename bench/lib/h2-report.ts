@@ -12,12 +12,35 @@ export interface H2RunSettings {
   loadGenerator: string;
 }
 
+/** A scenario's results plus the CPU each proxy's process tree spent per 2xx response, per round. */
+export interface H2ScenarioReport extends ScenarioReport {
+  cpu: { target: string; microsPerRequest: number[] }[];
+}
+
 export interface H2RunDescription {
   machine: MachineDescription;
   command: string;
   startedAt: Date;
   settings: H2RunSettings;
-  reports: ScenarioReport[];
+  reports: H2ScenarioReport[];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** CPU per request of each proxy over the measured windows (user + system, whole process tree). */
+function cpuTable(report: H2ScenarioReport): string[] {
+  const medians = report.cpu.map((c) => ({ target: c.target, m: median(c.microsPerRequest), rounds: c.microsPerRequest }));
+  const head = ['target', 'µs CPU / request', ...medians.map((o) => `× ${o.target}`), 'rounds'];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 || i === head.length - 1 ? '---' : '---:')).join('|')}|`];
+  for (const t of medians) {
+    const ratios = medians.map((o) => (o === t ? '—' : `${(t.m / o.m).toFixed(2)}×`));
+    lines.push(`| ${[t.target, t.m.toFixed(0), ...ratios, t.rounds.map((x) => x.toFixed(0)).join(', ')].join(' | ')} |`);
+  }
+  return lines;
 }
 
 export function renderH2Markdown(run: H2RunDescription): string {
@@ -34,6 +57,7 @@ export function renderH2Markdown(run: H2RunDescription): string {
   for (const report of run.reports) {
     out.push(`### ${report.name}: ${report.title}`, '');
     if (report.targets.length > 0) out.push(...saturateTable(report), '');
+    if (report.cpu.length > 0) out.push(...cpuTable(report), '');
     for (const s of report.skipped) out.push(`- skipped ${s.target}: ${s.reason}`);
     if (report.skipped.length > 0) out.push('');
   }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { LoadResult } from './load.js';
+import { treeCpuSeconds } from './process-cpu.js';
 
 /** What one h2load run sends (h2load from Debian's nghttp2-client). */
 export interface H2loadShape {
@@ -61,8 +62,9 @@ export function parseH2loadSummary(stdout: string): H2loadSummary {
 /** Per-request figures from h2load's --log-file: one row per finished request. */
 export interface H2loadLogSummary {
   /**
-   * Rows with a 2xx status, and rows with status 0: h2load logs no status for some of the
-   * streams that straddle the end of the warm-up, while its summary counts them as succeeded.
+   * Rows with a 2xx status, and rows with status 0: h2load logs no status for some streams
+   * (seen with request bodies, at the start of the measured window) that its summary counts as
+   * succeeded.
    */
   ok: number;
   /** Rows with another status. */
@@ -110,31 +112,56 @@ export async function findH2load(): Promise<string | null> {
   });
 }
 
-/** The argument list of one h2load run (h2c with prior knowledge for http:// URLs, ALPN h2 for https://). */
-export function h2loadArgs(url: string, shape: H2loadShape, seconds: number, warmupSeconds: number, logFile: string): string[] {
-  const args = ['-c', String(shape.connections), '-m', String(shape.streams), '-t', '1', '-D', String(seconds), '--log-file', logFile];
-  if (warmupSeconds > 0) args.push('--warm-up-time', String(warmupSeconds));
+/**
+ * The argument list of one h2load run (h2c with prior knowledge for http:// URLs, ALPN h2 for
+ * https://), writing per-request rows to `logFile` when given.
+ */
+export function h2loadArgs(url: string, shape: H2loadShape, seconds: number, logFile: string | null): string[] {
+  const args = ['-c', String(shape.connections), '-m', String(shape.streams), '-t', '1', '-D', String(seconds)];
+  if (logFile !== null) args.push('--log-file', logFile);
   if (shape.bodyFile !== undefined) args.push('-d', shape.bodyFile);
   for (const h of shape.headers) args.push('-H', h);
   args.push(url + shape.path);
   return args;
 }
 
-/**
- * Closed loop with h2load: `connections` × `streams` requests in flight, each stream sending
- * the next request as soon as its response ends, for `seconds` after `warmupSeconds` unmeasured.
- * Requests/s counts the 2xx responses in the per-request log over the measured window;
- * percentiles come from the same log (h2load prints only min/mean/max itself).
- */
-export async function saturateH2(binary: string, url: string, shape: H2loadShape, seconds: number, warmupSeconds: number, workDir: string): Promise<LoadResult> {
-  const logFile = join(workDir, `h2load-${process.pid}-${Date.now()}.tsv`);
-  const args = h2loadArgs(url, shape, seconds, warmupSeconds, logFile);
-  const stdout = await new Promise<string>((resolve, reject) => {
-    execFile(binary, args, { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + warmupSeconds + 60) * 1000 }, (err, out, errText) => {
+function runH2load(binary: string, args: string[], seconds: number): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    execFile(binary, args, { maxBuffer: 16 * 1024 * 1024, timeout: (seconds + 60) * 1000 }, (err, out, errText) => {
       if (err) reject(new Error(`h2load ${args.join(' ')} failed: ${err.message}\n${errText}${out.slice(-2000)}`));
       else resolve(out);
     });
   });
+}
+
+/** A measured h2load run, with the CPU the target's process tree spent per 2xx response. */
+export interface H2LoadResult extends LoadResult {
+  /** µs of CPU (user + system) per 2xx response; null when the target has no process of its own. */
+  cpuMicrosPerRequest: number | null;
+}
+
+/**
+ * Closed loop with h2load: `connections` × `streams` requests in flight, each stream sending
+ * the next request as soon as its response ends, for `seconds`, after an unmeasured run of
+ * `warmupSeconds` on connections of its own. Requests/s counts the 2xx responses in the
+ * per-request log over the measured window; percentiles come from the same log (h2load prints
+ * only min/mean/max itself). With `cpuPid`, that process tree's CPU time over the measured run
+ * is divided by the 2xx responses.
+ */
+export async function saturateH2(
+  binary: string,
+  url: string,
+  shape: H2loadShape,
+  seconds: number,
+  warmupSeconds: number,
+  workDir: string,
+  cpuPid?: number,
+): Promise<H2LoadResult> {
+  if (warmupSeconds > 0) parseH2loadSummary(await runH2load(binary, h2loadArgs(url, shape, warmupSeconds, null), warmupSeconds));
+  const logFile = join(workDir, `h2load-${process.pid}-${Date.now()}.tsv`);
+  const cpuBefore = cpuPid === undefined ? 0 : await treeCpuSeconds(cpuPid);
+  const stdout = await runH2load(binary, h2loadArgs(url, shape, seconds, logFile), seconds);
+  const cpuAfter = cpuPid === undefined ? 0 : await treeCpuSeconds(cpuPid);
   try {
     const summary = parseH2loadSummary(stdout);
     const log = summariseH2loadLog(await readFile(logFile, 'utf8'));
@@ -147,6 +174,7 @@ export async function saturateH2(binary: string, url: string, shape: H2loadShape
       errors: Math.max(summary.errored + summary.timeout, log.failed),
       non2xx: log.non2xx,
       requests: log.ok,
+      cpuMicrosPerRequest: cpuPid === undefined || log.ok === 0 ? null : ((cpuAfter - cpuBefore) * 1e6) / log.ok,
     };
   } finally {
     await rm(logFile, { force: true });

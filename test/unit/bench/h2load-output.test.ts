@@ -88,15 +88,15 @@ describe('summariseH2loadLog', () => {
 });
 
 describe('h2loadArgs', () => {
-  it('sends GET over h2c with connections, streams, duration, warm-up and the log file', () => {
-    expect(h2loadArgs('http://127.0.0.1:8080', { path: '/bench/1k', headers: [], connections: 16, streams: 8 }, 5, 1, '/tmp/log.tsv')).toEqual([
-      '-c', '16', '-m', '8', '-t', '1', '-D', '5', '--log-file', '/tmp/log.tsv', '--warm-up-time', '1', 'http://127.0.0.1:8080/bench/1k',
+  it('sends GET over h2c with connections, streams, duration and the log file', () => {
+    expect(h2loadArgs('http://127.0.0.1:8080', { path: '/bench/1k', headers: [], connections: 16, streams: 8 }, 5, '/tmp/log.tsv')).toEqual([
+      '-c', '16', '-m', '8', '-t', '1', '-D', '5', '--log-file', '/tmp/log.tsv', 'http://127.0.0.1:8080/bench/1k',
     ]);
   });
 
-  it('adds the body file (POST) and headers, and leaves out a zero warm-up', () => {
-    const args = h2loadArgs('http://127.0.0.1:1', { path: '/a.B/C', bodyFile: '/tmp/body', headers: ['content-type: application/grpc', 'te: trailers'], connections: 1, streams: 1 }, 3, 0, '/tmp/l');
-    expect(args).not.toContain('--warm-up-time');
+  it('adds the body file (POST) and headers, and leaves out the log file of a warm-up run', () => {
+    const args = h2loadArgs('http://127.0.0.1:1', { path: '/a.B/C', bodyFile: '/tmp/body', headers: ['content-type: application/grpc', 'te: trailers'], connections: 1, streams: 1 }, 3, null);
+    expect(args).not.toContain('--log-file');
     expect(args.slice(-7)).toEqual(['-d', '/tmp/body', '-H', 'content-type: application/grpc', '-H', 'te: trailers', 'http://127.0.0.1:1/a.B/C']);
   });
 });
