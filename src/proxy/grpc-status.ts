@@ -24,9 +24,6 @@ export const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 
-/** Metric label of each status code, by code ("OK", "UNAVAILABLE", ...). */
-export const GRPC_STATUS_NAMES: readonly string[] = Object.keys(GrpcStatus);
-
 /**
  * The gRPC status a gRPC client gets for each proxy error. Routing and capacity problems are
  * UNAVAILABLE (the client may try again), a missing route is UNIMPLEMENTED (the method is not
