@@ -420,8 +420,15 @@ export const serviceSchema = z
       .enum(UPSTREAM_PROTOCOLS)
       .default('http1')
       .describe(
-        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS by ALPN, HTTP/1.1 if the instance does not offer h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. Upgrades (WebSocket) are refused towards h2c services.',
+        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS, ALPN h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. Upgrades (WebSocket) are refused towards h2c services.',
       ),
+    maxConcurrentStreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe('h2 and h2c only: most requests in flight on one connection to an instance (the instance\'s SETTINGS may lower it); more open another connection, up to connections.'),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),
     circuitBreaker: circuitBreakerSchema.prefault({}).describe('Limits on connections and requests to the service; beyond them requests are refused with 503.'),

@@ -40,6 +40,7 @@ const STATUS_OF: Record<ProxyErrorCode, number> = {
   method_not_supported: GrpcStatus.UNIMPLEMENTED,
   version_not_supported: GrpcStatus.INTERNAL,
   upgrade_limit: GrpcStatus.UNAVAILABLE,
+  upgrade_not_supported: GrpcStatus.UNIMPLEMENTED,
   no_healthy_endpoint: GrpcStatus.UNAVAILABLE,
   over_capacity: GrpcStatus.UNAVAILABLE,
   upstream_connect_failed: GrpcStatus.UNAVAILABLE,

@@ -15,6 +15,7 @@ export const PROXY_ERRORS = {
   header_fields_too_large: { status: 431, message: 'the request headers are too large' },
   method_not_supported: { status: 501, message: 'this method is not supported by the proxy' },
   version_not_supported: { status: 505, message: 'this HTTP version is not supported' },
+  upgrade_not_supported: { status: 501, message: 'upgrades are not proxied to services that speak HTTP/2' },
   upgrade_limit: { status: 503, message: 'too many upgraded connections are open; try again later' },
   no_healthy_endpoint: { status: 503, message: 'the service has no healthy instance' },
   over_capacity: { status: 503, message: 'the instance is at its concurrency limit and its queue is full' },
