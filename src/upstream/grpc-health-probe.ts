@@ -61,6 +61,8 @@ class GrpcHealthProbe {
   private readonly timer: NodeJS.Timeout;
   private readonly tls: boolean;
   private ended = false;
+  /** The connection (and TLS handshake) is up. */
+  private connected = false;
   /** A SETTINGS frame arrived: the peer speaks HTTP/2. */
   private http2Peer = false;
   private status = 0;
@@ -79,7 +81,8 @@ class GrpcHealthProbe {
     try {
       const session = connect(`${this.tls ? 'https' : 'http'}://${target.key}`, options);
       this.session = session;
-      session.on('error', (err: Error) => this.fail(this.sessionFault(err.message)));
+      session.on('error', (err: Error) => this.fail(this.sessionFault(errorText(err))));
+      session.once('connect', () => (this.connected = true));
       session.once('remoteSettings', () => (this.http2Peer = true));
       session.once('close', () => this.fail(this.sessionFault('connection closed before an answer')));
       stream = session.request({
@@ -100,7 +103,7 @@ class GrpcHealthProbe {
     stream.on('response', (headers, flags) => this.onResponse(headers, flags));
     stream.on('data', (chunk: Buffer) => this.onData(stream, chunk));
     stream.on('trailers', (trailers: IncomingHttpHeaders) => (this.trailers = trailers));
-    stream.on('error', (err: Error) => this.fail(this.sessionFault(err.message)));
+    stream.on('error', (err: Error) => this.fail(this.sessionFault(errorText(err))));
     stream.on('close', () => this.onStreamClose(stream));
     stream.end(grpcFrame(encodeHealthCheckRequest(service)));
   }
@@ -143,13 +146,10 @@ class GrpcHealthProbe {
     const grpcStatus = single(this.trailers?.['grpc-status']) ?? this.headerGrpcStatus;
     const grpcMessage = single(this.trailers?.['grpc-message']) ?? this.headerGrpcMessage;
     if (grpcStatus === undefined) {
-      if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
-        this.fail(`stream reset by the instance (HTTP/2 error code ${stream.rstCode}) before grpc-status`);
-      } else if (this.status === 0) {
-        this.fail('stream closed before response headers');
-      } else {
-        this.fail('response ended without grpc-status (neither in trailers nor in a trailers-only response)');
-      }
+      if (!this.http2Peer) this.fail(this.sessionFault('connection closed before an answer'));
+      else if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) this.fail(`stream reset by the instance (HTTP/2 error code ${stream.rstCode}) before grpc-status`);
+      else if (this.status === 0) this.fail('stream closed before response headers');
+      else this.fail('response ended without grpc-status (neither in trailers nor in a trailers-only response)');
       return;
     }
     if (grpcStatus !== '0') {
@@ -170,8 +170,9 @@ class GrpcHealthProbe {
     else this.fail(servingStatusName(status));
   }
 
-  /** The fault of a session or stream error, saying so when the peer never spoke HTTP/2. */
+  /** The fault of a session or stream error: no connection, a peer that never spoke HTTP/2, or the error itself. */
   private sessionFault(reason: string): string {
+    if (!this.connected) return `cannot connect${this.tls ? ' (TLS, ALPN h2)' : ''}: ${reason}`;
     if (this.http2Peer) return reason;
     return `no HTTP/2 answer (is the instance serving gRPC ${this.sessionKind()} on this port?): ${reason}`;
   }
@@ -196,6 +197,12 @@ class GrpcHealthProbe {
     clearTimeout(this.timer);
     this.session?.destroy();
   }
+}
+
+/** An error's own words: node:http2 wraps the socket's error in "The pending stream has been canceled (caused by: ...)". */
+function errorText(err: Error): string {
+  const cause = (err as Error & { cause?: unknown }).cause;
+  return (cause instanceof Error ? cause.message : err.message).trim();
 }
 
 function single(value: string | string[] | undefined): string | undefined {
