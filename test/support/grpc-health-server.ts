@@ -24,20 +24,6 @@ const HEALTH_SERVICE: grpc.ServiceDefinition = {
   },
 };
 
-/** A unary method answering the server's name (raw UTF-8), to see which instance the proxy picked. */
-export const INSTANCE_NAME_PATH = '/switchyard.test.Instance/Name';
-const INSTANCE_SERVICE: grpc.ServiceDefinition = {
-  Name: {
-    path: INSTANCE_NAME_PATH,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: (value: Buffer) => value,
-    requestDeserialize: (bytes: Buffer) => bytes,
-    responseSerialize: (value: Buffer) => value,
-    responseDeserialize: (bytes: Buffer) => bytes,
-  },
-};
-
 export interface GrpcHealthServerOptions {
   /** Serve grpc.health.v1.Health (default true); without it Check answers UNIMPLEMENTED. */
   health?: boolean;
@@ -75,9 +61,6 @@ export class GrpcHealthServer {
         },
       });
     }
-    server.addService(INSTANCE_SERVICE, {
-      Name: (_call: grpc.ServerUnaryCall<Buffer, Buffer>, callback: grpc.sendUnaryData<Buffer>) => callback(null, Buffer.from(name)),
-    });
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync('127.0.0.1:0', options.credentials ?? grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
     );
