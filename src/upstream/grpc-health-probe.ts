@@ -16,6 +16,8 @@ export type GrpcProbeDone = (ok: boolean, detail: string) => void;
 export const GRPC_HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
 /** A HealthCheckResponse is a few bytes; a response body beyond this is refused unread. */
 export const MAX_GRPC_HEALTH_RESPONSE = 64 * 1024;
+/** application/grpc, application/grpc+proto, application/grpc;charset=... (not grpc-web). */
+const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;]|$)/;
 /** grpc-timeout allows at most 8 digits. */
 const MAX_GRPC_TIMEOUT_MS = 99_999_999;
 
@@ -119,7 +121,7 @@ class GrpcHealthProbe {
       return;
     }
     const contentType = headers['content-type'] ?? '';
-    if (!/^application\/grpc(?:[+;]|$)/.test(contentType)) {
+    if (!GRPC_CONTENT_TYPE.test(contentType)) {
       this.fail(`content-type ${contentType === '' ? '(none)' : JSON.stringify(contentType)} is not application/grpc`);
       return;
     }
