@@ -9,12 +9,13 @@ import { probeGrpcHealth } from './grpc-health-probe.js';
 /**
  * Active health checks for one cluster: one probe loop per endpoint, HTTP (GET path, expected
  * statuses, Host header), TCP (connect) or gRPC (the standard grpc.health.v1.Health/Check over
- * HTTP/2, h2c or TLS as the endpoint's TLS options say; see grpc-health-probe.ts). A loop waits interval + random jitter after each
- * probe ends, so there is never more than one probe in flight per endpoint and probes of many
- * endpoints do not align. `unhealthyThreshold` failures in a row set the endpoint's
- * activeCheck health flag; `healthyThreshold` passes in a row clear it. Endpoints start
- * healthy (the registry vouches for them) and get their first probe within one jitter.
- * Probes use their own short-lived connections, never the request pools.
+ * HTTP/2, h2c or TLS as the endpoint's TLS options say; see grpc-health-probe.ts). A loop
+ * waits interval + random jitter after each probe ends, so there is never more than one probe
+ * in flight per endpoint and probes of many endpoints do not align. `unhealthyThreshold`
+ * failures in a row set the endpoint's activeCheck health flag; `healthyThreshold` passes in a
+ * row clear it. Endpoints start healthy (the registry vouches for them) and get their first
+ * probe within one jitter. Probes use their own short-lived connections, never the request
+ * pools; stop() cancels a probe in flight.
  */
 export class HealthChecker {
   private readonly probes = new Map<Endpoint, EndpointProbe>();
