@@ -47,7 +47,7 @@ export function healthFlagNames(flags: number): string[] {
 /** One active health check probe's outcome. */
 export interface HealthCheckResult {
   readonly ok: boolean;
-  /** "status 200", "connected", or the error. */
+  /** "status 200", "connected", "SERVING", or what was wrong. */
   readonly detail: string;
   /** When the probe ended, ms since epoch. */
   readonly at: number;
