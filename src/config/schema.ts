@@ -342,9 +342,15 @@ export const listenerTlsSchema = z.strictObject({
   watch: z.boolean().default(true).describe('Reload the certificate files when they change (a bad new set is logged and the running certificates stay).'),
 });
 
-export const healthCheckSchema = z
+/** Fields of an HTTP health check that a gRPC one ignores, refused when written with type grpc. */
+const HTTP_ONLY_HEALTH_CHECK_FIELDS = ['path', 'host', 'expectedStatuses'] as const;
+
+const healthCheckFieldsSchema = z
   .strictObject({
-    type: z.enum(['http', 'tcp']).default('http').describe('http (GET path) or tcp (connect only).'),
+    type: z
+      .enum(['http', 'tcp', 'grpc'])
+      .default('http')
+      .describe('http (GET path), tcp (connect only) or grpc (the standard gRPC health protocol, grpc.health.v1.Health/Check, over HTTP/2: h2c, or TLS when the instance has TLS).'),
     path: pathPrefixSchema.default('/health').describe('HTTP only: the path probed with GET.'),
     host: hostNameSchema.optional().describe('HTTP only: the Host header sent. Default: the instance\'s address:port.'),
     expectedStatuses: z
@@ -352,6 +358,10 @@ export const healthCheckSchema = z
       .min(1)
       .prefault(['200-399'])
       .describe('HTTP only: statuses (200) or inclusive ranges ("200-299") that count as passing.'),
+    grpcService: z
+      .string()
+      .default('')
+      .describe('grpc only: the service name sent in HealthCheckRequest ("" = the server\'s overall health). Passing = grpc-status 0 and status SERVING.'),
     interval: durationSchema
       .refine((ms) => ms >= 10, { message: 'must be at least 10ms' })
       .default(10_000)
@@ -365,6 +375,25 @@ export const healthCheckSchema = z
     unhealthyThreshold: countSchema.default(3).describe('Failures in a row that take an instance out.'),
   })
   .refine((h) => h.timeout <= h.interval, { message: 'timeout must not exceed interval (one probe in flight per instance)', path: ['timeout'] });
+
+/**
+ * Which fields were written is known only before defaults are filled in, so the rules "path,
+ * host and expectedStatuses are HTTP only" and "grpcService is grpc only" look at the input.
+ */
+export const healthCheckSchema = z.preprocess((input, ctx) => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const written = input as Record<string, unknown>;
+  const type = written.type ?? 'http';
+  if (type === 'grpc') {
+    for (const field of HTTP_ONLY_HEALTH_CHECK_FIELDS) {
+      if (written[field] === undefined) continue;
+      ctx.addIssue({ code: 'custom', path: [field], message: `applies to type http only; a grpc check calls grpc.health.v1.Health/Check (remove ${field}, or set grpcService to name the service to check)` });
+    }
+  } else if ((type === 'http' || type === 'tcp') && written.grpcService !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['grpcService'], message: `applies to type grpc only (this check is type ${String(type)})` });
+  }
+  return input;
+}, healthCheckFieldsSchema);
 
 export const outlierDetectionSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Passive outlier detection on or off.'),
@@ -420,8 +449,15 @@ export const serviceSchema = z
       .enum(UPSTREAM_PROTOCOLS)
       .default('http1')
       .describe(
-        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS by ALPN, HTTP/1.1 if the instance does not offer h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. Upgrades (WebSocket) are refused towards h2c services.',
+        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS, ALPN h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. Upgrades (WebSocket) are refused towards h2c services.',
       ),
+    maxConcurrentStreams: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe('h2 and h2c only: most requests in flight on one connection to an instance (the instance\'s SETTINGS may lower it); more open another connection, up to connections.'),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),
     circuitBreaker: circuitBreakerSchema.prefault({}).describe('Limits on connections and requests to the service; beyond them requests are refused with 503.'),

@@ -40,3 +40,24 @@ export function statusClassIndex(status: number): number {
 /** How one upstream attempt ended. */
 export const UPSTREAM_OUTCOMES = ['response', 'connect_failed', 'timeout', 'reset', 'bad_response', 'cancelled'] as const;
 export type UpstreamOutcome = (typeof UPSTREAM_OUTCOMES)[number];
+
+/** gRPC status code names by code (grpc/doc/statuscodes.md): the grpc_status label. */
+export const GRPC_STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;

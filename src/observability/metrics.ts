@@ -93,6 +93,12 @@ export class SwitchyardMetrics {
       ),
       requestBytes: new PreparedCounter('switchyard_request_body_bytes_total', 'Request body bytes (Content-Length) forwarded, by route and service.', ['route', 'service'], this.registry),
       responseBytes: new PreparedCounter('switchyard_response_body_bytes_total', 'Response body bytes sent to clients, by route and service.', ['route', 'service'], this.registry),
+      grpcResponses: new PreparedCounter(
+        'switchyard_grpc_responses_total',
+        'gRPC requests by route, service and the gRPC status the client got (grpc_status: OK, CANCELLED, UNAVAILABLE, ...), from the upstream or from the proxy.',
+        ['route', 'service', 'grpc_status'],
+        this.registry,
+      ),
     };
     this.upstreamFamilies = {
       attemptDuration: new PreparedHistogram('switchyard_upstream_attempt_duration_seconds', 'Duration of each attempt against an upstream endpoint, by service and outcome.', ['service', 'outcome'], LATENCY_BUCKETS, this.registry),

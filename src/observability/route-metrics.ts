@@ -1,5 +1,5 @@
 import type { CounterChild, HistogramChild, PreparedCounter, PreparedHistogram } from './prepared-metrics.js';
-import { METHOD_LABELS, STATUS_CLASS_LABELS } from './metric-labels.js';
+import { GRPC_STATUS_NAMES, METHOD_LABELS, STATUS_CLASS_LABELS } from './metric-labels.js';
 import type { ServiceMetrics } from './service-metrics.js';
 import { UpgradeMetrics, type UpgradeMetricFamilies } from './upgrade-metrics.js';
 
@@ -9,6 +9,8 @@ export interface RequestMetricFamilies {
   duration: PreparedHistogram;
   requestBytes: PreparedCounter;
   responseBytes: PreparedCounter;
+  /** gRPC responses by route, service and grpc_status (the status code's name). */
+  grpcResponses: PreparedCounter;
 }
 
 const CLASSES = STATUS_CLASS_LABELS.length;
@@ -27,6 +29,8 @@ export class RouteMetrics {
   private readonly responseBytes: CounterChild;
   /** Upgrades (tunnels) through this route. */
   readonly upgrades: UpgradeMetrics;
+  /** gRPC responses by status code (index = code). */
+  private readonly grpcCounters: CounterChild[] = [];
 
   constructor(
     readonly route: string,
@@ -44,6 +48,12 @@ export class RouteMetrics {
     this.requestBytes = families.requestBytes.labels(route, service);
     this.responseBytes = families.responseBytes.labels(route, service);
     this.upgrades = new UpgradeMetrics(route, service, upgradeFamilies);
+    for (const name of GRPC_STATUS_NAMES) this.grpcCounters.push(families.grpcResponses.labels(route, service, name));
+  }
+
+  /** A gRPC request ended with `status` (a gRPC status code; codes beyond 16 count as UNKNOWN). */
+  grpcResponse(status: number): void {
+    (this.grpcCounters[status] ?? this.grpcCounters[2]!).inc();
   }
 
   /** `method` and `statusClass` are indexes from methodLabelIndex / statusClassIndex. */

@@ -4,7 +4,7 @@ import type { FilterExchange } from '../filters/route-filter.js';
 import type { Route } from '../routing/route.js';
 import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
-import { grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
+import { GRPC_RETRY_BITS, grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -15,8 +15,9 @@ import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
 
 const kExchange = Symbol('switchyard.exchange');
+const kPushBefore = Symbol('switchyard.pushBefore');
 type TaggedResponse = ServerResponse & { [kExchange]?: ForwardExchange };
-type TaggedRequest = IncomingMessage & { [kExchange]?: ForwardExchange };
+type TaggedRequest = IncomingMessage & { [kExchange]?: ForwardExchange; [kPushBefore]?: IncomingMessage['push'] };
 
 /** Raised into undici when the client goes away, so the upstream request is cancelled. */
 export class ClientClosedError extends Error {
@@ -72,6 +73,14 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
   grpcStatus = -1;
   /** The client went away before the exchange finished. */
   private clientGone = false;
+  /**
+   * Copy of a gRPC request body kept while it streams upstream, for a retry on a status in
+   * retries.grpcRetryOn; null when not kept or past retries.bufferBody bytes.
+   */
+  private bodyCopy: Buffer[] | null = null;
+  private bodyCopyBytes = 0;
+  /** The client's body ended (the copy is whole if bodyCopy is not null). */
+  private bodyCopyDone = false;
   /** A trailers-only gRPC response held back until the upstream ends it (see onHeaders). */
   private heldStatus = 0;
   private heldHeaders: string[] | null = null;
@@ -131,6 +140,14 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
    */
   startGrpc(path: string, headers: string[], hasBody: boolean): void {
     this.grpc = true;
+    const retries = this.route.retries;
+    if (hasBody && (retries.on & GRPC_RETRY_BITS) !== 0 && retries.maxRetries > 0 && retries.bufferBody > 0) {
+      this.bodyCopy = [];
+      const req = this.req as TaggedRequest;
+      req[kExchange] = this;
+      req[kPushBefore] = req.push;
+      req.push = copyingPush;
+    }
     const deadline = grpcTimeoutMs(this.req.headers['grpc-timeout']);
     this.start(path, headers, hasBody, deadline);
   }
@@ -376,6 +393,18 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     }
   }
 
+  /** A chunk (or, null, the end) of a gRPC request body on its way upstream. */
+  bodyCopied(chunk: Buffer | null): void {
+    if (chunk === null) {
+      this.bodyCopyDone = true;
+      return;
+    }
+    if (this.bodyCopy === null) return;
+    this.bodyCopyBytes += chunk.length;
+    if (this.bodyCopyBytes > this.route.retries.bufferBody) this.bodyCopy = null;
+    else this.bodyCopy.push(chunk);
+  }
+
   /** A chunk of a request body being buffered. */
   bodyChunk(chunk: Buffer): void {
     this.bodyChunks?.push(chunk);
@@ -427,7 +456,13 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if ((policy.on & condition) === 0 || this.retries >= policy.maxRetries || this.totalTimedOut || this.res.headersSent) return false;
     // Safe to send again: it never reached the upstream, or it is idempotent with a replayable body.
     // A streamed body that undici took hold of (written, or destroyed by a cancel) is gone either way.
-    if (this.streamTaken || (this.connected && !this.replayable)) return false;
+    if ((condition & GRPC_RETRY_BITS) !== 0) {
+      // A gRPC status the route retries: safe once the whole body can be sent again (the
+      // route's word that the call may run twice, as in Envoy's retry_on).
+      if (!this.grpcReplayable()) return false;
+    } else if (this.streamTaken || (this.connected && !this.replayable)) {
+      return false;
+    }
     const cluster = this.route.cluster;
     const tried = (this.tried ??= []);
     tried.push(this.endpoint);
@@ -452,6 +487,16 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     cluster.stats.retries++;
     this.route.metrics.upstream.retried();
     this.nextEndpoint = next;
+    return true;
+  }
+
+  /** A gRPC try can be sent again: no body, or the whole body was copied on its way up. */
+  private grpcReplayable(): boolean {
+    if (!this.streamTaken) return true;
+    if (this.bodyCopy === null || !this.bodyCopyDone) return false;
+    this.body = Buffer.concat(this.bodyCopy, this.bodyCopyBytes);
+    this.bodyCopy = null;
+    this.streamTaken = false;
     return true;
   }
 
@@ -568,6 +613,16 @@ function resumeOnDrain(this: TaggedResponse): void {
 
 function onRequestChunk(this: TaggedRequest, chunk: Buffer): void {
   this[kExchange]?.bodyChunk(chunk);
+}
+
+/**
+ * The request stream's push while a gRPC body is copied: every chunk the listener hands to the
+ * stream (and its end) is also given to the exchange; the stream and its consumer (undici) are
+ * untouched otherwise. Chains to the push it replaced (the body size guard's, or the stream's).
+ */
+function copyingPush(this: TaggedRequest, chunk: unknown, encoding?: BufferEncoding): boolean {
+  this[kExchange]?.bodyCopied(chunk as Buffer | null);
+  return this[kPushBefore]!.call(this, chunk, encoding);
 }
 
 function onRequestEnd(this: TaggedRequest): void {

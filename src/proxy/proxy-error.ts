@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { constants, type Http2ServerResponse } from 'node:http2';
 import { markClosing } from './closing-connection.js';
 import { grpcStatusOf, isGrpcRequest, sendGrpcError } from './grpc-status.js';
+import { isHttp2 } from './http2-request.js';
 
 const { NGHTTP2_NO_ERROR } = constants;
 
@@ -14,6 +15,7 @@ export const PROXY_ERRORS = {
   header_fields_too_large: { status: 431, message: 'the request headers are too large' },
   method_not_supported: { status: 501, message: 'this method is not supported by the proxy' },
   version_not_supported: { status: 505, message: 'this HTTP version is not supported' },
+  upgrade_not_supported: { status: 501, message: 'upgrades are not proxied to services that speak HTTP/2' },
   upgrade_limit: { status: 503, message: 'too many upgraded connections are open; try again later' },
   no_healthy_endpoint: { status: 503, message: 'the service has no healthy instance' },
   over_capacity: { status: 503, message: 'the instance is at its concurrency limit and its queue is full' },
@@ -110,7 +112,7 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
  * size is in doubt, where reading on from the same connection is not safe.
  */
 export function sendProxyErrorAndClose(res: ServerResponse, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string): void {
-  if (res.req.httpVersionMajor === 2) {
+  if (isHttp2(res.req)) {
     // HTTP/2 frames each stream: the connection stays; the request body's stream is reset
     // once the answer is out (RST_STREAM NO_ERROR, RFC 9113 §8.1), so the client stops sending.
     sendProxyError(res, code, requestIdHeader, requestId, detail);

@@ -136,6 +136,12 @@ export class ProxyHandler {
       ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt);
       return;
     }
+    if (r.endpoint.protocol !== 'http1') {
+      // HTTP/1.1 Upgrade has no HTTP/2 form (RFC 9113 §8.6; WebSocket over HTTP/2 is extended CONNECT).
+      sendProxyError(res, 'upgrade_not_supported', idHeader, requestId, `service "${r.route.cluster.name}" has protocol ${r.endpoint.protocol}`);
+      ctx.observer.requestRejected(req, res, r.route, requestId, 'upgrade_not_supported', startedAt);
+      return;
+    }
     if (this.openUpgrades >= ctx.limits.maxUpgrades) {
       ctx.logger.warn({ requestId, open: this.openUpgrades, limit: ctx.limits.maxUpgrades }, 'upgrade refused: limits.maxUpgrades reached');
       r.route.metrics.upgrades.refused('limit');

@@ -31,6 +31,9 @@ export interface ExchangeRecord {
   readonly bytesOut: number;
   /** Attempts after the first. */
   readonly retries: number;
+  /** A gRPC request, and the gRPC status its client got (-1: none seen, e.g. the stream was cut). */
+  readonly grpc: boolean;
+  readonly grpcStatus: number;
   /** Why the exchange failed, or null when the response completed. */
   readonly failure: (Error & { code?: string }) | null;
 }

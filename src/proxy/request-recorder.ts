@@ -5,6 +5,7 @@ import type { OtlpSpanExporter } from '../observability/otlp-span-exporter.js';
 import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Route } from '../routing/route.js';
+import { GrpcStatus, grpcStatusOf, isGrpcRequest } from './grpc-status.js';
 import { classifyUpstreamError, PROXY_ERRORS, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord, RequestObserver, TunnelRecord } from './request-observer.js';
 
@@ -64,6 +65,7 @@ export class RequestRecorder implements RequestObserver {
       }
     }
     metrics.upstream.attemptEnded(outcome, upstreamSeconds);
+    if (x.grpc) metrics.grpcResponse(x.grpcStatus < 0 ? GrpcStatus.UNKNOWN : x.grpcStatus);
     if (this.spans !== null && x.spanId !== undefined && x.sampled) this.exportSpan(x, status, seconds, errorCode ?? undefined);
 
     if (this.accessLog === null) return;
@@ -116,7 +118,9 @@ export class RequestRecorder implements RequestObserver {
     const status = PROXY_ERRORS[code].status;
     const seconds = (performance.now() - startedAt) / 1000;
     const bytesIn = contentLength(req);
-    (route?.metrics ?? this.unrouted).requestEnded(methodLabelIndex(req.method), statusClassIndex(status), seconds, bytesIn, 0);
+    const routeMetrics = route?.metrics ?? this.unrouted;
+    routeMetrics.requestEnded(methodLabelIndex(req.method), statusClassIndex(status), seconds, bytesIn, 0);
+    if (isGrpcRequest(req)) routeMetrics.grpcResponse(grpcStatusOf(code));
     this.metrics.proxyError(code);
     if (this.accessLog === null) return;
     this.accessLog.other(

@@ -45,6 +45,9 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
   upstreamStatus = 0;
   bytesOut = 0;
   readonly retries = 0;
+  /** Upgrades are never gRPC. */
+  readonly grpc = false;
+  readonly grpcStatus = -1;
   /** Upgrade requests do not run route filters: no trace id, no span. */
   readonly traceId = undefined;
   readonly spanId = undefined;

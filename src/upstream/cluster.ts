@@ -108,6 +108,7 @@ export class Cluster {
       old.connectTimeout !== settings.connectTimeout ||
       old.keepAliveTimeout !== settings.keepAliveTimeout ||
       old.protocol !== settings.protocol ||
+      old.maxConcurrentStreams !== settings.maxConcurrentStreams ||
       JSON.stringify(old.tls) !== JSON.stringify(settings.tls);
     if (poolChanged) {
       const previous = this.endpointList;

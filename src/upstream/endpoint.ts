@@ -1,10 +1,22 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { ServiceConfig, UpstreamProtocol, UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
+import { Http2Pool } from './http2-pool.js';
 import { TlsPool } from './tls-pool.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
+
+/**
+ * What the proxy needs of an endpoint's connection pool: undici's Pool (HTTP/1.1) or an
+ * Http2Pool (h2, h2c) — same dispatch handler contract, close, connection events, free count.
+ */
+export interface UpstreamPool {
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
+  close(): Promise<void>;
+  on(event: 'connect' | 'disconnect', listener: () => void): unknown;
+  readonly stats: { readonly free: number };
+}
 
 /** `address:port`, with IPv6 addresses bracketed. */
 export function endpointKey(address: string, port: number): string {
@@ -35,7 +47,7 @@ export function healthFlagNames(flags: number): string[] {
 /** One active health check probe's outcome. */
 export interface HealthCheckResult {
   readonly ok: boolean;
-  /** "status 200", "connected", or the error. */
+  /** "status 200", "connected", "SERVING", or what was wrong. */
   readonly detail: string;
   /** When the probe ended, ms since epoch. */
   readonly at: number;
@@ -55,7 +67,7 @@ export interface ConnectionCounter {
  */
 export class Endpoint {
   readonly key: string;
-  readonly pool: Pool;
+  readonly pool: UpstreamPool;
   /** The registry's view, replaced (not mutated) on each registry update. */
   private instanceValue!: ServiceInstance;
   /**
@@ -91,27 +103,27 @@ export class Endpoint {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
     this.tls = upstreamTlsOptions(instance, settings, declaredTls);
-    const options: Pool.Options = {
-      connections: settings.connections,
-      pipelining: 1,
-      keepAliveTimeout: settings.keepAliveTimeout,
-      keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
-      connect: { timeout: settings.connectTimeout },
-    };
     this.protocol = settings.protocol;
     if (settings.protocol !== 'http1') {
-      // HTTP/2 through undici. undici runs a request with a streamed body (every proxied
-      // body, every gRPC call) or a non-idempotent method only when no other request is in
-      // flight on that connection, so with more than one request per connection a long gRPC
-      // stream would hold up the calls queued behind it. One request per connection
-      // (pipelining 1) makes the pool open another connection instead: HTTP/2 framing,
-      // trailers and flow control, without multiplexing (docs/design.md, "HTTP/2").
-      options.allowH2 = true;
-      // useH2c (prior knowledge) is read from the connector options, not from the pool's.
-      if (settings.protocol === 'h2c' && this.tls === null) options.connect = { timeout: settings.connectTimeout, useH2c: true } as Pool.Options['connect'];
+      this.pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
+        connections: settings.connections,
+        connectTimeout: settings.connectTimeout,
+        keepAliveTimeout: settings.keepAliveTimeout,
+        maxConcurrentStreams: settings.maxConcurrentStreams,
+        tls: this.tls,
+        servername: this.tls?.servername,
+      });
+    } else {
+      const options: Pool.Options = {
+        connections: settings.connections,
+        pipelining: 1,
+        keepAliveTimeout: settings.keepAliveTimeout,
+        keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
+        connect: { timeout: settings.connectTimeout },
+      };
+      this.pool =
+        this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);
     }
-    this.pool =
-      this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);
     this.pool.on('connect', () => connections.openConnections++);
     this.pool.on('disconnect', () => connections.openConnections--);
   }

@@ -4,15 +4,18 @@ import type { HealthCheckConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterStats } from './cluster-stats.js';
 import { HealthFlag, type Endpoint } from './endpoint.js';
+import { probeGrpcHealth } from './grpc-health-probe.js';
 
 /**
  * Active health checks for one cluster: one probe loop per endpoint, HTTP (GET path, expected
- * statuses, Host header) or TCP (connect). A loop waits interval + random jitter after each
- * probe ends, so there is never more than one probe in flight per endpoint and probes of many
- * endpoints do not align. `unhealthyThreshold` failures in a row set the endpoint's
- * activeCheck health flag; `healthyThreshold` passes in a row clear it. Endpoints start
- * healthy (the registry vouches for them) and get their first probe within one jitter.
- * Probes use their own short-lived connections, never the request pools.
+ * statuses, Host header), TCP (connect) or gRPC (the standard grpc.health.v1.Health/Check over
+ * HTTP/2, h2c or TLS as the endpoint's TLS options say; see grpc-health-probe.ts). A loop
+ * waits interval + random jitter after each probe ends, so there is never more than one probe
+ * in flight per endpoint and probes of many endpoints do not align. `unhealthyThreshold`
+ * failures in a row set the endpoint's activeCheck health flag; `healthyThreshold` passes in a
+ * row clear it. Endpoints start healthy (the registry vouches for them) and get their first
+ * probe within one jitter. Probes use their own short-lived connections, never the request
+ * pools; stop() cancels a probe in flight.
  */
 export class HealthChecker {
   private readonly probes = new Map<Endpoint, EndpointProbe>();
@@ -88,7 +91,16 @@ class EndpointProbe {
   private run(): void {
     this.timer = null;
     if (this.settings.type === 'tcp') this.probeTcp();
+    else if (this.settings.type === 'grpc') this.probeGrpc();
     else this.probeHttp();
+  }
+
+  private probeGrpc(): void {
+    const probe = probeGrpcHealth(this.endpoint, this.settings.grpcService, this.settings.timeout, (ok, detail) => {
+      this.current = null;
+      this.record(ok, detail);
+    });
+    this.current = probe;
   }
 
   private probeHttp(): void {

@@ -13,8 +13,7 @@ export class TlsPool extends Pool {
 
   constructor(origin: string, options: Pool.Options, tls: ConnectionOptions, connectTimeout: number, address: string) {
     const configured = tls.servername;
-    // allowH2 offers h2 by ALPN (the instance may still pick http/1.1).
-    const connector = buildConnector({ ...tls, timeout: connectTimeout, allowH2: options.allowH2 === true } as buildConnector.BuildOptions);
+    const connector = buildConnector({ ...tls, timeout: connectTimeout } as buildConnector.BuildOptions);
     super(origin, {
       ...options,
       connect: (opts, callback) => connector({ ...opts, servername: configured }, callback),

@@ -1,0 +1,450 @@
+import { EventEmitter } from 'node:events';
+import { connect as http2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type IncomingHttpStatusHeader, type OutgoingHttpHeaders } from 'node:http2';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
+import type { Readable } from 'node:stream';
+import type { Dispatcher } from 'undici';
+
+const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = constants;
+
+/** Settings of an Http2Pool, from the service's settings. */
+export interface Http2PoolOptions {
+  /** Most connections (sessions) to the instance. */
+  readonly connections: number;
+  readonly connectTimeout: number;
+  /** A connection with no stream open for this long is closed. */
+  readonly keepAliveTimeout: number;
+  /** Most streams per connection (the instance's SETTINGS may lower it). */
+  readonly maxConcurrentStreams: number;
+  /** TLS options (h2), or null for cleartext prior knowledge (h2c). */
+  readonly tls: ConnectionOptions | null;
+  /** SNI name and certificate name for TLS; undefined: the instance address (no SNI). */
+  readonly servername?: string;
+}
+
+/** An upstream answer or failure that undici would report with these codes. */
+class Http2UpstreamError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Header fields HTTP/2 forbids (RFC 9113 §8.2.2) or carries as pseudo-headers. The request
+ * list reaching the pool has hop-by-hop fields removed already; these are what is left of
+ * HTTP/1.1 framing.
+ */
+const NOT_SENT = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
+
+/**
+ * Upstream connections for services whose protocol is h2 or h2c: node:http2 client sessions,
+ * each carrying up to `maxConcurrentStreams` requests at once (fewer if the instance's
+ * SETTINGS say so), more sessions opened when all are full, up to `connections`; requests
+ * beyond wait in a queue.
+ *
+ * Written here rather than taken from undici, which the proxy uses for HTTP/1.1: undici 7's
+ * HTTP/2 client runs a request with a streamed body (every proxied request body, every gRPC
+ * call) or a non-idempotent method only when no other request is in flight on its connection,
+ * so a long gRPC stream blocks the calls queued behind it, and it has no h2c option at the
+ * pool level. It implements the part of undici's Dispatcher the proxy uses — `dispatch()` with
+ * the same handler callbacks (onConnect, onHeaders, onData, onComplete, onError), `close()`,
+ * 'connect'/'disconnect' events and `stats.free` — so the exchanges and the circuit breaker
+ * do not know which kind of pool they talk to.
+ */
+export class Http2Pool extends EventEmitter {
+  private readonly sessions: PooledSession[] = [];
+  /** Requests waiting for a stream slot. */
+  private readonly queue: Http2Request[] = [];
+  /** Sessions being connected (counted against `connections`). */
+  private connecting = 0;
+  private closed = false;
+  private closeWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly origin: string,
+    private readonly options: Http2PoolOptions,
+  ) {
+    super();
+  }
+
+  /** Connections with room for another stream (the circuit breaker's "no new connection needed"). */
+  get stats(): { free: number } {
+    let free = 0;
+    for (const s of this.sessions) if (s.usable && s.active < s.limit) free++;
+    return { free };
+  }
+
+  dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const request = new Http2Request(this, options, handler);
+    if (this.closed) {
+      request.fail(new Http2UpstreamError('the upstream pool is closed', 'UND_ERR_CLOSED'));
+      return false;
+    }
+    const session = this.sessionWithRoom();
+    if (session !== null) request.start(session);
+    else {
+      this.queue.push(request);
+      this.grow();
+    }
+    return true;
+  }
+
+  /** Closes every connection once its streams are done; queued requests fail. */
+  close(): Promise<void> {
+    this.closed = true;
+    const queued = this.queue.splice(0);
+    for (const r of queued) r.fail(new Http2UpstreamError('the upstream pool is closed', 'UND_ERR_CLOSED'));
+    for (const s of this.sessions) s.session.close();
+    if (this.sessions.length === 0 && this.connecting === 0) return Promise.resolve();
+    return new Promise((resolve) => this.closeWaiters.push(resolve));
+  }
+
+  /** A request gave up its place in the queue (cancelled before it got a stream). */
+  dequeue(request: Http2Request): void {
+    const i = this.queue.indexOf(request);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  /** A stream ended on `session`: its slot goes to the next queued request. */
+  streamEnded(session: PooledSession): void {
+    session.active--;
+    this.drainQueue();
+    if (session.active === 0) session.idleSince();
+  }
+
+  private sessionWithRoom(): PooledSession | null {
+    // The busiest session with room: streams gather on few connections, so idle ones close.
+    let best: PooledSession | null = null;
+    for (const s of this.sessions) {
+      if (!s.usable || s.active >= s.limit) continue;
+      if (best === null || s.active > best.active) best = s;
+    }
+    return best;
+  }
+
+  private drainQueue(): void {
+    while (this.queue.length > 0) {
+      const session = this.sessionWithRoom();
+      if (session === null) {
+        this.grow();
+        return;
+      }
+      this.queue.shift()!.start(session);
+    }
+  }
+
+  /** Opens another connection if queued requests need one and the limit allows. */
+  private grow(): void {
+    if (this.closed || this.queue.length === 0) return;
+    // Connections being set up will take up to maxConcurrentStreams queued requests each.
+    if (this.connecting * this.options.maxConcurrentStreams >= this.queue.length) return;
+    if (this.sessions.length + this.connecting >= this.options.connections) return;
+    this.connecting++;
+    const pooled = new PooledSession(this, this.openSession(), this.options);
+    // Ready once the instance's SETTINGS are in (they come first on every HTTP/2 connection):
+    // its SETTINGS_MAX_CONCURRENT_STREAMS must be known before streams are opened on it.
+    pooled.session.once('remoteSettings', () => {
+      this.connecting--;
+      pooled.connected = true;
+      this.sessions.push(pooled);
+      this.emit('connect', this.origin, [this]);
+      this.drainQueue();
+    });
+  }
+
+  private openSession(): ClientHttp2Session {
+    const { tls, connectTimeout, servername } = this.options;
+    const url = new URL(this.origin);
+    const session = http2Connect(this.origin, {
+      settings: { enablePush: false },
+      ...(tls !== null
+        ? {
+            createConnection: () =>
+              tlsConnect({ ...tls, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), servername: servername ?? '', ALPNProtocols: ['h2'] }),
+          }
+        : null),
+    });
+    const timer = setTimeout(() => session.destroy(new Http2UpstreamError(`no HTTP/2 connection within ${connectTimeout} ms (connect, TLS and SETTINGS)`, 'UND_ERR_CONNECT_TIMEOUT')), connectTimeout);
+    session.once('remoteSettings', () => clearTimeout(timer));
+    session.once('close', () => clearTimeout(timer));
+    return session;
+  }
+
+  /** A session closed (or failed to connect). */
+  sessionClosed(pooled: PooledSession, error: Error | null): void {
+    const i = this.sessions.indexOf(pooled);
+    if (i >= 0) {
+      this.sessions.splice(i, 1);
+      this.emit('disconnect', this.origin, [this], error);
+    } else if (!pooled.connected) {
+      this.connecting--;
+      // Nothing to connect to: the requests waiting for this connection fail as undici's
+      // would (ECONNREFUSED, connect timeout, TLS errors), so they can be retried elsewhere.
+      if (this.sessions.length === 0 && this.connecting === 0) {
+        const queued = this.queue.splice(0);
+        const err = error ?? new Http2UpstreamError('the upstream connection closed before it was set up', 'UND_ERR_SOCKET');
+        for (const r of queued) r.fail(err);
+      }
+    }
+    if (this.closed && this.sessions.length === 0 && this.connecting === 0) {
+      for (const resolve of this.closeWaiters.splice(0)) resolve();
+    } else {
+      this.drainQueue();
+    }
+  }
+}
+
+/** One connection of the pool and its stream count. */
+class PooledSession {
+  active = 0;
+  /** Streams allowed at once: ours, lowered by the instance's SETTINGS_MAX_CONCURRENT_STREAMS. */
+  limit: number;
+  connected = false;
+  /** False after GOAWAY (streams in flight finish; no new ones). */
+  usable = true;
+  private lastError: Error | null = null;
+
+  constructor(
+    pool: Http2Pool,
+    readonly session: ClientHttp2Session,
+    options: Http2PoolOptions,
+  ) {
+    this.limit = options.maxConcurrentStreams;
+    session.on('remoteSettings', (settings) => {
+      const max = settings.maxConcurrentStreams;
+      if (max !== undefined) this.limit = Math.max(1, Math.min(this.limit, max));
+    });
+    session.on('goaway', () => {
+      this.usable = false;
+    });
+    // Errors end the session; its streams report their own failure to their exchanges. The
+    // error is kept for the requests that waited for this connection.
+    session.on('error', (err: Error) => {
+      this.lastError = err;
+    });
+    session.once('close', () => {
+      this.usable = false;
+      pool.sessionClosed(this, this.lastError);
+    });
+    session.setTimeout(options.keepAliveTimeout, () => {
+      if (this.active === 0) session.close();
+    });
+  }
+
+  /** No stream open: the idle timer (session.setTimeout) may close the session. */
+  idleSince(): void {
+    if (!this.usable && this.active === 0) this.session.close();
+  }
+}
+
+/** One request on an HTTP/2 stream, reported to an undici-style handler. */
+class Http2Request {
+  private stream: ClientHttp2Stream | null = null;
+  private session: PooledSession | null = null;
+  private done = false;
+  private gotResponse = false;
+  private trailers: IncomingHttpHeaders | null = null;
+  private headersTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly pool: Http2Pool,
+    private readonly options: Dispatcher.DispatchOptions,
+    private readonly handler: Dispatcher.DispatchHandler,
+  ) {}
+
+  /** Opens the stream on `session`, tells the handler (onConnect), sends headers and body. */
+  start(pooled: PooledSession): void {
+    const opts = this.options;
+    const headers = requestHeaders(opts);
+    const body = opts.body as Buffer | Readable | null | undefined;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = pooled.session.request(headers, { endStream: body == null || (Buffer.isBuffer(body) && body.length === 0) });
+    } catch (err) {
+      this.fail(err as Error);
+      return;
+    }
+    pooled.active++;
+    this.session = pooled;
+    this.stream = stream;
+    stream.on('response', this.onResponse);
+    stream.on('headers', this.onInformational);
+    stream.on('data', this.onData);
+    stream.once('trailers', this.onTrailers);
+    stream.once('end', this.onEnd);
+    stream.once('close', this.onClose);
+    stream.on('error', this.onStreamError);
+    const headersTimeout = opts.headersTimeout ?? 0;
+    if (headersTimeout > 0) this.headersTimer = setTimeout(this.onHeadersTimeout, headersTimeout);
+    this.handler.onConnect?.(this.abort);
+    if (this.done) return;
+    if (Buffer.isBuffer(body)) {
+      if (body.length > 0) stream.end(body);
+    } else if (body != null) {
+      body.pipe(stream);
+      body.once('error', this.onBodyError);
+    }
+  }
+
+  /** Fails a request that never got a stream (queued, pool closed, connect failed). */
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.pool.dequeue(this);
+    this.handler.onError?.(err);
+  }
+
+  private readonly abort = (err?: Error): void => {
+    if (this.done) return;
+    this.finish(err ?? new Http2UpstreamError('request aborted', 'UND_ERR_ABORTED'));
+  };
+
+  private readonly onResponse = (headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
+    if (this.done) return;
+    this.gotResponse = true;
+    this.clearHeadersTimer();
+    const bodyTimeout = this.options.bodyTimeout ?? 0;
+    if (bodyTimeout > 0) this.stream!.setTimeout(bodyTimeout, this.onBodyTimeout);
+    const status = Number(headers[HTTP2_HEADER_STATUS]);
+    if (this.handler.onHeaders?.(status, rawHeaders(headers), this.resume, '') === false) this.stream!.pause();
+  };
+
+  /** 1xx responses (103 Early Hints and the like) before the final one. */
+  private readonly onInformational = (headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
+    if (this.done || this.gotResponse) return;
+    const status = Number(headers[HTTP2_HEADER_STATUS]);
+    if (status >= 100 && status < 200) this.handler.onHeaders?.(status, rawHeaders(headers), this.resume, '');
+  };
+
+  private readonly resume = (): void => {
+    this.stream?.resume();
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.done) return;
+    if (this.handler.onData?.(chunk) === false) this.stream!.pause();
+  };
+
+  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
+    this.trailers = trailers;
+  };
+
+  private readonly onEnd = (): void => {
+    if (this.done) return;
+    if (!this.gotResponse) {
+      this.finish(new Http2UpstreamError('the upstream ended the stream without a response', 'UND_ERR_SOCKET'));
+      return;
+    }
+    this.done = true;
+    this.release();
+    // The response is complete; a request body still streaming is not needed any more.
+    const body = this.options.body as Readable | Buffer | null | undefined;
+    if (body != null && !Buffer.isBuffer(body)) body.unpipe(this.stream!);
+    if (!this.stream!.closed) this.stream!.close();
+    // undici's handler type says string[]; trailers of HTTP/2 responses arrive as an object.
+    this.handler.onComplete?.(this.trailers as unknown as string[] | null);
+  };
+
+  private readonly onClose = (): void => {
+    if (this.done) {
+      return;
+    }
+    const code = this.stream!.rstCode;
+    const refused = code === NGHTTP2_REFUSED_STREAM;
+    this.finish(new Http2UpstreamError(refused ? 'the upstream refused the stream (REFUSED_STREAM)' : `the upstream reset the stream (code ${code ?? 'none'})`, refused ? 'UND_ERR_SOCKET' : 'ECONNRESET'));
+  };
+
+  private readonly onStreamError = (err: Error & { code?: string }): void => {
+    if (this.done) return;
+    // A reset by the instance (RST_STREAM with an error code) is undici's ECONNRESET.
+    const reset = err.code === undefined || err.code === 'ERR_HTTP2_STREAM_ERROR' || err.code === 'ERR_HTTP2_SESSION_ERROR';
+    this.finish(reset ? new Http2UpstreamError(`the upstream reset the stream: ${err.message}`, this.stream?.rstCode === NGHTTP2_REFUSED_STREAM ? 'UND_ERR_SOCKET' : 'ECONNRESET') : err);
+  };
+
+  private readonly onBodyError = (err: Error): void => {
+    this.abort(err);
+  };
+
+  private readonly onHeadersTimeout = (): void => {
+    this.headersTimer = null;
+    this.finish(new Http2UpstreamError(`no response headers within ${this.options.headersTimeout} ms`, 'UND_ERR_HEADERS_TIMEOUT'));
+  };
+
+  private readonly onBodyTimeout = (): void => {
+    this.finish(new Http2UpstreamError(`no response data within ${this.options.bodyTimeout} ms`, 'UND_ERR_BODY_TIMEOUT'));
+  };
+
+  /** Ends the request with `err`: the stream is cancelled and the handler told once. */
+  private finish(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.release();
+    const stream = this.stream;
+    if (stream !== null) {
+      const body = this.options.body as Readable | Buffer | null | undefined;
+      if (body != null && !Buffer.isBuffer(body)) body.unpipe(stream);
+      if (!stream.closed) stream.close(NGHTTP2_CANCEL);
+    }
+    this.handler.onError?.(err);
+  }
+
+  private release(): void {
+    this.clearHeadersTimer();
+    if (this.session !== null) {
+      const session = this.session;
+      this.session = null;
+      this.pool.streamEnded(session);
+    }
+  }
+
+  private clearHeadersTimer(): void {
+    if (this.headersTimer === null) return;
+    clearTimeout(this.headersTimer);
+    this.headersTimer = null;
+  }
+}
+
+/**
+ * The HTTP/2 request header block from undici-style options: pseudo-headers from the method,
+ * path and Host; the other fields lower-cased, minus what HTTP/2 forbids; TE only as "trailers".
+ */
+function requestHeaders(opts: Dispatcher.DispatchOptions): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = { ':method': opts.method, ':path': opts.path };
+  const list = opts.headers as string[] | null | undefined;
+  if (list != null) {
+    for (let i = 0; i < list.length; i += 2) {
+      const name = list[i]!.toLowerCase();
+      const value = list[i + 1]!;
+      if (name === 'host') {
+        out[':authority'] = value;
+        continue;
+      }
+      if (NOT_SENT.has(name)) continue;
+      if (name === 'te') {
+        if (value.toLowerCase().includes('trailers')) out.te = 'trailers';
+        continue;
+      }
+      const existing = out[name];
+      if (existing === undefined) out[name] = value;
+      else if (Array.isArray(existing)) existing.push(value);
+      else out[name] = [String(existing), value];
+    }
+  }
+  return out;
+}
+
+/** Response headers as undici's raw list ([name, value, ...] Buffers), without pseudo-headers. */
+function rawHeaders(headers: IncomingHttpHeaders): Buffer[] {
+  const out: Buffer[] = [];
+  for (const name in headers) {
+    if (name.charCodeAt(0) === 58 /* : */) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    const key = Buffer.from(name, 'latin1');
+    if (Array.isArray(value)) for (const v of value) out.push(key, Buffer.from(v, 'latin1'));
+    else out.push(key, Buffer.from(String(value), 'latin1'));
+  }
+  return out;
+}
