@@ -95,6 +95,26 @@ export function directH2Target(): H2TargetSpec {
   };
 }
 
+/** Switchyard's configuration and services file for an HTTP/2 scenario (as YAML-ready objects). */
+export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls' | 'h2cUpstreamPort' | 'http1UpstreamPort'>, port: number): { config: object; services: object } {
+  const listener =
+    ctx.tls === undefined
+      ? { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }
+      : { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2', 'http1'], tls: { cert: ctx.tls.cert, key: ctx.tls.key } };
+  const instancePort = ctx.upstream === 'h2c' ? ctx.h2cUpstreamPort : ctx.http1UpstreamPort;
+  return {
+    config: {
+      listeners: [listener],
+      admin: { enabled: false },
+      registry: { type: 'file', path: 'services.yaml', watch: false },
+      services: { bench: { protocol: ctx.upstream } },
+      routes: [{ name: 'all', match: { path: '/' }, service: 'bench' }],
+      logging: { level: 'warn' },
+    },
+    services: { services: { bench: { instances: [{ id: 'bench-0', address: '127.0.0.1', port: instancePort }] } } },
+  };
+}
+
 /**
  * Switchyard as users run it: the built CLI with a generated config. The listener takes
  * cleartext HTTP/2 with prior knowledge (`protocols: [h2c]`), or HTTP/2 over TLS by ALPN
@@ -108,19 +128,7 @@ export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
       const dir = join(ctx.workDir, name);
       await mkdir(dir, { recursive: true });
       const port = await freePort();
-      const config = {
-        listeners: [
-          ctx.tls === undefined
-            ? { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }
-            : { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2', 'http1'], tls: { cert: ctx.tls.cert, key: ctx.tls.key } },
-        ],
-        admin: { enabled: false },
-        registry: { type: 'file', path: 'services.yaml', watch: false },
-        services: { bench: { protocol: ctx.upstream } },
-        routes: [{ name: 'all', match: { path: '/' }, service: 'bench' }],
-        logging: { level: 'warn' },
-      };
-      const services = { services: { bench: { instances: [{ id: 'bench-0', address: '127.0.0.1', port: upstreamPort(ctx) }] } } };
+      const { config, services } = switchyardH2Config(ctx, port);
       await writeFile(join(dir, 'services.yaml'), stringify(services));
       await writeFile(join(dir, 'config.yaml'), stringify(config));
       const proc = spawnLogged({
