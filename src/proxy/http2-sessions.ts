@@ -34,6 +34,8 @@ type TrackedStream = ServerHttp2Stream & { [kState]?: SessionState };
  * - idle connections (no stream open for `limits.keepAliveTimeout`) get a GOAWAY, like an idle
  *   HTTP/1.1 keep-alive connection is closed, also after a quiet stream held the connection
  *   past that time (node:http2 does not reliably re-arm a session timer that has fired);
+ * - a connection with frames waiting to be sent and no traffic for that time is closed: its
+ *   client stopped reading, or nghttp2 ended it after a protocol error and stays silent;
  * - rapid reset (CVE-2023-44487): a connection whose client cancelled `prematureResetLimit`
  *   streams before their response ended, at least half of all its streams, is closed with
  *   GOAWAY ENHANCE_YOUR_CALM (the rule Envoy applies). nghttp2 1.57+ also caps the RST_STREAM
@@ -121,6 +123,21 @@ export class Http2Sessions {
     stream.once('close', onStreamClose);
   };
 
+  /**
+   * Frames have waited to be sent for `keepAliveTimeout` with no traffic: the client stopped
+   * reading, or nghttp2 ended the connection after a protocol error (a GOAWAY it sent itself,
+   * e.g. for DATA on a closed stream) and sends nothing more. node:http2 tells the application
+   * neither, and keeps the socket and the open streams until the client leaves.
+   */
+  stalled(state: SessionState): void {
+    const session = state.session;
+    this.logger.debug(
+      { listener: this.listenerName, remoteAddress: session.socket?.remoteAddress, streams: state.open, timeoutMs: this.limits.keepAliveTimeout },
+      'HTTP/2 connection closed: nothing could be sent to its client for limits.keepAliveTimeout',
+    );
+    session.destroy();
+  }
+
   /** A stream of `session` was cancelled by its client before its response ended. */
   prematureReset(session: TrackedSession, state: SessionState): void {
     state.premature++;
@@ -150,7 +167,8 @@ function onStreamClose(this: TrackedStream): void {
 
 /**
  * No traffic for `keepAliveTimeout`: a connection without open streams gets a GOAWAY. Streams
- * open (a long gRPC stream that is quiet for a while) keep it. Once fired, node:http2 re-arms
+ * open (a long gRPC stream that is quiet for a while) keep it, unless frames are waiting to be
+ * sent all that time (see `stalled`). Once fired, node:http2 re-arms
  * this timer only on some later traffic (a response written afterwards does not always do it),
  * so the last of those streams to close starts it again.
  */
@@ -158,5 +176,6 @@ function onSessionTimeout(this: TrackedSession): void {
   const state = this[kState];
   if (state === undefined) return;
   if (state.open === 0) this.close();
+  else if ((this.state?.outboundQueueSize ?? 0) > 0) state.owner.stalled(state);
   else state.idleTimerSpent = true;
 }

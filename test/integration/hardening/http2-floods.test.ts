@@ -70,6 +70,11 @@ function upstreamHandler(req: import('node:http').IncomingMessage, res: ServerRe
     req.on('end', () => res.end(JSON.stringify({ bytes: upload.received, sha256: hash.digest('hex') })));
     return;
   }
+  if (req.url === '/big') {
+    req.resume();
+    res.end(Buffer.alloc(MiB, 'b'));
+    return;
+  }
   req.resume();
   req.on('end', () => res.end('ok'));
 }
@@ -488,6 +493,34 @@ describe('idle connections (keepAliveTimeout)', () => {
     expect(goaway.errorCode).toBe(ErrorCode.NO_ERROR);
     expect(goaway.lastStreamId).toBe(1);
     await client.waitForClose(10_000);
+  });
+
+  it('DATA on a closed stream: nghttp2 sends GOAWAY STREAM_CLOSED; the connection it leaves open is closed once quiet', async () => {
+    const client = await RawHttp2Client.connect(idleProxy.port);
+    await client.handshake();
+    const block = requestBlock(`127.0.0.1:${idleProxy.port}`, '/ok');
+    client.write(headersFrame(1, block, { endStream: true }), repeated(dataFrame(1, Buffer.from('x')), 10));
+    const goaway = await client.waitFor((f) => f.type === FrameType.GOAWAY, 5_000, 'GOAWAY');
+    expect(goaway.errorCode).toBe(ErrorCode.STREAM_CLOSED);
+    await client.waitForClose(10_000);
+    await eventually(() => idleProxy.log.find('nothing could be sent').length > 0, 5_000, 'the close to be logged');
+  });
+
+  it('a client that grants no more flow-control window keeps its connection; the response completes when it does', async () => {
+    const client = await RawHttp2Client.connect(idleProxy.port);
+    await client.handshake();
+    client.write(headersFrame(1, requestBlock(`127.0.0.1:${idleProxy.port}`, '/big'), { endStream: true }));
+    const bodyBytes = (): number => client.received(FrameType.DATA, 1).reduce((n, f) => n + f.payload.length, 0);
+    // The default windows (65,535 bytes) run out long before 1 MiB.
+    await client.until(() => bodyBytes() === 65_535, 5_000, 'the first window of the body');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(client.goaway).toBeUndefined();
+    expect(client.closed).toBe(false);
+    expect(bodyBytes()).toBe(65_535);
+    client.write(windowUpdateFrame(0, MiB), windowUpdateFrame(1, MiB));
+    await client.waitFor((f) => f.type === FrameType.DATA && f.streamId === 1 && (f.flags & Flag.END_STREAM) !== 0, 5_000, 'the end of the body');
+    expect(bodyBytes()).toBe(MiB);
+    client.close();
   });
 
   it('a connection with a quiet open stream is kept; after the stream ends it is closed as idle', async () => {
