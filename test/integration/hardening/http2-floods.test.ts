@@ -180,6 +180,30 @@ describe('rapid reset (CVE-2023-44487)', () => {
     await expectOthersServed();
   });
 
+  it('streams cancelled only once their requests reached the upstream: cut at the limit, the upstream saw at most the limit plus one batch', async () => {
+    const BATCH = 25;
+    const before = upstream.requests.length;
+    const client = await openClient();
+    const block = requestBlock(host, '/hold/rapid');
+    let opened = 0;
+    for (let batch = 0; batch < N / BATCH && !client.closed && client.goaway === undefined; batch++) {
+      const ids = Array.from({ length: BATCH }, (_, i) => streamId(opened + i));
+      opened += BATCH;
+      client.write(...ids.map((id) => headersFrame(id, block, { endStream: true })));
+      await eventually(() => upstream.requests.length - before >= opened || client.goaway !== undefined, 5_000, 'the batch to reach the upstream');
+      client.write(...ids.map((id) => rstStreamFrame(id, ErrorCode.CANCEL)));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const goaway = await client.waitFor((f) => f.type === FrameType.GOAWAY, 5_000, 'GOAWAY');
+    await client.waitForClose(5_000);
+    expect(goaway.errorCode).toBe(ErrorCode.ENHANCE_YOUR_CALM);
+    const reached = upstream.requests.length - before;
+    figures.rapidResetAfterUpstreamReached = reached;
+    expect(reached).toBeLessThanOrEqual(100 + BATCH);
+    release();
+    await expectOthersServed();
+  });
+
   it('the same over TLS (ALPN h2)', async () => {
     const before = upstream.requests.length;
     const client = await RawHttp2Client.connectTls(tlsPort, 'a.test', caPem);
