@@ -40,6 +40,9 @@ const RSS_GROWTH_BOUND = 64 * MiB;
 /** Figures measured by the tests, printed once at the end. */
 const figures: Record<string, number | string> = {};
 
+/** One body shared by all /big responses, so that the upstream's own allocations do not count in RSS. */
+const BIG_BODY = Buffer.alloc(MiB, 'b');
+
 /** Responses the upstream holds (paths under /hold) until `release()`. */
 const held: ServerResponse[] = [];
 function release(): void {
@@ -72,7 +75,7 @@ function upstreamHandler(req: import('node:http').IncomingMessage, res: ServerRe
   }
   if (req.url === '/big') {
     req.resume();
-    res.end(Buffer.alloc(MiB, 'b'));
+    res.end(BIG_BODY);
     return;
   }
   req.resume();
@@ -545,6 +548,26 @@ describe('idle connections (keepAliveTimeout)', () => {
     await client.waitFor((f) => f.type === FrameType.DATA && f.streamId === 1 && (f.flags & Flag.END_STREAM) !== 0, 5_000, 'the end of the body');
     expect(bodyBytes()).toBe(MiB);
     client.close();
+  });
+
+  it('a client that opens its windows wide, asks for large responses and never reads: memory bounded, connection closed once stalled', async () => {
+    const client = await RawHttp2Client.connect(idleProxy.port);
+    await client.handshake([[Setting.INITIAL_WINDOW_SIZE, 2 ** 31 - 1]]);
+    const streams = 50;
+    const block = requestBlock(`127.0.0.1:${idleProxy.port}`, '/big');
+    client.stopReading();
+    const rss = process.memoryUsage().rss;
+    const before = upstream.requests.length;
+    client.write(windowUpdateFrame(0, 2 ** 31 - 1 - 65_535), ...Array.from({ length: streams }, (_, i) => headersFrame(streamId(i), block, { endStream: true })));
+    await eventually(() => upstream.requests.length - before === streams, 10_000, 'the requests to reach the upstream');
+    await eventually(() => idleProxy.log.find('nothing could be sent').length > 0, 20_000, 'the stalled connection to be closed');
+    const growth = process.memoryUsage().rss - rss;
+    figures.nonReadingClientRssGrowthMiB = +(growth / MiB).toFixed(1);
+    // 50 MiB of responses were asked for.
+    expect(growth).toBeLessThan(RSS_GROWTH_BOUND);
+    // A paused socket does not see the close until it reads again.
+    client.socket.resume();
+    await client.waitForClose(10_000);
   });
 
   it('a connection with a quiet open stream is kept; after the stream ends it is closed as idle', async () => {
