@@ -38,11 +38,13 @@ type TrackedStream = ServerHttp2Stream & { [kState]?: SessionState };
  *   client stopped reading, or nghttp2 ended it after a protocol error and stays silent;
  * - rapid reset (CVE-2023-44487): a connection whose client cancelled `prematureResetLimit`
  *   streams before their response ended, at least half of all its streams, is closed with
- *   GOAWAY ENHANCE_YOUR_CALM (the rule Envoy applies). nghttp2 1.57+ also caps the RST_STREAM
+ *   GOAWAY ENHANCE_YOUR_CALM (Envoy's rule, which applies it only from a connection's 500th
+ *   stream; docs/security.md compares them). nghttp2 1.57+ also caps the RST_STREAM
  *   rate, but only after 1,000 resets, each of which started an upstream request here.
  * CONTINUATION floods (CVE-2024-27983), SETTINGS and PING floods whose acknowledgements the
- * client never reads (CVE-2019-9515/9512), and invalid-frame floods are cut by nghttp2 itself
- * (Node ≥ 20.12.1); tests send each with a raw HTTP/2 client.
+ * client never reads (CVE-2019-9515/9512) are cut by nghttp2 itself (Node ≥ 20.12.1), empty and
+ * invalid frame floods (CVE-2019-9518) by node:http2 (maxSessionInvalidFrames, 1,000);
+ * test/integration/hardening/http2-floods.test.ts sends each with a raw HTTP/2 client.
  */
 export class Http2Sessions {
   readonly server: Http2Server;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http2 from 'node:http2';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,7 +52,7 @@ function release(): void {
 /** Upload handler state: paused until `resumeUpload()`. */
 const upload = { received: 0, resume: (): void => undefined };
 
-function upstreamHandler(req: import('node:http').IncomingMessage, res: ServerResponse): void {
+function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
   if (req.url!.startsWith('/hold')) {
     req.resume();
     held.push(res);
