@@ -698,7 +698,7 @@ export const configSchema = z
               .min(1)
               .max(10_000)
               .default(128)
-              .describe('Streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS); more are refused with RST_STREAM REFUSED_STREAM.'),
+              .describe('Streams one client connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). Streams beyond it that a client opens before acknowledging the setting are refused (RST_STREAM REFUSED_STREAM); a client that exceeds it after acknowledging loses the connection (nghttp2: GOAWAY).'),
             initialWindowSize: sizeSchema
               .refine((n) => n >= 65_535 && n <= 2 ** 31 - 1, { message: 'must be from 65535 bytes to 2GiB' })
               .default(256 * 1024)

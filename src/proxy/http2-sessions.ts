@@ -14,24 +14,37 @@ interface SessionState {
   total: number;
   /** Streams the client cancelled before their response ended. */
   premature: number;
+  /** The idle timer fired while streams were open (node:http2 does not re-arm it by itself). */
+  idleTimerSpent: boolean;
   readonly owner: Http2Sessions;
+  readonly session: TrackedSession;
 }
 const kState = Symbol('switchyard.http2SessionState');
 type TrackedSession = ServerHttp2Session & { [kState]?: SessionState };
+/**
+ * A stream carries its connection's state itself: node:http2 unlinks `stream.session` when a
+ * stream is destroyed, before its 'close' event.
+ */
+type TrackedStream = ServerHttp2Stream & { [kState]?: SessionState };
 
 /**
  * The HTTP/2 side of a listener: a node:http2 server that never listens itself (the listener
  * hands it connections), with the limits of `limits.http2` and the listener's header limits,
  * plus what nghttp2 does not do for us:
  * - idle connections (no stream open for `limits.keepAliveTimeout`) get a GOAWAY, like an idle
- *   HTTP/1.1 keep-alive connection is closed;
+ *   HTTP/1.1 keep-alive connection is closed, also after a quiet stream held the connection
+ *   past that time (node:http2 does not reliably re-arm a session timer that has fired);
+ * - a connection with frames waiting to be sent and no traffic for that time is closed: its
+ *   client stopped reading, or nghttp2 ended it after a protocol error and stays silent;
  * - rapid reset (CVE-2023-44487): a connection whose client cancelled `prematureResetLimit`
  *   streams before their response ended, at least half of all its streams, is closed with
- *   GOAWAY ENHANCE_YOUR_CALM (the rule Envoy applies). nghttp2 1.57+ also caps the RST_STREAM
+ *   GOAWAY ENHANCE_YOUR_CALM (Envoy's rule, which applies it only from a connection's 500th
+ *   stream; docs/security.md compares them). nghttp2 1.57+ also caps the RST_STREAM
  *   rate, but only after 1,000 resets, each of which started an upstream request here.
  * CONTINUATION floods (CVE-2024-27983), SETTINGS and PING floods whose acknowledgements the
- * client never reads (CVE-2019-9515/9512), and invalid-frame floods are cut by nghttp2 itself
- * (Node ≥ 20.12.1); tests send each with a raw HTTP/2 client.
+ * client never reads (CVE-2019-9515/9512) are cut by nghttp2 itself (Node ≥ 20.12.1), empty and
+ * invalid frame floods (CVE-2019-9518) by node:http2 (maxSessionInvalidFrames, 1,000);
+ * test/integration/hardening/http2-floods.test.ts sends each with a raw HTTP/2 client.
  */
 export class Http2Sessions {
   readonly server: Http2Server;
@@ -88,25 +101,44 @@ export class Http2Sessions {
   }
 
   private readonly onSession = (session: ServerHttp2Session): void => {
-    (session as TrackedSession)[kState] = { open: 0, total: 0, premature: 0, owner: this };
+    (session as TrackedSession)[kState] = { open: 0, total: 0, premature: 0, idleTimerSpent: false, owner: this, session };
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
-    session.setTimeout(this.limits.keepAliveTimeout, () => {
-      const state = (session as TrackedSession)[kState]!;
-      // Streams open (a long gRPC stream that is quiet for a while) keep the connection.
-      if (state.open === 0) session.close();
-    });
+    session.on('timeout', onSessionTimeout);
+    session.setTimeout(this.limits.keepAliveTimeout);
     if (this.draining) session.close();
   };
+
+  /** Starts the idle timer again once the last stream of a connection whose timer fired has closed. */
+  rearmIdleTimer(state: SessionState): void {
+    state.idleTimerSpent = false;
+    if (!state.session.closed && !state.session.destroyed) state.session.setTimeout(this.limits.keepAliveTimeout);
+  }
 
   private readonly onStream = (stream: ServerHttp2Stream): void => {
     const state = (stream.session as TrackedSession | undefined)?.[kState];
     if (state === undefined) return;
     state.open++;
     state.total++;
+    (stream as TrackedStream)[kState] = state;
     stream.once('aborted', onStreamAborted);
     stream.once('close', onStreamClose);
   };
+
+  /**
+   * Frames have waited to be sent for `keepAliveTimeout` with no traffic: the client stopped
+   * reading, or nghttp2 ended the connection after a protocol error (a GOAWAY it sent itself,
+   * e.g. for DATA on a closed stream) and sends nothing more. node:http2 tells the application
+   * neither, and keeps the socket and the open streams until the client leaves.
+   */
+  stalled(state: SessionState): void {
+    const session = state.session;
+    this.logger.debug(
+      { listener: this.listenerName, remoteAddress: session.socket?.remoteAddress, streams: state.open, timeoutMs: this.limits.keepAliveTimeout },
+      'HTTP/2 connection closed: nothing could be sent to its client for limits.keepAliveTimeout',
+    );
+    session.destroy();
+  }
 
   /** A stream of `session` was cancelled by its client before its response ended. */
   prematureReset(session: TrackedSession, state: SessionState): void {
@@ -123,13 +155,29 @@ export class Http2Sessions {
 }
 
 // Stream callbacks shared by all streams (no closure per stream): the stream is `this`.
-function onStreamAborted(this: ServerHttp2Stream): void {
-  const session = this.session as TrackedSession | undefined;
-  const state = session?.[kState];
-  if (state !== undefined) state.owner.prematureReset(session!, state);
+function onStreamAborted(this: TrackedStream): void {
+  const state = this[kState];
+  if (state !== undefined) state.owner.prematureReset(state.session, state);
 }
 
-function onStreamClose(this: ServerHttp2Stream): void {
-  const state = (this.session as TrackedSession | undefined)?.[kState];
-  if (state !== undefined) state.open--;
+function onStreamClose(this: TrackedStream): void {
+  const state = this[kState];
+  if (state === undefined) return;
+  state.open--;
+  if (state.open === 0 && state.idleTimerSpent) state.owner.rearmIdleTimer(state);
+}
+
+/**
+ * No traffic for `keepAliveTimeout`: a connection without open streams gets a GOAWAY. Streams
+ * open (a long gRPC stream that is quiet for a while) keep it, unless frames are waiting to be
+ * sent all that time (see `stalled`). Once fired, node:http2 re-arms
+ * this timer only on some later traffic (a response written afterwards does not always do it),
+ * so the last of those streams to close starts it again.
+ */
+function onSessionTimeout(this: TrackedSession): void {
+  const state = this[kState];
+  if (state === undefined) return;
+  if (state.open === 0) this.close();
+  else if ((this.state?.outboundQueueSize ?? 0) > 0) state.owner.stalled(state);
+  else state.idleTimerSpent = true;
 }
