@@ -361,10 +361,16 @@ class Http2Request {
     }
     this.done = true;
     this.release();
-    // The response is complete; a request body still streaming is not needed any more.
+    // The response is complete. A request body still streaming is not needed any more: stop
+    // it and close the stream (RST_STREAM NO_ERROR, RFC 9113 §8.1). Otherwise the stream is
+    // closed on both sides already; resetting it again would be a frame on a closed stream,
+    // which servers count as invalid (node:http2 ends the connection after 1,000).
     const body = this.options.body as Readable | Buffer | null | undefined;
-    if (body != null && !Buffer.isBuffer(body)) body.unpipe(this.stream!);
-    if (!this.stream!.closed) this.stream!.close();
+    const stream = this.stream!;
+    if (body != null && !Buffer.isBuffer(body) && !stream.writableEnded) {
+      body.unpipe(stream);
+      if (!stream.closed) stream.close();
+    }
     // undici's handler type says string[]; trailers of HTTP/2 responses arrive as an object.
     this.handler.onComplete?.(this.trailers as unknown as string[] | null);
   };
