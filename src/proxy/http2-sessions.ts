@@ -60,6 +60,10 @@ export class Http2Sessions {
       },
       onRequest,
     );
+    // node:http2 hands CONNECT requests to 'connect' listeners, not 'request'; without one it
+    // answers 405 itself and leaves the client's side of the stream open. The handler answers
+    // CONNECT like HTTP/1.1 (501) and resets the stream.
+    this.server.on('connect', onRequest);
     this.server.on('session', this.onSession);
     this.server.on('stream', this.onStream);
     this.server.on('sessionError', (err: Error & { code?: string }) => {
