@@ -1,5 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa, readPair, type CertificateFiles } from '../../support/certificates.js';
 import { fetchJson } from '../../support/http-client.js';
 import { closeHttp2, http2Request, openHttp2 } from '../../support/http2-client.js';
-import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { RawConnection } from '../../support/raw-http-client.js';
 import { startUpstream, type EchoReply, type TestUpstream } from '../../support/test-upstream.js';
 
@@ -27,7 +27,9 @@ function tlsHandshake(port: number, ca: Buffer, alpn: string[] | undefined): Pro
 /** An HTTP/1.1 GET over TLS; `alpn` undefined offers no ALPN at all. */
 function httpsGet(port: number, path: string, ca: Buffer, alpn?: string[]): Promise<{ status: number; body: string; httpVersion: string }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path, servername: 'a.test', headers: { host: 'a.test' }, ca, agent: false, ALPNProtocols: alpn }, (res) => {
+    // node:https passes ALPNProtocols on to tls.connect; its RequestOptions type does not list it.
+    const options: RequestOptions & { ALPNProtocols?: string[] } = { host: '127.0.0.1', port, path, servername: 'a.test', headers: { host: 'a.test' }, ca, agent: false, ALPNProtocols: alpn };
+    const req = httpsRequest(options, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -226,6 +228,25 @@ describe('listener protocols', () => {
       // What came back, if anything, is HTTP/2 framing: SETTINGS first, then GOAWAY (type 7).
       if (conn.text.length > 0) expect(Buffer.from(conn.text, 'latin1')[3]).toBe(4);
     });
+  });
+
+  it('the admin API lists each listener with its protocols and open HTTP/2 connections', async () => {
+    const session = await openHttp2(`https://127.0.0.1:${port('tls-default')}`, { ca: caPem, servername: 'a.test' });
+    try {
+      expect((await http2Request(session, { ':path': '/counted', ':authority': 'a.test' })).status).toBe(200);
+      const status = (await fetchJson<{ listeners: unknown[] }>(`http://127.0.0.1:${proxy.app.adminAddress!.port}/api/v1/status`)).json;
+      const h2 = expect.any(Number);
+      expect(status.listeners).toEqual([
+        { name: 'tls-default', address: '127.0.0.1', port: port('tls-default'), tls: true, protocols: ['h2', 'http1'], connections: expect.any(Number), http2Connections: 1 },
+        { name: 'tls-h2', address: '127.0.0.1', port: port('tls-h2'), tls: true, protocols: ['h2'], connections: expect.any(Number), http2Connections: h2 },
+        { name: 'tls-http1', address: '127.0.0.1', port: port('tls-http1'), tls: true, protocols: ['http1'], connections: expect.any(Number), http2Connections: 0 },
+        { name: 'mixed', address: '127.0.0.1', port: port('mixed'), tls: false, protocols: ['http1', 'h2c'], connections: expect.any(Number), http2Connections: h2 },
+        { name: 'h2c', address: '127.0.0.1', port: port('h2c'), tls: false, protocols: ['h2c'], connections: expect.any(Number), http2Connections: h2 },
+      ]);
+    } finally {
+      await closeHttp2(session);
+    }
+    await eventually(() => proxy.app.proxyListeners[0]!.http2Sessions === 0, 5_000, 'the closed HTTP/2 connection to be uncounted');
   });
 
   it('a plain listener without protocols serves HTTP/1.1 only: the HTTP/2 preface gets a 400', async () => {
