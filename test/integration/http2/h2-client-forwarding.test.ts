@@ -156,6 +156,13 @@ describe('HTTP/2 client → HTTP/1.1 upstream', () => {
       expect(d.body.length).toBe(DOWNLOAD.length);
       expect(sha256(d.body)).toBe(sha256(DOWNLOAD));
     });
+
+    it('HEAD gets the head of the GET response and no body', async () => {
+      const r = await http2Request(session, { ':method': 'HEAD', ':path': '/download', ':authority': 'svc.test' });
+      expect(r.status).toBe(200);
+      expect(r.headers['content-length']).toBe(String(DOWNLOAD.length));
+      expect(r.body.length).toBe(0);
+    });
   });
 
   describe('proxy errors on HTTP/2', () => {

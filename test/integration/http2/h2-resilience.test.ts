@@ -72,7 +72,7 @@ describe('HTTP/2 clients: resilience and observability', () => {
           limited: { circuitBreaker: { maxRequests: 1 } },
         },
         routes: [
-          { name: 'flaky', match: { path: '/flaky' }, service: 'flaky' },
+          { name: 'flaky', match: { path: '/flaky' }, service: 'flaky', retries: { bufferBody: '64kib' } },
           { name: 'slow', match: { path: '/slow' }, service: 'slow', timeouts: { total: '300ms' } },
           { name: 'hold', match: { path: '/hold' }, service: 'hold' },
           { name: 'limited', match: { path: '/limited' }, service: 'limited' },
@@ -102,6 +102,17 @@ describe('HTTP/2 clients: resilience and observability', () => {
     }
     expect(resetter.requests.length).toBeGreaterThanOrEqual(1);
     expect(value(await scrape(), 'switchyard_upstream_retries_total', { service: 'flaky' })).toBe(resetter.requests.length);
+  });
+
+  it('a PUT with a buffered body (Content-Length) is retried after a reset, its body sent again whole', async () => {
+    const before = resetter.requests.length;
+    for (let i = 0; i < 2; i++) {
+      const r = await http2Request(session, { ':method': 'PUT', ':path': `/flaky/put-${i}`, ':authority': 'svc.test', 'content-length': '5' }, 'hello');
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body.toString())).toMatchObject({ instance: 'good', method: 'PUT', bodyBytes: 5 });
+    }
+    // Round robin over two instances: one of the two PUTs went to the resetter first.
+    expect(resetter.requests.length).toBeGreaterThan(before);
   });
 
   it('the route\'s total timeout → 504 upstream_timeout, and the connection serves on', async () => {
