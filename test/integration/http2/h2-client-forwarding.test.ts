@@ -50,6 +50,14 @@ describe('HTTP/2 client → HTTP/1.1 upstream', () => {
         res.end(DOWNLOAD);
         return;
       }
+      if (req.url === '/hints') {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+        setTimeout(() => {
+          res.writeHead(200, { 'content-length': '5' });
+          res.end('final');
+        }, 20);
+        return;
+      }
       if (req.url === '/trailers') {
         req.resume();
         req.on('end', () => {
@@ -155,6 +163,24 @@ describe('HTTP/2 client → HTTP/1.1 upstream', () => {
       expect(d.status).toBe(200);
       expect(d.body.length).toBe(DOWNLOAD.length);
       expect(sha256(d.body)).toBe(sha256(DOWNLOAD));
+    });
+
+    it('103 Early Hints from the upstream reach the HTTP/2 client before the final response', async () => {
+      const interim: Record<string, unknown>[] = [];
+      const r = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const stream = session.request({ ':path': '/hints', ':authority': 'svc.test' });
+        let status = 0;
+        let body = '';
+        stream.on('headers', (h) => interim.push(h));
+        stream.on('response', (h) => (status = Number(h[':status'])));
+        stream.setEncoding('utf8');
+        stream.on('data', (c: string) => (body += c));
+        stream.on('error', reject);
+        stream.on('close', () => resolve({ status, body }));
+      });
+      expect(r).toEqual({ status: 200, body: 'final' });
+      expect(interim).toHaveLength(1);
+      expect(interim[0]).toMatchObject({ ':status': 103, link: '</style.css>; rel=preload; as=style' });
     });
 
     it('HEAD gets the head of the GET response and no body', async () => {
