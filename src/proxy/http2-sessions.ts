@@ -1,6 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
-import type { IncomingMessage } from 'node:http';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { isGrpcRequest } from './grpc-status.js';
