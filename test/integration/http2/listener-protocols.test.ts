@@ -184,6 +184,18 @@ describe('listener protocols', () => {
       }
     });
 
+    it('an HTTP/1.x request line naming version 2.0 is not HTTP/2: 505', async () => {
+      const conn = await RawConnection.open(port('mixed'));
+      try {
+        conn.write('GET / HTTP/2.0\r\nHost: a\r\n\r\n');
+        const [r] = await conn.waitForResponses(1);
+        expect(r!.statusLine).toBe('HTTP/1.1 505 HTTP Version Not Supported');
+        expect(r!.headers['x-switchyard-error']).toBe('version_not_supported');
+      } finally {
+        conn.destroy();
+      }
+    });
+
     it('an HTTP/1.1 request that arrives one byte at a time (starting with "P" like the preface) is served', async () => {
       const conn = await RawConnection.open(port('mixed'));
       try {
