@@ -42,7 +42,7 @@ const CONNECT = rejection('method_not_supported', 'CONNECT is not offered');
  * Returns null for an acceptable request. No allocation on the accepting path.
  */
 export function validateRequest(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return isHttp2(req) ? validateHttp2Request(req, maxHeaderCount) : VERSION;
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return req.httpVersionMajor === 2 ? validateHttp2Request(req, maxHeaderCount) : VERSION;
   const raw = req.rawHeaders;
   if (raw.length > maxHeaderCount * 2) return TOO_MANY_HEADERS;
   const headers = req.headers;
@@ -65,15 +65,6 @@ export function validateRequest(req: IncomingMessage, maxHeaderCount: number): R
   }
   if (req.url!.indexOf('#') >= 0) return FRAGMENT;
   return null;
-}
-
-/**
- * A request that came over an HTTP/2 connection (node:http2's request has its stream), not an
- * HTTP/1.x request line that names version 2.0, which llhttp parses as major version 2: that
- * one is refused with 505 like any other version.
- */
-function isHttp2(req: IncomingMessage): boolean {
-  return req.httpVersionMajor === 2 && (req as IncomingMessage & { stream?: unknown }).stream !== undefined;
 }
 
 /**
