@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
+import { isHttp2 } from './http2-request.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 
 /** gRPC status codes (grpc/doc/statuscodes.md) the proxy answers with or counts. */
@@ -79,7 +80,7 @@ export function isGrpcRequest(req: IncomingMessage): boolean {
  */
 export function sendGrpcError(res: ServerResponse, code: ProxyErrorCode, status: number, message: string, errorHeader: string, requestIdHeader: string, requestId: string): void {
   const grpcMessage = encodeGrpcMessage(message);
-  if (res.req.httpVersionMajor === 2) {
+  if (isHttp2(res.req)) {
     const stream = (res as unknown as Http2ServerResponse).stream;
     if (stream.destroyed || stream.headersSent) return;
     stream.respond(
@@ -105,7 +106,7 @@ export function sendGrpcError(res: ServerResponse, code: ProxyErrorCode, status:
  * client reads a gRPC status instead of a reset stream. HTTP/2 only: an HTTP/1.1 response is cut.
  */
 export function endGrpcWithStatus(res: ServerResponse, status: number, message: string): boolean {
-  if (res.req.httpVersionMajor !== 2 || res.writableEnded) return false;
+  if (!isHttp2(res.req) || res.writableEnded) return false;
   const stream = (res as unknown as Http2ServerResponse).stream;
   if (stream.destroyed) return false;
   res.addTrailers({ 'grpc-status': String(status), 'grpc-message': encodeGrpcMessage(message) });

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { constants, type Http2ServerResponse } from 'node:http2';
 import { markClosing } from './closing-connection.js';
 import { grpcStatusOf, isGrpcRequest, sendGrpcError } from './grpc-status.js';
+import { isHttp2 } from './http2-request.js';
 
 const { NGHTTP2_NO_ERROR } = constants;
 
@@ -110,7 +111,7 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
  * size is in doubt, where reading on from the same connection is not safe.
  */
 export function sendProxyErrorAndClose(res: ServerResponse, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string): void {
-  if (res.req.httpVersionMajor === 2) {
+  if (isHttp2(res.req)) {
     // HTTP/2 frames each stream: the connection stays; the request body's stream is reset
     // once the answer is out (RST_STREAM NO_ERROR, RFC 9113 §8.1), so the client stops sending.
     sendProxyError(res, code, requestIdHeader, requestId, detail);

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { isHttp2 } from './http2-request.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 
 /** Why a request is refused before it is routed. The client connection is closed after it. */
@@ -42,7 +43,7 @@ const CONNECT = rejection('method_not_supported', 'CONNECT is not offered');
  * Returns null for an acceptable request. No allocation on the accepting path.
  */
 export function validateRequest(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
-  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return req.httpVersionMajor === 2 ? validateHttp2Request(req, maxHeaderCount) : VERSION;
+  if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return isHttp2(req) ? validateHttp2Request(req, maxHeaderCount) : VERSION;
   const raw = req.rawHeaders;
   if (raw.length > maxHeaderCount * 2) return TOO_MANY_HEADERS;
   const headers = req.headers;

@@ -46,12 +46,14 @@ describe('header handling', () => {
       'x-other-hop': 'drop me too',
       'proxy-connection': 'keep-alive',
       'proxy-authorization': 'Basic Zm9vOmJhcg==',
-      te: 'trailers',
+      te: 'trailers, deflate',
       'x-end-to-end': 'keep me',
     });
-    for (const h of ['keep-alive', 'x-private-hop', 'x-other-hop', 'proxy-connection', 'proxy-authorization', 'te', 'trailer', 'upgrade']) {
+    for (const h of ['keep-alive', 'x-private-hop', 'x-other-hop', 'proxy-connection', 'proxy-authorization', 'trailer', 'upgrade']) {
       expect(seen.headers[h], h).toBeUndefined();
     }
+    // TE is hop-by-hop: only "trailers" goes on, because the proxy forwards trailers itself.
+    expect(seen.headers.te).toBe('trailers');
     expect(seen.headers['x-end-to-end']).toBe('keep me');
     // The proxy's own upstream connection header is its business (keep-alive), never the client's tokens.
     expect(String(seen.headers.connection ?? '')).not.toMatch(/private|other/i);

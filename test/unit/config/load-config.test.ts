@@ -30,6 +30,7 @@ describe('configuration validation', () => {
       headersTimeout: 10_000,
       requestTimeout: 300_000,
       keepAliveTimeout: 5_000,
+      http2: { maxConcurrentStreams: 128, initialWindowSize: 256 * 1024, maxSessionMemory: 16 * 1024 * 1024, prematureResetLimit: 100 },
     });
     expect(config.demo).toBeUndefined();
   });

@@ -16,7 +16,7 @@ describe('resilience settings in the config schema', () => {
     expect(s.retryBudget).toEqual({ percent: 20, minConcurrency: 3 });
     expect(s.healthCheck).toBeUndefined();
     const c = configSchema.parse({});
-    expect(c.retries).toEqual({ maxRetries: 2, retryOn: ['connect-failure', 'reset', 'timeout', 'gateway-error'], bufferBody: 0 });
+    expect(c.retries).toEqual({ maxRetries: 2, retryOn: ['connect-failure', 'reset', 'timeout', 'gateway-error'], grpcRetryOn: [], bufferBody: 0 });
     expect(c.timeouts).toEqual({ headers: 30_000, bodyIdle: 60_000, total: 0, perTry: 0 });
   });
 

@@ -18,6 +18,7 @@ describe('security and limits configuration', () => {
       headersTimeout: 10_000,
       requestTimeout: 300_000,
       keepAliveTimeout: 5_000,
+      http2: { maxConcurrentStreams: 128, initialWindowSize: 256 * 1024, maxSessionMemory: 16 * 1024 * 1024, prematureResetLimit: 100 },
     });
     expect(c.proxy.encodedSlashes).toBe('reject');
     expect(c.admin.address).toBe('127.0.0.1');
