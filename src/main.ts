@@ -185,6 +185,11 @@ export class Switchyard {
     });
   }
 
+  /** The client-facing listeners, in config order (read only). */
+  get proxyListeners(): readonly ProxyListener[] {
+    return this.listeners;
+  }
+
   /** Client connections open on all listeners now. */
   get clientConnections(): number {
     let n = 0;

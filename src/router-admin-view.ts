@@ -1,4 +1,4 @@
-import type { AdminView, EndpointView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
+import type { AdminView, EndpointView, ListenerView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
 import { OverrideRejected } from './admin/admin-view.js';
 import { formatPath } from './config/config-error.js';
 import { SWITCHYARD_VERSION } from './observability/build-info.js';
@@ -24,6 +24,17 @@ export class RouterAdminView implements AdminView {
       ready: this.app.ready,
       reload: this.app.lastReload,
       operatorState: this.app.operatorStateStatus,
+      listeners: this.app.proxyListeners.map(
+        (l): ListenerView => ({
+          name: l.name,
+          address: l.address.address,
+          port: l.address.port,
+          tls: l.secure,
+          protocols: [...l.protocols],
+          connections: l.openConnections,
+          http2Connections: l.http2Sessions,
+        }),
+      ),
     };
   }
 

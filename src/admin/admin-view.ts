@@ -84,6 +84,22 @@ export interface StatusView {
   reload: ReloadView;
   /** Where drains and route overrides are kept across restarts, and whether the last save worked. */
   operatorState: OperatorStateView;
+  /** The client-facing listeners, in config order (connection counts are this process's). */
+  listeners: ListenerView[];
+}
+
+export interface ListenerView {
+  name: string;
+  /** Bound address and port. */
+  address: string;
+  port: number;
+  tls: boolean;
+  /** Protocols served, in ALPN preference order: http1, h2 (TLS, by ALPN), h2c (cleartext HTTP/2). */
+  protocols: string[];
+  /** Client connections open now (HTTP/2 ones included). */
+  connections: number;
+  /** HTTP/2 connections open now. */
+  http2Connections: number;
 }
 
 export interface OperatorStateView {

@@ -44,6 +44,16 @@ const HTML = `<!doctype html>
   </section>
   <section>
     <div class="section-head">
+      <h2>Listeners</h2>
+      <span class="legend">protocols in ALPN preference order; connections open now in this process</span>
+    </div>
+    <table id="listeners">
+      <thead><tr><th>Listener</th><th>Address</th><th>TLS</th><th>Protocols</th><th class="num">Connections</th><th class="num">HTTP/2 connections</th></tr></thead>
+      <tbody></tbody>
+    </table>
+  </section>
+  <section>
+    <div class="section-head">
       <h2>Endpoints</h2>
       <span class="legend">requests and errors are tries since the endpoint appeared (retries count again)</span>
     </div>
@@ -361,12 +371,27 @@ const SCRIPT = `'use strict';
     replaceRows('services', rows);
   }
 
+  function renderListeners(listeners) {
+    replaceRows('listeners', (listeners || []).map(function (l) {
+      const tr = el('tr');
+      tr.setAttribute('data-listener', l.name);
+      cell(tr, l.name, 'name');
+      cell(tr, (l.address.indexOf(':') >= 0 ? '[' + l.address + ']' : l.address) + ':' + l.port, 'match');
+      cell(tr, l.tls ? 'yes' : 'no');
+      cell(tr, l.protocols.join(', '), 'match');
+      cell(tr, String(l.connections), 'num');
+      cell(tr, String(l.http2Connections), 'num');
+      return tr;
+    }));
+  }
+
   function refresh() {
     Promise.all([getJson('/api/v1/status'), getJson('/api/v1/routes'), getJson('/api/v1/services'), getJson('/api/v1/registry'), getJson('/api/v1/traffic')]).then(
       function (all) {
         const now = all[4].now;
         renderHeader(all[0], all[3], now);
         renderRoutes(all[1], all[4]);
+        renderListeners(all[0].listeners);
         renderServices(all[2], now);
         const updated = document.getElementById('updated');
         updated.className = '';

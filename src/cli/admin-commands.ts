@@ -31,6 +31,24 @@ interface ServiceJson {
   endpoints: EndpointJson[];
 }
 
+interface ListenerJson {
+  name: string;
+  address: string;
+  port: number;
+  tls: boolean;
+  protocols: string[];
+  connections: number;
+  http2Connections: number;
+}
+interface StatusJson {
+  version: string;
+  pid: number;
+  ready: boolean;
+  configFile: string;
+  startedAt: string;
+  listeners: ListenerJson[];
+}
+
 export interface AdminCommandOptions {
   admin: string;
   token: string | undefined;
@@ -46,6 +64,18 @@ export async function runAdminCommand(command: string, args: readonly string[], 
   const client = new AdminClient(o.admin, o.token);
   const print = (value: unknown, table: () => string) => o.out(o.json ? JSON.stringify(value, null, 2) : table());
   switch (command) {
+    case 'status': {
+      const status = await client.get<StatusJson>('/api/v1/status');
+      print(status, () => {
+        const head = `switchyard ${status.version} · pid ${status.pid} · ${status.ready ? 'ready' : 'not ready'} · up since ${status.startedAt} · ${status.configFile}`;
+        const listeners = formatTable(
+          ['LISTENER', 'ADDRESS', 'TLS', 'PROTOCOLS', 'CONNECTIONS', 'HTTP/2'],
+          status.listeners.map((l) => [l.name, hostAndPort(l.address, l.port), l.tls ? 'yes' : 'no', l.protocols.join(','), String(l.connections), String(l.http2Connections)]),
+        );
+        return `${head}\n\n${listeners}`;
+      });
+      return 0;
+    }
     case 'routes': {
       const routes = await client.get<RouteJson[]>('/api/v1/routes');
       print(routes, () =>
@@ -95,6 +125,10 @@ export async function runAdminCommand(command: string, args: readonly string[], 
     default:
       throw new Error(`not an admin command: ${command}`);
   }
+}
+
+function hostAndPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
 function endpointTable(endpoints: readonly EndpointJson[]): string {

@@ -18,6 +18,7 @@ Commands:
   start [config]         Start the router (default config: config/default.yaml)
   check <config>         Validate a configuration file without starting
   schema                 Print the configuration's JSON Schema (for editors and validators)
+  status                 Show the running router: version, readiness, listeners (protocols, connections)
   routes                 List the routes in the running route table
   services               List services with healthy/total endpoints
   endpoints <service>    List a service's endpoints (health, state, in-flight, weight)
@@ -39,7 +40,7 @@ in-flight requests (shutdown.gracePeriod) and exit 0.
 With \`workers: N\` (or auto) in the config, start runs a primary that forks N worker processes
 sharing the listeners, restarts a worker that dies and relays these signals to every worker.`;
 
-const ADMIN_COMMANDS = new Set(['routes', 'services', 'endpoints', 'drain', 'undrain', 'reload']);
+const ADMIN_COMMANDS = new Set(['status', 'routes', 'services', 'endpoints', 'drain', 'undrain', 'reload']);
 
 async function main(argv: string[]): Promise<number> {
   // The sidecar has its own flags (and the app's command after "--"): hand it everything.

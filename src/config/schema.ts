@@ -688,7 +688,9 @@ export const configSchema = z
           .describe('Time a client has to send the complete request head (and, on HTTPS, finish the handshake); past it → 408. Must not exceed requestTimeout.'),
         requestTimeout: durationSchema
           .default(300_000)
-          .describe('Time a client has to send the complete request, body included; past it → 408, or the connection is cut if a response started (0 = no limit).'),
+          .describe(
+            'Time a client has to send the complete request, body included; past it → 408, or the connection is cut if a response started (0 = no limit). HTTP/2: per stream (408, or the stream reset); the connection and its other streams go on; gRPC streams are exempt (their deadline bounds them).',
+          ),
         keepAliveTimeout: durationSchema.default(5_000).describe('How long an idle client keep-alive connection is kept open (HTTP/2: a connection with no stream open).'),
         http2: z
           .strictObject({

@@ -52,7 +52,12 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  *
  * Uses undici's core handler callbacks (onConnect/onHeaders/onData/onComplete/onError): they
  * hand over the raw header list, which we filter in one pass, where the newer controller API
- * would first parse it into an object.
+ * would first parse it into an object. HTTP/2 upstreams (Http2Pool) call the same callbacks.
+ *
+ * Trailers reach HTTP/2 clients and HTTP/1.1 clients that sent "TE: trailers". gRPC requests
+ * (startGrpc) also get: `grpc-timeout` as the deadline, proxy errors as gRPC statuses (in
+ * trailers once the response started), trailers-only answers kept trailers-only, retries on
+ * the statuses the route lists, and their status counted.
  */
 export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange {
   upstreamStartedAt = 0;
@@ -260,9 +265,11 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
       process.nextTick(startRetry, this);
       return;
     }
+    // undici's type says string[]; at run time HTTP/1.1 gives Buffers and HTTP/2 an object.
+    const raw = trailers as RawTrailers | null;
+    const hasTrailers = raw != null && (Array.isArray(raw) ? raw.length > 0 : hasOwnFields(raw));
     if (this.heldHeaders !== null) {
-      const raw = trailers as RawTrailers | null;
-      if (raw == null || (Array.isArray(raw) ? raw.length === 0 : !hasOwnFields(raw))) {
+      if (!hasTrailers) {
         respondTrailersOnly(this.res, this.heldStatus, this.heldHeaders);
         this.heldHeaders = null;
         this.finish();
@@ -270,10 +277,8 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
       }
       this.releaseHeld();
     }
-    // undici's type says string[]; at run time HTTP/1.1 gives Buffers and HTTP/2 an object.
-    const raw = trailers as RawTrailers | null;
-    if (raw != null && (Array.isArray(raw) ? raw.length > 0 : hasOwnFields(raw)) && this.takesTrailers()) {
-      const forwarded = buildClientTrailers(raw);
+    if (hasTrailers && this.takesTrailers()) {
+      const forwarded = buildClientTrailers(raw!);
       if (this.grpc) {
         const status = forwarded['grpc-status'];
         if (status !== undefined) this.grpcStatus = Number(status);

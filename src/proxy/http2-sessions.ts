@@ -1,7 +1,9 @@
+import type { IncomingMessage } from 'node:http';
 import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { isGrpcRequest } from './grpc-status.js';
 
 /** What the listener's request handler is called with (the same one as for HTTP/1.x). */
 export type Http2RequestHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -27,6 +29,10 @@ type TrackedSession = ServerHttp2Session & { [kState]?: SessionState };
  */
 type TrackedStream = ServerHttp2Stream & { [kState]?: SessionState };
 
+/** When a request whose body is still arriving started (performance.now()), for limits.requestTimeout. */
+const kReceivingSince = Symbol('switchyard.http2ReceivingSince');
+type ReceivingResponse = Http2ServerResponse & { [kReceivingSince]?: number };
+
 /**
  * The HTTP/2 side of a listener: a node:http2 server that never listens itself (the listener
  * hands it connections), with the limits of `limits.http2` and the listener's header limits,
@@ -41,6 +47,10 @@ type TrackedStream = ServerHttp2Stream & { [kState]?: SessionState };
  *   GOAWAY ENHANCE_YOUR_CALM (Envoy's rule, which applies it only from a connection's 500th
  *   stream; docs/security.md compares them). nghttp2 1.57+ also caps the RST_STREAM
  *   rate, but only after 1,000 resets, each of which started an upstream request here.
+ * - `limits.requestTimeout` on each request whose body is still arriving (as node:http applies it
+ *   to HTTP/1.x requests): past it the client gets 408 and the stream is reset (CANCEL when the
+ *   response had started); the connection and its other streams go on. gRPC streams are
+ *   exempt: a client-streaming call may send for as long as its deadline allows.
  * CONTINUATION floods (CVE-2024-27983), SETTINGS and PING floods whose acknowledgements the
  * client never reads (CVE-2019-9515/9512) are cut by nghttp2 itself (Node ≥ 20.12.1), empty and
  * invalid frame floods (CVE-2019-9518) by node:http2 (maxSessionInvalidFrames, 1,000);
@@ -50,14 +60,22 @@ export class Http2Sessions {
   readonly server: Http2Server;
   private readonly sessions = new Set<ServerHttp2Session>();
   private draining = false;
+  /** Requests whose body is still arriving (only with limits.requestTimeout). */
+  private readonly receiving = new Set<ReceivingResponse>();
+  /** Checks `receiving` while it is not empty. */
+  private sweep: NodeJS.Timeout | null = null;
+  private readonly sweepMs: number;
 
   constructor(
     private readonly limits: Config['limits'],
-    onRequest: Http2RequestHandler,
+    private readonly onRequest: Http2RequestHandler,
     private readonly logger: Logger,
     private readonly listenerName: string,
   ) {
     const h2 = limits.http2;
+    // As often as node:http checks HTTP/1.x requests against the same limit (ProxyListener).
+    this.sweepMs = Math.min(1_000, Math.max(100, Math.floor(limits.requestTimeout / 4)));
+    const handler = limits.requestTimeout > 0 ? this.onTimedRequest : onRequest;
     this.server = createServer(
       {
         // Node takes megabytes.
@@ -71,8 +89,12 @@ export class Http2Sessions {
           enablePush: false,
         },
       },
-      onRequest,
+      handler,
     );
+    // node:http2 hands CONNECT requests to 'connect' listeners, not 'request'; without one it
+    // answers 405 itself and leaves the client's side of the stream open. The handler answers
+    // CONNECT like HTTP/1.1 (501) and resets the stream.
+    this.server.on('connect', handler);
     this.server.on('session', this.onSession);
     this.server.on('stream', this.onStream);
     this.server.on('sessionError', (err: Error & { code?: string }) => {
@@ -140,6 +162,55 @@ export class Http2Sessions {
     session.destroy();
   }
 
+  /** Requests with a body still to come are watched for limits.requestTimeout, then handled. */
+  private readonly onTimedRequest = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    if (!req.stream.endAfterHeaders && !isGrpcRequest(req as unknown as IncomingMessage)) {
+      (res as ReceivingResponse)[kReceivingSince] = performance.now();
+      this.receiving.add(res);
+      if (this.sweep === null) {
+        this.sweep = setInterval(this.expireRequests, this.sweepMs);
+        this.sweep.unref();
+      }
+    }
+    this.onRequest(req, res);
+  };
+
+  /** Answers 408 to requests whose body did not arrive whole within limits.requestTimeout. */
+  private readonly expireRequests = (): void => {
+    const now = performance.now();
+    const limit = this.limits.requestTimeout;
+    for (const res of this.receiving) {
+      const stream = res.stream;
+      if (stream.destroyed || bodyReceived(stream)) {
+        this.receiving.delete(res);
+        continue;
+      }
+      if (now - res[kReceivingSince]! < limit) continue;
+      this.receiving.delete(res);
+      this.logger.debug(
+        { listener: this.listenerName, remoteAddress: stream.session?.socket?.remoteAddress, path: res.req.url, limit },
+        'HTTP/2 request body not received within limits.requestTimeout; stream reset',
+      );
+      // Nothing more of the body, and no end of it, reaches the upstream: closing the stream would
+      // end the request stream, and the upstream would take the truncated body as complete (the
+      // same rule as body-size-guard). The exchange cancels the upstream request when the
+      // response closes.
+      res.req.push = refusePush;
+      if (res.headersSent) {
+        stream.close(constants.NGHTTP2_CANCEL);
+        continue;
+      }
+      res.writeHead(408, { 'content-length': '0', 'x-switchyard-error': 'request_timeout' });
+      res.end();
+      // The client stops sending (RST_STREAM NO_ERROR after a complete response, RFC 9113 §8.1).
+      stream.close(constants.NGHTTP2_NO_ERROR);
+    }
+    if (this.receiving.size === 0 && this.sweep !== null) {
+      clearInterval(this.sweep);
+      this.sweep = null;
+    }
+  };
+
   /** A stream of `session` was cancelled by its client before its response ended. */
   prematureReset(session: TrackedSession, state: SessionState): void {
     state.premature++;
@@ -152,6 +223,20 @@ export class Http2Sessions {
     session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
     session.destroy();
   }
+}
+
+/** Takes no more of a request body (see expireRequests). */
+function refusePush(): boolean {
+  return false;
+}
+
+/**
+ * Whether the client has sent the whole request body (END_STREAM), read or not. `readableEnded`
+ * waits until the body has been read, and a body waiting for an upstream connection is not read
+ * yet; node:http2 has no public flag for it (`_readableState.ended` is set when END_STREAM arrives).
+ */
+function bodyReceived(stream: ServerHttp2Stream): boolean {
+  return (stream as unknown as { _readableState: { ended: boolean } })._readableState.ended;
 }
 
 // Stream callbacks shared by all streams (no closure per stream): the stream is `this`.

@@ -71,7 +71,7 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
         break;
       }
       case 'proto':
-        if (value !== 'http' && value !== 'https') return { ok: false, reason: `proto=${value} is not supported (use proto=http or proto=https)` };
+        if (value !== 'http' && value !== 'https') return { ok: false, reason: `proto=${value} is not supported (use proto=http or proto=https; for gRPC or HTTP/2 instances set services.<name>.protocol: h2c or h2 in the config)` };
         route.https = value === 'https';
         break;
       case 'tlsskipverify':

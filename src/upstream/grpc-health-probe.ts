@@ -1,6 +1,7 @@
 import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
 import type { ConnectionOptions } from 'node:tls';
 import { decodeHealthCheckResponse, encodeHealthCheckRequest, grpcFrame, servingStatusName, ServingStatus, unframeSingleMessage } from './grpc-health-messages.js';
+import { GRPC_STATUS_NAMES } from '../observability/metric-labels.js';
 
 /** Where a gRPC health probe goes: the endpoint's address and its TLS options (null = h2c). */
 export interface GrpcProbeTarget {
@@ -21,25 +22,6 @@ const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;]|$)/;
 /** grpc-timeout allows at most 8 digits. */
 const MAX_GRPC_TIMEOUT_MS = 99_999_999;
 
-const GRPC_STATUS_NAMES = [
-  'OK',
-  'CANCELLED',
-  'UNKNOWN',
-  'INVALID_ARGUMENT',
-  'DEADLINE_EXCEEDED',
-  'NOT_FOUND',
-  'ALREADY_EXISTS',
-  'PERMISSION_DENIED',
-  'RESOURCE_EXHAUSTED',
-  'FAILED_PRECONDITION',
-  'ABORTED',
-  'OUT_OF_RANGE',
-  'UNIMPLEMENTED',
-  'INTERNAL',
-  'UNAVAILABLE',
-  'DATA_LOSS',
-  'UNAUTHENTICATED',
-];
 
 /**
  * One probe of the standard gRPC health protocol (grpc.health.v1.Health/Check) on its own

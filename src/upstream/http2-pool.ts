@@ -205,6 +205,10 @@ class PooledSession {
   /** False after GOAWAY (streams in flight finish; no new ones). */
   usable = true;
   private lastError: Error | null = null;
+  private readonly keepAliveTimeout: number;
+  /** When the last stream ended (performance.now()). */
+  private idleAt = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(
     pool: Http2Pool,
@@ -212,6 +216,7 @@ class PooledSession {
     options: Http2PoolOptions,
   ) {
     this.limit = options.maxConcurrentStreams;
+    this.keepAliveTimeout = options.keepAliveTimeout;
     session.on('remoteSettings', (settings) => {
       const max = settings.maxConcurrentStreams;
       if (max !== undefined) this.limit = Math.max(1, Math.min(this.limit, max));
@@ -226,17 +231,34 @@ class PooledSession {
     });
     session.once('close', () => {
       this.usable = false;
+      if (this.idleTimer !== null) clearTimeout(this.idleTimer);
+      this.idleTimer = null;
       pool.sessionClosed(this, this.lastError);
-    });
-    session.setTimeout(options.keepAliveTimeout, () => {
-      if (this.active === 0) session.close();
     });
   }
 
-  /** No stream open: the idle timer (session.setTimeout) may close the session. */
+  /**
+   * The last open stream ended. A connection that received GOAWAY closes now; another closes
+   * once it has had no stream for keepAliveTimeout. One timer per idle period, re-checked when
+   * it fires (not one per request); node:http2's session timer is not used: it does not fire
+   * reliably once streams have been open.
+   */
   idleSince(): void {
-    if (!this.usable && this.active === 0) this.session.close();
+    if (!this.usable) {
+      this.session.close();
+      return;
+    }
+    this.idleAt = performance.now();
+    if (this.idleTimer === null) this.idleTimer = setTimeout(this.onIdleTimer, this.keepAliveTimeout).unref();
   }
+
+  private readonly onIdleTimer = (): void => {
+    this.idleTimer = null;
+    if (this.active > 0 || this.session.closed || this.session.destroyed) return;
+    const left = this.keepAliveTimeout - (performance.now() - this.idleAt);
+    if (left <= 0) this.session.close();
+    else this.idleTimer = setTimeout(this.onIdleTimer, left).unref();
+  };
 }
 
 /** One request on an HTTP/2 stream, reported to an undici-style handler. */
@@ -339,10 +361,16 @@ class Http2Request {
     }
     this.done = true;
     this.release();
-    // The response is complete; a request body still streaming is not needed any more.
+    // The response is complete. A request body still streaming is not needed any more: stop
+    // it and close the stream (RST_STREAM NO_ERROR, RFC 9113 §8.1). Otherwise the stream is
+    // closed on both sides already; resetting it again would be a frame on a closed stream,
+    // which servers count as invalid (node:http2 ends the connection after 1,000).
     const body = this.options.body as Readable | Buffer | null | undefined;
-    if (body != null && !Buffer.isBuffer(body)) body.unpipe(this.stream!);
-    if (!this.stream!.closed) this.stream!.close();
+    const stream = this.stream!;
+    if (body != null && !Buffer.isBuffer(body) && !stream.writableEnded) {
+      body.unpipe(stream);
+      if (!stream.closed) stream.close();
+    }
     // undici's handler type says string[]; trailers of HTTP/2 responses arrive as an object.
     this.handler.onComplete?.(this.trailers as unknown as string[] | null);
   };

@@ -59,6 +59,7 @@ describe('admin API', () => {
     expect(registry).toMatchObject({ source: 'file', synced: true, lastError: null, services: 3 });
     const status = (await fetchJson<any>(`${admin}/api/v1/status`)).json;
     expect(status).toMatchObject({ ready: true, configFile: proxy.configFile, reload: { ok: true, at: null } });
+    expect(status.listeners).toEqual([{ name: 'test', address: '127.0.0.1', port: proxy.port, tls: false, protocols: ['http1'], connections: expect.any(Number), http2Connections: 0 }]);
   });
 
   it('drains an endpoint: the balancer stops picking it until undrained', async () => {

@@ -6,6 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../support/free-port.js';
 import { fetchJson, fetchText } from '../../support/http-client.js';
+import { closeHttp2, http2Request, openHttp2 } from '../../support/http2-client.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { echoHandler, startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
@@ -68,6 +69,10 @@ describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
         [HOSTILE_SERVICE]: [{ id: '<b>bold</b>', port: 1, health: 'critical' }],
       },
       config: {
+        listeners: [
+          { name: 'test', address: '127.0.0.1', port: 0 },
+          { name: 'grpc', address: '127.0.0.1', port: 0, protocols: ['http1', 'h2c'] },
+        ],
         routes: [
           { name: 'web', match: { path: '/' }, service: 'web' },
           { name: HOSTILE_ROUTE, match: { path: '/x' }, service: HOSTILE_SERVICE },
@@ -184,6 +189,19 @@ describe.skipIf(!hasChromium)('status page in headless Chromium', () => {
     await eventually(async () => (await rowsOf(page, 'services')).find((r) => r[1]!.includes('(web-1)'))?.[6] === String(failed), 10_000, `web-1 to show ${failed} errors`);
     // An idle route draws a flat line at 0, not nothing.
     expect(Number((await chartOf(page, HOSTILE_ROUTE, 'rps'))!.last)).toBe(0);
+    // Listeners with their protocols; the open HTTP/2 connection is counted.
+    const grpcPort = proxy.app.addresses[1]!.port;
+    const h2 = await openHttp2(`http://127.0.0.1:${grpcPort}`);
+    try {
+      expect((await http2Request(h2, { ':path': '/hello', ':authority': 'svc.test' })).status).toBe(200);
+      await eventually(async () => (await rowsOf(page, 'listeners')).find((r) => r[0] === 'grpc')?.[5] === '1', 10_000, 'the page to count the HTTP/2 connection');
+      const listenerRows = await rowsOf(page, 'listeners');
+      expect(listenerRows[0]!.slice(0, 4)).toEqual(['test', `127.0.0.1:${proxy.port}`, 'no', 'http1']);
+      expect(listenerRows[0]![5]).toBe('0');
+      expect(listenerRows[1]).toEqual(['grpc', `127.0.0.1:${grpcPort}`, 'no', 'http1, h2c', '1', '1']);
+    } finally {
+      await closeHttp2(h2);
+    }
     expect(consoleErrors).toEqual([]);
 
     await mkdir('test-artifacts', { recursive: true });

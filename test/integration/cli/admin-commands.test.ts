@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { closeHttp2, http2Request, openHttp2 } from '../../support/http2-client.js';
+import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { runCli } from '../../support/router-process.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
@@ -14,7 +15,14 @@ describe('switchyard CLI against a running router', () => {
     up = await startUpstream('web');
     proxy = await startProxy({
       services: { web: [{ id: 'web-1', port: up.port }] },
-      config: { admin: { address: '127.0.0.1', port: 0, token: TOKEN }, routes: [{ name: 'web-route', match: { path: '/web' }, service: 'web' }] },
+      config: {
+        listeners: [
+          { name: 'test', address: '127.0.0.1', port: 0 },
+          { name: 'grpc', address: '127.0.0.1', port: 0, protocols: ['http1', 'h2c'] },
+        ],
+        admin: { address: '127.0.0.1', port: 0, token: TOKEN },
+        routes: [{ name: 'web-route', match: { path: '/web' }, service: 'web' }],
+      },
     });
     admin = `http://127.0.0.1:${proxy.app.adminAddress!.port}`;
   });
@@ -35,6 +43,30 @@ describe('switchyard CLI against a running router', () => {
     const endpoints = await runCli(['endpoints', 'web', '--admin', admin, '--json']);
     expect(endpoints.code).toBe(0);
     expect(JSON.parse(endpoints.stdout)).toEqual([expect.objectContaining({ id: 'web-1', endpoint: `127.0.0.1:${up.port}`, drained: false })]);
+  });
+
+  it('status shows each listener with its protocols and open (HTTP/2) connections', async () => {
+    const grpcPort = proxy.app.addresses[1]!.port;
+    const session = await openHttp2(`http://127.0.0.1:${grpcPort}`);
+    try {
+      expect((await http2Request(session, { ':path': '/web/x', ':authority': 'svc.test' })).status).toBe(200);
+      await eventually(() => proxy.app.proxyListeners[1]!.http2Sessions === 1, 5_000, 'the HTTP/2 connection to be counted');
+      const status = await runCli(['status', '--admin', admin]);
+      expect(status.code).toBe(0);
+      const lines = status.stdout.split('\n');
+      expect(lines[0]).toMatch(/^switchyard \S+ · pid \d+ · ready · up since \S+ · /);
+      const header = lines.findIndex((l) => l.startsWith('LISTENER'));
+      expect(lines[header]).toMatch(/^LISTENER\s+ADDRESS\s+TLS\s+PROTOCOLS\s+CONNECTIONS\s+HTTP\/2$/);
+      expect(lines[header + 1]).toMatch(new RegExp(`^test\\s+127\\.0\\.0\\.1:${proxy.port}\\s+no\\s+http1\\s+\\d+\\s+0$`));
+      expect(lines[header + 2]).toMatch(new RegExp(`^grpc\\s+127\\.0\\.0\\.1:${grpcPort}\\s+no\\s+http1,h2c\\s+1\\s+1$`));
+      const json = JSON.parse((await runCli(['status', '--admin', admin, '--json'])).stdout);
+      expect(json.listeners).toEqual([
+        { name: 'test', address: '127.0.0.1', port: proxy.port, tls: false, protocols: ['http1'], connections: expect.any(Number), http2Connections: 0 },
+        { name: 'grpc', address: '127.0.0.1', port: grpcPort, tls: false, protocols: ['http1', 'h2c'], connections: 1, http2Connections: 1 },
+      ]);
+    } finally {
+      await closeHttp2(session);
+    }
   });
 
   it('drains, undrains and reloads with the token; without it the API refuses and the CLI says how to fix it', async () => {
@@ -60,7 +92,7 @@ describe('switchyard CLI against a running router', () => {
   it('explains usage errors and unreachable admin listeners', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    for (const cmd of ['routes', 'services', 'endpoints <service>', 'drain <endpoint>', 'undrain <endpoint>', 'reload', '--admin <url>', '--json']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['status', 'routes', 'services', 'endpoints <service>', 'drain <endpoint>', 'undrain <endpoint>', 'reload', '--admin <url>', '--json']) expect(help.stdout).toContain(cmd);
     const missing = await runCli(['endpoints', '--admin', admin]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('name the service');

@@ -8,6 +8,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTestCa, readPair } from '../../support/certificates.js';
+import { eventually } from '../../support/proxy-harness.js';
 
 interface Outcome {
   status: number;
@@ -221,6 +222,22 @@ describe('Http2Pool (upstream HTTP/2 connections)', () => {
     expect(sessions()).toBe(2);
     first!.respond({ ':status': 200 }, { endStream: true });
     expect((await pending).status).toBe(200);
+  });
+
+  it('closes a connection idle for keepAliveTimeout, also after a stream outlived that time', async () => {
+    let closed = 0;
+    const { server, port } = await h2cServer((stream, headers) => {
+      stream.respond({ ':status': 200 });
+      if (headers[':path'] === '/long') setTimeout(() => stream.end('late'), 600);
+      else stream.end('now');
+    });
+    server.on('session', (session) => session.once('close', () => closed++));
+    const p = pool(port, { keepAliveTimeout: 200 });
+    expect((await send(p)).body).toBe('now');
+    await eventually(() => closed === 1, 5_000, 'idle connection closed');
+    // The idle timer fires while /long is open (the connection stays), then again once it ended.
+    expect((await send(p, { path: '/long' })).body).toBe('late');
+    await eventually(() => closed === 2, 5_000, 'connection closed after the long stream');
   });
 
   it('speaks h2 over TLS with the given CA and server name', async () => {

@@ -28,6 +28,7 @@ describe('parseUrlprefixTag', () => {
   it('accepts proto=http and host=<name>, rejects what it cannot honour', () => {
     expect(parse('urlprefix-/a proto=http host=internal.example')).toMatchObject({ ok: true, route: { hostRewrite: 'internal.example' } });
     expect(parse('urlprefix-/a proto=tcp')).toMatchObject({ ok: false, reason: expect.stringContaining('proto=tcp') });
+    expect(parse('urlprefix-/a proto=grpc')).toMatchObject({ ok: false, reason: expect.stringContaining('services.<name>.protocol') });
     expect(parse('urlprefix-/a host=dst')).toMatchObject({ ok: false });
     expect(parse('urlprefix-/a redirect=301,https://x')).toMatchObject({ ok: false, reason: expect.stringContaining('redirect') });
   });
