@@ -187,6 +187,9 @@ export class Http2Pool extends EventEmitter {
         const err = error ?? new Http2UpstreamError('the upstream connection closed before it was set up', 'UND_ERR_SOCKET');
         for (const r of queued) r.fail(err);
       }
+      // With connections still open, the queue waits for their streams to end (streamEnded),
+      // rather than trying to connect again at once in a loop.
+      if (!this.closed) return;
     }
     if (this.closed && this.sessions.length === 0 && this.connecting === 0) {
       for (const resolve of this.closeWaiters.splice(0)) resolve();
@@ -261,7 +264,15 @@ class PooledSession {
   };
 }
 
-/** One request on an HTTP/2 stream, reported to an undici-style handler. */
+const kRequest = Symbol('switchyard.http2Request');
+type TaggedStream = ClientHttp2Stream & { [kRequest]?: Http2Request };
+type TaggedBody = Readable & { [kRequest]?: Http2Request };
+
+/**
+ * One request on an HTTP/2 stream, reported to an undici-style handler. Stream events go to
+ * callbacks shared by all requests (the stream carries its request), so a request allocates
+ * two functions only: the abort and resume the handler contract hands out.
+ */
 class Http2Request {
   private stream: ClientHttp2Stream | null = null;
   private session: PooledSession | null = null;
@@ -281,7 +292,7 @@ class Http2Request {
     const opts = this.options;
     const headers = requestHeaders(opts);
     const body = opts.body as Buffer | Readable | null | undefined;
-    let stream: ClientHttp2Stream;
+    let stream: TaggedStream;
     try {
       stream = pooled.session.request(headers, { endStream: body == null || (Buffer.isBuffer(body) && body.length === 0) });
     } catch (err) {
@@ -291,22 +302,24 @@ class Http2Request {
     pooled.active++;
     this.session = pooled;
     this.stream = stream;
-    stream.on('response', this.onResponse);
-    stream.on('headers', this.onInformational);
-    stream.on('data', this.onData);
-    stream.once('trailers', this.onTrailers);
-    stream.once('end', this.onEnd);
-    stream.once('close', this.onClose);
-    stream.on('error', this.onStreamError);
+    stream[kRequest] = this;
+    stream.on('response', onStreamResponse);
+    stream.on('headers', onStreamInformational);
+    stream.on('data', onStreamData);
+    stream.once('trailers', onStreamTrailers);
+    stream.once('end', onStreamEnd);
+    stream.once('close', onStreamClose);
+    stream.on('error', onStreamError);
     const headersTimeout = opts.headersTimeout ?? 0;
-    if (headersTimeout > 0) this.headersTimer = setTimeout(this.onHeadersTimeout, headersTimeout);
-    this.handler.onConnect?.(this.abort);
+    if (headersTimeout > 0) this.headersTimer = setTimeout(onHeadersTimeout, headersTimeout, this);
+    this.handler.onConnect?.((err?: Error) => this.abort(err));
     if (this.done) return;
     if (Buffer.isBuffer(body)) {
       if (body.length > 0) stream.end(body);
     } else if (body != null) {
+      (body as TaggedBody)[kRequest] = this;
       body.pipe(stream);
-      body.once('error', this.onBodyError);
+      body.once('error', onBodyError);
     }
   }
 
@@ -318,42 +331,39 @@ class Http2Request {
     this.handler.onError?.(err);
   }
 
-  private readonly abort = (err?: Error): void => {
+  abort(err?: Error): void {
     if (this.done) return;
     this.finish(err ?? new Http2UpstreamError('request aborted', 'UND_ERR_ABORTED'));
-  };
+  }
 
-  private readonly onResponse = (headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
+  response(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
     if (this.done) return;
     this.gotResponse = true;
     this.clearHeadersTimer();
+    const stream = this.stream!;
     const bodyTimeout = this.options.bodyTimeout ?? 0;
-    if (bodyTimeout > 0) this.stream!.setTimeout(bodyTimeout, this.onBodyTimeout);
+    if (bodyTimeout > 0) stream.setTimeout(bodyTimeout, onBodyTimeout);
     const status = Number(headers[HTTP2_HEADER_STATUS]);
-    if (this.handler.onHeaders?.(status, rawHeaders(headers), this.resume, '') === false) this.stream!.pause();
-  };
+    if (this.handler.onHeaders?.(status, rawHeaders(headers), () => stream.resume(), '') === false) stream.pause();
+  }
 
   /** 1xx responses (103 Early Hints and the like) before the final one. */
-  private readonly onInformational = (headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void => {
+  informational(headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
     if (this.done || this.gotResponse) return;
     const status = Number(headers[HTTP2_HEADER_STATUS]);
-    if (status >= 100 && status < 200) this.handler.onHeaders?.(status, rawHeaders(headers), this.resume, '');
-  };
+    if (status >= 100 && status < 200) this.handler.onHeaders?.(status, rawHeaders(headers), noResume, '');
+  }
 
-  private readonly resume = (): void => {
-    this.stream?.resume();
-  };
-
-  private readonly onData = (chunk: Buffer): void => {
+  data(chunk: Buffer): void {
     if (this.done) return;
     if (this.handler.onData?.(chunk) === false) this.stream!.pause();
-  };
+  }
 
-  private readonly onTrailers = (trailers: IncomingHttpHeaders): void => {
+  trailersReceived(trailers: IncomingHttpHeaders): void {
     this.trailers = trailers;
-  };
+  }
 
-  private readonly onEnd = (): void => {
+  ended(): void {
     if (this.done) return;
     if (!this.gotResponse) {
       this.finish(new Http2UpstreamError('the upstream ended the stream without a response', 'UND_ERR_SOCKET'));
@@ -373,36 +383,30 @@ class Http2Request {
     }
     // undici's handler type says string[]; trailers of HTTP/2 responses arrive as an object.
     this.handler.onComplete?.(this.trailers as unknown as string[] | null);
-  };
+  }
 
-  private readonly onClose = (): void => {
-    if (this.done) {
-      return;
-    }
+  closed(): void {
+    if (this.done) return;
     const code = this.stream!.rstCode;
     const refused = code === NGHTTP2_REFUSED_STREAM;
     this.finish(new Http2UpstreamError(refused ? 'the upstream refused the stream (REFUSED_STREAM)' : `the upstream reset the stream (code ${code ?? 'none'})`, refused ? 'UND_ERR_SOCKET' : 'ECONNRESET'));
-  };
+  }
 
-  private readonly onStreamError = (err: Error & { code?: string }): void => {
+  streamFailed(err: Error & { code?: string }): void {
     if (this.done) return;
     // A reset by the instance (RST_STREAM with an error code) is undici's ECONNRESET.
     const reset = err.code === undefined || err.code === 'ERR_HTTP2_STREAM_ERROR' || err.code === 'ERR_HTTP2_SESSION_ERROR';
     this.finish(reset ? new Http2UpstreamError(`the upstream reset the stream: ${err.message}`, this.stream?.rstCode === NGHTTP2_REFUSED_STREAM ? 'UND_ERR_SOCKET' : 'ECONNRESET') : err);
-  };
+  }
 
-  private readonly onBodyError = (err: Error): void => {
-    this.abort(err);
-  };
-
-  private readonly onHeadersTimeout = (): void => {
+  headersTimedOut(): void {
     this.headersTimer = null;
     this.finish(new Http2UpstreamError(`no response headers within ${this.options.headersTimeout} ms`, 'UND_ERR_HEADERS_TIMEOUT'));
-  };
+  }
 
-  private readonly onBodyTimeout = (): void => {
+  bodyTimedOut(): void {
     this.finish(new Http2UpstreamError(`no response data within ${this.options.bodyTimeout} ms`, 'UND_ERR_BODY_TIMEOUT'));
-  };
+  }
 
   /** Ends the request with `err`: the stream is cancelled and the handler told once. */
   private finish(err: Error): void {
@@ -433,6 +437,50 @@ class Http2Request {
     this.headersTimer = null;
   }
 }
+
+// Stream and body callbacks shared by all requests: the stream (or body) carries its request.
+function onStreamResponse(this: TaggedStream, headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
+  this[kRequest]?.response(headers);
+}
+
+function onStreamInformational(this: TaggedStream, headers: IncomingHttpHeaders & IncomingHttpStatusHeader): void {
+  this[kRequest]?.informational(headers);
+}
+
+function onStreamData(this: TaggedStream, chunk: Buffer): void {
+  this[kRequest]?.data(chunk);
+}
+
+function onStreamTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
+  this[kRequest]?.trailersReceived(trailers);
+}
+
+function onStreamEnd(this: TaggedStream): void {
+  this[kRequest]?.ended();
+}
+
+function onStreamClose(this: TaggedStream): void {
+  this[kRequest]?.closed();
+}
+
+function onStreamError(this: TaggedStream, err: Error & { code?: string }): void {
+  this[kRequest]?.streamFailed(err);
+}
+
+function onBodyTimeout(this: TaggedStream): void {
+  this[kRequest]?.bodyTimedOut();
+}
+
+function onBodyError(this: TaggedBody, err: Error): void {
+  this[kRequest]?.abort(err);
+}
+
+function onHeadersTimeout(request: Http2Request): void {
+  request.headersTimedOut();
+}
+
+/** Interim responses carry no body: there is nothing to resume. */
+function noResume(): void {}
 
 /**
  * The HTTP/2 request header block from undici-style options: pseudo-headers from the method,
