@@ -51,6 +51,8 @@ export interface ListenerAddress {
   address: string;
   port: number;
   url: string;
+  /** Protocols served: http1, h2, h2c. */
+  protocols: readonly string[];
 }
 
 /**
@@ -181,7 +183,7 @@ export class Switchyard {
     return this.listeners.map((l) => {
       const a = l.address;
       const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-      return { name: l.name, address: a.address, port: a.port, url: `${l.secure ? 'https' : 'http'}://${host}:${a.port}` };
+      return { name: l.name, address: a.address, port: a.port, url: `${l.secure ? 'https' : 'http'}://${host}:${a.port}`, protocols: l.protocols };
     });
   }
 

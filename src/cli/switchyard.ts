@@ -146,7 +146,7 @@ async function start(file: string): Promise<number> {
     return 1;
   }
   const banner = [`Switchyard is routing (config ${file})`];
-  for (const a of app.addresses) banner.push(`  listener ${a.name}: ${a.url}`);
+  for (const a of app.addresses) banner.push(`  listener ${a.name}: ${a.url} (${a.protocols.join(', ')})`);
   const admin = app.adminAddress;
   if (admin) banner.push(`  admin:            http://${admin.address}:${admin.port}/ (status page, /metrics, /api/v1)`);
   const first = app.addresses[0];

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import type { Config } from '../config/schema.js';
+import { listenerProtocols, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { ClusterAdminServer, type WorkerAdmin } from './cluster-admin-server.js';
 import { isWorkerMessage, type PrimaryMessage } from './worker-messages.js';
@@ -124,7 +124,7 @@ export class ClusterPrimary {
   private async onAllServing(): Promise<void> {
     this.started = true;
     const banner = [`Switchyard is routing (config ${this.configFile}, ${this.slots.length} workers, primary pid ${process.pid})`];
-    for (const l of this.config.listeners) banner.push(`  listener ${l.name ?? `${l.address}:${l.port}`}: http${l.tls ? 's' : ''}://${l.address}:${l.port}`);
+    for (const l of this.config.listeners) banner.push(`  listener ${l.name ?? `${l.address}:${l.port}`}: http${l.tls ? 's' : ''}://${l.address}:${l.port} (${listenerProtocols(l).join(', ')})`);
     if (this.config.admin.enabled) {
       this.admin = new ClusterAdminServer(() => this.servingAdmins(), this.logger.child({ component: 'admin' }));
       try {
