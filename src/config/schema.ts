@@ -449,7 +449,7 @@ export const serviceSchema = z
       .enum(UPSTREAM_PROTOCOLS)
       .default('http1')
       .describe(
-        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS, ALPN h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. Upgrades (WebSocket) are refused towards h2c services.',
+        'Protocol towards the instances: http1 (HTTP/1.1), h2 (HTTP/2 over TLS, ALPN h2; turns TLS on), h2c (cleartext HTTP/2 with prior knowledge). gRPC needs h2 or h2c. With http1 (the default) an instance may still declare HTTP/2 in its meta: proto h2c or grpc (cleartext), h2 or grpcs (TLS). Upgrades (WebSocket) are refused towards HTTP/2 instances.',
       ),
     maxConcurrentStreams: z
       .number()

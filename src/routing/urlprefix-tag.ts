@@ -71,7 +71,7 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
         break;
       }
       case 'proto':
-        if (value !== 'http' && value !== 'https') return { ok: false, reason: `proto=${value} is not supported (use proto=http or proto=https; for gRPC or HTTP/2 instances set services.<name>.protocol: h2c or h2 in the config)` };
+        if (value !== 'http' && value !== 'https') return { ok: false, reason: `proto=${value} is not supported (use proto=http or proto=https; for gRPC or HTTP/2 instances set the instance meta proto: grpc (or h2c, h2, grpcs), or services.<name>.protocol in the config)` };
         route.https = value === 'https';
         break;
       case 'tlsskipverify':

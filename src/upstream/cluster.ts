@@ -9,6 +9,7 @@ import { Endpoint, endpointKey } from './endpoint.js';
 import { HealthChecker } from './health-checker.js';
 import { OutlierDetector } from './outlier-detector.js';
 import { RetryBudget } from './retry-budget.js';
+import { upstreamProtocol } from './upstream-protocol.js';
 import { NO_DECLARED_TLS, upstreamTlsOptions, type InstanceTlsResolver } from './upstream-tls.js';
 
 /**
@@ -75,9 +76,9 @@ export class Cluster {
     for (const instance of instances) {
       const key = endpointKey(instance.address, instance.port);
       const kept = existing.get(key);
-      if (kept && upstreamTlsOptions(instance, this.settingsValue, this.instanceTls(instance)) !== kept.tls) {
-        // Same address, other protocol (http <-> https or other TLS settings): a new pool; the
-        // old one stays in `existing` and closes after the swap.
+      if (kept && (upstreamTlsOptions(instance, this.settingsValue, this.instanceTls(instance)) !== kept.tls || upstreamProtocol(instance, this.settingsValue) !== kept.protocol)) {
+        // Same address, other protocol (http <-> https, other TLS settings, HTTP/1.1 <-> HTTP/2):
+        // a new pool; the old one stays in `existing` and closes after the swap.
         const endpoint = this.newEndpoint(instance, this.settingsValue);
         endpoint.drained = kept.drained;
         next.push(endpoint);

@@ -5,6 +5,7 @@ import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
 import { Http2Pool } from './http2-pool.js';
 import { TlsPool } from './tls-pool.js';
+import { upstreamProtocol } from './upstream-protocol.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
 
 /**
@@ -95,7 +96,7 @@ export class Endpoint {
   weightOverride: number | null = null;
   /** TLS options towards the instance, or null for plain HTTP. */
   readonly tls: ConnectionOptions | null;
-  /** services.<name>.protocol when the pool was built. */
+  /** The protocol towards the instance when the pool was built (upstreamProtocol). */
   readonly protocol: UpstreamProtocol;
 
   /** `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions). */
@@ -103,8 +104,8 @@ export class Endpoint {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
     this.tls = upstreamTlsOptions(instance, settings, declaredTls);
-    this.protocol = settings.protocol;
-    if (settings.protocol !== 'http1') {
+    this.protocol = upstreamProtocol(instance, settings);
+    if (this.protocol !== 'http1') {
       this.pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
         connections: settings.connections,
         connectTimeout: settings.connectTimeout,

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { ServiceConfig, UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
+import { declaresHttp2OverTls } from './upstream-protocol.js';
 
 const DEFAULT_TLS: UpstreamTlsConfig = { verify: true };
 
@@ -21,13 +22,13 @@ const prepared = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
 /**
  * TLS options towards an instance, or null for plain HTTP. TLS is on when the service has a
  * `tls` section (which wins), the registry declares it for the instance (`declared`, e.g. a
- * `proto=https` route tag), the instance says `proto: https` in its meta, or the service's
- * protocol is h2 (HTTP/2 over TLS); verification is
+ * `proto=https` route tag), the instance says `proto: https` (or `h2`, `grpcs`) in its meta, or
+ * the service's protocol is h2 (HTTP/2 over TLS); verification is
  * on unless `verify: false`. The CA file is read when the settings are first used (control plane, at
  * endpoint creation), not per request; a missing file throws with its path.
  */
 export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceConfig, declared?: UpstreamTlsConfig): ConnectionOptions | null {
-  const tls = settings.tls ?? declared ?? (instance.meta.proto === 'https' || settings.protocol === 'h2' ? DEFAULT_TLS : undefined);
+  const tls = settings.tls ?? declared ?? (instance.meta.proto === 'https' || settings.protocol === 'h2' || declaresHttp2OverTls(instance) ? DEFAULT_TLS : undefined);
   if (tls === undefined) return null;
   let options = prepared.get(tls);
   if (options === undefined) {

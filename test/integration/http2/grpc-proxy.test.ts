@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { echoClient, startEchoServer, unaryCall, type EchoClientInstance, type EchoServer } from '../../support/grpc-echo.js';
-import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 
 /**
  * The real @grpc/grpc-js client and server through Switchyard: a cleartext HTTP/2 listener
@@ -92,5 +92,30 @@ describe('gRPC through the proxy (h2c listener, h2c upstream)', () => {
     });
     expect(err.code).toBe(grpc.status.UNAVAILABLE);
     expect(err.details).toContain('no healthy instance');
+  });
+});
+
+describe('gRPC to an instance that declares HTTP/2 in its meta (no service settings)', () => {
+  it('proxies to an instance with meta proto: grpc, and rebuilds the pool when the meta changes', async () => {
+    const upstream = await startEchoServer();
+    const proxy = await startProxy({
+      config: {
+        listeners: [{ name: 'grpc', address: '127.0.0.1', port: 0, protocols: ['h2c'] }],
+        routes: [{ name: 'echo', match: { path: '/test.Echo/' }, service: 'echo' }],
+      },
+      services: { echo: [{ port: upstream.port, meta: { proto: 'http' } }] },
+    });
+    const client = echoClient(`127.0.0.1:${proxy.port}`);
+    try {
+      // Declared HTTP/1.1: the proxy speaks HTTP/1.1 to a gRPC server, which cannot answer it.
+      const before = (await unaryCall(client, 'x').catch((e: unknown) => e)) as grpc.ServiceError;
+      expect(before.code).not.toBe(grpc.status.OK);
+      await proxy.writeServices({ echo: [{ port: upstream.port, meta: { proto: 'grpc' } }] });
+      await eventually(async () => (await unaryCall(client, 'meta').catch(() => null)) === 'echo:meta', 5_000, 'pool rebuilt for HTTP/2');
+    } finally {
+      client.close();
+      await proxy.close();
+      await upstream.close();
+    }
   });
 });
