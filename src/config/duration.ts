@@ -17,7 +17,7 @@ export function parseDuration(text: string): number | undefined {
 const durationInputSchema = z.union([z.number(), z.string()]).meta({
   title: 'duration',
   anyOf: [
-    { type: 'number', minimum: 0, description: 'milliseconds' },
+    { type: 'number', minimum: 0, maximum: 2_147_483_647, description: 'milliseconds (at most 2147483647, the longest timer Node.js can set)' },
     { type: 'string', pattern: `^\\s*${DURATION_PATTERN.source.slice(1, -1)}\\s*$`, description: 'a number and a unit: ms, s, m or h, e.g. "250ms", "5s", "1.5m"' },
   ],
 });
@@ -32,8 +32,16 @@ export const durationSchema = durationInputSchema.transform((value, ctx) => {
     });
     return z.NEVER;
   }
+  if (ms > MAX_DURATION_MS) {
+    // Node fires a timer set for longer at once (after 1 ms), which would turn a long timeout into none.
+    ctx.addIssue({ code: 'custom', message: `must be at most 596h (2147483647ms, the longest timer Node.js can set); got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
   return ms;
 });
+
+/** The longest delay setTimeout takes (2^31 - 1 ms, about 24.8 days). */
+export const MAX_DURATION_MS = 2_147_483_647;
 
 /** A size field: bytes as a number or a string such as "16KiB", "10MiB". */
 const SIZE_UNITS: Record<string, number> = { b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };

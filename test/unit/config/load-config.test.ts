@@ -102,6 +102,8 @@ routes:
       'config/test.yaml:6:11: routes[1].name: duplicate route name "a" (also routes[0])',
     ]);
     expect(problems('listeners:\n  - port: 8080\n  - port: 8080\n')).toEqual(['config/test.yaml:3:11: listeners[1].port: duplicate listener 0.0.0.0:8080 (also listeners[0])']);
+    // A timer set for longer than 2^31 - 1 ms fires at once in Node: such durations are refused.
+    expect(problems('timeouts:\n  total: 600h\n')).toEqual(['config/test.yaml:2:10: timeouts.total: must be at most 596h (2147483647ms, the longest timer Node.js can set); got "600h"']);
   });
 
   it('reports YAML syntax errors with their position', () => {
