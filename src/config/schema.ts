@@ -506,8 +506,8 @@ export const listenerSchema = z.strictObject({
   }
 });
 
-/** The protocols a listener serves, its `protocols` or the default for its kind. */
-export function listenerProtocols(listener: Pick<z.output<typeof listenerSchema>, 'protocols' | 'tls'>): readonly ListenerProtocol[] {
+/** The protocols a listener serves: its `protocols`, or the default for a TLS or a plain listener. */
+export function listenerProtocols(listener: { readonly protocols?: readonly ListenerProtocol[] | undefined; readonly tls?: unknown }): readonly ListenerProtocol[] {
   return listener.protocols ?? (listener.tls !== undefined ? DEFAULT_TLS_PROTOCOLS : DEFAULT_PLAIN_PROTOCOLS);
 }
 const DEFAULT_TLS_PROTOCOLS: readonly ListenerProtocol[] = ['h2', 'http1'];

@@ -45,7 +45,8 @@ export class ProxyListener {
     private readonly logger: Logger,
     private readonly certificates: CertificateStore | null = null,
   ) {
-    this.protocols = listenerProtocols({ protocols: config.protocols, tls: certificates !== null ? ({} as ListenerConfig['tls']) : undefined });
+    // TLS is on when certificates are given (the sidecar's listeners have no tls section).
+    this.protocols = listenerProtocols({ protocols: config.protocols, tls: certificates ?? undefined });
     const options: ServerOptions = {
       maxHeaderSize: limits.maxHeaderSize,
       headersTimeout: limits.headersTimeout,
