@@ -9,6 +9,7 @@ import { eventually, servicesYaml } from '../../support/proxy-harness.js';
 import { startRouterProcess, type RouterProcess } from '../../support/router-process.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 import { freePort } from '../../support/free-port.js';
+import { closeHttp2, http2Request, openHttp2 } from '../../support/http2-client.js';
 
 /**
  * Workers share the listener through the primary, so port 0 would not name one port the test
@@ -113,6 +114,28 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
     expect(status.status).toBe(200);
     expect([...workers.values()]).toContain(status.json.pid);
     expect(status.json.pid).not.toBe(r.child.pid);
+  });
+
+  it('workers serve HTTP/2 (h2c) and HTTP/1.1 on one shared port', async () => {
+    ports = { listener: await freePort(), admin: await freePort() };
+    const doc = config([{ name: 'all', match: { path: '/' }, service: 'app' }]).replace('name: test', 'name: test\n    protocols: [http1, h2c]');
+    expect(doc).toContain('protocols: [http1, h2c]');
+    await writeFile(configFile, doc);
+    const r = await startRouterProcess(configFile);
+    router = r;
+    await eventually(() => servingPids(r.stdout()).size === 2, 5_000, 'both workers logged "worker serving"');
+    const from = r.stdout().length;
+    const statuses: number[] = [];
+    // One request per connection, so the primary's round robin spreads them over both workers.
+    for (let i = 0; i < 12; i++) {
+      const session = await openHttp2(r.url);
+      statuses.push((await http2Request(session, { ':path': '/h2' })).status);
+      await closeHttp2(session);
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect((await fetchText(`${r.url}/h1`)).status).toBe(200);
+    const h2Pids = () => new Set(logLines(r.stdout().slice(from)).filter((l) => l.component === 'access' && (l as { path?: string }).path === '/h2').map((l) => l.pid));
+    await eventually(() => h2Pids().size === 2, 5_000, 'HTTP/2 requests logged by both workers');
   });
 
   it('/metrics and the traffic history on the primary sum the requests of both workers exactly', async () => {
