@@ -25,6 +25,7 @@ import { describeMachine } from './lib/machine.js';
 import { treeCpuSeconds } from './lib/process-cpu.js';
 import { fastifyProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
 import { OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { median } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -121,8 +122,3 @@ try {
 }
 process.stdout.write(`${lines.join('\n')}\n`);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}

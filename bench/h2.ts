@@ -31,9 +31,9 @@ import { findH2load, saturateH2, type H2LoadResult } from './lib/h2load.js';
 import { renderH2Markdown, type H2RunDescription, type H2ScenarioReport } from './lib/h2-report.js';
 import { allH2Scenarios, type H2Scenario } from './lib/h2-scenarios.js';
 import { createBenchCertificate, type BenchCertificate, type H2TargetContext } from './lib/h2-targets.js';
-import type { LoadResult } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import type { RunningTarget } from './lib/targets.js';
+import { medianResult } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -79,23 +79,6 @@ const unknownTargets = wantedTargets.filter((t) => !targetNames.has(t));
 if (unknownTargets.length > 0) {
   process.stderr.write(`bench:h2: unknown target ${unknownTargets.join(', ')}; choose from ${[...targetNames].join(', ')}\n`);
   process.exit(2);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function medianResult(results: LoadResult[]): LoadResult {
-  return {
-    rps: median(results.map((r) => r.rps)),
-    p50: median(results.map((r) => r.p50)),
-    p99: median(results.map((r) => r.p99)),
-    errors: results.reduce((a, r) => a + r.errors, 0),
-    non2xx: results.reduce((a, r) => a + r.non2xx, 0),
-    requests: results.reduce((a, r) => a + r.requests, 0),
-  };
 }
 
 function log(line: string): void {

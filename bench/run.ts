@@ -26,6 +26,7 @@ import { describeMachine } from './lib/machine.js';
 import { renderMarkdown, type RunDescription, type ScenarioReport, type TargetReport } from './lib/report.js';
 import { allScenarios, UPSTREAM_PORTS, type Scenario } from './lib/scenarios.js';
 import type { RunningTarget, TargetContext } from './lib/targets.js';
+import { medianResult } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -63,23 +64,6 @@ if (unknown.length > 0) {
   process.exit(2);
 }
 const selected = wanted.length === 0 ? scenarios : scenarios.filter((s) => wanted.includes(s.name));
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function medianResult(results: LoadResult[]): LoadResult {
-  return {
-    rps: median(results.map((r) => r.rps)),
-    p50: median(results.map((r) => r.p50)),
-    p99: median(results.map((r) => r.p99)),
-    errors: results.reduce((a, r) => a + r.errors, 0),
-    non2xx: results.reduce((a, r) => a + r.non2xx, 0),
-    requests: results.reduce((a, r) => a + r.requests, 0),
-  };
-}
 
 function log(line: string): void {
   process.stderr.write(`${line}\n`);

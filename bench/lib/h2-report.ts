@@ -1,5 +1,6 @@
 import type { MachineDescription } from './machine.js';
 import { saturateTable, type ScenarioReport } from './report.js';
+import { median } from './median.js';
 
 export interface H2RunSettings {
   duration: number;
@@ -23,12 +24,6 @@ export interface H2RunDescription {
   startedAt: Date;
   settings: H2RunSettings;
   reports: H2ScenarioReport[];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** CPU per request of each proxy over the measured windows (user + system, whole process tree). */

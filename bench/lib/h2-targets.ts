@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { freePort, spawnLogged, type BenchProcess } from './child-process.js';
 import { waitUntilServingH2, type H2Probe } from './h2-probe.js';
-import type { RunningTarget } from './targets.js';
+import { nginxPrelude, type RunningTarget } from './targets.js';
 
 /** Which upstream the proxies of a scenario forward to. */
 export type H2UpstreamKind = 'h2c' | 'http1';
@@ -160,7 +159,6 @@ export function nginxH2Target(): H2TargetSpec {
       const prefix = join(ctx.workDir, 'nginx-h2');
       await mkdir(join(prefix, 'logs'), { recursive: true });
       const port = await freePort();
-      const asRoot = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
       const location =
         ctx.upstream === 'h2c'
           ? `      grpc_pass grpc://bench;
@@ -170,21 +168,7 @@ export function nginxH2Target(): H2TargetSpec {
       proxy_set_header Connection "";
       proxy_buffer_size 16k;
       proxy_buffers 8 16k;`;
-      const conf = `${asRoot}worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/client_body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
-  http2_max_concurrent_streams 256;
+      const conf = `${nginxPrelude(prefix)}  http2_max_concurrent_streams 256;
   upstream bench {
     server 127.0.0.1:${upstreamPort(ctx)};
     keepalive 1024;

@@ -173,22 +173,7 @@ export function nginxTarget(instances = 1): TargetSpec {
       const servers = upstreamUrls(ctx, instances)
         .map((u) => `    server ${u.slice('http://'.length)};`)
         .join('\n');
-      const asRoot = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
-      const conf = `${asRoot}worker_processes 1;
-daemon off;
-master_process on;
-pid ${prefix}/nginx.pid;
-error_log ${prefix}/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  client_body_temp_path ${prefix}/client_body;
-  proxy_temp_path ${prefix}/proxy;
-  fastcgi_temp_path ${prefix}/fastcgi;
-  uwsgi_temp_path ${prefix}/uwsgi;
-  scgi_temp_path ${prefix}/scgi;
-  keepalive_requests 1000000;
-  upstream bench {
+      const conf = `${nginxPrelude(prefix)}  upstream bench {
 ${servers}
     keepalive 128;
     keepalive_requests 1000000;
@@ -264,4 +249,28 @@ ${servers}
       return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);
     },
   };
+}
+
+/**
+ * The start of an nginx configuration shared by the benches: one worker in the foreground, its
+ * files under `prefix`, no access log, long keep-alive; it ends inside the `http` block. Run as
+ * root, the worker runs as the current user.
+ */
+export function nginxPrelude(prefix: string): string {
+  const asRoot = process.getuid?.() === 0 ? `user ${userInfo().username};\n` : '';
+  return `${asRoot}worker_processes 1;
+daemon off;
+master_process on;
+pid ${prefix}/nginx.pid;
+error_log ${prefix}/logs/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${prefix}/client_body;
+  proxy_temp_path ${prefix}/proxy;
+  fastcgi_temp_path ${prefix}/fastcgi;
+  uwsgi_temp_path ${prefix}/uwsgi;
+  scgi_temp_path ${prefix}/scgi;
+  keepalive_requests 1000000;
+`;
 }

@@ -3,25 +3,18 @@ import type { Http2ServerResponse } from 'node:http2';
 import { isHttp2 } from './http2-request.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 
-/** gRPC status codes (grpc/doc/statuscodes.md) the proxy answers with or counts. */
+/**
+ * The gRPC status codes the proxy itself answers with or records (grpc/doc/statuscodes.md;
+ * the names of all codes, for metric labels, are GRPC_STATUS_NAMES in observability/metric-labels.ts).
+ */
 export const GrpcStatus = {
-  OK: 0,
   CANCELLED: 1,
   UNKNOWN: 2,
-  INVALID_ARGUMENT: 3,
   DEADLINE_EXCEEDED: 4,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  PERMISSION_DENIED: 7,
   RESOURCE_EXHAUSTED: 8,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  OUT_OF_RANGE: 11,
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
-  DATA_LOSS: 15,
-  UNAUTHENTICATED: 16,
 } as const;
 
 /**

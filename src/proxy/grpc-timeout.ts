@@ -1,7 +1,7 @@
+import { MAX_DURATION_MS } from '../config/duration.js';
+
 /** Milliseconds per unit of a grpc-timeout value (PROTOCOL-HTTP2.md: "Timeout"). */
 const UNIT_MS: Record<string, number> = { H: 3_600_000, M: 60_000, S: 1_000, m: 1, u: 0.001, n: 0.000001 };
-/** The longest delay setTimeout takes (2^31 - 1 ms). */
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * The deadline a gRPC client set with `grpc-timeout` (1 to 8 digits and a unit: H, M, S, m,
@@ -23,5 +23,5 @@ export function grpcTimeoutMs(value: string | string[] | undefined): number {
   }
   const ms = Math.ceil(amount * unit);
   // Longer than a timer can wait (about 24.8 days; Node would fire it at once): no deadline of its own.
-  return ms > MAX_TIMER_MS ? 0 : ms;
+  return ms > MAX_DURATION_MS ? 0 : ms;
 }

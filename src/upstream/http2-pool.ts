@@ -375,12 +375,8 @@ class Http2Request {
     // it and close the stream (RST_STREAM NO_ERROR, RFC 9113 §8.1). Otherwise the stream is
     // closed on both sides already; resetting it again would be a frame on a closed stream,
     // which servers count as invalid (node:http2 ends the connection after 1,000).
-    const body = this.options.body as Readable | Buffer | null | undefined;
     const stream = this.stream!;
-    if (body != null && !Buffer.isBuffer(body) && !stream.writableEnded) {
-      body.unpipe(stream);
-      if (!stream.closed) stream.close();
-    }
+    if (!stream.writableEnded && this.stopBody(stream)) stream.close();
     // undici's handler type says string[]; trailers of HTTP/2 responses arrive as an object.
     this.handler.onComplete?.(this.trailers as unknown as string[] | null);
   }
@@ -415,11 +411,18 @@ class Http2Request {
     this.release();
     const stream = this.stream;
     if (stream !== null) {
-      const body = this.options.body as Readable | Buffer | null | undefined;
-      if (body != null && !Buffer.isBuffer(body)) body.unpipe(stream);
+      this.stopBody(stream);
       if (!stream.closed) stream.close(NGHTTP2_CANCEL);
     }
     this.handler.onError?.(err);
+  }
+
+  /** Stops a streamed request body from feeding `stream`; true when there was one and the stream is still open. */
+  private stopBody(stream: ClientHttp2Stream): boolean {
+    const body = this.options.body as Readable | Buffer | null | undefined;
+    if (body == null || Buffer.isBuffer(body)) return false;
+    body.unpipe(stream);
+    return !stream.closed;
   }
 
   private release(): void {
