@@ -21,6 +21,9 @@ describe('switchyard CLI against a running router', () => {
           { name: 'grpc', address: '127.0.0.1', port: 0, protocols: ['http1', 'h2c'] },
         ],
         admin: { address: '127.0.0.1', port: 0, token: TOKEN },
+        // The status test keeps an idle HTTP/2 connection open across two CLI runs, which can
+        // take longer than the default 5 s idle timeout on a busy machine.
+        limits: { keepAliveTimeout: '60s' },
         routes: [{ name: 'web-route', match: { path: '/web' }, service: 'web' }],
       },
     });
