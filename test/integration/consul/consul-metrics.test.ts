@@ -86,8 +86,10 @@ describe('Consul registry state on the admin /metrics', () => {
     h.consul.setLastContact(9_000);
     h.consul.setCheckStatus('service:web-a', 'warning');
     await eventually(async () => (await status()).consul.staleRetries !== 0, 5_000, 'stale answers read again from the leader');
-    const fromLeader = h.consul.requests.filter((r) => r.path.startsWith('/v1/') && !r.query.has('stale'));
-    expect(fromLeader.length).toBeGreaterThan(0);
+    // The retry is counted when it is decided; its request reaches the emulator a moment later.
+    const fromLeader = () => h!.consul.requests.filter((r) => r.path.startsWith('/v1/') && !r.query.has('stale'));
+    await eventually(() => fromLeader().length > 0, 5_000, 'a read from the leader');
+    expect(fromLeader().length).toBeGreaterThan(0);
     m = await scrape();
     expect(value(m, 'switchyard_registry_consul_stale_retries_total')).toBeGreaterThan(0);
     // The leader's own answer says 0 ms.
