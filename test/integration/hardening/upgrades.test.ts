@@ -81,7 +81,7 @@ describe('upgrades: a connection becomes a tunnel only after a 101 that complete
     const { responses, text } = await sendRaw(proxy.port, WS_HEAD + FRAME);
     expect(responses[0]!.status).toBe(502);
     expect(responses[0]!.headers['x-switchyard-error']).toBe('upstream_bad_upgrade');
-    expect(text).not.toContain('101');
+    expect(text).not.toMatch(/HTTP\/1\.[01] 101 /); // no such status line (a random request id may hold the digits)
     expect(a.allReceived).not.toContain(FRAME);
     await eventually(() => a.used.every((c) => c.events.includes('closed')), 5_000, 'the upstream connection to close');
   });
@@ -223,7 +223,7 @@ describe('upgrades: a connection becomes a tunnel only after a 101 that complete
     const hints = text.slice(0, text.indexOf('\r\n\r\n'));
     expect(hints).toContain('Link: </style.css>; rel=preload; as=style');
     expect(hints.toLowerCase()).not.toContain('x-private');
-    expect(text).not.toContain('102');
+    expect(text).not.toMatch(/HTTP\/1\.[01] 102 /); // no such status line (a random request id may hold the digits)
     const final = parseResponses(text.slice(hints.length + 4));
     expect(final[0]!.status).toBe(200);
     expect(final[0]!.body).toBe('ok');
@@ -237,7 +237,7 @@ describe('upgrades: a connection becomes a tunnel only after a 101 that complete
   it('sends no interim response to an HTTP/1.0 client', async () => {
     a.behaviour = answer('HTTP/1.1 103 Early Hints\r\nLink: </a.js>; rel=preload\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
     const { text, responses } = await sendRaw(proxy.port, 'GET /api/page HTTP/1.0\r\nHost: h\r\n\r\n');
-    expect(text).not.toContain('103');
+    expect(text).not.toMatch(/HTTP\/1\.[01] 103 /); // no such status line (a random request id may hold the digits)
     expect(responses[0]!.body).toBe('ok');
   });
 });
