@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { LogDestination } from './log-destination.js';
 
 export type { Logger };
 
@@ -15,12 +16,12 @@ const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
 
 /**
  * The process logger: one JSON object a line (pino), written asynchronously to standard output
- * through pino's SonicBoom destination, which batches whatever accumulates while a write is
- * under way (the access log hands it lines in 16 KiB chunks of its own), flushes on exit, and (with `maxLength`) drops new lines instead of growing past
- * `maxBuffer` while the output cannot keep up: a full disk or a reader that stopped never holds
- * requests back or grows memory without bound. Dropped lines are reported with the 'drop'
- * event (counted by the router in switchyard_log_lines_dropped_total); a write error other
- * than a closed pipe is reported once per error code on standard error.
+ * through a LogDestination, which batches whatever accumulates while a write is under way (the
+ * access log hands it lines in 64 KiB chunks of its own), flushes on exit, and drops new lines
+ * instead of growing past `maxBuffer` while the output cannot keep up: a full disk or a reader
+ * that stopped never holds requests back or grows memory without bound. Dropped lines are
+ * reported with the 'drop' event (counted by the router in switchyard_log_lines_dropped_total);
+ * a write error is reported once per error code on standard error.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? standardOutput(options.maxBuffer ?? DEFAULT_MAX_BUFFER);
@@ -35,8 +36,8 @@ export function createLogger(options: LoggerOptions): Logger {
   );
 }
 
-function standardOutput(maxBuffer: number): ReturnType<typeof pino.destination> {
-  const stream = pino.destination({ dest: 1, sync: false, minLength: 0, maxLength: maxBuffer });
+function standardOutput(maxBuffer: number): LogDestination {
+  const stream = new LogDestination(1, maxBuffer);
   const reported = new Set<string>();
   stream.on('error', (err: Error & { code?: string }) => {
     const code = err.code ?? err.message;
@@ -54,9 +55,8 @@ export function onDroppedLogLines(logger: Logger, count: (lines: number) => void
   const stream = (logger as unknown as Record<symbol, unknown>)[(pino.symbols as unknown as Record<string, symbol>).streamSym!] as NodeJS.EventEmitter | undefined;
   if (stream === undefined || typeof stream.on !== 'function') return;
   stream.on('drop', (data: string | Buffer) => {
-    const text = typeof data === 'string' ? data : data.toString('utf8');
     let lines = 0;
-    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
+    for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) lines++;
     count(Math.max(1, lines));
   });
 }

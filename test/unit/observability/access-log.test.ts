@@ -52,6 +52,23 @@ describe('access log serialiser', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', component: 'access', name: 'switchyard', requestId: 'id-1', msg: 'request' });
   });
 
+  it('writes a chunk of many lines, ASCII and not, as the same bytes pino writes', async () => {
+    const { lines, logger } = productionLogger();
+    const access = logger.child({ component: 'access' }, { level: 'info' });
+    const log = new AccessLog(access);
+    // A Latin-1 header value as node:http hands it (bytes 0x80-0xff as U+0080-U+00FF), between ASCII lines.
+    const paths = ['/plain', '/caf\u00e9', '/plain2', '/\u00ff\u0080', '/last'];
+    for (const path of paths) log.request('id', undefined, 'GET', 'h', path, 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    log.flush();
+    for (const path of paths) access.info({ requestId: 'id', method: 'GET', host: 'h', path, status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, route: 'r', service: 's', upstream: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0 }, 'request');
+    await new Promise((r) => setImmediate(r));
+    expect(lines).toHaveLength(paths.length * 2);
+    for (let i = 0; i < paths.length; i++) {
+      expect(withoutTime(lines[i]!)).toBe(withoutTime(lines[i + paths.length]!));
+      expect((JSON.parse(lines[i]!) as { path: string }).path).toBe(paths[i]);
+    }
+  });
+
   it('writes other lines as pino does, undefined values left out', async () => {
     const { lines, logger } = productionLogger();
     const access = logger.child({ component: 'access' }, { level: 'info' });
