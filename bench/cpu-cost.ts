@@ -11,7 +11,8 @@
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
  *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy
- *   --rounds <n>       measure every target n times, interleaved; the median is reported (default 1)
+ *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
+ *                      the median is reported (default 1)
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,7 +82,10 @@ try {
     const results = new Map<string, number[]>();
     const skipped: string[] = [];
     for (let round = 0; round < rounds; round++) {
-      for (const spec of wantedTargets) {
+      // Each round starts one target later, so that no target always runs first (right after
+      // the upstream started, or after the heaviest one).
+      const order = wantedTargets.map((_, i) => wantedTargets[(i + round) % wantedTargets.length]!);
+      for (const spec of order) {
         if (skipped.includes(spec.name)) continue;
         const started: RunningTarget | string = await spec.start({ root, workDir, upstreamPorts: upstream.ports, probePath: scenario.probe, switchyardNodeFlags: [] });
         if (typeof started === 'string') {

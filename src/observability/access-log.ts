@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { IsoTimeField } from './iso-time-field.js';
 
 /** Where access-log lines go: the logger's own destination (LogDestination in production). */
 interface LineSink {
@@ -38,6 +39,8 @@ export class AccessLog {
   private readonly prefix: string;
   private readonly bindings: string;
   private readonly time: () => string;
+  /** Set when the logger's time is pino's isoTime: then formatted here, the date once per second. */
+  private readonly isoTime: IsoTimeField | null;
   private readonly sink: LineSink;
   /** Lines formed and not yet handed to the destination. */
   private pending = '';
@@ -46,7 +49,9 @@ export class AccessLog {
   private lastMs = -1;
   /** `{"level":…,"time":…` and the bindings for the millisecond `lastMs`. */
   private head = '';
-  private headAscii = true;
+  private headAscii: boolean;
+  /** The level prefix and the bindings are ASCII (an ISO time always is). */
+  private readonly fixedAscii: boolean;
   /** No character of `pending` is outside ASCII: it is encoded as Latin-1, which is then the same bytes and faster. */
   private ascii = true;
 
@@ -57,6 +62,9 @@ export class AccessLog {
     this.prefix = levels[logger.levels.values.info!]!;
     this.bindings = internals[symbols.chindingsSym!] as string;
     this.time = internals[symbols.timeSym!] as () => string;
+    this.isoTime = this.time === pino.stdTimeFunctions.isoTime ? new IsoTimeField() : null;
+    this.fixedAscii = isAscii(this.prefix) && isAscii(this.bindings);
+    this.headAscii = this.fixedAscii;
     this.sink = internals[symbols.streamSym!] as LineSink;
     this.timer = setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
     process.once('exit', this.flushOnExit);
@@ -169,8 +177,13 @@ export class AccessLog {
     const now = Date.now();
     if (now !== this.lastMs) {
       this.lastMs = now;
-      this.head = this.prefix + this.time() + this.bindings;
-      this.headAscii = isAscii(this.head);
+      if (this.isoTime !== null) {
+        this.head = this.prefix + this.isoTime.format(now) + this.bindings;
+      } else {
+        const time = this.time();
+        this.head = this.prefix + time + this.bindings;
+        this.headAscii = this.fixedAscii && isAscii(time);
+      }
     }
     if (!this.headAscii) this.ascii = false;
     return this.head;

@@ -69,6 +69,18 @@ describe('access log serialiser', () => {
     }
   });
 
+  it('encodes the line as UTF-8 when the logger\'s bindings are not ASCII', async () => {
+    const { lines, logger } = productionLogger();
+    const access = logger.child({ component: 'accès', zone: 'zürich' }, { level: 'info' });
+    const log = new AccessLog(access);
+    log.request('id', undefined, 'GET', 'h', '/a', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    log.flush();
+    access.info({ requestId: 'id', method: 'GET', host: 'h', path: '/a', status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, route: 'r', service: 's', upstream: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0 }, 'request');
+    await new Promise((r) => setImmediate(r));
+    expect(withoutTime(lines[0]!)).toBe(withoutTime(lines[1]!));
+    expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'accès', zone: 'zürich' });
+  });
+
   it('writes other lines as pino does, undefined values left out', async () => {
     const { lines, logger } = productionLogger();
     const access = logger.child({ component: 'access' }, { level: 'info' });
