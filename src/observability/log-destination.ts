@@ -9,6 +9,19 @@ const MAX_IOV = 256;
 const EXIT_WAIT_MS = 1000;
 
 /**
+ * Destinations written out at exit, held weakly: one process 'exit' listener for all of them
+ * (a process that makes many loggers, as the tests do, would otherwise pile up listeners), and
+ * a destination nobody uses any more can still be collected.
+ */
+const live = new Set<WeakRef<LogDestination>>();
+const forget = new FinalizationRegistry<WeakRef<LogDestination>>((ref) => live.delete(ref));
+let exitHookInstalled = false;
+
+function flushAllOnExit(): void {
+  for (const ref of live) ref.deref()?.flushSync();
+}
+
+/**
  * The process's log output: lines from pino (strings) and chunks of lines from the access log
  * (Buffers, taken as they are, never copied) written to one file descriptor asynchronously,
  * in order, one write or writev at a time on the thread pool.
@@ -43,7 +56,13 @@ export class LogDestination extends EventEmitter {
     private readonly maxBuffer: number,
   ) {
     super();
-    process.once('exit', this.flushOnExit);
+    const ref = new WeakRef(this);
+    live.add(ref);
+    forget.register(this, ref);
+    if (!exitHookInstalled) {
+      exitHookInstalled = true;
+      process.once('exit', flushAllOnExit);
+    }
   }
 
   /** Queues `data` (a Buffer is taken as it is: the caller must not change it afterwards). */
@@ -96,10 +115,6 @@ export class LogDestination extends EventEmitter {
       }
     }
   }
-
-  private readonly flushOnExit = (): void => {
-    this.flushSync();
-  };
 
   private writeNext(): void {
     const queue = this.queue;
