@@ -26,11 +26,11 @@ interface PinoInternals {
  * `logger.info({...fields}, 'request')` on the given logger (same level field, time format,
  * bindings, field order; a test compares the two), built by a serialiser for this one fixed
  * shape instead of pino's generic one: strings that need no escaping (nearly all) are copied
- * as they are, and the time field is formatted once per millisecond, not once per line.
- * Lines go to the logger's destination in chunks of about 64 KiB, encoded once per chunk, at the latest 100 ms after
- * they were formed, and share its bound (logging.maxBuffer: past it lines are dropped and
- * counted); what is waiting is written on exit (SIGTERM included) through the destination's
- * flushSync.
+ * as they are, and the time field is formed once per millisecond (its date once per second).
+ * Lines go to the logger's destination in chunks of about 64 KiB, encoded once per chunk, at the
+ * latest 100 ms after they were formed, and share its bound (logging.maxBuffer: past it lines
+ * are dropped and counted); what is waiting is written on exit (SIGTERM included) through the
+ * destination's flushSync.
  *
  * Rare lines (refused requests, tunnels, failures with an error object) take the generic path,
  * `other()`, with the same prefix and JSON.stringify per value.

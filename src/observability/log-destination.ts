@@ -38,8 +38,9 @@ function flushAllOnExit(): void {
  *   rest;
  * - `flush(cb)` calls back once everything written so far is written, or a write failed or
  *   found the pipe full;
- *   `flushSync()` writes what is waiting synchronously (used at exit; a write already on the
- *   thread pool finishes there).
+ * - `flushSync()` writes what is waiting synchronously; every destination does at exit (a
+ *   write already on the thread pool finishes there, so lines written at exit may land before
+ *   it).
  */
 export class LogDestination extends EventEmitter {
   /** Data waiting, in order; `waiting` counts its bytes. */
