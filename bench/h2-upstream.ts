@@ -16,8 +16,8 @@
  */
 import cluster from 'node:cluster';
 import { constants, createServer, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
+import { forkUpstreamWorkers, reservePorts } from './lib/upstream-cluster.js';
 
 const { HTTP2_HEADER_CONTENT_TYPE, HTTP2_HEADER_METHOD, HTTP2_HEADER_PATH, HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_LENGTH } = constants;
 
@@ -90,17 +90,6 @@ function handle(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
   });
 }
 
-async function reservePort(): Promise<number> {
-  const server = createTcpServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
 async function runPrimary(): Promise<void> {
   const { values } = parseArgs({ options: { workers: { type: 'string', default: '2' } } });
   const workerCount = Number(values.workers);
@@ -108,28 +97,8 @@ async function runPrimary(): Promise<void> {
     process.stderr.write(`h2 bench upstream: --workers must be a positive integer (got ${values.workers})\n`);
     process.exit(2);
   }
-  const port = await reservePort();
-  let listening = 0;
-  let stopping = false;
-  for (let i = 0; i < workerCount; i++) {
-    const worker = cluster.fork({ BENCH_H2_UPSTREAM_PORT: String(port) });
-    worker.on('message', (message: unknown) => {
-      if (message === 'listening' && ++listening === workerCount) process.stdout.write(`${JSON.stringify({ ports: [port] })}\n`);
-    });
-    worker.on('exit', (code, signal) => {
-      if (!stopping) {
-        process.stderr.write(`h2 bench upstream: worker exited unexpectedly (code ${code}, signal ${signal})\n`);
-        process.exit(1);
-      }
-    });
-  }
-  const stop = () => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  const ports = await reservePorts(1);
+  forkUpstreamWorkers('h2 bench upstream', workerCount, { BENCH_H2_UPSTREAM_PORT: String(ports[0]) }, ports);
 }
 
 async function runWorker(): Promise<void> {

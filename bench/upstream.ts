@@ -11,8 +11,8 @@
  */
 import cluster from 'node:cluster';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type AddressInfo, type Server } from 'node:net';
 import { parseArgs } from 'node:util';
+import { forkUpstreamWorkers, reservePorts } from './lib/upstream-cluster.js';
 
 const BODY_1K = Buffer.alloc(1024, 'a');
 const BODY_64K = Buffer.alloc(64 * 1024, 'b');
@@ -37,50 +37,12 @@ function handle(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-/** Reserves `count` free loopback ports (bound together so they differ, then released). */
-async function reservePorts(count: number): Promise<number[]> {
-  const servers: Server[] = [];
-  try {
-    for (let i = 0; i < count; i++) {
-      const server = createTcpServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', resolve);
-      });
-      servers.push(server);
-    }
-    return servers.map((s) => (s.address() as AddressInfo).port);
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
-  }
-}
-
 async function runPrimary(): Promise<void> {
   const { values } = parseArgs({ options: { ports: { type: 'string', default: '1' }, workers: { type: 'string', default: '2' } } });
   const portCount = Number(values.ports);
   const workerCount = Number(values.workers);
   const ports = await reservePorts(portCount);
-  let listening = 0;
-  for (let i = 0; i < workerCount; i++) {
-    const worker = cluster.fork({ BENCH_UPSTREAM_PORTS: ports.join(',') });
-    worker.on('message', (message: unknown) => {
-      if (message === 'listening' && ++listening === workerCount) process.stdout.write(`${JSON.stringify({ ports })}\n`);
-    });
-    worker.on('exit', (code, signal) => {
-      if (!stopping) {
-        process.stderr.write(`bench upstream: worker exited unexpectedly (code ${code}, signal ${signal})\n`);
-        process.exit(1);
-      }
-    });
-  }
-  let stopping = false;
-  const stop = () => {
-    stopping = true;
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.kill();
-    process.exit(0);
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  forkUpstreamWorkers('bench upstream', workerCount, { BENCH_UPSTREAM_PORTS: ports.join(',') }, ports);
 }
 
 async function runWorker(): Promise<void> {

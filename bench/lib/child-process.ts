@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { once } from 'node:events';
 import { createServer, type AddressInfo } from 'node:net';
@@ -76,4 +76,12 @@ export async function waitUntilServing(url: string, proc: BenchProcess | null, t
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not answer 200 within ${timeoutMs} ms (${last})${proc ? `; see ${proc.logFile}` : ''}`);
+}
+
+/** Path of an installed binary (`command -v`, then the given fallbacks), or null. */
+export function findBinary(name: string, fallbacks: readonly string[] = []): Promise<string | null> {
+  const script = [`command -v ${name}`, ...fallbacks.map((f) => `ls ${f}`)].join(' || ');
+  return new Promise((resolve) => {
+    execFile('sh', ['-c', script], (err, stdout) => resolve(err ? null : stdout.trim().split('\n')[0] || null));
+  });
 }

@@ -2,9 +2,9 @@ import { execFile } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, spawnLogged, type BenchProcess } from './child-process.js';
+import { findBinary, freePort, spawnLogged, type BenchProcess } from './child-process.js';
 import { waitUntilServingH2, type H2Probe } from './h2-probe.js';
-import { nginxPrelude, type RunningTarget } from './targets.js';
+import { HAPROXY_PRELUDE, nginxPrelude, type RunningTarget } from './targets.js';
 
 /** Which upstream the proxies of a scenario forward to. */
 export type H2UpstreamKind = 'h2c' | 'http1';
@@ -76,14 +76,6 @@ async function started(proc: BenchProcess, url: string, probe: H2Probe): Promise
     throw new Error(`${(err as Error).message}; its log ends: ${await logTail(proc.logFile)}`);
   }
   return { url, process: proc, stop: () => proc.stop() };
-}
-
-/** Path of an installed binary (`command -v`, then the given fallbacks), or null. */
-export function findBinary(name: string, fallbacks: readonly string[] = []): Promise<string | null> {
-  const script = [`command -v ${name}`, ...fallbacks.map((f) => `ls ${f}`)].join(' || ');
-  return new Promise((resolve) => {
-    execFile('sh', ['-c', script], (err, stdout) => resolve(err ? null : stdout.trim().split('\n')[0] || null));
-  });
 }
 
 /** The h2c upstream itself, no proxy in between (in every scenario, also those whose proxies forward to HTTP/1.1). */
@@ -206,17 +198,7 @@ export function haproxyH2Target(): H2TargetSpec {
       const dir = join(ctx.workDir, 'haproxy-h2');
       await mkdir(dir, { recursive: true });
       const port = await freePort();
-      const conf = `global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-  http-reuse always
-frontend bench
+      const conf = `${HAPROXY_PRELUDE}frontend bench
   bind 127.0.0.1:${port} ${ctx.tls === undefined ? 'proto h2' : `ssl crt ${ctx.tls.combined} alpn h2,http/1.1`}
   default_backend upstream
 backend upstream

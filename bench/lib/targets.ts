@@ -1,9 +1,8 @@
-import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { freePort, spawnLogged, waitUntilServing, type BenchProcess } from './child-process.js';
+import { findBinary, freePort, spawnLogged, waitUntilServing, type BenchProcess } from './child-process.js';
 
 /** Where a target is started from: the project root, a scratch folder, the upstream ports. */
 export interface TargetContext {
@@ -148,14 +147,6 @@ export function undiciBaselineTarget(instances = 1): TargetSpec {
   return nodeBaseline('undici-baseline', 'bench/baselines/undici-baseline.ts', instances);
 }
 
-function nginxBinary(): string | null {
-  try {
-    return execFileSync('sh', ['-c', 'command -v nginx || ls /usr/sbin/nginx'], { encoding: 'utf8' }).trim().split('\n')[0] || null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * nginx with one worker process (a single-process comparison), upstream keep-alive, no access
  * log, buffers large enough that 64 KiB bodies stay in memory. Configured here, on loopback,
@@ -165,7 +156,7 @@ export function nginxTarget(instances = 1): TargetSpec {
   return {
     name: 'nginx',
     async start(ctx) {
-      const binary = nginxBinary();
+      const binary = await findBinary('nginx', ['/usr/sbin/nginx']);
       if (binary === null) return 'nginx is not installed (Debian/Ubuntu: apt-get install nginx)';
       const prefix = join(ctx.workDir, 'nginx');
       await mkdir(join(prefix, 'logs'), { recursive: true });
@@ -202,14 +193,6 @@ ${servers}
   };
 }
 
-function haproxyBinary(): string | null {
-  try {
-    return execFileSync('sh', ['-c', 'command -v haproxy || ls /usr/sbin/haproxy'], { encoding: 'utf8' }).trim().split('\n')[0] || null;
-  } catch {
-    return null;
-  }
-}
-
 /**
  * HAProxy with one thread (a single-process comparison), `http-reuse always` to the upstream
  * (keep-alive connections shared between clients), no logging. Configured here, on loopback.
@@ -218,7 +201,7 @@ export function haproxyTarget(instances = 1): TargetSpec {
   return {
     name: 'haproxy',
     async start(ctx) {
-      const binary = haproxyBinary();
+      const binary = await findBinary('haproxy', ['/usr/sbin/haproxy']);
       if (binary === null) return 'HAProxy is not installed (Debian/Ubuntu: apt-get install haproxy)';
       const dir = join(ctx.workDir, 'haproxy');
       await mkdir(dir, { recursive: true });
@@ -226,17 +209,7 @@ export function haproxyTarget(instances = 1): TargetSpec {
       const servers = upstreamUrls(ctx, instances)
         .map((u, i) => `  server s${i} ${u.slice('http://'.length)}`)
         .join('\n');
-      const conf = `global
-  nbthread 1
-  maxconn 8000
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  option http-keep-alive
-  http-reuse always
-frontend bench
+      const conf = `${HAPROXY_PRELUDE}frontend bench
   bind 127.0.0.1:${port}
   default_backend upstream
 backend upstream
@@ -274,3 +247,19 @@ http {
   keepalive_requests 1000000;
 `;
 }
+
+/**
+ * The start of an HAProxy configuration shared by the benches: one thread, HTTP mode,
+ * keep-alive on both sides, upstream connections shared between clients (`http-reuse always`).
+ */
+export const HAPROXY_PRELUDE = `global
+  nbthread 1
+  maxconn 8000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+`;

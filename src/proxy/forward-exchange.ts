@@ -9,6 +9,7 @@ import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
 import { endGrpcWithStatus, GrpcStatus, grpcStatusOf, respondTrailersOnly } from './grpc-status.js';
+import { isHttp2 } from './http2-request.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
 import { classifyUpstreamError, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
@@ -231,7 +232,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     try {
       const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
       if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
-      if (this.grpcStatus >= 0 && this.req.httpVersionMajor === 2) {
+      if (this.grpcStatus >= 0 && isHttp2(this.req)) {
         // grpc-status in the headers: a trailers-only response. It must reach the client as
         // one HEADERS frame that ends the stream, so it waits for the upstream's end.
         this.heldStatus = statusCode;
@@ -239,7 +240,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
         return true;
       }
       // HTTP/2 has no reason phrase.
-      this.res.writeHead(statusCode, this.req.httpVersionMajor === 2 ? undefined : statusText || undefined, headers);
+      this.res.writeHead(statusCode, isHttp2(this.req) ? undefined : statusText || undefined, headers);
     } catch (err) {
       // Ambiguous framing, or Node refused a header the upstream sent (e.g. an invalid character).
       this.abortUpstream?.(err as Error);
@@ -300,7 +301,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
    * when it sent "TE: trailers" (Node writes them on chunked responses only).
    */
   private takesTrailers(): boolean {
-    if (this.req.httpVersionMajor === 2) return true;
+    if (isHttp2(this.req)) return true;
     const te = this.req.headers.te;
     return typeof te === 'string' && te.toLowerCase().includes('trailers');
   }

@@ -8,6 +8,7 @@ import { guardChunkedBody } from './body-size-guard.js';
 import { endConnection, isClosing } from './closing-connection.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { isGrpcRequest } from './grpc-status.js';
+import { isHttp2 } from './http2-request.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
 import { sendProxyError, sendProxyErrorAndClose, type ProxyErrorCode } from './proxy-error.js';
@@ -72,7 +73,7 @@ export class ProxyHandler {
     }
     const contentLength = req.headers['content-length'];
     const transferEncoding = req.headers['transfer-encoding'];
-    const http2 = req.httpVersionMajor === 2;
+    const http2 = isHttp2(req);
     // HTTP/2 has no Transfer-Encoding: a body without Content-Length is one whose HEADERS did not end the stream.
     const hasBody = http2 ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders : hasRequestBody(contentLength, transferEncoding);
     const bodyLimit = r.route.maxBodySize ?? ctx.limits.maxBodySize;

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
+import { isHttp2 } from './http2-request.js';
 
 /** Settings the header rewrite needs, prepared once per configuration. */
 export interface ForwardingHeaderSettings {
@@ -50,7 +51,7 @@ export function buildUpstreamHeaders(
   const trust = settings.trustForwardedHeaders;
   const idHeader = settings.requestIdHeader;
 
-  const http2 = req.httpVersionMajor === 2;
+  const http2 = isHttp2(req);
   let cookie: string | null = null;
   let trailers = false;
 
