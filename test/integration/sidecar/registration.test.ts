@@ -67,6 +67,8 @@ describe('sidecar: Consul registration', () => {
     await eventually(() => emulator!.calls.some((c) => c.op === 'check' && (c.detail as { status: string }).status === 'passing'), 10_000, 'check passing');
     emulator.deregister(id);
     await eventually(() => emulator!.calls.filter((c) => c.op === 'register').length === 2, 10_000, 'second registration');
+    // The line is logged once the registration call has returned, a moment after the agent saw it.
+    await eventually(() => sc!.log.find('the agent had forgotten this instance').length > 0, 10_000, 'log line of the re-registration');
     expect(sc.log.find('the agent had forgotten this instance').length).toBeGreaterThan(0);
     await eventually(async () => (await fetchJson<HealthEntry[]>(`${emulator!.url}/v1/health/service/orders?passing=true`)).json.length === 1, 10_000, 'passing again');
   });
