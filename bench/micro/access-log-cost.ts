@@ -6,11 +6,19 @@
  *   --destination log-destination  the router's own (default)
  *   --destination sonic-boom       pino's SonicBoom, as the router used before (for comparison)
  *   --destination null             lines formed, nothing written
+ *   --thread                       lines formed on the access log's own thread (the router's setting)
  *
- * Usage: npx tsx bench/micro/access-log-cost.ts [--lines 300000] [--batch 16] [--file /tmp/f] [--destination d]
+ * Prints the whole process's CPU and the event loop thread's own (from /proc, Linux only): with
+ * the thread, the event loop's share is what a busy router's throughput depends on.
+ *
+ *   --rate N                       at most N lines a second (0: as fast as they are formed); with
+ *                                  the thread, a rate above what it forms fills its queue and
+ *                                  drops lines, which then cost nothing: pace it like a router
+ *
+ * Usage: npx tsx bench/micro/access-log-cost.ts [--lines 300000] [--batch 16] [--file /tmp/f] [--destination d] [--thread] [--rate N]
  */
 import { randomUUID } from 'node:crypto';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AccessLog } from '../../src/observability/access-log.js';
@@ -23,10 +31,13 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '16' },
     file: { type: 'string', default: '/tmp/switchyard-access-log-cost.log' },
     destination: { type: 'string', default: 'log-destination' },
+    thread: { type: 'boolean', default: false },
+    rate: { type: 'string', default: '0' },
   },
 });
 const lines = Number(values.lines);
 const batch = Number(values.batch);
+const rate = Number(values.rate);
 const fd = openSync(values.file!, 'w');
 
 interface Destination {
@@ -41,7 +52,14 @@ function destinationOf(kind: string): Destination {
 }
 const destination = destinationOf(values.destination!);
 const logger = createLogger({ level: 'warn', destination: destination as unknown as NodeJS.WritableStream });
-const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }));
+let dropped = 0;
+const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: values.thread, onDrop: (n) => (dropped += n) });
+
+/** CPU seconds of the event loop's thread (utime + stime of the main task, in clock ticks of 10 ms). */
+function eventLoopCpuMs(): number {
+  const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
 const ids = Array.from({ length: 1024 }, () => randomUUID());
 const paths = ['/', '/api/v1/users/42', '/static/app.js?v=3', '/health'];
 
@@ -53,9 +71,10 @@ function run(n: number): void {
 
 run(20000); // warm-up (JIT)
 log.flush();
-destination.flushSync();
 await new Promise((r) => setTimeout(r, 200));
+destination.flushSync();
 const cpu0 = process.cpuUsage();
+const loop0 = eventLoopCpuMs();
 const t0 = performance.now();
 let done = 0;
 await new Promise<void>((resolve) => {
@@ -63,16 +82,17 @@ await new Promise<void>((resolve) => {
     run(batch);
     done += batch;
     if (done >= lines) resolve();
+    else if (rate > 0) setTimeout(step, Math.max(0, t0 + (done * 1000) / rate - performance.now()));
     else setImmediate(step);
   };
   step();
 });
-log.flush();
+const loopMs = eventLoopCpuMs() - loop0;
+log.close();
 destination.flushSync();
 const cpu = process.cpuUsage(cpu0);
 const wall = performance.now() - t0;
-log.close();
 closeSync(fd);
 console.log(
-  `${values.destination}: ${lines} lines, ${((cpu.user + cpu.system) / lines).toFixed(3)} µs CPU per line (user ${(cpu.user / lines).toFixed(3)}, system ${(cpu.system / lines).toFixed(3)}), wall ${((wall * 1000) / lines).toFixed(3)} µs per line`,
+  `${values.destination}${values.thread ? ', thread' : ''}: ${lines} lines, ${((cpu.user + cpu.system) / lines).toFixed(3)} µs CPU per line (user ${(cpu.user / lines).toFixed(3)}, system ${(cpu.system / lines).toFixed(3)}), event loop thread ${((loopMs * 1000) / lines).toFixed(3)} µs per line (±${((10 * 1000) / lines).toFixed(3)}), wall ${((wall * 1000) / lines).toFixed(3)} µs per line${dropped > 0 ? `, ${dropped} dropped` : ''}`,
 );

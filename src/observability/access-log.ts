@@ -1,5 +1,8 @@
+import { Worker } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
-import { IsoTimeField } from './iso-time-field.js';
+import { AccessLogLines, type LineShape, type TimeFormat } from './access-log-lines.js';
+import { AccessLogQueue } from './access-log-queue.js';
+import type { AccessLogThreadData } from './access-log-thread.js';
 
 /** Where access-log lines go: the logger's own destination (LogDestination in production). */
 interface LineSink {
@@ -8,14 +11,29 @@ interface LineSink {
   flushSync?(): void;
 }
 
+export interface AccessLogOptions {
+  /**
+   * Form the lines on a thread of their own: the event loop only queues each request's fields
+   * (docs/performance.md). Off: lines are formed on the event loop.
+   */
+  thread?: boolean;
+  /** Bytes of request records the queue to that thread holds (a power of two). */
+  queueBytes?: number;
+  /** Lines dropped because the queue to the thread was full (counted with the destination's own drops). */
+  onDrop?: (lines: number) => void;
+}
+
 /**
- * Lines are handed to the destination in chunks of about this many characters (or by the
- * flush timer), encoded once per chunk: each write is a thread-pool hand-off plus a system call,
- * so line-by-line writes cost more CPU under load than forming the lines (docs/performance.md).
+ * On the event loop, lines are handed to the destination in chunks of about this many
+ * characters (or by the flush timer), encoded once per chunk: each write is a thread-pool
+ * hand-off plus a system call, so line-by-line writes cost more CPU under load than forming the
+ * lines (docs/performance.md).
  */
 const CHUNK_CHARS = 64 * 1024;
-/** The longest a line waits on a quiet router. */
+/** The longest a line formed on the event loop waits on a quiet router. */
 const FLUSH_INTERVAL_MS = 100;
+/** 4 MiB of records: seconds of a busy router's requests, should the thread be held up. */
+const DEFAULT_QUEUE_BYTES = 4 * 1024 * 1024;
 
 interface PinoInternals {
   [key: symbol]: unknown;
@@ -23,57 +41,59 @@ interface PinoInternals {
 
 /**
  * The access log: one JSON line per request, byte for byte what pino would write for
- * `logger.info({...fields}, 'request')` on the given logger (same level field, time format,
- * bindings, field order; a test compares the two), built by a serialiser for this one fixed
- * shape instead of pino's generic one: strings that need no escaping (nearly all) are copied
- * as they are, and the time field is formed once per millisecond (its date once per second).
- * Lines go to the logger's destination in chunks of about 64 KiB, encoded once per chunk, at the
- * latest 100 ms after they were formed, and share its bound (logging.maxBuffer: past it lines
- * are dropped and counted); what is waiting is written on exit (SIGTERM included) through the
- * destination's flushSync.
+ * `logger.info({...fields}, 'request')` on the given logger (AccessLogLines forms them).
  *
- * Rare lines (refused requests, tunnels, failures with an error object) take the generic path,
- * `other()`, with the same prefix and JSON.stringify per value.
+ * With `thread: true` (the router's setting) the event loop does not form the lines: it puts each
+ * request's fields into a shared-memory queue (AccessLogQueue), and a thread of the access log's
+ * own (access-log-thread.ts) forms them and posts them back in chunks, which are written to the
+ * logger's destination and only then released from the queue. When the queue is full (the thread
+ * held up for seconds) new lines are dropped and counted (`onDrop`), never waited for. Should the
+ * thread fail, the lines it had not delivered are formed on the event loop, which goes on forming
+ * them itself. On close and on exit (SIGTERM included) whatever is queued is formed on the event
+ * loop and written through the destination's flushSync: a clean shutdown loses no line.
+ *
+ * Without the thread, lines are formed on the event loop into chunks of about 64 KiB, written
+ * at the latest 100 ms after they were formed.
+ *
+ * Both share the destination's bound (logging.maxBuffer: past it lines are dropped and counted).
+ * Rare lines (refused requests, tunnels, failures with an error object) are formed on the event
+ * loop (`other()`, JSON.stringify per value) and queued in order with the others.
  */
 export class AccessLog {
-  private readonly prefix: string;
-  private readonly bindings: string;
-  private readonly time: () => string;
-  /** Set when the logger's time is pino's isoTime: then formatted here, the date once per second. */
-  private readonly isoTime: IsoTimeField | null;
+  private readonly lines: AccessLogLines;
   private readonly sink: LineSink;
-  /** Lines formed and not yet handed to the destination. */
-  private pending = '';
-  private readonly timer: NodeJS.Timeout;
-  private readonly stringifySafe: (value: unknown) => string;
-  private lastMs = -1;
-  /** `{"level":…,"time":…` and the bindings for the millisecond `lastMs`. */
-  private head = '';
-  private headAscii: boolean;
-  /** The level prefix and the bindings are ASCII (an ISO time always is). */
-  private readonly fixedAscii: boolean;
-  /** No character of `pending` is outside ASCII: it is encoded as Latin-1, which is then the same bytes and faster. */
-  private ascii = true;
+  private readonly logger: Logger;
+  private readonly onDrop: (lines: number) => void;
+  private queue: AccessLogQueue | null = null;
+  private thread: Worker | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, options: AccessLogOptions = {}) {
     const internals = logger as unknown as PinoInternals;
     const symbols = pino.symbols as unknown as Record<string, symbol>;
     const levels = internals[symbols.lsCacheSym!] as Record<number, string>;
-    this.prefix = levels[logger.levels.values.info!]!;
-    this.bindings = internals[symbols.chindingsSym!] as string;
-    this.time = internals[symbols.timeSym!] as () => string;
-    this.isoTime = this.time === pino.stdTimeFunctions.isoTime ? new IsoTimeField() : null;
-    this.fixedAscii = isAscii(this.prefix) && isAscii(this.bindings);
-    this.headAscii = this.fixedAscii;
+    const time = internals[symbols.timeSym!] as () => string;
+    const timeFormat: TimeFormat = time === pino.stdTimeFunctions.isoTime ? 'iso' : time === pino.stdTimeFunctions.epochTime ? 'epoch' : time;
+    const shape: LineShape = { prefix: levels[logger.levels.values.info!]!, bindings: internals[symbols.chindingsSym!] as string, time: timeFormat };
+    this.lines = new AccessLogLines(shape, internals[symbols.stringifySafeSym!] as (value: unknown) => string);
     this.sink = internals[symbols.streamSym!] as LineSink;
-    this.timer = setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+    this.logger = logger;
+    this.onDrop = options.onDrop ?? (() => undefined);
     process.once('exit', this.flushOnExit);
-    this.stringifySafe = internals[symbols.stringifySafeSym!] as (value: unknown) => string;
+    // A custom time function cannot run on another thread: those lines are formed here.
+    if (options.thread === true && typeof timeFormat === 'string') this.startThread(shape, options.queueBytes ?? DEFAULT_QUEUE_BYTES);
+    else this.timer = setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+  }
+
+  /** Whether lines are formed on the access log's own thread (false after it failed or closed). */
+  get threaded(): boolean {
+    return this.thread !== null;
   }
 
   /**
    * A forwarded request (the hot path). Positional arguments, in the order the fields are
-   * written, so that recording a request allocates nothing but the line. `traceId`, `host` and
+   * written, so that recording a request allocates nothing but its record. `traceId`, `host` and
    * `path` are left out when undefined, as pino leaves out undefined values.
    */
   request(
@@ -96,57 +116,127 @@ export class AccessLog {
     error: string | undefined,
     err: (Error & { code?: string }) | undefined,
   ): void {
-    // Quotes are part of the constant pieces: esc() returns a string that needs no escaping (nearly
-    // all) as it is, so no string is made per field.
-    let line = `${this.start()},"requestId":"${this.esc(requestId)}"`;
-    if (traceId !== undefined) line += `,"traceId":"${this.esc(traceId)}"`;
-    if (method !== undefined) line += `,"method":"${this.esc(method)}"`;
-    if (host !== undefined) line += `,"host":"${this.esc(host)}"`;
-    if (path !== undefined) line += `,"path":"${this.esc(path)}"`;
-    line +=
-      `,"status":${num(status)},"bytesIn":${num(bytesIn)},"bytesOut":${num(bytesOut)},"durationMs":${millis(durationMs)}` +
-      `,"route":"${this.esc(route)}","service":"${this.esc(service)}","upstream":"${this.esc(upstream)}","upstreamStatus":${num(upstreamStatus)}` +
-      `,"upstreamMs":${millis(upstreamMs)},"retries":${num(retries)}`;
-    if (error !== undefined) line += `,"error":"${this.esc(error)}"`;
-    if (err !== undefined) {
-      line += `,"err":${this.json(pino.stdSerializers.err(err))}`;
-      this.ascii = false;
+    const queue = this.queue;
+    if (queue !== null && err === undefined) {
+      const queued = queue.putRequest(Date.now(), requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error);
+      if (!queued) this.onDrop(1);
+      return;
     }
-    this.pending += `${line},"msg":"request"}\n`;
-    if (this.pending.length >= CHUNK_CHARS) this.flush();
+    const errJson = err === undefined ? undefined : this.lines.json(pino.stdSerializers.err(err));
+    this.lines.request(Date.now(), requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, errJson);
+    this.formed();
   }
 
   /** Any other line: `fields` in their own order (undefined values left out), then `msg`. */
   other(fields: Record<string, unknown>, msg: string): void {
-    let line = this.start();
-    for (const key in fields) {
-      const value = fields[key];
-      if (value === undefined) continue;
-      line += `,${str(key)}:${typeof value === 'number' ? num(value) : this.json(value)}`;
-    }
-    this.pending += `${line},"msg":${str(msg)}}\n`;
-    this.ascii = false;
-    this.flush();
+    this.lines.other(Date.now(), fields, msg);
+    this.formed();
+    // Rare lines are written at once when formed here.
+    if (this.queue === null) this.flush();
   }
 
-  /** Hands the waiting lines to the destination. */
+  /**
+   * Hands the lines formed on the event loop to the destination; with the thread, wakes it to
+   * form what is queued now.
+   */
   readonly flush = (): void => {
-    if (this.pending === '') return;
-    const chunk = this.pending;
-    this.pending = '';
-    const encoding = this.ascii ? 'latin1' : 'utf8';
-    this.ascii = true;
-    this.sink.write(Buffer.from(chunk, encoding));
+    this.queue?.wake();
+    const chunk = this.lines.take();
+    if (chunk !== null) this.sink.write(chunk);
   };
 
-  /** Stops the flush timer (a router that is replaced by a reload writes what it holds first). */
+  /**
+   * Stops the thread and writes everything queued or formed (the router calls it last on
+   * shutdown). Lines recorded later are written at once.
+   */
   close(): void {
+    this.stopThread();
     this.flush();
-    clearInterval(this.timer);
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+    this.closed = true;
     process.off('exit', this.flushOnExit);
   }
 
+  /** A line was formed on the event loop: queued behind the thread's lines, or written by chunk. */
+  private formed(): void {
+    if (this.queue !== null) {
+      if (!this.queue.putLine(this.lines.takeText())) this.onDrop(1);
+      this.queue.wake();
+    } else if (this.closed || this.lines.length >= CHUNK_CHARS) {
+      this.flush();
+    }
+  }
+
+  private startThread(shape: LineShape, queueBytes: number): void {
+    const queue = new AccessLogQueue(queueBytes);
+    const data: AccessLogThreadData = { memory: queue.memory, capacity: queue.capacity, shape };
+    const thread = spawnThread(data);
+    thread.unref();
+    thread.on('message', this.onChunk);
+    thread.on('error', this.onThreadError);
+    thread.on('exit', this.onThreadExit);
+    this.queue = queue;
+    this.thread = thread;
+  }
+
+  /** A chunk of lines formed by the thread, for the queue positions [from, to). */
+  private readonly onChunk = (message: [number, number, Uint8Array | null]): void => {
+    const queue = this.queue;
+    const [from, to, chunk] = message;
+    // Nothing to do once the event loop took the queue over (it formed those lines itself).
+    if (queue === null || this.thread === null || from !== queue.start) return;
+    if (chunk !== null) this.sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    queue.release(to);
+  };
+
+  private readonly onThreadError = (err: Error): void => {
+    this.logger.error({ err }, 'access log thread failed; access log lines are formed on the event loop from now on');
+    this.stopThread();
+    this.timer ??= setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+  };
+
+  private readonly onThreadExit = (code: number): void => {
+    if (this.thread === null) return;
+    this.logger.error({ exitCode: code }, 'access log thread exited; access log lines are formed on the event loop from now on');
+    this.stopThread();
+    this.timer ??= setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+  };
+
+  /** Stops the thread (if running) and forms on the event loop whatever it had not delivered. */
+  private stopThread(): void {
+    const thread = this.thread;
+    const queue = this.queue;
+    this.thread = null;
+    this.queue = null;
+    if (thread !== null) {
+      thread.off('message', this.onChunk);
+      thread.off('exit', this.onThreadExit);
+      queue?.stop();
+      thread.terminate().catch((err: unknown) => this.logger.error({ err }, 'access log thread did not stop'));
+    }
+    if (queue !== null) this.formQueued(queue);
+  }
+
+  /** Forms the lines of every record not yet released from the queue, on the event loop. */
+  private formQueued(queue: AccessLogQueue): void {
+    const from = queue.start;
+    const to = queue.end;
+    if (from === to) return;
+    try {
+      queue.read(from, to, this.lines, queue.defined);
+    } catch (err) {
+      this.logger.error({ err }, 'access log lines still queued could not be read; they are lost');
+    }
+    queue.release(to);
+  }
+
   private readonly flushOnExit = (): void => {
+    // The thread cannot run any more: what it had not delivered is formed here.
+    if (this.queue !== null) {
+      this.formQueued(this.queue);
+      this.queue = null;
+    }
     this.flush();
     // Runs whether or not the destination's own exit hook has run already.
     try {
@@ -155,85 +245,15 @@ export class AccessLog {
       process.stderr.write(`switchyard: access-log lines could not be written at exit: ${(err as Error).message}\n`);
     }
   };
-
-  /**
-   * A value as JSON, as pino writes it: JSON.stringify, and for what it cannot write (a circular
-   * structure, such as a TLS error's certificate chain) pino's own safe stringifier.
-   */
-  private json(value: unknown): string {
-    try {
-      return JSON.stringify(value);
-    } catch {
-      try {
-        return this.stringifySafe(value);
-      } catch {
-        return '"[unable to serialize, circular reference is too complex to analyze]"';
-      }
-    }
-  }
-
-  /** `{"level":…,"time":…` plus the logger's bindings (pid, hostname, name, component). */
-  private start(): string {
-    const now = Date.now();
-    if (now !== this.lastMs) {
-      this.lastMs = now;
-      if (this.isoTime !== null) {
-        this.head = this.prefix + this.isoTime.format(now) + this.bindings;
-      } else {
-        const time = this.time();
-        this.head = this.prefix + time + this.bindings;
-        this.headAscii = this.fixedAscii && isAscii(time);
-      }
-    }
-    if (!this.headAscii) this.ascii = false;
-    return this.head;
-  }
-
-  /**
-   * A JSON string's content without its quotes: `s` itself unless it has a character JSON must
-   * escape (then JSON.stringify's). Notes a character outside ASCII.
-   */
-  private esc(s: string): string {
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c < 32 || c === 34 || c === 92 || (c >= 0xd800 && c <= 0xdfff)) {
-        this.ascii = false;
-        return JSON.stringify(s).slice(1, -1);
-      }
-      if (c > 0x7f) this.ascii = false;
-    }
-    return s;
-  }
-}
-
-/** A JSON string (the rare lines' keys and messages). */
-function str(s: string): string {
-  return JSON.stringify(s);
-}
-
-function isAscii(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
-  return true;
 }
 
 /**
- * A millisecond figure rounded to the microsecond, written as
- * JavaScript writes that number (`1.5`, `0.012`, `3`), from integers: formatting a fractional
- * double takes several times as long as formatting two integers. Anything else (negative, NaN,
- * huge) takes the general path.
+ * Starts access-log-thread next to this module. From TypeScript sources (the test suite) the
+ * thread loads through tsx, which the test run has; the built router runs the compiled file.
  */
-function millis(ms: number): string {
-  if (!(ms >= 0 && ms < 1e9)) return num(ms);
-  const us = Math.round(ms * 1000);
-  const whole = Math.floor(us / 1000);
-  const frac = us - whole * 1000;
-  if (frac === 0) return `${whole}`;
-  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
-  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
-  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
-}
-
-/** A JSON number, as pino writes it (null for NaN and infinities). */
-function num(n: number): string {
-  return Number.isFinite(n) ? `${n}` : 'null';
+function spawnThread(data: AccessLogThreadData): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL('./access-log-thread.js', self), { workerData: data });
+  const entry = JSON.stringify(new URL('./access-log-thread.ts', self).href);
+  return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${entry}); });`, { eval: true, workerData: data });
 }

@@ -91,3 +91,81 @@ describe('access log serialiser', () => {
     expect(withoutTime(lines[0]!)).toBe(withoutTime(lines[1]!));
   });
 });
+
+/** Waits until `done()` holds, checking every 10 ms, for at most `ms`. */
+async function until(done: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('access log on its own thread', () => {
+  it('writes the same lines as when they are formed on the event loop, in order, rare lines included', async () => {
+    const onLoop = productionLogger();
+    const threaded = productionLogger();
+    const a = new AccessLog(onLoop.logger.child({ component: 'access' }, { level: 'info' }));
+    const b = new AccessLog(threaded.logger.child({ component: 'access' }, { level: 'info' }), { thread: true });
+    expect(b.threaded).toBe(true);
+    for (let i = 0; i < 50; i++) {
+      for (const log of [a, b]) {
+        for (const row of ROWS) log.request(...row);
+        log.other({ requestId: `t-${i}`, status: 101, protocol: 'websocket' }, 'tunnel');
+      }
+    }
+    a.flush();
+    const expected = 50 * (ROWS.length + 1);
+    await until(() => threaded.lines.length === expected && onLoop.lines.length === expected);
+    expect(threaded.lines.map(withoutTime)).toEqual(onLoop.lines.map(withoutTime));
+    a.close();
+    b.close();
+  });
+
+  it('on close, writes every line still queued without waiting for the thread', async () => {
+    const { lines, logger } = productionLogger();
+    const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true });
+    for (let i = 0; i < 2000; i++) log.request(`c-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    log.close();
+    expect(log.threaded).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(lines.map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(Array.from({ length: 2000 }, (_, i) => `c-${i}`));
+    // Recorded after close: written at once, on the event loop.
+    log.request('late', undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    await new Promise((r) => setImmediate(r));
+    expect(lines.at(-1)).toContain('"requestId":"late"');
+  });
+
+  it('drops and counts lines when its queue is full, and writes every line it kept', async () => {
+    const { lines, logger } = productionLogger();
+    let dropped = 0;
+    const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true, queueBytes: 4096, onDrop: (n) => (dropped += n) });
+    // The event loop is not released while these are recorded, so the queue's space is not either.
+    for (let i = 0; i < 200; i++) log.request(`d-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    expect(dropped).toBeGreaterThan(100);
+    await until(() => lines.length === 200 - dropped);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(lines).toHaveLength(200 - dropped);
+    // The lines kept are the first ones, in order.
+    expect(lines.map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(Array.from({ length: 200 - dropped }, (_, i) => `d-${i}`));
+    log.close();
+  });
+
+  it('when the thread stops, forms the lines it had not delivered on the event loop and goes on there', async () => {
+    const { lines, logger } = productionLogger();
+    const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true });
+    for (let i = 0; i < 500; i++) log.request(`s-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    // The thread ends unexpectedly (as if it had crashed).
+    await (log as unknown as { thread: { terminate(): Promise<number> } }).thread.terminate();
+    await until(() => !log.threaded);
+    for (let i = 500; i < 600; i++) log.request(`s-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    log.flush();
+    await until(() => lines.filter((l) => l.includes('"msg":"request"')).length >= 600);
+    await new Promise((r) => setTimeout(r, 50));
+    const ids = lines.filter((l) => l.includes('"msg":"request"')).map((l) => (JSON.parse(l) as { requestId: string }).requestId);
+    // Every line exactly once, in order; and the failure was logged.
+    expect(ids).toEqual(Array.from({ length: 600 }, (_, i) => `s-${i}`));
+    expect(lines.some((l) => l.includes('access log thread exited'))).toBe(true);
+    log.close();
+  });
+});

@@ -1,0 +1,124 @@
+import { describe, expect, it } from 'vitest';
+import { AccessLogLines, type LineShape } from '../../../src/observability/access-log-lines.js';
+import { AccessLogQueue } from '../../../src/observability/access-log-queue.js';
+
+const SHAPE: LineShape = { prefix: '{"level":"info"', bindings: ',"pid":1,"name":"switchyard","component":"access"', time: 'iso' };
+
+type Fields = [
+  number,
+  string,
+  string | undefined,
+  string | undefined,
+  string | undefined,
+  string | undefined,
+  number,
+  number,
+  number,
+  number,
+  string,
+  string,
+  string,
+  number,
+  number,
+  number,
+  string | undefined,
+];
+
+const ROWS: Fields[] = [
+  [1764482400123, 'id-1', undefined, 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined],
+  [1764482400124, 'id-"2"\\', '4bf92f3577b34da6a3ce929d0e0e4736', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset'],
+  [1764482401000, 'id-3', 'bad"trace', undefined, 'h\u00ff', undefined, 499, 2 ** 40, 2 ** 33, Number.NaN, 'r', 's', 'e', 0, Number.POSITIVE_INFINITY, 0, 'client_closed'],
+  [1764482401001, '', undefined, 'GET', '', '/caf\u00e9', 200, 0, 10, 0.05, 'route-\u00e9', 'svc', 'e', 200, 12.3, 2, undefined],
+];
+
+/** The line AccessLogLines forms for these fields directly. */
+function direct(rows: Fields[]): string {
+  const lines = new AccessLogLines(SHAPE);
+  for (const r of rows) lines.request(...r, undefined);
+  return lines.takeText();
+}
+
+/** The same fields through the queue and read back with a table of the reader's own. */
+function throughQueue(queue: AccessLogQueue, rows: Fields[], strings: string[] = []): string {
+  const from = queue.end;
+  for (const r of rows) expect(queue.putRequest(...r)).toBe(true);
+  const lines = new AccessLogLines(SHAPE);
+  expect(queue.read(from, queue.end, lines, strings)).toBe(queue.end);
+  queue.release(queue.end);
+  return lines.takeText();
+}
+
+describe('access log queue', () => {
+  it('carries every field of a request, as the line formed directly has it', () => {
+    const text = throughQueue(new AccessLogQueue(64 * 1024), ROWS);
+    expect(text).toBe(direct(ROWS));
+    expect(text.split('\n')).toHaveLength(ROWS.length + 1);
+    for (const line of text.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
+  });
+
+  it('wraps around the ring for as long as the reader releases what it read', () => {
+    const queue = new AccessLogQueue(1024);
+    const strings: string[] = [];
+    let expected = '';
+    let got = '';
+    for (let i = 0; i < 3000; i++) {
+      const row: Fields = [...ROWS[i % ROWS.length]!];
+      row[1] = `id-${i}`;
+      row[5] = `/p/${'x'.repeat(i % 97)}`;
+      expected += direct([row]);
+      got += throughQueue(queue, [row], strings);
+    }
+    expect(got).toBe(expected);
+    expect(queue.used).toBe(0);
+  });
+
+  it('refuses a record when the ring is full, and takes records again once space is released', () => {
+    const queue = new AccessLogQueue(1024);
+    const row = ROWS[0]!;
+    let queued = 0;
+    while (queue.putRequest(...row)) queued++;
+    expect(queued).toBeGreaterThan(3);
+    expect(queue.used).toBeLessThanOrEqual(1024);
+    const lines = new AccessLogLines(SHAPE);
+    queue.read(queue.start, queue.end, lines, []);
+    expect(lines.takeText().split('\n')).toHaveLength(queued + 1);
+    queue.release(queue.end);
+    expect(queue.putRequest(...row)).toBe(true);
+  });
+
+  it('sends repeating strings by number up to its bound, then inline, and reads both back', () => {
+    const queue = new AccessLogQueue(1 << 20);
+    const strings: string[] = [];
+    const rows: Fields[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const row: Fields = [...ROWS[0]!];
+      row[10] = `route-${i}`;
+      rows.push(row);
+    }
+    expect(throughQueue(queue, rows, strings)).toBe(direct(rows));
+    // 4096 distinct strings defined at most (routes, plus the service, upstream and method of ROWS[0]).
+    expect(strings.length).toBe(4096);
+    expect(queue.defined).toEqual(strings);
+  });
+
+  it('carries lines formed elsewhere in order with the records, marking those outside ASCII', () => {
+    const queue = new AccessLogQueue(4096);
+    queue.putRequest(...ROWS[0]!);
+    queue.putLine('{"msg":"tunnel \u00e9"}\n');
+    queue.putRequest(...ROWS[3]!);
+    const lines = new AccessLogLines(SHAPE);
+    queue.read(queue.start, queue.end, lines, []);
+    const bytes = lines.take()!;
+    expect(bytes.toString('utf8')).toBe(direct([ROWS[0]!]) + '{"msg":"tunnel \u00e9"}\n' + direct([ROWS[3]!]));
+  });
+
+  it('a reader in the middle of a record finds it malformed instead of forming garbage', () => {
+    const queue = new AccessLogQueue(4096);
+    queue.putRequest(...ROWS[0]!);
+    expect(() => queue.read(queue.start + 8, queue.end, new AccessLogLines(SHAPE), [])).toThrow(/malformed record|unknown record kind/);
+  });
+
+  it('rejects a capacity that is not a power of two', () => {
+    expect(() => new AccessLogQueue(3000)).toThrow(/power of two/);
+  });
+});
