@@ -2,7 +2,9 @@
  * `npm run bench:cpu`: CPU time each proxy spends per request (user + system, its whole
  * process tree), for a fixed number of requests. Unlike requests/s, this figure barely moves
  * when other work shares the machine, so it is the one to compare changes with on a busy or
- * shared host; `npm run bench` gives the throughput and latency on a quiet one.
+ * shared host; `npm run bench` gives the throughput and latency on a quiet one. Also reported:
+ * the busiest single thread's CPU per request (a Node proxy's event loop, nginx's worker),
+ * which bounds one process's requests/s however many cores are free.
  *
  * Options:
  *   --requests <n>     measured requests per target (default 60000)
@@ -10,6 +12,7 @@
  *   --connections <n>  concurrent connections (default 32)
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
  *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
+ *                      switchyard-log-on-event-loop,
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
  *                      the median is reported (default 1)
@@ -23,9 +26,9 @@ import { execFileSync } from 'node:child_process';
 import autocannon, { type AutocannonRequest } from 'autocannon';
 import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
-import { treeCpuSeconds } from './lib/process-cpu.js';
+import { busiestThreadSeconds, treeCpuSeconds, treeThreadCpuSeconds } from './lib/process-cpu.js';
 import { fastifyProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
-import { OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { ACCESS_LOG_ON_EVENT_LOOP, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import { median } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -54,6 +57,7 @@ const SCENARIOS: Record<string, { probe: string; requests: AutocannonRequest[] }
 const TARGETS: TargetSpec[] = [
   switchyardTarget({ configFragment: OBSERVABILITY_ON ?? {} }),
   switchyardTarget({ name: 'switchyard-no-log', configFragment: OBSERVABILITY_OFF }),
+  switchyardTarget({ name: 'switchyard-log-on-event-loop', configFragment: ACCESS_LOG_ON_EVENT_LOOP }),
   undiciBaselineTarget(),
   httpProxyTarget(),
   fastifyProxyTarget(),
@@ -80,6 +84,7 @@ try {
     const scenario = SCENARIOS[name];
     if (scenario === undefined) throw new Error(`unknown scenario ${name}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
     const results = new Map<string, number[]>();
+    const busiestThread = new Map<string, number[]>();
     const skipped: string[] = [];
     for (let round = 0; round < rounds; round++) {
       // Each round starts one target later, so that no target always runs first (right after
@@ -98,24 +103,33 @@ try {
           if (pid === undefined) throw new Error(`${spec.name}: no process to measure`);
           await load(started.url, warmup, scenario.requests);
           const before = await treeCpuSeconds(pid);
+          const threadsBefore = await treeThreadCpuSeconds(pid);
           const r = await load(started.url, requests, scenario.requests);
           const after = await treeCpuSeconds(pid);
+          const threadsAfter = await treeThreadCpuSeconds(pid);
           if (r.bad > 0) process.stderr.write(`[${name}] ${spec.name}: ${r.bad} failed requests\n`);
           const micros = ((after - before) * 1e6) / r.ok;
+          const busiest = (busiestThreadSeconds(threadsBefore, threadsAfter) * 1e6) / r.ok;
           (results.get(spec.name) ?? results.set(spec.name, []).get(spec.name)!).push(micros);
-          process.stderr.write(`[${name}] ${spec.name}: ${micros.toFixed(1)} µs CPU per request\n`);
+          (busiestThread.get(spec.name) ?? busiestThread.set(spec.name, []).get(spec.name)!).push(busiest);
+          process.stderr.write(`[${name}] ${spec.name}: ${micros.toFixed(1)} µs CPU per request, busiest thread ${busiest.toFixed(1)}\n`);
         } finally {
           await started.stop();
         }
       }
     }
-    lines.push(`## ${name}`, '', '| target | µs CPU per request (median) | rounds |', '|---|---:|---|');
+    lines.push(`## ${name}`, '', '| target | µs CPU per request (median) | rounds | busiest thread, µs per request (median) | rounds |', '|---|---:|---|---:|---|');
     const base = results.get('undici-baseline');
     const baseMedian = base ? median(base) : NaN;
+    const baseThread = busiestThread.get('undici-baseline');
+    const baseThreadMedian = baseThread ? median(baseThread) : NaN;
     for (const [target, xs] of results) {
       const m = median(xs);
       const ratio = Number.isFinite(baseMedian) ? ` (${(m / baseMedian).toFixed(2)}× undici baseline)` : '';
-      lines.push(`| ${target} | ${m.toFixed(1)}${ratio} | ${xs.map((x) => x.toFixed(1)).join(', ')} |`);
+      const ts = busiestThread.get(target)!;
+      const tm = median(ts);
+      const threadRatio = Number.isFinite(baseThreadMedian) ? ` (${(tm / baseThreadMedian).toFixed(2)}×)` : '';
+      lines.push(`| ${target} | ${m.toFixed(1)}${ratio} | ${xs.map((x) => x.toFixed(1)).join(', ')} | ${tm.toFixed(1)}${threadRatio} | ${ts.map((x) => x.toFixed(1)).join(', ')} |`);
     }
     for (const s of skipped) lines.push(`| ${s} | skipped | |`);
     lines.push('');

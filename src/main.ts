@@ -160,7 +160,7 @@ export class Switchyard {
     onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
     const spans = spanExporter(config, logger, metrics);
     // The access log shares the process log's asynchronous destination but not its level.
-    const accessLog = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true, onDrop: (lines) => metrics.logLinesDropped(lines) });
+    const accessLog = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: config.logging.accessLogThread, onDrop: (lines) => metrics.logLinesDropped(lines) });
     const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans, accessLog), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;

@@ -34,6 +34,8 @@ export const UPSTREAM_PORTS = 100;
  */
 export const OBSERVABILITY_ON: Record<string, unknown> | null = { logging: { level: 'warn', accessLog: true } };
 export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'warn', accessLog: false } };
+/** The access log's lines formed on the event loop instead of the log thread. */
+export const ACCESS_LOG_ON_EVENT_LOOP: Record<string, unknown> = { logging: { level: 'warn', accessLog: true, accessLogThread: false } };
 
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 

@@ -1,4 +1,5 @@
 import type { AccessLogLines } from './access-log-lines.js';
+import { pieceOf, type LineBytes } from './access-log-line-bytes.js';
 
 /**
  * The access log's records on their way from the event loop to the thread that forms the lines:
@@ -41,8 +42,34 @@ const MAX_DEFINED = 4096;
 /** An interned field that is undefined / sent inline. */
 const FIELD_UNDEFINED = -2;
 const FIELD_INLINE = -1;
-/** A string that is undefined. */
+/** A string that is undefined; the encodings of a string's bytes (low two bits of its length word). */
 const STRING_UNDEFINED = -1;
+const STRING_ASCII = 0;
+const STRING_UTF8 = 1;
+const STRING_UTF16 = 2;
+const ENCODINGS = ['latin1', 'utf8', 'utf16le'] as const;
+
+/** The constant pieces of a request line, for LineBytes (see AccessLogLines.request for the shape). */
+const P_REQUEST_ID = pieceOf(',"requestId":"');
+const P_TRACE_ID = pieceOf('","traceId":"');
+const P_METHOD = pieceOf('","method":"');
+const P_HOST = pieceOf('","host":"');
+const P_PATH = pieceOf('","path":"');
+const P_STATUS = pieceOf('","status":');
+const P_BYTES_IN = pieceOf(',"bytesIn":');
+const P_BYTES_OUT = pieceOf(',"bytesOut":');
+const P_DURATION = pieceOf(',"durationMs":');
+const P_ROUTE = pieceOf(',"route":"');
+const P_SERVICE = pieceOf('","service":"');
+const P_UPSTREAM = pieceOf('","upstream":"');
+const P_UPSTREAM_STATUS = pieceOf('","upstreamStatus":');
+const P_UPSTREAM_MS = pieceOf(',"upstreamMs":');
+const P_RETRIES = pieceOf(',"retries":');
+const P_ERROR = pieceOf(',"error":"');
+const P_END_AFTER_ERROR = pieceOf('","msg":"request"}\n');
+const P_END = pieceOf(',"msg":"request"}\n');
+/** Bytes of those pieces and the numbers of a line, at most. */
+const REQUEST_LINE_FIXED = 512;
 
 /** What the reader gets back from a string slot (kept on the instance: no tuple per string). */
 interface Cursor {
@@ -167,7 +194,7 @@ export class AccessLogQueue {
     const start = this.reserve(8 + 8 + 3 * text.length);
     if (start < 0) return false;
     this.words[(start >> 2) + 1] = KIND_LINE;
-    this.commit(start, this.putString(text, start + 8));
+    this.commit(start, this.putString(text, start + 8, false));
     return true;
   }
 
@@ -249,9 +276,11 @@ export class AccessLogQueue {
   /**
    * Writes a length word and the string's bytes at `at` (a multiple of 4); returns the next multiple
    * of 4 after them. ASCII is copied by a loop (no call into C++ for the short strings of a
-   * request); anything else is written as UTF-8 and so marked in the length word's low bit.
+   * request); anything else is written as UTF-16 (`wide`: a field's value, kept exactly, lone
+   * surrogates included) or as UTF-8 (a formed line). The length word holds the byte length
+   * times 4 plus the encoding (STRING_ASCII, STRING_UTF8, STRING_UTF16).
    */
-  private putString(s: string | undefined, at: number): number {
+  private putString(s: string | undefined, at: number, wide = true): number {
     if (s === undefined) {
       this.words[at >> 2] = STRING_UNDEFINED;
       return at + 4;
@@ -265,16 +294,13 @@ export class AccessLogQueue {
       if (c > 0x7f) break;
       bytes[from + i] = c;
     }
-    let header: number;
-    let length: number;
-    if (i === n) {
-      length = n;
-      header = n * 2;
-    } else {
-      length = bytes.write(s, from, 'utf8');
-      header = length * 2 + 1;
+    let length = n;
+    let encoding = STRING_ASCII;
+    if (i !== n) {
+      encoding = wide ? STRING_UTF16 : STRING_UTF8;
+      length = bytes.write(s, from, wide ? 'utf16le' : 'utf8');
     }
-    this.words[at >> 2] = header;
+    this.words[at >> 2] = length * 4 + encoding;
     return (from + length + 3) & ~3;
   }
 
@@ -307,62 +333,221 @@ export class AccessLogQueue {
    */
   read(from: number, to: number, lines: AccessLogLines, strings: string[], maxChars = Infinity): number {
     const words = this.words;
-    const doubles = this.doubles;
     const cursor = this.cursor;
     let position = from;
     while (position !== to && lines.length < maxChars) {
       const start = position & (this.capacity - 1);
-      const w = start >> 2;
-      const size = words[w]!;
-      if (!(size >= 8 && (size & 7) === 0 && size <= this.capacity - start && ((to - position) | 0) >= size)) {
-        throw new Error(`access log queue: malformed record at ${position} (size ${size})`);
-      }
-      const kind = words[w + 1];
+      const size = this.recordSize(start, position, to);
+      const kind = words[(start >> 2) + 1];
       if (kind === KIND_REQUEST) {
-        const d = start >> 3;
-        cursor.at = start + REQUEST_FIXED;
-        const requestId = this.getString(cursor)!;
-        const traceId = this.getString(cursor);
-        const host = this.getString(cursor);
-        const path = this.getString(cursor);
-        const route = this.getField(words[w + 15]!, strings, cursor)!;
-        const service = this.getField(words[w + 16]!, strings, cursor)!;
-        const upstream = this.getField(words[w + 17]!, strings, cursor)!;
-        const method = this.getField(words[w + 18]!, strings, cursor);
-        const error = this.getField(words[w + 19]!, strings, cursor);
-        lines.request(
-          doubles[d + 1]!,
-          requestId,
-          traceId,
-          method,
-          host,
-          path,
-          words[w + 12]!,
-          doubles[d + 2]!,
-          doubles[d + 3]!,
-          doubles[d + 4]!,
-          route,
-          service,
-          upstream,
-          words[w + 13]!,
-          doubles[d + 5]!,
-          words[w + 14]!,
-          error,
-          undefined,
-        );
+        this.formRequest(start, lines, strings);
       } else if (kind === KIND_DEFINE) {
         cursor.at = start + 12;
-        strings[words[w + 2]!] = this.getString(cursor)!;
+        strings[words[(start >> 2) + 2]!] = this.getString(cursor)!;
       } else if (kind === KIND_LINE) {
         cursor.at = start + 8;
         const header = words[(start + 8) >> 2]!;
-        lines.line(this.getString(cursor)!, (header & 1) === 0);
+        lines.line(this.getString(cursor)!, (header & 3) === STRING_ASCII);
       } else if (kind !== KIND_SKIP) {
         throw new Error(`access log queue: unknown record kind ${kind} at ${position}`);
       }
       position = (position + size) | 0;
     }
     return position;
+  }
+
+  /**
+   * As read(), with the lines written as bytes into `out` (the log thread's way): strings are
+   * copied from the ring as they are. A record that cannot be written that way is formed by
+   * `lines` and written as its text. Stops when `out`'s chunk has no room for the next record;
+   * returns the position reached. `defined` holds each defined string's bytes, escaped for JSON.
+   */
+  readBytes(from: number, to: number, out: LineBytes, lines: AccessLogLines, strings: string[], defined: Uint8Array[]): number {
+    const words = this.words;
+    const cursor = this.cursor;
+    let position = from;
+    while (position !== to) {
+      const start = position & (this.capacity - 1);
+      const size = this.recordSize(start, position, to);
+      const w = start >> 2;
+      const kind = words[w + 1];
+      if (kind === KIND_REQUEST) {
+        // Strings of the record at most 6 bytes each once escaped, plus the defined strings it names.
+        let bound = out.headBound + REQUEST_LINE_FIXED + 6 * size;
+        for (let f = 15; f <= 19; f++) if (words[w + f]! >= 0) bound += defined[words[w + f]!]?.length ?? 0;
+        if (!out.room(bound)) break;
+        const mark = out.at;
+        if (!this.requestBytes(start, out, defined)) {
+          out.at = mark;
+          this.formRequest(start, lines, strings);
+          out.text(lines.takeText());
+        }
+      } else if (kind === KIND_DEFINE) {
+        cursor.at = start + 12;
+        const id = words[w + 2]!;
+        const s = this.getString(cursor)!;
+        strings[id] = s;
+        defined[id] = Buffer.from(JSON.stringify(s).slice(1, -1), 'utf8');
+      } else if (kind === KIND_LINE) {
+        const length = words[w + 2]! >>> 2;
+        if (!out.room(length)) break;
+        out.raw(this.bytes, start + 12, length);
+      } else if (kind !== KIND_SKIP) {
+        throw new Error(`access log queue: unknown record kind ${kind} at ${position}`);
+      }
+      position = (position + size) | 0;
+    }
+    return position;
+  }
+
+  /** The size of the record at `start` (ring offset of `position`); throws when it is not a record. */
+  private recordSize(start: number, position: number, to: number): number {
+    const size = this.words[start >> 2]!;
+    if (!(size >= 8 && (size & 7) === 0 && size <= this.capacity - start && ((to - position) | 0) >= size)) {
+      throw new Error(`access log queue: malformed record at ${position} (size ${size})`);
+    }
+    return size;
+  }
+
+  /** Forms the line of the request record at `start` into `lines`. */
+  private formRequest(start: number, lines: AccessLogLines, strings: string[]): void {
+    const words = this.words;
+    const doubles = this.doubles;
+    const cursor = this.cursor;
+    const w = start >> 2;
+    const d = start >> 3;
+    cursor.at = start + REQUEST_FIXED;
+    const requestId = this.getString(cursor)!;
+    const traceId = this.getString(cursor);
+    const host = this.getString(cursor);
+    const path = this.getString(cursor);
+    const route = this.getField(words[w + 15]!, strings, cursor)!;
+    const service = this.getField(words[w + 16]!, strings, cursor)!;
+    const upstream = this.getField(words[w + 17]!, strings, cursor)!;
+    const method = this.getField(words[w + 18]!, strings, cursor);
+    const error = this.getField(words[w + 19]!, strings, cursor);
+    lines.request(
+      doubles[d + 1]!,
+      requestId,
+      traceId,
+      method,
+      host,
+      path,
+      words[w + 12]!,
+      doubles[d + 2]!,
+      doubles[d + 3]!,
+      doubles[d + 4]!,
+      route,
+      service,
+      upstream,
+      words[w + 13]!,
+      doubles[d + 5]!,
+      words[w + 14]!,
+      error,
+      undefined,
+    );
+  }
+
+  /**
+   * Writes the line of the request record at `start` as bytes; false (part of a line written:
+   * the caller takes it back) when a string needs escaping or is not ASCII, or a number is not
+   * of the usual kind.
+   */
+  private requestBytes(start: number, out: LineBytes, defined: Uint8Array[]): boolean {
+    const words = this.words;
+    const doubles = this.doubles;
+    const w = start >> 2;
+    const d = start >> 3;
+    // Where each string slot is (the record's order: request id, trace id, host, path, then the fields sent inline).
+    const requestIdAt = start + REQUEST_FIXED;
+    const traceIdAt = this.skipString(requestIdAt);
+    const hostAt = this.skipString(traceIdAt);
+    const pathAt = this.skipString(hostAt);
+    let at = this.skipString(pathAt);
+    const routeId = words[w + 15]!;
+    const serviceId = words[w + 16]!;
+    const upstreamId = words[w + 17]!;
+    const methodId = words[w + 18]!;
+    const errorId = words[w + 19]!;
+    const routeAt = at;
+    if (routeId === FIELD_INLINE) at = this.skipString(at);
+    const serviceAt = at;
+    if (serviceId === FIELD_INLINE) at = this.skipString(at);
+    const upstreamAt = at;
+    if (upstreamId === FIELD_INLINE) at = this.skipString(at);
+    const methodAt = at;
+    if (methodId === FIELD_INLINE) at = this.skipString(at);
+    const errorAt = at;
+
+    out.start(doubles[d + 1]!);
+    out.piece(P_REQUEST_ID);
+    if (!this.stringBytes(requestIdAt, out)) return false;
+    if (words[traceIdAt >> 2] !== STRING_UNDEFINED) {
+      out.piece(P_TRACE_ID);
+      if (!this.stringBytes(traceIdAt, out)) return false;
+    }
+    if (methodId !== FIELD_UNDEFINED) {
+      out.piece(P_METHOD);
+      if (!this.fieldBytes(methodId, methodAt, out, defined)) return false;
+    }
+    if (words[hostAt >> 2] !== STRING_UNDEFINED) {
+      out.piece(P_HOST);
+      if (!this.stringBytes(hostAt, out)) return false;
+    }
+    if (words[pathAt >> 2] !== STRING_UNDEFINED) {
+      out.piece(P_PATH);
+      if (!this.stringBytes(pathAt, out)) return false;
+    }
+    out.piece(P_STATUS);
+    if (!out.integer(words[w + 12]!)) return false;
+    out.piece(P_BYTES_IN);
+    if (!out.integer(doubles[d + 2]!)) return false;
+    out.piece(P_BYTES_OUT);
+    if (!out.integer(doubles[d + 3]!)) return false;
+    out.piece(P_DURATION);
+    if (!out.millis(doubles[d + 4]!)) return false;
+    out.piece(P_ROUTE);
+    if (!this.fieldBytes(routeId, routeAt, out, defined)) return false;
+    out.piece(P_SERVICE);
+    if (!this.fieldBytes(serviceId, serviceAt, out, defined)) return false;
+    out.piece(P_UPSTREAM);
+    if (!this.fieldBytes(upstreamId, upstreamAt, out, defined)) return false;
+    out.piece(P_UPSTREAM_STATUS);
+    if (!out.integer(words[w + 13]!)) return false;
+    out.piece(P_UPSTREAM_MS);
+    if (!out.millis(doubles[d + 5]!)) return false;
+    out.piece(P_RETRIES);
+    if (!out.integer(words[w + 14]!)) return false;
+    if (errorId !== FIELD_UNDEFINED) {
+      out.piece(P_ERROR);
+      if (!this.fieldBytes(errorId, errorAt, out, defined)) return false;
+      out.piece(P_END_AFTER_ERROR);
+    } else {
+      out.piece(P_END);
+    }
+    return true;
+  }
+
+  /** The slot after the string slot at `at`. */
+  private skipString(at: number): number {
+    const header = this.words[at >> 2]!;
+    return header === STRING_UNDEFINED ? at + 4 : (at + 4 + (header >>> 2) + 3) & ~3;
+  }
+
+  /** The ASCII string in the slot at `at`, copied; false for one that is not ASCII or needs escapes. */
+  private stringBytes(at: number, out: LineBytes): boolean {
+    const header = this.words[at >> 2]!;
+    if (header < 0 || (header & 3) !== STRING_ASCII) return false;
+    return out.ascii(this.bytes, at + 4, header >>> 2);
+  }
+
+  /** A field sent by number (its escaped bytes) or inline. */
+  private fieldBytes(id: number, inlineAt: number, out: LineBytes, defined: Uint8Array[]): boolean {
+    if (id < 0) return this.stringBytes(inlineAt, out);
+    const bytes = defined[id];
+    if (bytes === undefined) throw new Error(`access log queue: string ${id} used before its definition`);
+    out.bytes(bytes);
+    return true;
   }
 
   private getField(id: number, strings: string[], cursor: Cursor): string | undefined {
@@ -379,9 +564,9 @@ export class AccessLogQueue {
       cursor.at += 4;
       return undefined;
     }
-    const length = header >>> 1;
+    const length = header >>> 2;
     const from = cursor.at + 4;
     cursor.at = (from + length + 3) & ~3;
-    return this.bytes.toString((header & 1) === 0 ? 'latin1' : 'utf8', from, from + length);
+    return this.bytes.toString(ENCODINGS[header & 3]!, from, from + length);
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LineBytes } from '../../../src/observability/access-log-line-bytes.js';
 import { AccessLogLines, type LineShape } from '../../../src/observability/access-log-lines.js';
 import { AccessLogQueue } from '../../../src/observability/access-log-queue.js';
 
@@ -48,12 +49,75 @@ function throughQueue(queue: AccessLogQueue, rows: Fields[], strings: string[] =
   return lines.takeText();
 }
 
+/** The log thread's way: the same records written as bytes. */
+function bytesThroughQueue(queue: AccessLogQueue, rows: Fields[], reader = { strings: [] as string[], defined: [] as Uint8Array[] }, chunkBytes = 64 * 1024): string {
+  const from = queue.end;
+  for (const r of rows) expect(queue.putRequest(...r)).toBe(true);
+  const out = new LineBytes(SHAPE, chunkBytes);
+  const lines = new AccessLogLines(SHAPE);
+  let text = '';
+  for (let position = from; position !== queue.end; ) {
+    position = queue.readBytes(position, queue.end, out, lines, reader.strings, reader.defined);
+    text += out.take()?.toString('utf8') ?? '';
+  }
+  queue.release(queue.end);
+  return text;
+}
+
+/** A string of `n` characters drawn from `alphabet`. */
+function randomText(n: number, alphabet: string): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += alphabet[Math.floor(Math.random() * alphabet.length)];
+  return s;
+}
+
 describe('access log queue', () => {
   it('carries every field of a request, as the line formed directly has it', () => {
     const text = throughQueue(new AccessLogQueue(64 * 1024), ROWS);
     expect(text).toBe(direct(ROWS));
     expect(text.split('\n')).toHaveLength(ROWS.length + 1);
     for (const line of text.trim().split('\n')) expect(() => JSON.parse(line) as unknown).not.toThrow();
+  });
+
+  it('written as bytes by the log thread, gives the same lines byte for byte', () => {
+    expect(bytesThroughQueue(new AccessLogQueue(64 * 1024), ROWS)).toBe(direct(ROWS));
+  });
+
+  it('written as bytes, matches the lines formed directly for random fields (escapes, numbers, UTF-8)', () => {
+    const queue = new AccessLogQueue(1 << 20);
+    const reader = { strings: [] as string[], defined: [] as Uint8Array[] };
+    const plain = 'abcXYZ019-_./:?=&';
+    const unusual = plain + '"\\\u0001\n\t\u00e9\u00ff\u{1f600}\ud800 ';
+    const numbers = [0, 1, 9, 10, 99, 100, 12345, 2 ** 31 - 1, 2 ** 53 - 1, 2 ** 53, 1e21, -1, -0, 0.5, Number.NaN, Number.POSITIVE_INFINITY];
+    const ms = [0, 0.0004, 0.0005, 0.001, 0.01, 0.05, 0.1, 0.12, 0.123, 1, 1.005, 1.05, 12.3456, 999999999.9994, 1e9, -0.5, Number.NaN];
+    const pick = <T>(xs: T[]): T => xs[Math.floor(Math.random() * xs.length)]!;
+    const maybe = (s: string): string | undefined => (Math.random() < 0.2 ? undefined : s);
+    for (let round = 0; round < 20; round++) {
+      const rows: Fields[] = [];
+      for (let i = 0; i < 100; i++) {
+        const alphabet = Math.random() < 0.8 ? plain : unusual;
+        rows.push([
+          1764482400000 + Math.floor(Math.random() * 5000),
+          randomText(1 + Math.floor(Math.random() * 40), alphabet),
+          maybe(randomText(32, alphabet)),
+          maybe(pick(['GET', 'POST', randomText(4, alphabet)])),
+          maybe(randomText(Math.floor(Math.random() * 20), alphabet)),
+          maybe(randomText(Math.floor(Math.random() * 300), alphabet)),
+          pick([200, 404, 502, 499, 0]),
+          pick(numbers),
+          pick(numbers),
+          pick(ms),
+          pick(['api', 'r "x"', randomText(8, alphabet)]),
+          pick(['svc', 's\ty']),
+          pick(['127.0.0.1:9000', randomText(12, alphabet)]),
+          pick([200, 0, 503]),
+          pick(ms),
+          pick([0, 1, 7]),
+          maybe(pick(['upstream_reset', 'client_closed', randomText(5, alphabet)])),
+        ]);
+      }
+      expect(bytesThroughQueue(queue, rows, reader, 4096)).toBe(direct(rows));
+    }
   });
 
   it('wraps around the ring for as long as the reader releases what it read', () => {
@@ -96,6 +160,9 @@ describe('access log queue', () => {
       rows.push(row);
     }
     expect(throughQueue(queue, rows, strings)).toBe(direct(rows));
+    const reader = { strings: [] as string[], defined: [] as Uint8Array[] };
+    expect(bytesThroughQueue(new AccessLogQueue(1 << 20), rows, reader)).toBe(direct(rows));
+    expect(reader.strings).toEqual(strings);
     // 4096 distinct strings defined at most (routes, plus the service, upstream and method of ROWS[0]).
     expect(strings.length).toBe(4096);
     expect(queue.defined).toEqual(strings);
@@ -110,6 +177,9 @@ describe('access log queue', () => {
     queue.read(queue.start, queue.end, lines, []);
     const bytes = lines.take()!;
     expect(bytes.toString('utf8')).toBe(direct([ROWS[0]!]) + '{"msg":"tunnel \u00e9"}\n' + direct([ROWS[3]!]));
+    const out = new LineBytes(SHAPE, 4096);
+    queue.readBytes(queue.start, queue.end, out, new AccessLogLines(SHAPE), [], []);
+    expect(out.take()!.toString('utf8')).toBe(bytes.toString('utf8'));
   });
 
   it('a reader in the middle of a record finds it malformed instead of forming garbage', () => {
