@@ -43,6 +43,8 @@ const fd = openSync(values.file!, 'w');
 interface Destination {
   write(chunk: string | Buffer): unknown;
   flushSync(): void;
+  /** Calls back once what was written so far is written (a write already under way included). */
+  flush?(cb: (err?: Error) => void): void;
 }
 function destinationOf(kind: string): Destination {
   if (kind === 'log-destination') return new LogDestination(fd, 64 * 1024 * 1024);
@@ -90,6 +92,7 @@ await new Promise<void>((resolve) => {
 const loopMs = eventLoopCpuMs() - loop0;
 log.close();
 destination.flushSync();
+await new Promise<void>((resolve) => (destination.flush ? destination.flush(() => resolve()) : resolve()));
 const cpu = process.cpuUsage(cpu0);
 const wall = performance.now() - t0;
 closeSync(fd);
