@@ -12,7 +12,7 @@
  *   --connections <n>  concurrent connections (default 32)
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
  *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
- *                      switchyard-log-on-event-loop,
+ *                      switchyard-log-thread,
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
  *                      the median is reported (default 1)
@@ -28,7 +28,7 @@ import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
 import { busiestThreadSeconds, treeCpuSeconds, treeThreadCpuSeconds } from './lib/process-cpu.js';
 import { fastifyProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
-import { ACCESS_LOG_ON_EVENT_LOOP, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { ACCESS_LOG_THREAD, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import { median } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -57,7 +57,7 @@ const SCENARIOS: Record<string, { probe: string; requests: AutocannonRequest[] }
 const TARGETS: TargetSpec[] = [
   switchyardTarget({ configFragment: OBSERVABILITY_ON ?? {} }),
   switchyardTarget({ name: 'switchyard-no-log', configFragment: OBSERVABILITY_OFF }),
-  switchyardTarget({ name: 'switchyard-log-on-event-loop', configFragment: ACCESS_LOG_ON_EVENT_LOOP }),
+  switchyardTarget({ name: 'switchyard-log-thread', configFragment: ACCESS_LOG_THREAD }),
   undiciBaselineTarget(),
   httpProxyTarget(),
   fastifyProxyTarget(),
