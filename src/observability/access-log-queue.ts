@@ -7,7 +7,7 @@ import { pieceOf, type LineBytes } from './access-log-line-bytes.js';
  *
  * A request's record is its fields as they are (numbers as numbers, strings as their bytes), so
  * the event loop does a few stores and copies per request where forming the JSON line took about
- * ten times as long (docs/performance.md). Strings that repeat from request to request (route,
+ * five times as long (docs/performance.md). Strings that repeat from request to request (route,
  * service, upstream, method, error code) are sent once, as a definition record, and then by
  * number; the table is bounded (past it strings are sent inline), never reset, so that the
  * event loop can read any record still in the ring with its own copy of the table.

@@ -43,7 +43,7 @@ interface PinoInternals {
  * The access log: one JSON line per request, byte for byte what pino would write for
  * `logger.info({...fields}, 'request')` on the given logger (AccessLogLines forms them).
  *
- * With `thread: true` (the router's setting) the event loop does not form the lines: it puts each
+ * With `thread: true` (logging.accessLogThread) the event loop does not form the lines: it puts each
  * request's fields into a shared-memory queue (AccessLogQueue), and a thread of the access log's
  * own (access-log-thread.ts) forms them and posts them back in chunks, which are written to the
  * logger's destination and only then released from the queue. When the queue is full (the thread
