@@ -43,11 +43,17 @@ export class LineBytes {
    * when there are none; the next lines go to a new chunk.
    */
   take(): Buffer | null {
-    if (this.at === 0) return null;
-    const full = this.chunk;
     const length = this.at;
-    this.chunk = Buffer.allocUnsafeSlow(this.chunkBytes);
+    if (length === 0) return null;
     this.at = 0;
+    const full = this.chunk;
+    if (length < this.chunkBytes >> 2 && full.length === this.chunkBytes) {
+      // A few lines (a quiet router): copied out, the chunk kept for the next ones.
+      const few = Buffer.allocUnsafeSlow(length);
+      full.copy(few, 0, 0, length);
+      return few;
+    }
+    this.chunk = Buffer.allocUnsafeSlow(this.chunkBytes);
     return full.subarray(0, length);
   }
 
