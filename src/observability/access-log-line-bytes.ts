@@ -1,5 +1,4 @@
-import { IsoTimeField } from './iso-time-field.js';
-import type { LineShape } from './access-log-lines.js';
+import { LineHead, type LineShape } from './access-log-lines.js';
 
 /**
  * Access-log lines written as bytes straight into a chunk, for the log thread: the request
@@ -16,16 +15,17 @@ export class LineBytes {
   private chunk: Buffer;
   /** Bytes written into `chunk`. */
   at = 0;
-  private readonly isoTime: IsoTimeField | null;
-  private lastMs = Number.NaN;
-  private head: Uint8Array = new Uint8Array(0);
+  private readonly head: LineHead;
+  /** The bytes of `headText`, the line start of the last millisecond written. */
+  private headText = '';
+  private headBytes: Uint8Array = new Uint8Array(0);
 
   constructor(
     private readonly shape: LineShape,
     private readonly chunkBytes: number,
   ) {
     this.chunk = Buffer.allocUnsafeSlow(chunkBytes);
-    this.isoTime = shape.time === 'iso' ? new IsoTimeField() : null;
+    this.head = new LineHead(shape);
   }
 
   /** Room for `n` more bytes in this chunk (a record larger than a chunk gets a chunk of its own size). */
@@ -59,15 +59,15 @@ export class LineBytes {
 
   /** `{"level":…,"time":…` and the bindings, for a line of millisecond `ms`. */
   start(ms: number): void {
-    if (ms !== this.lastMs) {
-      this.lastMs = ms;
-      const field = this.isoTime !== null ? this.isoTime.format(ms) : `,"time":${ms}`;
-      this.head = Buffer.from(this.shape.prefix + field + this.shape.bindings, 'utf8');
+    const text = this.head.at(ms);
+    if (text !== this.headText) {
+      this.headText = text;
+      this.headBytes = Buffer.from(text, 'utf8');
     }
-    this.piece(this.head);
+    this.piece(this.headBytes);
   }
 
-  /** Constant ASCII bytes. */
+  /** Bytes fit for the line as they are: a constant piece, or a defined string escaped when it was defined. */
   piece(bytes: Uint8Array): void {
     const chunk = this.chunk;
     const n = bytes.length;
@@ -80,11 +80,6 @@ export class LineBytes {
     }
     for (let i = 0; i < n; i++) chunk[at++] = bytes[i]!;
     this.at = at;
-  }
-
-  /** Bytes already fit for a JSON string (a defined string, escaped when it was defined). */
-  bytes(bytes: Uint8Array): void {
-    this.piece(bytes);
   }
 
   /**

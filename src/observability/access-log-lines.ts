@@ -23,7 +23,7 @@ export interface LineShape {
  * field is formed once per millisecond (its date once per second), and the chunk is encoded
  * once, as Latin-1 when every character is ASCII (the same bytes as UTF-8, encoded faster).
  *
- * Used where the lines are formed: on the access log's own thread (AccessLogThread), or on the
+ * Used where the lines are formed: on the access log's own thread (access-log-thread.ts, through LineBytes for most lines), or on the
  * event loop when the access log runs without one.
  */
 export class AccessLogLines {
@@ -31,21 +31,18 @@ export class AccessLogLines {
   private pending = '';
   /** No character of `pending` is outside ASCII. */
   private ascii = true;
-  private readonly isoTime: IsoTimeField | null;
+  /** Null when the logger's time is a function of its own (called per line). */
+  private readonly head: LineHead | null;
+  /** The level prefix and the bindings are ASCII (a time field of pino's always is). */
   private readonly fixedAscii: boolean;
-  private lastMs = Number.NaN;
-  /** `{"level":…,"time":…` and the bindings for the millisecond `lastMs`. */
-  private head = '';
-  private headAscii: boolean;
 
   constructor(
     private readonly shape: LineShape,
     /** For values JSON.stringify cannot write (circular structures): pino's safe stringifier. */
     private readonly stringifySafe: ((value: unknown) => string) | null = null,
   ) {
-    this.isoTime = shape.time === 'iso' ? new IsoTimeField() : null;
+    this.head = typeof shape.time === 'function' ? null : new LineHead(shape);
     this.fixedAscii = isAscii(shape.prefix) && isAscii(shape.bindings);
-    this.headAscii = this.fixedAscii;
   }
 
   /** Characters waiting to be taken. */
@@ -123,20 +120,14 @@ export class AccessLogLines {
     return text;
   }
 
-  /**
-   * The lines formed so far, encoded, or null when there are none. `ownMemory`: in a buffer of
-   * its own (not a slice of Node's shared pool), so that it can be transferred to another thread.
-   */
-  take(ownMemory = false): Buffer | null {
+  /** The lines formed so far, encoded, or null when there are none. */
+  take(): Buffer | null {
     if (this.pending === '') return null;
     const chunk = this.pending;
     const encoding = this.ascii ? 'latin1' : 'utf8';
     this.pending = '';
     this.ascii = true;
-    if (!ownMemory) return Buffer.from(chunk, encoding);
-    const bytes = Buffer.allocUnsafeSlow(encoding === 'latin1' ? chunk.length : Buffer.byteLength(chunk, 'utf8'));
-    bytes.write(chunk, 0, encoding);
-    return bytes;
+    return Buffer.from(chunk, encoding);
   }
 
   /**
@@ -158,20 +149,13 @@ export class AccessLogLines {
 
   /** `{"level":…,"time":…` plus the logger's bindings (pid, hostname, name, component). */
   private start(timeMs: number): string {
-    const time = this.shape.time;
-    if (typeof time === 'function') {
-      const field = time();
-      if (!(this.fixedAscii && isAscii(field))) this.ascii = false;
-      return this.shape.prefix + field + this.shape.bindings;
+    if (this.head !== null) {
+      if (!this.fixedAscii) this.ascii = false;
+      return this.head.at(timeMs);
     }
-    if (timeMs !== this.lastMs) {
-      this.lastMs = timeMs;
-      const field = this.isoTime !== null ? this.isoTime.format(timeMs) : `,"time":${timeMs}`;
-      this.head = this.shape.prefix + field + this.shape.bindings;
-      this.headAscii = this.fixedAscii;
-    }
-    if (!this.headAscii) this.ascii = false;
-    return this.head;
+    const field = (this.shape.time as () => string)();
+    if (!(this.fixedAscii && isAscii(field))) this.ascii = false;
+    return this.shape.prefix + field + this.shape.bindings;
   }
 
   /**
@@ -191,7 +175,31 @@ export class AccessLogLines {
   }
 }
 
-export function isAscii(s: string): boolean {
+/**
+ * A line's start, `{"level":…,"time":…` and the logger's bindings, for the logger's time field
+ * when it is pino's isoTime or epochTime: formed once per millisecond (the ISO date once per second).
+ */
+export class LineHead {
+  private readonly isoTime: IsoTimeField | null;
+  private lastMs = Number.NaN;
+  private text = '';
+
+  constructor(private readonly shape: LineShape) {
+    if (typeof shape.time === 'function') throw new Error('LineHead: the time field must be pino\'s isoTime or epochTime');
+    this.isoTime = shape.time === 'iso' ? new IsoTimeField() : null;
+  }
+
+  /** The start of a line of millisecond `ms` (the same string object for the same millisecond). */
+  at(ms: number): string {
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.text = this.shape.prefix + (this.isoTime !== null ? this.isoTime.format(ms) : `,"time":${ms}`) + this.shape.bindings;
+    }
+    return this.text;
+  }
+}
+
+function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
 }

@@ -328,14 +328,14 @@ export class AccessLogQueue {
   /**
    * Forms the lines of the records from `from` to `to` into `lines`, learning definitions into
    * `strings` (the reading thread's table; the writer's own `defined` when read back on the event
-   * loop), until `lines` holds `maxChars` characters; returns the position it reached. Throws when
-   * a record is malformed, which means the ring was overwritten under the reader.
+   * loop); returns the position it reached (`to`). Throws when a record is malformed, which
+   * means the ring was overwritten under the reader.
    */
-  read(from: number, to: number, lines: AccessLogLines, strings: string[], maxChars = Infinity): number {
+  read(from: number, to: number, lines: AccessLogLines, strings: string[]): number {
     const words = this.words;
     const cursor = this.cursor;
     let position = from;
-    while (position !== to && lines.length < maxChars) {
+    while (position !== to) {
       const start = position & (this.capacity - 1);
       const size = this.recordSize(start, position, to);
       const kind = words[(start >> 2) + 1];
@@ -546,7 +546,7 @@ export class AccessLogQueue {
     if (id < 0) return this.stringBytes(inlineAt, out);
     const bytes = defined[id];
     if (bytes === undefined) throw new Error(`access log queue: string ${id} used before its definition`);
-    out.bytes(bytes);
+    out.piece(bytes);
     return true;
   }
 

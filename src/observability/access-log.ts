@@ -130,9 +130,7 @@ export class AccessLog {
   /** Any other line: `fields` in their own order (undefined values left out), then `msg`. */
   other(fields: Record<string, unknown>, msg: string): void {
     this.lines.other(Date.now(), fields, msg);
-    this.formed();
-    // Rare lines are written at once when formed here.
-    if (this.queue === null) this.flush();
+    this.formed(true);
   }
 
   /**
@@ -158,12 +156,15 @@ export class AccessLog {
     process.off('exit', this.flushOnExit);
   }
 
-  /** A line was formed on the event loop: queued behind the thread's lines, or written by chunk. */
-  private formed(): void {
+  /**
+   * A line was formed on the event loop: queued behind the thread's lines, or written by chunk
+   * (`atOnce`: a rare line, written now).
+   */
+  private formed(atOnce = false): void {
     if (this.queue !== null) {
       if (!this.queue.putLine(this.lines.takeText())) this.onDrop(1);
       this.queue.wake();
-    } else if (this.closed || this.lines.length >= CHUNK_CHARS) {
+    } else if (atOnce || this.closed || this.lines.length >= CHUNK_CHARS) {
       this.flush();
     }
   }
@@ -185,23 +186,26 @@ export class AccessLog {
     const queue = this.queue;
     const [from, to, chunk] = message;
     // Nothing to do once the event loop took the queue over (it formed those lines itself).
-    if (queue === null || this.thread === null || from !== queue.start) return;
+    if (queue === null || from !== queue.start) return;
     if (chunk !== null) this.sink.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     queue.release(to);
   };
 
   private readonly onThreadError = (err: Error): void => {
-    this.logger.error({ err }, 'access log thread failed; access log lines are formed on the event loop from now on');
-    this.stopThread();
-    this.timer ??= setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+    this.fallBack({ err }, 'access log thread failed');
   };
 
-  private readonly onThreadExit = (code: number): void => {
-    if (this.thread === null) return;
-    this.logger.error({ exitCode: code }, 'access log thread exited; access log lines are formed on the event loop from now on');
-    this.stopThread();
-    this.timer ??= setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+  private readonly onThreadExit = (exitCode: number): void => {
+    this.fallBack({ exitCode }, 'access log thread exited');
   };
+
+  /** The thread failed: what it had not delivered, and every later line, is formed on the event loop. */
+  private fallBack(fields: Record<string, unknown>, what: string): void {
+    if (this.thread === null) return;
+    this.logger.error(fields, `${what}; access log lines are formed on the event loop from now on`);
+    this.stopThread();
+    this.timer = setInterval(this.flush, FLUSH_INTERVAL_MS).unref();
+  }
 
   /** Stops the thread (if running) and forms on the event loop whatever it had not delivered. */
   private stopThread(): void {
