@@ -342,8 +342,7 @@ export class AccessLogQueue {
       if (kind === KIND_REQUEST) {
         this.formRequest(start, lines, strings);
       } else if (kind === KIND_DEFINE) {
-        cursor.at = start + 12;
-        strings[words[(start >> 2) + 2]!] = this.getString(cursor)!;
+        this.learnDefinition(start, strings);
       } else if (kind === KIND_LINE) {
         cursor.at = start + 8;
         const header = words[(start + 8) >> 2]!;
@@ -364,7 +363,6 @@ export class AccessLogQueue {
    */
   readBytes(from: number, to: number, out: LineBytes, lines: AccessLogLines, strings: string[], defined: Uint8Array[]): number {
     const words = this.words;
-    const cursor = this.cursor;
     let position = from;
     while (position !== to) {
       const start = position & (this.capacity - 1);
@@ -383,11 +381,8 @@ export class AccessLogQueue {
           out.text(lines.takeText());
         }
       } else if (kind === KIND_DEFINE) {
-        cursor.at = start + 12;
-        const id = words[w + 2]!;
-        const s = this.getString(cursor)!;
-        strings[id] = s;
-        defined[id] = Buffer.from(JSON.stringify(s).slice(1, -1), 'utf8');
+        const s = this.learnDefinition(start, strings);
+        defined[words[w + 2]!] = Buffer.from(JSON.stringify(s).slice(1, -1), 'utf8');
       } else if (kind === KIND_LINE) {
         const length = words[w + 2]! >>> 2;
         if (!out.room(length)) break;
@@ -398,6 +393,14 @@ export class AccessLogQueue {
       position = (position + size) | 0;
     }
     return position;
+  }
+
+  /** Reads the definition record at `start` into `strings`; returns the string. */
+  private learnDefinition(start: number, strings: string[]): string {
+    this.cursor.at = start + 12;
+    const s = this.getString(this.cursor)!;
+    strings[this.words[(start >> 2) + 2]!] = s;
+    return s;
   }
 
   /** The size of the record at `start` (ring offset of `position`); throws when it is not a record. */
