@@ -55,8 +55,15 @@ export interface ParserHandler {
   onMessageComplete(): number;
 }
 
+/** The part of the WebAssembly global used here (the project's TypeScript lib has no WebAssembly types). */
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const WebAssembly = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
 interface LlhttpExports {
-  memory: WebAssembly.Memory;
+  memory: { buffer: ArrayBuffer };
   _initialize?: () => void;
   llhttp_alloc(kind: number): number;
   llhttp_free(p: number): void;
@@ -116,7 +123,7 @@ function loadLlhttp(): LlhttpExports {
   // undici/lib/llhttp/llhttp-wasm.js exports the module's bytes; the SIMD build is used where the engine supports it.
   const simd = require('undici/lib/llhttp/llhttp_simd-wasm.js') as Buffer;
   const plain = require('undici/lib/llhttp/llhttp-wasm.js') as Buffer | string;
-  let module: WebAssembly.Module;
+  let module: object;
   try {
     module = new WebAssembly.Module(simd);
   } catch (err) {
