@@ -484,7 +484,7 @@ export class Switchyard {
   private async openListeners(): Promise<void> {
     for (const lc of this.config.listeners) {
       const certificates = lc.tls === undefined ? null : await CertificateStore.load(lc.tls, this.logger.child({ component: 'tls', listener: lc.name ?? `${lc.address}:${lc.port}` }));
-      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, certificates);
+      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, certificates, this.config.proxy.engine.listener);
       this.listeners.push(listener);
       await listener.listen();
     }

@@ -742,6 +742,17 @@ export const configSchema = z
           .describe(
             'Upgrade protocols tunnelled (case-insensitive). A request asking for any other protocol (h2c among them) loses Upgrade, HTTP2-Settings and their Connection tokens and is proxied as a plain request (docs/security.md, "Upgrades").',
           ),
+        engine: z
+          .strictObject({
+            listener: z
+              .enum(['node', 'llhttp'])
+              .default('node')
+              .describe(
+                'What serves HTTP/1.1 clients: node:http\'s server ("node"), or Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp": no per-request streams; upgrades are handed to node:http). Read at start. Being proven against "node" (docs/performance.md, "Codec").',
+              ),
+          })
+          .prefault({})
+          .describe('The HTTP engines on the request path; both stay selectable while the codec is proven.'),
       })
       .prefault({})
       .describe('How requests are forwarded.'),

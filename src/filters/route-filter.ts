@@ -1,9 +1,9 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { RateLimitFilter } from './rate-limit-filter.js';
 
 /** What a filter sees of a request: the forward exchange implements it, so passing it allocates nothing. */
 export interface FilterExchange {
-  readonly req: IncomingMessage;
+  readonly req: RequestHead;
   readonly requestId: string;
   /** The W3C trace id of the request (32 hex digits), set by the trace-context filter; undefined without one. */
   traceId: string | undefined;

@@ -5,6 +5,7 @@ import type { Route } from '../routing/route.js';
 import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import { GRPC_RETRY_BITS, grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
+import { ClientClosedError } from './client-closed-error.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -20,13 +21,6 @@ const kPushBefore = Symbol('switchyard.pushBefore');
 type TaggedResponse = ServerResponse & { [kExchange]?: ForwardExchange };
 type TaggedRequest = IncomingMessage & { [kExchange]?: ForwardExchange; [kPushBefore]?: IncomingMessage['push'] };
 
-/** Raised into undici when the client goes away, so the upstream request is cancelled. */
-export class ClientClosedError extends Error {
-  readonly code = 'SWITCHYARD_CLIENT_CLOSED';
-  constructor() {
-    super('the client closed the connection before the response was complete');
-  }
-}
 
 const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
   requests: 'breaker_requests',

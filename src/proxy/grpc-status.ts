@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { Http2ServerResponse } from 'node:http2';
 import { isHttp2 } from './http2-request.js';
 import type { ProxyErrorCode } from './proxy-error.js';
@@ -56,7 +57,7 @@ export function grpcStatusOf(code: ProxyErrorCode): number {
  * (gRPC over HTTP/2, PROTOCOL-HTTP2.md). gRPC-Web (application/grpc-web...) is not gRPC here:
  * its status travels in the body.
  */
-export function isGrpcRequest(req: IncomingMessage): boolean {
+export function isGrpcRequest(req: RequestHead): boolean {
   const type = req.headers['content-type'];
   if (type === undefined || type.length < 16 || !type.startsWith('application/grpc')) return false;
   if (type.length === 16) return true;

@@ -1,5 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import { constants, type Http2ServerResponse } from 'node:http2';
+import type { ServerStream } from '../codec/server-stream.js';
 import { markClosing } from './closing-connection.js';
 import { grpcStatusOf, isGrpcRequest, sendGrpcError } from './grpc-status.js';
 import { isHttp2 } from './http2-request.js';
@@ -45,20 +46,27 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, reques
     sendGrpcError(res, code, grpcStatusOf(code), detail ? `${message}: ${detail}` : message, PROXY_ERROR_HEADER, requestIdHeader, requestId);
     return;
   }
-  const body = JSON.stringify({ error: code, message: detail ? `${message}: ${detail}` : message, requestId });
-  res.writeHead(status, [
-    'content-type',
-    'application/json',
-    'content-length',
-    String(Buffer.byteLength(body)),
-    'cache-control',
-    'no-store',
-    PROXY_ERROR_HEADER,
-    code,
-    requestIdHeader,
-    requestId,
-  ]);
+  const body = proxyErrorBody(code, message, requestId, detail);
+  res.writeHead(status, proxyErrorHeaders(code, body, requestIdHeader, requestId));
   res.end(body);
+}
+
+/** The same answer on a codec stream (HTTP/1.1 codec): JSON body, the same headers. */
+export function sendStreamError(stream: ServerStream, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string, extraHeaders?: readonly string[]): void {
+  const { status, message } = PROXY_ERRORS[code];
+  const body = proxyErrorBody(code, message, requestId, detail);
+  const headers = proxyErrorHeaders(code, body, requestIdHeader, requestId);
+  if (extraHeaders !== undefined) for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
+  stream.writeHead(status, headers);
+  stream.end(body);
+}
+
+function proxyErrorBody(code: ProxyErrorCode, message: string, requestId: string, detail: string | undefined): string {
+  return JSON.stringify({ error: code, message: detail ? `${message}: ${detail}` : message, requestId });
+}
+
+function proxyErrorHeaders(code: ProxyErrorCode, body: string, requestIdHeader: string, requestId: string): string[] {
+  return ['content-type', 'application/json', 'content-length', String(Buffer.byteLength(body)), 'cache-control', 'no-store', PROXY_ERROR_HEADER, code, requestIdHeader, requestId];
 }
 
 /** Maps an undici / socket error raised before response headers to a proxy error code. */

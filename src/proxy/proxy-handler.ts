@@ -1,17 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import type { RequestHead, ServerStream } from '../codec/server-stream.js';
 import { rewritePath, type Route } from '../routing/route.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import { guardChunkedBody } from './body-size-guard.js';
 import { endConnection, isClosing } from './closing-connection.js';
+import { Exchange } from './exchange.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { isGrpcRequest } from './grpc-status.js';
+import { grpcTimeoutMs } from './grpc-timeout.js';
 import { isHttp2 } from './http2-request.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
-import { sendProxyError, sendProxyErrorAndClose, type ProxyErrorCode } from './proxy-error.js';
+import { sendProxyError, sendProxyErrorAndClose, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
 import { buildUpstreamHeaders } from './request-headers.js';
 import { requestIdFor } from './request-id.js';
 import { absoluteFormPath, hasRequestBody, hostOf } from './request-target.js';
@@ -104,6 +107,58 @@ export class ProxyHandler {
   };
 
   /**
+   * A request from a codec stream (the HTTP/1.1 codec on llhttp): the same checks, routing and
+   * filters as handleRequest, forwarded by an Exchange.
+   */
+  readonly handleStream = (stream: ServerStream): void => {
+    const startedAt = performance.now();
+    const ctx = this.context;
+    const idHeader = ctx.headers.requestIdHeader;
+    const requestId = requestIdFor(stream.headers[idHeader]);
+    const invalid = validateRequest(stream, ctx.limits.maxHeaderCount);
+    if (invalid !== null) {
+      this.refuseStream(stream, null, requestId, invalid.code, invalid.detail, true, startedAt);
+      return;
+    }
+    const r = this.resolve(stream);
+    if (!r.ok) {
+      this.refuseStream(stream, r.route ?? null, requestId, r.code, r.detail, r.close, startedAt);
+      return;
+    }
+    const bodyLimit = r.route.maxBodySize ?? ctx.limits.maxBodySize;
+    const contentLength = stream.headers['content-length'];
+    if (bodyLimit > 0 && contentLength !== undefined && Number(contentLength) > bodyLimit) {
+      this.refuseStream(stream, r.route, requestId, 'body_too_large', `Content-Length ${contentLength} is over ${bodyLimit} bytes`, true, startedAt);
+      return;
+    }
+    const headers = buildUpstreamHeaders(stream, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(stream), null);
+    const exchange = new Exchange(ctx, stream, r.route, r.endpoint, requestId, startedAt);
+    if (r.route.filters !== null) {
+      const refusal = r.route.filters.runRequest(exchange, headers);
+      if (refusal !== null) {
+        if (stream.hasBody) stream.closeAfterResponse();
+        sendStreamError(stream, refusal.code, idHeader, requestId, refusal.detail, refusal.headers);
+        ctx.observer.requestRejected(stream, stream, r.route, requestId, refusal.code, startedAt);
+        return;
+      }
+    }
+    let deadline = 0;
+    if (isGrpcRequest(stream)) {
+      exchange.grpc = true;
+      deadline = grpcTimeoutMs(stream.headers['grpc-timeout']);
+    }
+    exchange.start(r.path, headers, deadline, contentLength === undefined ? bodyLimit : 0);
+  };
+
+  /** Answers a codec stream with a proxy error; `close`: its connection closes after it. */
+  private refuseStream(stream: ServerStream, route: Route | null, requestId: string, code: ProxyErrorCode, detail: string | undefined, close: boolean, startedAt: number): void {
+    // A body nobody reads leaves the connection unusable after the answer.
+    if (close || stream.hasBody) stream.closeAfterResponse();
+    sendStreamError(stream, code, this.context.headers.requestIdHeader, requestId, detail);
+    this.context.observer.requestRejected(stream, stream, route, requestId, code, startedAt);
+  }
+
+  /**
    * A request Node's parser handed over as an upgrade. One that is not to be tunnelled (a
    * protocol not in proxy.allowedUpgrades such as h2c, a body, an incomplete WebSocket
    * handshake) goes back to the listener's parser without its upgrade headers and is served
@@ -161,11 +216,11 @@ export class ProxyHandler {
   };
 
   /** "https" on TLS connections, else the handler's default. */
-  private protoOf(req: IncomingMessage): string {
+  private protoOf(req: RequestHead): string {
     return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto;
   }
 
-  private resolve(req: IncomingMessage): Resolution {
+  private resolve(req: RequestHead): Resolution {
     let url = req.url ?? '';
     const host = hostOf(req.headers.host);
     if (url.charCodeAt(0) !== 47 /* / */) {

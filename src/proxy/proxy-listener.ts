@@ -3,6 +3,8 @@ import type { Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ConnectionSweep, Http1ServerConnection, type Http1ServerSettings, type Http1StreamHandler } from '../codec/http1-server-connection.js';
+import type { ServerStream } from '../codec/server-stream.js';
 import { listenerProtocols, type Config, type ListenerConfig, type ListenerProtocol } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CertificateStore } from './certificate-store.js';
@@ -13,7 +15,7 @@ import { ProtocolSniffer } from './protocol-sniffer.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
 /** What a listener hands requests to: a ProxyHandler, or something in front of one. */
-export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade'>;
+export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade'> & { handleStream?: ProxyHandler['handleStream'] };
 
 /** How long a connection must stay idle during a drain before it is closed. */
 const DRAIN_IDLE_QUIET_MS = 500;
@@ -37,6 +39,8 @@ export class ProxyListener {
   /** HTTP/2 sessions, when h2 or h2c is served. */
   private readonly http2: Http2Sessions | null = null;
   private readonly sockets = new Set<Socket>();
+  /** Connections served by the HTTP/1.1 codec (engine "llhttp"), with their deadlines; null on node:http. */
+  private readonly codec: ConnectionSweep | null = null;
 
   constructor(
     readonly config: ListenerConfig,
@@ -44,6 +48,7 @@ export class ProxyListener {
     proxyHandler: RequestHandlers,
     private readonly logger: Logger,
     private readonly certificates: CertificateStore | null = null,
+    engine: 'node' | 'llhttp' = 'node',
   ) {
     // TLS is on when certificates are given (the sidecar's listeners have no tls section).
     this.protocols = listenerProtocols({ protocols: config.protocols, tls: certificates ?? undefined });
@@ -87,16 +92,46 @@ export class ProxyListener {
       socket.once('close', () => this.sockets.delete(socket));
     });
     const http1 = this.protocols.includes('http1');
+    const event = certificates !== null ? 'secureConnection' : 'connection';
+    // node:http's own connection handler (its HTTP/1.x parser).
+    const httpConnection = this.server.listeners(event)[0] as (socket: Duplex) => void;
+    const server = this.server;
+    let toHttp1 = http1 ? (socket: Duplex) => httpConnection.call(server, socket) : refuseHttp1;
+    const handleStream = handler === proxyHandler ? proxyHandler.handleStream : undefined;
+    if (http1 && engine === 'llhttp' && handleStream !== undefined) {
+      // The codec serves HTTP/1.1; upgrades (and CONNECT) go to node:http's parser with the bytes read.
+      const sweep = new ConnectionSweep(timeoutCheckInterval(limits));
+      this.codec = sweep;
+      const settings: Http1ServerSettings = {
+        maxHeaderSize: limits.maxHeaderSize,
+        headersTimeout: limits.headersTimeout,
+        requestTimeout: limits.requestTimeout,
+        keepAliveTimeout: limits.keepAliveTimeout,
+      };
+      const streams: Http1StreamHandler = {
+        onStream: handleStream as (stream: ServerStream) => void,
+        onUpgrade: (socket: Socket, bytes: Buffer[]) => {
+          // node:http reads a fresh connection straight from its handle, past the stream where
+          // the bytes are unshifted; marked consumed (as after one of its own upgrades), it reads
+          // through the stream, so the request is parsed first, in order.
+          const handle = (socket as Socket & { _handle?: { _consumed?: boolean } | null })._handle;
+          if (handle != null) handle._consumed = true;
+          // Paused while no one listens, so that the unshifted bytes wait for node:http's parser.
+          socket.pause();
+          this.parseAgain(socket, bytes);
+          socket.resume();
+        },
+      };
+      this.upgradeTo = httpConnection;
+      toHttp1 = (socket: Duplex) => void new Http1ServerConnection(socket as Socket, settings, streams, sweep);
+      this.server.removeListener(event, httpConnection);
+      if (!this.protocols.includes('h2') && !this.protocols.includes('h2c')) this.server.on(event, toHttp1);
+    }
     if (this.protocols.includes('h2') || this.protocols.includes('h2c')) {
       // The same handler serves both; it tells HTTP/2 requests by httpVersionMajor.
       const http2 = new Http2Sessions(limits, handler.handleRequest as unknown as Http2RequestHandler, logger, this.name);
       this.http2 = http2;
-      const event = certificates !== null ? 'secureConnection' : 'connection';
-      // node:http's own connection handler (its HTTP/1.x parser), called for HTTP/1.x connections.
-      const httpConnection = this.server.listeners(event)[0] as (socket: Duplex) => void;
-      this.server.removeListener(event, httpConnection);
-      const server = this.server;
-      const toHttp1 = http1 ? (socket: Duplex) => httpConnection.call(server, socket) : refuseHttp1;
+      if (this.codec === null) this.server.removeListener(event, httpConnection);
       if (certificates !== null) {
         this.server.on('secureConnection', (socket: Socket & { alpnProtocol?: string | false }) => {
           if (socket.alpnProtocol === 'h2') http2.accept(socket);
@@ -132,8 +167,12 @@ export class ProxyListener {
    */
   private readonly parseAgain = (socket: Duplex, bytes: readonly Buffer[]): void => {
     for (let i = bytes.length - 1; i >= 0; i--) if (bytes[i]!.length > 0) socket.unshift(bytes[i]!);
-    this.server.emit(this.certificates !== null ? 'secureConnection' : 'connection', socket);
+    if (this.upgradeTo !== null) this.upgradeTo.call(this.server, socket);
+    else this.server.emit(this.certificates !== null ? 'secureConnection' : 'connection', socket);
   };
+
+  /** With the codec: node:http's connection handler, which parses upgrade requests handed over. */
+  private upgradeTo: ((socket: Duplex) => void) | null = null;
 
   /** node:http2's server, for tests and the status page; null when HTTP/2 is not served. */
   get http2Server(): Http2Server | null {
@@ -203,9 +242,10 @@ export class ProxyListener {
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(this.server, () => resolve()));
     let sweep: NodeJS.Timeout | undefined;
     const quiet = setTimeout(() => {
-      this.server.closeIdleConnections();
-      sweep = setInterval(() => this.server.closeIdleConnections(), DRAIN_IDLE_QUIET_MS);
+      this.closeIdle();
+      sweep = setInterval(() => this.closeIdle(), DRAIN_IDLE_QUIET_MS);
     }, Math.min(DRAIN_IDLE_QUIET_MS, graceMs));
+    if (this.codec !== null) for (const c of this.codec.all()) c.drain();
     const cut = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, graceMs);
@@ -215,6 +255,12 @@ export class ProxyListener {
     clearTimeout(cut);
     // Lets http.Server release what it keeps for open connections (its header-timeout timer).
     this.server.close();
+    this.codec?.stop();
+  }
+
+  private closeIdle(): void {
+    this.server.closeIdleConnections();
+    if (this.codec !== null) for (const c of this.codec.all()) c.closeIfIdle();
   }
 }
 

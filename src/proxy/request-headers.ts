@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
 import { isHttp2 } from './http2-request.js';
 
@@ -30,7 +30,7 @@ export function forwardingHeaderSettings(options: { trustForwardedHeaders: boole
  * value to carry over (with `Connection: upgrade`).
  */
 export function buildUpstreamHeaders(
-  req: IncomingMessage,
+  req: RequestHead,
   settings: ForwardingHeaderSettings,
   requestId: string,
   hostRewrite: string | null,

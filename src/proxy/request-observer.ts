@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHead, ResponseState } from '../codec/server-stream.js';
 import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import type { ProxyErrorCode } from './proxy-error.js';
@@ -8,8 +8,8 @@ import type { ProxyErrorCode } from './proxy-error.js';
  * reporting the end of a request passes one reference and allocates nothing.
  */
 export interface ExchangeRecord {
-  readonly req: IncomingMessage;
-  readonly res: ServerResponse;
+  readonly req: RequestHead;
+  readonly res: ResponseState;
   readonly route: Route;
   /** The endpoint of the last attempt. */
   readonly endpoint: Endpoint;
@@ -40,7 +40,7 @@ export interface ExchangeRecord {
 
 /** What a closed tunnel (an upgraded connection) exposes to its observer. */
 export interface TunnelRecord {
-  readonly req: IncomingMessage;
+  readonly req: RequestHead;
   readonly route: Route;
   readonly endpoint: Endpoint;
   readonly requestId: string;
@@ -65,7 +65,7 @@ export interface RequestObserver {
    */
   attemptRetried(exchange: ExchangeRecord, failure: (Error & { code?: string }) | null): void;
   /** The proxy answered itself before forwarding (`route` is null when none matched). */
-  requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
+  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
   /** A tunnel closed (its handshake is not reported as a request; metrics are recorded by the exchange). */
   tunnelEnded(tunnel: TunnelRecord): void;
 }

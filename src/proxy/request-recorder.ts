@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RequestHead, ResponseState } from '../codec/server-stream.js';
 import { methodLabelIndex, statusClassIndex, type UpstreamOutcome } from '../observability/metric-labels.js';
 import type { AccessLog } from '../observability/access-log.js';
 import type { OtlpSpanExporter } from '../observability/otlp-span-exporter.js';
@@ -114,7 +114,7 @@ export class RequestRecorder implements RequestObserver {
     x.route.metrics.upstream.attemptEnded(outcome, (x.upstreamEndedAt - x.upstreamStartedAt) / 1000);
   }
 
-  requestRejected(req: IncomingMessage, res: ServerResponse, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void {
+  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void {
     const status = PROXY_ERRORS[code].status;
     const seconds = (performance.now() - startedAt) / 1000;
     const bytesIn = contentLength(req);
@@ -168,7 +168,7 @@ export class RequestRecorder implements RequestObserver {
 }
 
 /** Request body size from Content-Length; 0 when absent or chunked (not counted). */
-function contentLength(req: IncomingMessage): number {
+function contentLength(req: RequestHead): number {
   const header = req.headers['content-length'];
   if (header === undefined) return 0;
   const n = Number(header);

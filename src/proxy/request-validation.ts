@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import { isHttp2 } from './http2-request.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 
@@ -42,7 +42,7 @@ const CONNECT = rejection('method_not_supported', 'CONNECT is not offered');
  * - a fragment in the target (never sent by clients; upstreams split on "#" differently).
  * Returns null for an acceptable request. No allocation on the accepting path.
  */
-export function validateRequest(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
+export function validateRequest(req: RequestHead, maxHeaderCount: number): RequestRejection | null {
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor > 1) return isHttp2(req) ? validateHttp2Request(req, maxHeaderCount) : VERSION;
   const raw = req.rawHeaders;
   if (raw.length > maxHeaderCount * 2) return TOO_MANY_HEADERS;
@@ -78,7 +78,7 @@ export function validateRequest(req: IncomingMessage, maxHeaderCount: number): R
  * gets it as Host); a fragment in :path; CONNECT (501, no tunnels). When only :authority is
  * given it is copied to `headers.host`, so everything after reads the host one way.
  */
-function validateHttp2Request(req: IncomingMessage, maxHeaderCount: number): RequestRejection | null {
+function validateHttp2Request(req: RequestHead, maxHeaderCount: number): RequestRejection | null {
   if (req.method === 'CONNECT') return CONNECT;
   const raw = req.rawHeaders;
   let pseudo = 0;

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
-import { ClientClosedError } from './forward-exchange.js';
+import { ClientClosedError } from './client-closed-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';

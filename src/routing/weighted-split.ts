@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { StickyConfig } from '../config/schema.js';
 import { cookieValue } from '../upstream/request-hash-key.js';
 import { hash32 } from '../upstream/string-hash.js';
@@ -59,7 +59,7 @@ export class WeightedSplit {
   }
 
   /** The backend route for this request. */
-  pick(req: IncomingMessage): Route {
+  pick(req: RequestHead): Route {
     if (this.stickyHeader !== undefined) {
       const value = req.headers[this.stickyHeader];
       const key = Array.isArray(value) ? value[0] : value;

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { ServiceConfig } from '../config/schema.js';
 import { ConsistentHashBalancer } from './consistent-hash-balancer.js';
 import type { Endpoint } from './endpoint.js';
@@ -16,7 +16,7 @@ export interface Balancer {
    * `panic`: the cluster is below its panic threshold, so unhealthy endpoints may be picked too.
    * `exclude`: endpoints already tried by this request (retries), usually null.
    */
-  pick(request: IncomingMessage, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined;
+  pick(request: RequestHead, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined;
 }
 
 export type BalancerPolicy = ServiceConfig['balancer'];

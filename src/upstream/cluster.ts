@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
@@ -57,13 +57,13 @@ export class Cluster {
     return this.endpointList;
   }
 
-  pick(request: IncomingMessage): Endpoint | undefined {
+  pick(request: RequestHead): Endpoint | undefined {
     if (this.panic) this.stats.panicPicks++;
     return this.balancer.pick(request, this.panic, null);
   }
 
   /** For a retry: an endpoint not yet tried if there is one, else any selectable endpoint. */
-  pickAnother(request: IncomingMessage, tried: readonly Endpoint[]): Endpoint | undefined {
+  pickAnother(request: RequestHead, tried: readonly Endpoint[]): Endpoint | undefined {
     return this.balancer.pick(request, this.panic, tried) ?? this.balancer.pick(request, this.panic, null);
   }
 

@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { HashOnConfig } from '../config/schema.js';
 import { eligible, type Balancer } from './balancer.js';
 import type { Endpoint } from './endpoint.js';
@@ -44,7 +44,7 @@ export class ConsistentHashBalancer implements Balancer {
     this.owners = Uint32Array.from(order, (i) => ownerOf[i]!);
   }
 
-  pick(request: IncomingMessage, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
+  pick(request: RequestHead, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
     const endpoints = this.endpoints;
     if (endpoints.length === 0) return undefined;
     const key = requestHashKey(request, this.hashOn);

@@ -1,11 +1,11 @@
-import type { IncomingMessage } from 'node:http';
+import type { RequestHead } from '../codec/server-stream.js';
 import type { HashOnConfig } from '../config/schema.js';
 
 /**
  * What a consistent-hash balancer hashes for one request: a header value, a cookie value or
  * the client address; undefined when the request does not carry it.
  */
-export function requestHashKey(request: IncomingMessage, hashOn: HashOnConfig): string | undefined {
+export function requestHashKey(request: RequestHead, hashOn: HashOnConfig): string | undefined {
   if (hashOn.header !== undefined) {
     const value = request.headers[hashOn.header];
     return Array.isArray(value) ? value[0] : value;

@@ -56,6 +56,7 @@ export async function startProxy(options: HarnessOptions = {}): Promise<ProxyHar
     registry: { type: 'file', path: 'services.yaml', watch: true, debounce: '20ms' },
     ...options.config,
   };
+  withListenerEngine(config);
   await writeFile(configFile, stringify(config));
   const log = captureLog();
   const app = await Switchyard.start(configFile, { logger: log.logger });
@@ -84,4 +85,17 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * SWITCHYARD_TEST_LISTENER_ENGINE=llhttp runs a suite on the HTTP/1.1 codec instead of node:http
+ * (proxy.engine.listener), unless the test chose an engine itself.
+ */
+export function withListenerEngine(config: Record<string, unknown>): void {
+  const engine = process.env.SWITCHYARD_TEST_LISTENER_ENGINE;
+  if (engine === undefined || engine === '') return;
+  const proxy = { ...((config.proxy as Record<string, unknown> | undefined) ?? {}) };
+  const current = (proxy.engine as Record<string, unknown> | undefined) ?? {};
+  if (current.listener === undefined) proxy.engine = { ...current, listener: engine };
+  config.proxy = proxy;
 }

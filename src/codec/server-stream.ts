@@ -1,0 +1,81 @@
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * What the proxy reads of a client's request head, whichever codec parsed it. node:http's
+ * IncomingMessage has this shape too, so routing, balancing, filters and the observers take
+ * either (Envoy's RequestHeaderMap, in the shape Node code already reads).
+ */
+export interface RequestHead {
+  readonly method?: string | undefined;
+  /** The request target as sent: origin-form ("/a?b") or absolute-form. */
+  readonly url?: string | undefined;
+  /** Lower-case name → value, with node:http's rules for repeated fields (see header-object.ts). */
+  readonly headers: IncomingHttpHeaders;
+  /** [name, value, ...] as received (names in their case). */
+  readonly rawHeaders: string[];
+  readonly httpVersionMajor: number;
+  readonly httpVersionMinor: number;
+  /** The client connection: its peer address, and `encrypted` on TLS. */
+  readonly socket: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean };
+}
+
+/** What the observers read of the response a client got. */
+export interface ResponseState {
+  /** The response head went out. */
+  readonly headersSent: boolean;
+  /** Its status (meaningful once headersSent). */
+  readonly statusCode: number;
+}
+
+/** Takes a request body, chunk by chunk. */
+export interface BodySink {
+  /** A chunk (a view of the bytes read: copy it to keep it past the call). False: pause until resumeBody(). */
+  onBodyChunk(chunk: Buffer): boolean;
+  /** The body ended; `trailers` is [name, value, ...] or null. */
+  onBodyEnd(trailers: string[] | null): void;
+}
+
+/** Told what happens to the client side of a stream. */
+export interface StreamObserver {
+  /** The client can take more response bytes after write() returned false. */
+  onDrain(): void;
+  /** The client connection or stream was lost before the response ended. */
+  onAborted(): void;
+}
+
+/**
+ * One request/response on a client connection, as a codec presents it to the proxy (Envoy's
+ * decoder/encoder pair for one stream): the request head and body come in, the response head,
+ * body, trailers and 1xx go out. The HTTP/1.1 codec implements it today; the HTTP/2 stream
+ * codec implements the same.
+ */
+export interface ServerStream extends RequestHead, ResponseState {
+  /** "HTTP/1.0", "HTTP/1.1" or "HTTP/2". */
+  readonly protocol: string;
+  /** The request has a body (Content-Length > 0, chunked, or an HTTP/2 stream left open). */
+  readonly hasBody: boolean;
+  /** The whole request body has been read. */
+  readonly bodyComplete: boolean;
+  /** The client accepts trailers on the response (HTTP/2, or "TE: trailers" on HTTP/1.1 with a chunked response). */
+  readonly takesTrailers: boolean;
+  /** No more response bytes can be written (finished, or the connection is gone). */
+  readonly destroyed: boolean;
+  /** Sets who hears of drain and abort. */
+  observe(observer: StreamObserver): void;
+  /** Starts delivering the body to `sink` (sends 100 Continue first when the client asked for it). */
+  readBody(sink: BodySink): void;
+  pauseBody(): void;
+  resumeBody(): void;
+  /** An interim response (103), dropped for HTTP/1.0 clients and after the final head. */
+  writeInformational(statusCode: number, headers: readonly string[]): void;
+  /** The response head; `headers` is [name, value, ...] without hop-by-hop fields. */
+  writeHead(statusCode: number, headers: readonly string[], reason?: string): void;
+  /** A body chunk; false when the client is slow (wait for onDrain). */
+  write(chunk: Buffer): boolean;
+  /** Ends the response, with a last chunk and trailers ([name, value, ...]) when given. */
+  end(chunk?: Buffer | string | null, trailers?: readonly string[] | null): void;
+  /** The client connection closes after this response (a refused request whose body is not read). */
+  closeAfterResponse(): void;
+  /** Cuts the response: the client sees a truncated message (the connection is closed or the stream reset). */
+  abort(): void;
+}

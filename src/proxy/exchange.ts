@@ -1,0 +1,482 @@
+import type { Dispatcher } from 'undici';
+import type { BodySink, ServerStream, StreamObserver } from '../codec/server-stream.js';
+import type { FilterExchange } from '../filters/route-filter.js';
+import type { Route } from '../routing/route.js';
+import type { BreakerLimit } from '../upstream/circuit-breaker.js';
+import type { Endpoint } from '../upstream/endpoint.js';
+import { grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
+import { ClientClosedError } from './client-closed-error.js';
+import { ExchangeTimeoutError } from './exchange-timeout-error.js';
+import { grpcStatusOf, GrpcStatus } from './grpc-status.js';
+import type { ProxyContext } from './proxy-context.js';
+import { classifyUpstreamError, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
+import { RequestBodyStream } from './request-body-stream.js';
+import type { ExchangeRecord } from './request-observer.js';
+import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
+import { mayRetry } from './retry-planner.js';
+import { UpstreamAttempt } from './upstream-attempt.js';
+
+const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
+  requests: 'breaker_requests',
+  pending: 'breaker_pending',
+  connections: 'breaker_connections',
+};
+
+/**
+ * One proxied request from a codec stream (Envoy's router filter for one request): the client
+ * side, the total timer, breaker admission, the retry budget and the single finish(). Each try
+ * is an UpstreamAttempt; whether a failed try is retried is mayRetry's decision (retry-planner).
+ *
+ * The response streams from the try into the client stream with backpressure both ways
+ * (a slow client pauses the upstream read; a slow upstream pauses the client's body). Failures
+ * before the response head become a JSON 502/503/504; after it, the client stream is cut so a
+ * truncated body is never mistaken for a complete one. The exchange is its own ExchangeRecord
+ * (reported once, at finish()) and the FilterExchange its route's filters see.
+ */
+export class Exchange implements ExchangeRecord, FilterExchange, BodySink, StreamObserver {
+  upstreamStartedAt = 0;
+  upstreamEndedAt = 0;
+  upstreamStatus = 0;
+  bytesOut = 0;
+  retries = 0;
+  failure: (Error & { code?: string }) | null = null;
+  traceId: string | undefined = undefined;
+  spanId: string | undefined = undefined;
+  parentSpanId = '';
+  sampled = false;
+  grpc = false;
+  grpcStatus = -1;
+  readonly res: ServerStream;
+  /** The exchange is over, or its client is gone: a try that gets a connection now is cancelled. */
+  over = false;
+  private finished = false;
+  private clientGone = false;
+  private admitted = false;
+  private holdsBudget = false;
+  private totalMs = 0;
+  private totalTimer: NodeJS.Timeout | null = null;
+  private totalTimedOut = false;
+  private attempt: UpstreamAttempt | null = null;
+  private dispatchOptions: Dispatcher.DispatchOptions | null = null;
+  /** The request body: null, buffered whole, or streamed (spent once a try takes it). */
+  private body: Buffer | RequestBodyStream | null = null;
+  private replayable = false;
+  private bodySpent = false;
+  /** Chunks of a body being buffered for replay; null when not buffering. */
+  private bodyChunks: Buffer[] | null = null;
+  private bodyBytes = 0;
+  /** Bytes a chunked body may have (route or listener maxBodySize; 0 = no limit). */
+  private bodyLimit = 0;
+  private tried: Endpoint[] | null = null;
+  private refusedWith: ProxyErrorCode | null = null;
+  /** Why the last try failed (null: it got a response that is being retried), reported when retried. */
+  private tryFailure: (Error & { code?: string }) | null = null;
+
+  constructor(
+    private readonly ctx: ProxyContext,
+    readonly req: ServerStream,
+    readonly route: Route,
+    public endpoint: Endpoint,
+    readonly requestId: string,
+    readonly startedAt: number,
+  ) {
+    this.res = req;
+  }
+
+  /**
+   * `deadline`: ms the client allows (gRPC's grpc-timeout; 0 = the route's total timeout alone).
+   * `bodyLimit`: bytes a body of unknown length may have (0 = no limit).
+   */
+  start(path: string, headers: string[], deadline: number, bodyLimit: number): void {
+    const stream = this.req;
+    stream.observe(this);
+    const cluster = this.route.cluster;
+    const refused = cluster.breaker.admitRequest() ?? cluster.breaker.admitDispatch(this.endpoint);
+    if (refused !== null) {
+      this.refuse(refused);
+      return;
+    }
+    this.admitted = true;
+    cluster.breaker.activeRequests++;
+    const routeTotal = this.route.timeouts.total;
+    const total = deadline > 0 && (routeTotal === 0 || deadline < routeTotal) ? deadline : routeTotal;
+    this.totalMs = total;
+    if (total > 0) this.totalTimer = setTimeout(onTotalTimeout, total, this);
+    const timeouts = this.route.timeouts;
+    this.dispatchOptions = {
+      path,
+      method: stream.method as Dispatcher.HttpMethod,
+      headers,
+      body: null,
+      headersTimeout: timeouts.headers,
+      bodyTimeout: timeouts.bodyIdle,
+    };
+    const idempotent = isIdempotent(stream.method);
+    this.bodyLimit = bodyLimit;
+    if (!stream.hasBody) {
+      this.replayable = idempotent;
+      this.dispatch();
+      return;
+    }
+    if (idempotent && this.shouldBuffer()) {
+      this.bodyChunks = [];
+      stream.readBody(this);
+      return;
+    }
+    this.body = new RequestBodyStream(stream);
+    stream.readBody(this);
+    this.dispatch();
+  }
+
+  // BodySink: the client's request body.
+
+  onBodyChunk(chunk: Buffer): boolean {
+    this.bodyBytes += chunk.length;
+    if (this.bodyLimit > 0 && this.bodyBytes > this.bodyLimit) {
+      this.bodyTooLarge();
+      return false;
+    }
+    if (this.bodyChunks !== null) {
+      this.bodyChunks.push(chunk);
+      return true;
+    }
+    const body = this.body;
+    return body instanceof RequestBodyStream ? body.push(chunk) : true;
+  }
+
+  onBodyEnd(): void {
+    const chunks = this.bodyChunks;
+    if (chunks !== null) {
+      this.bodyChunks = null;
+      this.body = Buffer.concat(chunks, this.bodyBytes);
+      this.replayable = true;
+      if (!this.finished) this.dispatch();
+      return;
+    }
+    if (this.body instanceof RequestBodyStream) this.body.push(null);
+  }
+
+  // StreamObserver: the client side.
+
+  onDrain(): void {
+    this.attempt?.resume();
+  }
+
+  onAborted(): void {
+    if (this.finished) return;
+    this.clientGone = true;
+    this.over = true;
+    const err = new ClientClosedError();
+    if (this.body instanceof RequestBodyStream) this.body.destroy();
+    if (this.attempt !== null && !this.attempt.ended && this.attempt.cancel(err)) return; // its onError finishes
+    if (this.attempt === null || this.attempt.ended) {
+      // Buffering the body or between tries: no try to cancel.
+      this.bodyChunks = null;
+      this.failure = err;
+      if (this.grpc) this.grpcStatus = GrpcStatus.CANCELLED;
+      this.finish();
+    }
+    // Otherwise a try waits for a connection: onConnect cancels it.
+  }
+
+  // From the current UpstreamAttempt.
+
+  attemptConnecting(attempt: UpstreamAttempt): void {
+    if (!attempt.pending) return;
+    attempt.pending = false;
+    this.route.cluster.breaker.pendingRequests--;
+    if (this.body instanceof RequestBodyStream) this.bodySpent = true;
+  }
+
+  interimResponse(statusCode: number, rawHeaders: Buffer[]): void {
+    // 103 Early Hints is relayed (filtered like any head); other 1xx are the proxy's own business.
+    if (statusCode !== 103) return;
+    let headers: string[];
+    try {
+      headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
+    } catch (err) {
+      this.ctx.logger.debug({ requestId: this.requestId, error: (err as Error).message }, '103 Early Hints dropped: framing headers on an interim response');
+      return;
+    }
+    for (let i = 0; i < headers.length; i += 2) {
+      if (headers[i]!.toLowerCase() === 'link') {
+        this.req.writeInformational(103, headers);
+        return;
+      }
+    }
+  }
+
+  responseHead(attempt: UpstreamAttempt, statusCode: number, rawHeaders: Buffer[], statusText: string): boolean {
+    this.upstreamStatus = statusCode;
+    const cluster = this.route.cluster;
+    if (this.grpc) {
+      // A trailers-only response carries its gRPC status in the headers.
+      this.grpcStatus = grpcStatusIn(rawHeaders);
+      if (this.grpcStatus > 0 && this.planRetry(attempt, grpcStatusCondition(this.grpcStatus))) {
+        attempt.discarding = true;
+        return true;
+      }
+    }
+    if (statusCode >= 500) {
+      if (cluster.outlier.failure(attempt.endpoint)) this.route.metrics.upstream.ejected();
+      if (this.planRetry(attempt, statusCondition(statusCode))) {
+        // Read and drop this response, then retry (attemptComplete). Keeps the connection reusable.
+        attempt.discarding = true;
+        return true;
+      }
+    } else {
+      cluster.outlier.success(attempt.endpoint);
+    }
+    let headers: string[];
+    try {
+      headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
+    } catch (err) {
+      // Ambiguous framing: the try fails with it (502), and the upstream connection is dropped.
+      attempt.cancel(err as Error);
+      return false;
+    }
+    if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
+    this.req.writeHead(statusCode, headers, statusText || undefined);
+    return true;
+  }
+
+  responseChunk(chunk: Buffer): boolean {
+    this.bytesOut += chunk.length;
+    return this.req.write(chunk);
+  }
+
+  attemptComplete(attempt: UpstreamAttempt, trailers: string[] | null): void {
+    this.upstreamEndedAt = performance.now();
+    this.attempt = null;
+    if (attempt.discarding) {
+      this.tryFailure = null;
+      process.nextTick(startRetry, this);
+      return;
+    }
+    const raw = trailers as RawTrailers | null;
+    let forwarded: string[] | null = null;
+    if (raw != null && this.req.takesTrailers) {
+      const fields = buildClientTrailers(raw);
+      for (const name in fields) {
+        const value = fields[name]!;
+        if (this.grpc && name === 'grpc-status') this.grpcStatus = Number(value);
+        if (typeof value === 'string') (forwarded ??= []).push(name, value);
+        else for (const v of value) (forwarded ??= []).push(name, v);
+      }
+    }
+    this.req.end(null, forwarded);
+    this.finish();
+  }
+
+  attemptFailed(attempt: UpstreamAttempt, err: Error & { code?: string }): void {
+    this.upstreamEndedAt = performance.now();
+    this.attempt = null;
+    if (this.finished) return; // answered already (e.g. total timeout while waiting for a connection)
+    if (err instanceof ClientClosedError || this.clientGone) {
+      this.failure = err;
+      if (this.grpc) this.grpcStatus = GrpcStatus.CANCELLED;
+      this.finish();
+      this.ctx.logger.debug({ requestId: this.requestId, route: this.route.name, endpoint: attempt.endpoint.key }, 'client closed the connection; upstream request cancelled');
+      return;
+    }
+    const code = classifyUpstreamError(err);
+    if (!attempt.gotHeaders && this.route.cluster.outlier.failure(attempt.endpoint)) this.route.metrics.upstream.ejected();
+    if (attempt.discarding) {
+      // The retry was planned when the error status arrived; the rest of its body does not matter.
+      if (!this.totalTimedOut) {
+        this.tryFailure = null;
+        process.nextTick(startRetry, this);
+        return;
+      }
+    } else if (!this.req.headersSent) {
+      const condition = code === 'upstream_timeout' ? RetryOn.timeout : attempt.connected ? RetryOn.reset : RetryOn.connectFailure;
+      if (this.planRetry(attempt, condition)) {
+        this.ctx.logger.debug(
+          { requestId: this.requestId, route: this.route.name, endpoint: attempt.endpoint.key, next: this.endpoint.key, errorCode: err.code, error: err.message, retry: this.retries },
+          'upstream try failed; retrying on another endpoint',
+        );
+        this.tryFailure = err;
+        process.nextTick(startRetry, this);
+        return;
+      }
+    }
+    this.fail(code, err);
+  }
+
+  /** Starts the try planned by planRetry. */
+  retry(): void {
+    if (this.finished) return;
+    if (this.clientGone) {
+      this.failure = new ClientClosedError();
+      this.finish();
+      return;
+    }
+    this.ctx.observer.attemptRetried(this, this.tryFailure);
+    this.dispatch();
+  }
+
+  totalTimeout(): void {
+    this.totalTimer = null;
+    if (this.finished) return;
+    this.totalTimedOut = true;
+    const err = new ExchangeTimeoutError('total', this.totalMs);
+    if (this.attempt !== null && this.attempt.cancel(err)) return; // attemptFailed answers
+    // Waiting for a connection, buffering the body or between tries: answer now.
+    this.bodyChunks = null;
+    this.over = true;
+    this.fail('upstream_timeout', err);
+  }
+
+  private dispatch(): void {
+    const options = this.dispatchOptions!;
+    options.body = this.body;
+    this.upstreamStartedAt = performance.now();
+    this.route.cluster.breaker.pendingRequests++;
+    const attempt = new UpstreamAttempt(this, this.endpoint);
+    this.attempt = attempt;
+    attempt.start(options, this.route.timeouts.perTry);
+  }
+
+  /**
+   * Decides whether a failed try is retried (mayRetry), picks where, and takes the breaker's
+   * and the retry budget's admission for it. Sets `endpoint` to the next try's endpoint.
+   */
+  private planRetry(attempt: UpstreamAttempt, condition: number): boolean {
+    const retry = mayRetry({
+      policy: this.route.retries,
+      condition,
+      retries: this.retries,
+      totalTimedOut: this.totalTimedOut,
+      responseStarted: this.req.headersSent,
+      reachedUpstream: attempt.connected,
+      replayable: this.replayable,
+      bodySpent: this.bodySpent,
+      grpcBodyWhole: !this.bodySpent,
+    });
+    if (!retry) return false;
+    const cluster = this.route.cluster;
+    const tried = (this.tried ??= []);
+    tried.push(attempt.endpoint);
+    const next = cluster.pickAnother(this.req, tried);
+    if (next === undefined) return false;
+    const refused = cluster.breaker.admitDispatch(next);
+    if (refused !== null) {
+      this.countRefusal(refused);
+      return false;
+    }
+    if (this.holdsBudget) {
+      cluster.retryBudget.release();
+      this.holdsBudget = false;
+    }
+    if (!cluster.retryBudget.tryAcquire(cluster.breaker.activeRequests)) {
+      cluster.stats.retryBudgetExhausted++;
+      this.route.metrics.upstream.retryRefusedByBudget();
+      return false;
+    }
+    this.holdsBudget = true;
+    this.retries++;
+    cluster.stats.retries++;
+    this.route.metrics.upstream.retried();
+    this.endpoint = next;
+    return true;
+  }
+
+  private shouldBuffer(): boolean {
+    const retries = this.route.retries;
+    if (retries.bufferBody === 0 || retries.maxRetries === 0 || this.req.headers['transfer-encoding'] !== undefined) return false;
+    const length = Number(this.req.headers['content-length']);
+    return length > 0 && length <= retries.bufferBody;
+  }
+
+  /** A chunked body went past the size limit: 413 if nothing was answered yet; the connection closes. */
+  private bodyTooLarge(): void {
+    if (this.finished) return;
+    this.bodyChunks = null;
+    this.over = true;
+    const err = new Error(`the request body is over ${this.bodyLimit} bytes`) as Error & { code?: string };
+    err.code = 'SWITCHYARD_BODY_TOO_LARGE';
+    if (this.body instanceof RequestBodyStream) this.body.destroy(err);
+    this.attempt?.cancel(err);
+    this.req.closeAfterResponse();
+    if (!this.req.headersSent) {
+      this.refusedWith = 'body_too_large';
+      sendStreamError(this.req, 'body_too_large', this.ctx.headers.requestIdHeader, this.requestId, `the body is over ${this.bodyLimit} bytes`);
+    } else {
+      this.req.abort();
+    }
+    this.finish();
+  }
+
+  private refuse(limit: BreakerLimit): void {
+    this.countRefusal(limit);
+    this.refusedWith = BREAKER_ERRORS[limit];
+    if (this.req.hasBody) this.req.closeAfterResponse();
+    sendStreamError(this.req, this.refusedWith, this.ctx.headers.requestIdHeader, this.requestId, `service "${this.route.cluster.name}"`);
+    this.finish();
+  }
+
+  private countRefusal(limit: BreakerLimit): void {
+    this.route.metrics.upstream.breakerRejected();
+    const stats = this.route.cluster.stats;
+    if (limit === 'requests') stats.breakerRequests++;
+    else if (limit === 'pending') stats.breakerPending++;
+    else stats.breakerConnections++;
+  }
+
+  /** Ends the exchange with a proxy error (or a cut connection once the response started). */
+  private fail(code: ProxyErrorCode, err: Error & { code?: string }): void {
+    this.failure = err;
+    this.ctx.logger.warn(
+      {
+        requestId: this.requestId,
+        route: this.route.name,
+        service: this.route.cluster.name,
+        endpoint: this.endpoint.key,
+        errorCode: err.code,
+        error: err.message,
+        retries: this.retries,
+        responseStarted: this.req.headersSent,
+      },
+      'upstream request failed',
+    );
+    if (this.grpc) this.grpcStatus = grpcStatusOf(code);
+    if (this.req.headersSent) {
+      this.req.abort();
+    } else {
+      // The body may be unread: the connection closes after the answer unless it was read whole.
+      if (!this.req.bodyComplete) this.req.closeAfterResponse();
+      sendStreamError(this.req, code, this.ctx.headers.requestIdHeader, this.requestId);
+    }
+    this.finish();
+  }
+
+  /** The one place an exchange ends: releases what it holds and reports the request. Idempotent. */
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.over = true;
+    if (this.totalTimer !== null) {
+      clearTimeout(this.totalTimer);
+      this.totalTimer = null;
+    }
+    const cluster = this.route.cluster;
+    if (this.admitted) cluster.breaker.activeRequests--;
+    if (this.holdsBudget) {
+      cluster.retryBudget.release();
+      this.holdsBudget = false;
+    }
+    if (this.refusedWith !== null) {
+      this.ctx.observer.requestRejected(this.req, this.req, this.route, this.requestId, this.refusedWith, this.startedAt);
+    } else {
+      this.ctx.observer.requestEnded(this);
+    }
+  }
+}
+
+function startRetry(exchange: Exchange): void {
+  exchange.retry();
+}
+
+function onTotalTimeout(exchange: Exchange): void {
+  exchange.totalTimeout();
+}
