@@ -1,6 +1,7 @@
 import type { AdminView, EndpointView, ListenerView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
 import { OverrideRejected } from './admin/admin-view.js';
 import { formatPath } from './config/config-error.js';
+import { redactConfig } from './config/secret-redactor.js';
 import { SWITCHYARD_VERSION } from './observability/build-info.js';
 import type { Switchyard } from './main.js';
 import { routeOverrideSchema } from './routing/route-overrides.js';
@@ -110,8 +111,7 @@ export class RouterAdminView implements AdminView {
   }
 
   config(): unknown {
-    const config = this.app.currentConfig;
-    return { ...config, admin: { ...config.admin, token: config.admin.token === undefined ? undefined : '(redacted)' } };
+    return redactConfig(this.app.currentConfig);
   }
 
   registry(): unknown {
