@@ -28,6 +28,26 @@ export function redactLogFields<T extends object>(fields: T): T {
   return redactSecrets(fields, logShape());
 }
 
+/** A header map (name → value) as shown: the values of credential headers (Authorization, Cookie, *-token, …) hidden. */
+export function redactHeaderMap<T extends Record<string, string>>(headers: T): T {
+  return redactSecrets(headers, HEADER_MAP_SHAPE);
+}
+
+/**
+ * Route overrides as the admin API lists them ([{id, override: {op, route?}, createdAt}]): an
+ * added route's secrets hidden as in the configuration's routes.
+ */
+export function redactOverrides<T>(overrides: T): T {
+  overridesShape ??= {
+    ...UNKNOWN_SHAPE,
+    items: { ...UNKNOWN_SHAPE, fields: new Map([['override', { ...UNKNOWN_SHAPE, fields: new Map([['route', configSecretShape().fields.get('routes')?.items ?? UNKNOWN_SHAPE]]) }]]) },
+  };
+  return redactSecrets(overrides, overridesShape);
+}
+
+const HEADER_MAP_SHAPE: SecretShape = { ...UNKNOWN_SHAPE, entries: UNKNOWN_SHAPE };
+
+let overridesShape: SecretShape | null = null;
 let configShape: SecretShape | null = null;
 let logFieldsShape: SecretShape | null = null;
 
