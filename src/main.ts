@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { warnIfReadsOpen } from './admin/admin-access.js';
 import { AdminServer } from './admin/admin-server.js';
+import { MetricsListener } from './admin/metrics-listener.js';
 import { StateNotSaved, type OperatorStateView } from './admin/admin-view.js';
 import { TrafficHistory } from './admin/traffic-history.js';
 import type { ReloadView } from './admin/admin-view.js';
@@ -41,7 +43,7 @@ export interface StartOptions {
   ephemeralPorts?: boolean;
   /**
    * Bind the admin listener to 127.0.0.1 on a free port (a cluster worker: the primary serves
-   * the configured admin address and forwards to this one).
+   * the configured admin address and forwards to this one, and opens the metrics listener).
    */
   internalAdmin?: boolean;
 }
@@ -66,6 +68,8 @@ export class Switchyard {
   private readonly listeners: ProxyListener[] = [];
   private admin: AdminServer | null = null;
   private adminAddressInfo: AddressInfo | null = null;
+  private metricsListener: MetricsListener | null = null;
+  private metricsAddressInfo: AddressInfo | null = null;
   private demo: DemoInstances | null = null;
   private closing = false;
   /** Operator route overrides (admin API), merged into every route table build. */
@@ -135,8 +139,9 @@ export class Switchyard {
     if (options.ephemeralPorts) {
       config.listeners = config.listeners.map((l) => ({ ...l, port: 0 }));
       config.admin.port = 0;
+      if (config.admin.metricsListener) config.admin.metricsListener = { ...config.admin.metricsListener, port: 0 };
     }
-    if (options.internalAdmin) config.admin = { ...config.admin, address: '127.0.0.1', port: 0 };
+    if (options.internalAdmin) config.admin = { ...config.admin, address: '127.0.0.1', port: 0, metricsListener: undefined };
     const logger = options.logger ?? createLogger({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
 
     let demo: DemoInstances | null = null;
@@ -201,6 +206,11 @@ export class Switchyard {
 
   get adminAddress(): AddressInfo | null {
     return this.adminAddressInfo;
+  }
+
+  /** Where the metrics-and-health listener (admin.metricsListener) listens, or null without one. */
+  get metricsAddress(): AddressInfo | null {
+    return this.metricsAddressInfo;
   }
 
   get currentConfig(): Config {
@@ -476,6 +486,7 @@ export class Switchyard {
     await this.registry.close();
     await this.clusters.close();
     await this.admin?.close();
+    await this.metricsListener?.close();
     await this.demo?.close();
     await this.spans?.close();
     this.accessLog.close();
@@ -488,10 +499,18 @@ export class Switchyard {
       this.listeners.push(listener);
       await listener.listen();
     }
-    if (this.config.admin.enabled) {
-      this.admin = new AdminServer(new RouterAdminView(this), { token: this.config.admin.token, logger: this.logger.child({ component: 'admin' }) });
-      this.adminAddressInfo = await this.admin.listen(this.config.admin.port, this.config.admin.address);
+    const admin = this.config.admin;
+    const view = new RouterAdminView(this);
+    const adminLogger = this.logger.child({ component: 'admin' });
+    if (admin.enabled) {
+      this.admin = new AdminServer(view, { token: admin.token, readToken: admin.readToken, logger: adminLogger });
+      this.adminAddressInfo = await this.admin.listen(admin.port, admin.address);
+      warnIfReadsOpen(admin, adminLogger);
       this.traffic.start();
+    }
+    if (admin.metricsListener) {
+      this.metricsListener = new MetricsListener(view, adminLogger);
+      this.metricsAddressInfo = await this.metricsListener.listen(admin.metricsListener.port, admin.metricsListener.address);
     }
   }
 
@@ -546,7 +565,7 @@ function spanExporter(config: Config, logger: Logger, metrics: SwitchyardMetrics
   const otlp = config.tracing.otlp;
   if (otlp === undefined) return null;
   return new OtlpSpanExporter(
-    { endpoint: otlp.endpoint, serviceName: otlp.serviceName, maxQueue: otlp.maxQueue, batchSize: otlp.batchSize, flushIntervalMs: otlp.flushInterval },
+    { endpoint: otlp.endpoint, headers: otlp.headers, serviceName: otlp.serviceName, maxQueue: otlp.maxQueue, batchSize: otlp.batchSize, flushIntervalMs: otlp.flushInterval },
     logger.child({ component: 'tracing' }),
     metrics.traceSpans(),
   );

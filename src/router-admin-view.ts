@@ -1,6 +1,7 @@
 import type { AdminView, EndpointView, ListenerView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
 import { OverrideRejected } from './admin/admin-view.js';
 import { formatPath } from './config/config-error.js';
+import { redactConfig, redactHeaderMap, redactOverrides } from './config/secret-redactor.js';
 import { SWITCHYARD_VERSION } from './observability/build-info.js';
 import type { Switchyard } from './main.js';
 import { routeOverrideSchema } from './routing/route-overrides.js';
@@ -51,7 +52,7 @@ export class RouterAdminView implements AdminView {
         host: r.host ?? null,
         path: r.prefix,
         methods: r.methods ? [...r.methods] : null,
-        headers: Object.fromEntries(r.headers),
+        headers: redactHeaderMap(Object.fromEntries(r.headers)),
         service: backends === null ? r.cluster.name : backends.map((b) => `${b.service} ${b.percent}%`).join(' | '),
         backends,
         rateLimit: r.filters?.rateLimit?.view() ?? null,
@@ -110,8 +111,7 @@ export class RouterAdminView implements AdminView {
   }
 
   config(): unknown {
-    const config = this.app.currentConfig;
-    return { ...config, admin: { ...config.admin, token: config.admin.token === undefined ? undefined : '(redacted)' } };
+    return redactConfig(this.app.currentConfig);
   }
 
   registry(): unknown {
@@ -148,7 +148,7 @@ export class RouterAdminView implements AdminView {
   }
 
   overrides(): unknown[] {
-    return [...this.app.overrides];
+    return redactOverrides([...this.app.overrides]);
   }
 
   async addOverride(input: unknown): Promise<unknown> {
@@ -156,7 +156,7 @@ export class RouterAdminView implements AdminView {
     if (!parsed.success) {
       throw new OverrideRejected(parsed.error.issues.map((i) => `${formatPath(i.path) || '(body)'}: ${i.message}`).join('; '));
     }
-    return this.app.addOverride(parsed.data);
+    return redactOverrides([await this.app.addOverride(parsed.data)])[0];
   }
 
   removeOverride(id: number): Promise<boolean> {

@@ -4,14 +4,16 @@ import { isLoopbackAddress } from '../config/loopback-address.js';
 import type { Logger } from '../observability/logger.js';
 import type { AdminView } from './admin-view.js';
 import { OverrideRejected, StateNotSaved } from './admin-view.js';
-import { BearerToken } from './bearer-token.js';
+import { AdminAccess, type AccessRefusal } from './admin-access.js';
 import { BadRequestBody, readJsonBody } from './json-body.js';
 import { STATUS_PAGE_ASSETS } from './status-page.js';
 import { closeNow, listenExclusive } from './server-lifecycle.js';
 
 export interface AdminServerOptions {
-  /** Bearer token for mutations; required when the listener is not on loopback. */
+  /** Bearer token for mutations (and reads); required when the listener is not on loopback. */
   token?: string | undefined;
+  /** Bearer token that reads need (admin.readToken); `token` is accepted for reads too. */
+  readToken?: string | undefined;
   logger: Logger;
 }
 
@@ -19,22 +21,23 @@ type Reply = { status: number; body: unknown };
 
 /**
  * The admin listener: `/healthz`, `/readyz`, `/metrics`, the JSON API under `/api/v1` and the
- * status page at `/`. Reads are open; mutations (POST, DELETE) need the bearer token when one
- * is configured, and a token is mandatory off loopback. Requests from a browser page of
- * another origin are refused for mutations (no cross-site reload or drain).
+ * status page at `/`. Reads are open unless `readToken` is set; mutations (POST, DELETE) need
+ * the bearer token when one is configured, and a token is mandatory off loopback (AdminAccess).
+ * Requests from a browser page of another origin are refused for mutations (no cross-site
+ * reload or drain). The configuration it shows has every secret redacted (AdminView.config).
  */
 export class AdminServer {
   readonly server: Server;
-  private readonly token: BearerToken | null;
+  private readonly access: AdminAccess;
 
   constructor(
     private readonly view: AdminView,
     options: AdminServerOptions,
   ) {
-    this.token = options.token ? new BearerToken(options.token) : null;
+    this.access = new AdminAccess(options);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        options.logger.error({ err, method: req.method, url: req.url }, 'admin request failed');
+        options.logger.error({ err, method: req.method, path: pathOf(req.url) }, 'admin request failed');
         if (!res.headersSent) json(res, 500, { error: 'internal', message: `the admin request failed: ${(err as Error).message}` });
         else res.destroy();
       });
@@ -42,7 +45,7 @@ export class AdminServer {
   }
 
   async listen(port: number, address: string): Promise<AddressInfo> {
-    if (this.token === null && !isLoopbackAddress(address)) {
+    if (!this.access.mutationsGuarded && !isLoopbackAddress(address)) {
       throw new Error(`the admin listener on ${address} is reachable from other hosts: set admin.token, or bind admin.address to 127.0.0.1`);
     }
     return listenExclusive(this.server, port, address);
@@ -59,6 +62,8 @@ export class AdminServer {
     const method = req.method ?? 'GET';
 
     if (method === 'GET' || method === 'HEAD') {
+      const refused = this.access.checkRead(path, req.headers.authorization);
+      if (refused !== null) return refuse(res, refused);
       const asset = STATUS_PAGE_ASSETS.get(path);
       if (asset !== undefined) return sendAsset(res, asset.contentType, asset.body);
       if (path === '/metrics') {
@@ -78,10 +83,8 @@ export class AdminServer {
     if (origin !== undefined && origin !== `http://${req.headers.host}`) {
       return json(res, 403, { error: 'cross_origin', message: `mutations from another origin (${origin}) are refused` });
     }
-    if (this.token !== null && !this.token.accepts(req.headers.authorization)) {
-      res.setHeader('www-authenticate', 'Bearer realm="switchyard-admin"');
-      return json(res, 401, { error: 'unauthorized', message: 'this admin mutation needs "Authorization: Bearer <admin.token>"' });
-    }
+    const refused = this.access.checkMutation(req.headers.authorization);
+    if (refused !== null) return refuse(res, refused);
     let body: unknown;
     try {
       body = await readJsonBody(req);
@@ -192,6 +195,18 @@ function notFound(message: string): Reply {
 
 function badRequest(message: string): Reply {
   return { status: 400, body: { error: 'bad_request', message } };
+}
+
+/** A request target's path, without the query (never logged: it is not ours to keep). */
+export function pathOf(url: string | undefined): string {
+  const target = url ?? '/';
+  const q = target.indexOf('?');
+  return q < 0 ? target : target.slice(0, q);
+}
+
+function refuse(res: ServerResponse, r: AccessRefusal): void {
+  for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+  json(res, r.status, r.body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /**
- * Checks `Authorization: Bearer <token>` in constant time. Both sides are hashed first so the
- * comparison has a fixed length and does not reveal the token's length either.
+ * One bearer token, checked in constant time. Both sides are hashed first (SHA-256) so the
+ * comparison has a fixed length and reveals neither where the bytes differ nor the token's
+ * length; `crypto.timingSafeEqual` compares the digests.
  */
 export class BearerToken {
   private readonly digest: Buffer;
@@ -11,10 +12,24 @@ export class BearerToken {
     this.digest = sha256(token);
   }
 
-  accepts(authorization: string | undefined): boolean {
+  /**
+   * The digest of the token an `Authorization: Bearer <token>` header presents, or null when
+   * the header is missing or of another scheme. Hash it once, then ask each token `matches`.
+   */
+  static presented(authorization: string | undefined): Buffer | null {
     // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
-    if (authorization === undefined || authorization.length < 7 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return false;
-    return timingSafeEqual(sha256(authorization.slice(7).trim()), this.digest);
+    if (authorization === undefined || authorization.length < 7 || authorization.slice(0, 7).toLowerCase() !== 'bearer ') return null;
+    return sha256(authorization.slice(7).trim());
+  }
+
+  /** Whether a presented digest (from `presented`) is this token's, in constant time. */
+  matches(presented: Buffer): boolean {
+    return timingSafeEqual(presented, this.digest);
+  }
+
+  accepts(authorization: string | undefined): boolean {
+    const presented = BearerToken.presented(authorization);
+    return presented !== null && this.matches(presented);
   }
 }
 

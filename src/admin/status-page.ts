@@ -6,6 +6,12 @@
  * Content-Security-Policy allows only these same-origin files. Every value reaches the page
  * through `textContent` or an SVG attribute set from a number (never innerHTML), so a service
  * or route named `<script>` is displayed, not run.
+ *
+ * When the admin API's reads need a token (admin.readToken), the API answers 401 and the page
+ * shows a token field. The token is kept in the tab's sessionStorage (gone when the tab
+ * closes, never shared with other tabs or sites) and sent as `Authorization: Bearer` on each
+ * request; never in a URL, where it would reach browser history and access logs. The page's
+ * own files need no token: they hold no data.
  */
 
 const HTML = `<!doctype html>
@@ -24,6 +30,13 @@ const HTML = `<!doctype html>
     <h1>Switchyard</h1>
     <span id="summary">loading…</span>
   </div>
+  <form id="login" class="login" hidden>
+    <label for="token">Reads of this admin API need a token (admin.readToken or admin.token)</label>
+    <input id="token" type="password" autocomplete="off" spellcheck="false" required>
+    <button type="submit">Show</button>
+    <span id="login-error" class="error"></span>
+  </form>
+  <button id="logout" class="logout" type="button" hidden>Forget the token</button>
   <div class="badges">
     <span id="ready" class="badge"></span>
     <span id="registry" class="badge"></span>
@@ -116,6 +129,10 @@ svg text { font-size: 9px; fill: var(--muted); }
 .muted, .since { color: var(--muted); font-weight: 400; }
 .since { font-size: 12px; }
 .error { color: var(--bad); }
+.login { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem; }
+.login[hidden], .logout[hidden] { display: none; }
+.login input { font: inherit; padding: .2rem .4rem; min-width: 18rem; border: 1px solid var(--line); border-radius: 4px; }
+.login button, .logout { font: inherit; padding: .2rem .7rem; border: 1px solid var(--line); border-radius: 4px; background: #f9fafb; cursor: pointer; }
 footer { padding: 0 1.5rem 1.5rem; color: var(--muted); }
 footer a { color: var(--muted); }
 `;
@@ -153,12 +170,61 @@ const SCRIPT = `'use strict';
     body.replaceChildren.apply(body, rows);
   }
 
+  // The read token, kept for this tab only (sessionStorage); sent in a header, never in a URL.
+  const TOKEN_KEY = 'switchyard.adminToken';
+
+  function storedToken() {
+    try { return sessionStorage.getItem(TOKEN_KEY); } catch (e) { return null; }
+  }
+
+  function storeToken(token) {
+    try {
+      if (token === null) sessionStorage.removeItem(TOKEN_KEY);
+      else sessionStorage.setItem(TOKEN_KEY, token);
+    } catch (e) { /* storage refused (private mode): the token lives until the page reloads */ }
+    memoryToken = token;
+  }
+
+  let memoryToken = storedToken();
+
+  function NeedsToken(refused) {
+    this.refused = refused;
+    this.message = refused ? 'the token was refused' : 'a token is needed';
+  }
+
   function getJson(path) {
-    return fetch(path, { cache: 'no-store' }).then(function (r) {
+    const token = memoryToken;
+    const init = { cache: 'no-store', headers: token ? { authorization: 'Bearer ' + token } : {} };
+    return fetch(path, init).then(function (r) {
+      if (r.status === 401) throw new NeedsToken(token !== null);
       if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
       return r.json();
     });
   }
+
+  function showLogin(refused) {
+    const form = document.getElementById('login');
+    form.hidden = false;
+    document.getElementById('logout').hidden = true;
+    document.getElementById('login-error').textContent = refused ? 'token refused' : '';
+    document.getElementById('token').focus();
+  }
+
+  document.getElementById('login').addEventListener('submit', function (event) {
+    event.preventDefault();
+    const input = document.getElementById('token');
+    const token = input.value.trim();
+    if (token === '') return;
+    input.value = '';
+    storeToken(token);
+    document.getElementById('login').hidden = true;
+    refresh();
+  });
+
+  document.getElementById('logout').addEventListener('click', function () {
+    storeToken(null);
+    location.reload();
+  });
 
   function ago(iso, now) {
     if (iso === null || iso === undefined) return '';
@@ -385,7 +451,11 @@ const SCRIPT = `'use strict';
     }));
   }
 
+  let timer = null;
+
   function refresh() {
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
     Promise.all([getJson('/api/v1/status'), getJson('/api/v1/routes'), getJson('/api/v1/services'), getJson('/api/v1/registry'), getJson('/api/v1/traffic')]).then(
       function (all) {
         const now = all[4].now;
@@ -396,13 +466,23 @@ const SCRIPT = `'use strict';
         const updated = document.getElementById('updated');
         updated.className = '';
         updated.textContent = 'updated ' + new Date().toLocaleTimeString();
+        document.getElementById('logout').hidden = memoryToken === null;
+        timer = setTimeout(refresh, INTERVAL_MS);
       },
       function (err) {
         const updated = document.getElementById('updated');
         updated.className = 'error';
+        if (err instanceof NeedsToken) {
+          // Polling waits for a token: asking again every 2 s with none (or a refused one) is pointless.
+          if (err.refused) storeToken(null);
+          updated.textContent = 'the admin API needs a token to read';
+          showLogin(err.refused);
+          return;
+        }
         updated.textContent = 'cannot reach the admin API: ' + err.message;
+        timer = setTimeout(refresh, INTERVAL_MS);
       }
-    ).finally(function () { setTimeout(refresh, INTERVAL_MS); });
+    );
   }
 
   refresh();

@@ -37,7 +37,12 @@ export class AdminClient {
     }
     if (!res.ok) {
       const message = (parsed as { message?: string } | null)?.message ?? text;
-      const hint = res.status === 401 ? ' (pass --token or set SWITCHYARD_ADMIN_TOKEN)' : '';
+      const hint =
+        res.status === 401
+          ? ' (pass --token or set SWITCHYARD_ADMIN_TOKEN)'
+          : res.status === 403 && method !== 'GET'
+            ? ' (the token given grants reads only: use admin.token for drain, undrain and reload)'
+            : '';
       throw new AdminRequestFailed(`${method} ${url.pathname}: HTTP ${res.status}: ${message}${hint}`);
     }
     return parsed as T;

@@ -30,7 +30,9 @@ Commands:
 
 Options for the admin commands:
   --admin <url>          Admin listener URL (default ${DEFAULT_ADMIN})
-  --token <token>        Bearer token for drain/undrain/reload (default: $SWITCHYARD_ADMIN_TOKEN)
+  --token <token>        Bearer token sent with every admin request: admin.token for drain/undrain/reload,
+                         admin.readToken or admin.token for the reads when admin.readToken is set
+                         (default: $SWITCHYARD_ADMIN_TOKEN; prefer it: a flag shows in the process list)
   --service <name>       drain/undrain: only in this service (default: every service with the endpoint)
   --json                 Print the API's JSON instead of a table
   -h, --help             Show this text
@@ -149,6 +151,8 @@ async function start(file: string): Promise<number> {
   for (const a of app.addresses) banner.push(`  listener ${a.name}: ${a.url} (${a.protocols.join(', ')})`);
   const admin = app.adminAddress;
   if (admin) banner.push(`  admin:            http://${admin.address}:${admin.port}/ (status page, /metrics, /api/v1)`);
+  const metrics = app.metricsAddress;
+  if (metrics) banner.push(`  metrics:          http://${metrics.address}:${metrics.port}/metrics (/healthz, /readyz)`);
   const first = app.addresses[0];
   if (first) banner.push(`Try: curl -i ${first.url.replace('0.0.0.0', '127.0.0.1')}/`);
   if (!worker) process.stderr.write(`${banner.join('\n')}\n`);

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { AggregatorRegistry } from 'prom-client';
 import { request } from 'undici';
 import type { Logger } from '../observability/logger.js';
+import { AdminAccess, type AccessRefusal } from '../admin/admin-access.js';
+import { pathOf } from '../admin/admin-server.js';
 import { closeNow, listenExclusive } from '../admin/server-lifecycle.js';
 import { mergeTraffic, type RawTrafficView } from '../admin/traffic-history.js';
 
@@ -15,6 +16,14 @@ export interface WorkerAdmin {
 
 /** Largest admin request body the primary relays (admin bodies are small JSON documents). */
 const MAX_BODY = 1024 * 1024;
+
+export interface ClusterAdminOptions {
+  /** Every worker's metrics, merged (the primary's AggregatorRegistry). */
+  metrics(): Promise<{ contentType: string; body: string }>;
+  /** admin.token and admin.readToken: checked here for what the primary answers or relays. */
+  token?: string | undefined;
+  readToken?: string | undefined;
+}
 
 /** Request headers not relayed: connection-specific, or recomputed for the relayed body. */
 const NOT_RELAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'upgrade', 'proxy-connection', 'te', 'trailer']);
@@ -31,21 +40,25 @@ const NOT_RELAYED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'c
  *   that serves (lowest slot), relayed as is.
  * - Mutations (reload, drain, overrides): relayed to every serving worker in slot order, one
  *   mutation at a time, so all workers hold the same drains and overrides; the answer is the
- *   first worker's, and workers that answered differently are logged. Each worker checks the
- *   bearer token and origin itself.
+ *   first worker's, and workers that answered differently are logged.
+ * The tokens (AdminAccess: admin.token for mutations, admin.readToken for reads when set) are
+ * checked here before anything is answered or relayed, and again by each worker, which also
+ * checks the origin of mutations. The configuration a worker shows has its secrets redacted.
  */
 export class ClusterAdminServer {
   readonly server: Server;
-  private readonly aggregator = new AggregatorRegistry();
+  private readonly access: AdminAccess;
   private mutations: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly workers: () => readonly WorkerAdmin[],
     private readonly logger: Logger,
+    private readonly options: ClusterAdminOptions,
   ) {
+    this.access = new AdminAccess(options);
     this.server = createServer((req, res) => {
       this.handle(req, res).catch((err: unknown) => {
-        logger.error({ err, method: req.method, url: req.url }, 'admin request failed');
+        logger.error({ err, method: req.method, path: pathOf(req.url) }, 'admin request failed');
         if (!res.headersSent) json(res, 502, { error: 'worker_unreachable', message: `no worker answered the admin request: ${(err as Error).message}` });
         else res.destroy();
       });
@@ -66,10 +79,12 @@ export class ClusterAdminServer {
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
     const read = method === 'GET' || method === 'HEAD';
+    const refused = read ? this.access.checkRead(path, req.headers.authorization) : method === 'POST' || method === 'DELETE' ? this.access.checkMutation(req.headers.authorization) : null;
+    if (refused !== null) return refuse(res, refused);
     if (read && path === '/metrics') {
-      const body = await this.aggregator.clusterMetrics();
-      res.writeHead(200, { 'content-type': this.aggregator.contentType, 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
-      res.end(body);
+      const m = await this.options.metrics();
+      res.writeHead(200, { 'content-type': m.contentType, 'content-length': Buffer.byteLength(m.body), 'cache-control': 'no-store' });
+      res.end(m.body);
       return;
     }
     if (read && path === '/healthz') return json(res, 200, { status: 'ok' });
@@ -101,7 +116,7 @@ export class ClusterAdminServer {
     const first = answers[0]!;
     answers.forEach((a, i) => {
       if (a.status !== first.status) {
-        this.logger.warn({ method: req.method, url: req.url, slot: workers[i]!.slot, pid: workers[i]!.pid, status: a.status, firstStatus: first.status }, 'workers answered an admin mutation differently');
+        this.logger.warn({ method: req.method, path: pathOf(req.url), slot: workers[i]!.slot, pid: workers[i]!.pid, status: a.status, firstStatus: first.status }, 'workers answered an admin mutation differently');
       }
     });
     return first;
@@ -148,6 +163,11 @@ async function readBody(req: IncomingMessage): Promise<Buffer | null> {
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+function refuse(res: ServerResponse, r: AccessRefusal): void {
+  for (const [name, value] of Object.entries(r.headers)) res.setHeader(name, value);
+  json(res, r.status, r.body);
 }
 
 function json(res: ServerResponse, status: number, body: unknown): void {

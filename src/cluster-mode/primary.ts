@@ -1,6 +1,9 @@
 import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { AggregatorRegistry } from 'prom-client';
+import { warnIfReadsOpen } from '../admin/admin-access.js';
+import { MetricsListener } from '../admin/metrics-listener.js';
 import { listenerProtocols, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { ClusterAdminServer, type WorkerAdmin } from './cluster-admin-server.js';
@@ -38,13 +41,18 @@ interface Slot {
  * - SIGTERM/SIGINT asks every worker to drain (as a single process does on SIGTERM), and the
  *   primary exits 0 once all have exited (1 if one had to be killed or failed);
  * - the admin listener is the primary's (ClusterAdminServer): /metrics aggregated across
- *   workers, reads answered by one worker, mutations applied to all.
+ *   workers, reads answered by one worker, mutations applied to all; so is the metrics
+ *   listener (admin.metricsListener): the same aggregated /metrics, /healthz, and /readyz
+ *   (ready while a worker serves and the cluster is not stopping).
  * Resolves only with the exit code; the process is expected to exit with it.
  */
 export class ClusterPrimary {
   private readonly slots: Slot[];
   private readonly logger: Logger;
   private admin: ClusterAdminServer | null = null;
+  private metricsListener: MetricsListener | null = null;
+  /** Asks every worker for its metrics over IPC and merges them (counters summed, gauges by their aggregator). */
+  private readonly aggregator = new AggregatorRegistry();
   private started = false;
   private stopping = false;
   private failed = false;
@@ -125,19 +133,39 @@ export class ClusterPrimary {
     this.started = true;
     const banner = [`Switchyard is routing (config ${this.configFile}, ${this.slots.length} workers, primary pid ${process.pid})`];
     for (const l of this.config.listeners) banner.push(`  listener ${l.name ?? `${l.address}:${l.port}`}: http${l.tls ? 's' : ''}://${l.address}:${l.port} (${listenerProtocols(l).join(', ')})`);
-    if (this.config.admin.enabled) {
-      this.admin = new ClusterAdminServer(() => this.servingAdmins(), this.logger.child({ component: 'admin' }));
+    const admin = this.config.admin;
+    const adminLogger = this.logger.child({ component: 'admin' });
+    const metrics = () => this.clusterMetrics();
+    if (admin.enabled) {
+      this.admin = new ClusterAdminServer(() => this.servingAdmins(), adminLogger, { metrics, token: admin.token, readToken: admin.readToken });
       try {
-        const a = await this.admin.listen(this.config.admin.port, this.config.admin.address);
+        const a = await this.admin.listen(admin.port, admin.address);
         banner.push(`  admin:            http://${a.address}:${a.port}/ (status page, /metrics aggregated across workers, /api/v1)`);
+        warnIfReadsOpen(admin, adminLogger);
       } catch (err) {
-        this.logger.error({ err, address: this.config.admin.address, port: this.config.admin.port }, 'cannot open the admin listener; stopping the workers');
+        this.logger.error({ err, address: admin.address, port: admin.port }, 'cannot open the admin listener; stopping the workers');
         this.failed = true;
         this.shutdown('admin listener failed');
         return;
       }
     }
+    if (admin.metricsListener) {
+      this.metricsListener = new MetricsListener({ metrics, ready: () => !this.stopping && this.slots.some((s) => s.serving) }, adminLogger);
+      try {
+        const m = await this.metricsListener.listen(admin.metricsListener.port, admin.metricsListener.address);
+        banner.push(`  metrics:          http://${m.address}:${m.port}/metrics (aggregated across workers; /healthz, /readyz)`);
+      } catch (err) {
+        this.logger.error({ err, address: admin.metricsListener.address, port: admin.metricsListener.port }, 'cannot open the metrics listener; stopping the workers');
+        this.failed = true;
+        this.shutdown('metrics listener failed');
+        return;
+      }
+    }
     process.stderr.write(`${banner.join('\n')}\n`);
+  }
+
+  private async clusterMetrics(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.aggregator.contentType, body: await this.aggregator.clusterMetrics() };
   }
 
   private onExit(worker: Worker, code: number | null, signal: string | null): void {
@@ -195,9 +223,10 @@ export class ClusterPrimary {
 
   private exit(): void {
     const code = this.failed ? 1 : 0;
-    const admin = this.admin;
+    const listeners = [this.admin, this.metricsListener];
     this.admin = null;
-    void (admin?.close() ?? Promise.resolve()).then(() => {
+    this.metricsListener = null;
+    void Promise.all(listeners.map((l) => l?.close())).then(() => {
       this.logger.info({ code }, 'cluster stopped');
       this.logger.flush(() => this.finish(code));
     });

@@ -1,6 +1,8 @@
 import { isMap, isPair, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, formatPath, type ConfigProblem } from './config-error.js';
+import { inputJsonSchema } from './input-json-schema.js';
+import { isSecretPath, secretShapeOf, type SecretShape } from './secret-paths.js';
 
 /**
  * Parses YAML (JSON is valid YAML) and validates it against a zod schema. Every problem is
@@ -34,7 +36,8 @@ export function parseAndValidate<S extends z.ZodType>(file: string, text: string
       }
       continue;
     }
-    problems.push({ path: formatPath(issue.path), message: describe(issue, valueAt(input, issue.path)), ...locate(doc, lineCounter, issue.path, false) });
+    const secret = isSecretPath(issue.path as (string | number)[], secretShape(schema));
+    problems.push({ path: formatPath(issue.path), message: describe(issue, valueAt(input, issue.path), secret), ...locate(doc, lineCounter, issue.path, false) });
   }
   problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
   throw new ConfigError(file, problems);
@@ -49,10 +52,23 @@ function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
   return value;
 }
 
-function describe(issue: z.core.$ZodIssue, value: unknown): string {
+const SHAPES = new WeakMap<z.ZodType, SecretShape>();
+
+/** Where the secrets of a schema's values are: their values never appear in a problem's message. */
+function secretShape(schema: z.ZodType): SecretShape {
+  let shape = SHAPES.get(schema);
+  if (shape === undefined) {
+    shape = secretShapeOf(inputJsonSchema(schema, ''));
+    SHAPES.set(schema, shape);
+  }
+  return shape;
+}
+
+function describe(issue: z.core.$ZodIssue, value: unknown, secret: boolean): string {
   if (issue.code === 'invalid_type') {
     if (value === undefined) return `is required (expected ${issue.expected})`;
-    const got = value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+    const got =
+      value === null ? 'null' : Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'a mapping' : secret ? `a ${typeof value} (a secret: value not shown)` : `${typeof value} ${JSON.stringify(value)}`;
     return `must be ${issue.expected === 'object' ? 'a mapping' : issue.expected === 'array' ? 'a list' : `a ${issue.expected}`} (got ${got})`;
   }
   if (issue.code === 'invalid_key' && issue.issues[0]) return issue.issues[0].message;

@@ -534,7 +534,8 @@ const consulRegistrySchema = z
       .string()
       .min(1, { message: 'must be a non-empty ACL token (or leave it out)' })
       .optional()
-      .describe('ACL token (sent as X-Consul-Token); needs service:read and node:read. Default: $CONSUL_HTTP_TOKEN, else none (anonymous).'),
+      .meta({ writeOnly: true })
+      .describe('ACL token (sent as X-Consul-Token); needs service:read and node:read. A secret: redacted in the admin API and logs. Default: $CONSUL_HTTP_TOKEN, else none (anonymous).'),
     datacenter: z
       .string()
       .min(1, { message: 'must be a datacenter name such as "dc1"' })
@@ -633,6 +634,16 @@ export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema, 
   error: `must be one of: ${REGISTRY_TYPES.map((t) => `"${t}"`).join(', ')}`,
 });
 
+/** An admin bearer token: a secret (redacted wherever configuration is shown or logged). */
+const adminTokenSchema = z
+  .string()
+  .min(16, { message: 'must be at least 16 characters (use a random secret)' })
+  .refine((t) => t.trim() === t && !/[\s\0]/.test(t), { message: 'must not contain white space (it is sent as "Authorization: Bearer <token>")' })
+  .meta({ writeOnly: true });
+
+/** Request headers of an OTLP export that the exporter sets (framing, encoding, hop-by-hop). */
+const OTLP_OWN_HEADERS: ReadonlySet<string> = new Set(['content-type', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'host', 'expect']);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const WORKERS_MESSAGE = 'must be "auto" (one worker per available CPU) or a whole number of worker processes from 1 to 1024';
@@ -647,13 +658,29 @@ export const configSchema = z
     admin: z
       .strictObject({
         enabled: z.boolean().default(true).describe('Start the admin listener (admin API, /metrics, /healthz, /readyz, status page).'),
-        address: z.string().min(1).default('127.0.0.1').describe('Admin listen address (loopback by default); a non-loopback address requires admin.token.'),
-        port: portSchema.default(9901).describe('Admin listen port: /healthz (alive), /readyz (registry synced), /metrics, /api/v1, the status page.'),
-        token: z
+        address: z
           .string()
-          .min(16, { message: 'must be at least 16 characters (use a random secret)' })
+          .min(1)
+          .default('127.0.0.1')
+          .describe('Admin listen address (loopback by default); a non-loopback address requires admin.token (and should have admin.readToken, or reads are open to every host that reaches it).'),
+        port: portSchema.default(9901).describe('Admin listen port: /healthz (alive), /readyz (registry synced), /metrics, /api/v1, the status page.'),
+        token: adminTokenSchema
           .optional()
-          .describe('Bearer token (16+ characters) required by admin mutations (POST, DELETE); mandatory off loopback. Default: none.'),
+          .describe('Bearer token (16+ characters) required by admin mutations (POST, DELETE), and accepted for reads; mandatory off loopback. A secret: redacted in the admin API and logs. Default: none.'),
+        readToken: adminTokenSchema
+          .optional()
+          .describe(
+            'Bearer token (16+ characters) that reads of the admin API need: /api/v1/..., /metrics and the status page\'s data (the page asks for it); admin.token is accepted too. /healthz, /readyz and the status page\'s own files stay open. Needs admin.token. Give it to dashboards and people who look; keep admin.token for those who drain and reload. A secret: redacted in the admin API and logs. Default: none (reads are open).',
+          ),
+        metricsListener: z
+          .strictObject({
+            address: z.string().min(1).default('0.0.0.0').describe('Address to bind; any address is allowed, loopback or not (the listener serves nothing but metrics and health).'),
+            port: portSchema.describe('Port to bind (0 = any free port). Required.'),
+          })
+          .optional()
+          .describe(
+            'A second listener serving only GET /metrics, /healthz and /readyz (everything else 404), without a token, so scrapers and probes from other hosts need no access to the admin API. Opened even with admin.enabled: false; in cluster mode by the primary (/metrics summed over the workers). Default: none.',
+          ),
         stateFile: z
           .string()
           .min(1, { message: 'must be a file path (or leave it out for <config name>.state.json beside the config)' })
@@ -772,6 +799,18 @@ export const configSchema = z
               .string()
               .refine((u) => /^https?:\/\/[^/\s]+/.test(u) && URL.canParse(u), { message: 'must be an http:// or https:// URL such as "http://127.0.0.1:4318"' })
               .describe('Base URL of the collector\'s OTLP/HTTP receiver; spans are POSTed to <endpoint>/v1/traces. Required.'),
+            headers: z
+              .record(
+                headerNameSchema
+                  .transform((h) => h.toLowerCase())
+                  .refine((h) => !OTLP_OWN_HEADERS.has(h), { message: `is set by the exporter itself (${[...OTLP_OWN_HEADERS].join(', ')})` }),
+                z
+                  .string()
+                  .refine((v) => !/[\r\n\0]/.test(v), { message: 'must not contain CR, LF or NUL' })
+                  .meta({ writeOnly: true }),
+              )
+              .default({})
+              .describe('Headers sent with every export request, e.g. authorization or an API key header of a hosted collector. The values are secrets: redacted in the admin API and logs (the names are shown).'),
             serviceName: z.string().min(1).default('switchyard').describe('The resource\'s service.name.'),
             maxQueue: z.number().int().min(1).max(1_000_000).default(2048).describe('Spans waiting for export at most; past it new spans are dropped (and counted).'),
             batchSize: z.number().int().min(1).max(10_000).default(512).describe('Spans per export request at most.'),
@@ -837,6 +876,23 @@ export const configSchema = z
         message: `is required when the admin listener is not on a loopback address (admin.address is "${config.admin.address}"): set a random secret of 16+ characters, or bind the admin listener to 127.0.0.1`,
       });
     }
+    if (config.admin.readToken !== undefined && config.admin.token === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['admin', 'readToken'],
+        message: 'needs admin.token: with reads guarded and mutations open, anyone could drain or reload without a token; set admin.token too (it may be the same value)',
+      });
+    }
+    const metrics = config.admin.metricsListener;
+    if (metrics !== undefined && metrics.port !== 0) {
+      const taken = [
+        ...(config.admin.enabled ? [{ what: 'the admin listener (admin.address, admin.port)', address: config.admin.address, port: config.admin.port }] : []),
+        ...config.listeners.map((l, i) => ({ what: `listeners[${i}]`, address: l.address, port: l.port })),
+      ].find((t) => t.port === metrics.port && sameBindAddress(t.address, metrics.address));
+      if (taken !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['admin', 'metricsListener', 'port'], message: `${metrics.address}:${metrics.port} is also ${taken.what}: give the metrics listener a port of its own` });
+      }
+    }
     const routeNames = new Map<string, number>();
     config.routes.forEach((route, i) => {
       const first = routeNames.get(route.name);
@@ -873,6 +929,12 @@ export const configSchema = z
       ports.set(key, i);
     });
   });
+
+/** Whether two listen addresses would contend for the same port (equal, or either is a wildcard). */
+function sameBindAddress(a: string, b: string): boolean {
+  const wildcard = (x: string) => x === '0.0.0.0' || x === '::' || x === '';
+  return a.toLowerCase() === b.toLowerCase() || wildcard(a) || wildcard(b);
+}
 
 export type Config = z.output<typeof configSchema>;
 export type RouteConfig = z.output<typeof routeSchema>;

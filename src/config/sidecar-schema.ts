@@ -91,9 +91,9 @@ export const sidecarAppSchema = z.strictObject({
     .default('PORT')
     .describe('Environment variable that tells each instance its port. Flag: --port-env.'),
   env: z
-    .record(z.string().regex(ENV_NAME, { message: 'must be an environment variable name' }), z.string())
+    .record(z.string().regex(ENV_NAME, { message: 'must be an environment variable name' }), z.string().meta({ writeOnly: true }))
     .default({})
-    .describe('Extra environment for the app.'),
+    .describe('Extra environment for the app. The values are treated as secrets (credentials usually travel here): redacted in the admin API and logs.'),
   cwd: z.string().min(1).optional().describe('Working directory of the app. Default: the current folder.'),
   stopGrace: durationSchema.default(10_000).describe('Time between SIGTERM and SIGKILL when stopping an instance. Flag: --stop-grace.'),
   healthCheck: appHealthCheckSchema.prefault({}).describe('The sidecar\'s own checks of each app instance; unhealthy or exited instances get no traffic.'),
@@ -121,7 +121,7 @@ export const sidecarConsulSchema = z.strictObject({
     .refine(isConsulAddress, { message: 'must be "host:port" or a URL such as "http://127.0.0.1:8500" (https means TLS)' })
     .optional()
     .describe('Agent address ("host:port" or URL). Flag: --consul. Default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.'),
-  token: z.string().optional().describe('ACL token (sent as X-Consul-Token). Default: $CONSUL_HTTP_TOKEN.'),
+  token: z.string().meta({ writeOnly: true }).optional().describe('ACL token (sent as X-Consul-Token). A secret: redacted in the admin API and logs. Default: $CONSUL_HTTP_TOKEN.'),
   id: z.string().min(1).optional().describe('Service ID. Flag: --id. Default: "<service>-<hostname>-<port>".'),
   advertiseAddress: z
     .string()

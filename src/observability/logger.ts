@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { redactLogFields } from '../config/secret-redactor.js';
 import { LogDestination } from './log-destination.js';
 
 export type { Logger };
@@ -22,6 +23,11 @@ const DEFAULT_MAX_BUFFER = 16 * 1024 * 1024;
  * that stopped never holds requests back or grows memory without bound. Dropped lines are
  * reported with the 'drop' event (counted by the router in switchyard_log_lines_dropped_total);
  * a write error is reported once per error code on standard error.
+ *
+ * Every line's fields pass through the secret redactor (config/secret-redactor.ts): a field
+ * named like a secret (token, password, authorization, …), URL credentials in any string, and
+ * the secrets of a `config` field are written as "(redacted)". The access log forms its lines
+ * itself and carries no such field.
  */
 export function createLogger(options: LoggerOptions): Logger {
   const destination = options.destination ?? standardOutput(options.maxBuffer ?? DEFAULT_MAX_BUFFER);
@@ -30,7 +36,7 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       name: 'switchyard',
       timestamp: pino.stdTimeFunctions.isoTime,
-      formatters: { level: (label) => ({ level: label }) },
+      formatters: { level: (label) => ({ level: label }), log: redactLogFields },
     },
     destination,
   );

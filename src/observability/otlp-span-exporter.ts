@@ -1,6 +1,7 @@
 import { request } from 'undici';
 import type { Logger } from './logger.js';
 import { CounterChild } from './prepared-metrics.js';
+import { redactUrlCredentials } from '../config/secret-redactor.js';
 
 /** One finished server span, as the request recorder hands it over. */
 export interface FinishedSpan {
@@ -24,6 +25,8 @@ export interface FinishedSpan {
 export interface OtlpExporterSettings {
   /** Base URL of the collector's OTLP/HTTP receiver; spans go to `<endpoint>/v1/traces`. */
   endpoint: string;
+  /** Headers sent with every export (authorization, API keys): never logged. */
+  headers?: Readonly<Record<string, string>>;
   serviceName: string;
   /** Spans waiting at most; past it new spans are dropped and counted. */
   maxQueue: number;
@@ -58,6 +61,9 @@ export class OtlpSpanExporter {
   private timer: NodeJS.Timeout | null = null;
   private sending: Promise<void> | null = null;
   private readonly url: string;
+  /** The URL as logged: credentials in it (user:password@, ?api_key=) hidden. */
+  private readonly loggedUrl: string;
+  private readonly headers: Record<string, string>;
   private readonly resource: unknown;
   private lastFailureLog = 0;
   private closed = false;
@@ -71,6 +77,8 @@ export class OtlpSpanExporter {
     counters.exported.touch();
     counters.dropped.touch();
     this.url = `${settings.endpoint.replace(/\/+$/, '')}/v1/traces`;
+    this.loggedUrl = redactUrlCredentials(this.url);
+    this.headers = { ...settings.headers, 'content-type': 'application/json' };
     this.resource = { attributes: [stringAttribute('service.name', settings.serviceName)] };
   }
 
@@ -118,7 +126,7 @@ export class OtlpSpanExporter {
     if (batch.length === 0) return;
     const body = JSON.stringify({ resourceSpans: [{ resource: this.resource, scopeSpans: [{ scope: { name: 'switchyard' }, spans: batch.map(otlpSpan) }] }] });
     try {
-      const res = await request(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
+      const res = await request(this.url, { method: 'POST', headers: this.headers, body, headersTimeout: 10_000, bodyTimeout: 10_000 });
       await res.body.dump();
       if (res.statusCode >= 300) throw new Error(`the collector answered ${res.statusCode}`);
       this.counters.exported.inc(batch.length);
@@ -127,7 +135,7 @@ export class OtlpSpanExporter {
       const now = Date.now();
       if (now - this.lastFailureLog >= 60_000) {
         this.lastFailureLog = now;
-        this.logger.warn({ url: this.url, spans: batch.length, error: (err as Error).message }, 'span export failed: spans dropped; check tracing.otlp.endpoint and that the collector is up');
+        this.logger.warn({ url: this.loggedUrl, spans: batch.length, error: (err as Error).message }, 'span export failed: spans dropped; check tracing.otlp.endpoint and that the collector is up');
       }
     }
     if (this.queue.length > 0 && !this.closed) this.flushSoon(this.queue.length >= this.settings.batchSize ? 0 : this.settings.flushIntervalMs);

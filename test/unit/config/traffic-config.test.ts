@@ -36,7 +36,7 @@ describe('tracing config', () => {
   it('is off by default and takes an OTLP endpoint when enabled', () => {
     expect(parseConfigText('c.yaml', '').tracing).toEqual({ enabled: false, sampled: true });
     const config = parseConfigText('c.yaml', 'tracing:\n  enabled: true\n  otlp: { endpoint: "http://127.0.0.1:4318" }\n');
-    expect(config.tracing.otlp).toEqual({ endpoint: 'http://127.0.0.1:4318', serviceName: 'switchyard', maxQueue: 2048, batchSize: 512, flushInterval: 1000 });
+    expect(config.tracing.otlp).toEqual({ endpoint: 'http://127.0.0.1:4318', headers: {}, serviceName: 'switchyard', maxQueue: 2048, batchSize: 512, flushInterval: 1000 });
   });
 
   it.each([
