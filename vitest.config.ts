@@ -1,8 +1,20 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Suites that exercise the request path run twice: on the default engine and on our own
+ * HTTP/1.1 codec (proxy.engine.listener: llhttp), so both engines keep the same behaviour
+ * while both exist. test/support/proxy-harness.ts reads the variable.
+ */
+const codecSuites = [
+  'test/integration/proxy/**/*.test.ts',
+  'test/integration/hardening/**/*.test.ts',
+  'test/integration/resilience/**/*.test.ts',
+  'test/integration/observability/**/*.test.ts',
+  'test/integration/http2/**/*.test.ts',
+];
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     // Separate suites with their own scripts: npm run test:fault, npm run test:soak.
     exclude: ['test/fault/**', 'test/soak/**', '**/node_modules/**'],
     testTimeout: 30_000,
@@ -10,5 +22,12 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: run files two at a time so socket-heavy tests do not starve each other.
     maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
+      {
+        extends: true,
+        test: { name: 'codec', include: codecSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'llhttp' } },
+      },
+    ],
   },
 });

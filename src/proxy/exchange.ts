@@ -181,11 +181,15 @@ export class Exchange implements ExchangeRecord, FilterExchange, BodySink, Strea
 
   // From the current UpstreamAttempt.
 
-  attemptConnecting(attempt: UpstreamAttempt): void {
+  /**
+   * The try left the pool's queue: it got a connection (`connected`, the pool now reads a
+   * streamed body, which cannot be sent again) or failed before one (nothing was read).
+   */
+  attemptConnecting(attempt: UpstreamAttempt, connected: boolean): void {
+    if (connected && this.body instanceof RequestBodyStream) this.bodySpent = true;
     if (!attempt.pending) return;
     attempt.pending = false;
     this.route.cluster.breaker.pendingRequests--;
-    if (this.body instanceof RequestBodyStream) this.bodySpent = true;
   }
 
   interimResponse(statusCode: number, rawHeaders: Buffer[]): void {

@@ -36,7 +36,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onConnect(abort: (err?: Error) => void): void {
-    this.exchange.attemptConnecting(this);
+    this.exchange.attemptConnecting(this, true);
     if (this.exchange.over) {
       abort(new ClientClosedError());
     } else if (this.timedOut) {
@@ -69,7 +69,7 @@ export class UpstreamAttempt implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error & { code?: string }): void {
-    this.exchange.attemptConnecting(this);
+    this.exchange.attemptConnecting(this, false);
     this.end();
     this.exchange.attemptFailed(this, err);
   }
