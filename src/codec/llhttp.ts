@@ -110,6 +110,9 @@ const LENIENT_SETTERS = [
   'llhttp_set_lenient_spaces_after_chunk_size',
 ] as const;
 
+/** A lenient flag's name as in its setter: `headers` for llhttp_set_lenient_headers. */
+export type LenientFlag = (typeof LENIENT_SETTERS)[number] extends `llhttp_set_lenient_${infer F}` ? F : never;
+
 let wasm: LlhttpExports | null = null;
 /** The parser whose execute() is running, and the chunk it parses (callbacks map offsets onto it). */
 let current: Http1Parser | null = null;
@@ -231,6 +234,15 @@ export class Http1Parser {
     } finally {
       current = null;
     }
+  }
+
+  /**
+   * Turns one lenient flag on or off. The codecs never turn one on; the strictness check
+   * (parser-strictness.ts) uses it to prove that each of its probes is refused because of
+   * that flag.
+   */
+  setLenient(flag: LenientFlag, on: boolean): void {
+    llhttp()[`llhttp_set_lenient_${flag}`](this.ptr, on ? 1 : 0);
   }
 
   /** Continues after a callback returned ParseError.PAUSED. */

@@ -1,3 +1,4 @@
+import { verifyParserStrictness } from '../codec/parser-strictness.js';
 import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
@@ -100,6 +101,8 @@ export class ProxyListener {
     const handleStream = handler === proxyHandler ? proxyHandler.handleStream : undefined;
     if (http1 && engine === 'llhttp' && handleStream !== undefined) {
       // The codec serves HTTP/1.1; upgrades (and CONNECT) go to node:http's parser with the bytes read.
+      // First, proof that the loaded llhttp is strict (throws, naming the flag, if not).
+      verifyParserStrictness();
       const sweep = new ConnectionSweep(timeoutCheckInterval(limits));
       this.codec = sweep;
       const settings: Http1ServerSettings = {
