@@ -54,6 +54,9 @@ const CRLF = '\r\n';
 const CHUNK_END = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = '0\r\n\r\n';
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** node:http's test for an Expect field that asks for 100 Continue (it may be one of a list). */
+const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
+const EXPECTATION_FAILED: readonly string[] = ['content-length', '0'];
 
 /** Raw answers for requests the codec refuses before the proxy sees them; the connection closes after each. */
 const REFUSALS = {
@@ -302,6 +305,13 @@ export class Http1ServerConnection implements ParserHandler {
     this.phase = hasBody ? Phase.BODY : Phase.RESPONDING;
     this.deadline = hasBody ? this.requestDeadline : 0;
     this.deadlineIsRequest = hasBody;
+    if (minor === 1 && major === 1 && headers.expect !== undefined && !CONTINUE_EXPECTATION.test(headers.expect)) {
+      // An expectation other than 100-continue cannot be met (node:http answers the same). The
+      // body, if any, is not read: the connection closes after the answer.
+      stream.writeHead(417, EXPECTATION_FAILED);
+      stream.end();
+      return HeadersResult.OK;
+    }
     this.handler.onStream(stream);
     return HeadersResult.OK;
   }
@@ -553,7 +563,7 @@ export class Http1Stream implements ServerStream {
     this.sink = sink;
     if (!this.continueSent && this.httpVersionMinor === 1 && !this.headersSent && !this.bodyComplete) {
       const expect = this.headers.expect;
-      if (expect !== undefined && expect.toLowerCase() === '100-continue') {
+      if (expect !== undefined && CONTINUE_EXPECTATION.test(expect)) {
         this.continueSent = true;
         this.socket.write(CONTINUE, 'latin1');
       }
