@@ -87,8 +87,8 @@ function rawRefusal(status: string, error: string): string {
  *   and 304); head and the first body chunks leave in one writev (corked to the end of the tick).
  * - Limits: head size (431), headers and request timeouts (408), checked by the listener's
  *   ConnectionSweep rather than a timer per request.
- * - Half-close: a client that ends its side after a request still gets the response; the
- *   connection then closes.
+ * - Half-close, as node:http without httpAllowHalfOpen: a client that ends its side aborts the
+ *   request in progress (its upstream request is cancelled) and the connection closes.
  * - Upgrades and CONNECT leave the codec (Http1StreamHandler.onUpgrade) with the bytes read.
  */
 export class Http1ServerConnection implements ParserHandler {
