@@ -21,7 +21,8 @@ import { describeMachine } from './lib/machine.js';
 import { switchyardTarget } from './lib/targets.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { idle: { type: 'string', default: '1000,5000' }, inflight: { type: 'string', default: '1000' } } });
+const { values } = parseArgs({ options: { idle: { type: 'string', default: '1000,5000' }, inflight: { type: 'string', default: '1000' }, engine: { type: 'string', default: 'node' } } });
+if (values.engine !== 'node' && values.engine !== 'llhttp') throw new Error(`--engine must be node or llhttp (proxy.engine.listener), not ${values.engine}`);
 const idleSteps = values.idle.split(',').map(Number);
 const inflight = Number(values.inflight);
 
@@ -73,7 +74,7 @@ function openIdleConnection(port: number): Promise<Socket> {
 
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 const workDir = await mkdtemp(join(tmpdir(), 'switchyard-connmem-'));
-const target = await switchyardTarget({ configFragment: { limits: { keepAliveTimeout: '120s', maxConnections: 20_000 }, services: { bench: { connections: inflight + 10 } }, logging: { level: 'warn', accessLog: true } } }).start({
+const target = await switchyardTarget({ configFragment: { proxy: { engine: { listener: values.engine } }, limits: { keepAliveTimeout: '120s', maxConnections: 20_000 }, services: { bench: { connections: inflight + 10 } }, logging: { level: 'warn', accessLog: true } } }).start({
   root,
   workDir,
   upstreamPorts: [upstreamPort],
@@ -129,6 +130,6 @@ try {
 }
 const m = describeMachine();
 process.stdout.write(
-  [`# Switchyard memory per connection (${new Date().toISOString()})`, '', `Machine: ${m.cpuModel}, ${m.cores} cores, Node ${m.node}; Switchyard defaults, access log on.`, '', '| state | RSS MiB | per unit |', '|---|---:|---|', ...rows, ''].join('\n'),
+  [`# Switchyard memory per connection (${new Date().toISOString()})`, '', `Machine: ${m.cpuModel}, ${m.cores} cores, Node ${m.node}; Switchyard defaults, access log on, listener engine ${values.engine}.`, '', '| state | RSS MiB | per unit |', '|---|---:|---|', ...rows, ''].join('\n'),
 );
 process.exit(0);
