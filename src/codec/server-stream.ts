@@ -29,7 +29,10 @@ export interface ResponseState {
 
 /** Takes a request body, chunk by chunk. */
 export interface BodySink {
-  /** A chunk (a view of the bytes read: copy it to keep it past the call). False: pause until resumeBody(). */
+  /**
+   * A chunk: a view of the bytes the socket read, which no codec reuses, so it may be kept past
+   * the call without a copy. False: pause until resumeBody().
+   */
   onBodyChunk(chunk: Buffer): boolean;
   /** The body ended; `trailers` is [name, value, ...] or null. */
   onBodyEnd(trailers: string[] | null): void;
