@@ -13,7 +13,8 @@
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
  *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
  *                      switchyard-log-thread,
- *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy
+ *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy,
+ *                      go-reverse-proxy (Go's httputil.ReverseProxy, built at run time)
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
  *                      the median is reported (default 1)
  */
@@ -27,7 +28,7 @@ import autocannon, { type AutocannonRequest } from 'autocannon';
 import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
 import { busiestThreadSeconds, treeCpuSeconds, treeThreadCpuSeconds } from './lib/process-cpu.js';
-import { fastifyProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
+import { fastifyProxyTarget, goReverseProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
 import { ACCESS_LOG_THREAD, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import { median } from './lib/median.js';
 
@@ -63,6 +64,7 @@ const TARGETS: TargetSpec[] = [
   fastifyProxyTarget(),
   nginxTarget(),
   haproxyTarget(),
+  goReverseProxyTarget(),
 ];
 
 function load(url: string, amount: number, reqs: AutocannonRequest[]): Promise<{ ok: number; bad: number }> {
@@ -72,6 +74,11 @@ function load(url: string, amount: number, reqs: AutocannonRequest[]): Promise<{
 }
 
 const wantedScenarios = values.scenario && values.scenario.length > 0 ? values.scenario : ['get-1k'];
+const unknownTargets = (values.target ?? []).filter((name) => !TARGETS.some((t) => t.name === name));
+if (unknownTargets.length > 0) {
+  process.stderr.write(`bench:cpu: unknown target ${unknownTargets.join(', ')}; choose from ${TARGETS.map((t) => t.name).join(', ')}\n`);
+  process.exit(2);
+}
 const wantedTargets = values.target && values.target.length > 0 ? TARGETS.filter((t) => values.target!.includes(t.name)) : TARGETS;
 const workDir = await mkdtemp(join(tmpdir(), 'switchyard-cpu-'));
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });

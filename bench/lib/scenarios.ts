@@ -2,6 +2,7 @@ import type { AutocannonRequest } from 'autocannon';
 import {
   directTarget,
   fastifyProxyTarget,
+  goReverseProxyTarget,
   haproxyTarget,
   httpProxyTarget,
   nginxTarget,
@@ -40,7 +41,16 @@ export const ACCESS_LOG_THREAD: Record<string, unknown> = { logging: { level: 'w
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 
 function peers(): TargetSpec[] {
-  return [directTarget(), switchyardTarget(), httpProxyTarget(), fastifyProxyTarget(), undiciBaselineTarget(), nginxTarget(), haproxyTarget()];
+  return [
+    directTarget(),
+    switchyardTarget(),
+    httpProxyTarget(),
+    fastifyProxyTarget(),
+    undiciBaselineTarget(),
+    nginxTarget(),
+    haproxyTarget(),
+    goReverseProxyTarget(),
+  ];
 }
 
 /** 10,000 routes: half host-less, half on their own host, prefixes of three shapes. */
