@@ -75,6 +75,17 @@ export interface SwitchyardTargetOptions {
   configFragment?: Record<string, unknown>;
   /** Like configFragment, for settings that need the run's ports (e.g. an OTLP endpoint on the bench upstream). */
   configFragmentFor?: (ctx: TargetContext) => Record<string, unknown>;
+  /**
+   * Run with the settings a plain `switchyard start` has that benchmarks otherwise turn off: the
+   * admin listener (on a free loopback port, with its traffic-history sampler) and the services
+   * file watcher. The process log then goes to a folder of its own, so that its writes are not
+   * events in the folder the watcher watches.
+   */
+  productDefaults?: boolean;
+  /** The CLI to run (default: this tree's dist/cli/switchyard.js), e.g. another build to compare with. */
+  entry?: string;
+  /** Node flags for this target only (after the run's own). */
+  nodeFlags?: readonly string[];
 }
 
 /** Switchyard as users run it: the built CLI with a generated config in a temp folder. */
@@ -99,10 +110,11 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
         ...(r.extra?.backends === undefined ? { service: r.service } : {}),
         ...r.extra,
       }));
+      const defaults = options.productDefaults === true;
       const config = {
         listeners: [{ name: 'bench', address: '127.0.0.1', port }],
-        admin: { enabled: false },
-        registry: { type: 'file', path: 'services.yaml', watch: false },
+        admin: defaults ? { enabled: true, port: await freePort() } : { enabled: false },
+        registry: { type: 'file', path: 'services.yaml', watch: defaults },
         routes,
         logging: { level: 'warn' },
         ...options.configFragment,
@@ -110,10 +122,12 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
       };
       await writeFile(join(dir, 'services.yaml'), stringify({ services: servicesDoc }));
       await writeFile(join(dir, 'config.yaml'), stringify(config));
+      const logDir = defaults ? join(dir, 'log') : dir;
+      if (defaults) await mkdir(logDir, { recursive: true });
       const proc = spawnLogged({
         command: process.execPath,
-        args: [...ctx.switchyardNodeFlags, join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
-        logFile: join(dir, 'switchyard.log'),
+        args: [...ctx.switchyardNodeFlags, ...(options.nodeFlags ?? []), options.entry ?? join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        logFile: join(logDir, 'switchyard.log'),
         ipc: ctx.switchyardIpc ?? false,
       });
       return started(proc, `http://127.0.0.1:${port}`, ctx.probePath);

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:latency`: tail latency under an open-loop load (bench/lib/open-loop.ts). Finds
+ * each target's closed-loop maximum quickly, then offers every target the same fixed rate (by
+ * default half of Switchyard's maximum), targets interleaved round by round, and reports
+ * p50/p90/p99/p99.9/max from when each request was due, the latency added to the direct path,
+ * the late requests and the generator's own send lag and CPU. Writes
+ * bench/results/latency-<timestamp>.md and .json and prints the markdown.
+ *
+ * Options:
+ *   --rate <n>            offered req/s (repeatable or comma-separated); default: --fraction of Switchyard's maximum
+ *   --fraction <x>        share of Switchyard's maximum to offer when no --rate (default 0.5)
+ *   --max-seconds <s>     closed-loop seconds per target to find its maximum (default 3; 0: skip, needs --rate)
+ *   --duration <s>        measured seconds per target and round (default 15)
+ *   --warmup <s>          unmeasured open-loop seconds before each measurement (default 3)
+ *   --rounds <n>          interleaved rounds, each starting one target later (default 3)
+ *   --connections <n>     keep-alive connections of the generator (default 64)
+ *   --target <name>       targets (repeatable; default direct, switchyard, switchyard-no-log, undici-baseline, nginx)
+ *   --compare <label>=<cli.js>  also run another Switchyard build (its dist/cli/switchyard.js) as
+ *                         "switchyard@<label>" with the defaults, and "switchyard-no-log@<label>" (repeatable)
+ *   --switchyard-flag <f> node flag for every Switchyard process (repeatable), e.g. --trace-gc
+ *   --keep-logs           keep the scratch folder with every process's log (path printed)
+ *   --path <path>         request path (default /bench/1k)
+ *   --upstream-workers <n> bench upstream processes (default 2)
+ *
+ * Targets: direct; switchyard (the product's defaults: access log on, metrics recorded, admin
+ * listener with its traffic-history sampler, services file watched); switchyard-no-log (the same,
+ * access log off); switchyard-log-thread (logging.accessLogThread); undici-baseline; nginx
+ * (1 worker); haproxy (1 thread); go-reverse-proxy (GOMAXPROCS=1); http-proxy; fastify-http-proxy.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startUpstream } from './lib/bench-upstream.js';
+import { latencyMarkdown, runLatencyScenario, type LatencyOptions } from './lib/latency-scenario.js';
+import { describeMachine } from './lib/machine.js';
+import { ACCESS_LOG_THREAD, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import {
+  directTarget,
+  fastifyProxyTarget,
+  goReverseProxyTarget,
+  haproxyTarget,
+  httpProxyTarget,
+  nginxTarget,
+  switchyardTarget,
+  undiciBaselineTarget,
+  type TargetSpec,
+} from './lib/targets.js';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', multiple: true },
+    fraction: { type: 'string', default: '0.5' },
+    'max-seconds': { type: 'string', default: '3' },
+    duration: { type: 'string', default: '15' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '64' },
+    target: { type: 'string', multiple: true },
+    compare: { type: 'string', multiple: true },
+    'switchyard-flag': { type: 'string', multiple: true },
+    'keep-logs': { type: 'boolean', default: false },
+    path: { type: 'string', default: '/bench/1k' },
+    'upstream-workers': { type: 'string', default: '2' },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`bench:latency: ${message}\n`);
+  process.exit(2);
+}
+
+function number(name: string, text: string, { integer = false, zero = false } = {}): number {
+  const v = Number(text);
+  if (!Number.isFinite(v) || v < 0 || (!zero && v === 0) || (integer && !Number.isInteger(v))) fail(`--${name} must be a ${integer ? 'whole ' : ''}number ${zero ? '≥ 0' : '> 0'}, got "${text}"`);
+  return v;
+}
+
+const rates = values.rate === undefined ? null : values.rate.flatMap((r) => r.split(',')).filter((r) => r !== '').map((r) => number('rate', r));
+const fraction = number('fraction', values.fraction);
+const maxSeconds = number('max-seconds', values['max-seconds'], { zero: true });
+if (rates === null && maxSeconds === 0) fail('--max-seconds 0 needs --rate (the rate is otherwise derived from the measured maximum)');
+const options: Omit<LatencyOptions, 'log'> = {
+  request: { method: 'GET', path: values.path },
+  rates,
+  fraction,
+  maxSeconds,
+  durationSeconds: number('duration', values.duration),
+  warmupSeconds: number('warmup', values.warmup, { zero: true }),
+  rounds: number('rounds', values.rounds, { integer: true }),
+  connections: number('connections', values.connections, { integer: true }),
+};
+const upstreamWorkers = number('upstream-workers', values['upstream-workers'], { integer: true });
+
+const CATALOGUE: Record<string, () => TargetSpec> = {
+  direct: directTarget,
+  switchyard: () => switchyardTarget({ productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }),
+  'switchyard-no-log': () => switchyardTarget({ name: 'switchyard-no-log', productDefaults: true, configFragment: OBSERVABILITY_OFF }),
+  'switchyard-log-thread': () => switchyardTarget({ name: 'switchyard-log-thread', productDefaults: true, configFragment: ACCESS_LOG_THREAD }),
+  'undici-baseline': () => undiciBaselineTarget(),
+  nginx: () => nginxTarget(),
+  haproxy: () => haproxyTarget(),
+  'go-reverse-proxy': goReverseProxyTarget,
+  'http-proxy': () => httpProxyTarget(),
+  'fastify-http-proxy': () => fastifyProxyTarget(),
+};
+const DEFAULT_TARGETS = ['direct', 'switchyard', 'switchyard-no-log', 'undici-baseline', 'nginx'];
+const names = values.target === undefined ? DEFAULT_TARGETS : values.target.flatMap((t) => t.split(',')).filter((t) => t !== '');
+const unknown = names.filter((n) => CATALOGUE[n] === undefined);
+if (unknown.length > 0) fail(`unknown target ${unknown.join(', ')}; choose from ${Object.keys(CATALOGUE).join(', ')}`);
+const specs = names.map((n) => CATALOGUE[n]!());
+for (const c of values.compare ?? []) {
+  const eq = c.indexOf('=');
+  if (eq <= 0) fail(`--compare takes <label>=<path of a built dist/cli/switchyard.js>, got "${c}"`);
+  const label = c.slice(0, eq);
+  const entry = resolve(c.slice(eq + 1));
+  if (!existsSync(entry)) fail(`--compare ${label}: ${entry} does not exist (build that tree first: npx tsc -p tsconfig.build.json)`);
+  specs.push(switchyardTarget({ name: `switchyard@${label}`, entry, productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }));
+  specs.push(switchyardTarget({ name: `switchyard-no-log@${label}`, entry, productDefaults: true, configFragment: OBSERVABILITY_OFF }));
+}
+
+function log(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+const machine = describeMachine();
+const startedAt = new Date();
+const command = `npm run bench:latency -- ${process.argv.slice(2).join(' ')}`.trim();
+log('bench:latency: building Switchyard (tsc -p tsconfig.build.json)');
+execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
+const workDir = await mkdtemp(join(tmpdir(), 'switchyard-latency-'));
+const upstream = await startUpstream(root, workDir, 1, upstreamWorkers);
+let markdown: string;
+let json: string;
+try {
+  const report = await runLatencyScenario(specs, { root, workDir, upstreamPorts: upstream.ports, probePath: values.path, switchyardNodeFlags: values['switchyard-flag'] ?? [] }, { ...options, log });
+  const loadAtEnd = Math.round(loadavg()[0]! * 100) / 100;
+  markdown = [
+    `## Latency under open-loop load, ${startedAt.toISOString()}`,
+    '',
+    `Command: \`${command}\``,
+    '',
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average ${machine.loadAverage} at start, ${loadAtEnd} at the end. Load generator, proxies and upstream (${upstreamWorkers} processes) share the machine; on a machine shared with other work, compare targets within a round and as ratios.`,
+    '',
+    ...latencyMarkdown(report, options),
+  ].join('\n');
+  json = `${JSON.stringify({ machine, command, startedAt, loadAverageAtEnd: loadAtEnd, options, report }, null, 2)}\n`;
+} finally {
+  await upstream.stop();
+  if (values['keep-logs']) log(`bench:latency: logs kept in ${workDir}`);
+  else await rm(workDir, { recursive: true, force: true });
+}
+const resultsDir = join(root, 'bench/results');
+await mkdir(resultsDir, { recursive: true });
+const stamp = `latency-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
+await writeFile(join(resultsDir, `${stamp}.md`), `${markdown}\n`);
+await writeFile(join(resultsDir, `${stamp}.json`), json);
+process.stdout.write(`${markdown}\n`);
+log(`bench:latency: results in bench/results/${stamp}.md and .json`);

@@ -1,0 +1,203 @@
+/**
+ * The latency scenario of `npm run bench:latency`: every target loaded by the open-loop
+ * generator (bench/lib/open-loop.ts) at the same fixed rate, targets interleaved round by
+ * round (each round starts one target later), so that a shared machine's slow moments fall on
+ * every target alike. Reports p50…max and the latency added to the direct path, per round and
+ * as medians over rounds.
+ */
+import { runOpenLoop, type OpenLoopRequest, type OpenLoopResult, type Percentiles } from './open-loop.js';
+import { saturate } from './load.js';
+import { median } from './median.js';
+import type { RunningTarget, TargetContext, TargetSpec } from './targets.js';
+
+export interface LatencyOptions {
+  request: OpenLoopRequest;
+  /** Offered rates; null: `fraction` of Switchyard's closed-loop maximum measured first. */
+  rates: number[] | null;
+  fraction: number;
+  /** Seconds of closed-loop load per target to find its maximum (0: not measured; needs rates). */
+  maxSeconds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  rounds: number;
+  connections: number;
+  log: (line: string) => void;
+}
+
+/** One measured open-loop run, without the per-request samples. */
+export type LatencyRun = Omit<OpenLoopResult, 'samples'>;
+
+export interface LatencyTargetReport {
+  target: string;
+  rounds: LatencyRun[];
+  /** Medians over rounds. */
+  median: Percentiles & { achievedRps: number; late: number; waitedForConnection: number; errors: number; sendLagP99: number; generatorCpuPercent: number };
+  /** Median over rounds of (this target − direct in the same round), ms; null for direct or without it. */
+  added: { p50: number; p99: number; p999: number; max: number } | null;
+}
+
+export interface LatencyRateReport {
+  rate: number;
+  targets: LatencyTargetReport[];
+}
+
+export interface LatencyReport {
+  /** Closed-loop requests/s per target (autocannon, `connections` connections), when measured. */
+  maxRps: Record<string, number>;
+  /** Switchyard's maximum the rate was derived from, and the fraction. */
+  rateFrom: { target: string; maxRps: number; fraction: number } | null;
+  rates: LatencyRateReport[];
+  skipped: { target: string; reason: string }[];
+}
+
+/** The Switchyard target the rate is derived from: "switchyard" if present, else the first whose name starts so. */
+function switchyardOf(names: readonly string[]): string | undefined {
+  return names.includes('switchyard') ? 'switchyard' : names.find((n) => n.startsWith('switchyard'));
+}
+
+export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: TargetContext, options: LatencyOptions): Promise<LatencyReport> {
+  const { log } = options;
+  const running: { name: string; target: RunningTarget }[] = [];
+  const report: LatencyReport = { maxRps: {}, rateFrom: null, rates: [], skipped: [] };
+  try {
+    for (const spec of specs) {
+      const started = await spec.start(ctx);
+      if (typeof started === 'string') {
+        log(`[latency] ${spec.name} skipped: ${started}`);
+        report.skipped.push({ target: spec.name, reason: started });
+      } else {
+        running.push({ name: spec.name, target: started });
+      }
+    }
+    const reference = switchyardOf(running.map((r) => r.name));
+    if (options.maxSeconds > 0) {
+      for (const { name, target } of running) {
+        const r = await saturate(target.url, { requests: [toAutocannon(options.request)], connections: options.connections }, options.maxSeconds, 1);
+        report.maxRps[name] = r.rps;
+        log(`[latency] ${name}: maximum ${r.rps.toFixed(0)} req/s (closed loop, ${options.connections} connections, ${options.maxSeconds} s)`);
+      }
+    }
+    let rates = options.rates;
+    if (rates === null) {
+      if (reference === undefined || report.maxRps[reference] === undefined) throw new Error('no --rate given and no Switchyard target whose maximum was measured to derive it from');
+      const max = report.maxRps[reference]!;
+      report.rateFrom = { target: reference, maxRps: max, fraction: options.fraction };
+      rates = [Math.max(1, Math.round(max * options.fraction))];
+    }
+    const runs = new Map<string, LatencyRun[]>();
+    const key = (rate: number, name: string) => `${rate}\u0000${name}`;
+    for (let round = 0; round < options.rounds; round++) {
+      const order = running.map((_, i) => running[(i + round) % running.length]!);
+      for (const rate of rates) {
+        for (const { name, target } of order) {
+          const base = { url: target.url, request: options.request, rate, connections: options.connections };
+          if (options.warmupSeconds > 0) await runOpenLoop({ ...base, durationSeconds: options.warmupSeconds });
+          const { samples: _dropped, ...result } = await runOpenLoop({ ...base, durationSeconds: options.durationSeconds });
+          (runs.get(key(rate, name)) ?? runs.set(key(rate, name), []).get(key(rate, name))!).push(result);
+          const l = result.latency;
+          log(
+            `[latency] round ${round + 1}, ${rate} req/s, ${name}: p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} p99.9 ${l.p999.toFixed(2)} max ${l.max.toFixed(2)} ms; ` +
+              `late ${result.late}, waited ${result.waitedForConnection}, errors ${result.errors}; generator send lag p99 ${result.sendLag.p99.toFixed(2)} ms, CPU ${result.generatorCpu.percentOfCore.toFixed(0)} %`,
+          );
+        }
+      }
+    }
+    for (const rate of rates) {
+      const direct = runs.get(key(rate, 'direct'));
+      const targets: LatencyTargetReport[] = [];
+      for (const { name } of running) {
+        const rs = runs.get(key(rate, name))!;
+        const m = (f: (r: LatencyRun) => number) => median(rs.map(f));
+        const addedBy = (f: (p: Percentiles) => number) => median(rs.map((r, i) => f(r.latency) - f(direct![i]!.latency)));
+        targets.push({
+          target: name,
+          rounds: rs,
+          median: {
+            p50: m((r) => r.latency.p50),
+            p90: m((r) => r.latency.p90),
+            p99: m((r) => r.latency.p99),
+            p999: m((r) => r.latency.p999),
+            max: m((r) => r.latency.max),
+            mean: m((r) => r.latency.mean),
+            achievedRps: m((r) => r.achievedRps),
+            late: m((r) => r.late),
+            waitedForConnection: m((r) => r.waitedForConnection),
+            errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
+            sendLagP99: m((r) => r.sendLag.p99),
+            generatorCpuPercent: m((r) => r.generatorCpu.percentOfCore),
+          },
+          added: direct === undefined || name === 'direct' ? null : { p50: addedBy((p) => p.p50), p99: addedBy((p) => p.p99), p999: addedBy((p) => p.p999), max: addedBy((p) => p.max) },
+        });
+      }
+      report.rates.push({ rate, targets });
+    }
+  } finally {
+    await Promise.all(running.map((r) => r.target.stop()));
+  }
+  return report;
+}
+
+function toAutocannon(request: OpenLoopRequest): { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: Buffer } {
+  return {
+    method: (request.method ?? (request.body ? 'POST' : 'GET')) as 'GET' | 'POST',
+    path: request.path,
+    ...(request.headers ? { headers: request.headers } : {}),
+    ...(request.body ? { body: request.body } : {}),
+  };
+}
+
+const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
+const signed = (v: number) => (Number.isFinite(v) ? (v >= 0 ? `+${v.toFixed(2)}` : v.toFixed(2)) : '—');
+
+/** Markdown of a latency report: per rate, one table of medians and one of every round. */
+export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOptions, 'durationSeconds' | 'warmupSeconds' | 'rounds' | 'connections'>): string[] {
+  const out: string[] = [];
+  if (report.rateFrom) {
+    out.push(`Rate: ${report.rateFrom.fraction} × ${report.rateFrom.target}'s closed-loop maximum of ${report.rateFrom.maxRps.toFixed(0)} req/s.`, '');
+  }
+  if (Object.keys(report.maxRps).length > 0) {
+    out.push('| target | closed-loop max req/s |', '|---|---:|');
+    for (const [t, v] of Object.entries(report.maxRps)) out.push(`| ${t} | ${v.toFixed(0)} |`);
+    out.push('');
+  }
+  for (const { rate, targets } of report.rates) {
+    out.push(
+      `### ${rate} req/s offered, open loop`,
+      '',
+      `${options.durationSeconds} s measured per target after ${options.warmupSeconds} s unmeasured, ${options.connections} keep-alive connections, ${options.rounds} interleaved round(s); latency from when each request was due, ms, medians over rounds; "added" = the median over rounds of (target − direct in the same round).`,
+      '',
+      '| target | % of its max | achieved req/s | p50 | p90 | p99 | p99.9 | max | added p50 | added p99 | added p99.9 | added max | late | waited for a connection | errors | generator: send lag p99 ms, CPU % |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const t of targets) {
+      const m = t.median;
+      const max = report.maxRps[t.target];
+      out.push(
+        `| ${[
+          t.target,
+          max ? `${((100 * rate) / max).toFixed(0)} %` : '—',
+          m.achievedRps.toFixed(0),
+          f2(m.p50),
+          f2(m.p90),
+          f2(m.p99),
+          f2(m.p999),
+          f2(m.max),
+          t.added ? signed(t.added.p50) : '—',
+          t.added ? signed(t.added.p99) : '—',
+          t.added ? signed(t.added.p999) : '—',
+          t.added ? signed(t.added.max) : '—',
+          m.late.toFixed(0),
+          m.waitedForConnection.toFixed(0),
+          String(m.errors),
+          `${f2(m.sendLagP99)}, ${m.generatorCpuPercent.toFixed(0)}`,
+        ].join(' | ')} |`,
+      );
+    }
+    out.push('', 'Every round (p99 / p99.9 / max, ms):', '', `| target | ${targets[0]!.rounds.map((_, i) => `round ${i + 1}`).join(' | ')} |`, `|---|${targets[0]!.rounds.map(() => '---:').join('|')}|`);
+    for (const t of targets) out.push(`| ${t.target} | ${t.rounds.map((r) => `${f2(r.latency.p99)} / ${f2(r.latency.p999)} / ${f2(r.latency.max)}`).join(' | ')} |`);
+    out.push('');
+  }
+  for (const s of report.skipped) out.push(`- skipped ${s.target}: ${s.reason}`);
+  if (report.skipped.length > 0) out.push('');
+  return out;
+}
