@@ -18,6 +18,9 @@
  *   --compare <label>=<cli.js>  also run another Switchyard build (its dist/cli/switchyard.js) as
  *                         "switchyard@<label>" with the defaults, and "switchyard-no-log@<label>" (repeatable)
  *   --switchyard-flag <f> node flag for every Switchyard process (repeatable), e.g. --trace-gc
+ *   --probe               preload bench/lib/stall-probe.mjs into every Switchyard process: each
+ *                         measured run then reports its event-loop delay, utilisation and GC pauses,
+ *                         and what the requests of --slow-ms (default 10) or more overlapped
  *   --keep-logs           keep the scratch folder with every process's log (path printed)
  *   --path <path>         request path (default /bench/1k)
  *   --upstream-workers <n> bench upstream processes (default 2)
@@ -64,6 +67,8 @@ const { values } = parseArgs({
     compare: { type: 'string', multiple: true },
     'switchyard-flag': { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
+    probe: { type: 'boolean', default: false },
+    'slow-ms': { type: 'string', default: '10' },
     path: { type: 'string', default: '/bench/1k' },
     'upstream-workers': { type: 'string', default: '2' },
   },
@@ -84,7 +89,7 @@ const rates = values.rate === undefined ? null : values.rate.flatMap((r) => r.sp
 const fraction = number('fraction', values.fraction);
 const maxSeconds = number('max-seconds', values['max-seconds'], { zero: true });
 if (rates === null && maxSeconds === 0) fail('--max-seconds 0 needs --rate (the rate is otherwise derived from the measured maximum)');
-const options: Omit<LatencyOptions, 'log'> = {
+const options: Omit<LatencyOptions, 'log' | 'probeDir'> = {
   request: { method: 'GET', path: values.path },
   rates,
   fraction,
@@ -93,6 +98,7 @@ const options: Omit<LatencyOptions, 'log'> = {
   warmupSeconds: number('warmup', values.warmup, { zero: true }),
   rounds: number('rounds', values.rounds, { integer: true }),
   connections: number('connections', values.connections, { integer: true }),
+  slowMs: number('slow-ms', values['slow-ms']),
 };
 const upstreamWorkers = number('upstream-workers', values['upstream-workers'], { integer: true });
 
@@ -137,7 +143,16 @@ const upstream = await startUpstream(root, workDir, 1, upstreamWorkers);
 let markdown: string;
 let json: string;
 try {
-  const report = await runLatencyScenario(specs, { root, workDir, upstreamPorts: upstream.ports, probePath: values.path, switchyardNodeFlags: values['switchyard-flag'] ?? [] }, { ...options, log });
+  let probeDir: string | null = null;
+  const nodeFlags = [...(values['switchyard-flag'] ?? [])];
+  if (values.probe) {
+    probeDir = join(workDir, 'stall-probe');
+    await mkdir(probeDir);
+    // Inherited by the processes this one starts (spawnLogged passes process.env on).
+    process.env.BENCH_STALL_PROBE_DIR = probeDir;
+    nodeFlags.push('--import', join(root, 'bench/lib/stall-probe.mjs'));
+  }
+  const report = await runLatencyScenario(specs, { root, workDir, upstreamPorts: upstream.ports, probePath: values.path, switchyardNodeFlags: nodeFlags }, { ...options, probeDir, log });
   const loadAtEnd = Math.round(loadavg()[0]! * 100) / 100;
   markdown = [
     `## Latency under open-loop load, ${startedAt.toISOString()}`,

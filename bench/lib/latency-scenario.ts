@@ -5,6 +5,9 @@
  * every target alike. Reports p50…max and the latency added to the direct path, per round and
  * as medians over rounds.
  */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { runOpenLoop, type OpenLoopRequest, type OpenLoopResult, type Percentiles } from './open-loop.js';
 import { saturate } from './load.js';
 import { median } from './median.js';
@@ -21,11 +24,72 @@ export interface LatencyOptions {
   warmupSeconds: number;
   rounds: number;
   connections: number;
+  /**
+   * Folder where Switchyard processes started with bench/lib/stall-probe.mjs write their
+   * windows (BENCH_STALL_PROBE_DIR); each measured run of a probed target then carries the
+   * event-loop delay and GC pauses of that run. Null: no probe.
+   */
+  probeDir: string | null;
+  /** With the probe: requests at least this slow are attributed to what overlapped them. */
+  slowMs: number;
   log: (line: string) => void;
 }
 
-/** One measured open-loop run, without the per-request samples. */
-export type LatencyRun = Omit<OpenLoopResult, 'samples'>;
+/** What bench/lib/stall-probe.mjs measured in a target process over one measured run. */
+export interface ProbeWindow {
+  windowMs: number;
+  eventLoopUtilization: number;
+  cpuMs: number;
+  loopDelayMs: { p50: number; p99: number; p999: number; max: number; samples: number; resolutionMs: number };
+  gc: Record<string, { count: number; totalMs: number; maxMs: number }>;
+  startEpochMs: number;
+  /** GC pauses of 2 ms or more: when (ms since the epoch) and how long. */
+  longPauses: { kind: string; at: number; ms: number }[];
+  /** Gaps of 5 ms or more in the probe's interval timer, and the process's CPU time during each. */
+  gaps: { at: number; ms: number; cpuMs: number }[];
+}
+
+/**
+ * What the slow requests of a probed run overlapped: each request of `thresholdMs` or more (due →
+ * response) is put in the first class whose event overlaps its interval: a GC pause of the
+ * target; a gap in its event loop during which it used CPU (JavaScript or GC work not reported
+ * as a pause); a gap during which it hardly ran (under half the gap's CPU: the machine's other
+ * work, or a system call); none of these (queueing behind other requests, the upstream, the
+ * generator).
+ */
+export interface TailAttribution {
+  thresholdMs: number;
+  slow: number;
+  gcPause: number;
+  busyGap: number;
+  notRunningGap: number;
+  unexplained: number;
+}
+
+export function attributeTail(result: OpenLoopResult, probe: ProbeWindow, thresholdMs: number): TailAttribution {
+  const out: TailAttribution = { thresholdMs, slow: 0, gcPause: 0, busyGap: 0, notRunningGap: 0, unexplained: 0 };
+  const latency = result.samples?.latency;
+  if (latency === undefined) return out;
+  const overlaps = (from: number, to: number, at: number, ms: number) => at < to && at + ms > from;
+  for (let i = 0; i < latency.length; i++) {
+    const l = latency[i]!;
+    if (!(l >= thresholdMs)) continue;
+    out.slow++;
+    const due = result.startEpochMs + i * result.intervalMs;
+    const done = due + l;
+    if (probe.longPauses.some((p) => overlaps(due, done, p.at, p.ms))) out.gcPause++;
+    else {
+      const gap = probe.gaps.find((g) => overlaps(due, done, g.at, g.ms));
+      if (gap === undefined) out.unexplained++;
+      else if (gap.cpuMs >= gap.ms / 2) out.busyGap++;
+      else out.notRunningGap++;
+    }
+  }
+  return out;
+}
+
+/** One measured open-loop run, without the per-request samples; with the target's probe window when probed. */
+export type LatencyRun = Omit<OpenLoopResult, 'samples'> & { probe?: ProbeWindow; tail?: TailAttribution };
 
 export interface LatencyTargetReport {
   target: string;
@@ -92,13 +156,23 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
         for (const { name, target } of order) {
           const base = { url: target.url, request: options.request, rate, connections: options.connections };
           if (options.warmupSeconds > 0) await runOpenLoop({ ...base, durationSeconds: options.warmupSeconds });
-          const { samples: _dropped, ...result } = await runOpenLoop({ ...base, durationSeconds: options.durationSeconds });
+          const probe = options.probeDir !== null && name.startsWith('switchyard') ? probeOf(target, options.probeDir) : null;
+          await probe?.window(); // starts the window
+          const full = await runOpenLoop({ ...base, durationSeconds: options.durationSeconds, keepSamples: probe !== null });
+          const { samples: _dropped, ...measured } = full;
+          const result: LatencyRun = measured;
+          if (probe) {
+            result.probe = await probe.window();
+            result.tail = attributeTail(full, result.probe, options.slowMs);
+          }
           (runs.get(key(rate, name)) ?? runs.set(key(rate, name), []).get(key(rate, name))!).push(result);
           const l = result.latency;
           log(
             `[latency] round ${round + 1}, ${rate} req/s, ${name}: p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} p99.9 ${l.p999.toFixed(2)} max ${l.max.toFixed(2)} ms; ` +
               `late ${result.late}, waited ${result.waitedForConnection}, errors ${result.errors}; generator send lag p99 ${result.sendLag.p99.toFixed(2)} ms, CPU ${result.generatorCpu.percentOfCore.toFixed(0)} %`,
           );
+          if (result.probe) log(`[latency]   ${name} probe: ${describeProbe(result.probe)}`);
+          if (result.tail) log(`[latency]   ${name} requests ≥ ${result.tail.thresholdMs} ms: ${describeTail(result.tail)}`);
         }
       }
     }
@@ -137,6 +211,46 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
   return report;
 }
 
+/**
+ * The probe of a target started with stall-probe.mjs: `window()` signals SIGUSR2 and resolves
+ * with the line the process appended for the window that just ended.
+ */
+function probeOf(target: RunningTarget, dir: string): { window(): Promise<ProbeWindow> } | null {
+  const pid = target.process?.child.pid;
+  if (pid === undefined) return null;
+  const file = join(dir, `stall-probe-${pid}.jsonl`);
+  const lines = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+  return {
+    async window() {
+      const before = (await lines()).length;
+      process.kill(pid, 'SIGUSR2');
+      for (let waited = 0; waited < 5_000; waited += 20) {
+        const now = await lines();
+        if (now.length > before) return JSON.parse(now[now.length - 1]!) as ProbeWindow;
+        await delay(20);
+      }
+      throw new Error(`process ${pid} wrote no stall-probe window to ${file} within 5 s of SIGUSR2 (was it started with --import bench/lib/stall-probe.mjs and BENCH_STALL_PROBE_DIR?)`);
+    },
+  };
+}
+
+const GC_KINDS = ['scavenge', 'markCompact', 'incremental', 'weakCallbacks', 'other'] as const;
+
+/** One line: loop delay, utilisation, CPU and GC pauses of a probe window. */
+export function describeProbe(p: ProbeWindow): string {
+  const gc = GC_KINDS.filter((k) => p.gc[k] !== undefined)
+    .map((k) => `${k} ${p.gc[k]!.count}× ${p.gc[k]!.totalMs.toFixed(0)} ms (max ${p.gc[k]!.maxMs.toFixed(1)})`)
+    .join(', ');
+  return (
+    `loop delay p99 ${p.loopDelayMs.p99} p99.9 ${p.loopDelayMs.p999} max ${p.loopDelayMs.max} ms; ELU ${p.eventLoopUtilization}; CPU ${p.cpuMs} ms in ${p.windowMs} ms; ` +
+    `GC ${gc || 'none'}; pauses ≥ 2 ms: ${p.longPauses.length}`
+  );
+}
+
+export function describeTail(t: TailAttribution): string {
+  return `${t.slow}; overlapping a GC pause ${t.gcPause}, a busy loop gap ${t.busyGap}, a gap while not running ${t.notRunningGap}, none ${t.unexplained}`;
+}
+
 function toAutocannon(request: OpenLoopRequest): { method: 'GET' | 'POST'; path: string; headers?: Record<string, string>; body?: Buffer } {
   return {
     method: (request.method ?? (request.body ? 'POST' : 'GET')) as 'GET' | 'POST',
@@ -150,7 +264,7 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
 const signed = (v: number) => (Number.isFinite(v) ? (v >= 0 ? `+${v.toFixed(2)}` : v.toFixed(2)) : '—');
 
 /** Markdown of a latency report: per rate, one table of medians and one of every round. */
-export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOptions, 'durationSeconds' | 'warmupSeconds' | 'rounds' | 'connections'>): string[] {
+export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOptions, 'durationSeconds' | 'warmupSeconds' | 'rounds' | 'connections' | 'slowMs'>): string[] {
   const out: string[] = [];
   if (report.rateFrom) {
     out.push(`Rate: ${report.rateFrom.fraction} × ${report.rateFrom.target}'s closed-loop maximum of ${report.rateFrom.maxRps.toFixed(0)} req/s.`, '');
@@ -195,6 +309,29 @@ export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOpti
     }
     out.push('', 'Every round (p99 / p99.9 / max, ms):', '', `| target | ${targets[0]!.rounds.map((_, i) => `round ${i + 1}`).join(' | ')} |`, `|---|${targets[0]!.rounds.map(() => '---:').join('|')}|`);
     for (const t of targets) out.push(`| ${t.target} | ${t.rounds.map((r) => `${f2(r.latency.p99)} / ${f2(r.latency.p999)} / ${f2(r.latency.max)}`).join(' | ')} |`);
+    const probed = targets.filter((t) => t.rounds.some((r) => r.probe !== undefined));
+    if (probed.length > 0) {
+      out.push(
+        '',
+        'Inside the probed processes (bench/lib/stall-probe.mjs), every round: event-loop delay p99 / p99.9 / max ms; event-loop utilisation; GC: scavenges count / total ms / longest, mark-compacts count / total ms / longest; pauses ≥ 2 ms.',
+        '',
+        `| target | round | loop delay ms | ELU | scavenges | mark-compacts | pauses ≥ 2 ms | loop gaps ≥ 5 ms (busy / not running) | requests ≥ ${options.slowMs} ms: GC pause / busy gap / not-running gap / none |`,
+        '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      );
+      for (const t of probed) {
+        t.rounds.forEach((r, i) => {
+          const p = r.probe;
+          if (!p) return;
+          const g = (k: string) => (p.gc[k] ? `${p.gc[k]!.count} / ${p.gc[k]!.totalMs.toFixed(0)} / ${p.gc[k]!.maxMs.toFixed(1)}` : '0');
+          const busy = p.gaps.filter((x) => x.cpuMs >= x.ms / 2).length;
+          const a = r.tail;
+          out.push(
+            `| ${t.target} | ${i + 1} | ${p.loopDelayMs.p99} / ${p.loopDelayMs.p999} / ${p.loopDelayMs.max} | ${p.eventLoopUtilization} | ${g('scavenge')} | ${g('markCompact')} | ${p.longPauses.length} | ${busy} / ${p.gaps.length - busy} | ` +
+              (a ? `${a.slow}: ${a.gcPause} / ${a.busyGap} / ${a.notRunningGap} / ${a.unexplained}` : '—') + ' |',
+          );
+        });
+      }
+    }
     out.push('');
   }
   for (const s of report.skipped) out.push(`- skipped ${s.target}: ${s.reason}`);
