@@ -22,6 +22,9 @@
  *                         measured run then reports its event-loop delay, utilisation and GC pauses,
  *                         and what the requests of --slow-ms (default 10) or more overlapped
  *   --keep-logs           keep the scratch folder with every process's log (path printed)
+ *   --nice <n>            run the generator, upstream and targets at this scheduling priority
+ *                         (-20…19; below 0 needs root): on a machine shared with other work, a
+ *                         negative value keeps the others' processes from taking the cores mid-run
  *   --path <path>         request path (default /bench/1k)
  *   --upstream-workers <n> bench upstream processes (default 2)
  *
@@ -33,7 +36,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg, setPriority, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -69,6 +72,7 @@ const { values } = parseArgs({
     'keep-logs': { type: 'boolean', default: false },
     probe: { type: 'boolean', default: false },
     'slow-ms': { type: 'string', default: '10' },
+    nice: { type: 'string' },
     path: { type: 'string', default: '/bench/1k' },
     'upstream-workers': { type: 'string', default: '2' },
   },
@@ -133,6 +137,17 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
+if (values.nice !== undefined) {
+  const nice = Number(values.nice);
+  if (!Number.isInteger(nice) || nice < -20 || nice > 19) fail(`--nice must be a whole number from -20 to 19, got "${values.nice}"`);
+  try {
+    // Processes started from here on inherit it.
+    setPriority(nice);
+  } catch (err) {
+    fail(`--nice ${nice}: cannot set the priority (${(err as Error).message}); values below 0 need root`);
+  }
+}
+
 const machine = describeMachine();
 const startedAt = new Date();
 const command = `npm run bench:latency -- ${process.argv.slice(2).join(' ')}`.trim();
@@ -159,7 +174,7 @@ try {
     '',
     `Command: \`${command}\``,
     '',
-    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average ${machine.loadAverage} at start, ${loadAtEnd} at the end. Load generator, proxies and upstream (${upstreamWorkers} processes) share the machine; on a machine shared with other work, compare targets within a round and as ratios.`,
+    `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average ${machine.loadAverage} at start, ${loadAtEnd} at the end${values.nice === undefined ? '' : `; every process of the bench at nice ${values.nice}`}. Load generator, proxies and upstream (${upstreamWorkers} processes) share the machine; on a machine shared with other work, compare targets within a round and as ratios.`,
     '',
     ...latencyMarkdown(report, options),
   ].join('\n');
