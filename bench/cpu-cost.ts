@@ -11,15 +11,19 @@
  *   --warmup <n>       unmeasured requests first (default 10000)
  *   --connections <n>  concurrent connections (default 32)
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
- *   --target <name>    only these targets (repeatable): switchyard, switchyard-no-log,
- *                      switchyard-log-thread,
+ *   --target <name>    only these targets (repeatable): switchyard, switchyard-llhttp (the same
+ *                      with proxy.engine.listener: llhttp), switchyard-no-log, switchyard-log-thread,
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy,
  *                      go-reverse-proxy (Go's httputil.ReverseProxy, built at run time)
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
  *                      the median is reported (default 1)
+ *
+ * Ratios are to nginx and to the undici baseline in the same run, when they ran. Writes
+ * bench/results/cpu-<timestamp>.md and .json (with the 1-minute load average after every
+ * measurement) and prints the markdown.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -29,7 +33,7 @@ import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
 import { busiestThreadSeconds, treeCpuSeconds, treeThreadCpuSeconds } from './lib/process-cpu.js';
 import { fastifyProxyTarget, goReverseProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
-import { ACCESS_LOG_THREAD, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { ACCESS_LOG_THREAD, LLHTTP_LISTENER, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import { median } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,10 +47,21 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
   },
 });
-const requests = Number(values.requests);
-const warmup = Number(values.warmup);
-const connections = Number(values.connections);
-const rounds = Number(values.rounds);
+function fail(message: string): never {
+  process.stderr.write(`bench:cpu: ${message}\n`);
+  process.exit(2);
+}
+
+function count(name: string, text: string, { zero = false } = {}): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 0 || (!zero && v === 0)) fail(`--${name} must be a whole number ${zero ? '≥ 0' : '> 0'}, got "${text}"`);
+  return v;
+}
+
+const requests = count('requests', values.requests);
+const warmup = count('warmup', values.warmup, { zero: true });
+const connections = count('connections', values.connections);
+const rounds = count('rounds', values.rounds);
 
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 const SCENARIOS: Record<string, { probe: string; requests: AutocannonRequest[] }> = {
@@ -57,6 +72,7 @@ const SCENARIOS: Record<string, { probe: string; requests: AutocannonRequest[] }
 
 const TARGETS: TargetSpec[] = [
   switchyardTarget({ configFragment: OBSERVABILITY_ON ?? {} }),
+  switchyardTarget({ name: 'switchyard-llhttp', configFragment: LLHTTP_LISTENER }),
   switchyardTarget({ name: 'switchyard-no-log', configFragment: OBSERVABILITY_OFF }),
   switchyardTarget({ name: 'switchyard-log-thread', configFragment: ACCESS_LOG_THREAD }),
   undiciBaselineTarget(),
@@ -74,22 +90,36 @@ function load(url: string, amount: number, reqs: AutocannonRequest[]): Promise<{
 }
 
 const wantedScenarios = values.scenario && values.scenario.length > 0 ? values.scenario : ['get-1k'];
+const unknownScenarios = wantedScenarios.filter((name) => SCENARIOS[name] === undefined);
+if (unknownScenarios.length > 0) fail(`unknown scenario ${unknownScenarios.join(', ')}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
 const unknownTargets = (values.target ?? []).filter((name) => !TARGETS.some((t) => t.name === name));
-if (unknownTargets.length > 0) {
-  process.stderr.write(`bench:cpu: unknown target ${unknownTargets.join(', ')}; choose from ${TARGETS.map((t) => t.name).join(', ')}\n`);
-  process.exit(2);
-}
+if (unknownTargets.length > 0) fail(`unknown target ${unknownTargets.join(', ')}; choose from ${TARGETS.map((t) => t.name).join(', ')}`);
 const wantedTargets = values.target && values.target.length > 0 ? TARGETS.filter((t) => values.target!.includes(t.name)) : TARGETS;
 const workDir = await mkdtemp(join(tmpdir(), 'switchyard-cpu-'));
 execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
 const upstream = await startUpstream(root, workDir, 1, 2);
 const lines: string[] = [];
 const machine = describeMachine();
-lines.push(`# CPU time per request (${new Date().toISOString()})`, '', `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${process.version}. ${requests} measured requests per target after ${warmup} unmeasured, ${connections} connections, median of ${rounds} round(s).`, '');
+const startedAt = new Date();
+const command = `npm run bench:cpu -- ${process.argv.slice(2).join(' ')}`.trim();
+const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
+/** Per scenario and target, every round's figures and the 1-minute load average right after it. */
+const measured: Record<string, Record<string, { usPerRequest: number; busiestThreadUsPerRequest: number; requests: number; failed: number; loadAverage: number }[]>> = {};
+const skippedTargets: Record<string, Record<string, string>> = {};
+const loadAverages: number[] = [];
+lines.push(
+  `# CPU time per request (${startedAt.toISOString()})`,
+  '',
+  `Command: \`${command}\``,
+  '',
+  `Machine: ${machine.cpuModel}, ${machine.cores} cores, Node ${process.version}; load average ${machine.loadAverage} at start. ${requests} measured requests per target after ${warmup} unmeasured, ${connections} connections, median of ${rounds} round(s). CPU is each target's own process tree (user + system from /proc), so other work on the machine moves it far less than requests/s; it still moves some (caches, frequency, the loaded upstream), so compare targets of one run and as ratios.`,
+  '',
+);
 try {
   for (const name of wantedScenarios) {
-    const scenario = SCENARIOS[name];
-    if (scenario === undefined) throw new Error(`unknown scenario ${name}; choose from ${Object.keys(SCENARIOS).join(', ')}`);
+    const scenario = SCENARIOS[name]!;
+    const runs: (typeof measured)[string] = (measured[name] = {});
+    const skippedHere: Record<string, string> = (skippedTargets[name] = {});
     const results = new Map<string, number[]>();
     const busiestThread = new Map<string, number[]>();
     const skipped: string[] = [];
@@ -102,6 +132,7 @@ try {
         const started: RunningTarget | string = await spec.start({ root, workDir, upstreamPorts: upstream.ports, probePath: scenario.probe, switchyardNodeFlags: [] });
         if (typeof started === 'string') {
           skipped.push(spec.name);
+          skippedHere[spec.name] = started;
           process.stderr.write(`[${name}] ${spec.name} skipped: ${started}\n`);
           continue;
         }
@@ -119,31 +150,47 @@ try {
           const busiest = (busiestThreadSeconds(threadsBefore, threadsAfter) * 1e6) / r.ok;
           (results.get(spec.name) ?? results.set(spec.name, []).get(spec.name)!).push(micros);
           (busiestThread.get(spec.name) ?? busiestThread.set(spec.name, []).get(spec.name)!).push(busiest);
-          process.stderr.write(`[${name}] ${spec.name}: ${micros.toFixed(1)} µs CPU per request, busiest thread ${busiest.toFixed(1)}\n`);
+          const loadAverage = load1();
+          loadAverages.push(loadAverage);
+          (runs[spec.name] ??= []).push({ usPerRequest: micros, busiestThreadUsPerRequest: busiest, requests: r.ok, failed: r.bad, loadAverage });
+          process.stderr.write(`[${name}] ${spec.name}: ${micros.toFixed(1)} µs CPU per request, busiest thread ${busiest.toFixed(1)}; load average ${loadAverage}\n`);
         } finally {
           await started.stop();
         }
       }
     }
-    lines.push(`## ${name}`, '', '| target | µs CPU per request (median) | rounds | busiest thread, µs per request (median) | rounds |', '|---|---:|---|---:|---|');
-    const base = results.get('undici-baseline');
-    const baseMedian = base ? median(base) : NaN;
-    const baseThread = busiestThread.get('undici-baseline');
-    const baseThreadMedian = baseThread ? median(baseThread) : NaN;
+    lines.push(
+      `## ${name}`,
+      '',
+      '| target | µs CPU per request (median) | ÷ nginx | ÷ undici baseline | rounds | busiest thread, µs per request (median) | ÷ nginx | rounds |',
+      '|---|---:|---:|---:|---|---:|---:|---|',
+    );
+    const medianOf = (m: Map<string, number[]>, target: string) => {
+      const xs = m.get(target);
+      return xs ? median(xs) : NaN;
+    };
+    const ratio = (v: number, base: number) => (Number.isFinite(base) ? `${(v / base).toFixed(2)}×` : '—');
     for (const [target, xs] of results) {
       const m = median(xs);
-      const ratio = Number.isFinite(baseMedian) ? ` (${(m / baseMedian).toFixed(2)}× undici baseline)` : '';
       const ts = busiestThread.get(target)!;
       const tm = median(ts);
-      const threadRatio = Number.isFinite(baseThreadMedian) ? ` (${(tm / baseThreadMedian).toFixed(2)}×)` : '';
-      lines.push(`| ${target} | ${m.toFixed(1)}${ratio} | ${xs.map((x) => x.toFixed(1)).join(', ')} | ${tm.toFixed(1)}${threadRatio} | ${ts.map((x) => x.toFixed(1)).join(', ')} |`);
+      lines.push(
+        `| ${target} | ${m.toFixed(1)} | ${ratio(m, medianOf(results, 'nginx'))} | ${ratio(m, medianOf(results, 'undici-baseline'))} | ${xs.map((x) => x.toFixed(1)).join(', ')} | ${tm.toFixed(1)} | ${ratio(tm, medianOf(busiestThread, 'nginx'))} | ${ts.map((x) => x.toFixed(1)).join(', ')} |`,
+      );
     }
-    for (const s of skipped) lines.push(`| ${s} | skipped | |`);
+    for (const [target, reason] of Object.entries(skippedHere)) lines.push(`- skipped ${target}: ${reason}`);
     lines.push('');
   }
 } finally {
   await upstream.stop();
   await rm(workDir, { recursive: true, force: true });
 }
+const loadAtEnd = load1();
+lines.push(`Load average (1 min) after each measurement: ${loadAverages.length > 0 ? `${Math.min(...loadAverages)}–${Math.max(...loadAverages)}` : '—'}; ${loadAtEnd} at the end.`, '');
+const resultsDir = join(root, 'bench/results');
+await mkdir(resultsDir, { recursive: true });
+const stamp = `cpu-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
+await writeFile(join(resultsDir, `${stamp}.md`), `${lines.join('\n')}`);
+await writeFile(join(resultsDir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, loadAverageAtEnd: loadAtEnd, options: { requests, warmup, connections, rounds }, results: measured, skipped: skippedTargets }, null, 2)}\n`);
 process.stdout.write(`${lines.join('\n')}\n`);
-
+process.stderr.write(`bench:cpu: results in bench/results/${stamp}.md and .json\n`);

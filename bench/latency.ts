@@ -3,7 +3,8 @@
  * each target's closed-loop maximum quickly, then offers every target the same fixed rate (by
  * default half of Switchyard's maximum), targets interleaved round by round, and reports
  * p50/p90/p99/p99.9/max from when each request was due, the latency added to the direct path,
- * the late requests and the generator's own send lag and CPU. Writes
+ * each target's CPU per request over the measured run (/proc) and its ratio to nginx's, the late
+ * requests and the generator's own send lag and CPU. Writes
  * bench/results/latency-<timestamp>.md and .json and prints the markdown.
  *
  * Options:
@@ -14,7 +15,9 @@
  *   --warmup <s>          unmeasured open-loop seconds before each measurement (default 3)
  *   --rounds <n>          interleaved rounds, each starting one target later (default 3)
  *   --connections <n>     keep-alive connections of the generator (default 64)
- *   --target <name>       targets (repeatable; default direct, switchyard, switchyard-no-log, undici-baseline, nginx)
+ *   --target <name>       targets (repeatable; default direct, switchyard, switchyard-llhttp, nginx, haproxy,
+ *                         go-reverse-proxy: the node:http engine, the codec and the peers in one run;
+ *                         a peer that is not installed is skipped with the reason)
  *   --compare <label>=<cli.js>  also run another Switchyard build (its dist/cli/switchyard.js) as
  *                         "switchyard@<label>" with the defaults, and "switchyard-no-log@<label>" (repeatable)
  *   --switchyard-flag <f> node flag for every Switchyard process (repeatable), e.g. --trace-gc
@@ -30,7 +33,8 @@
  *
  * Targets: direct; switchyard (the product's defaults: access log on, metrics recorded, admin
  * listener with its traffic-history sampler, services file watched); switchyard-no-log (the same,
- * access log off); switchyard-log-thread (logging.accessLogThread); undici-baseline; nginx
+ * access log off); switchyard-llhttp (as switchyard, clients served by the llhttp codec:
+ * proxy.engine.listener: llhttp); switchyard-log-thread (logging.accessLogThread); undici-baseline; nginx
  * (1 worker); haproxy (1 thread); go-reverse-proxy (GOMAXPROCS=1); http-proxy; fastify-http-proxy.
  */
 import { execFileSync } from 'node:child_process';
@@ -43,7 +47,7 @@ import { parseArgs } from 'node:util';
 import { startUpstream } from './lib/bench-upstream.js';
 import { latencyMarkdown, runLatencyScenario, type LatencyOptions } from './lib/latency-scenario.js';
 import { describeMachine } from './lib/machine.js';
-import { ACCESS_LOG_THREAD, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { ACCESS_LOG_THREAD, LLHTTP_LISTENER, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import {
   directTarget,
   fastifyProxyTarget,
@@ -109,6 +113,7 @@ const upstreamWorkers = number('upstream-workers', values['upstream-workers'], {
 const CATALOGUE: Record<string, () => TargetSpec> = {
   direct: directTarget,
   switchyard: () => switchyardTarget({ productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }),
+  'switchyard-llhttp': () => switchyardTarget({ name: 'switchyard-llhttp', productDefaults: true, configFragment: LLHTTP_LISTENER }),
   'switchyard-no-log': () => switchyardTarget({ name: 'switchyard-no-log', productDefaults: true, configFragment: OBSERVABILITY_OFF }),
   'switchyard-log-thread': () => switchyardTarget({ name: 'switchyard-log-thread', productDefaults: true, configFragment: ACCESS_LOG_THREAD }),
   'undici-baseline': () => undiciBaselineTarget(),
@@ -118,7 +123,7 @@ const CATALOGUE: Record<string, () => TargetSpec> = {
   'http-proxy': () => httpProxyTarget(),
   'fastify-http-proxy': () => fastifyProxyTarget(),
 };
-const DEFAULT_TARGETS = ['direct', 'switchyard', 'switchyard-no-log', 'undici-baseline', 'nginx'];
+const DEFAULT_TARGETS = ['direct', 'switchyard', 'switchyard-llhttp', 'nginx', 'haproxy', 'go-reverse-proxy'];
 const names = values.target === undefined ? DEFAULT_TARGETS : values.target.flatMap((t) => t.split(',')).filter((t) => t !== '');
 const unknown = names.filter((n) => CATALOGUE[n] === undefined);
 if (unknown.length > 0) fail(`unknown target ${unknown.join(', ')}; choose from ${Object.keys(CATALOGUE).join(', ')}`);

@@ -6,11 +6,13 @@
  * as medians over rounds.
  */
 import { readFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { runOpenLoop, type OpenLoopRequest, type OpenLoopResult, type Percentiles } from './open-loop.js';
 import { saturate } from './load.js';
 import { median } from './median.js';
+import { treeCpuSeconds } from './process-cpu.js';
 import type { RunningTarget, TargetContext, TargetSpec } from './targets.js';
 
 export interface LatencyOptions {
@@ -88,14 +90,19 @@ export function attributeTail(result: OpenLoopResult, probe: ProbeWindow, thresh
   return out;
 }
 
-/** One measured open-loop run, without the per-request samples; with the target's probe window when probed. */
-export type LatencyRun = Omit<OpenLoopResult, 'samples'> & { probe?: ProbeWindow; tail?: TailAttribution };
+/**
+ * One measured open-loop run, without the per-request samples; with the target's probe window
+ * when probed. `targetCpuUsPerRequest`: user + system CPU of the target's process tree (/proc)
+ * over the run ÷ the responses (null for a target without a process of its own: direct).
+ * `loadAverage`: the machine's 1-minute load average right after the run.
+ */
+export type LatencyRun = Omit<OpenLoopResult, 'samples'> & { targetCpuUsPerRequest: number | null; loadAverage: number; probe?: ProbeWindow; tail?: TailAttribution };
 
 export interface LatencyTargetReport {
   target: string;
   rounds: LatencyRun[];
   /** Medians over rounds. */
-  median: Percentiles & { achievedRps: number; late: number; waitedForConnection: number; errors: number; sendLagP99: number; generatorCpuPercent: number };
+  median: Percentiles & { achievedRps: number; late: number; waitedForConnection: number; errors: number; sendLagP99: number; generatorCpuPercent: number; targetCpuUsPerRequest: number | null };
   /** Median over rounds of (this target − direct in the same round), ms; null for direct or without it. */
   added: { p50: number; p99: number; p999: number; max: number } | null;
 }
@@ -158,9 +165,17 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
           if (options.warmupSeconds > 0) await runOpenLoop({ ...base, durationSeconds: options.warmupSeconds });
           const probe = options.probeDir !== null && name.startsWith('switchyard') ? probeOf(target, options.probeDir) : null;
           await probe?.window(); // starts the window
+          const pid = target.process?.child.pid;
+          const cpuBefore = pid === undefined ? null : await treeCpuSeconds(pid);
           const full = await runOpenLoop({ ...base, durationSeconds: options.durationSeconds, keepSamples: probe !== null });
+          const cpuAfter = pid === undefined ? null : await treeCpuSeconds(pid);
           const { samples: _dropped, ...measured } = full;
-          const result: LatencyRun = measured;
+          const answered = measured.completed;
+          const result: LatencyRun = {
+            ...measured,
+            targetCpuUsPerRequest: cpuBefore === null || cpuAfter === null || answered <= 0 ? null : ((cpuAfter - cpuBefore) * 1e6) / answered,
+            loadAverage: Math.round(loadavg()[0]! * 100) / 100,
+          };
           if (probe) {
             result.probe = await probe.window();
             result.tail = attributeTail(full, result.probe, options.slowMs);
@@ -169,7 +184,9 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
           const l = result.latency;
           log(
             `[latency] round ${round + 1}, ${rate} req/s, ${name}: p50 ${l.p50.toFixed(2)} p99 ${l.p99.toFixed(2)} p99.9 ${l.p999.toFixed(2)} max ${l.max.toFixed(2)} ms; ` +
-              `late ${result.late}, waited ${result.waitedForConnection}, errors ${result.errors}; generator send lag p99 ${result.sendLag.p99.toFixed(2)} ms, CPU ${result.generatorCpu.percentOfCore.toFixed(0)} %`,
+              `late ${result.late}, waited ${result.waitedForConnection}, errors ${result.errors}; ` +
+              `${result.targetCpuUsPerRequest === null ? '' : `target CPU ${result.targetCpuUsPerRequest.toFixed(1)} µs/request; `}` +
+              `generator send lag p99 ${result.sendLag.p99.toFixed(2)} ms, CPU ${result.generatorCpu.percentOfCore.toFixed(0)} %; load average ${result.loadAverage}`,
           );
           if (result.probe) log(`[latency]   ${name} probe: ${describeProbe(result.probe)}`);
           if (result.tail) log(`[latency]   ${name} requests ≥ ${result.tail.thresholdMs} ms: ${describeTail(result.tail)}`);
@@ -199,6 +216,7 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
             errors: rs.reduce((a, r) => a + r.errors + r.non2xx, 0),
             sendLagP99: m((r) => r.sendLag.p99),
             generatorCpuPercent: m((r) => r.generatorCpu.percentOfCore),
+            targetCpuUsPerRequest: rs.every((r) => r.targetCpuUsPerRequest !== null) ? m((r) => r.targetCpuUsPerRequest!) : null,
           },
           added: direct === undefined || name === 'direct' ? null : { p50: addedBy((p) => p.p50), p99: addedBy((p) => p.p99), p999: addedBy((p) => p.p999), max: addedBy((p) => p.max) },
         });
@@ -278,19 +296,23 @@ export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOpti
     out.push(
       `### ${rate} req/s offered, open loop`,
       '',
-      `${options.durationSeconds} s measured per target after ${options.warmupSeconds} s unmeasured, ${options.connections} keep-alive connections, ${options.rounds} interleaved round(s); latency from when each request was due, ms, medians over rounds; "added" = the median over rounds of (target − direct in the same round).`,
+      `${options.durationSeconds} s measured per target after ${options.warmupSeconds} s unmeasured, ${options.connections} keep-alive connections, ${options.rounds} interleaved round(s); latency from when each request was due, ms, medians over rounds; "added" = the median over rounds of (target − direct in the same round). CPU: user + system of the target's process tree over the measured run (/proc) ÷ responses, µs, median over rounds, and its ratio to nginx's.`,
       '',
-      '| target | % of its max | achieved req/s | p50 | p90 | p99 | p99.9 | max | added p50 | added p99 | added p99.9 | added max | late | waited for a connection | errors | generator: send lag p99 ms, CPU % |',
-      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+      '| target | % of its max | achieved req/s | CPU µs/request | ÷ nginx | p50 | p90 | p99 | p99.9 | max | added p50 | added p99 | added p99.9 | added max | late | waited for a connection | errors | generator: send lag p99 ms, CPU % |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     );
+    const nginxCpu = targets.find((t) => t.target === 'nginx')?.median.targetCpuUsPerRequest ?? null;
     for (const t of targets) {
       const m = t.median;
       const max = report.maxRps[t.target];
+      const cpu = m.targetCpuUsPerRequest;
       out.push(
         `| ${[
           t.target,
           max ? `${((100 * rate) / max).toFixed(0)} %` : '—',
           m.achievedRps.toFixed(0),
+          cpu === null ? '—' : cpu.toFixed(1),
+          cpu === null || nginxCpu === null ? '—' : `${(cpu / nginxCpu).toFixed(2)}×`,
           f2(m.p50),
           f2(m.p90),
           f2(m.p99),
@@ -307,8 +329,17 @@ export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOpti
         ].join(' | ')} |`,
       );
     }
-    out.push('', 'Every round (p99 / p99.9 / max, ms):', '', `| target | ${targets[0]!.rounds.map((_, i) => `round ${i + 1}`).join(' | ')} |`, `|---|${targets[0]!.rounds.map(() => '---:').join('|')}|`);
-    for (const t of targets) out.push(`| ${t.target} | ${t.rounds.map((r) => `${f2(r.latency.p99)} / ${f2(r.latency.p999)} / ${f2(r.latency.max)}`).join(' | ')} |`);
+    out.push(
+      '',
+      "Every round (p99 / p99.9 / max ms; the target's CPU µs/request; the machine's 1-minute load average right after the run):",
+      '',
+      `| target | ${targets[0]!.rounds.map((_, i) => `round ${i + 1}`).join(' | ')} |`,
+      `|---|${targets[0]!.rounds.map(() => '---:').join('|')}|`,
+    );
+    for (const t of targets) {
+      const cells = t.rounds.map((r) => `${f2(r.latency.p99)} / ${f2(r.latency.p999)} / ${f2(r.latency.max)}; ${r.targetCpuUsPerRequest === null ? '—' : r.targetCpuUsPerRequest.toFixed(1)} µs; load ${r.loadAverage}`);
+      out.push(`| ${t.target} | ${cells.join(' | ')} |`);
+    }
     const probed = targets.filter((t) => t.rounds.some((r) => r.probe !== undefined));
     if (probed.length > 0) {
       out.push(

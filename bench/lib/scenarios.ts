@@ -37,6 +37,12 @@ export const OBSERVABILITY_ON: Record<string, unknown> | null = { logging: { lev
 export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'warn', accessLog: false } };
 /** The access log's lines formed on a thread of their own instead of the event loop. */
 export const ACCESS_LOG_THREAD: Record<string, unknown> = { logging: { level: 'warn', accessLog: true, accessLogThread: true } };
+/**
+ * Switchyard's own HTTP/1.1 codec (llhttp) serving clients instead of node:http's server
+ * (`proxy.engine.listener`), with the access log on like OBSERVABILITY_ON: the same settings as
+ * "switchyard" but for the engine.
+ */
+export const LLHTTP_LISTENER: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'llhttp' } } };
 
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 
