@@ -10,7 +10,7 @@ function cpu(...args: string[]): { status: number | null; stderr: string } {
 describe('bench:cpu options', () => {
   it.each([
     [['--requests', '0'], '--requests must be a whole number > 0, got "0"'],
-    [['--warmup', '-1'], '--warmup must be a whole number ≥ 0, got "-1"'],
+    [['--warmup=-1'], '--warmup must be a whole number ≥ 0, got "-1"'],
     [['--connections', 'many'], '--connections must be a whole number > 0, got "many"'],
     [['--rounds', '1.5'], '--rounds must be a whole number > 0, got "1.5"'],
     [['--scenario', 'get-2k'], 'unknown scenario get-2k; choose from get-1k, get-64k, post-64k'],
