@@ -145,7 +145,7 @@ describe('starting without Consul', () => {
 });
 
 describe('switchyard start with waitAtStart: true and Consul unreachable', () => {
-  it('exits 1 with one error line that ends with a newline', async () => {
+  it('exits 1 with one error line that ends with a newline', { timeout: 60_000 }, async () => {
     const down = await ConsulEmulator.start();
     const address = down.address;
     await down.close();

@@ -87,7 +87,7 @@ describe('rolling restarts: SIGTERM fails readiness, serves through shutdown.dra
   };
 
   for (const engine of ['node', 'llhttp'] as const) {
-    it(`listener engine ${engine}: 0 refused and 0 failed while not ready, then refused; in-flight requests complete; exit 0`, async () => {
+    it(`listener engine ${engine}: 0 refused and 0 failed while not ready, then refused; in-flight requests complete; exit 0`, { timeout: 60_000 }, async () => {
       router = await startRouterProcess(await writeConfig(`single-${engine}`, { proxy: { engine: { listener: engine } } }));
       const r = router;
       expect((await fetchText(`${r.adminUrl}/readyz`)).status).toBe(200);
