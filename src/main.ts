@@ -8,7 +8,7 @@ import { TrafficHistory } from './admin/traffic-history.js';
 import type { ReloadView } from './admin/admin-view.js';
 import { EMPTY_OPERATOR_STATE, sameOperatorState, type DrainEntry, type OperatorState } from './operator-state/operator-state.js';
 import type { OperatorStateStore } from './operator-state/operator-state-store.js';
-import { createOperatorStateStore } from './operator-state/state-store-factory.js';
+import { createOperatorStateStore, stateFilePath } from './operator-state/state-store-factory.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
@@ -27,6 +27,7 @@ import { forwardingHeaderSettings } from './proxy/request-headers.js';
 import { RequestRecorder } from './proxy/request-recorder.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
+import { persistedViewPath } from './registry/persisted-view.js';
 import { RouterAdminView } from './router-admin-view.js';
 import { RouteOverrides, type RouteOverride, type StoredOverride } from './routing/route-overrides.js';
 import type { RouteTable } from './routing/route-table.js';
@@ -72,6 +73,10 @@ export class Switchyard {
   private metricsAddressInfo: AddressInfo | null = null;
   private demo: DemoInstances | null = null;
   private closing = false;
+  /** Set by shutdown(): readiness fails at once while the listeners keep serving for shutdown.drainDelay. */
+  private shuttingDown = false;
+  /** Readiness failed on purpose through the admin API (ahead of a restart); not kept across restarts. */
+  private readinessFailed = false;
   /** Operator route overrides (admin API), merged into every route table build. */
   private readonly routeOverrides = new RouteOverrides();
   /** The OTLP span exporter (tracing.otlp), or null. */
@@ -119,7 +124,7 @@ export class Switchyard {
       clientConnections: () => this.listeners.map((l) => ({ listener: l.name, open: l.openConnections })),
       registry: () => {
         const st = this.registry.status();
-        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince, consul: st.consul };
+        return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince, consul: st.consul, servingPersistedView: st.persistedView?.serving };
       },
     });
     this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
@@ -151,7 +156,7 @@ export class Switchyard {
       logger.info({ service: config.demo.service, address: config.demo.address, ports: config.demo.ports }, 'demo instances started (config "demo:")');
     }
 
-    const registry = createRegistry(config.registry, configFile, logger);
+    const registry = createRegistry(config.registry, configFile, logger, registryViewFile(config, configFile));
     try {
       await registry.start();
     } catch (err) {
@@ -234,9 +239,36 @@ export class Switchyard {
     return this.handler.table;
   }
 
-  /** Whether the router serves: config loaded, registry synced once, not shutting down. */
+  /**
+   * Whether the router serves: registry synced once (or serving its persisted view), not
+   * shutting down, readiness not failed through the admin API.
+   */
   get ready(): boolean {
-    return !this.closing && this.registry.status().synced;
+    return this.notReadyReason === null;
+  }
+
+  /** Why /readyz answers 503, or null when ready. */
+  get notReadyReason(): string | null {
+    if (this.closing || this.shuttingDown) return 'shutting down';
+    if (this.readinessFailed) return 'readiness failed through the admin API (POST /api/v1/readiness/restore to undo)';
+    const st = this.registry.status();
+    if (!st.synced && st.persistedView?.serving !== true) return `registry not synced yet${st.lastError ? ` (${st.lastError})` : ''}`;
+    return null;
+  }
+
+  /** Whether readiness was failed on purpose through the admin API. */
+  get readinessFailedByOperator(): boolean {
+    return this.readinessFailed;
+  }
+
+  /**
+   * Fails readiness on purpose (ahead of a restart: load balancers stop sending new clients
+   * while everything keeps serving), or restores it. Not kept across restarts.
+   */
+  setReadinessFailed(failed: boolean): void {
+    if (this.readinessFailed === failed) return;
+    this.readinessFailed = failed;
+    this.logger.info({ readinessFailed: failed }, failed ? 'readiness failed through the admin API: /readyz answers 503, requests are still served' : 'readiness restored through the admin API');
   }
 
   /** The outcome of the last reload (SIGHUP or admin API). */
@@ -291,7 +323,7 @@ export class Switchyard {
       this.logger.warn({ file: this.configFile, store: this.stateStore?.location }, 'the operator state store (admin.stateFile, registry type or registry.stateKey) changes only after a restart; drains and overrides stay where they are');
     }
     if (JSON.stringify(next.registry) !== JSON.stringify(this.config.registry)) {
-      const registry = createRegistry(next.registry, this.configFile, this.logger);
+      const registry = createRegistry(next.registry, this.configFile, this.logger, registryViewFile(next, this.configFile));
       await registry.start();
       const old = this.registry;
       this.unsubscribe();
@@ -471,6 +503,22 @@ export class Switchyard {
   }
 
   /**
+   * Stop on a signal: readiness fails at once, the listeners keep accepting and serving for
+   * `drainDelayMs` (default `shutdown.drainDelay`) so load balancers take the router out of
+   * rotation first, then close() stops accepting and lets in-flight requests finish.
+   */
+  async shutdown(drainDelayMs = this.config.shutdown.drainDelay, graceMs = this.config.shutdown.gracePeriod): Promise<void> {
+    if (this.shuttingDown || this.closing) return;
+    this.shuttingDown = true;
+    if (drainDelayMs > 0) {
+      this.logger.info({ drainDelayMs, gracePeriodMs: graceMs }, 'shutting down: /readyz answers 503; still accepting and serving until the drain delay ends');
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    }
+    this.logger.info({ gracePeriodMs: graceMs }, 'shutting down: stopped accepting, finishing in-flight requests');
+    await this.close(graceMs);
+  }
+
+  /**
    * Graceful stop: readiness turns false, listeners stop accepting, idle keep-alive
    * connections close, in-flight requests finish (up to `graceMs`, default
    * `shutdown.gracePeriod`), then pools, registry and the admin listener close.
@@ -569,6 +617,11 @@ function spanExporter(config: Config, logger: Logger, metrics: SwitchyardMetrics
     logger.child({ component: 'tracing' }),
     metrics.traceSpans(),
   );
+}
+
+/** Where the registry keeps its last good view (registry.persistView): beside the state file. */
+function registryViewFile(config: Config, configFile: string): string {
+  return persistedViewPath(stateFilePath(config, configFile), configFile);
 }
 
 function drainKey(service: string, endpoint: string): string {

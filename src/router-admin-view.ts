@@ -1,4 +1,4 @@
-import type { AdminView, EndpointView, ListenerView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
+import type { AdminView, EndpointView, ListenerView, ReadinessView, ReloadResult, RouteView, ServiceView, StatusView } from './admin/admin-view.js';
 import { OverrideRejected } from './admin/admin-view.js';
 import { formatPath } from './config/config-error.js';
 import { redactConfig, redactHeaderMap, redactOverrides } from './config/secret-redactor.js';
@@ -23,6 +23,8 @@ export class RouterAdminView implements AdminView {
       configFile: this.app.configFile,
       pid: process.pid,
       ready: this.app.ready,
+      notReadyReason: this.app.notReadyReason,
+      readinessFailed: this.app.readinessFailedByOperator,
       reload: this.app.lastReload,
       operatorState: this.app.operatorStateStatus,
       listeners: this.app.proxyListeners.map(
@@ -37,6 +39,11 @@ export class RouterAdminView implements AdminView {
         }),
       ),
     };
+  }
+
+  setReadinessFailed(failed: boolean): ReadinessView {
+    this.app.setReadinessFailed(failed);
+    return { ready: this.app.ready, readinessFailed: this.app.readinessFailedByOperator, notReadyReason: this.app.notReadyReason };
   }
 
   routes(): RouteView[] {
@@ -116,7 +123,13 @@ export class RouterAdminView implements AdminView {
 
   registry(): unknown {
     const st = this.app.registryStatus;
-    return { ...st, lastSyncAt: st.lastSyncAt === null ? null : new Date(st.lastSyncAt).toISOString(), services: this.app.registrySnapshot.services.size };
+    const view = st.persistedView;
+    return {
+      ...st,
+      lastSyncAt: st.lastSyncAt === null ? null : new Date(st.lastSyncAt).toISOString(),
+      ...(view === undefined ? {} : { persistedView: { ...view, savedAt: view.savedAt === null ? null : new Date(view.savedAt).toISOString() } }),
+      services: this.app.registrySnapshot.services.size,
+    };
   }
 
   traffic(): TrafficView {

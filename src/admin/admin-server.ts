@@ -142,6 +142,9 @@ export class AdminServer {
           const r = await v.reload();
           return r.ok ? { status: 200, body: { status: 'reloaded' } } : { status: 422, body: { error: 'config_rejected', message: r.error } };
         }
+        case '/api/v1/readiness/fail':
+        case '/api/v1/readiness/restore':
+          return { status: 200, body: v.setReadinessFailed(path.endsWith('/fail')) };
         case '/api/v1/endpoints/drain':
         case '/api/v1/endpoints/undrain': {
           const { endpoint, service } = (body ?? {}) as { endpoint?: unknown; service?: unknown };

@@ -81,6 +81,10 @@ export interface StatusView {
   /** The process serving this answer (a worker's pid in cluster mode). */
   pid: number;
   ready: boolean;
+  /** Why /readyz answers 503 (shutting down, failed through the admin API, registry not synced), or null when ready. */
+  notReadyReason: string | null;
+  /** Whether readiness was failed on purpose (POST /api/v1/readiness/fail). */
+  readinessFailed: boolean;
   reload: ReloadView;
   /** Where drains and route overrides are kept across restarts, and whether the last save worked. */
   operatorState: OperatorStateView;
@@ -116,6 +120,13 @@ export interface OperatorStateView {
 
 export type ReloadResult = { ok: true } | { ok: false; error: string };
 
+/** The answer to POST /api/v1/readiness/fail and /restore. */
+export interface ReadinessView {
+  ready: boolean;
+  readinessFailed: boolean;
+  notReadyReason: string | null;
+}
+
 /** What the admin listener reads from, and asks of, the running router. */
 export interface AdminView {
   ready(): boolean;
@@ -131,6 +142,8 @@ export interface AdminView {
   rawTraffic(): RawTrafficView;
   metrics(): Promise<{ contentType: string; body: string }>;
   reload(): Promise<ReloadResult>;
+  /** Fails readiness on purpose (`failed`), or restores it; requests keep being served either way. */
+  setReadinessFailed(failed: boolean): ReadinessView;
   /**
    * Mutations apply to the running router, then resolve once the operator state is saved;
    * they reject with StateNotSaved when the save failed (the change is live but would not

@@ -325,15 +325,19 @@ const SCRIPT = `'use strict';
     const ready = document.getElementById('ready');
     ready.className = 'badge ' + (status.ready ? 'ok' : 'bad');
     ready.textContent = status.ready ? 'ready' : 'not ready';
+    ready.title = status.notReadyReason || '';
 
     const reg = document.getElementById('registry');
     let text = 'registry ' + registry.source + ' · ' + registry.services + ' services · ';
     let cls = 'ok';
-    if (!registry.synced) { text += 'not synced yet'; cls = 'bad'; }
+    const view = registry.persistedView;
+    if (view && view.serving) { text += 'STALE: serving the persisted view saved ' + ago(view.savedAt, now) + ' (registry not reached since start)'; cls = 'bad'; }
+    else if (!registry.synced) { text += 'not synced yet'; cls = 'bad'; }
     else if (registry.staleSince !== null && registry.staleSince !== undefined) { text += 'stale since ' + ago(registry.staleSince, now); cls = 'bad'; }
     else if (registry.lastError) { text += 'error'; cls = 'warn'; }
     else text += registry.staleSince === null ? 'in sync (watching)' : 'synced ' + ago(registry.lastSyncAt, now);
     if (registry.lastError) text += ': ' + registry.lastError;
+    if (view && view.error) text += ' · persisted view: ' + view.error;
     reg.className = 'badge ' + cls;
     reg.textContent = text;
     reg.title = registry.location + (registry.lastSyncAt ? ' · last sync ' + registry.lastSyncAt : '') + ' · sync errors ' + (registry.syncErrors || 0);

@@ -44,6 +44,7 @@ interface StatusJson {
   version: string;
   pid: number;
   ready: boolean;
+  notReadyReason?: string | null;
   configFile: string;
   startedAt: string;
   listeners: ListenerJson[];
@@ -67,7 +68,7 @@ export async function runAdminCommand(command: string, args: readonly string[], 
     case 'status': {
       const status = await client.get<StatusJson>('/api/v1/status');
       print(status, () => {
-        const head = `switchyard ${status.version} · pid ${status.pid} · ${status.ready ? 'ready' : 'not ready'} · up since ${status.startedAt} · ${status.configFile}`;
+        const head = `switchyard ${status.version} · pid ${status.pid} · ${status.ready ? 'ready' : `not ready (${status.notReadyReason ?? 'unknown reason'})`} · up since ${status.startedAt} · ${status.configFile}`;
         const listeners = formatTable(
           ['LISTENER', 'ADDRESS', 'TLS', 'PROTOCOLS', 'CONNECTIONS', 'HTTP/2'],
           status.listeners.map((l) => [l.name, hostAndPort(l.address, l.port), l.tls ? 'yes' : 'no', l.protocols.join(','), String(l.connections), String(l.http2Connections)]),
@@ -115,6 +116,16 @@ export async function runAdminCommand(command: string, args: readonly string[], 
       }
       const matched = await client.post<EndpointJson[]>(`/api/v1/endpoints/${command}`, { endpoint, service: o.service });
       print(matched, () => `${command === 'drain' ? 'drained' : 'undrained'} ${matched.length} endpoint(s):\n${endpointTable(matched)}`);
+      return 0;
+    }
+    case 'readiness': {
+      const action = args[0];
+      if (action !== 'fail' && action !== 'restore') {
+        o.err('switchyard readiness: say fail (make /readyz answer 503 ahead of a restart) or restore, e.g. switchyard readiness fail');
+        return 2;
+      }
+      const result = await client.post<{ ready: boolean; readinessFailed: boolean; notReadyReason: string | null }>(`/api/v1/readiness/${action}`);
+      print(result, () => (result.ready ? 'ready: /readyz answers 200' : `not ready: /readyz answers 503 (${result.notReadyReason ?? 'unknown reason'}); requests are still served`));
       return 0;
     }
     case 'reload': {

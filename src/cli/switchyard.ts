@@ -25,24 +25,26 @@ Commands:
   drain <endpoint>       Stop sending new requests to an endpoint (address:port or instance id)
   undrain <endpoint>     Send requests to a drained endpoint again
   reload                 Reload the configuration file (a bad file is rejected, the old one keeps serving)
+  readiness fail|restore Fail /readyz on purpose ahead of a restart (requests are still served), or undo it
   sidecar ...            Run an app instance behind a sidecar (switchyard sidecar --help)
   help                   Show this text
 
 Options for the admin commands:
   --admin <url>          Admin listener URL (default ${DEFAULT_ADMIN})
-  --token <token>        Bearer token sent with every admin request: admin.token for drain/undrain/reload,
+  --token <token>        Bearer token sent with every admin request: admin.token for drain/undrain/reload/readiness,
                          admin.readToken or admin.token for the reads when admin.readToken is set
                          (default: $SWITCHYARD_ADMIN_TOKEN; prefer it: a flag shows in the process list)
   --service <name>       drain/undrain: only in this service (default: every service with the endpoint)
   --json                 Print the API's JSON instead of a table
   -h, --help             Show this text
 
-Signals (start): SIGHUP reloads the configuration; SIGTERM/SIGINT stop accepting, finish
-in-flight requests (shutdown.gracePeriod) and exit 0.
+Signals (start): SIGHUP reloads the configuration; SIGTERM/SIGINT fail /readyz at once, keep
+serving for shutdown.drainDelay (so load balancers stop sending first), then stop accepting,
+finish in-flight requests (shutdown.gracePeriod) and exit 0.
 With \`workers: N\` (or auto) in the config, start runs a primary that forks N worker processes
 sharing the listeners, restarts a worker that dies and relays these signals to every worker.`;
 
-const ADMIN_COMMANDS = new Set(['status', 'routes', 'services', 'endpoints', 'drain', 'undrain', 'reload']);
+const ADMIN_COMMANDS = new Set(['status', 'routes', 'services', 'endpoints', 'drain', 'undrain', 'reload', 'readiness']);
 
 async function main(argv: string[]): Promise<number> {
   // The sidecar has its own flags (and the app's command after "--"): hand it everything.
@@ -161,8 +163,9 @@ async function start(file: string): Promise<number> {
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.logger.info({ signal, gracePeriodMs: app.currentConfig.shutdown.gracePeriod }, 'shutting down: stopped accepting, finishing in-flight requests');
-    app.close().then(
+    const { drainDelay, gracePeriod } = app.currentConfig.shutdown;
+    app.logger.info({ signal, drainDelayMs: drainDelay, gracePeriodMs: gracePeriod }, 'shutdown requested');
+    app.shutdown().then(
       () => {
         app.logger.info('shutdown complete');
         // Write out buffered log lines (the destination is asynchronous) before exiting.

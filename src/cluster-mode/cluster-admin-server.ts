@@ -23,6 +23,8 @@ export interface ClusterAdminOptions {
   /** admin.token and admin.readToken: checked here for what the primary answers or relays. */
   token?: string | undefined;
   readToken?: string | undefined;
+  /** True once the cluster is shutting down: /readyz answers 503 at once, whatever the workers say. */
+  stopping?: () => boolean;
 }
 
 /** Request headers not relayed: connection-specific, or recomputed for the relayed body. */
@@ -88,6 +90,7 @@ export class ClusterAdminServer {
       return;
     }
     if (read && path === '/healthz') return json(res, 200, { status: 'ok' });
+    if (read && path === '/readyz' && this.options.stopping?.() === true) return json(res, 503, { status: 'not ready' });
     const workers = this.workers();
     if (workers.length === 0) return json(res, 503, { error: 'no_worker', message: 'no worker process is serving yet (or all are restarting); retry shortly' });
     const body = read ? undefined : await readBody(req);

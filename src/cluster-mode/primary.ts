@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { AggregatorRegistry } from 'prom-client';
+import { request } from 'undici';
 import { warnIfReadsOpen } from '../admin/admin-access.js';
 import { MetricsListener } from '../admin/metrics-listener.js';
 import { listenerProtocols, type Config } from '../config/schema.js';
@@ -137,7 +138,7 @@ export class ClusterPrimary {
     const adminLogger = this.logger.child({ component: 'admin' });
     const metrics = () => this.clusterMetrics();
     if (admin.enabled) {
-      this.admin = new ClusterAdminServer(() => this.servingAdmins(), adminLogger, { metrics, token: admin.token, readToken: admin.readToken });
+      this.admin = new ClusterAdminServer(() => this.servingAdmins(), adminLogger, { metrics, token: admin.token, readToken: admin.readToken, stopping: () => this.stopping });
       try {
         const a = await this.admin.listen(admin.port, admin.address);
         banner.push(`  admin:            http://${a.address}:${a.port}/ (status page, /metrics aggregated across workers, /api/v1)`);
@@ -150,7 +151,7 @@ export class ClusterPrimary {
       }
     }
     if (admin.metricsListener) {
-      this.metricsListener = new MetricsListener({ metrics, ready: () => !this.stopping && this.slots.some((s) => s.serving) }, adminLogger);
+      this.metricsListener = new MetricsListener({ metrics, ready: () => this.clusterReady() }, adminLogger);
       try {
         const m = await this.metricsListener.listen(admin.metricsListener.port, admin.metricsListener.address);
         banner.push(`  metrics:          http://${m.address}:${m.port}/metrics (aggregated across workers; /healthz, /readyz)`);
@@ -162,6 +163,18 @@ export class ClusterPrimary {
       }
     }
     process.stderr.write(`${banner.join('\n')}\n`);
+  }
+
+  /**
+   * Readiness of the cluster: not while stopping; else the first serving worker's /readyz (it
+   * holds the registry state and any readiness failed through the admin API, which every
+   * worker applies), or, with the admin listener off, whether a worker serves.
+   */
+  private async clusterReady(): Promise<boolean> {
+    if (this.stopping) return false;
+    const admins = this.servingAdmins();
+    if (admins.length === 0) return this.slots.some((s) => s.serving);
+    return workerReady(admins[0]!, this.logger);
   }
 
   private async clusterMetrics(): Promise<{ contentType: string; body: string }> {
@@ -202,8 +215,8 @@ export class ClusterPrimary {
   private shutdown(reason: string): void {
     if (this.stopping) return;
     this.stopping = true;
-    const graceMs = this.config.shutdown.gracePeriod;
-    this.logger.info({ reason, gracePeriodMs: graceMs }, 'shutting down: every worker drains and exits');
+    const { drainDelay, gracePeriod: graceMs } = this.config.shutdown;
+    this.logger.info({ reason, drainDelayMs: drainDelay, gracePeriodMs: graceMs }, 'shutting down: every worker fails readiness, serves for the drain delay, drains and exits');
     for (const s of this.slots) {
       if (s.restartTimer !== null) clearTimeout(s.restartTimer);
       s.restartTimer = null;
@@ -212,11 +225,11 @@ export class ClusterPrimary {
     const kill = setTimeout(() => {
       for (const s of this.slots) {
         if (s.worker === null) continue;
-        this.logger.error({ slot: s.slot, pid: s.worker.process.pid, waitedMs: graceMs + EXIT_MARGIN_MS }, 'worker did not exit after its grace period; killing it');
+        this.logger.error({ slot: s.slot, pid: s.worker.process.pid, waitedMs: drainDelay + graceMs + EXIT_MARGIN_MS }, 'worker did not exit after its drain delay and grace period; killing it');
         this.failed = true;
         s.worker.process.kill('SIGKILL');
       }
-    }, graceMs + EXIT_MARGIN_MS);
+    }, drainDelay + graceMs + EXIT_MARGIN_MS);
     kill.unref();
     if (this.slots.every((x) => x.worker === null)) this.exit();
   }
@@ -230,5 +243,18 @@ export class ClusterPrimary {
       this.logger.info({ code }, 'cluster stopped');
       this.logger.flush(() => this.finish(code));
     });
+  }
+}
+
+/** A worker's own /readyz (its admin listener on 127.0.0.1); an unreachable worker is not ready. */
+async function workerReady(worker: WorkerAdmin, logger: Logger): Promise<boolean> {
+  try {
+    const res = await request(`http://127.0.0.1:${worker.port}/readyz`, { headersTimeout: 5_000, bodyTimeout: 5_000 });
+    await res.body.dump();
+    return res.statusCode === 200;
+  } catch (err) {
+    // Refused or timed out: a worker exiting or stuck; the probe says not ready rather than failing.
+    logger.debug({ slot: worker.slot, pid: worker.pid, err }, 'worker did not answer /readyz; the cluster reports not ready');
+    return false;
   }
 }

@@ -602,9 +602,21 @@ const consulRegistrySchema = z
       .max(64)
       .default(8)
       .describe('Most HTTP connections to Consul (3 to 64): two blocking watches plus connections - 2 parallel reads.'),
+    waitAtStart: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Whether start-up waits for Consul. false: the router starts even when Consul cannot be reached (admin listener up, /healthz ok, /readyz 503), retries Consul with backoff and serves as soon as the first good read arrives, so a Consul outage cannot stop a restart. true: start-up retries for up to startTimeout and exits when no good read came. A token Consul refuses fails start-up at once either way (docs/operations.md, "Starting without Consul").',
+      ),
     startTimeout: durationSchema
       .default(10_000)
-      .describe('How long start-up retries an unreachable Consul for a first good read (a bad token fails at once).'),
+      .describe('With waitAtStart: true, how long start-up retries an unreachable Consul for a first good read before exiting (a bad token fails at once).'),
+    persistView: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Keep the last good registry view in <config name>.registry-view.json, in the folder of the state file (admin.stateFile), and serve from it at start-up while Consul cannot be reached: routes and endpoints as they were, marked stale (status page, /api/v1/registry, switchyard_registry_persisted_view), ready at once, replaced by the first good read. Off by default: the view can be hours old and its addresses may by then belong to other instances, so a router would send requests to whatever listens there; turn it on where serving old endpoints is better than serving nothing.',
+      ),
     consistency: z
       .enum(['default', 'stale', 'consistent'])
       .default('stale')
@@ -844,9 +856,14 @@ export const configSchema = z
       .describe('Process log and access log (docs/observability.md).'),
     shutdown: z
       .strictObject({
+        drainDelay: durationSchema
+          .default(5_000)
+          .describe(
+            'After SIGTERM, how long the router keeps accepting and serving while /readyz already answers 503, so load balancers and Kubernetes take it out of rotation before it stops accepting (Traefik requestAcceptGraceTimeout, Envoy drain time). Then accepting stops and in-flight requests get gracePeriod. 5s covers a load balancer that checks /readyz every 2s and needs two failures; set it to your health check interval times its failure threshold, plus a margin. 0 = stop accepting at once.',
+          ),
         gracePeriod: durationSchema
           .default(10_000)
-          .describe('How long in-flight requests may take to finish after SIGTERM before connections are cut.'),
+          .describe('How long in-flight requests may take to finish once the listeners stop accepting (after drainDelay) before connections are cut.'),
       })
       .prefault({})
       .describe('Graceful shutdown.'),

@@ -15,7 +15,7 @@ export interface MetricsSources {
    * The registry source's state. `staleSince` (epoch ms, or null while in sync) is given by
    * sources that watch (Consul); undefined for sources that cannot go stale.
    */
-  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number; staleSince?: number | null; consul?: ConsulReadMetrics };
+  registry(): { synced: boolean; lastSyncAt: number | null; syncErrors: number; staleSince?: number | null; consul?: ConsulReadMetrics; servingPersistedView?: boolean | undefined };
 }
 
 /** The Consul read path, for Consul registry sources only. */
@@ -208,6 +208,15 @@ export class SwitchyardMetrics {
         // A watching source in sync holds live blocking queries: its data is current now, even
         // though its last answer may be minutes old (an idle watch answers once per `wait`).
         this.set(staleSince === null ? 0 : Math.max(0, Date.now() - lastSyncAt) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'switchyard_registry_persisted_view',
+      help: '1 while routing serves from the registry view persisted by an earlier run (registry.persistView; the registry not reached since start): the data is stale. 0 otherwise.',
+      registers,
+      aggregator: 'max',
+      collect() {
+        this.set(metrics.sources.registry().servingPersistedView === true ? 1 : 0);
       },
     });
     new Gauge({

@@ -21,6 +21,19 @@ export interface RegistryStatus {
   readonly staleSince?: number | null;
   /** Consul sources: how reads are answered and what they cost. */
   readonly consul?: ConsulReadStatus;
+  /** Sources that keep their last good view in a file (registry.persistView). */
+  readonly persistedView?: PersistedViewStatus;
+}
+
+/** The persisted registry view: where it is, whether routing serves from it now, and its problems. */
+export interface PersistedViewStatus {
+  readonly file: string;
+  /** True while routing serves from the view loaded at start-up (the registry not reached yet): the data is stale. */
+  readonly serving: boolean;
+  /** Epoch ms when the view served was saved, else of the last save since start; null if none. */
+  readonly savedAt: number | null;
+  /** Why the view could not be loaded (until a save replaces it) or the last save failed; null when fine. */
+  readonly error: string | null;
 }
 
 /** The Consul read path as the registry sees it (admin API /api/v1/registry and metrics). */

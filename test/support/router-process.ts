@@ -23,6 +23,8 @@ export interface RouterProcessOptions {
    * reads ('unread': a log reader that has stopped), or an open file descriptor.
    */
   stdout?: 'collect' | 'unread' | number;
+  /** How long to wait for the start banner (default 20 s; cluster mode forks several processes). */
+  startTimeoutMs?: number;
 }
 
 /** Starts `switchyard start <config>` (with `env`) and waits for its banner (listener and admin URLs). */
@@ -36,7 +38,8 @@ export async function startRouterProcess(configFile: string, env: NodeJS.Process
   child.stderr!.on('data', (c: Buffer) => (err += c.toString('utf8')));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const banner = await new Promise<{ url: string; adminUrl: string }>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`switchyard did not start within 20s:\n${err}`)), 20_000);
+    const waitMs = options.startTimeoutMs ?? 20_000;
+    const timer = setTimeout(() => reject(new Error(`switchyard did not start within ${waitMs / 1000}s:\n${err}`)), waitMs);
     const check = () => {
       const listener = /listener \S+: (http:\/\/[\d.]+:\d+)/.exec(err);
       const admin = /admin: +(http:\/\/[\d.]+:\d+)\//.exec(err);

@@ -3,6 +3,7 @@ import type { ConsulRegistryConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ConsulReadStatus, Registry, RegistryListener, RegistryStatus } from '../registry.js';
 import { EMPTY_SNAPSHOT, type RegistrySnapshot, type ServiceEntry } from '../service-instance.js';
+import { PersistedView, PersistedViewUnusable } from '../persisted-view.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
 import { changedKeys, digestChecks, digestRegistrations, type CheckDigest } from './check-digest.js';
@@ -20,6 +21,11 @@ export interface ConsulRegistryOptions {
   configFile: string;
   logger: Logger;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where the last good view is kept (registry.persistView), or null/undefined for nowhere.
+   * It is saved after every good read and served at start-up while Consul cannot be reached.
+   */
+  viewFile?: string | null;
 }
 
 /** Checks that are not passing: a small answer in a healthy datacenter, enough to see every health change. */
@@ -56,6 +62,11 @@ const PUBLISH_MAX_DELAY_MS = 250;
  * removed; the error is logged when the failure state changes, not on every retry, and
  * `status().staleSince` says since when the data may be out of date. A service that Consul
  * no longer lists is removed.
+ *
+ * Start-up without Consul (registry.waitAtStart false, the default): when the first read
+ * fails, start() resolves anyway with nothing synced (or with the persisted view, when
+ * registry.persistView is on and one was saved) and the first read is retried with backoff
+ * until it succeeds; its result is published to subscribers like any change.
  */
 export class ConsulRegistry implements Registry {
   private client: ConsulClient | null = null;
@@ -91,6 +102,14 @@ export class ConsulRegistry implements Registry {
   private sweepTimer: NodeJS.Timeout | null = null;
   private lastSweepAt = 0;
   private closed = false;
+  private startTimer: NodeJS.Timeout | null = null;
+  private startFailures = 0;
+  private view: PersistedView | null = null;
+  /** Why the persisted view could not be loaded at start-up (until a save replaces it). */
+  private viewLoadError: string | null = null;
+  private lastViewSaveError: string | null = null;
+  /** Epoch ms when the persisted view being served was saved; null when not serving one. */
+  private servingViewSavedAt: number | null = null;
 
   private synced = false;
   private lastSyncAt: number | null = null;
@@ -117,6 +136,16 @@ export class ConsulRegistry implements Registry {
   async start(): Promise<void> {
     this.connection = await resolveConsulConnection(this.config, this.options.configFile, this.options.env);
     this.client = new ConsulClient(this.connection);
+    if (this.options.viewFile) {
+      const scope = `${this.connection.origin} dc=${this.connection.datacenter ?? '(agent)'} tags=${this.config.tags.join(',')}`;
+      const view = new PersistedView(this.options.viewFile, scope, (err) => {
+        // One line per failure state, not per save.
+        if (view.lastSaveError !== this.lastViewSaveError) this.logger.error({ file: view.path, err }, 'cannot save the registry view; routing is unaffected, but a restart while Consul is unreachable would start without it');
+        this.lastViewSaveError = view.lastSaveError;
+      });
+      this.view = view;
+    }
+    if (!this.config.waitAtStart) return this.startWithoutWaiting();
     const deadline = Date.now() + this.config.startTimeout;
     for (let attempt = 1; ; attempt++) {
       try {
@@ -142,6 +171,90 @@ export class ConsulRegistry implements Registry {
     }
   }
 
+  /**
+   * One first read; when it fails for a reason a retry may cure, start-up goes on without
+   * Consul (serving the persisted view when there is one) and the first read is retried with
+   * backoff. A token Consul refuses still fails start-up: retrying cannot fix configuration.
+   */
+  private async startWithoutWaiting(): Promise<void> {
+    try {
+      const indexes = await this.initialLoad();
+      this.startWatches(indexes.catalog, indexes.health);
+      return;
+    } catch (err) {
+      const message = (err as Error).message;
+      this.lastError = message;
+      this.syncErrors += 1;
+      if (err instanceof ConsulRequestError && err.kind === 'acl') {
+        await this.client!.close();
+        throw new Error(`Consul registry cannot start: ${message}`);
+      }
+      this.staleSince = Date.now();
+      this.lastLoggedState = message;
+      await this.loadView();
+      this.logger.warn(
+        { consul: this.connection!.origin, error: message, servingPersistedView: this.servingViewSavedAt !== null },
+        this.servingViewSavedAt !== null
+          ? 'Consul cannot be reached at start-up; serving the persisted registry view (marked stale) and retrying Consul with backoff'
+          : 'Consul cannot be reached at start-up; starting without it (/readyz answers 503 until the first good read) and retrying with backoff',
+      );
+      this.startFailures = 1;
+      this.scheduleStartRetry();
+    }
+  }
+
+  /** Reads the persisted view into the snapshot; an unusable one is logged and ignored. */
+  private async loadView(): Promise<void> {
+    if (this.view === null) return;
+    try {
+      const loaded = await this.view.load();
+      if (loaded === null) {
+        this.logger.info({ file: this.view.path }, 'no persisted registry view to serve from yet (one is saved after the first good Consul read)');
+        return;
+      }
+      this.snapshot = loaded.snapshot;
+      this.servingViewSavedAt = loaded.savedAt;
+      this.lastSyncAt = loaded.savedAt;
+      this.logger.info({ file: this.view.path, savedAt: new Date(loaded.savedAt).toISOString(), services: loaded.snapshot.services.size }, 'persisted registry view loaded');
+    } catch (err) {
+      if (!(err instanceof PersistedViewUnusable)) throw err;
+      this.viewLoadError = err.message;
+      this.logger.error({ file: this.view.path, error: err.message }, 'persisted registry view ignored; starting without it');
+    }
+  }
+
+  private scheduleStartRetry(): void {
+    if (this.closed) return;
+    this.startTimer = setTimeout(() => {
+      this.startTimer = null;
+      void this.retryStart();
+    }, backoffDelay(this.startFailures, this.backoff));
+  }
+
+  private async retryStart(): Promise<void> {
+    try {
+      const indexes = await this.initialLoad();
+      if (this.closed) return;
+      const staleForMs = this.staleSince === null ? 0 : Date.now() - this.staleSince;
+      this.staleSince = null;
+      this.servingViewSavedAt = null;
+      this.startWatches(indexes.catalog, indexes.health);
+      this.logger.info({ consul: this.connection!.origin, staleForMs, attempts: this.startFailures + 1 }, 'Consul reached after start-up; routing from Consul now');
+      for (const listener of this.listeners) listener(this.snapshot);
+    } catch (err) {
+      if (this.closed) return;
+      const message = (err as Error).message;
+      this.syncErrors += 1;
+      this.lastError = message;
+      this.startFailures += 1;
+      if (message !== this.lastLoggedState) {
+        this.lastLoggedState = message;
+        this.logger.warn({ consul: this.connection!.origin, error: message, attempts: this.startFailures }, 'Consul still cannot be reached; retrying with backoff');
+      }
+      this.scheduleStartRetry();
+    }
+  }
+
   current(): RegistrySnapshot {
     return this.snapshot;
   }
@@ -161,6 +274,16 @@ export class ConsulRegistry implements Registry {
       syncErrors: this.syncErrors,
       staleSince: this.staleSince,
       consul: this.readStatus(),
+      ...(this.view === null
+        ? {}
+        : {
+            persistedView: {
+              file: this.view.path,
+              serving: this.servingViewSavedAt !== null,
+              savedAt: this.servingViewSavedAt ?? this.view.lastSavedAt,
+              error: this.view.lastSaveError ?? (this.view.lastSavedAt === null ? this.viewLoadError : null),
+            },
+          }),
     };
   }
 
@@ -184,7 +307,7 @@ export class ConsulRegistry implements Registry {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const t of [this.publishTimer, this.scanTimer, this.sweepTimer, ...this.retryTimers]) if (t) clearTimeout(t);
+    for (const t of [this.startTimer, this.publishTimer, this.scanTimer, this.sweepTimer, ...this.retryTimers]) if (t) clearTimeout(t);
     this.retryTimers.clear();
     this.queue?.close();
     await Promise.all(this.watches.map((w) => w.stop()));
@@ -200,6 +323,9 @@ export class ConsulRegistry implements Registry {
 
   private async initialLoad(): Promise<{ catalog: number; health: number }> {
     const client = this.client!;
+    // A failed attempt may have read some services: this one starts from nothing.
+    this.entries.clear();
+    this.serviceNodes.clear();
     const [catalog, health, all] = await Promise.all([
       client.read('/v1/catalog/services', [], catalogServicesSchema),
       client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema),
@@ -445,6 +571,8 @@ export class ConsulRegistry implements Registry {
   private publish(initial: boolean): void {
     const services = new Map([...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     this.snapshot = { services };
+    // Failures are logged and shown by the view itself (status().persistedView.error).
+    if (this.view !== null) void this.view.save(this.snapshot);
     if (initial) return;
     this.logger.info({ services: services.size }, 'Consul services changed');
     for (const listener of this.listeners) listener(this.snapshot);

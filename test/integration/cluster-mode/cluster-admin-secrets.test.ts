@@ -49,7 +49,7 @@ describe('cluster mode (workers: 2): tokens, the metrics listener and no secret 
         tracing: { enabled: true, otlp: { endpoint: `http://127.0.0.1:${await freePort()}`, headers: { authorization: `Bearer ${secretValue('otlp-authorization')}` }, flushInterval: '50ms' } },
         sidecar: { service: 'orders', port: 8081, app: { command: ['node', 'app.js'], port: 3000, env: { DB_PASSWORD: secretValue('env-db') } }, consul: { token: secretValue('sidecar-consul-token') } },
         logging: { level: 'debug' },
-        shutdown: { gracePeriod: '2s' },
+        shutdown: { gracePeriod: '2s', drainDelay: '0s' },
       }),
     );
     router = await startRouterProcess(configFile);

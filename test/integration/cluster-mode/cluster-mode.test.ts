@@ -76,7 +76,7 @@ describe('cluster mode (workers: 2) of the real CLI process', () => {
       admin: { address: '127.0.0.1', port: ports.admin },
       registry: { type: 'file', path: 'services.yaml', watch: false },
       logging: { level: 'info', accessLog: true },
-      shutdown: { gracePeriod: '5s' },
+      shutdown: { gracePeriod: '5s', drainDelay: '0s' },
       routes,
     });
 

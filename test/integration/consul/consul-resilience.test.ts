@@ -217,11 +217,11 @@ describe('start-up errors', () => {
     }
   });
 
-  it('an unreachable Consul fails start-up after startTimeout with the address in the error', async () => {
+  it('with waitAtStart: an unreachable Consul fails start-up after startTimeout with the address in the error', async () => {
     const down = await ConsulEmulator.start();
     const address = down.address;
     await down.close();
-    const registry = new ConsulRegistry({ config: consulConfig({ address, startTimeout: '300ms' }), configFile: 'test.yaml', logger: captureLog().logger });
+    const registry = new ConsulRegistry({ config: consulConfig({ address, startTimeout: '300ms', waitAtStart: true }), configFile: 'test.yaml', logger: captureLog().logger });
     await expect(registry.start()).rejects.toThrow(new RegExp(`cannot reach Consul at http://${address}`));
   });
 });

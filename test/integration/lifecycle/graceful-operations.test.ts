@@ -28,7 +28,7 @@ describe('graceful operations of the real CLI process', () => {
       admin: { address: '127.0.0.1', port: 0 },
       registry: { type: 'file', path: 'services.yaml', watch: false },
       logging: { level: 'info', accessLog: false },
-      shutdown: { gracePeriod: '10s' },
+      shutdown: { gracePeriod: '10s', drainDelay: '0s' },
       routes,
       ...extra,
     });
