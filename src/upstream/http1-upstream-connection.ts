@@ -66,6 +66,7 @@ const enum Timer {
 const enum Watched {
   NONE,
   KEEP_ALIVE,
+  CONTENT_LENGTH,
 }
 
 const kConnection = Symbol('switchyard.http1Connection');
@@ -462,10 +463,13 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       if (result === ParseError.PAUSED) {
         if (this.completed) {
           this.completed = false;
+          // The parser stopped at the message's end; it must not stay paused, or the next
+          // response's bytes would be refused (llhttp answers a paused parser with PAUSED at
+          // once, at the previous chunk's offset).
+          this.parser.resume();
           if (!this.finishResponse(rest.length > 0) || rest.length === 0) return;
           // Bytes after the response: parsed with no request waiting, as undici does (blank
           // lines are skipped; the start of another message closes the connection).
-          this.parser.resume();
           const stray = rest;
           this.executing = true;
           try {
@@ -629,7 +633,10 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const n = fields.length;
     if ((n & 1) === 1) {
       fields.push(piece);
-      if (this.statusCode === 0) this.watched = watchedField(fields[n - 1]!);
+      if (this.statusCode === 0) {
+        this.watched = watchedField(fields[n - 1]!);
+        if (this.watched === Watched.CONTENT_LENGTH) this.hasContentLength = true;
+      }
     } else {
       fields[n - 1] = Buffer.concat([fields[n - 1]!, piece]); // a value split across reads
     }
@@ -788,13 +795,17 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   }
 }
 
-/** Which watched response field a name is (names of 10 characters only need a look). */
+/** Which watched response field a name is (only names of 10 or 14 characters need a look). */
 function watchedField(name: Buffer): Watched {
-  if (name.length !== 10) return Watched.NONE;
-  // "keep-alive", any case
-  const k = 'keep-alive';
-  for (let i = 0; i < 10; i++) if ((name[i]! | 0x20) !== k.charCodeAt(i)) return Watched.NONE;
-  return Watched.KEEP_ALIVE;
+  if (name.length === 10) return sameLowerName(name, 'keep-alive') ? Watched.KEEP_ALIVE : Watched.NONE;
+  if (name.length === 14) return sameLowerName(name, 'content-length') ? Watched.CONTENT_LENGTH : Watched.NONE;
+  return Watched.NONE;
+}
+
+/** `name` spells the lower-case `lower`, ignoring ASCII case (lengths are equal). */
+function sameLowerName(name: Buffer, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((name[i]! | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
 }
 
 // Socket, body and timer callbacks shared by every connection: the socket or body carries it.
