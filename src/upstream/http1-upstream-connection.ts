@@ -126,6 +126,8 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   private watched = Watched.NONE;
   private keepAliveHint = '';
   private hasContentLength = false;
+  /** The final response's Content-Length value (llhttp has checked its digits), else 0. */
+  private contentLength = 0;
   /** The final response's head said the connection stays open (llhttp's verdict). */
   private responseKeepAlive = false;
   /** The connection may carry another request after this one (the request side's verdict). */
@@ -589,6 +591,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     this.watched = Watched.NONE;
     this.keepAliveHint = '';
     this.hasContentLength = false;
+    this.contentLength = 0;
     this.responseKeepAlive = false;
     this.completed = false;
     this.upgrading = false;
@@ -641,7 +644,18 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       fields[n - 1] = Buffer.concat([fields[n - 1]!, piece]); // a value split across reads
     }
     if (this.watched === Watched.KEEP_ALIVE) this.keepAliveHint += piece.toString('latin1');
+    else if (this.watched === Watched.CONTENT_LENGTH) this.addContentLengthDigits(piece);
     return this.countFieldBytes(end - start);
+  }
+
+  /** Digits of a Content-Length value (in one or more pieces); llhttp refuses anything else. */
+  private addContentLengthDigits(piece: Buffer): void {
+    let n = this.contentLength;
+    for (let i = 0; i < piece.length; i++) {
+      const c = piece[i]! - 48;
+      if (c >= 0 && c <= 9) n = n * 10 + c;
+    }
+    this.contentLength = n;
   }
 
   private countFieldBytes(n: number): number {
@@ -709,7 +723,14 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       // An interim response ended; the final one follows.
       this.fields = null;
       this.fieldBytes = 0;
+      this.hasContentLength = false;
+      this.contentLength = 0;
       return 0;
+    }
+    if (this.statusCode === 204 && this.contentLength > 0) {
+      // A 204 has no body, so a Content-Length above 0 cannot be met: undici fails it the same way.
+      this.callbackError = new UpstreamError(`the upstream's 204 response declares Content-Length ${this.contentLength}, but a 204 has no body`, 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH', 'ResponseContentLengthMismatchError');
+      return -1;
     }
     this.completed = true;
     return ParseError.PAUSED;
