@@ -98,9 +98,13 @@ const NO_TRAILERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
  * request did not ask to close it (Connection: close, HEAD, an upgrade, a body on a method
  * without payload semantics), the request body was sent whole, and nothing followed the
  * response. A connection that was idle waits one turn of the event loop before it carries a
- * request, so a close or stray bytes the server sent meanwhile are seen first (undici does the
- * same); a server closing a connection as a request is written is reported as a reset
- * (UND_ERR_SOCKET "other side closed", ECONNRESET or EPIPE), which the exchange may retry.
+ * request, so a close or stray bytes the server sent meanwhile are seen first; a request that
+ * cannot be retried after a reset (not idempotent) waits until the loop has polled the sockets
+ * once more, so a FIN already received by this host is read before anything is written (the
+ * request then goes on another connection). The pool never retries a request it has written,
+ * as undici: a server closing a connection as a request is on the wire is reported as a reset
+ * (UND_ERR_SOCKET "other side closed", ECONNRESET or EPIPE), which the exchange retries only
+ * for idempotent methods.
  */
 export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   readonly socket: Socket;
@@ -204,7 +208,10 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       return;
     }
     this.state = State.VALIDATING;
-    setImmediate(onValidated, this);
+    // A request the exchange cannot retry after a reset (POST, PATCH, ...) waits until the
+    // event loop has polled the sockets once more, so a FIN already on this host is read
+    // before anything is written; others wait one turn (a FIN read in the same poll is seen).
+    setImmediate(request.idempotent ? onValidated : onPolledAgain, this);
   }
 
   /** An idle connection is given back to the idle list (or closed) by the pool. */
@@ -881,6 +888,11 @@ function onConnectionTimer(connection: Http1UpstreamConnection): void {
 
 function onValidated(connection: Http1UpstreamConnection): void {
   connection.validated();
+}
+
+/** From the check phase: one more loop iteration, past the next poll for I/O. */
+function onPolledAgain(connection: Http1UpstreamConnection): void {
+  setImmediate(onValidated, connection);
 }
 
 /** Interim responses have no body: there is nothing to resume. */

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { BodyFraming, requestHead, type RequestFraming } from './http1-request-head.js';
+import { isIdempotent } from './retry-policy.js';
 import { UpstreamError } from './upstream-error.js';
 
 /** undici's default headers and body timeouts, for callers that give none. */
@@ -26,6 +27,8 @@ export class Http1UpstreamRequest implements RequestFraming {
   readonly head: string | UpstreamError;
   readonly method: string;
   readonly isHead: boolean;
+  /** The method may be sent twice (RFC 9110 §9.2.2): the exchange may retry it after a reset. */
+  readonly idempotent: boolean;
   readonly body: Buffer | Readable | null;
   readonly upgrade: string | null;
   readonly headersTimeout: number;
@@ -49,6 +52,7 @@ export class Http1UpstreamRequest implements RequestFraming {
     this.body = body === undefined || body === null ? null : (body as Buffer | Readable);
     this.method = options.method;
     this.isHead = options.method === 'HEAD';
+    this.idempotent = isIdempotent(options.method);
     const upgrade = options.upgrade;
     this.upgrade = typeof upgrade === 'string' && upgrade !== '' ? upgrade : null;
     this.headersTimeout = options.headersTimeout ?? DEFAULT_TIMEOUT;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -480,6 +481,68 @@ describe('Http1Pool: connections', () => {
     await eventually(() => pool.size === 0, 5_000, 'the pool to drop the closed connection');
     expect((await send(pool)).body.toString()).toBe('ok');
     expect(up.connections).toBe(2);
+  });
+
+  it('a connection whose FIN has reached this host is not used for the next request (a POST): it goes on a new connection', async () => {
+    // The upstream runs in another process, so that its FIN can arrive while this process is
+    // busy: it answers each request, then closes 20 ms later, and counts requests per connection.
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        `let n = 0; require('net').createServer((s) => { const id = ++n; s.on('data', (d) => { process.stdout.write(id + ':' + String(d).split(' ')[0] + '\\n'); s.write(${JSON.stringify(OK)}); setTimeout(() => s.end(), 20); }); }).listen(0, '127.0.0.1', function () { process.stdout.write('port ' + this.address().port + '\\n'); });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    let log = '';
+    child.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+    closers.push(async () => {
+      child.kill('SIGKILL');
+      await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+    });
+    await eventually(() => log.includes('port '), 5_000, 'the upstream process to listen');
+    const port = Number(/port (\d+)/.exec(log)![1]);
+    const pool = poolFor(port, { connections: 1 });
+    const post = await new Promise<Promise<DispatchOutcome>>((resolve, reject) => {
+      pool.dispatch(get('/first'), {
+        onConnect: () => undefined,
+        onHeaders: () => true,
+        onData: () => true,
+        onComplete: () => {
+          // Block this process past the upstream's FIN, then dispatch on the connection that
+          // looks idle: the pool's one-turn check reads the FIN before writing anything.
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+          resolve(send(pool, { method: 'POST', path: '/second', headers: ['host', 'h'], body: Buffer.from('not retry-safe') }));
+        },
+        onError: reject,
+      });
+    });
+    const r = await post;
+    expect(r.error).toBeNull();
+    expect(r.body.toString()).toBe('ok');
+    // One request on each connection: the POST never reached the closed one.
+    expect(log.split('\n').filter((l) => /^\d+:/.test(l))).toEqual(['1:GET', '2:POST']);
+  });
+
+  it('no pipelining: a second request on a one-connection pool is written only after the first response ends', async () => {
+    const up = await recording();
+    const held: (() => void)[] = [];
+    up.behaviour = (conn) => held.push(() => write(conn, '200', OK));
+    const pool = poolFor(up.port, { connections: 1 });
+    const a = send(pool, get('/a'));
+    const b = send(pool, get('/b'));
+    await eventually(() => held.length === 1, 5_000, 'the first request upstream');
+    // Give a pipelining client every chance to write the second request.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(up.connections.length).toBe(1);
+    expect(up.connections[0]!.heads.map((h) => h.split('\r\n')[0])).toEqual(['GET /a HTTP/1.1']);
+    expect(pool.queued).toBe(1);
+    held.shift()!();
+    await eventually(() => held.length === 1, 5_000, 'the second request upstream');
+    held.shift()!();
+    expect((await a).body.toString()).toBe('ok');
+    expect((await b).body.toString()).toBe('ok');
+    expect(up.connections[0]!.heads.map((h) => h.split('\r\n')[0])).toEqual(['GET /a HTTP/1.1', 'GET /b HTTP/1.1']);
   });
 
   it('a kept-alive connection closed by the server as the request arrives: a reset the exchange may retry (not retried by the pool)', async () => {
