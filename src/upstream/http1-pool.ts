@@ -114,7 +114,7 @@ export class Http1Pool extends EventEmitter implements Http1ConnectionOwner {
       request.fail(new UpstreamError('the upstream pool is closed', 'UND_ERR_CLOSED', 'ClientClosedError'));
       return false;
     }
-    if (typeof request.head !== 'string') {
+    if (request.head instanceof UpstreamError) {
       request.fail(request.head);
       return false;
     }

@@ -319,7 +319,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const socket = this.socket;
     const body = request.body;
     socket.cork();
-    socket.write(request.head as string, 'latin1');
+    socket.write(request.head as Buffer);
     if (body !== null && Buffer.isBuffer(body)) {
       if (body.length > 0) socket.write(body);
     }
