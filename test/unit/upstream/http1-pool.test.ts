@@ -520,7 +520,9 @@ describe('Http1Pool: connections', () => {
     const r = await post;
     expect(r.error).toBeNull();
     expect(r.body.toString()).toBe('ok');
-    // One request on each connection: the POST never reached the closed one.
+    // One request on each connection: the POST never reached the closed one. (The upstream's
+    // log comes through a pipe and may trail its answer.)
+    await eventually(() => log.includes(':POST'), 5_000, 'the upstream to log the POST');
     expect(log.split('\n').filter((l) => /^\d+:/.test(l))).toEqual(['1:GET', '2:POST']);
   });
 
