@@ -164,6 +164,7 @@ export class Switchyard {
       throw err;
     }
     const clusters = new ClusterManager(logger.child({ component: 'upstream' }));
+    clusters.setUpstreamEngine(config.proxy.engine.upstream);
     clusters.applySettings(config.services);
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
@@ -338,6 +339,10 @@ export class Switchyard {
     }
     this.config = next;
     this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans, this.accessLog);
+    if (next.proxy.engine.upstream !== this.clusters.upstreamEngine) {
+      this.logger.info({ file: this.configFile, engine: next.proxy.engine.upstream }, 'proxy.engine.upstream changed: HTTP/1.1 endpoint pools are rebuilt; requests in flight finish on the old ones');
+    }
+    this.clusters.setUpstreamEngine(next.proxy.engine.upstream);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();

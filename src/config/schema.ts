@@ -77,6 +77,10 @@ const routeTimeoutsSchema = z.strictObject({
 });
 
 /** Failures a retry policy can retry on. */
+/** HTTP/1.1 client implementations towards upstreams (proxy.engine.upstream). */
+export const UPSTREAM_ENGINES = ['undici', 'llhttp'] as const;
+export type UpstreamEngine = (typeof UPSTREAM_ENGINES)[number];
+
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', 'gateway-error', '5xx'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
@@ -789,9 +793,15 @@ export const configSchema = z
               .describe(
                 'What serves HTTP/1.1 clients: node:http\'s server ("node"), or Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp": no per-request streams; upgrades are handed to node:http). Read at start. Being proven against "node" (docs/performance.md, "Codec").',
               ),
+            upstream: z
+              .enum(UPSTREAM_ENGINES)
+              .default('undici')
+              .describe(
+                'HTTP/1.1 client towards upstreams: undici (undici\'s Pool, patched to skip an unsolicited 100 Continue) or llhttp (our own pool on the llhttp parser, same error codes, retries and limits; being proven before it becomes the default). Changing it on reload rebuilds every HTTP/1.1 endpoint pool; HTTP/2 services always use their own pool.',
+              ),
           })
           .prefault({})
-          .describe('The HTTP engines on the request path; both stay selectable while the codec is proven.'),
+          .describe('The HTTP engines on the request path, client side (listener) and upstream side (upstream); both stay selectable while our codec is proven (docs/design.md, "Engines").'),
       })
       .prefault({})
       .describe('How requests are forwarded.'),
