@@ -56,8 +56,8 @@ describe('access log delivery', () => {
     return m ? Number(m[1]) : NaN;
   }
 
-  it.each([false, true])('writes every access-log line before the process exits on SIGTERM (accessLogThread: %s)', async (thread) => {
-    const r = await start({ stdout: 'collect' }, { accessLogThread: thread });
+  it('writes every access-log line before the process exits on SIGTERM', async () => {
+    const r = await start({ stdout: 'collect' });
     const outcome = await runBoundedLoad({ url: r.url, concurrency: 8, requestsPerClient: 250 });
     expect(outcome.lost).toEqual([]);
     expect(outcome.statuses.get(200)).toBe(2_000);
@@ -67,8 +67,8 @@ describe('access log delivery', () => {
     for (const line of lines.slice(0, 5)) expect(JSON.parse(line)).toMatchObject({ level: 'info', component: 'access', status: 200, route: 'all', service: 'app' });
   });
 
-  it.each([false, true])('keeps serving when nobody reads the log: lines past logging.maxBuffer are dropped and counted (accessLogThread: %s)', async (thread) => {
-    const r = await start({ stdout: 'unread' }, { maxBuffer: '64kb', accessLogThread: thread });
+  it('keeps serving when nobody reads the log: lines past logging.maxBuffer are dropped and counted', async () => {
+    const r = await start({ stdout: 'unread' }, { maxBuffer: '64kb' });
     const outcome = await runBoundedLoad({ url: r.url, concurrency: 8, requestsPerClient: 250 });
     expect(outcome.lost).toEqual([]);
     expect(outcome.statuses.get(200)).toBe(2_000);
