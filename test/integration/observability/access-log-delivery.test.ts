@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runBoundedLoad } from '../../support/bounded-load.js';
 import { fetchText } from '../../support/http-client.js';
-import { servicesYaml } from '../../support/proxy-harness.js';
+import { servicesYaml, withListenerEngine } from '../../support/proxy-harness.js';
 import { startRouterProcess, type RouterProcess, type RouterProcessOptions } from '../../support/router-process.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
@@ -36,16 +36,15 @@ describe('access log delivery', () => {
   });
 
   async function start(options: RouterProcessOptions, logging: Record<string, unknown> = {}): Promise<RouterProcess> {
-    await writeFile(
-      configFile,
-      stringify({
-        listeners: [{ name: 'test', address: '127.0.0.1', port: 0 }],
-        admin: { address: '127.0.0.1', port: 0 },
-        registry: { type: 'file', path: 'services.yaml', watch: false },
-        logging: { level: 'warn', accessLog: true, ...logging },
-        routes: [{ name: 'all', match: { path: '/' }, service: 'app' }],
-      }),
-    );
+    const config: Record<string, unknown> = {
+      listeners: [{ name: 'test', address: '127.0.0.1', port: 0 }],
+      admin: { address: '127.0.0.1', port: 0 },
+      registry: { type: 'file', path: 'services.yaml', watch: false },
+      logging: { level: 'warn', accessLog: true, ...logging },
+      routes: [{ name: 'all', match: { path: '/' }, service: 'app' }],
+    };
+    withListenerEngine(config);
+    await writeFile(configFile, stringify(config));
     router = await startRouterProcess(configFile, process.env, options);
     return router;
   }
