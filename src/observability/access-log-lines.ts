@@ -64,27 +64,30 @@ export class AccessLogLines {
     if (host !== undefined) line += `,"host":"${this.esc(host)}"`;
     const target = r.target;
     if (target !== undefined) line += `,"path":"${this.esc(target)}"`;
-    line += `,"status":${num(r.status)},"bytesIn":${num(r.bytesIn)},"bytesOut":${num(r.bytesOut)},"durationMs":${millis(r.durationMs)}`;
     const route = r.routeName;
     const service = r.serviceName;
     const upstream = r.upstreamAddress;
     if (route !== null && service !== null && upstream !== null) {
+      // A forwarded request (nearly all lines): one piece, so the line is a short rope.
       line +=
+        `,"status":${num(r.status)},"bytesIn":${num(r.bytesIn)},"bytesOut":${num(r.bytesOut)},"durationMs":${millis(r.durationMs)}` +
         `,"route":"${this.esc(route)}","service":"${this.esc(service)}","upstream":"${this.esc(upstream)}"` +
-        `,"upstreamStatus":${num(r.upstreamStatus)},"upstreamMs":${millis(r.upstreamMs)}`;
+        `,"upstreamStatus":${num(r.upstreamStatus)},"upstreamMs":${millis(r.upstreamMs)},"retries":${num(r.retries)}`;
     } else {
       // Answered by the proxy itself: no route matched, or the request was not sent upstream.
-      line += `,"route":${this.nullable(route)},"service":${this.nullable(service)},"upstream":${this.nullable(upstream)}`;
+      line +=
+        `,"status":${num(r.status)},"bytesIn":${num(r.bytesIn)},"bytesOut":${num(r.bytesOut)},"durationMs":${millis(r.durationMs)}` +
+        `,"route":${this.nullable(route)},"service":${this.nullable(service)},"upstream":${this.nullable(upstream)}`;
       if (upstream !== null) line += `,"upstreamStatus":${num(r.upstreamStatus)},"upstreamMs":${millis(r.upstreamMs)}`;
+      line += `,"retries":${num(r.retries)}`;
     }
-    line += `,"retries":${num(r.retries)}`;
     const error = r.errorCode;
     if (error !== undefined) line += `,"error":"${this.esc(error)}"`;
     if (errJson !== undefined) {
       line += `,"err":${errJson}`;
       this.ascii = false;
     }
-    this.pending += line + this.requestEnd;
+    this.pending += `${line}${this.requestEnd}`;
   }
 
   /** A closed tunnel's line (`msg: "tunnel"`), status 101. */
