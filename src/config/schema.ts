@@ -846,7 +846,7 @@ export const configSchema = z
         accessLogThread: z
           .boolean()
           .optional()
-          .describe('Removed: accepted but ignored, with a warning at start and on reload. Access-log lines are always formed on the event loop; the thread this chose measured slower on a busy host (docs/performance.md). Delete it from the file.'),
+          .describe('Removed: accepted but ignored, with a warning at start and on reload. Access-log lines are always formed on the event loop; the thread this chose measured slower on a busy host (docs/performance.md). Delete it from the file. Default: unset (leaving it out is what every value now means).'),
         maxBuffer: sizeSchema
           .refine((n) => n >= 16 * 1024, { message: 'must be at least 16kib' })
           .default(16 * 1024 * 1024)
