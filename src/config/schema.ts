@@ -855,8 +855,8 @@ export const configSchema = z
         accessLog: z.boolean().default(true).describe('One JSON access-log line per proxied request, whatever the level.'),
         accessLogThread: z
           .boolean()
-          .default(false)
-          .describe('Form the access-log lines on a thread of their own: the event loop only queues each request\'s fields, about a sixth of its work for the log. Worth it when the router runs one process on a host with idle cores; where every core is busy (cluster mode on all cores, a small VM shared with the app) the thread\'s CPU is taken from the same cores and requests/s measured 4 % lower (docs/performance.md). Costs a few MiB. Read at start.'),
+          .optional()
+          .describe('Removed: accepted but ignored, with a warning at start and on reload. Access-log lines are always formed on the event loop; the thread this chose measured slower on a busy host (docs/performance.md). Delete it from the file. Default: unset (leaving it out is what every value now means).'),
         maxBuffer: sizeSchema
           .refine((n) => n >= 16 * 1024, { message: 'must be at least 16kib' })
           .default(16 * 1024 * 1024)

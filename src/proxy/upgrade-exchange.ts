@@ -8,6 +8,7 @@ import type { Endpoint } from '../upstream/endpoint.js';
 import { ClientClosedError } from './client-closed-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
+import { RecordedExchange } from './recorded-exchange.js';
 import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord, TunnelRecord } from './request-observer.js';
 import { buildClientHeaders } from './response-headers.js';
@@ -39,7 +40,7 @@ const BREAKER_ERRORS = { requests: 'breaker_requests', pending: 'breaker_pending
  * as a request (access log line, request metrics) unless a tunnel opened; a tunnel is reported
  * when it closes (tunnelEnded: one access log line with its duration and bytes each way).
  */
-export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeRecord, TunnelRecord {
+export class UpgradeExchange extends RecordedExchange implements Dispatcher.DispatchHandler, ExchangeRecord, TunnelRecord {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -80,7 +81,14 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     readonly startedAt: number,
     /** The Upgrade value offered upstream (allowed protocols only, lower-case). */
     private readonly offer: string,
-  ) {}
+  ) {
+    super();
+  }
+
+  /** From the tunnel's opening to its close, in milliseconds. */
+  get tunnelMs(): number {
+    return this.endedAt - this.openedAt;
+  }
 
   start(path: string, headers: string[]): void {
     const cluster = this.route.cluster;
@@ -192,7 +200,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     }
     upstream.on('data', this.countToClient);
     this.client.on('data', this.countFromClient);
-    upstream.on('error', this.upstreamError);
+    upstream.on('error', this.upstreamSocketError);
     upstream.on('close', this.upstreamClosed);
     upstream.pipe(this.client);
     this.client.pipe(upstream);
@@ -292,7 +300,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     this.ctx.logger.debug({ requestId: this.requestId, error: err.message }, 'upgrade: client connection error');
   };
 
-  private readonly upstreamError = (err: Error): void => {
+  private readonly upstreamSocketError = (err: Error): void => {
     this.ctx.logger.debug({ requestId: this.requestId, endpoint: this.endpoint.key, error: err.message }, 'upgrade: upstream connection error');
   };
 
@@ -306,7 +314,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if (this.finished) return;
     this.finished = true;
     this.release();
-    this.route.metrics.upgrades.closed((performance.now() - this.openedAt) / 1000, this.bytesFromClient, this.bytesToClient);
+    this.endedAt = performance.now();
+    this.route.metrics.upgrades.closed(this.tunnelMs / 1000, this.bytesFromClient, this.bytesToClient);
     this.ctx.observer.tunnelEnded(this);
   }
 
@@ -315,6 +324,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if (this.finished) return;
     this.finished = true;
     this.release();
+    this.endedAt = performance.now();
     this.ctx.observer.requestEnded(this);
   }
 

@@ -60,7 +60,7 @@ export async function startProxy(options: HarnessOptions = {}): Promise<ProxyHar
   withUpstreamEngine(config);
   await writeFile(configFile, stringify(config));
   const log = captureLog();
-  const app = await Switchyard.start(configFile, { logger: log.logger });
+  const app = await Switchyard.start(configFile, { log: log.log });
   const first = app.addresses[0]!;
   return {
     app,
