@@ -330,7 +330,7 @@ export const upstreamTlsSchema = z
     serverName: hostNameSchema
       .optional()
       .describe('Name sent as SNI and checked against the certificate (never the client\'s Host). Default: the instance address (the certificate must then cover that IP address).'),
-    servername: hostNameSchema.optional().describe('Deprecated spelling of serverName (accepted with a warning); use serverName.'),
+    servername: hostNameSchema.optional().describe('Deprecated spelling of serverName (accepted with a warning); use serverName. Default: none.'),
     verify: z.boolean().default(true).describe('Verify the instance certificate (chain and name). Turn off only for testing.'),
   })
   .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together (the client certificate and its private key)' })
@@ -590,7 +590,7 @@ const consulRegistrySchema = z
         key: pemFileSchema('private key').optional().describe('PEM private key of cert (relative to the config file); goes with cert. Default: $CONSUL_CLIENT_KEY, else none.'),
         serverName: z.string().min(1).optional().describe('Name verified in Consul\'s certificate (SNI). Default: $CONSUL_TLS_SERVER_NAME, else the address host.'),
         verify: z.boolean().optional().describe('Verify Consul\'s certificate (chain and name); false only for testing. Default: $CONSUL_HTTP_SSL_VERIFY, else true.'),
-        insecureSkipVerify: z.boolean().optional().describe('Deprecated (accepted with a warning): true means verify: false; use verify.'),
+        insecureSkipVerify: z.boolean().optional().describe('Deprecated (accepted with a warning): true means verify: false; use verify. Default: none.'),
       })
       .prefault({})
       .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together' })
