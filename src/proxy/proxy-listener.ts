@@ -12,6 +12,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CertificateStore } from './certificate-store.js';
 import { ClientCertificateNames } from './client-certificate-names.js';
 import { endConnection } from './closing-connection.js';
+import { closingProxyErrorResponse } from './proxy-error.js';
 import { Http2Sessions, type Http2RequestHandler } from './http2-sessions.js';
 import { HttpsRedirect } from './https-redirect.js';
 import { ProtocolSniffer } from './protocol-sniffer.js';
@@ -301,23 +302,16 @@ function refuseHttp1(socket: Duplex): void {
   socket.destroy();
 }
 
-const CONNECT_REFUSED = 'HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: method_not_supported\r\n\r\n';
+const CONNECT_REFUSED = closingProxyErrorResponse('method_not_supported');
+const HEADERS_TOO_LARGE = closingProxyErrorResponse('header_fields_too_large');
+const REQUEST_TIMEOUT = closingProxyErrorResponse('request_timeout');
+const BAD_REQUEST = closingProxyErrorResponse('bad_request');
 
 /** The raw response for a request Node's parser refused or timed out; the connection closes. */
 function clientErrorResponse(code: string | undefined): string {
-  let status: string;
-  let error: string;
-  if (code === 'HPE_HEADER_OVERFLOW') {
-    status = '431 Request Header Fields Too Large';
-    error = 'header_fields_too_large';
-  } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    status = '408 Request Timeout';
-    error = 'request_timeout';
-  } else {
-    status = '400 Bad Request';
-    error = 'bad_request';
-  }
-  return `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: ${error}\r\n\r\n`;
+  if (code === 'HPE_HEADER_OVERFLOW') return HEADERS_TOO_LARGE;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return REQUEST_TIMEOUT;
+  return BAD_REQUEST;
 }
 
 /**
