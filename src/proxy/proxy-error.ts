@@ -118,7 +118,7 @@ export const PROXY_ERRORS = {
     status: 502,
     grpc: GrpcStatus.UNAVAILABLE,
     message: 'the TLS handshake with the upstream instance failed (certificate not trusted or wrong name)',
-    action: 'The instance\'s certificate is not signed by `services.<name>.tls.ca`, has expired, or does not cover `tls.serverName` (or the instance address), or the instance does not speak TLS. The access log line has the TLS error; see troubleshooting.md.',
+    action: 'The instance\'s certificate is not signed by `services.<name>.tls.ca`, has expired, or does not cover `tls.serverName` (or the instance address); or the instance does not speak TLS. The access log line has the TLS error. (An instance that wants a client certificate the service does not present, `tls.cert` and `tls.key`, closes the connection after a TLS 1.3 handshake: that shows as `upstream_reset`.)',
   },
   upstream_timeout: {
     status: 504,
