@@ -376,7 +376,7 @@ export const listenerTlsSchema = z.strictObject({
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
   clientCertificate: clientCertificateSchema
     .optional()
-    .describe('Require and verify a client certificate (mutual TLS): a client without one, or with one ca does not sign, fails the handshake. Default: no client certificate asked for.'),
+    .describe('Require and verify a client certificate (mutual TLS): a client without one, or with one that clientCertificate.ca does not sign, fails the handshake. Default: no client certificate asked for.'),
   watch: z.boolean().default(true).describe('Reload the certificate files (and clientCertificate.ca) when they change (a bad new set is logged and the running certificates stay).'),
 });
 
