@@ -10,6 +10,7 @@ import { EMPTY_OPERATOR_STATE, sameOperatorState, type DrainEntry, type Operator
 import type { OperatorStateStore } from './operator-state/operator-state-store.js';
 import { createOperatorStateStore, stateFilePath } from './operator-state/state-store-factory.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
+import type { DeprecatedFieldUse } from './config/deprecated-fields.js';
 import { loadConfig } from './config/load-config.js';
 import { removedSettingsIn } from './config/removed-settings.js';
 import type { Config } from './config/schema.js';
@@ -140,7 +141,8 @@ export class Switchyard {
   }
 
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
-    const config = resolveConfigPaths((await loadConfig(configFile)).config, configFile);
+    const loaded = await loadConfig(configFile);
+    const config = resolveConfigPaths(loaded.config, configFile);
     await checkConfigFiles(config, configFile);
     if (options.ephemeralPorts) {
       config.listeners = config.listeners.map((l) => ({ ...l, port: 0 }));
@@ -151,6 +153,7 @@ export class Switchyard {
     const log = options.log ?? createProcessLog({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
     const logger = log.logger;
     warnRemovedSettings(config, logger);
+    warnDeprecatedFields(logger, configFile, loaded.deprecated);
 
     let demo: DemoInstances | null = null;
     if (config.demo) {
@@ -309,8 +312,10 @@ export class Switchyard {
   }
 
   private async applyConfigFile(): Promise<void> {
-    const next = resolveConfigPaths((await loadConfig(this.configFile)).config, this.configFile);
+    const loaded = await loadConfig(this.configFile);
+    const next = resolveConfigPaths(loaded.config, this.configFile);
     await checkConfigFiles(next, this.configFile);
+    warnDeprecatedFields(this.logger, this.configFile, loaded.deprecated);
     if (JSON.stringify(next.listeners) !== JSON.stringify(this.config.listeners) || JSON.stringify(next.admin) !== JSON.stringify(this.config.admin)) {
       this.logger.warn({ file: this.configFile }, 'listener or admin address changes take effect only after a restart');
       next.listeners = this.config.listeners;
@@ -350,6 +355,8 @@ export class Switchyard {
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();
+    // Renewed certificates are picked up on reload too (not only by tls.watch).
+    await Promise.all(this.listeners.map((l) => l.reloadCertificates()));
     this.logger.info({ file: this.configFile, routes: next.routes.length }, 'configuration reloaded');
     // Requests still in flight may hand the old exporter a span: it drops it (closed) and counts it.
     await oldSpans?.close();
@@ -656,4 +663,9 @@ function proxyContext(config: Config, logger: Logger, metrics: SwitchyardMetrics
     limits: requestLimits(config),
     observer: new RequestRecorder(metrics, accessLog, spans),
   };
+}
+
+/** One warning line per deprecated field the configuration file uses (the field still works). */
+function warnDeprecatedFields(logger: Logger, file: string, uses: readonly DeprecatedFieldUse[]): void {
+  for (const use of uses) logger.warn({ file, field: use.field, replacement: use.replacement }, use.message);
 }

@@ -111,7 +111,8 @@ async function check(file: string | undefined): Promise<number> {
     return 2;
   }
   try {
-    const { config } = await loadConfig(file);
+    const { config, deprecated } = await loadConfig(file);
+    for (const use of deprecated) process.stderr.write(`${file}: warning: ${use.message}\n`);
     process.stdout.write(`${file}: OK (${config.listeners.length} listener(s), ${config.routes.length} route(s), registry: ${config.registry.type})\n`);
     return 0;
   } catch (err) {

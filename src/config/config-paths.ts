@@ -4,7 +4,8 @@ import { ConfigError, type ConfigProblem } from './config-error.js';
 import type { Config } from './schema.js';
 
 /**
- * The configuration with its file paths (listener certificates and keys, upstream CA files)
+ * The configuration with its file paths (listener certificates, keys and client CA, upstream CA
+ * and client certificate files)
  * made absolute, relative to the config file's folder. Returns a new object.
  */
 export function resolveConfigPaths(config: Config, configFile: string): Config {
@@ -17,11 +18,23 @@ export function resolveConfigPaths(config: Config, configFile: string): Config {
         ? l
         : {
             ...l,
-            tls: { ...l.tls, cert: at(l.tls.cert), key: at(l.tls.key), certificates: l.tls.certificates.map((c) => ({ cert: at(c.cert), key: at(c.key) })) },
+            tls: {
+              ...l.tls,
+              cert: at(l.tls.cert),
+              key: at(l.tls.key),
+              certificates: l.tls.certificates.map((c) => ({ cert: at(c.cert), key: at(c.key) })),
+              ...(l.tls.clientCertificate !== undefined ? { clientCertificate: { ...l.tls.clientCertificate, ca: at(l.tls.clientCertificate.ca) } } : {}),
+            },
           },
     ),
     services: Object.fromEntries(
-      Object.entries(config.services).map(([name, s]) => [name, s.tls?.ca === undefined ? s : { ...s, tls: { ...s.tls, ca: at(s.tls.ca) } }]),
+      Object.entries(config.services).map(([name, s]) => {
+        const tls = s.tls;
+        if (tls === undefined) return [name, s];
+        const files = { ca: tls.ca, cert: tls.cert, key: tls.key };
+        const resolved = Object.fromEntries(Object.entries(files).flatMap(([k, p]) => (p === undefined ? [] : [[k, at(p)]])));
+        return [name, { ...s, tls: { ...tls, ...resolved } }];
+      }),
     ),
   };
 }
@@ -36,8 +49,14 @@ export async function checkConfigFiles(config: Config, configFile: string): Prom
     if (l.tls === undefined) return;
     files.push({ path: l.tls.cert, field: `listeners[${i}].tls.cert` }, { path: l.tls.key, field: `listeners[${i}].tls.key` });
     l.tls.certificates.forEach((c, j) => files.push({ path: c.cert, field: `listeners[${i}].tls.certificates[${j}].cert` }, { path: c.key, field: `listeners[${i}].tls.certificates[${j}].key` }));
+    if (l.tls.clientCertificate !== undefined) files.push({ path: l.tls.clientCertificate.ca, field: `listeners[${i}].tls.clientCertificate.ca` });
   });
-  for (const [name, s] of Object.entries(config.services)) if (s.tls?.ca !== undefined) files.push({ path: s.tls.ca, field: `services.${name}.tls.ca` });
+  for (const [name, s] of Object.entries(config.services)) {
+    for (const field of ['ca', 'cert', 'key'] as const) {
+      const path = s.tls?.[field];
+      if (path !== undefined) files.push({ path, field: `services.${name}.tls.${field}` });
+    }
+  }
   const problems: ConfigProblem[] = [];
   await Promise.all(
     files.map(async (f) => {

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from './config-error.js';
+import { deprecatedFieldUses, type DeprecatedFieldUse } from './deprecated-fields.js';
 import { parseAndValidate } from './parse-document.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -7,6 +8,8 @@ import { configSchema, type Config } from './schema.js';
 export interface LoadedConfig {
   file: string;
   config: Config;
+  /** Deprecated fields the file uses (accepted; each should be logged as a warning). */
+  deprecated: DeprecatedFieldUse[];
 }
 
 /** Reads and validates a configuration file. Throws ConfigError naming file, line and field. */
@@ -17,7 +20,9 @@ export async function loadConfig(file: string): Promise<LoadedConfig> {
   } catch (err) {
     throw new ConfigError(file, [{ path: '', message: `cannot read the configuration file: ${(err as Error).message}` }]);
   }
-  return { file, config: parseConfigText(file, text) };
+  let deprecated: DeprecatedFieldUse[] = [];
+  const config = parseAndValidate(file, text, configSchema, (document) => (deprecated = deprecatedFieldUses(document)));
+  return { file, config, deprecated };
 }
 
 export function parseConfigText(file: string, text: string): Config {

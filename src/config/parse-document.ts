@@ -7,8 +7,9 @@ import { isSecretPath, secretShapeOf, type SecretShape } from './secret-paths.js
 /**
  * Parses YAML (JSON is valid YAML) and validates it against a zod schema. Every problem is
  * reported with the file name, the line and column of the offending node, and the field path.
+ * A valid document as written (before defaults) is handed to `onDocument`.
  */
-export function parseAndValidate<S extends z.ZodType>(file: string, text: string, schema: S): z.output<S> {
+export function parseAndValidate<S extends z.ZodType>(file: string, text: string, schema: S, onDocument?: (document: object) => void): z.output<S> {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -25,7 +26,10 @@ export function parseAndValidate<S extends z.ZodType>(file: string, text: string
     throw new ConfigError(file, [{ path: '', message: 'must be a YAML mapping of settings at the top level', line: 1, column: 1 }]);
   }
   const result = schema.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) {
+    onDocument?.(input ?? {});
+    return result.data;
+  }
 
   const problems: ConfigProblem[] = [];
   for (const issue of result.error.issues) {

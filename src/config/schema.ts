@@ -312,18 +312,38 @@ const statusRangeSchema = z.union([z.number().int(), z.string()]).transform((val
   return [lo, hi] as const;
 });
 
+/*
+ * One naming for TLS everywhere (listeners, services, registry): `ca` is the PEM file of the
+ * CA(s) that verify the peer's certificate, `cert` and `key` are our own certificate and key,
+ * `serverName` is the name the peer's certificate must cover (sent as SNI), `verify: false`
+ * turns peer verification off (testing only). Older spellings are accepted with a warning
+ * (src/config/deprecated-fields.ts).
+ */
+const pemFileSchema = (what: string) => z.string().min(1, { message: `must be the path of a PEM ${what} file` });
+
 /** TLS towards the instances of a service (also enabled by instance meta `proto: https`). */
-export const upstreamTlsSchema = z.strictObject({
-  ca: z
-    .string()
-    .min(1, { message: 'must be the path of a PEM file' })
-    .optional()
-    .describe('PEM file of the CA(s) that sign the instances\' certificates (relative to the config file). Default: the system CAs (plus NODE_EXTRA_CA_CERTS).'),
-  verify: z.boolean().default(true).describe('Verify the instance certificate (chain and name). Turn off only for testing.'),
-  servername: hostNameSchema
-    .optional()
-    .describe('Name sent as SNI and checked against the certificate (never the client\'s Host). Default: the instance address (the certificate must then cover that IP address).'),
-});
+export const upstreamTlsSchema = z
+  .strictObject({
+    ca: pemFileSchema('CA')
+      .optional()
+      .describe('PEM file of the CA(s) that sign the instances\' certificates (relative to the config file). Default: the system CAs (plus NODE_EXTRA_CA_CERTS).'),
+    cert: pemFileSchema('certificate (chain)')
+      .optional()
+      .describe('PEM client certificate (chain) presented to instances that require one (mutual TLS), relative to the config file; goes with key. Default: none.'),
+    key: pemFileSchema('private key').optional().describe('PEM private key of cert, relative to the config file; goes with cert. Default: none.'),
+    serverName: hostNameSchema
+      .optional()
+      .describe('Name sent as SNI and checked against the certificate (never the client\'s Host). Default: the instance address (the certificate must then cover that IP address).'),
+    servername: hostNameSchema.optional().describe('Deprecated spelling of serverName (accepted with a warning); use serverName. Default: none.'),
+    verify: z.boolean().default(true).describe('Verify the instance certificate (chain and name). Turn off only for testing.'),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together (the client certificate and its private key)' })
+  .refine((t) => t.servername === undefined || t.serverName === undefined, { message: 'give serverName only (servername is its deprecated spelling)', path: ['servername'] });
+
+/** The name an upstream TLS section says the instances' certificates must cover (serverName, or its deprecated spelling). */
+export function upstreamServerName(tls: UpstreamTlsConfig): string | undefined {
+  return tls.serverName ?? tls.servername;
+}
 
 const certificateFilesSchema = z.strictObject({
   cert: z
@@ -331,6 +351,21 @@ const certificateFilesSchema = z.strictObject({
     .min(1, { message: 'must be the path of a PEM certificate (chain) file' })
     .describe('PEM certificate (chain) file, relative to the config file. Required.'),
   key: z.string().min(1, { message: 'must be the path of a PEM private key file' }).describe('PEM private key file, relative to the config file. Required.'),
+});
+
+/** A subjectAltName entry as openssl prints it: DNS:, IP:, URI: or email: and the value. */
+const SUBJECT_ALT_NAME = /^(DNS|IP|URI|email):\S.*$/;
+
+const clientCertificateSchema = z.strictObject({
+  ca: pemFileSchema('CA').describe('PEM file of the CA(s) that sign the client certificates, relative to the config file. Required.'),
+  subjectAltNames: z
+    .array(z.string().regex(SUBJECT_ALT_NAME, { message: 'must be a subjectAltName entry such as "DNS:client.internal", "URI:spiffe://example.org/web", "IP:10.0.0.5" or "email:ops@example.com"' }))
+    .default([])
+    .describe('The client certificate must carry one of these subjectAltName entries (or one of commonNames): "DNS:client.internal", "URI:spiffe://example.org/web", "IP:10.0.0.5", "email:ops@example.com". A certificate that matches none is closed right after the handshake, before any request is read. Default: [] (with commonNames also empty, any certificate ca signs).'),
+  commonNames: z
+    .array(z.string().min(1, { message: 'must be a non-empty subject common name' }))
+    .default([])
+    .describe('The client certificate\'s subject CN must be one of these (or carry one of subjectAltNames). Default: [].'),
 });
 
 export const listenerTlsSchema = z.strictObject({
@@ -343,7 +378,10 @@ export const listenerTlsSchema = z.strictObject({
     .default([])
     .describe('More {cert, key} pairs, each chosen by SNI from its DNS names (subjectAltName, else CN; exact names before wildcards, first listed wins).'),
   minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
-  watch: z.boolean().default(true).describe('Reload the certificate files when they change (a bad new set is logged and the running certificates stay).'),
+  clientCertificate: clientCertificateSchema
+    .optional()
+    .describe('Require and verify a client certificate (mutual TLS): a client without one, or with one that clientCertificate.ca does not sign, fails the handshake. Default: no client certificate asked for.'),
+  watch: z.boolean().default(true).describe('Reload the certificate files (and clientCertificate.ca) when they change (a bad new set is logged and the running certificates stay).'),
 });
 
 /** Fields of an HTTP health check that a gRPC one ignores, refused when written with type grpc. */
@@ -533,7 +571,7 @@ const consulRegistrySchema = z
     type: z.literal('consul').describe('consul: instances (and tag routes) come from Consul (docs/consul.md). Required.'),
     address: consulAddressSchema
       .optional()
-      .describe('Consul agent: "host:port" or "http(s)://host:port"; https turns TLS on. Default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.'),
+      .describe('Consul agent: "host:port" or "http(s)://host:port"; https turns TLS on (so does $CONSUL_HTTP_SSL=true for an address without a scheme). Default: $CONSUL_HTTP_ADDR, else 127.0.0.1:8500.'),
     token: z
       .string()
       .min(1, { message: 'must be a non-empty ACL token (or leave it out)' })
@@ -547,15 +585,21 @@ const consulRegistrySchema = z
       .describe('Datacenter to read (dc=). Default: the agent\'s own.'),
     tls: z
       .strictObject({
-        ca: z.string().min(1).optional().describe('PEM file of the CA that signed Consul\'s certificate (relative to the config file). Default: the system CAs.'),
-        cert: z.string().min(1).optional().describe('PEM client certificate (relative to the config file), for Consul with verify_incoming; goes with key. Default: none.'),
-        key: z.string().min(1).optional().describe('PEM client key (relative to the config file); goes with cert. Default: none.'),
-        serverName: z.string().min(1).optional().describe('Name verified in Consul\'s certificate (SNI). Default: the address host.'),
-        insecureSkipVerify: z.boolean().default(false).describe('Do not verify Consul\'s certificate (testing only).'),
+        ca: pemFileSchema('CA')
+          .optional()
+          .describe('PEM file of the CA that signed Consul\'s certificate (relative to the config file). Default: $CONSUL_CACERT (relative to the working folder), else the system CAs.'),
+        cert: pemFileSchema('certificate (chain)')
+          .optional()
+          .describe('PEM client certificate (relative to the config file), for Consul with verify_incoming; goes with key. Default: $CONSUL_CLIENT_CERT, else none.'),
+        key: pemFileSchema('private key').optional().describe('PEM private key of cert (relative to the config file); goes with cert. Default: $CONSUL_CLIENT_KEY, else none.'),
+        serverName: z.string().min(1).optional().describe('Name verified in Consul\'s certificate (SNI). Default: $CONSUL_TLS_SERVER_NAME, else the address host.'),
+        verify: z.boolean().optional().describe('Verify Consul\'s certificate (chain and name); false only for testing. Default: $CONSUL_HTTP_SSL_VERIFY, else true.'),
+        insecureSkipVerify: z.boolean().optional().describe('Deprecated (accepted with a warning): true means verify: false; use verify. Default: none.'),
       })
       .prefault({})
       .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together' })
-      .describe('TLS towards Consul (used when the address is https://).'),
+      .refine((t) => t.insecureSkipVerify === undefined || t.verify === undefined, { message: 'give verify only (insecureSkipVerify is its deprecated, inverted form)', path: ['insecureSkipVerify'] })
+      .describe('TLS towards Consul (used when the address is https://, or has no scheme and $CONSUL_HTTP_SSL is true).'),
     tags: z
       .array(z.string().min(1, { message: 'must be a non-empty tag' }))
       .default([])

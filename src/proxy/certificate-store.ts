@@ -45,9 +45,23 @@ export class CertificateStore {
     return store;
   }
 
-  /** Options for tls/https.createServer: the default certificate plus SNI selection. */
-  get serverOptions(): SecureContextOptions & { SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void } {
-    return { ...this.index.defaultOptions, SNICallback: this.sniCallback };
+  /**
+   * Options for tls/https.createServer: the default certificate plus SNI selection, and with
+   * `clientCertificate` a client certificate required and verified against its CA (every
+   * context carries the CA, as the one SNI picks is the one that verifies).
+   */
+  get serverOptions(): SecureContextOptions & {
+    SNICallback: (name: string, cb: (err: Error | null, ctx?: SecureContext) => void) => void;
+    requestCert: boolean;
+    rejectUnauthorized: boolean;
+  } {
+    const mutual = this.config.clientCertificate !== undefined;
+    return { ...this.index.defaultOptions, SNICallback: this.sniCallback, requestCert: mutual, rejectUnauthorized: mutual };
+  }
+
+  /** The names asked of a client certificate (mutual TLS), or undefined. */
+  get clientCertificateNames(): { subjectAltNames: readonly string[]; commonNames: readonly string[] } | undefined {
+    return this.config.clientCertificate;
   }
 
   /** The context for an SNI name. */
@@ -88,6 +102,7 @@ export class CertificateStore {
 
   private startWatching(): void {
     const files = [this.config.cert, this.config.key, ...this.config.certificates.flatMap((c) => [c.cert, c.key])];
+    if (this.config.clientCertificate !== undefined) files.push(this.config.clientCertificate.ca);
     const byDir = new Map<string, Set<string>>();
     for (const f of files) {
       const names = byDir.get(dirname(f)) ?? new Set<string>();
@@ -115,9 +130,18 @@ async function buildIndex(config: ListenerTlsConfig): Promise<CertificateIndex> 
   const wildcard = new Map<string, SecureContext>();
   let defaultOptions: SecureContextOptions | null = null;
   let defaultContext: SecureContext | null = null;
+  const clientCa = config.clientCertificate === undefined ? undefined : await readPem(config.clientCertificate.ca, 'client CA');
+  if (clientCa !== undefined) {
+    try {
+      new X509Certificate(clientCa);
+    } catch (err) {
+      throw new Error(`TLS client CA ${config.clientCertificate!.ca} is not a PEM certificate: ${(err as Error).message}`);
+    }
+  }
   for (const files of [{ cert: config.cert, key: config.key }, ...config.certificates]) {
     const [cert, key] = await Promise.all([readPem(files.cert, 'certificate'), readPem(files.key, 'private key')]);
     const options: SecureContextOptions = { cert, key, minVersion: config.minVersion };
+    if (clientCa !== undefined) options.ca = clientCa;
     let context: SecureContext;
     let names: string[];
     try {

@@ -9,11 +9,11 @@ import { ClientClosedError } from './client-closed-error.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
-import { endGrpcWithStatus, GrpcStatus, grpcStatusOf, respondTrailersOnly } from './grpc-status.js';
+import { endGrpcWithStatus, GrpcStatus, respondTrailersOnly } from './grpc-status.js';
 import { isHttp2 } from './http2-request.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
 import { RecordedExchange } from './recorded-exchange.js';
-import { classifyUpstreamError, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
+import { classifyUpstreamError, grpcStatusOf, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
 

@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RequestHead } from '../codec/server-stream.js';
 import type { Http2ServerResponse } from 'node:http2';
 import { isHttp2 } from './http2-request.js';
-import type { ProxyErrorCode } from './proxy-error.js';
 
 /**
  * The gRPC status codes the proxy itself answers with or records (grpc/doc/statuscodes.md;
@@ -17,40 +16,6 @@ export const GrpcStatus = {
   INTERNAL: 13,
   UNAVAILABLE: 14,
 } as const;
-
-/**
- * The gRPC status a gRPC client gets for each proxy error. Routing and capacity problems are
- * UNAVAILABLE (the client may try again), a missing route is UNIMPLEMENTED (the method is not
- * served here), timeouts are DEADLINE_EXCEEDED, limits on what the client sent are
- * RESOURCE_EXHAUSTED, malformed requests and responses INTERNAL — gRPC's own mapping of HTTP
- * statuses (grpc/doc/http-grpc-status-mapping.md) where it applies.
- */
-const STATUS_OF: Record<ProxyErrorCode, number> = {
-  bad_request: GrpcStatus.INTERNAL,
-  no_route: GrpcStatus.UNIMPLEMENTED,
-  body_too_large: GrpcStatus.RESOURCE_EXHAUSTED,
-  rate_limited: GrpcStatus.RESOURCE_EXHAUSTED,
-  header_fields_too_large: GrpcStatus.INTERNAL,
-  method_not_supported: GrpcStatus.UNIMPLEMENTED,
-  version_not_supported: GrpcStatus.INTERNAL,
-  upgrade_limit: GrpcStatus.UNAVAILABLE,
-  upgrade_not_supported: GrpcStatus.UNIMPLEMENTED,
-  no_healthy_endpoint: GrpcStatus.UNAVAILABLE,
-  over_capacity: GrpcStatus.UNAVAILABLE,
-  upstream_connect_failed: GrpcStatus.UNAVAILABLE,
-  upstream_reset: GrpcStatus.UNAVAILABLE,
-  upstream_bad_response: GrpcStatus.INTERNAL,
-  upstream_bad_upgrade: GrpcStatus.INTERNAL,
-  upstream_tls_failed: GrpcStatus.UNAVAILABLE,
-  upstream_timeout: GrpcStatus.DEADLINE_EXCEEDED,
-  breaker_requests: GrpcStatus.UNAVAILABLE,
-  breaker_pending: GrpcStatus.UNAVAILABLE,
-  breaker_connections: GrpcStatus.UNAVAILABLE,
-};
-
-export function grpcStatusOf(code: ProxyErrorCode): number {
-  return STATUS_OF[code];
-}
 
 /**
  * A gRPC request: Content-Type application/grpc, optionally with "+format" or parameters
@@ -70,7 +35,7 @@ export function isGrpcRequest(req: RequestHead): boolean {
  * in a trailers-only response (one HEADERS frame that ends the stream, on HTTP/2), plus the
  * proxy error and request id headers every proxy error carries.
  */
-export function sendGrpcError(res: ServerResponse, code: ProxyErrorCode, status: number, message: string, errorHeader: string, requestIdHeader: string, requestId: string): void {
+export function sendGrpcError(res: ServerResponse, code: string, status: number, message: string, errorHeader: string, requestIdHeader: string, requestId: string): void {
   const grpcMessage = encodeGrpcMessage(message);
   if (isHttp2(res.req)) {
     const stream = (res as unknown as Http2ServerResponse).stream;

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { isGrpcRequest } from './grpc-status.js';
+import { PROXY_ERROR_HEADER, PROXY_ERRORS } from './proxy-error.js';
 
 /** What the listener's request handler is called with (the same one as for HTTP/1.x). */
 export type Http2RequestHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -21,6 +22,9 @@ interface SessionState {
   readonly owner: Http2Sessions;
   readonly session: TrackedSession;
 }
+/** The answer to a request whose body stalled past limits.requestTimeout. */
+const REQUEST_TIMEOUT_HEADERS = { 'content-length': '0', [PROXY_ERROR_HEADER]: 'request_timeout' };
+
 const kState = Symbol('switchyard.http2SessionState');
 type TrackedSession = ServerHttp2Session & { [kState]?: SessionState };
 /**
@@ -200,7 +204,7 @@ export class Http2Sessions {
         stream.close(constants.NGHTTP2_CANCEL);
         continue;
       }
-      res.writeHead(408, { 'content-length': '0', 'x-switchyard-error': 'request_timeout' });
+      res.writeHead(PROXY_ERRORS.request_timeout.status, REQUEST_TIMEOUT_HEADERS);
       res.end();
       // The client stops sending (RST_STREAM NO_ERROR after a complete response, RFC 9113 §8.1).
       stream.close(constants.NGHTTP2_NO_ERROR);

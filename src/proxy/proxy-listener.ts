@@ -3,13 +3,16 @@ import { createServer, type IncomingMessage, type Server, type ServerOptions, ty
 import type { Http2Server } from 'node:http2';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import net, { type AddressInfo, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { ConnectionSweep, Http1ServerConnection, type Http1ServerSettings, type Http1StreamHandler } from '../codec/http1-server-connection.js';
 import type { ServerStream } from '../codec/server-stream.js';
 import { listenerProtocols, type Config, type ListenerConfig, type ListenerProtocol } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { CertificateStore } from './certificate-store.js';
+import { ClientCertificateNames } from './client-certificate-names.js';
 import { endConnection } from './closing-connection.js';
+import { closingProxyErrorResponse } from './proxy-error.js';
 import { Http2Sessions, type Http2RequestHandler } from './http2-sessions.js';
 import { HttpsRedirect } from './https-redirect.js';
 import { ProtocolSniffer } from './protocol-sniffer.js';
@@ -147,6 +150,8 @@ export class ProxyListener {
         this.server.on('connection', http2.accept);
       }
     }
+    const names = certificates !== null ? ClientCertificateNames.from(certificates.clientCertificateNames) : null;
+    if (names !== null) this.checkClientNames(names);
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'malformed request rejected');
       // A response already under way on this connection cannot be followed by an error status.
@@ -156,6 +161,26 @@ export class ProxyListener {
         return;
       }
       endConnection(socket, clientErrorResponse(err.code));
+    });
+  }
+
+  /**
+   * Puts the client certificate name check in front of every handler of a new TLS connection
+   * (HTTP/1.1 and HTTP/2 alike): a connection whose verified certificate carries none of the
+   * listed names is destroyed before any of its bytes are read as a request.
+   */
+  private checkClientNames(names: ClientCertificateNames): void {
+    const handlers = this.server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    this.server.removeAllListeners('secureConnection');
+    const server = this.server;
+    this.server.on('secureConnection', (socket: TLSSocket) => {
+      const { accepted, names: presented } = names.check(socket);
+      if (!accepted) {
+        this.logger.debug({ listener: this.name, remoteAddress: socket.remoteAddress, certificateNames: presented }, 'client certificate refused: none of its names is in tls.clientCertificate');
+        socket.destroy();
+        return;
+      }
+      for (const handler of handlers) handler.call(server, socket);
     });
   }
 
@@ -173,6 +198,11 @@ export class ProxyListener {
     if (this.upgradeTo !== null) this.upgradeTo.call(this.server, socket);
     else this.server.emit(this.certificates !== null ? 'secureConnection' : 'connection', socket);
   };
+
+  /** Reads this listener's certificate files (and client CA) again; a bad set is logged and the running one stays. */
+  async reloadCertificates(): Promise<void> {
+    await this.certificates?.reload();
+  }
 
   /** With the codec: node:http's connection handler, which parses upgrade requests handed over. */
   private upgradeTo: ((socket: Duplex) => void) | null = null;
@@ -272,23 +302,16 @@ function refuseHttp1(socket: Duplex): void {
   socket.destroy();
 }
 
-const CONNECT_REFUSED = 'HTTP/1.1 501 Not Implemented\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: method_not_supported\r\n\r\n';
+const CONNECT_REFUSED = closingProxyErrorResponse('method_not_supported');
+const HEADERS_TOO_LARGE = closingProxyErrorResponse('header_fields_too_large');
+const REQUEST_TIMEOUT = closingProxyErrorResponse('request_timeout');
+const BAD_REQUEST = closingProxyErrorResponse('bad_request');
 
 /** The raw response for a request Node's parser refused or timed out; the connection closes. */
 function clientErrorResponse(code: string | undefined): string {
-  let status: string;
-  let error: string;
-  if (code === 'HPE_HEADER_OVERFLOW') {
-    status = '431 Request Header Fields Too Large';
-    error = 'header_fields_too_large';
-  } else if (code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-    status = '408 Request Timeout';
-    error = 'request_timeout';
-  } else {
-    status = '400 Bad Request';
-    error = 'bad_request';
-  }
-  return `HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\nx-switchyard-error: ${error}\r\n\r\n`;
+  if (code === 'HPE_HEADER_OVERFLOW') return HEADERS_TOO_LARGE;
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return REQUEST_TIMEOUT;
+  return BAD_REQUEST;
 }
 
 /**

@@ -5,8 +5,8 @@ import type { OtlpSpanExporter } from '../observability/otlp-span-exporter.js';
 import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Route } from '../routing/route.js';
-import { GrpcStatus, grpcStatusOf, isGrpcRequest } from './grpc-status.js';
-import { classifyUpstreamError, PROXY_ERRORS, type ProxyErrorCode } from './proxy-error.js';
+import { GrpcStatus, isGrpcRequest } from './grpc-status.js';
+import { classifyUpstreamError, grpcStatusOf, PROXY_ERRORS, type ProxyErrorCode } from './proxy-error.js';
 import { RejectedRequestRecord } from './rejected-request-record.js';
 import type { ExchangeRecord, RequestObserver, TunnelRecord } from './request-observer.js';
 

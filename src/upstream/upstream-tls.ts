@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import type { ServiceConfig, UpstreamTlsConfig } from '../config/schema.js';
+import { upstreamServerName, type ServiceConfig, type UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { declaresHttp2OverTls } from './upstream-protocol.js';
 
@@ -24,7 +24,8 @@ const prepared = new WeakMap<UpstreamTlsConfig, ConnectionOptions>();
  * `tls` section (which wins), the registry declares it for the instance (`declared`, e.g. a
  * `proto=https` route tag), the instance says `proto: https` (or `h2`, `grpcs`) in its meta, or
  * the service's protocol is h2 (HTTP/2 over TLS); verification is
- * on unless `verify: false`. The CA file is read when the settings are first used (control plane, at
+ * on unless `verify: false`; with `cert` and `key` the client certificate is presented to instances
+ * that ask for one. The files are read when the settings are first used (control plane, at
  * endpoint creation), not per request; a missing file throws with its path.
  */
 export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceConfig, declared?: UpstreamTlsConfig): ConnectionOptions | null {
@@ -33,15 +34,23 @@ export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceC
   let options = prepared.get(tls);
   if (options === undefined) {
     options = { rejectUnauthorized: tls.verify };
-    if (tls.servername !== undefined) options.servername = tls.servername;
-    if (tls.ca !== undefined) {
-      try {
-        options.ca = readFileSync(tls.ca);
-      } catch (err) {
-        throw new Error(`cannot read the upstream CA file ${tls.ca} (services.<name>.tls.ca): ${(err as Error).message}`);
-      }
+    const serverName = upstreamServerName(tls);
+    if (serverName !== undefined) options.servername = serverName;
+    if (tls.ca !== undefined) options.ca = readTlsFile(tls.ca, 'CA', 'ca');
+    if (tls.cert !== undefined && tls.key !== undefined) {
+      // Mutual TLS: the client certificate the instances ask for.
+      options.cert = readTlsFile(tls.cert, 'client certificate', 'cert');
+      options.key = readTlsFile(tls.key, 'client key', 'key');
     }
     prepared.set(tls, options);
   }
   return options;
+}
+
+function readTlsFile(path: string, what: string, field: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read the upstream TLS ${what} file ${path} (services.<name>.tls.${field}): ${(err as Error).message}`);
+  }
 }

@@ -14,8 +14,11 @@ export interface CertificateFiles {
 /** A test certificate authority made at run time with openssl. */
 export interface TestCa extends CertificateFiles {
   dir: string;
-  /** Issues a certificate for `names` ("DNS:a.test", "IP:127.0.0.1", ...) signed by this CA. */
-  issue(fileStem: string, commonName: string, names: string[]): Promise<CertificateFiles>;
+  /**
+   * Issues a certificate for `names` ("DNS:a.test", "IP:127.0.0.1", ...) signed by this CA,
+   * for a server (default) or a client (extendedKeyUsage clientAuth, for mutual TLS).
+   */
+  issue(fileStem: string, commonName: string, names: string[], usage?: 'server' | 'client'): Promise<CertificateFiles>;
 }
 
 /** Creates a CA in `dir` (openssl must be on PATH). */
@@ -27,13 +30,13 @@ export async function createTestCa(dir: string, name = 'Switchyard Test CA'): Pr
     dir,
     cert,
     key,
-    issue: async (fileStem, commonName, names) => {
+    issue: async (fileStem, commonName, names, usage = 'server') => {
       const leafKey = join(dir, `${fileStem}.key`);
       const csr = join(dir, `${fileStem}.csr`);
       const leaf = join(dir, `${fileStem}.pem`);
       const ext = join(dir, `${fileStem}.ext`);
       await run('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', leafKey, '-out', csr, '-subj', `/CN=${commonName}`]);
-      await writeFile(ext, `subjectAltName=${names.join(',')}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n`);
+      await writeFile(ext, `subjectAltName=${names.join(',')}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=${usage === 'client' ? 'clientAuth' : 'serverAuth'}\n`);
       await run('openssl', ['x509', '-req', '-in', csr, '-CA', cert, '-CAkey', key, '-CAcreateserial', '-out', leaf, '-days', '2', '-extfile', ext]);
       return { cert: leaf, key: leafKey };
     },

@@ -1,3 +1,4 @@
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { connect, type AddressInfo, type Socket } from 'node:net';
@@ -145,6 +146,11 @@ export interface ConsulEmulatorOptions {
   acl?: Record<string, AclToken>;
   /** Fixed port (default 0: ephemeral). */
   port?: number;
+  /**
+   * Serve HTTPS (Consul's https port) with this certificate; with `ca`, every client must
+   * present a certificate it signs (Consul's tls.defaults.verify_incoming).
+   */
+  tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
 }
 
 /**
@@ -224,6 +230,7 @@ export class ConsulEmulator {
   private reaper: NodeJS.Timeout | null = null;
   private readonly runChecks: boolean;
   private readonly fixedPort: number;
+  private readonly tls: ConsulEmulatorOptions['tls'];
 
   /** Every request received, in order (tests count requests with it). */
   readonly requests: EmulatorRequest[] = [];
@@ -236,6 +243,7 @@ export class ConsulEmulator {
     this.runChecks = options.runChecks ?? true;
     this.acl = options.acl ?? null;
     this.fixedPort = options.port ?? 0;
+    this.tls = options.tls;
     this.addNode(this.agentNode, options.nodeAddress ?? '127.0.0.1');
     this.server = this.createHttpServer();
   }
@@ -252,7 +260,7 @@ export class ConsulEmulator {
   }
 
   get url(): string {
-    return `http://${this.address}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://${this.address}`;
   }
 
   /** Starts listening (again, on the same port after `stop()`). */
@@ -520,11 +528,16 @@ export class ConsulEmulator {
   // ---------------------------------------------------------------- HTTP
 
   private createHttpServer(): Server {
-    const server = createServer((req, res) => {
+    const serve = (req: IncomingMessage, res: ServerResponse) => {
       this.handle(req, res).catch((err: unknown) => {
         if (!res.headersSent) this.text(res, err instanceof HttpError ? err.status : 500, (err as Error).message);
       });
-    });
+    };
+    const tls = this.tls;
+    const server: Server =
+      tls === undefined
+        ? createServer(serve)
+        : createHttpsServer({ cert: tls.cert, key: tls.key, ...(tls.ca !== undefined ? { ca: tls.ca, requestCert: true, rejectUnauthorized: true } : {}) }, serve);
     server.keepAliveTimeout = 60_000;
     server.on('connection', (s: Socket) => {
       this.sockets.add(s);

@@ -55,7 +55,7 @@ export function secretBearingConfig(places: SecretConfigPlaces): Record<string, 
       { name: 'split', match: { path: '/split' }, backends: [{ service: 'api' }, { service: 'other' }], sticky: { cookie: 'session' } },
     ],
     services: {
-      api: { tls: { ca: places.ca, servername: 'api.internal' } },
+      api: { tls: { ca: places.ca, serverName: 'api.internal' } },
       other: { balancer: 'consistent_hash', hashOn: { cookie: 'user' } },
     },
     tracing: {

@@ -52,6 +52,18 @@ describe('switchyard command', () => {
     expect(r.stderr).toBe(`${file}:4:20: routes[0].match.path: must start with "/"\n`);
   });
 
+  it('check: accepts deprecated field spellings and warns with the field to use instead', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
+    const file = join(dir, 'old.yaml');
+    await writeFile(file, 'services:\n  api:\n    tls: { servername: api.internal }\nregistry: { type: consul, tls: { insecureSkipVerify: true } }\n');
+    const r = await run(['check', file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      `${file}: warning: services.api.tls.servername is deprecated: rename it to serverName (same value) (services.api.tls.serverName)\n` +
+        `${file}: warning: registry.tls.insecureSkipVerify is deprecated: write verify: false instead of insecureSkipVerify: true (and drop insecureSkipVerify: false) (registry.tls.verify)\n`,
+    );
+  });
+
   it('schema: prints the JSON Schema committed as config/switchyard.schema.json, whole (over 64 KiB through a pipe)', async () => {
     const r = await run(['schema']);
     expect(r.code).toBe(0);

@@ -92,7 +92,7 @@ describe('TLS', () => {
         ],
         services: {
           good: { tls: { ca: ca.cert } },
-          named: { tls: { ca: ca.cert, servername: 'upstream.internal' } },
+          named: { tls: { ca: ca.cert, serverName: 'upstream.internal' } },
           misnamed: { tls: { ca: ca.cert } },
           untrusted: { tls: { ca: ca.cert } },
         },

@@ -75,7 +75,7 @@ describe('active health checks with the gRPC health protocol', () => {
           'no-health': { protocol: 'h2c', healthCheck: FAST_CHECKS },
           http1: { healthCheck: FAST_CHECKS },
           silent: { protocol: 'h2c', healthCheck: FAST_CHECKS },
-          secure: { protocol: 'h2', tls: { ca: ca.cert, servername: 'grpc.test' }, healthCheck: FAST_CHECKS },
+          secure: { protocol: 'h2', tls: { ca: ca.cert, serverName: 'grpc.test' }, healthCheck: FAST_CHECKS },
         },
       },
     });

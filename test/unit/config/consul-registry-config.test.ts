@@ -7,7 +7,7 @@ describe('registry: consul config', () => {
   it('fills every default', () => {
     expect(parse({}).registry).toEqual({
       type: 'consul',
-      tls: { insecureSkipVerify: false },
+      tls: {},
       tags: [],
       tagRoutes: true,
       tagPrefix: 'urlprefix-',

@@ -113,6 +113,17 @@ routes:
     expect(problems('- a\n- b\n')).toEqual(['config/test.yaml:1:1: must be a YAML mapping of settings at the top level']);
   });
 
+  it('lists the deprecated fields a file uses, and none for a current one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-cfg-'));
+    await writeFile(join(dir, 'old.yaml'), 'services:\n  a: { tls: { servername: a.internal } }\n  b: { tls: { serverName: b.internal } }\n');
+    const { config, deprecated } = await loadConfig(join(dir, 'old.yaml'));
+    expect(deprecated).toEqual([
+      { field: 'services.a.tls.servername', replacement: 'services.a.tls.serverName', message: 'services.a.tls.servername is deprecated: rename it to serverName (same value) (services.a.tls.serverName)' },
+    ]);
+    expect(config.services.a!.tls!.servername).toBe('a.internal');
+    expect((await loadConfig('config/default.yaml')).deprecated).toEqual([]);
+  });
+
   it('says when the file cannot be read', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'switchyard-cfg-'));
     await expect(loadConfig(join(dir, 'missing.yaml'))).rejects.toThrow(/missing\.yaml: cannot read the configuration file: ENOENT/);

@@ -46,16 +46,48 @@ listeners:
   - port: 8080
     redirectToHttps: 8443
 services:
-  api: { tls: { ca: ca.pem, servername: API.internal } }
+  api: { tls: { ca: ca.pem, serverName: API.internal } }
 routes:
   - { name: up, service: api, maxBodySize: 1MiB }
 `);
     expect(c.listeners[0]!.tls).toEqual({ cert: 'a.pem', key: 'a.key', certificates: [{ cert: 'b.pem', key: 'b.key' }], minVersion: 'TLSv1.2', watch: true });
     expect(c.listeners[1]!.redirectToHttps).toBe(8443);
-    expect(c.services.api!.tls).toEqual({ ca: 'ca.pem', verify: true, servername: 'api.internal' });
+    expect(c.services.api!.tls).toEqual({ ca: 'ca.pem', verify: true, serverName: 'api.internal' });
     expect(c.routes[0]!.maxBodySize).toBe(1024 * 1024);
     expect(problemOf('listeners: [{ port: 1, tls: { cert: a.pem } }]')).toContain('key');
     expect(problemOf('listeners: [{ port: 1, redirectToHttps: yes-please }]')).toContain('must be true, false or the https port');
     expect(problemOf('proxy: { encodedSlashes: decode }')).toContain('encodedSlashes');
+  });
+
+  it('parses client certificates on listeners and towards upstreams', () => {
+    const c = parse(`
+listeners:
+  - port: 8443
+    tls:
+      cert: a.pem
+      key: a.key
+      clientCertificate: { ca: clients.pem, subjectAltNames: ["URI:spiffe://example.org/web", "IP:10.0.0.5"], commonNames: [ops] }
+services:
+  api: { tls: { ca: ca.pem, cert: client.pem, key: client.key } }
+`);
+    expect(c.listeners[0]!.tls!.clientCertificate).toEqual({ ca: 'clients.pem', subjectAltNames: ['URI:spiffe://example.org/web', 'IP:10.0.0.5'], commonNames: ['ops'] });
+    expect(parse('listeners: [{ port: 1, tls: { cert: a.pem, key: a.key, clientCertificate: { ca: c.pem } } }]').listeners[0]!.tls!.clientCertificate).toEqual({ ca: 'c.pem', subjectAltNames: [], commonNames: [] });
+    expect(c.services.api!.tls).toMatchObject({ cert: 'client.pem', key: 'client.key' });
+  });
+
+  it('names what is wrong in client certificate settings', () => {
+    expect(problemOf('listeners: [{ port: 1, tls: { cert: a.pem, key: a.key, clientCertificate: {} } }]')).toMatch(/listeners\[0\]\.tls\.clientCertificate\.ca.*is required/);
+    expect(problemOf('listeners: [{ port: 1, tls: { cert: a.pem, key: a.key, clientCertificate: { ca: c.pem, subjectAltNames: [web.internal] } } }]')).toMatch(
+      /subjectAltNames\[0\].*must be a subjectAltName entry such as "DNS:client.internal"/,
+    );
+    expect(problemOf('listeners: [{ port: 1, tls: { cert: a.pem, key: a.key, clientCertificate: { ca: c.pem, commonNames: [""] } } }]')).toMatch(/commonNames\[0\].*non-empty subject common name/);
+    expect(problemOf('services: { api: { tls: { cert: client.pem } } }')).toMatch(/services\.api\.tls.*cert and key must be given together/);
+    expect(problemOf('services: { api: { tls: { key: "" } } }')).toMatch(/services\.api\.tls\.key.*must be the path of a PEM private key file/);
+  });
+
+  it('accepts the old upstream spelling servername, and refuses it beside serverName', () => {
+    expect(parse('services: { api: { tls: { servername: API.internal } } }').services.api!.tls).toMatchObject({ servername: 'api.internal' });
+    expect(problemOf('services: { api: { tls: { servername: a.internal, serverName: b.internal } } }')).toMatch(/services\.api\.tls\.servername.*give serverName only/);
+    expect(problemOf('registry: { type: consul, tls: { insecureSkipVerify: true, verify: true } }')).toMatch(/registry\.tls\.insecureSkipVerify.*give verify only/);
   });
 });

@@ -1,8 +1,8 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { encodeGrpcMessage, grpcStatusOf, isGrpcRequest } from '../../../src/proxy/grpc-status.js';
+import { encodeGrpcMessage, isGrpcRequest } from '../../../src/proxy/grpc-status.js';
 import { grpcTimeoutMs } from '../../../src/proxy/grpc-timeout.js';
-import { PROXY_ERRORS, type ProxyErrorCode } from '../../../src/proxy/proxy-error.js';
+import { grpcStatusOf, PROXY_ERRORS, type ProxyErrorCode } from '../../../src/proxy/proxy-error.js';
 
 const withType = (type: string | undefined) => ({ headers: type === undefined ? {} : { 'content-type': type } }) as unknown as IncomingMessage;
 
