@@ -1,9 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Suites that exercise the request path run twice: on the default engine and on our own
- * HTTP/1.1 codec (proxy.engine.listener: llhttp), so both engines keep the same behaviour
- * while both exist. test/support/proxy-harness.ts reads the variable.
+ * Suites that exercise the request path run twice: on the default engines (node:http and
+ * undici) and on our own HTTP/1.1 codec on both sides (proxy.engine.listener and
+ * proxy.engine.upstream: llhttp), so the engines keep the same behaviour while both exist.
+ * test/support/proxy-harness.ts reads the variables.
  */
 const codecSuites = [
   'test/integration/proxy/**/*.test.ts',
@@ -26,7 +27,7 @@ export default defineConfig({
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'codec', include: codecSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'llhttp' } },
+        test: { name: 'codec', include: codecSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'llhttp', SWITCHYARD_TEST_UPSTREAM_ENGINE: 'llhttp' } },
       },
     ],
   },
