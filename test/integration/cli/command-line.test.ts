@@ -96,7 +96,8 @@ describe('switchyard command line against a running router', () => {
     const undrain = await runCli(['undrain', 'web-a'], { ...NO_TOKEN, SWITCHYARD_CONFIG: configFile });
     expect(undrain.code, undrain.stderr).toBe(0);
     expect(undrain.stdout).toContain('undrained 1 endpoint(s)');
-  });
+    // Three CLI processes in turn: room for start-up on a busy machine (no timing asserted).
+  }, 90_000);
 
   it('an address typed with --admin is not paired with a config file token unless --config is given', async () => {
     const alone = await runCli(['drain', 'web-a', '--admin', `127.0.0.1:${adminPort}`], { ...NO_TOKEN, SWITCHYARD_CONFIG: configFile });
