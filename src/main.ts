@@ -13,6 +13,7 @@ import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import type { DeprecatedFieldUse } from './config/deprecated-fields.js';
 import { loadConfig } from './config/load-config.js';
 import { removedSettingsIn } from './config/removed-settings.js';
+import { loadListenerCertificates, loadStartConfig, operatorStateProblem, startRegistry, warnIfUndiciUnpatched } from './startup-load.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { FilterState } from './filters/filter-chain-builder.js';
@@ -69,6 +70,8 @@ export class Switchyard {
   private registry: Registry;
   private unsubscribe: () => void;
   private readonly listeners: ProxyListener[] = [];
+  /** Each configured listener's certificates (null for plain HTTP), loaded before anything binds. */
+  private certificates: readonly (CertificateStore | null)[] = [];
   private admin: AdminServer | null = null;
   private adminAddressInfo: AddressInfo | null = null;
   private metricsListener: MetricsListener | null = null;
@@ -140,10 +143,14 @@ export class Switchyard {
     clusters.setInstanceTls((instance) => tagUpstreamTls(instance, tagRoutePrefix(this.config.registry)));
   }
 
+  /**
+   * Starts the router. The steps before the first port is bound are those of startup-load.ts,
+   * in its order (configuration and its files, certificates, registry, operator state store),
+   * which `switchyard check` runs alone.
+   */
   static async start(configFile: string, options: StartOptions = {}): Promise<Switchyard> {
-    const loaded = await loadConfig(configFile);
-    const config = resolveConfigPaths(loaded.config, configFile);
-    await checkConfigFiles(config, configFile);
+    const loaded = await loadStartConfig(configFile);
+    const config = loaded.config;
     if (options.ephemeralPorts) {
       config.listeners = config.listeners.map((l) => ({ ...l, port: 0 }));
       config.admin.port = 0;
@@ -154,19 +161,21 @@ export class Switchyard {
     const logger = log.logger;
     warnRemovedSettings(config, logger);
     warnDeprecatedFields(logger, configFile, loaded.deprecated);
+    warnIfUndiciUnpatched(logger);
+    const certificates = await loadListenerCertificates(config, logger);
 
     let demo: DemoInstances | null = null;
-    if (config.demo) {
-      demo = new DemoInstances(config.demo.address, config.demo.ports);
-      await demo.start();
-      logger.info({ service: config.demo.service, address: config.demo.address, ports: config.demo.ports }, 'demo instances started (config "demo:")');
-    }
-
-    const registry = createRegistry(config.registry, configFile, logger, registryViewFile(config, configFile));
+    let registry: Registry;
     try {
-      await registry.start();
+      if (config.demo) {
+        demo = new DemoInstances(config.demo.address, config.demo.ports);
+        await demo.start();
+        logger.info({ service: config.demo.service, address: config.demo.address, ports: config.demo.ports }, 'demo instances started (config "demo:")');
+      }
+      registry = await startRegistry(config, configFile, logger, registryViewFile(config, configFile));
     } catch (err) {
       await demo?.close();
+      for (const c of certificates) c?.close();
       throw err;
     }
     const clusters = new ClusterManager(logger.child({ component: 'upstream' }));
@@ -181,6 +190,7 @@ export class Switchyard {
     const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans, accessLog), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
+    app.certificates = certificates;
     await app.loadOperatorState(createOperatorStateStore(config, configFile));
     app.spans = spans;
     app.accessLog = accessLog;
@@ -456,13 +466,16 @@ export class Switchyard {
   /**
    * Reads the stored operator state before the first route table is built, so a restarted
    * router never sends traffic to an endpoint an operator drained. A corrupt or unreachable
-   * store is logged and the router starts with no drains or overrides.
+   * store is logged and the router starts with no drains or overrides; a store that cannot
+   * take a save (a read-only folder) is logged and the router serves all the same.
    */
   private async loadOperatorState(store: OperatorStateStore): Promise<void> {
     this.stateStore = store;
     let state = EMPTY_OPERATOR_STATE;
+    let loaded = false;
     try {
       state = await store.load();
+      loaded = true;
     } catch (err) {
       this.stateLastError = (err as Error).message;
       this.logger.error(
@@ -473,6 +486,15 @@ export class Switchyard {
     this.adoptOperatorState(state);
     if (state.drains.length > 0 || state.overrides.length > 0) {
       this.logger.info({ store: store.kind, location: store.location, drains: state.drains.length, overrides: state.overrides.length }, 'operator state restored');
+    }
+    // After a failed load the store has said what is wrong already.
+    const problem = loaded ? await operatorStateProblem(store) : null;
+    if (problem !== null) {
+      this.stateLastError = problem;
+      this.logger.error(
+        { store: store.kind, location: store.location, error: problem },
+        'the operator state cannot be saved: drains and route overrides set through the admin API will answer 503 state_not_saved (`switchyard check` fails on this)',
+      );
     }
   }
 
@@ -543,6 +565,8 @@ export class Switchyard {
     if (this.closing) return;
     this.closing = true;
     await Promise.all(this.listeners.map((l) => l.close(graceMs)));
+    // Certificates of listeners that never opened (a start that failed half-way).
+    for (const c of this.certificates) c?.close();
     this.traffic.stop();
     this.unsubscribe();
     await this.stateSaves;
@@ -557,9 +581,8 @@ export class Switchyard {
   }
 
   private async openListeners(): Promise<void> {
-    for (const lc of this.config.listeners) {
-      const certificates = lc.tls === undefined ? null : await CertificateStore.load(lc.tls, this.logger.child({ component: 'tls', listener: lc.name ?? `${lc.address}:${lc.port}` }));
-      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, certificates, this.config.proxy.engine.listener);
+    for (const [i, lc] of this.config.listeners.entries()) {
+      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, this.certificates[i] ?? null, this.config.proxy.engine.listener);
       this.listeners.push(listener);
       await listener.listen();
     }

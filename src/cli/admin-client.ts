@@ -3,9 +3,11 @@
  * so the CLI works against any running Switchyard it can reach.
  */
 export class AdminClient {
+  /** `addressFrom`: where baseUrl came from when not from --admin (a config file), for messages. */
   constructor(
     private readonly baseUrl: string,
     private readonly token: string | undefined,
+    private readonly addressFrom?: string,
   ) {}
 
   get<T>(path: string): Promise<T> {
@@ -26,7 +28,8 @@ export class AdminClient {
       res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
       const cause = (err as Error & { cause?: Error }).cause;
-      throw new AdminRequestFailed(`cannot reach the admin API at ${this.baseUrl} (${cause?.message ?? (err as Error).message}); is Switchyard running? Use --admin <url> to point elsewhere.`);
+      const from = this.addressFrom === undefined ? '' : ` (the address of ${this.addressFrom})`;
+      throw new AdminRequestFailed(`cannot reach the admin API at ${this.baseUrl}${from}: ${cause?.message ?? (err as Error).message}; is Switchyard running? Use --admin <host:port> to point elsewhere.`);
     }
     const text = await res.text();
     let parsed: unknown;

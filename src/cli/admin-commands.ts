@@ -52,6 +52,8 @@ interface StatusJson {
 
 export interface AdminCommandOptions {
   admin: string;
+  /** Where `admin` came from when not from --admin (a config file), for messages. */
+  adminFrom?: string | undefined;
   token: string | undefined;
   json: boolean;
   service: string | undefined;
@@ -62,7 +64,7 @@ export interface AdminCommandOptions {
 
 /** Runs one admin command; returns the exit code. Throws AdminRequestFailed with a readable message. */
 export async function runAdminCommand(command: string, args: readonly string[], o: AdminCommandOptions): Promise<number> {
-  const client = new AdminClient(o.admin, o.token);
+  const client = new AdminClient(o.admin, o.token, o.adminFrom);
   const print = (value: unknown, table: () => string) => o.out(o.json ? JSON.stringify(value, null, 2) : table());
   switch (command) {
     case 'status': {

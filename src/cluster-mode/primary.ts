@@ -7,6 +7,7 @@ import { warnIfReadsOpen } from '../admin/admin-access.js';
 import { MetricsListener } from '../admin/metrics-listener.js';
 import { listenerProtocols, type Config } from '../config/schema.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { SWITCHYARD_VERSION } from '../observability/build-info.js';
 import { ClusterAdminServer, type WorkerAdmin } from './cluster-admin-server.js';
 import { isWorkerMessage, type PrimaryMessage } from './worker-messages.js';
 
@@ -132,7 +133,7 @@ export class ClusterPrimary {
 
   private async onAllServing(): Promise<void> {
     this.started = true;
-    const banner = [`Switchyard is routing (config ${this.configFile}, ${this.slots.length} workers, primary pid ${process.pid})`];
+    const banner = [`Switchyard ${SWITCHYARD_VERSION} is routing (config ${this.configFile}, ${this.slots.length} workers, primary pid ${process.pid})`];
     for (const l of this.config.listeners) banner.push(`  listener ${l.name ?? `${l.address}:${l.port}`}: http${l.tls ? 's' : ''}://${l.address}:${l.port} (${listenerProtocols(l).join(', ')})`);
     const admin = this.config.admin;
     const adminLogger = this.logger.child({ component: 'admin' });

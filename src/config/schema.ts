@@ -743,9 +743,9 @@ export const configSchema = z
           ),
         stateFile: z
           .string()
-          .min(1, { message: 'must be a file path (or leave it out for <config name>.state.json beside the config)' })
+          .min(1, { message: 'must be a file path (or leave it out for <config name>.state.json in $STATE_DIRECTORY or beside the config)' })
           .optional()
-          .describe('File keeping the drains and route overrides set through the admin API across restarts (relative to the config file); used unless the registry is Consul (then registry.stateKey). Default: <config name>.state.json beside the config.'),
+          .describe('File keeping the drains and route overrides set through the admin API across restarts (relative to the config file); used unless the registry is Consul (then registry.stateKey). Default: <config name>.state.json in $STATE_DIRECTORY when set (systemd\'s StateDirectory=, the container image), else beside the config.'),
       })
       .prefault({})
       .describe('The admin listener (docs/operations.md).'),

@@ -56,6 +56,12 @@ export class ConsulStateStore implements OperatorStateStore {
     await client.put(this.path, encodeOperatorState(state));
   }
 
+  /** Reads the key: Consul reachable and the key readable (a KV write cannot be tried without storing). */
+  async probe(): Promise<void> {
+    const client = await this.connect();
+    await client.read(this.path, [], kvEntriesSchema, { notFoundIsEmpty: true });
+  }
+
   watch(listener: (state: OperatorState) => void, onError: (err: Error) => void): void {
     if (this.client === null || this.watcher !== null) return;
     const c = this.config;

@@ -4,7 +4,8 @@ import { EMPTY_OPERATOR_STATE, decodeOperatorState, encodeOperatorState, type Op
 import type { OperatorStateStore } from './operator-state-store.js';
 
 /**
- * Operator state in a JSON file (beside the config file by default). Each save writes a
+ * Operator state in a JSON file (admin.stateFile, else in $STATE_DIRECTORY or beside the config
+ * file: stateFilePath). Each save writes a
  * temporary file in the same folder and renames it over the state file, so a crash mid-write
  * leaves either the old or the new state, never half of one; cluster workers that save the
  * same mutation each write their own temporary file. Nobody else is expected to write the file
@@ -27,14 +28,36 @@ export class FileStateStore implements OperatorStateStore {
   }
 
   async save(state: OperatorState): Promise<void> {
-    const temp = `${this.location}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const temp = this.tempPath();
     try {
       await writeFile(temp, encodeOperatorState(state), { mode: 0o600, flush: true });
       await rename(temp, this.location);
     } catch (err) {
       await rm(temp, { force: true });
-      throw new Error(`cannot write the operator state file ${this.location}: ${(err as Error).message}; check that its folder exists and is writable (admin.stateFile)`);
+      throw this.unwritable(err as Error);
     }
+  }
+
+  /** Writes and removes a temporary file where save writes one: a folder that is missing or read-only fails here. */
+  async probe(): Promise<void> {
+    const temp = this.tempPath();
+    try {
+      await writeFile(temp, '', { mode: 0o600 });
+    } catch (err) {
+      throw this.unwritable(err as Error);
+    } finally {
+      await rm(temp, { force: true });
+    }
+  }
+
+  private tempPath(): string {
+    return `${this.location}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  }
+
+  private unwritable(err: Error): Error {
+    return new Error(
+      `cannot write the operator state file ${this.location}: ${err.message}; check that its folder exists and is writable, or choose another place (admin.stateFile, or the STATE_DIRECTORY environment variable)`,
+    );
   }
 
   watch(): void {

@@ -15,6 +15,12 @@ export interface OperatorStateStore {
   /** Stores `state`, replacing what was there. Resolves once it is durable. */
   save(state: OperatorState): Promise<void>;
   /**
+   * Throws, as save would, when a save cannot succeed for a reason visible now (a state file's
+   * folder missing or read-only; Consul unreachable); stores nothing. Start-up and
+   * `switchyard check` call it.
+   */
+  probe(): Promise<void>;
+  /**
    * Calls `listener` with each state stored by anyone (this router included) after start,
    * for stores that others can write to (Consul). `onError` gets unreadable or unreachable
    * states; the watch keeps going.

@@ -58,6 +58,7 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
 
 export const SIDECAR_USAGE = `Usage: switchyard sidecar [flags] -- <app command> [args...]
        switchyard sidecar --config <file>     (the file's "sidecar:" section)
+       switchyard sidecar <file>              (the same)
 
 Flags:
 ${Object.entries(SIDECAR_FLAGS)
@@ -75,7 +76,8 @@ export class SidecarUsageError extends Error {
 
 /**
  * Turns `switchyard sidecar` arguments into a validated configuration: either `--config
- * <file>` (validated with file/line errors; the file needs a `sidecar:` section) or flags
+ * <file>` or the file as the one argument, like `switchyard start` takes it (validated with
+ * file/line errors; the file needs a `sidecar:` section), or flags
  * plus the app command after `--`, validated by the same schema with errors named by flag.
  */
 export async function parseSidecarArgs(argv: readonly string[]): Promise<SidecarRunConfig> {
@@ -87,10 +89,18 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
     options[name] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.kind === 'list' || f.kind === 'meta' ? { multiple: true } : {}) };
   }
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({ args: flagArgs, options, allowPositionals: false, strict: true }));
+    ({ values, positionals } = parseArgs({ args: flagArgs, options, allowPositionals: true, strict: true }));
   } catch (err) {
     throw new SidecarUsageError(`${(err as Error).message.split('\n')[0]}; the app command goes after "--"`);
+  }
+  if (positionals.length > 1) {
+    throw new SidecarUsageError(`unexpected arguments ${positionals.map((p) => `"${p}"`).join(' ')}: give one configuration file, or flags with the app command after "--"`);
+  }
+  if (positionals.length === 1) {
+    if (values.config !== undefined) throw new SidecarUsageError(`give the configuration file once, as the argument ("${positionals[0]}") or with --config ("${String(values.config)}")`);
+    values.config = positionals[0];
   }
 
   if (typeof values.config === 'string') {

@@ -25,12 +25,19 @@ export interface RouterProcessOptions {
   stdout?: 'collect' | 'unread' | number;
   /** How long to wait for the start banner (default 20 s; cluster mode forks several processes). */
   startTimeoutMs?: number;
+  /** Name the config with `--config <file>` instead of as the argument. */
+  configFlag?: boolean;
+  /** Run the router as this user and group (a test running as root that needs a read-only folder). */
+  uid?: number;
+  gid?: number;
 }
 
 /** Starts `switchyard start <config>` (with `env`) and waits for its banner (listener and admin URLs). */
 export async function startRouterProcess(configFile: string, env: NodeJS.ProcessEnv = process.env, options: RouterProcessOptions = {}): Promise<RouterProcess> {
   const stdout = options.stdout ?? 'collect';
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', configFile], { cwd: ROOT, env, stdio: ['ignore', typeof stdout === 'number' ? stdout : 'pipe', 'pipe'] });
+  const config = options.configFlag ? ['--config', configFile] : [configFile];
+  const user = options.uid === undefined ? {} : { uid: options.uid, gid: options.gid ?? options.uid };
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'start', ...config], { cwd: ROOT, env, stdio: ['ignore', typeof stdout === 'number' ? stdout : 'pipe', 'pipe'], ...user });
   let out = '';
   let err = '';
   if (stdout === 'collect') child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));

@@ -95,7 +95,7 @@ describe('switchyard CLI against a running router', () => {
   it('explains usage errors and unreachable admin listeners', async () => {
     const help = await runCli(['--help']);
     expect(help.code).toBe(0);
-    for (const cmd of ['status', 'routes', 'services', 'endpoints <service>', 'drain <endpoint>', 'undrain <endpoint>', 'reload', '--admin <url>', '--json']) expect(help.stdout).toContain(cmd);
+    for (const cmd of ['status', 'routes', 'services', 'endpoints <service>', 'drain <endpoint>', 'undrain <endpoint>', 'reload', '--admin <address>', '--json']) expect(help.stdout).toContain(cmd);
     const missing = await runCli(['endpoints', '--admin', admin]);
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('name the service');

@@ -49,9 +49,16 @@ describe('operator state document', () => {
 
 describe('state file location', () => {
   it('defaults to "<config name>.state.json" beside the config, else admin.stateFile relative to it', () => {
-    expect(stateFilePath(parseConfigText('c.yaml', '{}'), '/etc/switchyard/edge.yaml')).toBe('/etc/switchyard/edge.state.json');
-    expect(stateFilePath(parseConfigText('c.yaml', 'admin:\n  stateFile: state/ops.json\n'), '/etc/switchyard/edge.yaml')).toBe('/etc/switchyard/state/ops.json');
-    expect(stateFilePath(parseConfigText('c.yaml', 'admin:\n  stateFile: /var/lib/switchyard/state.json\n'), '/etc/switchyard/edge.yaml')).toBe('/var/lib/switchyard/state.json');
+    expect(stateFilePath(parseConfigText('c.yaml', '{}'), '/etc/switchyard/edge.yaml', {})).toBe('/etc/switchyard/edge.state.json');
+    expect(stateFilePath(parseConfigText('c.yaml', 'admin:\n  stateFile: state/ops.json\n'), '/etc/switchyard/edge.yaml', {})).toBe('/etc/switchyard/state/ops.json');
+    expect(stateFilePath(parseConfigText('c.yaml', 'admin:\n  stateFile: /var/lib/switchyard/state.json\n'), '/etc/switchyard/edge.yaml', {})).toBe('/var/lib/switchyard/state.json');
+  });
+
+  it('under systemd ($STATE_DIRECTORY) defaults to "<config name>.state.json" in the first state folder; admin.stateFile still wins', () => {
+    const env = { STATE_DIRECTORY: '/var/lib/switchyard:/var/lib/other' };
+    expect(stateFilePath(parseConfigText('c.yaml', '{}'), '/etc/switchyard/edge.yaml', env)).toBe('/var/lib/switchyard/edge.state.json');
+    expect(stateFilePath(parseConfigText('c.yaml', 'admin:\n  stateFile: state/ops.json\n'), '/etc/switchyard/edge.yaml', env)).toBe('/etc/switchyard/state/ops.json');
+    expect(stateFilePath(parseConfigText('c.yaml', '{}'), '/etc/switchyard/edge.yaml', { STATE_DIRECTORY: '' })).toBe('/etc/switchyard/edge.state.json');
   });
 
   it('refuses an empty admin.stateFile', () => {

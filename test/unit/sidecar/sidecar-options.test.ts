@@ -48,6 +48,17 @@ describe('switchyard sidecar arguments', () => {
     await expect(parseSidecarArgs(['--config', good, '--port', '1'])).rejects.toThrow('--config cannot be combined with --port');
   });
 
+  it('takes the config file as its one argument too, as start does', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-sidecar-'));
+    const good = join(dir, 'good.yaml');
+    await writeFile(good, 'sidecar:\n  service: orders\n  port: 8081\n  app:\n    command: [node, app.js]\n    port: 3000\n');
+    expect((await parseSidecarArgs([good])).sidecar).toEqual((await parseSidecarArgs(['--config', good])).sidecar);
+    await expect(parseSidecarArgs([good, '--config', good])).rejects.toThrow(`give the configuration file once, as the argument ("${good}") or with --config ("${good}")`);
+    await expect(parseSidecarArgs([good, '--port', '1'])).rejects.toThrow('--config cannot be combined with --port');
+    await expect(parseSidecarArgs(['node', 'app.js'])).rejects.toThrow('unexpected arguments "node" "app.js": give one configuration file, or flags with the app command after "--"');
+    await expect(parseSidecarArgs([join(dir, 'missing.yaml')])).rejects.toBeInstanceOf(ConfigError);
+  });
+
   it('reads the cgroup limit and admin flags, and names the flag when a value is bad', async () => {
     const base = ['--service', 'orders', '--port', '8081', '--app-port', '3000'];
     const config = await parseSidecarArgs([...base, '--memory-max', '256MiB', '--cpu-max', '0.5', '--pids-max', '64', '--cgroup', 'v1', '--admin-port', '9901', '--', 'node', 'app.js']);
