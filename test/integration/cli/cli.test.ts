@@ -5,6 +5,7 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConsulEmulator } from '../../support/consul-emulator.js';
 import { fetchJson } from '../../support/http-client.js';
 
 const CLI = ['--import', 'tsx', 'src/cli/switchyard.ts'];
@@ -65,9 +66,11 @@ describe('switchyard command', () => {
   it('check: accepts deprecated field spellings and warns with the field to use instead', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'switchyard-cli-'));
     const file = join(dir, 'old.yaml');
-    await writeFile(file, 'services:\n  api:\n    tls: { servername: api.internal }\nregistry: { type: consul, tls: { insecureSkipVerify: true } }\n');
-    const r = await run(['check', file]);
-    expect(r.code).toBe(0);
+    // check runs the whole load path: the registry and the state store must be reachable.
+    const consul = await ConsulEmulator.start();
+    await writeFile(file, `services:\n  api:\n    tls: { servername: api.internal }\nregistry: { type: consul, address: '${consul.address}', tls: { insecureSkipVerify: true } }\n`);
+    const r = await run(['check', file]).finally(() => consul.stop());
+    expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toBe(
       `${file}: warning: services.api.tls.servername is deprecated: rename it to serverName (same value) (services.api.tls.serverName)\n` +
         `${file}: warning: registry.tls.insecureSkipVerify is deprecated: write verify: false instead of insecureSkipVerify: true (and drop insecureSkipVerify: false) (registry.tls.verify)\n`,
