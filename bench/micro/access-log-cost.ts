@@ -67,7 +67,7 @@ const paths = ['/', '/api/v1/users/42', '/static/app.js?v=3', '/health'];
 
 function run(n: number): void {
   for (let i = 0; i < n; i++) {
-    log.request(ids[i & 1023]!, undefined, 'GET', '127.0.0.1:8080', paths[i & 3], 200, 0, 1024, 0.4 + (i % 997) / 1000, 'all', 'bench', '127.0.0.1:9001', 200, 0.2 + (i % 499) / 1000, 0, undefined, undefined);
+    log.request(ids[i & 1023]!, undefined, 'GET', '127.0.0.1:8080', paths[i & 3], 200, 0, 1024, 0.4 + (i % 997) / 1000, 'all', 'bench', '127.0.0.1:9001', 200, 0.2 + (i % 499) / 1000, 0, undefined, undefined, '127.0.0.1', 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0', 'HTTP/1.1', undefined);
   }
 }
 

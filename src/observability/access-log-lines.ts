@@ -52,8 +52,8 @@ export class AccessLogLines {
 
   /**
    * A forwarded request's line, positional arguments in the order the fields are written.
-   * `traceId`, `host` and `path` are left out when undefined, as pino leaves out undefined values;
-   * `errJson` is the `err` field already written as JSON.
+   * `traceId`, `host`, `path`, `userAgent` and `tls` are left out when undefined, as pino leaves
+   * out undefined values; `errJson` is the `err` field already written as JSON.
    */
   request(
     timeMs: number,
@@ -74,6 +74,10 @@ export class AccessLogLines {
     retries: number,
     error: string | undefined,
     errJson: string | undefined,
+    clientAddress: string,
+    userAgent: string | undefined,
+    protocol: string,
+    tls: string | undefined,
   ): void {
     // Quotes are part of the constant pieces: esc() returns a string that needs no escaping (nearly
     // all) as it is, so no string is made per field.
@@ -91,6 +95,10 @@ export class AccessLogLines {
       line += `,"err":${errJson}`;
       this.ascii = false;
     }
+    line += `,"clientAddress":"${this.esc(clientAddress)}"`;
+    if (userAgent !== undefined) line += `,"userAgent":"${this.esc(userAgent)}"`;
+    line += `,"protocol":"${this.esc(protocol)}"`;
+    if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
     this.pending += `${line},"msg":"request"}\n`;
   }
 

@@ -35,8 +35,8 @@ const KIND_REQUEST = 1;
 const KIND_DEFINE = 2;
 const KIND_LINE = 3;
 
-/** Bytes of a request record before its strings: header, 5 float64, 8 int32. */
-const REQUEST_FIXED = 8 + 5 * 8 + 8 * 4;
+/** Bytes of a request record before its strings: header, 5 float64, 10 int32. */
+const REQUEST_FIXED = 8 + 5 * 8 + 10 * 4;
 /** Strings sent by number at most; later new ones go inline. */
 const MAX_DEFINED = 4096;
 /** An interned field that is undefined / sent inline. */
@@ -66,8 +66,12 @@ const P_UPSTREAM_STATUS = pieceOf('","upstreamStatus":');
 const P_UPSTREAM_MS = pieceOf(',"upstreamMs":');
 const P_RETRIES = pieceOf(',"retries":');
 const P_ERROR = pieceOf(',"error":"');
-const P_END_AFTER_ERROR = pieceOf('","msg":"request"}\n');
-const P_END = pieceOf(',"msg":"request"}\n');
+const P_CLIENT_ADDRESS_AFTER_ERROR = pieceOf('","clientAddress":"');
+const P_CLIENT_ADDRESS = pieceOf(',"clientAddress":"');
+const P_USER_AGENT = pieceOf('","userAgent":"');
+const P_PROTOCOL = pieceOf('","protocol":"');
+const P_TLS = pieceOf('","tls":"');
+const P_END = pieceOf('","msg":"request"}\n');
 /** Bytes of those pieces and the numbers of a line, at most. */
 const REQUEST_LINE_FIXED = 512;
 
@@ -142,19 +146,28 @@ export class AccessLogQueue {
     upstreamMs: number,
     retries: number,
     error: string | undefined,
+    clientAddress: string,
+    userAgent: string | undefined,
+    protocol: string,
+    tls: string | undefined,
   ): boolean {
     const routeId = this.intern(route);
     const serviceId = this.intern(service);
     const upstreamId = this.intern(upstream);
     const methodId = method === undefined ? FIELD_UNDEFINED : this.intern(method);
     const errorId = error === undefined ? FIELD_UNDEFINED : this.intern(error);
-    // Worst case: 3 bytes per UTF-16 unit, plus length word and padding for each of up to 9 strings.
-    let bound = REQUEST_FIXED + 9 * 8 + 3 * (requestId.length + (traceId?.length ?? 0) + (host?.length ?? 0) + (path?.length ?? 0));
+    const protocolId = this.intern(protocol);
+    const tlsId = tls === undefined ? FIELD_UNDEFINED : this.intern(tls);
+    // Worst case: 3 bytes per UTF-16 unit, plus length word and padding for each of up to 13 strings.
+    let bound = REQUEST_FIXED + 13 * 8 + 3 * (requestId.length + (traceId?.length ?? 0) + (host?.length ?? 0) + (path?.length ?? 0));
+    bound += 3 * (clientAddress.length + (userAgent?.length ?? 0));
     if (routeId === FIELD_INLINE) bound += 3 * route.length;
     if (serviceId === FIELD_INLINE) bound += 3 * service.length;
     if (upstreamId === FIELD_INLINE) bound += 3 * upstream.length;
     if (methodId === FIELD_INLINE) bound += 3 * method!.length;
     if (errorId === FIELD_INLINE) bound += 3 * error!.length;
+    if (protocolId === FIELD_INLINE) bound += 3 * protocol.length;
+    if (tlsId === FIELD_INLINE) bound += 3 * tls!.length;
     const start = this.reserve(bound);
     if (start < 0) return false;
     const w = start >> 2;
@@ -175,6 +188,8 @@ export class AccessLogQueue {
     words[w + 17] = upstreamId;
     words[w + 18] = methodId;
     words[w + 19] = errorId;
+    words[w + 20] = protocolId;
+    words[w + 21] = tlsId;
     let at = start + REQUEST_FIXED;
     at = this.putString(requestId, at);
     at = this.putString(traceId, at);
@@ -185,6 +200,10 @@ export class AccessLogQueue {
     if (upstreamId === FIELD_INLINE) at = this.putString(upstream, at);
     if (methodId === FIELD_INLINE) at = this.putString(method, at);
     if (errorId === FIELD_INLINE) at = this.putString(error, at);
+    at = this.putString(clientAddress, at);
+    at = this.putString(userAgent, at);
+    if (protocolId === FIELD_INLINE) at = this.putString(protocol, at);
+    if (tlsId === FIELD_INLINE) at = this.putString(tls, at);
     this.commit(start, at);
     return true;
   }
@@ -372,7 +391,7 @@ export class AccessLogQueue {
       if (kind === KIND_REQUEST) {
         // Strings of the record at most 6 bytes each once escaped, plus the defined strings it names.
         let bound = out.headBound + REQUEST_LINE_FIXED + 6 * size;
-        for (let f = 15; f <= 19; f++) if (words[w + f]! >= 0) bound += defined[words[w + f]!]?.length ?? 0;
+        for (let f = 15; f <= 21; f++) if (words[w + f]! >= 0) bound += defined[words[w + f]!]?.length ?? 0;
         if (!out.room(bound)) break;
         const mark = out.at;
         if (!this.requestBytes(start, out, defined)) {
@@ -429,6 +448,10 @@ export class AccessLogQueue {
     const upstream = this.getField(words[w + 17]!, strings, cursor)!;
     const method = this.getField(words[w + 18]!, strings, cursor);
     const error = this.getField(words[w + 19]!, strings, cursor);
+    const clientAddress = this.getString(cursor)!;
+    const userAgent = this.getString(cursor);
+    const protocol = this.getField(words[w + 20]!, strings, cursor)!;
+    const tls = this.getField(words[w + 21]!, strings, cursor);
     lines.request(
       doubles[d + 1]!,
       requestId,
@@ -448,6 +471,10 @@ export class AccessLogQueue {
       words[w + 14]!,
       error,
       undefined,
+      clientAddress,
+      userAgent,
+      protocol,
+      tls,
     );
   }
 
@@ -461,7 +488,8 @@ export class AccessLogQueue {
     const doubles = this.doubles;
     const w = start >> 2;
     const d = start >> 3;
-    // Where each string slot is (the record's order: request id, trace id, host, path, then the fields sent inline).
+    // Where each string slot is (the record's order: request id, trace id, host, path, the fields sent
+    // inline, client address, user agent, then protocol and TLS version when sent inline).
     const requestIdAt = start + REQUEST_FIXED;
     const traceIdAt = this.skipString(requestIdAt);
     const hostAt = this.skipString(traceIdAt);
@@ -472,6 +500,8 @@ export class AccessLogQueue {
     const upstreamId = words[w + 17]!;
     const methodId = words[w + 18]!;
     const errorId = words[w + 19]!;
+    const protocolId = words[w + 20]!;
+    const tlsId = words[w + 21]!;
     const routeAt = at;
     if (routeId === FIELD_INLINE) at = this.skipString(at);
     const serviceAt = at;
@@ -481,6 +511,11 @@ export class AccessLogQueue {
     const methodAt = at;
     if (methodId === FIELD_INLINE) at = this.skipString(at);
     const errorAt = at;
+    if (errorId === FIELD_INLINE) at = this.skipString(at);
+    const clientAddressAt = at;
+    const userAgentAt = this.skipString(clientAddressAt);
+    const protocolAt = this.skipString(userAgentAt);
+    const tlsAt = protocolId === FIELD_INLINE ? this.skipString(protocolAt) : protocolAt;
 
     out.start(doubles[d + 1]!);
     out.piece(P_REQUEST_ID);
@@ -524,10 +559,22 @@ export class AccessLogQueue {
     if (errorId !== FIELD_UNDEFINED) {
       out.piece(P_ERROR);
       if (!this.fieldBytes(errorId, errorAt, out, defined)) return false;
-      out.piece(P_END_AFTER_ERROR);
+      out.piece(P_CLIENT_ADDRESS_AFTER_ERROR);
     } else {
-      out.piece(P_END);
+      out.piece(P_CLIENT_ADDRESS);
     }
+    if (!this.stringBytes(clientAddressAt, out)) return false;
+    if (words[userAgentAt >> 2] !== STRING_UNDEFINED) {
+      out.piece(P_USER_AGENT);
+      if (!this.stringBytes(userAgentAt, out)) return false;
+    }
+    out.piece(P_PROTOCOL);
+    if (!this.fieldBytes(protocolId, protocolAt, out, defined)) return false;
+    if (tlsId !== FIELD_UNDEFINED) {
+      out.piece(P_TLS);
+      if (!this.fieldBytes(tlsId, tlsAt, out, defined)) return false;
+    }
+    out.piece(P_END);
     return true;
   }
 

@@ -93,8 +93,9 @@ export class AccessLog {
 
   /**
    * A forwarded request (the hot path). Positional arguments, in the order the fields are
-   * written, so that recording a request allocates nothing but its record. `traceId`, `host` and
-   * `path` are left out when undefined, as pino leaves out undefined values.
+   * written, so that recording a request allocates nothing but its record. `traceId`, `host`,
+   * `path`, `userAgent` and `tls` (TLS connections only) are left out when undefined, as pino
+   * leaves out undefined values.
    */
   request(
     requestId: string,
@@ -115,15 +116,28 @@ export class AccessLog {
     retries: number,
     error: string | undefined,
     err: (Error & { code?: string }) | undefined,
+    /** The client's address as resolved for the request (proxy/client-address.ts). */
+    clientAddress: string,
+    userAgent: string | undefined,
+    /** "HTTP/1.1", "HTTP/1.0" or "HTTP/2". */
+    protocol: string,
+    /** The connection's TLS version ("TLSv1.3"); undefined on cleartext. */
+    tls: string | undefined,
   ): void {
     const queue = this.queue;
     if (queue !== null && err === undefined) {
-      const queued = queue.putRequest(Date.now(), requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error);
+      const queued = queue.putRequest(
+        Date.now(), requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error,
+        clientAddress, userAgent, protocol, tls,
+      );
       if (!queued) this.onDrop(1);
       return;
     }
     const errJson = err === undefined ? undefined : this.lines.json(pino.stdSerializers.err(err));
-    this.lines.request(Date.now(), requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, errJson);
+    this.lines.request(
+      Date.now(), requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, errJson,
+      clientAddress, userAgent, protocol, tls,
+    );
     this.formed();
   }
 

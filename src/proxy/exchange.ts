@@ -79,6 +79,8 @@ export class Exchange implements ExchangeRecord, FilterExchange, BodySink, Strea
     public endpoint: Endpoint,
     readonly requestId: string,
     readonly startedAt: number,
+    /** Resolved once by the handler (proxy/client-address.ts). */
+    readonly clientAddress: string,
   ) {
     this.res = req;
   }
@@ -361,7 +363,7 @@ export class Exchange implements ExchangeRecord, FilterExchange, BodySink, Strea
     const cluster = this.route.cluster;
     const tried = (this.tried ??= []);
     tried.push(attempt.endpoint);
-    const next = cluster.pickAnother(this.req, tried);
+    const next = cluster.pickAnother(this.req, this.clientAddress, tried);
     if (next === undefined) return false;
     const refused = cluster.breaker.admitDispatch(next);
     if (refused !== null) {
@@ -470,7 +472,7 @@ export class Exchange implements ExchangeRecord, FilterExchange, BodySink, Strea
       this.holdsBudget = false;
     }
     if (this.refusedWith !== null) {
-      this.ctx.observer.requestRejected(this.req, this.req, this.route, this.requestId, this.refusedWith, this.startedAt);
+      this.ctx.observer.requestRejected(this.req, this.req, this.route, this.requestId, this.refusedWith, this.startedAt, this.clientAddress);
     } else {
       this.ctx.observer.requestEnded(this);
     }

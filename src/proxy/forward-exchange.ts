@@ -132,6 +132,8 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     readonly requestId: string,
     /** performance.now() when the request arrived. */
     readonly startedAt: number,
+    /** Resolved once by the handler (proxy/client-address.ts). */
+    readonly clientAddress: string,
   ) {}
 
   /**
@@ -466,7 +468,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     const cluster = this.route.cluster;
     const tried = (this.tried ??= []);
     tried.push(this.endpoint);
-    const next = cluster.pickAnother(this.req, tried);
+    const next = cluster.pickAnother(this.req, this.clientAddress, tried);
     if (next === undefined) return false;
     const refused = cluster.breaker.admitDispatch(next);
     if (refused !== null) {
@@ -595,7 +597,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
       this.holdsBudget = false;
     }
     if (this.refusedWith !== null) {
-      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, this.refusedWith, this.startedAt);
+      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, this.refusedWith, this.startedAt, this.clientAddress);
     } else {
       this.ctx.observer.requestEnded(this);
     }

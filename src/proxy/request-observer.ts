@@ -14,6 +14,8 @@ export interface ExchangeRecord {
   /** The endpoint of the last attempt. */
   readonly endpoint: Endpoint;
   readonly requestId: string;
+  /** The client's address, resolved once per request (proxy/client-address.ts). */
+  readonly clientAddress: string;
   /** W3C trace id (trace-context filter), or undefined. */
   readonly traceId: string | undefined;
   /** The proxy's span (span export on), its caller's span and whether it is sampled. */
@@ -44,6 +46,7 @@ export interface TunnelRecord {
   readonly route: Route;
   readonly endpoint: Endpoint;
   readonly requestId: string;
+  readonly clientAddress: string;
   /** The protocol the upstream switched to. */
   readonly protocol: string;
   /** performance.now() when the request arrived, and when the tunnel opened (101 relayed). */
@@ -65,7 +68,7 @@ export interface RequestObserver {
    */
   attemptRetried(exchange: ExchangeRecord, failure: (Error & { code?: string }) | null): void;
   /** The proxy answered itself before forwarding (`route` is null when none matched). */
-  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
+  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number, clientAddress: string): void;
   /** A tunnel closed (its handshake is not reported as a request; metrics are recorded by the exchange). */
   tunnelEnded(tunnel: TunnelRecord): void;
 }

@@ -7,6 +7,7 @@ import type { RouteMetrics } from '../observability/route-metrics.js';
 import type { Route } from '../routing/route.js';
 import { GrpcStatus, grpcStatusOf, isGrpcRequest } from './grpc-status.js';
 import { classifyUpstreamError, PROXY_ERRORS, type ProxyErrorCode } from './proxy-error.js';
+import { requestProtocol, requestTlsVersion } from './request-connection.js';
 import type { ExchangeRecord, RequestObserver, TunnelRecord } from './request-observer.js';
 
 /** Status recorded when the client went away before a response head was sent (nginx's convention). */
@@ -88,6 +89,10 @@ export class RequestRecorder implements RequestObserver {
       x.retries,
       errorCode ?? undefined,
       failure !== null && errorCode !== 'client_closed' ? failure : undefined,
+      x.clientAddress,
+      userAgentOf(req),
+      requestProtocol(req),
+      requestTlsVersion(req),
     );
   }
 
@@ -114,7 +119,7 @@ export class RequestRecorder implements RequestObserver {
     x.route.metrics.upstream.attemptEnded(outcome, (x.upstreamEndedAt - x.upstreamStartedAt) / 1000);
   }
 
-  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void {
+  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number, clientAddress: string): void {
     const status = PROXY_ERRORS[code].status;
     const seconds = (performance.now() - startedAt) / 1000;
     const bytesIn = contentLength(req);
@@ -138,6 +143,10 @@ export class RequestRecorder implements RequestObserver {
         upstream: null,
         retries: 0,
         error: code,
+        clientAddress,
+        userAgent: userAgentOf(req),
+        protocol: requestProtocol(req),
+        tls: requestTlsVersion(req),
       },
       'request',
     );
@@ -161,10 +170,17 @@ export class RequestRecorder implements RequestObserver {
         route: t.route.name,
         service: t.route.cluster.name,
         upstream: t.endpoint.key,
+        clientAddress: t.clientAddress,
+        userAgent: userAgentOf(t.req),
+        tls: requestTlsVersion(t.req),
       },
       'tunnel',
     );
   }
+}
+
+function userAgentOf(req: RequestHead): string | undefined {
+  return req.headers['user-agent'];
 }
 
 /** Request body size from Content-Length; 0 when absent or chunked (not counted). */

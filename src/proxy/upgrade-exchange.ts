@@ -80,6 +80,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     readonly startedAt: number,
     /** The Upgrade value offered upstream (allowed protocols only, lower-case). */
     private readonly offer: string,
+    /** Resolved once by the handler (proxy/client-address.ts). */
+    readonly clientAddress: string,
   ) {}
 
   start(path: string, headers: string[]): void {
@@ -90,7 +92,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
       this.route.metrics.upgrades.refused('breaker');
       const code = BREAKER_ERRORS[refused];
       sendProxyError(this.res, code, this.ctx.headers.requestIdHeader, this.requestId, `service "${cluster.name}"`);
-      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, code, this.startedAt);
+      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, code, this.startedAt, this.clientAddress);
       this.finished = true;
       return;
     }

@@ -119,3 +119,44 @@ describe('route rate limit', () => {
     await expect(proxy.app.reload()).rejects.toThrow(/routes\[0\]\.rateLimit\.maxKeys: must be a whole number from 1 to 1000000/);
   });
 });
+
+describe('rate limit by client address behind a trusted proxy', () => {
+  // 127.0.0.1 plays the load balancer (proxy.trustedProxies); 127.0.0.2 a client that reaches the router directly.
+  let app: TestUpstream;
+  let proxy: ProxyHarness;
+
+  beforeAll(async () => {
+    app = await startUpstream('app');
+    proxy = await startProxy({
+      services: { app: [{ port: app.port }] },
+      config: {
+        proxy: { trustedProxies: ['127.0.0.1/32'] },
+        routes: [{ name: 'by-client', match: { path: '/' }, service: 'app', rateLimit: { requests: 1, per: '1h', by: 'clientAddress' } }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await app.close();
+  });
+
+  const get = async (localAddress: string, xff?: string) =>
+    (await fetchText(`${proxy.url}/`, { localAddress, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } })).status;
+
+  it('gives each client behind the trusted proxy a bucket of its own', async () => {
+    expect(await get('127.0.0.1', '198.51.100.1')).toBe(200);
+    expect(await get('127.0.0.1', '198.51.100.2')).toBe(200);
+    expect(await get('127.0.0.1', '198.51.100.1')).toBe(429);
+    expect(await get('127.0.0.1', '198.51.100.2')).toBe(429);
+    // A spoofed entry left of the proxy's own does not make a new client.
+    expect(await get('127.0.0.1', '203.0.113.50, 198.51.100.1')).toBe(429);
+    expect(await get('127.0.0.1', '198.51.100.3')).toBe(200);
+  });
+
+  it('keeps an untrusted peer in its own bucket whatever X-Forwarded-For it sends', async () => {
+    expect(await get('127.0.0.2', '198.51.100.10')).toBe(200);
+    expect(await get('127.0.0.2', '198.51.100.11')).toBe(429);
+    expect(await get('127.0.0.2', '198.51.100.12, 198.51.100.13')).toBe(429);
+    expect(await get('127.0.0.2')).toBe(429);
+  });
+});

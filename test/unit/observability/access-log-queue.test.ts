@@ -5,7 +5,7 @@ import { AccessLogQueue } from '../../../src/observability/access-log-queue.js';
 
 const SHAPE: LineShape = { prefix: '{"level":"info"', bindings: ',"pid":1,"name":"switchyard","component":"access"', time: 'iso' };
 
-type Fields = [
+type Base = [
   number,
   string,
   string | undefined,
@@ -24,18 +24,21 @@ type Fields = [
   number,
   string | undefined,
 ];
+/** Client address, user agent, protocol, TLS version. */
+type Identity = [string, string | undefined, string, string | undefined];
+type Fields = [...Base, ...Identity];
 
 const ROWS: Fields[] = [
-  [1764482400123, 'id-1', undefined, 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined],
-  [1764482400124, 'id-"2"\\', '4bf92f3577b34da6a3ce929d0e0e4736', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset'],
-  [1764482401000, 'id-3', 'bad"trace', undefined, 'h\u00ff', undefined, 499, 2 ** 40, 2 ** 33, Number.NaN, 'r', 's', 'e', 0, Number.POSITIVE_INFINITY, 0, 'client_closed'],
-  [1764482401001, '', undefined, 'GET', '', '/caf\u00e9', 200, 0, 10, 0.05, 'route-\u00e9', 'svc', 'e', 200, 12.3, 2, undefined],
+  [1764482400123, 'id-1', undefined, 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined, '203.0.113.9', 'curl/8.5.0', 'HTTP/1.1', undefined],
+  [1764482400124, 'id-"2"\\', '4bf92f3577b34da6a3ce929d0e0e4736', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset', '2001:db8::1', 'Mozilla "q" \u00e9', 'HTTP/2', 'TLSv1.3'],
+  [1764482401000, 'id-3', 'bad"trace', undefined, 'h\u00ff', undefined, 499, 2 ** 40, 2 ** 33, Number.NaN, 'r', 's', 'e', 0, Number.POSITIVE_INFINITY, 0, 'client_closed', '::ffff:10.0.0.1', undefined, 'HTTP/1.0', undefined],
+  [1764482401001, '', undefined, 'GET', '', '/caf\u00e9', 200, 0, 10, 0.05, 'route-\u00e9', 'svc', 'e', 200, 12.3, 2, undefined, 'unknown', 'ua\\back', 'HTTP/1.1', 'TLSv1.2'],
 ];
 
 /** The line AccessLogLines forms for these fields directly. */
 function direct(rows: Fields[]): string {
   const lines = new AccessLogLines(SHAPE);
-  for (const r of rows) lines.request(...r, undefined);
+  for (const r of rows) lines.request(...(r.slice(0, 17) as Base), undefined, ...(r.slice(17) as Identity));
   return lines.takeText();
 }
 
@@ -114,6 +117,10 @@ describe('access log queue', () => {
           pick(ms),
           pick([0, 1, 7]),
           maybe(pick(['upstream_reset', 'client_closed', randomText(5, alphabet)])),
+          pick(['127.0.0.1', '2001:db8::7', randomText(10, alphabet)]),
+          maybe(randomText(Math.floor(Math.random() * 60), alphabet)),
+          pick(['HTTP/1.1', 'HTTP/2', randomText(6, alphabet)]),
+          maybe(pick(['TLSv1.3', 'TLSv1.2', randomText(7, alphabet)])),
         ]);
       }
       expect(bytesThroughQueue(queue, rows, reader, 4096)).toBe(direct(rows));
@@ -121,7 +128,7 @@ describe('access log queue', () => {
   });
 
   it('wraps around the ring for as long as the reader releases what it read', () => {
-    const queue = new AccessLogQueue(1024);
+    const queue = new AccessLogQueue(2048);
     const strings: string[] = [];
     let expected = '';
     let got = '';

@@ -24,12 +24,12 @@ const circular: Record<string, unknown> = { subject: 'CN=self' };
 circular.issuerCertificate = circular;
 
 const ROWS: Row[] = [
-  ['id-1', undefined, 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined, undefined],
-  ['id-"2"\\', '4bf92f3577b34da6a3ce929d0e0e4736', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset', undefined],
-  ['id-3', 'bad"trace', 'GET', 'h', '/e', 502, 0, 0, Number.NaN, 'r', 's', 'e', 0, 0, 0, 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })],
-  ['id-5', undefined, 'GET', 'h', '/ms', 200, 0, 10, 0.05, 'r', 's', 'e', 200, 12.3, 0, undefined, undefined],
-  ['id-6', undefined, 'GET', 'h', '/ms', 200, 0, 10, 1.005, 'r', 's', 'e', 200, 0.007, 0, undefined, undefined],
-  ['id-4', undefined, 'GET', 'h', '/tls', 502, 0, 0, 1, 'r', 's', 'e', 0, 0, 0, 'upstream_tls_failed', Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cert: circular })],
+  ['id-1', undefined, 'GET', 'example.test', '/a/b?c=d', 200, 0, 1024, 1.234, 'api', 'svc', '127.0.0.1:9000', 200, 0.5, 0, undefined, undefined, '203.0.113.9', 'curl/8.5.0', 'HTTP/1.1', undefined],
+  ['id-"2"\\', '4bf92f3577b34da6a3ce929d0e0e4736', 'POST', undefined, '/quote"and\\back\u00e9\u{1f600}', 502, 12, 0, 3, 'r "x"', 's\ty', '127.0.0.1:1', 0, 2.5, 1, 'upstream_reset', undefined, '2001:db8::1', 'Mozilla "q" \u00e9', 'HTTP/2', 'TLSv1.3'],
+  ['id-3', 'bad"trace', 'GET', 'h', '/e', 502, 0, 0, Number.NaN, 'r', 's', 'e', 0, 0, 0, 'upstream_reset', Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), '::ffff:10.0.0.1', undefined, 'HTTP/1.0', undefined],
+  ['id-5', undefined, 'GET', 'h', '/ms', 200, 0, 10, 0.05, 'r', 's', 'e', 200, 12.3, 0, undefined, undefined, '127.0.0.1', 'ua', 'HTTP/1.1', 'TLSv1.2'],
+  ['id-6', undefined, 'GET', 'h', '/ms', 200, 0, 10, 1.005, 'r', 's', 'e', 200, 0.007, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/2', undefined],
+  ['id-4', undefined, 'GET', 'h', '/tls', 502, 0, 0, 1, 'r', 's', 'e', 0, 0, 0, 'upstream_tls_failed', Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cert: circular }), '198.51.100.4', 'x\\y', 'HTTP/1.1', 'TLSv1.3'],
 ];
 
 describe('access log serialiser', () => {
@@ -38,10 +38,13 @@ describe('access log serialiser', () => {
     const access = logger.child({ component: 'access' }, { level: 'info' });
     const log = new AccessLog(access);
     for (const row of ROWS) {
-      const [requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err] = row;
+      const [requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err, clientAddress, userAgent, protocol, tls] = row;
       log.request(...row);
       log.flush();
-      access.info({ requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err }, 'request');
+      access.info(
+        { requestId, traceId, method, host, path, status, bytesIn, bytesOut, durationMs, route, service, upstream, upstreamStatus, upstreamMs, retries, error, err, clientAddress, userAgent, protocol, tls },
+        'request',
+      );
     }
     await new Promise((r) => setImmediate(r));
     expect(lines).toHaveLength(ROWS.length * 2);
@@ -58,9 +61,9 @@ describe('access log serialiser', () => {
     const log = new AccessLog(access);
     // A Latin-1 header value as node:http hands it (bytes 0x80-0xff as U+0080-U+00FF), between ASCII lines.
     const paths = ['/plain', '/caf\u00e9', '/plain2', '/\u00ff\u0080', '/last'];
-    for (const path of paths) log.request('id', undefined, 'GET', 'h', path, 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    for (const path of paths) log.request('id', undefined, 'GET', 'h', path, 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     log.flush();
-    for (const path of paths) access.info({ requestId: 'id', method: 'GET', host: 'h', path, status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, route: 'r', service: 's', upstream: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0 }, 'request');
+    for (const path of paths) access.info({ requestId: 'id', method: 'GET', host: 'h', path, status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, route: 'r', service: 's', upstream: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0, clientAddress: '127.0.0.1', protocol: 'HTTP/1.1' }, 'request');
     await new Promise((r) => setImmediate(r));
     expect(lines).toHaveLength(paths.length * 2);
     for (let i = 0; i < paths.length; i++) {
@@ -73,9 +76,9 @@ describe('access log serialiser', () => {
     const { lines, logger } = productionLogger();
     const access = logger.child({ component: 'accès', zone: 'zürich' }, { level: 'info' });
     const log = new AccessLog(access);
-    log.request('id', undefined, 'GET', 'h', '/a', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    log.request('id', undefined, 'GET', 'h', '/a', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     log.flush();
-    access.info({ requestId: 'id', method: 'GET', host: 'h', path: '/a', status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, route: 'r', service: 's', upstream: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0 }, 'request');
+    access.info({ requestId: 'id', method: 'GET', host: 'h', path: '/a', status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, route: 'r', service: 's', upstream: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0, clientAddress: '127.0.0.1', protocol: 'HTTP/1.1' }, 'request');
     await new Promise((r) => setImmediate(r));
     expect(withoutTime(lines[0]!)).toBe(withoutTime(lines[1]!));
     expect(JSON.parse(lines[0]!)).toMatchObject({ component: 'accès', zone: 'zürich' });
@@ -125,13 +128,13 @@ describe('access log on its own thread', () => {
   it('on close, writes every line still queued without waiting for the thread', async () => {
     const { lines, logger } = productionLogger();
     const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true });
-    for (let i = 0; i < 2000; i++) log.request(`c-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    for (let i = 0; i < 2000; i++) log.request(`c-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     log.close();
     expect(log.threaded).toBe(false);
     await new Promise((r) => setImmediate(r));
     expect(lines.map((l) => (JSON.parse(l) as { requestId: string }).requestId)).toEqual(Array.from({ length: 2000 }, (_, i) => `c-${i}`));
     // Recorded after close: written at once, on the event loop.
-    log.request('late', undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    log.request('late', undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     await new Promise((r) => setImmediate(r));
     expect(lines.at(-1)).toContain('"requestId":"late"');
   });
@@ -141,7 +144,7 @@ describe('access log on its own thread', () => {
     let dropped = 0;
     const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true, queueBytes: 4096, onDrop: (n) => (dropped += n) });
     // The event loop is not released while these are recorded, so the queue's space is not either.
-    for (let i = 0; i < 200; i++) log.request(`d-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    for (let i = 0; i < 200; i++) log.request(`d-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     expect(dropped).toBeGreaterThan(100);
     await until(() => lines.length === 200 - dropped);
     await new Promise((r) => setTimeout(r, 100));
@@ -154,11 +157,11 @@ describe('access log on its own thread', () => {
   it('when the thread stops, forms the lines it had not delivered on the event loop and goes on there', async () => {
     const { lines, logger } = productionLogger();
     const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: true });
-    for (let i = 0; i < 500; i++) log.request(`s-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    for (let i = 0; i < 500; i++) log.request(`s-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     // The thread ends unexpectedly (as if it had crashed).
     await (log as unknown as { thread: { terminate(): Promise<number> } }).thread.terminate();
     await until(() => !log.threaded);
-    for (let i = 500; i < 600; i++) log.request(`s-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined);
+    for (let i = 500; i < 600; i++) log.request(`s-${i}`, undefined, 'GET', 'h', '/', 200, 0, 1, 1, 'r', 's', 'e', 200, 1, 0, undefined, undefined, '127.0.0.1', undefined, 'HTTP/1.1', undefined);
     log.flush();
     await until(() => lines.filter((l) => l.includes('"msg":"request"')).length >= 600);
     await new Promise((r) => setTimeout(r, 50));
