@@ -84,6 +84,7 @@ class PendingHeader {
   ) {
     this.timer = setTimeout(this.onTimeout, stage.timeout);
     socket.on('data', this.onData);
+    socket.once('end', this.onEnd);
     socket.once('close', this.onClose);
     socket.on('error', this.onError);
   }
@@ -117,6 +118,7 @@ class PendingHeader {
   private release(): void {
     clearTimeout(this.timer);
     this.socket.removeListener('data', this.onData);
+    this.socket.removeListener('end', this.onEnd);
     this.socket.removeListener('close', this.onClose);
     this.socket.removeListener('error', this.onError);
   }
@@ -129,6 +131,13 @@ class PendingHeader {
       // An untrusted client that sent nothing: as a stalled request head would be.
       this.socket.destroy();
     }
+  };
+
+  /** The client finished sending before the header (or its first bytes) was complete. */
+  private readonly onEnd = (): void => {
+    this.release();
+    if (this.trusted) this.stage.refused(this.socket, this.peer, true, this.chunks === null ? 'closed before a PROXY header' : 'closed inside the PROXY header (truncated)');
+    else this.socket.destroy();
   };
 
   private readonly onClose = (): void => {
