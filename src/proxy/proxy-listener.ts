@@ -75,9 +75,6 @@ export class ProxyListener {
       server.on('tlsClientError', (err: Error & { code?: string }) => {
         this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'TLS handshake failed');
       });
-      // First of its listeners: the TLS connection takes the client address of the TCP one under it
-      // and notes its TLS version, before any engine reads a request from it.
-      server.prependListener('secureConnection', noteSecureConnection);
       this.server = server;
     } else {
       this.server = createServer(options, handler.handleRequest);
@@ -153,6 +150,12 @@ export class ProxyListener {
       } else {
         this.server.on('connection', http2.accept);
       }
+    }
+    if (certificates !== null) {
+      // First of its listeners (set last, as the code above finds node:http's as the first): the TLS
+      // connection takes the client address of the TCP one under it and notes its TLS version,
+      // before any engine reads a request from it.
+      this.server.prependListener('secureConnection', noteSecureConnection);
     }
     if (config.proxyProtocol !== undefined) {
       // Before anything reads the connection (TLS, either HTTP/1.1 engine, the HTTP/2 preface
