@@ -210,7 +210,7 @@ export const rateLimitSchema = z
     by: z
       .enum(['clientAddress', 'header', 'route'])
       .default('clientAddress')
-      .describe('Whose bucket a request takes from: clientAddress (the peer address), header (the value of `header`), or route (one bucket for the route).'),
+      .describe('Whose bucket a request takes from: clientAddress (the client address as resolved: the peer, the PROXY protocol source, or behind proxy.trustedProxies the address they forwarded), header (the value of `header`), or route (one bucket for the route).'),
     header: headerNameSchema
       .transform((h) => h.toLowerCase())
       .optional()
@@ -294,7 +294,7 @@ export const hashOnSchema = z
       .optional()
       .describe('Hash the value of this request header.'),
     cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional().describe('Hash the value of this cookie.'),
-    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional().describe('true: hash the client address.'),
+    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional().describe('true: hash the client address (as resolved: behind proxy.trustedProxies, the original client\'s).'),
   })
   .refine((h) => [h.header, h.cookie, h.clientAddress].filter((v) => v !== undefined).length === 1, {
     message: 'must set exactly one of "header", "cookie" or "clientAddress: true"',
