@@ -68,12 +68,12 @@ function readAnswer(res: IncomingMessage): Promise<Answer> {
 }
 
 /** An HTTP/1.1 request on a connection that first sent `header` (a PROXY header, or nothing). */
-async function requestAfter(port: number, header: Buffer[], requestId: string, localAddress = LB, extra: Record<string, string> = {}): Promise<Answer> {
+async function requestAfter(port: number, header: Buffer[], requestId: string, localAddress = LB, extra: Record<string, string> = {}, path = '/x'): Promise<Answer> {
   const socket = openWith(port, localAddress, header);
   // node:http writes its request as soon as it has the socket: only once the header is out.
   await socket.written;
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ createConnection: () => socket, path: '/x', headers: { host: 'proxied.test', 'x-request-id': requestId, 'user-agent': 'pp-test/1', connection: 'close', ...extra } }, (res) =>
+    const req = httpRequest({ createConnection: () => socket, path, headers: { host: 'proxied.test', 'x-request-id': requestId, 'user-agent': 'pp-test/1', connection: 'close', ...extra } }, (res) =>
       readAnswer(res).then(resolve, reject),
     );
     req.on('error', reject);
@@ -123,7 +123,10 @@ describe('PROXY protocol on listeners (listeners[].proxyProtocol)', () => {
           { name: 'pp-h2c', address: '127.0.0.1', port: 0, proxyProtocol, protocols: ['http1', 'h2c'] },
         ],
         limits: { headersTimeout: '1s' },
-        routes: [{ name: 'echo', match: { path: '/' }, service: 'echo', headerRules: { request: { set: { 'x-client': '${clientAddress}' } } } }],
+        routes: [
+          { name: 'limited', match: { path: '/limited' }, service: 'echo', rateLimit: { requests: 1, per: '1h', by: 'clientAddress' } },
+          { name: 'echo', match: { path: '/' }, service: 'echo', headerRules: { request: { set: { 'x-client': '${clientAddress}' } } } },
+        ],
       },
     });
     plainPort = proxy.app.addresses[0]!.port;
@@ -165,6 +168,16 @@ describe('PROXY protocol on listeners (listeners[].proxyProtocol)', () => {
     const a = await requestAfter(plainPort, [V1_TCP4], 'pp-xff', LB, { 'x-forwarded-for': '192.0.2.99' });
     expect(a.echo.headers['x-forwarded-for']).toBe('203.0.113.7');
     expect(a.echo.headers['x-client']).toBe('203.0.113.7');
+  });
+
+  it('limits clients behind the load balancer separately (rateLimit by: clientAddress)', async () => {
+    const status = async (header: Buffer, id: string) => (await requestAfter(plainPort, [header], id, LB, {}, '/limited')).status;
+    expect(await status(V1_TCP4, 'rl-a1')).toBe(200);
+    expect(await status(V2_TCP4, 'rl-b1')).toBe(200);
+    expect(await status(V1_TCP4, 'rl-a2')).toBe(429);
+    expect(await status(V2_TCP4, 'rl-b2')).toBe(429);
+    // The load balancer's own connections (LOCAL) are a third client.
+    expect(await status(V2_LOCAL, 'rl-lb')).toBe(200);
   });
 
   it('serves the request bytes that came in the same packet as the header, pipelined requests included', async () => {

@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson, fetchText } from '../../support/http-client.js';
 import { parsePrometheusText } from '../../support/prometheus-text.js';
-import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
 interface RouteJson {
@@ -151,6 +151,15 @@ describe('rate limit by client address behind a trusted proxy', () => {
     // A spoofed entry left of the proxy's own does not make a new client.
     expect(await get('127.0.0.1', '203.0.113.50, 198.51.100.1')).toBe(429);
     expect(await get('127.0.0.1', '198.51.100.3')).toBe(200);
+  });
+
+  it('logs a refused request with the client address it was limited by', async () => {
+    const headers = { 'x-forwarded-for': '198.51.100.20', 'user-agent': 'limited/1' };
+    expect((await fetchText(`${proxy.url}/`, { localAddress: '127.0.0.1', headers: { ...headers, 'x-request-id': 'rl-first' } })).status).toBe(200);
+    expect((await fetchText(`${proxy.url}/`, { localAddress: '127.0.0.1', headers: { ...headers, 'x-request-id': 'rl-refused' } })).status).toBe(429);
+    const line = () => proxy.log.lines.find((l) => l.component === 'access' && l.requestId === 'rl-refused');
+    await eventually(() => line() !== undefined, 5_000, 'the refused request in the access log');
+    expect(line()).toMatchObject({ status: 429, error: 'rate_limited', clientAddress: '198.51.100.20', userAgent: 'limited/1', protocol: 'HTTP/1.1' });
   });
 
   it('keeps an untrusted peer in its own bucket whatever X-Forwarded-For it sends', async () => {
