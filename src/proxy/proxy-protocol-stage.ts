@@ -100,7 +100,7 @@ class PendingHeader {
     const socket = this.socket;
     if (!this.trusted) {
       if (reading.kind === 'none') this.stage.passOn(socket, bytes);
-      else this.stage.refused(socket, this.peer, false, 'a PROXY header from an address not in proxyProtocol.trustedSources');
+      else this.stage.refused(socket, this.peer, false, 'a PROXY header from an address not in proxyProtocol.trustedSources (if it is a load balancer, add its range there)');
       return;
     }
     if (reading.kind === 'none') {
