@@ -15,14 +15,22 @@ type MaybeHttp2Request = RequestHead & { stream?: ServerHttp2Stream; protocol?: 
  */
 export function requestPeerAddress(req: RequestHead): string {
   const stream = (req as MaybeHttp2Request).stream;
-  if (stream === undefined) return connectionClientAddress(req.socket as Duplex);
+  if (stream === undefined) {
+    const socket = req.socket as Duplex | null;
+    return socket == null ? 'unknown' : connectionClientAddress(socket);
+  }
   return http2ConnectionOf(stream)?.clientAddress ?? 'unknown';
 }
 
 /** The TLS version of a request's connection ("TLSv1.3"), undefined on cleartext. */
 export function requestTlsVersion(req: RequestHead): string | undefined {
   const stream = (req as MaybeHttp2Request).stream;
-  if (stream === undefined) return connectionTlsVersion(req.socket as Duplex);
+  if (stream === undefined) {
+    // node:http unlinks a request from its socket once the connection is done with it: by the
+    // time a request is recorded, the socket may be gone (then the version is not known).
+    const socket = req.socket as Duplex | null;
+    return socket == null ? undefined : connectionTlsVersion(socket);
+  }
   return http2ConnectionOf(stream)?.tlsVersion;
 }
 
