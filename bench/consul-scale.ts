@@ -27,7 +27,7 @@ import { stringify } from 'yaml';
 import { parseConfigText } from '../src/config/load-config.js';
 import type { ConsulRegistryConfig } from '../src/config/schema.js';
 import { Switchyard } from '../src/main.js';
-import { silentLogger } from '../src/observability/logger.js';
+import { createProcessLog, silentLogger } from '../src/observability/logger.js';
 import { ConsulRegistry } from '../src/registry/consul/consul-registry.js';
 import { FabioModel } from './lib/fabio-model.js';
 import { describeMachine } from './lib/machine.js';
@@ -216,7 +216,7 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
   const configFile = join(dir, 'config.yaml');
   await writeFile(configFile, stringify({ listeners: [{ address: '127.0.0.1', port: 0 }], admin: { enabled: false }, registry: { type: 'consul', address, startTimeout: '120s' } }));
   const t = performance.now();
-  const app = await Switchyard.start(configFile, { logger: silentLogger() });
+  const app = await Switchyard.start(configFile, { log: createProcessLog({ level: 'silent' }) });
   const startS = (performance.now() - t) / 1000;
   const handler = (app as unknown as { handler: { table: unknown } }).handler;
   await sleep(500);

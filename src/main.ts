@@ -11,11 +11,12 @@ import type { OperatorStateStore } from './operator-state/operator-state-store.j
 import { createOperatorStateStore, stateFilePath } from './operator-state/state-store-factory.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import { loadConfig } from './config/load-config.js';
+import { removedSettingsIn } from './config/removed-settings.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { FilterState } from './filters/filter-chain-builder.js';
 import { AccessLog } from './observability/access-log.js';
-import { createLogger, onDroppedLogLines, type Logger } from './observability/logger.js';
+import { createProcessLog, onDroppedLogLines, type Logger, type ProcessLog } from './observability/logger.js';
 import { LATENCY_BUCKETS, SwitchyardMetrics } from './observability/metrics.js';
 import { OtlpSpanExporter } from './observability/otlp-span-exporter.js';
 import type { ProxyContext } from './proxy/proxy-context.js';
@@ -38,8 +39,8 @@ import { ClusterManager } from './upstream/cluster-manager.js';
 import type { Endpoint } from './upstream/endpoint.js';
 
 export interface StartOptions {
-  /** Use this logger instead of one built from `logging.level` (tests). */
-  logger?: Logger;
+  /** Use this process log instead of one built from `logging` (tests). */
+  log?: ProcessLog;
   /** Override listener and admin ports with 0 (ephemeral) for tests. */
   ephemeralPorts?: boolean;
   /**
@@ -147,7 +148,9 @@ export class Switchyard {
       if (config.admin.metricsListener) config.admin.metricsListener = { ...config.admin.metricsListener, port: 0 };
     }
     if (options.internalAdmin) config.admin = { ...config.admin, address: '127.0.0.1', port: 0, metricsListener: undefined };
-    const logger = options.logger ?? createLogger({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
+    const log = options.log ?? createProcessLog({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
+    const logger = log.logger;
+    warnRemovedSettings(config, logger);
 
     let demo: DemoInstances | null = null;
     if (config.demo) {
@@ -164,13 +167,14 @@ export class Switchyard {
       throw err;
     }
     const clusters = new ClusterManager(logger.child({ component: 'upstream' }));
+    clusters.setUpstreamEngine(config.proxy.engine.upstream);
     clusters.applySettings(config.services);
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
-    onDroppedLogLines(logger, (lines) => metrics.logLinesDropped(lines));
+    onDroppedLogLines(log, (lines) => metrics.logLinesDropped(lines));
     const spans = spanExporter(config, logger, metrics);
-    // The access log shares the process log's asynchronous destination but not its level.
-    const accessLog = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: config.logging.accessLogThread, onDrop: (lines) => metrics.logLinesDropped(lines) });
+    // The access log shares the process log's format and asynchronous output but not its level.
+    const accessLog = new AccessLog(log, { component: 'access' });
     const handler = new ProxyHandler(proxyContext(config, logger, metrics, spans, accessLog), 'http');
     const app = new Switchyard(configFile, config, logger, registry, clusters, handler, metrics);
     app.demo = demo;
@@ -336,8 +340,13 @@ export class Switchyard {
       oldSpans = this.spans;
       this.spans = spanExporter(next, this.logger, this.metrics);
     }
+    warnRemovedSettings(next, this.logger);
     this.config = next;
     this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans, this.accessLog);
+    if (next.proxy.engine.upstream !== this.clusters.upstreamEngine) {
+      this.logger.info({ file: this.configFile, engine: next.proxy.engine.upstream }, 'proxy.engine.upstream changed: HTTP/1.1 endpoint pools are rebuilt; requests in flight finish on the old ones');
+    }
+    this.clusters.setUpstreamEngine(next.proxy.engine.upstream);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     this.rebuildRoutes();
@@ -606,6 +615,11 @@ export class Switchyard {
       yield { name: cluster.name, total: cluster.endpoints.length, healthy, drained, panic: cluster.panic };
     }
   }
+}
+
+/** Logs a warning for each setting of an earlier version that `config` still sets (they are ignored). */
+function warnRemovedSettings(config: Config, logger: Logger): void {
+  for (const removed of removedSettingsIn(config)) logger.warn({ field: removed.field }, `configuration: ${removed.field} is ${removed.advice}`);
 }
 
 /** The span exporter `tracing.otlp` asks for, or null. */

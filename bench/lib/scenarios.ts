@@ -35,8 +35,6 @@ export const UPSTREAM_PORTS = 100;
  */
 export const OBSERVABILITY_ON: Record<string, unknown> | null = { logging: { level: 'warn', accessLog: true } };
 export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'warn', accessLog: false } };
-/** The access log's lines formed on a thread of their own instead of the event loop. */
-export const ACCESS_LOG_THREAD: Record<string, unknown> = { logging: { level: 'warn', accessLog: true, accessLogThread: true } };
 /**
  * Switchyard's own HTTP/1.1 codec (llhttp) serving clients instead of node:http's server
  * (`proxy.engine.listener`), with the access log on like OBSERVABILITY_ON: the same settings as
@@ -143,7 +141,7 @@ export function allScenarios(): Scenario[] {
     },
     {
       name: 'observability',
-      title: 'Access log and metrics on vs off, and the access log formed on a thread of its own (logging.accessLogThread)',
+      title: 'Access log and metrics on vs off',
       kind: 'saturate',
       requests: [{ method: 'GET', path: '/bench/1k' }],
       probePath: '/bench/1k',
@@ -151,7 +149,6 @@ export function allScenarios(): Scenario[] {
         directTarget(),
         switchyardTarget({ name: 'switchyard-observability-off', configFragment: OBSERVABILITY_OFF }),
         switchyardTarget({ name: 'switchyard-observability-on', configFragment: OBSERVABILITY_ON ?? {} }),
-        switchyardTarget({ name: 'switchyard-log-thread', configFragment: ACCESS_LOG_THREAD }),
       ],
       ...(OBSERVABILITY_ON === null ? { skipReason: 'the access log / metrics config switches are not in this build (set OBSERVABILITY_ON in bench/lib/scenarios.ts)' } : {}),
     },

@@ -6,24 +6,22 @@
  *   --destination log-destination  the router's own (default)
  *   --destination sonic-boom       pino's SonicBoom, as the router used before (for comparison)
  *   --destination null             lines formed, nothing written
- *   --thread                       lines formed on the access log's own thread (the router's setting)
+ *   --rate N                       at most N lines a second (0: as fast as they are formed), so
+ *                                  that chunks fill and are written as on a router at that rate
  *
- * Prints the whole process's CPU and the event loop thread's own (from /proc, Linux only): with
- * the thread, the event loop's share is what a busy router's throughput depends on.
+ * Prints the whole process's CPU and the event loop thread's own (from /proc, Linux only): the
+ * difference is the thread pool's writes.
  *
- *   --rate N                       at most N lines a second (0: as fast as they are formed); with
- *                                  the thread, a rate above what it forms fills its queue and
- *                                  drops lines, which then cost nothing: pace it like a router
- *
- * Usage: npx tsx bench/micro/access-log-cost.ts [--lines 300000] [--batch 16] [--file /tmp/f] [--destination d] [--thread] [--rate N]
+ * Usage: npx tsx bench/micro/access-log-cost.ts [--lines 300000] [--batch 16] [--file /tmp/f] [--destination d] [--rate N]
  */
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { AccessLog } from '../../src/observability/access-log.js';
+import type { RequestLogRecord } from '../../src/observability/access-log-record.js';
 import { LogDestination } from '../../src/observability/log-destination.js';
-import { createLogger } from '../../src/observability/logger.js';
+import { createProcessLog } from '../../src/observability/logger.js';
 
 const { values } = parseArgs({
   options: {
@@ -31,7 +29,6 @@ const { values } = parseArgs({
     batch: { type: 'string', default: '16' },
     file: { type: 'string', default: '/tmp/switchyard-access-log-cost.log' },
     destination: { type: 'string', default: 'log-destination' },
-    thread: { type: 'boolean', default: false },
     rate: { type: 'string', default: '0' },
   },
 });
@@ -53,9 +50,7 @@ function destinationOf(kind: string): Destination {
   throw new Error(`--destination: ${kind} is not one of log-destination, sonic-boom, null`);
 }
 const destination = destinationOf(values.destination!);
-const logger = createLogger({ level: 'warn', destination: destination as unknown as NodeJS.WritableStream });
-let dropped = 0;
-const log = new AccessLog(logger.child({ component: 'access' }, { level: 'info' }), { thread: values.thread, onDrop: (n) => (dropped += n) });
+const log = new AccessLog(createProcessLog({ level: 'warn', destination }), { component: 'access' });
 
 /** CPU seconds of the event loop's thread (utime + stime of the main task, in clock ticks of 10 ms). */
 function eventLoopCpuMs(): number {
@@ -65,9 +60,38 @@ function eventLoopCpuMs(): number {
 const ids = Array.from({ length: 1024 }, () => randomUUID());
 const paths = ['/', '/api/v1/users/42', '/static/app.js?v=3', '/health'];
 
+/** One request's record, changed for each line as an exchange's would differ. */
+const record: { -readonly [K in keyof RequestLogRecord]: RequestLogRecord[K] } = {
+  requestId: '',
+  traceId: undefined,
+  method: 'GET',
+  host: '127.0.0.1:8080',
+  target: '/',
+  status: 200,
+  bytesIn: 0,
+  bytesOut: 1024,
+  durationMs: 0,
+  routeName: 'all',
+  serviceName: 'bench',
+  upstreamAddress: '127.0.0.1:9001',
+  upstreamStatus: 200,
+  upstreamMs: 0,
+  retries: 0,
+  errorCode: undefined,
+  upstreamError: undefined,
+  clientAddress: '127.0.0.1',
+  userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0',
+  httpProtocol: 'HTTP/1.1',
+  tlsVersion: undefined,
+};
+
 function run(n: number): void {
   for (let i = 0; i < n; i++) {
-    log.request(ids[i & 1023]!, undefined, 'GET', '127.0.0.1:8080', paths[i & 3], 200, 0, 1024, 0.4 + (i % 997) / 1000, 'all', 'bench', '127.0.0.1:9001', 200, 0.2 + (i % 499) / 1000, 0, undefined, undefined, '127.0.0.1', 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0', 'HTTP/1.1', undefined);
+    record.requestId = ids[i & 1023]!;
+    record.target = paths[i & 3];
+    record.durationMs = 0.4 + (i % 997) / 1000;
+    record.upstreamMs = 0.2 + (i % 499) / 1000;
+    log.request(record);
   }
 }
 
@@ -97,5 +121,5 @@ const cpu = process.cpuUsage(cpu0);
 const wall = performance.now() - t0;
 closeSync(fd);
 console.log(
-  `${values.destination}${values.thread ? ', thread' : ''}: ${lines} lines, ${((cpu.user + cpu.system) / lines).toFixed(3)} µs CPU per line (user ${(cpu.user / lines).toFixed(3)}, system ${(cpu.system / lines).toFixed(3)}), event loop thread ${((loopMs * 1000) / lines).toFixed(3)} µs per line (±${((10 * 1000) / lines).toFixed(3)}), wall ${((wall * 1000) / lines).toFixed(3)} µs per line${dropped > 0 ? `, ${dropped} dropped` : ''}`,
+  `${values.destination}: ${lines} lines, ${((cpu.user + cpu.system) / lines).toFixed(3)} µs CPU per line (user ${(cpu.user / lines).toFixed(3)}, system ${(cpu.system / lines).toFixed(3)}), event loop thread ${((loopMs * 1000) / lines).toFixed(3)} µs per line (±${((10 * 1000) / lines).toFixed(3)}), wall ${((wall * 1000) / lines).toFixed(3)} µs per line`,
 );

@@ -84,6 +84,10 @@ const routeTimeoutsSchema = z.strictObject({
 });
 
 /** Failures a retry policy can retry on. */
+/** HTTP/1.1 client implementations towards upstreams (proxy.engine.upstream). */
+export const UPSTREAM_ENGINES = ['undici', 'llhttp'] as const;
+export type UpstreamEngine = (typeof UPSTREAM_ENGINES)[number];
+
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', 'gateway-error', '5xx'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
@@ -826,9 +830,15 @@ export const configSchema = z
               .describe(
                 'What serves HTTP/1.1 clients: node:http\'s server ("node"), or Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp": no per-request streams; upgrades are handed to node:http). Read at start. Being proven against "node" (docs/performance.md, "Codec").',
               ),
+            upstream: z
+              .enum(UPSTREAM_ENGINES)
+              .default('undici')
+              .describe(
+                'HTTP/1.1 client towards upstreams: undici (undici\'s Pool, patched to skip an unsolicited 100 Continue) or llhttp (our own pool on the llhttp parser, same error codes, retries and limits; being proven before it becomes the default). Changing it on reload rebuilds every HTTP/1.1 endpoint pool; HTTP/2 services always use their own pool.',
+              ),
           })
           .prefault({})
-          .describe('The HTTP engines on the request path; both stay selectable while the codec is proven.'),
+          .describe('The HTTP engines on the request path, client side (listener) and upstream side (upstream); both stay selectable while our codec is proven (docs/design.md, "Engines").'),
       })
       .prefault({})
       .describe('How requests are forwarded.'),
@@ -882,8 +892,8 @@ export const configSchema = z
         accessLog: z.boolean().default(true).describe('One JSON access-log line per proxied request, whatever the level.'),
         accessLogThread: z
           .boolean()
-          .default(false)
-          .describe('Form the access-log lines on a thread of their own: the event loop only queues each request\'s fields, about a sixth of its work for the log. Worth it when the router runs one process on a host with idle cores; where every core is busy (cluster mode on all cores, a small VM shared with the app) the thread\'s CPU is taken from the same cores and requests/s measured 4 % lower (docs/performance.md). Costs a few MiB. Read at start.'),
+          .optional()
+          .describe('Removed: accepted but ignored, with a warning at start and on reload. Access-log lines are always formed on the event loop; the thread this chose measured slower on a busy host (docs/performance.md). Delete it from the file. Default: unset (leaving it out is what every value now means).'),
         maxBuffer: sizeSchema
           .refine((n) => n >= 16 * 1024, { message: 'must be at least 16kib' })
           .default(16 * 1024 * 1024)

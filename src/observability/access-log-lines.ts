@@ -1,48 +1,44 @@
+import type { RequestLogRecord, TunnelLogRecord } from './access-log-record.js';
 import { IsoTimeField } from './iso-time-field.js';
-
-/**
- * How the logger writes its time field: pino's `isoTime` (`,"time":"…Z"`), `epochTime`
- * (`,"time":1764482400000`), or any other function (called when the line is formed).
- */
-export type TimeFormat = 'iso' | 'epoch' | (() => string);
-
-/** What a line starts with, read from the logger once (plain data: it also crosses to the log thread). */
-export interface LineShape {
-  /** `{"level":"info"` */
-  prefix: string;
-  /** The logger's bindings, `,"pid":…,"hostname":…,"name":…,"component":"access"`. */
-  bindings: string;
-  time: TimeFormat;
-}
+import type { LogFormat } from './logger.js';
 
 /**
  * Access-log lines formed into chunks: byte for byte what pino writes for
- * `logger.info({...fields}, 'request')` (same level field, time format, bindings, field order;
- * a test compares the two), built by a serialiser for this one fixed shape instead of pino's
- * generic one: strings that need no escaping (nearly all) are copied as they are, the time
- * field is formed once per millisecond (its date once per second), and the chunk is encoded
+ * `logger.child(bindings).info({...fields}, 'request')` on a logger built from the same
+ * LogFormat (same level field, time format, base fields, bindings, field order, message key; a
+ * test compares the two), built by a serialiser for these few fixed shapes instead of pino's
+ * generic one: strings that need no escaping (nearly all) are copied as they are, the start of
+ * the line is formed once per millisecond (its date once per second), and the chunk is encoded
  * once, as Latin-1 when every character is ASCII (the same bytes as UTF-8, encoded faster).
- *
- * Used where the lines are formed: on the access log's own thread (access-log-thread.ts, through LineBytes for most lines), or on the
- * event loop when the access log runs without one.
  */
 export class AccessLogLines {
   /** Lines formed and not yet taken. */
   private pending = '';
   /** No character of `pending` is outside ASCII. */
   private ascii = true;
-  /** Null when the logger's time is a function of its own (called per line). */
-  private readonly head: LineHead | null;
-  /** The level prefix and the bindings are ASCII (a time field of pino's always is). */
+  private readonly head: LineHead;
+  /** The level field, the bindings and the message key are ASCII (a time field always is). */
   private readonly fixedAscii: boolean;
+  /** `,"msg":"request"}\n` and `,"msg":"tunnel"}\n` with the format's message key. */
+  private readonly requestEnd: string;
+  private readonly tunnelEnd: string;
 
   constructor(
-    private readonly shape: LineShape,
-    /** For values JSON.stringify cannot write (circular structures): pino's safe stringifier. */
-    private readonly stringifySafe: ((value: unknown) => string) | null = null,
+    format: LogFormat,
+    /** The access log's own fields after the format's base fields (`component: 'access'`). */
+    bindings: Readonly<Record<string, string | number>>,
+    /** For values JSON.stringify cannot write (circular structures): a safe stringifier. */
+    private readonly stringifySafe: (value: unknown) => string | undefined,
   ) {
-    this.head = typeof shape.time === 'function' ? null : new LineHead(shape);
-    this.fixedAscii = isAscii(shape.prefix) && isAscii(shape.bindings);
+    const level = format.level === 'label' ? '{"level":"info"' : '{"level":30';
+    let fields = '';
+    for (const key in format.base) fields += `,${JSON.stringify(key)}:${JSON.stringify(format.base[key])}`;
+    for (const key in bindings) fields += `,${JSON.stringify(key)}:${JSON.stringify(bindings[key])}`;
+    const messageKey = JSON.stringify(format.messageKey);
+    this.head = new LineHead(level, format.time, fields);
+    this.fixedAscii = isAscii(level) && isAscii(fields) && isAscii(messageKey);
+    this.requestEnd = `,${messageKey}:"request"}\n`;
+    this.tunnelEnd = `,${messageKey}:"tunnel"}\n`;
   }
 
   /** Characters waiting to be taken. */
@@ -51,81 +47,74 @@ export class AccessLogLines {
   }
 
   /**
-   * A forwarded request's line, positional arguments in the order the fields are written.
-   * `traceId`, `host`, `path`, `userAgent` and `tls` are left out when undefined, as pino leaves
-   * out undefined values; `errJson` is the `err` field already written as JSON.
+   * A request's line: the record's fields in their order. `traceId`, `method`, `host`, `path`,
+   * `userAgent` and `tls` are left out when undefined, as pino leaves out undefined values; `upstreamStatus`
+   * and `upstreamMs` when the request was not sent upstream. `errJson` is the `err` field
+   * already written as JSON.
    */
-  request(
-    timeMs: number,
-    requestId: string,
-    traceId: string | undefined,
-    method: string | undefined,
-    host: string | undefined,
-    path: string | undefined,
-    status: number,
-    bytesIn: number,
-    bytesOut: number,
-    durationMs: number,
-    route: string,
-    service: string,
-    upstream: string,
-    upstreamStatus: number,
-    upstreamMs: number,
-    retries: number,
-    error: string | undefined,
-    errJson: string | undefined,
-    clientAddress: string,
-    userAgent: string | undefined,
-    protocol: string,
-    tls: string | undefined,
-  ): void {
+  request(timeMs: number, r: RequestLogRecord, errJson: string | undefined): void {
     // Quotes are part of the constant pieces: esc() returns a string that needs no escaping (nearly
     // all) as it is, so no string is made per field.
-    let line = `${this.start(timeMs)},"requestId":"${this.esc(requestId)}"`;
+    let line = `${this.start(timeMs)},"requestId":"${this.esc(r.requestId)}"`;
+    const traceId = r.traceId;
     if (traceId !== undefined) line += `,"traceId":"${this.esc(traceId)}"`;
+    const method = r.method;
     if (method !== undefined) line += `,"method":"${this.esc(method)}"`;
+    const host = r.host;
     if (host !== undefined) line += `,"host":"${this.esc(host)}"`;
-    if (path !== undefined) line += `,"path":"${this.esc(path)}"`;
-    line +=
-      `,"status":${num(status)},"bytesIn":${num(bytesIn)},"bytesOut":${num(bytesOut)},"durationMs":${millis(durationMs)}` +
-      `,"route":"${this.esc(route)}","service":"${this.esc(service)}","upstream":"${this.esc(upstream)}","upstreamStatus":${num(upstreamStatus)}` +
-      `,"upstreamMs":${millis(upstreamMs)},"retries":${num(retries)}`;
+    const target = r.target;
+    if (target !== undefined) line += `,"path":"${this.esc(target)}"`;
+    const route = r.routeName;
+    const service = r.serviceName;
+    const upstream = r.upstreamAddress;
+    if (route !== null && service !== null && upstream !== null) {
+      // A forwarded request (nearly all lines): one piece, so the line is a short rope.
+      line +=
+        `,"status":${num(r.status)},"bytesIn":${num(r.bytesIn)},"bytesOut":${num(r.bytesOut)},"durationMs":${millis(r.durationMs)}` +
+        `,"route":"${this.esc(route)}","service":"${this.esc(service)}","upstream":"${this.esc(upstream)}"` +
+        `,"upstreamStatus":${num(r.upstreamStatus)},"upstreamMs":${millis(r.upstreamMs)},"retries":${num(r.retries)}`;
+    } else {
+      // Answered by the proxy itself: no route matched, or the request was not sent upstream.
+      line +=
+        `,"status":${num(r.status)},"bytesIn":${num(r.bytesIn)},"bytesOut":${num(r.bytesOut)},"durationMs":${millis(r.durationMs)}` +
+        `,"route":${this.nullable(route)},"service":${this.nullable(service)},"upstream":${this.nullable(upstream)}`;
+      if (upstream !== null) line += `,"upstreamStatus":${num(r.upstreamStatus)},"upstreamMs":${millis(r.upstreamMs)}`;
+      line += `,"retries":${num(r.retries)}`;
+    }
+    const error = r.errorCode;
     if (error !== undefined) line += `,"error":"${this.esc(error)}"`;
     if (errJson !== undefined) {
       line += `,"err":${errJson}`;
       this.ascii = false;
     }
-    line += `,"clientAddress":"${this.esc(clientAddress)}"`;
+    line += `,"clientAddress":"${this.esc(r.clientAddress)}"`;
+    const userAgent = r.userAgent;
     if (userAgent !== undefined) line += `,"userAgent":"${this.esc(userAgent)}"`;
-    line += `,"protocol":"${this.esc(protocol)}"`;
+    line += `,"protocol":"${this.esc(r.httpProtocol)}"`;
+    const tls = r.tlsVersion;
     if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
-    this.pending += `${line},"msg":"request"}\n`;
+    this.pending += `${line}${this.requestEnd}`;
   }
 
-  /** Any other line: `fields` in their own order (undefined values left out), then `msg`. */
-  other(timeMs: number, fields: Record<string, unknown>, msg: string): void {
-    let line = this.start(timeMs);
-    for (const key in fields) {
-      const value = fields[key];
-      if (value === undefined) continue;
-      line += `,${JSON.stringify(key)}:${typeof value === 'number' ? num(value) : this.json(value)}`;
-    }
-    this.pending += `${line},"msg":${JSON.stringify(msg)}}\n`;
-    this.ascii = false;
-  }
-
-  /** A line formed elsewhere, newline included; `ascii` when none of its characters is outside ASCII. */
-  line(text: string, ascii: boolean): void {
-    this.pending += text;
-    if (!ascii) this.ascii = false;
-  }
-
-  /** The lines formed so far as text (for the access log's queue), emptied. */
-  takeText(): string {
-    const text = this.pending;
-    this.pending = '';
-    this.ascii = true;
-    return text;
+  /** A closed tunnel's line (`msg: "tunnel"`), status 101. */
+  tunnel(timeMs: number, t: TunnelLogRecord): void {
+    let line = `${this.start(timeMs)},"requestId":"${this.esc(t.requestId)}"`;
+    const method = t.method;
+    if (method !== undefined) line += `,"method":"${this.esc(method)}"`;
+    const host = t.host;
+    if (host !== undefined) line += `,"host":"${this.esc(host)}"`;
+    const target = t.target;
+    if (target !== undefined) line += `,"path":"${this.esc(target)}"`;
+    line +=
+      `,"status":101,"protocol":"${this.esc(t.protocol)}","bytesIn":${num(t.bytesFromClient)},"bytesOut":${num(t.bytesToClient)}` +
+      `,"durationMs":${millis(t.durationMs)},"tunnelMs":${millis(t.tunnelMs)}` +
+      `,"route":"${this.esc(t.routeName)}","service":"${this.esc(t.serviceName)}","upstream":"${this.esc(t.upstreamAddress)}"` +
+      `,"clientAddress":"${this.esc(t.clientAddress)}"`;
+    const userAgent = t.userAgent;
+    if (userAgent !== undefined) line += `,"userAgent":"${this.esc(userAgent)}"`;
+    const tls = t.tlsVersion;
+    if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
+    this.pending += line + this.tunnelEnd;
   }
 
   /** The lines formed so far, encoded, or null when there are none. */
@@ -140,30 +129,29 @@ export class AccessLogLines {
 
   /**
    * A value as JSON, as pino writes it: JSON.stringify, and for what it cannot write (a circular
-   * structure, such as a TLS error's certificate chain) pino's own safe stringifier.
+   * structure, such as a TLS error's certificate chain) the safe stringifier pino uses.
    */
   json(value: unknown): string {
     try {
       return JSON.stringify(value);
-    } catch (err) {
-      if (this.stringifySafe === null) return `"[unable to serialize: ${(err as Error).message}]"`;
+    } catch {
       try {
-        return this.stringifySafe(value);
+        return this.stringifySafe(value) ?? 'null';
       } catch {
         return '"[unable to serialize, circular reference is too complex to analyze]"';
       }
     }
   }
 
-  /** `{"level":…,"time":…` plus the logger's bindings (pid, hostname, name, component). */
+  /** `{"level":…,"time":…` plus the base fields and bindings (pid, hostname, name, component). */
   private start(timeMs: number): string {
-    if (this.head !== null) {
-      if (!this.fixedAscii) this.ascii = false;
-      return this.head.at(timeMs);
-    }
-    const field = (this.shape.time as () => string)();
-    if (!(this.fixedAscii && isAscii(field))) this.ascii = false;
-    return this.shape.prefix + field + this.shape.bindings;
+    if (!this.fixedAscii) this.ascii = false;
+    return this.head.at(timeMs);
+  }
+
+  /** A string field's value, or `null`. */
+  private nullable(s: string | null): string {
+    return s === null ? 'null' : `"${this.esc(s)}"`;
   }
 
   /**
@@ -184,24 +172,27 @@ export class AccessLogLines {
 }
 
 /**
- * A line's start, `{"level":…,"time":…` and the logger's bindings, for the logger's time field
- * when it is pino's isoTime or epochTime: formed once per millisecond (the ISO date once per second).
+ * A line's start, `{"level":…,"time":…` and the fields every access line carries, formed once
+ * per millisecond (the ISO date once per second).
  */
-export class LineHead {
+class LineHead {
   private readonly isoTime: IsoTimeField | null;
   private lastMs = Number.NaN;
   private text = '';
 
-  constructor(private readonly shape: LineShape) {
-    if (typeof shape.time === 'function') throw new Error('LineHead: the time field must be pino\'s isoTime or epochTime');
-    this.isoTime = shape.time === 'iso' ? new IsoTimeField() : null;
+  constructor(
+    private readonly level: string,
+    time: LogFormat['time'],
+    private readonly fields: string,
+  ) {
+    this.isoTime = time === 'iso' ? new IsoTimeField() : null;
   }
 
   /** The start of a line of millisecond `ms` (the same string object for the same millisecond). */
   at(ms: number): string {
     if (ms !== this.lastMs) {
       this.lastMs = ms;
-      this.text = this.shape.prefix + (this.isoTime !== null ? this.isoTime.format(ms) : `,"time":${ms}`) + this.shape.bindings;
+      this.text = this.level + (this.isoTime !== null ? this.isoTime.format(ms) : `,"time":${ms}`) + this.fields;
     }
     return this.text;
   }

@@ -10,6 +10,8 @@ import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { grpcStatusOf, GrpcStatus } from './grpc-status.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
+import { RecordedExchange } from './recorded-exchange.js';
+import { requestTlsVersion } from './request-connection.js';
 import { RequestBodyStream } from './request-body-stream.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
@@ -31,9 +33,10 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * (a slow client pauses the upstream read; a slow upstream pauses the client's body). Failures
  * before the response head become a JSON 502/503/504; after it, the client stream is cut so a
  * truncated body is never mistaken for a complete one. The exchange is its own ExchangeRecord
- * (reported once, at finish()) and the FilterExchange its route's filters see.
+ * (reported once, at finish(); its access-log facts are RecordedExchange's accessors, shared
+ * with the node:http engine's exchanges) and the FilterExchange its route's filters see.
  */
-export class Exchange implements ExchangeRecord, FilterExchange, BodySink, StreamObserver {
+export class Exchange extends RecordedExchange implements ExchangeRecord, FilterExchange, BodySink, StreamObserver {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -80,8 +83,9 @@ export class Exchange implements ExchangeRecord, FilterExchange, BodySink, Strea
     readonly requestId: string,
     readonly startedAt: number,
     /** Resolved once by the handler (proxy/client-address.ts). */
-    readonly clientAddress: string,
+    clientAddress: string,
   ) {
+    super(clientAddress, requestTlsVersion(req));
     this.res = req;
   }
 
@@ -471,6 +475,7 @@ export class Exchange implements ExchangeRecord, FilterExchange, BodySink, Strea
       cluster.retryBudget.release();
       this.holdsBudget = false;
     }
+    this.endedAt = performance.now();
     if (this.refusedWith !== null) {
       this.ctx.observer.requestRejected(this.req, this.req, this.route, this.requestId, this.refusedWith, this.startedAt, this.clientAddress);
     } else {

@@ -12,6 +12,8 @@ import type { ProxyContext } from './proxy-context.js';
 import { endGrpcWithStatus, GrpcStatus, grpcStatusOf, respondTrailersOnly } from './grpc-status.js';
 import { isHttp2 } from './http2-request.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
+import { RecordedExchange } from './recorded-exchange.js';
+import { requestTlsVersion } from './request-connection.js';
 import { classifyUpstreamError, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
@@ -54,7 +56,7 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * trailers once the response started), trailers-only answers kept trailers-only, retries on
  * the statuses the route lists, and their status counted.
  */
-export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange {
+export class ForwardExchange extends RecordedExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -133,8 +135,10 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
     /** performance.now() when the request arrived. */
     readonly startedAt: number,
     /** Resolved once by the handler (proxy/client-address.ts). */
-    readonly clientAddress: string,
-  ) {}
+    clientAddress: string,
+  ) {
+    super(clientAddress, requestTlsVersion(req));
+  }
 
   /**
    * A gRPC request: `grpc-timeout` becomes the request's deadline when shorter than the
@@ -596,6 +600,7 @@ export class ForwardExchange implements Dispatcher.DispatchHandler, ExchangeReco
       cluster.retryBudget.release();
       this.holdsBudget = false;
     }
+    this.endedAt = performance.now();
     if (this.refusedWith !== null) {
       this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, this.refusedWith, this.startedAt, this.clientAddress);
     } else {

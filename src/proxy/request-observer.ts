@@ -1,13 +1,18 @@
 import type { RequestHead, ResponseState } from '../codec/server-stream.js';
+import type { RequestLogRecord, TunnelLogRecord } from '../observability/access-log-record.js';
 import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 
 /**
  * What a finished exchange exposes to its observer. The exchange itself implements this, so
- * reporting the end of a request passes one reference and allocates nothing.
+ * reporting the end of a request passes one reference and allocates nothing. The facts of its
+ * access-log line (RequestLogRecord: method, target, host, status, bytes, durations, route,
+ * service, upstream address, error code...) are accessors the exchange derives from its own
+ * state (RecordedExchange, the base class of the exchanges of both listener engines); the observer reads them rather
+ * than the request and response objects.
  */
-export interface ExchangeRecord {
+export interface ExchangeRecord extends RequestLogRecord {
   readonly req: RequestHead;
   readonly res: ResponseState;
   readonly route: Route;
@@ -22,8 +27,9 @@ export interface ExchangeRecord {
   readonly spanId: string | undefined;
   readonly parentSpanId: string;
   readonly sampled: boolean;
-  /** performance.now() when the request arrived. */
+  /** performance.now() when the request arrived, and when the exchange ended. */
   readonly startedAt: number;
+  readonly endedAt: number;
   /** performance.now() when the last attempt was dispatched, and when it ended. */
   readonly upstreamStartedAt: number;
   readonly upstreamEndedAt: number;
@@ -38,20 +44,25 @@ export interface ExchangeRecord {
   readonly grpcStatus: number;
   /** Why the exchange failed, or null when the response completed. */
   readonly failure: (Error & { code?: string }) | null;
+  readonly routeName: string;
+  readonly serviceName: string;
+  readonly upstreamAddress: string;
+  /** `client_closed` when the client went away, else the proxy error code of the failure; undefined when it completed. */
+  readonly errorCode: ProxyErrorCode | 'client_closed' | undefined;
 }
 
 /** What a closed tunnel (an upgraded connection) exposes to its observer. */
-export interface TunnelRecord {
-  readonly req: RequestHead;
+export interface TunnelRecord extends TunnelLogRecord {
   readonly route: Route;
   readonly endpoint: Endpoint;
   readonly requestId: string;
   readonly clientAddress: string;
   /** The protocol the upstream switched to. */
   readonly protocol: string;
-  /** performance.now() when the request arrived, and when the tunnel opened (101 relayed). */
+  /** performance.now() when the request arrived, when the tunnel opened (101 relayed), and when it closed. */
   readonly startedAt: number;
   readonly openedAt: number;
+  readonly endedAt: number;
   /** Bytes carried after the handshake, each way. */
   readonly bytesFromClient: number;
   readonly bytesToClient: number;

@@ -8,6 +8,8 @@ import type { Endpoint } from '../upstream/endpoint.js';
 import { ClientClosedError } from './client-closed-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
+import { RecordedExchange } from './recorded-exchange.js';
+import { requestTlsVersion } from './request-connection.js';
 import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord, TunnelRecord } from './request-observer.js';
 import { buildClientHeaders } from './response-headers.js';
@@ -39,7 +41,7 @@ const BREAKER_ERRORS = { requests: 'breaker_requests', pending: 'breaker_pending
  * as a request (access log line, request metrics) unless a tunnel opened; a tunnel is reported
  * when it closes (tunnelEnded: one access log line with its duration and bytes each way).
  */
-export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeRecord, TunnelRecord {
+export class UpgradeExchange extends RecordedExchange implements Dispatcher.DispatchHandler, ExchangeRecord, TunnelRecord {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -81,8 +83,15 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     /** The Upgrade value offered upstream (allowed protocols only, lower-case). */
     private readonly offer: string,
     /** Resolved once by the handler (proxy/client-address.ts). */
-    readonly clientAddress: string,
-  ) {}
+    clientAddress: string,
+  ) {
+    super(clientAddress, requestTlsVersion(req));
+  }
+
+  /** From the tunnel's opening to its close, in milliseconds. */
+  get tunnelMs(): number {
+    return this.endedAt - this.openedAt;
+  }
 
   start(path: string, headers: string[]): void {
     const cluster = this.route.cluster;
@@ -194,7 +203,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     }
     upstream.on('data', this.countToClient);
     this.client.on('data', this.countFromClient);
-    upstream.on('error', this.upstreamError);
+    upstream.on('error', this.upstreamSocketError);
     upstream.on('close', this.upstreamClosed);
     upstream.pipe(this.client);
     this.client.pipe(upstream);
@@ -294,7 +303,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     this.ctx.logger.debug({ requestId: this.requestId, error: err.message }, 'upgrade: client connection error');
   };
 
-  private readonly upstreamError = (err: Error): void => {
+  private readonly upstreamSocketError = (err: Error): void => {
     this.ctx.logger.debug({ requestId: this.requestId, endpoint: this.endpoint.key, error: err.message }, 'upgrade: upstream connection error');
   };
 
@@ -308,7 +317,8 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if (this.finished) return;
     this.finished = true;
     this.release();
-    this.route.metrics.upgrades.closed((performance.now() - this.openedAt) / 1000, this.bytesFromClient, this.bytesToClient);
+    this.endedAt = performance.now();
+    this.route.metrics.upgrades.closed(this.tunnelMs / 1000, this.bytesFromClient, this.bytesToClient);
     this.ctx.observer.tunnelEnded(this);
   }
 
@@ -317,6 +327,7 @@ export class UpgradeExchange implements Dispatcher.DispatchHandler, ExchangeReco
     if (this.finished) return;
     this.finished = true;
     this.release();
+    this.endedAt = performance.now();
     this.ctx.observer.requestEnded(this);
   }
 

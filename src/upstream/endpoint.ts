@@ -1,16 +1,18 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
-import type { ServiceConfig, UpstreamProtocol, UpstreamTlsConfig } from '../config/schema.js';
+import type { ServiceConfig, UpstreamEngine, UpstreamProtocol, UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
+import { Http1Pool } from './http1-pool.js';
 import { Http2Pool } from './http2-pool.js';
 import { TlsPool } from './tls-pool.js';
 import { upstreamProtocol } from './upstream-protocol.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
 
 /**
- * What the proxy needs of an endpoint's connection pool: undici's Pool (HTTP/1.1) or an
- * Http2Pool (h2, h2c) — same dispatch handler contract, close, connection events, free count.
+ * What the proxy needs of an endpoint's connection pool: for HTTP/1.1 undici's Pool or our
+ * Http1Pool (proxy.engine.upstream), an Http2Pool for h2 and h2c — same dispatch handler
+ * contract, close, connection events, free count.
  */
 export interface UpstreamPool {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
@@ -98,13 +100,19 @@ export class Endpoint {
   readonly tls: ConnectionOptions | null;
   /** The protocol towards the instance when the pool was built (upstreamProtocol). */
   readonly protocol: UpstreamProtocol;
+  /** The HTTP/1.1 client the pool was built on (proxy.engine.upstream); HTTP/2 pools ignore it. */
+  readonly engine: UpstreamEngine;
 
-  /** `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions). */
-  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig) {
+  /**
+   * `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions);
+   * `engine`: the HTTP/1.1 client implementation (proxy.engine.upstream).
+   */
+  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig, engine: UpstreamEngine = 'undici') {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
     this.tls = upstreamTlsOptions(instance, settings, declaredTls);
     this.protocol = upstreamProtocol(instance, settings);
+    this.engine = engine;
     if (this.protocol !== 'http1') {
       this.pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
         connections: settings.connections,
@@ -113,6 +121,14 @@ export class Endpoint {
         maxConcurrentStreams: settings.maxConcurrentStreams,
         tls: this.tls,
         servername: this.tls?.servername,
+      });
+    } else if (engine === 'llhttp') {
+      this.pool = new Http1Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, instance.address, instance.port, {
+        connections: settings.connections,
+        connectTimeout: settings.connectTimeout,
+        keepAliveTimeout: settings.keepAliveTimeout,
+        keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
+        tls: this.tls,
       });
     } else {
       const options: Pool.Options = {

@@ -52,7 +52,7 @@ describe('registry and configuration faults', () => {
       configFile,
       stringify({ listeners: [{ address: '127.0.0.1', port: 0, tls: { cert: 'nope.pem', key: 'nope.key' } }], admin: { enabled: false }, registry: { type: 'file', path: 'services.yaml' } }),
     );
-    const err = await Switchyard.start(configFile, { logger: captureLog().logger }).catch((e: unknown) => e);
+    const err = await Switchyard.start(configFile, { log: captureLog().log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(String((err as Error).message)).toContain('listeners[0].tls.cert');
   });
@@ -60,7 +60,7 @@ describe('registry and configuration faults', () => {
   it('refuses to start an admin listener off loopback without a token', async () => {
     const configFile = join(proxy.dir, 'open-admin.yaml');
     await writeFile(configFile, stringify({ listeners: [{ address: '127.0.0.1', port: 0 }], admin: { address: '0.0.0.0', port: 0 }, registry: { type: 'file', path: 'services.yaml' } }));
-    const err = await Switchyard.start(configFile, { logger: captureLog().logger }).catch((e: unknown) => e);
+    const err = await Switchyard.start(configFile, { log: captureLog().log }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect(String((err as Error).message)).toContain('admin.token');
   });

@@ -1,9 +1,11 @@
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { createProcessLog, type Logger, type ProcessLog } from '../../src/observability/logger.js';
 
-/** A pino logger whose JSON lines are kept in memory for assertions. */
+/** A process log in the router's format whose JSON lines (access lines included) are kept in memory for assertions. */
 export interface CapturedLog {
   logger: Logger;
+  /** The whole process log, for Switchyard.start. */
+  log: ProcessLog;
   lines: Record<string, unknown>[];
   /** Lines whose message contains `text`. */
   find(text: string): Record<string, unknown>[];
@@ -17,6 +19,6 @@ export function captureLog(level = 'debug'): CapturedLog {
       done();
     },
   });
-  const logger = pino({ level }, sink);
-  return { logger, lines, find: (text) => lines.filter((l) => String(l.msg).includes(text)) };
+  const log = createProcessLog({ level, destination: sink });
+  return { logger: log.logger, log, lines, find: (text) => lines.filter((l) => String(l.msg).includes(text)) };
 }

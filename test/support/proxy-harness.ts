@@ -57,9 +57,10 @@ export async function startProxy(options: HarnessOptions = {}): Promise<ProxyHar
     ...options.config,
   };
   withListenerEngine(config);
+  withUpstreamEngine(config);
   await writeFile(configFile, stringify(config));
   const log = captureLog();
-  const app = await Switchyard.start(configFile, { logger: log.logger });
+  const app = await Switchyard.start(configFile, { log: log.log });
   const first = app.addresses[0]!;
   return {
     app,
@@ -97,5 +98,18 @@ export function withListenerEngine(config: Record<string, unknown>): void {
   const proxy = { ...((config.proxy as Record<string, unknown> | undefined) ?? {}) };
   const current = (proxy.engine as Record<string, unknown> | undefined) ?? {};
   if (current.listener === undefined) proxy.engine = { ...current, listener: engine };
+  config.proxy = proxy;
+}
+
+/**
+ * SWITCHYARD_TEST_UPSTREAM_ENGINE=llhttp runs a suite on Switchyard's own HTTP/1.1 upstream pool
+ * instead of undici's (proxy.engine.upstream), unless the test chose an engine itself.
+ */
+export function withUpstreamEngine(config: Record<string, unknown>): void {
+  const engine = process.env.SWITCHYARD_TEST_UPSTREAM_ENGINE;
+  if (engine === undefined || engine === '') return;
+  const proxy = { ...((config.proxy as Record<string, unknown> | undefined) ?? {}) };
+  const current = (proxy.engine as Record<string, unknown> | undefined) ?? {};
+  if (current.upstream === undefined) proxy.engine = { ...current, upstream: engine };
   config.proxy = proxy;
 }

@@ -54,7 +54,7 @@ describe('admin API', () => {
   it('shows the effective config, registry status and overall status', async () => {
     const config = (await fetchJson<any>(`${admin}/api/v1/config`)).json;
     expect(config.routes[0].name).toBe('web');
-    expect(config.logging).toEqual({ level: 'info', accessLog: true, accessLogThread: false, maxBuffer: 16 * 1024 * 1024 });
+    expect(config.logging).toEqual({ level: 'info', accessLog: true, maxBuffer: 16 * 1024 * 1024 });
     const registry = (await fetchJson<any>(`${admin}/api/v1/registry`)).json;
     expect(registry).toMatchObject({ source: 'file', synced: true, lastError: null, services: 3 });
     const status = (await fetchJson<any>(`${admin}/api/v1/status`)).json;

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { Switchyard } from '../../../src/main.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { createProcessLog } from '../../../src/observability/logger.js';
 import { createSelfSigned, createTestCa } from '../../support/certificates.js';
 import { ConsulEmulator } from '../../support/consul-emulator.js';
 import { fetchText, type ClientResponse } from '../../support/http-client.js';
@@ -103,7 +103,7 @@ describe('no secret in any admin answer or log line (router with every secret-be
       },
     });
     // The product's logger (its redaction included), at the most talkative level.
-    app = await Switchyard.start(configFile, { logger: createLogger({ level: 'trace', destination: sink }) });
+    app = await Switchyard.start(configFile, { log: createProcessLog({ level: 'trace', destination: sink }) });
     admin = `http://127.0.0.1:${app.adminAddress!.port}`;
     metrics = `http://127.0.0.1:${app.metricsAddress!.port}`;
   });

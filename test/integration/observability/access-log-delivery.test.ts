@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { runBoundedLoad } from '../../support/bounded-load.js';
 import { fetchText } from '../../support/http-client.js';
-import { servicesYaml } from '../../support/proxy-harness.js';
+import { servicesYaml, withListenerEngine } from '../../support/proxy-harness.js';
 import { startRouterProcess, type RouterProcess, type RouterProcessOptions } from '../../support/router-process.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
@@ -36,16 +36,15 @@ describe('access log delivery', () => {
   });
 
   async function start(options: RouterProcessOptions, logging: Record<string, unknown> = {}): Promise<RouterProcess> {
-    await writeFile(
-      configFile,
-      stringify({
-        listeners: [{ name: 'test', address: '127.0.0.1', port: 0 }],
-        admin: { address: '127.0.0.1', port: 0 },
-        registry: { type: 'file', path: 'services.yaml', watch: false },
-        logging: { level: 'warn', accessLog: true, ...logging },
-        routes: [{ name: 'all', match: { path: '/' }, service: 'app' }],
-      }),
-    );
+    const config: Record<string, unknown> = {
+      listeners: [{ name: 'test', address: '127.0.0.1', port: 0 }],
+      admin: { address: '127.0.0.1', port: 0 },
+      registry: { type: 'file', path: 'services.yaml', watch: false },
+      logging: { level: 'warn', accessLog: true, ...logging },
+      routes: [{ name: 'all', match: { path: '/' }, service: 'app' }],
+    };
+    withListenerEngine(config);
+    await writeFile(configFile, stringify(config));
     router = await startRouterProcess(configFile, process.env, options);
     return router;
   }
@@ -56,8 +55,8 @@ describe('access log delivery', () => {
     return m ? Number(m[1]) : NaN;
   }
 
-  it.each([false, true])('writes every access-log line before the process exits on SIGTERM (accessLogThread: %s)', async (thread) => {
-    const r = await start({ stdout: 'collect' }, { accessLogThread: thread });
+  it('writes every access-log line before the process exits on SIGTERM', async () => {
+    const r = await start({ stdout: 'collect' });
     const outcome = await runBoundedLoad({ url: r.url, concurrency: 8, requestsPerClient: 250 });
     expect(outcome.lost).toEqual([]);
     expect(outcome.statuses.get(200)).toBe(2_000);
@@ -67,8 +66,8 @@ describe('access log delivery', () => {
     for (const line of lines.slice(0, 5)) expect(JSON.parse(line)).toMatchObject({ level: 'info', component: 'access', status: 200, route: 'all', service: 'app' });
   });
 
-  it.each([false, true])('keeps serving when nobody reads the log: lines past logging.maxBuffer are dropped and counted (accessLogThread: %s)', async (thread) => {
-    const r = await start({ stdout: 'unread' }, { maxBuffer: '64kb', accessLogThread: thread });
+  it('keeps serving when nobody reads the log: lines past logging.maxBuffer are dropped and counted', async () => {
+    const r = await start({ stdout: 'unread' }, { maxBuffer: '64kb' });
     const outcome = await runBoundedLoad({ url: r.url, concurrency: 8, requestsPerClient: 250 });
     expect(outcome.lost).toEqual([]);
     expect(outcome.statuses.get(200)).toBe(2_000);

@@ -155,7 +155,7 @@ describe('/metrics after known traffic', () => {
     });
     expect(typeof line[0]!.durationMs).toBe('number');
     expect(typeof line[0]!.upstreamMs).toBe('number');
-    expect(typeof line[0]!.time).toBe('number');
+    expect(line[0]!.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   });
 
   it('logs upstream failures in the access line with their cause', async () => {
