@@ -219,7 +219,7 @@ describe('PROXY protocol on listeners (listeners[].proxyProtocol)', () => {
     expect(r, what).toEqual({ received: '', closed: true });
     await eventually(() => proxy.log.find('connection refused: PROXY protocol').length > before, 2_000, 'the refusal in the log');
     const logged = proxy.log.find('connection refused: PROXY protocol').at(-1)!;
-    expect(logged).toMatchObject({ level: 40, listener: 'pp', remoteAddress: LB, trustedSource: true });
+    expect(logged).toMatchObject({ level: 'warn', listener: 'pp', remoteAddress: LB, trustedSource: true });
     expect(typeof logged.reason).toBe('string');
   });
 
