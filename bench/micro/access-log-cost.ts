@@ -79,6 +79,10 @@ const record: { -readonly [K in keyof RequestLogRecord]: RequestLogRecord[K] } =
   retries: 0,
   errorCode: undefined,
   upstreamError: undefined,
+  clientAddress: '127.0.0.1',
+  userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0',
+  httpProtocol: 'HTTP/1.1',
+  tlsVersion: undefined,
 };
 
 function run(n: number): void {

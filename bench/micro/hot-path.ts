@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import { silentLogger } from '../../src/observability/logger.js';
 import { connectionTokens } from '../../src/proxy/hop-by-hop.js';
+import { forwardedTrust, resolveClientAddress } from '../../src/proxy/client-address.js';
 import { buildUpstreamHeaders, forwardingHeaderSettings } from '../../src/proxy/request-headers.js';
 import { requestIdFor } from '../../src/proxy/request-id.js';
 import { hostOf } from '../../src/proxy/request-target.js';
@@ -29,7 +30,8 @@ function measure(name: string, fn: () => unknown): void {
   process.stdout.write(`${name.padEnd(44)} ${ns.toFixed(1).padStart(8)} ns/call\n`);
 }
 
-const settings = forwardingHeaderSettings({ trustForwardedHeaders: false, requestIdHeader: 'x-request-id', via: 'switchyard' });
+const settings = forwardingHeaderSettings({ trustForwardedHeaders: false, trustedProxies: [], trustedHops: 0, requestIdHeader: 'x-request-id', via: 'switchyard' });
+const behindProxies = forwardedTrust({ trustForwardedHeaders: false, trustedProxies: ['10.0.0.0/8', '2001:db8::/32'], trustedHops: 0 })!;
 const browserRaw = [
   'Host', 'api.example.com', 'User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Gecko/20100101 Firefox/120.0',
   'Accept', 'application/json', 'Accept-Language', 'en-GB,en;q=0.5', 'Accept-Encoding', 'gzip, deflate, br',
@@ -66,7 +68,9 @@ measure('table.match (10 routes, by host)', () => table10.match('svc1111.bench.i
 measure('table.match (10 routes, any host)', () => table10.match('127.0.0.1', '/api/v2/svc2222/x', 'GET', request.headers));
 const route = table.match('127.0.0.1', '/api/v2/svc2222/x', 'GET', request.headers)!;
 measure('rewritePath', () => rewritePath(route, '/api/v2/svc2222/x', '?x=1'));
-measure('buildUpstreamHeaders (8 browser headers)', () => buildUpstreamHeaders(request, settings, 'id-1', null, 'http', null));
+measure('buildUpstreamHeaders (8 browser headers)', () => buildUpstreamHeaders(request, settings, 'id-1', null, 'http', null, '127.0.0.1', false));
+measure('resolveClientAddress (no trusted proxies)', () => resolveClientAddress('203.0.113.9', undefined, settings.trust));
+measure('resolveClientAddress (walk 3 XFF entries)', () => resolveClientAddress('10.0.0.1', '198.51.100.7, 10.1.1.1, 10.2.2.2', behindProxies));
 measure('buildClientHeaders (5 upstream headers)', () => buildClientHeaders(upstreamRaw, 'x-request-id', 'id-1'));
 
 function clusterOf(count: number, weighted: boolean): Cluster {
@@ -79,7 +83,7 @@ function clusterOf(count: number, weighted: boolean): Cluster {
 }
 for (const [count, weighted] of [[1, false], [100, false], [100, true]] as const) {
   const cluster = clusterOf(count, weighted);
-  measure(`cluster.pick (${count} instance(s)${weighted ? ', weights 1-3' : ''})`, () => cluster.pick(request));
+  measure(`cluster.pick (${count} instance(s)${weighted ? ', weights 1-3' : ''})`, () => cluster.pick(request, '127.0.0.1'));
   void cluster.close();
 }
 void sink;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isConsulAddress } from './consul-address.js';
 import { durationSchema, sizeSchema } from './duration.js';
+import { addressRangeProblem } from './ip-address.js';
 import { isLoopbackAddress } from './loopback-address.js';
 import { PROTECTED_HEADERS } from './protected-headers.js';
 import { sidecarSchema } from './sidecar-schema.js';
@@ -53,6 +54,12 @@ const methodSchema = z
   .transform((m) => m.toUpperCase());
 
 const portSchema = z.number().int().min(0).max(65535);
+
+/** An IPv4 or IPv6 address range ("10.0.0.0/8", "2001:db8::/32") or one address ("192.0.2.7", "::1"). */
+const addressRangeSchema = z.string().superRefine((text, ctx) => {
+  const problem = addressRangeProblem(text);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 const TIMEOUT_MEANING = {
   headers: 'Time for the upstream to send response headers once the request is sent; past it → 504 (checked on a coarse clock: may fire up to about a second late).',
@@ -207,7 +214,7 @@ export const rateLimitSchema = z
     by: z
       .enum(['clientAddress', 'header', 'route'])
       .default('clientAddress')
-      .describe('Whose bucket a request takes from: clientAddress (the peer address), header (the value of `header`), or route (one bucket for the route).'),
+      .describe('Whose bucket a request takes from: clientAddress (the client address as resolved: the peer, the PROXY protocol source, or behind proxy.trustedProxies the address they forwarded), header (the value of `header`), or route (one bucket for the route).'),
     header: headerNameSchema
       .transform((h) => h.toLowerCase())
       .optional()
@@ -291,7 +298,7 @@ export const hashOnSchema = z
       .optional()
       .describe('Hash the value of this request header.'),
     cookie: z.string().regex(TOKEN, { message: 'must be a cookie name' }).optional().describe('Hash the value of this cookie.'),
-    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional().describe('true: hash the client address.'),
+    clientAddress: z.literal(true, { message: 'must be true (hash on the client address)' }).optional().describe('true: hash the client address (as resolved: behind proxy.trustedProxies, the original client\'s).'),
   })
   .refine((h) => [h.header, h.cookie, h.clientAddress].filter((v) => v !== undefined).length === 1, {
     message: 'must set exactly one of "header", "cookie" or "clientAddress: true"',
@@ -532,6 +539,19 @@ export const listenerSchema = z.strictObject({
     .optional()
     .describe(
       'Protocols served: http1 (HTTP/1.0 and 1.1), h2 (HTTP/2 over TLS, negotiated by ALPN; TLS listeners only), h2c (cleartext HTTP/2 with prior knowledge, e.g. internal gRPC; plain listeners only; with http1 both are told apart by the HTTP/2 connection preface). Default: [h2, http1] with tls, [http1] without.',
+    ),
+  proxyProtocol: z
+    .strictObject({
+      trustedSources: z
+        .array(addressRangeSchema)
+        .min(1, { message: 'must list at least one address range, e.g. ["10.0.0.0/8"] (the load balancers that send the PROXY header)' })
+        .describe(
+          'Address ranges (CIDR, IPv4 and IPv6) of the load balancers that send the header. A connection from one of them must start with a PROXY header (v1 or v2), else it is closed; a connection from any other address is served as it is, and closed if it starts with a PROXY header. Required.',
+        ),
+    })
+    .optional()
+    .describe(
+      'Accept the PROXY protocol (v1 text or v2 binary, HAProxy\'s) in front of each connection from a trusted load balancer: the address it carries becomes the connection\'s client address, before TLS and HTTP (docs/security.md, "Client address"). Default: off.',
     ),
 }).superRefine((l, ctx) => {
   const protocols = l.protocols;
@@ -813,7 +833,24 @@ export const configSchema = z
         trustForwardedHeaders: z
           .boolean()
           .default(false)
-          .describe('Keep the client\'s X-Forwarded-Proto/-Host (only behind a trusted proxy).'),
+          .describe(
+            'Trust every peer as a proxy (as if each were in trustedProxies, for the peer only): its X-Forwarded-For/-Proto/-Host and Forwarded are kept, and the client address is read from X-Forwarded-For. Only when nothing but trusted proxies can reach the listeners; prefer trustedProxies.',
+          ),
+        trustedProxies: z
+          .array(addressRangeSchema)
+          .default([])
+          .describe(
+            'Address ranges (CIDR, IPv4 and IPv6, e.g. "10.0.0.0/8", "::1/128") of the proxies in front of the router. A request from one of them keeps its X-Forwarded-For/-Proto/-Host and Forwarded, and its client address is the right-most X-Forwarded-For entry not in these ranges. A request from any other peer has those headers replaced: its client address is the peer (docs/security.md, "Client address").',
+          ),
+        trustedHops: z
+          .number()
+          .int()
+          .min(0)
+          .max(32)
+          .default(0)
+          .describe(
+            'With a fixed chain of proxies: the client address is the n-th X-Forwarded-For entry from the right (1 = the address the proxy in front saw), or the peer when there are fewer entries. Without trustedProxies every peer is trusted; with them, only those peers. 0 = off (walk X-Forwarded-For past trustedProxies instead).',
+          ),
         requestIdHeader: headerNameSchema
           .transform((h) => h.toLowerCase())
           .default('x-request-id')

@@ -14,7 +14,8 @@ const VARIABLE_IDS: Record<HeaderRuleVariable, number> = { clientAddress: CLIENT
  * references (the schema has checked them). A value without variables is a plain string and
  * costs nothing per request; one with variables is one concatenation per request.
  *
- * Variables: `clientAddress` (the peer address), `requestId`, `route` (the route's name, with
+ * Variables: `clientAddress` (the client's address as resolved for the request: the peer, or
+ * behind a trusted proxy the address it forwarded), `requestId`, `route` (the route's name, with
  * characters not allowed in a header value replaced by "_"), `host` (the request's Host,
  * without the port, as matched).
  */
@@ -61,7 +62,7 @@ export class HeaderValueTemplate {
     for (let i = 0; i < parts.length; i++) {
       const p = parts[i]!;
       if (typeof p === 'string') out += p;
-      else if (p === CLIENT_ADDRESS) out += x.req.socket.remoteAddress ?? '';
+      else if (p === CLIENT_ADDRESS) out += x.clientAddress;
       else if (p === REQUEST_ID) out += x.requestId;
       else if (p === ROUTE) out += this.routeName;
       else out += hostWithoutPort(x.req.headers.host);

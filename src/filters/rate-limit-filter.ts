@@ -26,7 +26,8 @@ export interface RateLimitView {
 
 /**
  * Local token-bucket rate limit of a route (one limiter per route and process). A request takes
- * one token from its key's bucket: the client address, a header's value (requests without the
+ * one token from its key's bucket: the client address (as resolved for the request, so behind a
+ * trusted proxy each original client has its own), a header's value (requests without the
  * header share the "" key), or one bucket for the whole route. Buckets refill at
  * `requests / per` and hold at most `burst` tokens. Without a token the request is answered
  * 429 with Retry-After (seconds until the next token) and the IETF RateLimit-Policy /
@@ -99,6 +100,6 @@ export class RateLimitFilter implements RequestFilter {
       const value = x.req.headers[this.header];
       return value === undefined ? '' : Array.isArray(value) ? value[0]! : value;
     }
-    return x.req.socket.remoteAddress ?? '';
+    return x.clientAddress;
   }
 }

@@ -5,6 +5,12 @@ import type { RateLimitFilter } from './rate-limit-filter.js';
 export interface FilterExchange {
   readonly req: RequestHead;
   readonly requestId: string;
+  /**
+   * The client's address, resolved once per request: the connection's client address (TCP peer
+   * or PROXY protocol source), or behind a trusted proxy the address X-Forwarded-For gives
+   * (proxy/client-address.ts).
+   */
+  readonly clientAddress: string;
   /** The W3C trace id of the request (32 hex digits), set by the trace-context filter; undefined without one. */
   traceId: string | undefined;
   /** With span export: the proxy's span id for this request (sent upstream as parent id), else undefined. */

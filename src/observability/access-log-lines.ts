@@ -47,8 +47,8 @@ export class AccessLogLines {
   }
 
   /**
-   * A request's line: the record's fields in their order. `traceId`, `method`, `host` and
-   * `path` are left out when undefined, as pino leaves out undefined values; `upstreamStatus`
+   * A request's line: the record's fields in their order. `traceId`, `method`, `host`, `path`,
+   * `userAgent` and `tls` are left out when undefined, as pino leaves out undefined values; `upstreamStatus`
    * and `upstreamMs` when the request was not sent upstream. `errJson` is the `err` field
    * already written as JSON.
    */
@@ -87,6 +87,12 @@ export class AccessLogLines {
       line += `,"err":${errJson}`;
       this.ascii = false;
     }
+    line += `,"clientAddress":"${this.esc(r.clientAddress)}"`;
+    const userAgent = r.userAgent;
+    if (userAgent !== undefined) line += `,"userAgent":"${this.esc(userAgent)}"`;
+    line += `,"protocol":"${this.esc(r.httpProtocol)}"`;
+    const tls = r.tlsVersion;
+    if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
     this.pending += `${line}${this.requestEnd}`;
   }
 
@@ -102,7 +108,12 @@ export class AccessLogLines {
     line +=
       `,"status":101,"protocol":"${this.esc(t.protocol)}","bytesIn":${num(t.bytesFromClient)},"bytesOut":${num(t.bytesToClient)}` +
       `,"durationMs":${millis(t.durationMs)},"tunnelMs":${millis(t.tunnelMs)}` +
-      `,"route":"${this.esc(t.routeName)}","service":"${this.esc(t.serviceName)}","upstream":"${this.esc(t.upstreamAddress)}"`;
+      `,"route":"${this.esc(t.routeName)}","service":"${this.esc(t.serviceName)}","upstream":"${this.esc(t.upstreamAddress)}"` +
+      `,"clientAddress":"${this.esc(t.clientAddress)}"`;
+    const userAgent = t.userAgent;
+    if (userAgent !== undefined) line += `,"userAgent":"${this.esc(userAgent)}"`;
+    const tls = t.tlsVersion;
+    if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
     this.pending += line + this.tunnelEnd;
   }
 

@@ -46,6 +46,17 @@ export interface RequestLogRecord {
   readonly errorCode: string | undefined;
   /** The upstream error that failed the request (written as `err`: code, stack, cause), else undefined. */
   readonly upstreamError: (Error & { code?: string }) | undefined;
+  /**
+   * The client as resolved for the request: the TCP peer, the PROXY protocol source, or behind
+   * trusted proxies the address they forwarded (src/proxy/client-address.ts).
+   */
+  readonly clientAddress: string;
+  /** The User-Agent header, or undefined (the field is left out). */
+  readonly userAgent: string | undefined;
+  /** The protocol the request came in: "HTTP/1.0", "HTTP/1.1" or "HTTP/2" (written as `protocol`). */
+  readonly httpProtocol: string;
+  /** The connection's TLS version ("TLSv1.3", written as `tls`); undefined on cleartext (left out). */
+  readonly tlsVersion: string | undefined;
 }
 
 /** The facts of a closed tunnel (an upgraded connection) for its access-log line. */
@@ -65,4 +76,8 @@ export interface TunnelLogRecord {
   readonly routeName: string;
   readonly serviceName: string;
   readonly upstreamAddress: string;
+  /** As in RequestLogRecord: the resolved client address, the User-Agent, the TLS version. */
+  readonly clientAddress: string;
+  readonly userAgent: string | undefined;
+  readonly tlsVersion: string | undefined;
 }

@@ -11,6 +11,7 @@ import { GrpcStatus } from './grpc-status.js';
 import type { ProxyContext } from './proxy-context.js';
 import { classifyUpstreamError, grpcStatusOf, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
 import { RecordedExchange } from './recorded-exchange.js';
+import { requestTlsVersion } from './request-connection.js';
 import { RequestBodyStream } from './request-body-stream.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
@@ -81,8 +82,10 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     public endpoint: Endpoint,
     readonly requestId: string,
     readonly startedAt: number,
+    /** Resolved once by the handler (proxy/client-address.ts). */
+    clientAddress: string,
   ) {
-    super();
+    super(clientAddress, requestTlsVersion(req));
     this.res = req;
   }
 
@@ -364,7 +367,7 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     const cluster = this.route.cluster;
     const tried = (this.tried ??= []);
     tried.push(attempt.endpoint);
-    const next = cluster.pickAnother(this.req, tried);
+    const next = cluster.pickAnother(this.req, this.clientAddress, tried);
     if (next === undefined) return false;
     const refused = cluster.breaker.admitDispatch(next);
     if (refused !== null) {
@@ -474,7 +477,7 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     }
     this.endedAt = performance.now();
     if (this.refusedWith !== null) {
-      this.ctx.observer.requestRejected(this.req, this.req, this.route, this.requestId, this.refusedWith, this.startedAt);
+      this.ctx.observer.requestRejected(this.req, this.req, this.route, this.requestId, this.refusedWith, this.startedAt, this.clientAddress);
     } else {
       this.ctx.observer.requestEnded(this);
     }

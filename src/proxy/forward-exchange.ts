@@ -13,6 +13,7 @@ import { endGrpcWithStatus, GrpcStatus, respondTrailersOnly } from './grpc-statu
 import { isHttp2 } from './http2-request.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
 import { RecordedExchange } from './recorded-exchange.js';
+import { requestTlsVersion } from './request-connection.js';
 import { classifyUpstreamError, grpcStatusOf, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
@@ -133,8 +134,10 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     readonly requestId: string,
     /** performance.now() when the request arrived. */
     readonly startedAt: number,
+    /** Resolved once by the handler (proxy/client-address.ts). */
+    clientAddress: string,
   ) {
-    super();
+    super(clientAddress, requestTlsVersion(req));
   }
 
   /**
@@ -469,7 +472,7 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     const cluster = this.route.cluster;
     const tried = (this.tried ??= []);
     tried.push(this.endpoint);
-    const next = cluster.pickAnother(this.req, tried);
+    const next = cluster.pickAnother(this.req, this.clientAddress, tried);
     if (next === undefined) return false;
     const refused = cluster.breaker.admitDispatch(next);
     if (refused !== null) {
@@ -599,7 +602,7 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     }
     this.endedAt = performance.now();
     if (this.refusedWith !== null) {
-      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, this.refusedWith, this.startedAt);
+      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, this.refusedWith, this.startedAt, this.clientAddress);
     } else {
       this.ctx.observer.requestEnded(this);
     }

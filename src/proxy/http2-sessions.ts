@@ -3,6 +3,7 @@ import { constants, createServer, type Http2Server, type Http2ServerRequest, typ
 import type { Duplex } from 'node:stream';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { connectionClientAddress, connectionTlsVersion } from './client-connection.js';
 import { isGrpcRequest } from './grpc-status.js';
 import { PROXY_ERROR_HEADER, PROXY_ERRORS } from './proxy-error.js';
 
@@ -19,6 +20,9 @@ interface SessionState {
   premature: number;
   /** The idle timer fired while streams were open (node:http2 does not re-arm it by itself). */
   idleTimerSpent: boolean;
+  /** The connection's client address (PROXY protocol or TCP peer) and TLS version, read once. */
+  readonly clientAddress: string;
+  readonly tlsVersion: string | undefined;
   readonly owner: Http2Sessions;
   readonly session: TrackedSession;
 }
@@ -127,7 +131,18 @@ export class Http2Sessions {
   }
 
   private readonly onSession = (session: ServerHttp2Session): void => {
-    (session as TrackedSession)[kState] = { open: 0, total: 0, premature: 0, idleTimerSpent: false, owner: this, session };
+    // session.socket is node:http2's stand-in for the connection; it reads through to the socket.
+    const socket = session.socket as unknown as Duplex;
+    (session as TrackedSession)[kState] = {
+      open: 0,
+      total: 0,
+      premature: 0,
+      idleTimerSpent: false,
+      clientAddress: connectionClientAddress(socket),
+      tlsVersion: connectionTlsVersion(socket),
+      owner: this,
+      session,
+    };
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
     session.on('timeout', onSessionTimeout);
@@ -227,6 +242,21 @@ export class Http2Sessions {
     session.goaway(constants.NGHTTP2_ENHANCE_YOUR_CALM);
     session.destroy();
   }
+}
+
+/** What an HTTP/2 request's connection is known by: client address and TLS version. */
+export interface Http2Connection {
+  readonly clientAddress: string;
+  readonly tlsVersion: string | undefined;
+}
+
+/**
+ * The connection of a stream: from the stream once it is tracked (it keeps the state after
+ * node:http2 unlinks its session), else from its session (the request handler runs before
+ * the stream is tracked).
+ */
+export function http2ConnectionOf(stream: ServerHttp2Stream): Http2Connection | undefined {
+  return (stream as TrackedStream)[kState] ?? (stream.session as TrackedSession | undefined)?.[kState];
 }
 
 /** Takes no more of a request body (see expireRequests). */

@@ -15,6 +15,7 @@ import { isHttp2 } from './http2-request.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
 import { sendProxyError, sendProxyErrorAndClose, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
+import { requestPeerAddress } from './request-connection.js';
 import { buildUpstreamHeaders } from './request-headers.js';
 import { requestIdFor } from './request-id.js';
 import { absoluteFormPath, hasRequestBody, hostOf } from './request-target.js';
@@ -59,19 +60,25 @@ export class ProxyHandler {
     // A request pipelined behind a refused one on the same connection is dropped unanswered.
     if (isClosing(req.socket)) return;
     const ctx = this.context;
+    // Who the client is, once per request: the connection's client address, or behind a
+    // trusted proxy the address it forwarded. Without trusted proxies: one comparison.
+    const peer = requestPeerAddress(req);
+    const trust = ctx.headers.trust;
+    const peerTrusted = trust !== null && trust.trustsPeer(peer);
+    const clientAddress = peerTrusted ? trust.clientBehind(peer, forwardedFor(req)) : peer;
     const idHeader = ctx.headers.requestIdHeader;
     const requestId = requestIdFor(req.headers[idHeader]);
     const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
     if (invalid !== null) {
       sendProxyErrorAndClose(res, invalid.code, idHeader, requestId, invalid.detail);
-      ctx.observer.requestRejected(req, res, null, requestId, invalid.code, startedAt);
+      ctx.observer.requestRejected(req, res, null, requestId, invalid.code, startedAt, clientAddress);
       return;
     }
-    const r = this.resolve(req);
+    const r = this.resolve(req, clientAddress);
     if (!r.ok) {
       if (r.close) sendProxyErrorAndClose(res, r.code, idHeader, requestId, r.detail);
       else sendProxyError(res, r.code, idHeader, requestId, r.detail);
-      ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt);
+      ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt, clientAddress);
       return;
     }
     const contentLength = req.headers['content-length'];
@@ -84,21 +91,21 @@ export class ProxyHandler {
       if (contentLength !== undefined) {
         if (Number(contentLength) > bodyLimit) {
           sendProxyErrorAndClose(res, 'body_too_large', idHeader, requestId, `Content-Length ${contentLength} is over ${bodyLimit} bytes`);
-          ctx.observer.requestRejected(req, res, r.route, requestId, 'body_too_large', startedAt);
+          ctx.observer.requestRejected(req, res, r.route, requestId, 'body_too_large', startedAt, clientAddress);
           return;
         }
       } else if (transferEncoding !== undefined || (http2 && hasBody)) {
         guardChunkedBody(req, res, bodyLimit, idHeader, requestId);
       }
     }
-    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
-    const exchange = new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt);
+    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null, peer, peerTrusted);
+    const exchange = new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt, clientAddress);
     if (r.route.filters !== null) {
       const refusal = r.route.filters.runRequest(exchange, headers);
       if (refusal !== null) {
         for (let i = 0; i < refusal.headers.length; i += 2) res.setHeader(refusal.headers[i]!, refusal.headers[i + 1]!);
         sendProxyError(res, refusal.code, idHeader, requestId, refusal.detail);
-        ctx.observer.requestRejected(req, res, r.route, requestId, refusal.code, startedAt);
+        ctx.observer.requestRejected(req, res, r.route, requestId, refusal.code, startedAt, clientAddress);
         return;
       }
     }
@@ -113,32 +120,36 @@ export class ProxyHandler {
   readonly handleStream = (stream: ServerStream): void => {
     const startedAt = performance.now();
     const ctx = this.context;
+    const peer = requestPeerAddress(stream);
+    const trust = ctx.headers.trust;
+    const peerTrusted = trust !== null && trust.trustsPeer(peer);
+    const clientAddress = peerTrusted ? trust.clientBehind(peer, forwardedFor(stream)) : peer;
     const idHeader = ctx.headers.requestIdHeader;
     const requestId = requestIdFor(stream.headers[idHeader]);
     const invalid = validateRequest(stream, ctx.limits.maxHeaderCount);
     if (invalid !== null) {
-      this.refuseStream(stream, null, requestId, invalid.code, invalid.detail, true, startedAt);
+      this.refuseStream(stream, null, requestId, invalid.code, invalid.detail, true, startedAt, clientAddress);
       return;
     }
-    const r = this.resolve(stream);
+    const r = this.resolve(stream, clientAddress);
     if (!r.ok) {
-      this.refuseStream(stream, r.route ?? null, requestId, r.code, r.detail, r.close, startedAt);
+      this.refuseStream(stream, r.route ?? null, requestId, r.code, r.detail, r.close, startedAt, clientAddress);
       return;
     }
     const bodyLimit = r.route.maxBodySize ?? ctx.limits.maxBodySize;
     const contentLength = stream.headers['content-length'];
     if (bodyLimit > 0 && contentLength !== undefined && Number(contentLength) > bodyLimit) {
-      this.refuseStream(stream, r.route, requestId, 'body_too_large', `Content-Length ${contentLength} is over ${bodyLimit} bytes`, true, startedAt);
+      this.refuseStream(stream, r.route, requestId, 'body_too_large', `Content-Length ${contentLength} is over ${bodyLimit} bytes`, true, startedAt, clientAddress);
       return;
     }
-    const headers = buildUpstreamHeaders(stream, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(stream), null);
-    const exchange = new Exchange(ctx, stream, r.route, r.endpoint, requestId, startedAt);
+    const headers = buildUpstreamHeaders(stream, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(stream), null, peer, peerTrusted);
+    const exchange = new Exchange(ctx, stream, r.route, r.endpoint, requestId, startedAt, clientAddress);
     if (r.route.filters !== null) {
       const refusal = r.route.filters.runRequest(exchange, headers);
       if (refusal !== null) {
         if (stream.hasBody) stream.closeAfterResponse();
         sendStreamError(stream, refusal.code, idHeader, requestId, refusal.detail, refusal.headers);
-        ctx.observer.requestRejected(stream, stream, r.route, requestId, refusal.code, startedAt);
+        ctx.observer.requestRejected(stream, stream, r.route, requestId, refusal.code, startedAt, clientAddress);
         return;
       }
     }
@@ -151,11 +162,20 @@ export class ProxyHandler {
   };
 
   /** Answers a codec stream with a proxy error; `close`: its connection closes after it. */
-  private refuseStream(stream: ServerStream, route: Route | null, requestId: string, code: ProxyErrorCode, detail: string | undefined, close: boolean, startedAt: number): void {
+  private refuseStream(
+    stream: ServerStream,
+    route: Route | null,
+    requestId: string,
+    code: ProxyErrorCode,
+    detail: string | undefined,
+    close: boolean,
+    startedAt: number,
+    clientAddress: string,
+  ): void {
     // A body nobody reads leaves the connection unusable after the answer.
     if (close || stream.hasBody) stream.closeAfterResponse();
     sendStreamError(stream, code, this.context.headers.requestIdHeader, requestId, detail);
-    this.context.observer.requestRejected(stream, stream, route, requestId, code, startedAt);
+    this.context.observer.requestRejected(stream, stream, route, requestId, code, startedAt, clientAddress);
   }
 
   /**
@@ -177,38 +197,42 @@ export class ProxyHandler {
       return;
     }
     const startedAt = performance.now();
+    const peer = requestPeerAddress(req);
+    const trust = ctx.headers.trust;
+    const peerTrusted = trust !== null && trust.trustsPeer(peer);
+    const clientAddress = peerTrusted ? trust.clientBehind(peer, forwardedFor(req)) : peer;
     const idHeader = ctx.headers.requestIdHeader;
     const requestId = requestIdFor(req.headers[idHeader]);
     const res = responseOnUpgradeConnection(req, socket);
     const invalid = validateRequest(req, ctx.limits.maxHeaderCount);
     if (invalid !== null) {
       sendProxyError(res, invalid.code, idHeader, requestId, invalid.detail);
-      ctx.observer.requestRejected(req, res, null, requestId, invalid.code, startedAt);
+      ctx.observer.requestRejected(req, res, null, requestId, invalid.code, startedAt, clientAddress);
       return;
     }
-    const r = this.resolve(req);
+    const r = this.resolve(req, clientAddress);
     if (!r.ok) {
       sendProxyError(res, r.code, idHeader, requestId, r.detail);
-      ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt);
+      ctx.observer.requestRejected(req, res, r.route ?? null, requestId, r.code, startedAt, clientAddress);
       return;
     }
     if (r.endpoint.protocol !== 'http1') {
       // HTTP/1.1 Upgrade has no HTTP/2 form (RFC 9113 §8.6; WebSocket over HTTP/2 is extended CONNECT).
       sendProxyError(res, 'upgrade_not_supported', idHeader, requestId, `service "${r.route.cluster.name}" has protocol ${r.endpoint.protocol}`);
-      ctx.observer.requestRejected(req, res, r.route, requestId, 'upgrade_not_supported', startedAt);
+      ctx.observer.requestRejected(req, res, r.route, requestId, 'upgrade_not_supported', startedAt, clientAddress);
       return;
     }
     if (this.openUpgrades >= ctx.limits.maxUpgrades) {
       ctx.logger.warn({ requestId, open: this.openUpgrades, limit: ctx.limits.maxUpgrades }, 'upgrade refused: limits.maxUpgrades reached');
       r.route.metrics.upgrades.refused('limit');
       sendProxyError(res, 'upgrade_limit', idHeader, requestId);
-      ctx.observer.requestRejected(req, res, r.route, requestId, 'upgrade_limit', startedAt);
+      ctx.observer.requestRejected(req, res, r.route, requestId, 'upgrade_limit', startedAt, clientAddress);
       return;
     }
     this.openUpgrades++;
     socket.once('close', this.upgradeClosed);
-    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null);
-    new UpgradeExchange(ctx, req, res, socket, head, r.route, r.endpoint, requestId, startedAt, offer).start(r.path, headers);
+    const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null, peer, peerTrusted);
+    new UpgradeExchange(ctx, req, res, socket, head, r.route, r.endpoint, requestId, startedAt, offer, clientAddress).start(r.path, headers);
   };
 
   private readonly upgradeClosed = (): void => {
@@ -220,7 +244,7 @@ export class ProxyHandler {
     return (req.socket as { encrypted?: boolean }).encrypted === true ? 'https' : this.proto;
   }
 
-  private resolve(req: RequestHead): Resolution {
+  private resolve(req: RequestHead, clientAddress: string): Resolution {
     let url = req.url ?? '';
     const host = hostOf(req.headers.host);
     if (url.charCodeAt(0) !== 47 /* / */) {
@@ -236,8 +260,14 @@ export class ProxyHandler {
     const matched = this.table.match(host, path, method, req.headers);
     if (matched === undefined) return { ok: false, code: 'no_route', detail: `${method} ${path}`, close: false };
     const route = matched.split === null ? matched : matched.split.pick(req);
-    const endpoint = route.cluster.pick(req);
+    const endpoint = route.cluster.pick(req, clientAddress);
     if (endpoint === undefined) return { ok: false, code: 'no_healthy_endpoint', detail: `service "${route.cluster.name}"`, close: false, route };
     return { ok: true, route, endpoint, path: rewritePath(route, path, q < 0 ? '' : url.slice(q)) };
   }
+}
+
+/** The X-Forwarded-For value (node:http and node:http2 join repeated fields with ", "). */
+function forwardedFor(req: RequestHead): string | undefined {
+  const value = req.headers['x-forwarded-for'];
+  return typeof value === 'string' ? value : undefined;
 }

@@ -9,13 +9,16 @@ import { ConnectionSweep, Http1ServerConnection, type Http1ServerSettings, type 
 import type { ServerStream } from '../codec/server-stream.js';
 import { listenerProtocols, type Config, type ListenerConfig, type ListenerProtocol } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { AddressRanges } from './address-ranges.js';
 import type { CertificateStore } from './certificate-store.js';
 import { ClientCertificateNames } from './client-certificate-names.js';
+import { noteSecureConnection } from './client-connection.js';
 import { endConnection } from './closing-connection.js';
 import { closingProxyErrorResponse } from './proxy-error.js';
 import { Http2Sessions, type Http2RequestHandler } from './http2-sessions.js';
 import { HttpsRedirect } from './https-redirect.js';
 import { ProtocolSniffer } from './protocol-sniffer.js';
+import { ProxyProtocolStage } from './proxy-protocol-stage.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
 /** What a listener hands requests to: a ProxyHandler, or something in front of one. */
@@ -91,10 +94,11 @@ export class ProxyListener {
     this.server.on('drop', (data?: { remoteAddress?: string }) => {
       this.logger.warn({ listener: this.name, remoteAddress: data?.remoteAddress, limit: limits.maxConnections }, 'connection refused: limits.maxConnections reached');
     });
-    this.server.on('connection', (socket: Socket) => {
+    const track = (socket: Socket): void => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
-    });
+    };
+    this.server.on('connection', track);
     const http1 = this.protocols.includes('http1');
     const event = certificates !== null ? 'secureConnection' : 'connection';
     // node:http's own connection handler (its HTTP/1.x parser).
@@ -152,6 +156,29 @@ export class ProxyListener {
     }
     const names = certificates !== null ? ClientCertificateNames.from(certificates.clientCertificateNames) : null;
     if (names !== null) this.checkClientNames(names);
+    if (certificates !== null) {
+      // First of its listeners (set last, as the code above finds node:http's as the first): the TLS
+      // connection takes the client address of the TCP one under it and notes its TLS version,
+      // before any engine reads a request from it.
+      this.server.prependListener('secureConnection', noteSecureConnection);
+    }
+    if (config.proxyProtocol !== undefined) {
+      // Before anything reads the connection (TLS, either HTTP/1.1 engine, the HTTP/2 preface
+      // check): every 'connection' listener but the tracking runs once the header is read.
+      const downstream = this.server.listeners('connection').filter((l) => l !== track) as ((socket: Socket) => void)[];
+      for (const l of downstream) this.server.removeListener('connection', l);
+      const server = this.server;
+      const stage = new ProxyProtocolStage(
+        AddressRanges.parse(config.proxyProtocol.trustedSources),
+        (socket) => {
+          for (const l of downstream) l.call(server, socket);
+        },
+        limits.headersTimeout,
+        logger,
+        this.name,
+      );
+      this.server.on('connection', stage.accept);
+    }
     this.server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       this.logger.debug({ listener: this.name, errorCode: err.code, error: err.message }, 'malformed request rejected');
       // A response already under way on this connection cannot be followed by an error status.

@@ -3,6 +3,7 @@ import type { Route } from '../routing/route.js';
 import type { Endpoint } from '../upstream/endpoint.js';
 import { CLIENT_CLOSED_CODE } from './client-closed-error.js';
 import { classifyUpstreamError, type ProxyErrorCode } from './proxy-error.js';
+import { requestProtocol } from './request-connection.js';
 
 /** Status recorded when the client went away before a response head was sent (nginx's convention). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -29,6 +30,16 @@ export abstract class RecordedExchange {
   /** performance.now() when the exchange ended; set by the exchange before it reports. */
   endedAt = 0;
 
+  constructor(
+    /** The client's address, resolved once by the handler (proxy/client-address.ts). */
+    readonly clientAddress: string,
+    /**
+     * The connection's TLS version, undefined on cleartext: read when the exchange starts
+     * (requestTlsVersion), as node:http may have unlinked the request from its socket by its end.
+     */
+    readonly tlsVersion: string | undefined,
+  ) {}
+
   get method(): string | undefined {
     return this.req.method;
   }
@@ -39,6 +50,14 @@ export abstract class RecordedExchange {
 
   get target(): string | undefined {
     return this.req.url;
+  }
+
+  get userAgent(): string | undefined {
+    return this.req.headers['user-agent'];
+  }
+
+  get httpProtocol(): string {
+    return requestProtocol(this.req);
   }
 
   get status(): number {

@@ -2,6 +2,7 @@ import type { RequestHead, ResponseState } from '../codec/server-stream.js';
 import type { RequestLogRecord } from '../observability/access-log-record.js';
 import type { Route } from '../routing/route.js';
 import { contentLength } from './recorded-exchange.js';
+import { requestProtocol, requestTlsVersion } from './request-connection.js';
 import type { ProxyErrorCode } from './proxy-error.js';
 
 /**
@@ -28,9 +29,22 @@ export class RejectedRequestRecord implements RequestLogRecord {
   readonly retries = 0;
   errorCode: ProxyErrorCode | undefined = undefined;
   readonly upstreamError = undefined;
+  clientAddress = '';
+  userAgent: string | undefined = undefined;
+  httpProtocol = '';
+  tlsVersion: string | undefined = undefined;
 
   /** Describes this refusal (`route` null when none matched); `endedAt`: performance.now() now. */
-  fill(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number, endedAt: number): this {
+  fill(
+    req: RequestHead,
+    res: ResponseState,
+    route: Route | null,
+    requestId: string,
+    code: ProxyErrorCode,
+    startedAt: number,
+    endedAt: number,
+    clientAddress: string,
+  ): this {
     this.requestId = requestId;
     this.method = req.method;
     this.host = req.headers.host;
@@ -41,6 +55,10 @@ export class RejectedRequestRecord implements RequestLogRecord {
     this.routeName = route === null ? null : route.name;
     this.serviceName = route === null ? null : route.cluster.name;
     this.errorCode = code;
+    this.clientAddress = clientAddress;
+    this.userAgent = req.headers['user-agent'];
+    this.httpProtocol = requestProtocol(req);
+    this.tlsVersion = requestTlsVersion(req);
     return this;
   }
 }

@@ -1,10 +1,12 @@
 import type { RequestHead } from '../codec/server-stream.js';
+import { forwardedTrust, type ForwardedTrust } from './client-address.js';
 import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
 import { isHttp2 } from './http2-request.js';
 
 /** Settings the header rewrite needs, prepared once per configuration. */
 export interface ForwardingHeaderSettings {
-  trustForwardedHeaders: boolean;
+  /** Which peers are trusted proxies; null when none is (see client-address.ts). */
+  trust: ForwardedTrust | null;
   requestIdHeader: string;
   /** Via values, precomputed: "1.1 switchyard", "1.0 switchyard" and "2 switchyard". */
   via11: string;
@@ -12,9 +14,15 @@ export interface ForwardingHeaderSettings {
   via20: string;
 }
 
-export function forwardingHeaderSettings(options: { trustForwardedHeaders: boolean; requestIdHeader: string; via: string }): ForwardingHeaderSettings {
+export function forwardingHeaderSettings(options: {
+  trustForwardedHeaders: boolean;
+  trustedProxies: readonly string[];
+  trustedHops: number;
+  requestIdHeader: string;
+  via: string;
+}): ForwardingHeaderSettings {
   return {
-    trustForwardedHeaders: options.trustForwardedHeaders,
+    trust: forwardedTrust(options),
     requestIdHeader: options.requestIdHeader,
     via11: `1.1 ${options.via}`,
     via10: `1.0 ${options.via}`,
@@ -24,10 +32,15 @@ export function forwardingHeaderSettings(options: { trustForwardedHeaders: boole
 
 /**
  * Builds the flat [name, value, ...] header list sent upstream: hop-by-hop headers (and those
- * named in Connection) removed; X-Forwarded-For appended; X-Forwarded-Proto/-Host set (kept
- * from the client only when trusted); Via appended; the request id set. The client's Host is
- * kept unless `hostRewrite` is given. For upgrade requests `upgrade` is the Upgrade header
- * value to carry over (with `Connection: upgrade`).
+ * named in Connection) removed; Via appended; the request id set. The client's Host is kept
+ * unless `hostRewrite` is given. For upgrade requests `upgrade` is the Upgrade header value to
+ * carry over (with `Connection: upgrade`).
+ *
+ * Forwarding headers: `peer` is the connection's client address (TCP peer, or what a PROXY
+ * header gave). From a trusted peer (`peerTrusted`) X-Forwarded-For is kept and `peer` appended
+ * to it, and X-Forwarded-Proto/-Host, X-Forwarded-Port, X-Real-IP and Forwarded are kept. From
+ * any other peer all of them are dropped: X-Forwarded-For becomes `peer` alone (replaced, not
+ * appended to), X-Forwarded-Proto and -Host are what the router saw.
  */
 export function buildUpstreamHeaders(
   req: RequestHead,
@@ -36,6 +49,8 @@ export function buildUpstreamHeaders(
   hostRewrite: string | null,
   proto: string,
   upgrade: string | null,
+  peer: string,
+  peerTrusted: boolean,
 ): string[] {
   const raw = req.rawHeaders;
   const out: string[] = [];
@@ -48,7 +63,7 @@ export function buildUpstreamHeaders(
   let host: string | null = null;
   let keptProto = false;
   let keptHost = false;
-  const trust = settings.trustForwardedHeaders;
+  const trust = peerTrusted;
   const idHeader = settings.requestIdHeader;
 
   const http2 = isHttp2(req);
@@ -80,8 +95,13 @@ export function buildUpstreamHeaders(
         if (hostRewrite !== null) continue;
         break;
       case 'x-forwarded-for':
-        forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
+        if (trust) forwardedFor = forwardedFor === null ? value : `${forwardedFor}, ${value}`;
         continue;
+      case 'forwarded':
+      case 'x-forwarded-port':
+      case 'x-real-ip':
+        if (!trust) continue;
+        break;
       case 'x-forwarded-proto':
         if (!trust) continue;
         keptProto = true;
@@ -109,8 +129,7 @@ export function buildUpstreamHeaders(
   }
 
   if (hostRewrite !== null) out.push('host', hostRewrite);
-  const clientAddress = req.socket.remoteAddress ?? 'unknown';
-  out.push('x-forwarded-for', forwardedFor === null ? clientAddress : `${forwardedFor}, ${clientAddress}`);
+  out.push('x-forwarded-for', forwardedFor === null ? peer : `${forwardedFor}, ${peer}`);
   if (!keptProto) out.push('x-forwarded-proto', proto);
   if (!keptHost && host !== null) out.push('x-forwarded-host', host);
   if (cookie !== null) out.push('cookie', cookie);

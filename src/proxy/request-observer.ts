@@ -19,6 +19,8 @@ export interface ExchangeRecord extends RequestLogRecord {
   /** The endpoint of the last attempt. */
   readonly endpoint: Endpoint;
   readonly requestId: string;
+  /** The client's address, resolved once per request (proxy/client-address.ts). */
+  readonly clientAddress: string;
   /** W3C trace id (trace-context filter), or undefined. */
   readonly traceId: string | undefined;
   /** The proxy's span (span export on), its caller's span and whether it is sampled. */
@@ -54,6 +56,7 @@ export interface TunnelRecord extends TunnelLogRecord {
   readonly route: Route;
   readonly endpoint: Endpoint;
   readonly requestId: string;
+  readonly clientAddress: string;
   /** The protocol the upstream switched to. */
   readonly protocol: string;
   /** performance.now() when the request arrived, when the tunnel opened (101 relayed), and when it closed. */
@@ -76,7 +79,7 @@ export interface RequestObserver {
    */
   attemptRetried(exchange: ExchangeRecord, failure: (Error & { code?: string }) | null): void;
   /** The proxy answered itself before forwarding (`route` is null when none matched). */
-  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void;
+  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number, clientAddress: string): void;
   /** A tunnel closed (its handshake is not reported as a request; metrics are recorded by the exchange). */
   tunnelEnded(tunnel: TunnelRecord): void;
 }

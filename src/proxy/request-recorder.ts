@@ -86,8 +86,8 @@ export class RequestRecorder implements RequestObserver {
     x.route.metrics.upstream.attemptEnded(outcome, (x.upstreamEndedAt - x.upstreamStartedAt) / 1000);
   }
 
-  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number): void {
-    const r = this.rejected.fill(req, res, route, requestId, code, startedAt, performance.now());
+  requestRejected(req: RequestHead, res: ResponseState, route: Route | null, requestId: string, code: ProxyErrorCode, startedAt: number, clientAddress: string): void {
+    const r = this.rejected.fill(req, res, route, requestId, code, startedAt, performance.now(), clientAddress);
     const routeMetrics = route?.metrics ?? this.unrouted;
     routeMetrics.requestEnded(methodLabelIndex(r.method), statusClassIndex(PROXY_ERRORS[code].status), r.durationMs / 1000, r.bytesIn, 0);
     if (isGrpcRequest(req)) routeMetrics.grpcResponse(grpcStatusOf(code));

@@ -9,6 +9,7 @@ import { ClientClosedError } from './client-closed-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
 import { RecordedExchange } from './recorded-exchange.js';
+import { requestTlsVersion } from './request-connection.js';
 import { classifyUpstreamError, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord, TunnelRecord } from './request-observer.js';
 import { buildClientHeaders } from './response-headers.js';
@@ -81,8 +82,10 @@ export class UpgradeExchange extends RecordedExchange implements Dispatcher.Disp
     readonly startedAt: number,
     /** The Upgrade value offered upstream (allowed protocols only, lower-case). */
     private readonly offer: string,
+    /** Resolved once by the handler (proxy/client-address.ts). */
+    clientAddress: string,
   ) {
-    super();
+    super(clientAddress, requestTlsVersion(req));
   }
 
   /** From the tunnel's opening to its close, in milliseconds. */
@@ -98,7 +101,7 @@ export class UpgradeExchange extends RecordedExchange implements Dispatcher.Disp
       this.route.metrics.upgrades.refused('breaker');
       const code = BREAKER_ERRORS[refused];
       sendProxyError(this.res, code, this.ctx.headers.requestIdHeader, this.requestId, `service "${cluster.name}"`);
-      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, code, this.startedAt);
+      this.ctx.observer.requestRejected(this.req, this.res, this.route, this.requestId, code, this.startedAt, this.clientAddress);
       this.finished = true;
       return;
     }

@@ -15,8 +15,9 @@ export interface Balancer {
    * Returns a selectable endpoint not in `exclude`, or undefined when there is none.
    * `panic`: the cluster is below its panic threshold, so unhealthy endpoints may be picked too.
    * `exclude`: endpoints already tried by this request (retries), usually null.
+   * `clientAddress`: the request's resolved client address (proxy/client-address.ts).
    */
-  pick(request: RequestHead, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined;
+  pick(request: RequestHead, clientAddress: string, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined;
 }
 
 export type BalancerPolicy = ServiceConfig['balancer'];

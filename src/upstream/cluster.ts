@@ -59,14 +59,14 @@ export class Cluster {
     return this.endpointList;
   }
 
-  pick(request: RequestHead): Endpoint | undefined {
+  pick(request: RequestHead, clientAddress: string): Endpoint | undefined {
     if (this.panic) this.stats.panicPicks++;
-    return this.balancer.pick(request, this.panic, null);
+    return this.balancer.pick(request, clientAddress, this.panic, null);
   }
 
   /** For a retry: an endpoint not yet tried if there is one, else any selectable endpoint. */
-  pickAnother(request: RequestHead, tried: readonly Endpoint[]): Endpoint | undefined {
-    return this.balancer.pick(request, this.panic, tried) ?? this.balancer.pick(request, this.panic, null);
+  pickAnother(request: RequestHead, clientAddress: string, tried: readonly Endpoint[]): Endpoint | undefined {
+    return this.balancer.pick(request, clientAddress, this.panic, tried) ?? this.balancer.pick(request, clientAddress, this.panic, null);
   }
 
 

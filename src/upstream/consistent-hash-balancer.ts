@@ -44,10 +44,10 @@ export class ConsistentHashBalancer implements Balancer {
     this.owners = Uint32Array.from(order, (i) => ownerOf[i]!);
   }
 
-  pick(request: RequestHead, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
+  pick(request: RequestHead, clientAddress: string, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
     const endpoints = this.endpoints;
     if (endpoints.length === 0) return undefined;
-    const key = requestHashKey(request, this.hashOn);
+    const key = requestHashKey(request, clientAddress, this.hashOn);
     if (key === undefined) {
       const i = drawAmongEligible(endpoints, panic, exclude);
       return i < 0 ? undefined : endpoints[i];

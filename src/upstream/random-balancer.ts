@@ -13,7 +13,7 @@ export class RandomBalancer implements Balancer {
     this.sampler = new WeightedSampler(endpoints);
   }
 
-  pick(_request: unknown, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
+  pick(_request: unknown, _clientAddress: string, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
     const endpoints = this.endpoints;
     if (endpoints.length === 0) return undefined;
     for (let i = 0; i < DRAWS; i++) {

@@ -3,15 +3,16 @@ import type { HashOnConfig } from '../config/schema.js';
 
 /**
  * What a consistent-hash balancer hashes for one request: a header value, a cookie value or
- * the client address; undefined when the request does not carry it.
+ * the client address (resolved once per request, behind trusted proxies the original
+ * client's); undefined when the request does not carry it.
  */
-export function requestHashKey(request: RequestHead, hashOn: HashOnConfig): string | undefined {
+export function requestHashKey(request: RequestHead, clientAddress: string, hashOn: HashOnConfig): string | undefined {
   if (hashOn.header !== undefined) {
     const value = request.headers[hashOn.header];
     return Array.isArray(value) ? value[0] : value;
   }
   if (hashOn.cookie !== undefined) return cookieValue(request.headers.cookie, hashOn.cookie);
-  return request.socket.remoteAddress;
+  return clientAddress;
 }
 
 /** The value of cookie `name` in a Cookie header ("a=1; b=2"), without a regex or a parse of every pair. */

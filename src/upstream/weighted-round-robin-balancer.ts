@@ -20,7 +20,7 @@ export class WeightedRoundRobinBalancer implements Balancer {
     this.uniform = endpoints.every((e) => e.weight === endpoints[0]!.weight);
   }
 
-  pick(_request: unknown, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
+  pick(_request: unknown, _clientAddress: string, panic: boolean, exclude: readonly Endpoint[] | null): Endpoint | undefined {
     const endpoints = this.endpoints;
     const n = endpoints.length;
     if (n === 0) return undefined;

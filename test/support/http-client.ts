@@ -10,9 +10,12 @@ export interface ClientResponse {
  * One request over a fresh connection (node:http, no keep-alive) unless an agent is given, so
  * each test request is independent of pooled connections. Resolves with the whole body as text.
  */
-export function fetchText(url: string, options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer; agent?: Agent } = {}): Promise<ClientResponse> {
+export function fetchText(
+  url: string,
+  options: { method?: string; headers?: OutgoingHttpHeaders; body?: string | Buffer; agent?: Agent; /** Source address, e.g. "127.0.0.2" to come from another loopback address. */ localAddress?: string } = {},
+): Promise<ClientResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false }, (res) => {
+    const req = httpRequest(url, { method: options.method ?? 'GET', headers: options.headers, agent: options.agent ?? false, localAddress: options.localAddress }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));

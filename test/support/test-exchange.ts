@@ -48,8 +48,10 @@ export class TestExchange extends RecordedExchange implements ExchangeRecord {
     readonly res: ResponseState,
     readonly route: Route,
     readonly requestId: string,
+    clientAddress = '127.0.0.1',
+    tlsVersion: string | undefined = undefined,
   ) {
-    super();
+    super(clientAddress, tlsVersion);
     this.endedAt = 1012.25;
   }
 }

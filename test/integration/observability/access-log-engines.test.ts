@@ -102,12 +102,31 @@ describe('access log on both listener engines', () => {
 
   it('writes the same line for a forwarded request, with its body counted', async () => {
     const line = await sameLine('post', async (url, id) => {
-      const r = await fetchText(`${url}/api/items?x=1`, { method: 'POST', body: 'hello', headers: { 'x-request-id': id, host: 'svc.test' } });
+      const r = await fetchText(`${url}/api/items?x=1`, { method: 'POST', body: 'hello', headers: { 'x-request-id': id, host: 'svc.test', 'user-agent': 'engines/1.0 "test"' } });
       expect(r.status).toBe(200);
     });
     expect(line).toMatchObject({ level: 'info', msg: 'request', method: 'POST', host: 'svc.test', path: '/api/items?x=1', status: 200, bytesIn: 5, route: 'api', service: 'api', upstream: `127.0.0.1:${api.port}`, upstreamStatus: 200, retries: 0 });
+    expect(line).toMatchObject({ clientAddress: '127.0.0.1', userAgent: 'engines/1.0 "test"', protocol: 'HTTP/1.1' });
+    expect(line).not.toHaveProperty('tls');
     expect(line.bytesOut).toBeGreaterThan(0);
     expect(line).not.toHaveProperty('error');
+  });
+
+  it('writes the same line for an HTTP/1.0 request without a User-Agent', async () => {
+    const line = await sameLine('http10', async (url, id) => {
+      const socket = connect(Number(new URL(url).port), '127.0.0.1');
+      const ended = new Promise<string>((resolve, reject) => {
+        let text = '';
+        socket.setEncoding('latin1');
+        socket.on('data', (chunk: string) => (text += chunk));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+      socket.write(`GET /api/old HTTP/1.0\r\nhost: svc.test\r\nx-request-id: ${id}\r\n\r\n`);
+      expect(await ended).toMatch(/^HTTP\/1\.[01] 200 /);
+    });
+    expect(line).toMatchObject({ status: 200, route: 'api', clientAddress: '127.0.0.1', protocol: 'HTTP/1.0' });
+    expect(line).not.toHaveProperty('userAgent');
   });
 
   it('writes the same line for an upstream error status', async () => {
@@ -118,7 +137,7 @@ describe('access log on both listener engines', () => {
 
   it('writes the same line for a request no route matched (answered by the proxy)', async () => {
     const line = await sameLine('noroute', async (url, id) => expect((await fetchText(`${url}/nowhere`, { headers: { 'x-request-id': id, host: 'svc.test' } })).status).toBe(404));
-    expect(line).toMatchObject({ status: 404, route: null, service: null, upstream: null, error: 'no_route', retries: 0, bytesOut: 0 });
+    expect(line).toMatchObject({ status: 404, route: null, service: null, upstream: null, error: 'no_route', retries: 0, bytesOut: 0, clientAddress: '127.0.0.1', protocol: 'HTTP/1.1' });
     expect(line).not.toHaveProperty('upstreamStatus');
   });
 
@@ -164,7 +183,7 @@ describe('access log on both listener engines', () => {
       await eventually(() => held.received.length === before + 1, 5_000, 'the request to reach the upstream');
       socket.destroy();
     });
-    expect(line).toMatchObject({ status: 499, error: 'client_closed', upstreamStatus: 0, route: 'held', bytesOut: 0 });
+    expect(line).toMatchObject({ status: 499, error: 'client_closed', upstreamStatus: 0, route: 'held', bytesOut: 0, clientAddress: '127.0.0.1', protocol: 'HTTP/1.1' });
     expect(line).not.toHaveProperty('err');
     held.release();
   });

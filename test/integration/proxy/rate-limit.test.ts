@@ -4,7 +4,7 @@ import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson, fetchText } from '../../support/http-client.js';
 import { parsePrometheusText } from '../../support/prometheus-text.js';
-import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
 interface RouteJson {
@@ -117,5 +117,55 @@ describe('route rate limit', () => {
     await expect(proxy.app.reload()).rejects.toThrow(/routes\[0\]\.rateLimit\.per: must be a duration above 0/);
     await writeFile(proxy.configFile, stringify({ ...base, routes: [{ name: 'x', service: 'app', rateLimit: { requests: 5, maxKeys: 0 } }] }));
     await expect(proxy.app.reload()).rejects.toThrow(/routes\[0\]\.rateLimit\.maxKeys: must be a whole number from 1 to 1000000/);
+  });
+});
+
+describe('rate limit by client address behind a trusted proxy', () => {
+  // 127.0.0.1 plays the load balancer (proxy.trustedProxies); 127.0.0.2 a client that reaches the router directly.
+  let app: TestUpstream;
+  let proxy: ProxyHarness;
+
+  beforeAll(async () => {
+    app = await startUpstream('app');
+    proxy = await startProxy({
+      services: { app: [{ port: app.port }] },
+      config: {
+        proxy: { trustedProxies: ['127.0.0.1/32'] },
+        routes: [{ name: 'by-client', match: { path: '/' }, service: 'app', rateLimit: { requests: 1, per: '1h', by: 'clientAddress' } }],
+      },
+    });
+  });
+  afterAll(async () => {
+    await proxy.close();
+    await app.close();
+  });
+
+  const get = async (localAddress: string, xff?: string) =>
+    (await fetchText(`${proxy.url}/`, { localAddress, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } })).status;
+
+  it('gives each client behind the trusted proxy a bucket of its own', async () => {
+    expect(await get('127.0.0.1', '198.51.100.1')).toBe(200);
+    expect(await get('127.0.0.1', '198.51.100.2')).toBe(200);
+    expect(await get('127.0.0.1', '198.51.100.1')).toBe(429);
+    expect(await get('127.0.0.1', '198.51.100.2')).toBe(429);
+    // A spoofed entry left of the proxy's own does not make a new client.
+    expect(await get('127.0.0.1', '203.0.113.50, 198.51.100.1')).toBe(429);
+    expect(await get('127.0.0.1', '198.51.100.3')).toBe(200);
+  });
+
+  it('logs a refused request with the client address it was limited by', async () => {
+    const headers = { 'x-forwarded-for': '198.51.100.20', 'user-agent': 'limited/1' };
+    expect((await fetchText(`${proxy.url}/`, { localAddress: '127.0.0.1', headers: { ...headers, 'x-request-id': 'rl-first' } })).status).toBe(200);
+    expect((await fetchText(`${proxy.url}/`, { localAddress: '127.0.0.1', headers: { ...headers, 'x-request-id': 'rl-refused' } })).status).toBe(429);
+    const line = () => proxy.log.lines.find((l) => l.component === 'access' && l.requestId === 'rl-refused');
+    await eventually(() => line() !== undefined, 5_000, 'the refused request in the access log');
+    expect(line()).toMatchObject({ status: 429, error: 'rate_limited', clientAddress: '198.51.100.20', userAgent: 'limited/1', protocol: 'HTTP/1.1' });
+  });
+
+  it('keeps an untrusted peer in its own bucket whatever X-Forwarded-For it sends', async () => {
+    expect(await get('127.0.0.2', '198.51.100.10')).toBe(200);
+    expect(await get('127.0.0.2', '198.51.100.11')).toBe(429);
+    expect(await get('127.0.0.2', '198.51.100.12, 198.51.100.13')).toBe(429);
+    expect(await get('127.0.0.2')).toBe(429);
   });
 });

@@ -42,6 +42,10 @@ function request(fields: Partial<RequestLogRecord> = {}): Mutable<RequestLogReco
     retries: 0,
     errorCode: undefined,
     upstreamError: undefined,
+    clientAddress: '127.0.0.1',
+    userAgent: undefined,
+    httpProtocol: 'HTTP/1.1',
+    tlsVersion: undefined,
     ...fields,
   };
 }
@@ -49,10 +53,11 @@ function request(fields: Partial<RequestLogRecord> = {}): Mutable<RequestLogReco
 /** The fields the router gave pino for this record before the access log formed its own lines. */
 function pinoFields(r: RequestLogRecord): Record<string, unknown> {
   const common = { requestId: r.requestId, traceId: r.traceId, method: r.method, host: r.host, path: r.target, status: r.status, bytesIn: r.bytesIn, bytesOut: r.bytesOut, durationMs: round(r.durationMs) };
+  const client = { clientAddress: r.clientAddress, userAgent: r.userAgent, protocol: r.httpProtocol, tls: r.tlsVersion };
   if (r.upstreamAddress === null) {
-    return { ...common, route: r.routeName, service: r.serviceName, upstream: null, retries: r.retries, error: r.errorCode, err: r.upstreamError };
+    return { ...common, route: r.routeName, service: r.serviceName, upstream: null, retries: r.retries, error: r.errorCode, err: r.upstreamError, ...client };
   }
-  return { ...common, route: r.routeName, service: r.serviceName, upstream: r.upstreamAddress, upstreamStatus: r.upstreamStatus, upstreamMs: round(r.upstreamMs), retries: r.retries, error: r.errorCode, err: r.upstreamError };
+  return { ...common, route: r.routeName, service: r.serviceName, upstream: r.upstreamAddress, upstreamStatus: r.upstreamStatus, upstreamMs: round(r.upstreamMs), retries: r.retries, error: r.errorCode, err: r.upstreamError, ...client };
 }
 
 /** An error with a circular property, as TLS errors carry (a certificate whose issuer is itself). */
@@ -60,23 +65,23 @@ const circular: Record<string, unknown> = { subject: 'CN=self' };
 circular.issuerCertificate = circular;
 
 const RECORDS: RequestLogRecord[] = [
-  request({ requestId: 'id-1', host: 'example.test', target: '/a/b?c=d', bytesOut: 1024, durationMs: 1.234, routeName: 'api', serviceName: 'svc', upstreamAddress: '127.0.0.1:9000', upstreamMs: 0.5 }),
-  request({ requestId: 'id-"2"\\', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', method: 'POST', host: undefined, target: '/quote"and\\back\u00e9\u{1f600}', status: 502, bytesIn: 12, bytesOut: 0, durationMs: 3, routeName: 'r "x"', serviceName: 's\ty', upstreamAddress: '127.0.0.1:1', upstreamStatus: 0, upstreamMs: 2.5, retries: 1, errorCode: 'upstream_reset' }),
-  request({ requestId: 'id-3', traceId: 'bad"trace', status: 502, bytesOut: 0, durationMs: Number.NaN, upstreamStatus: 0, upstreamMs: 0, errorCode: 'upstream_reset', upstreamError: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) }),
-  request({ requestId: 'id-4', target: '/tls', status: 502, bytesOut: 0, upstreamStatus: 0, errorCode: 'upstream_tls_failed', upstreamError: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cert: circular }) }),
-  request({ requestId: 'id-5', target: '/ms', bytesOut: 10, durationMs: 0.05, upstreamMs: 12.3 }),
+  request({ requestId: 'id-1', host: 'example.test', target: '/a/b?c=d', bytesOut: 1024, durationMs: 1.234, routeName: 'api', serviceName: 'svc', upstreamAddress: '127.0.0.1:9000', upstreamMs: 0.5, clientAddress: '203.0.113.9', userAgent: 'curl/8.5.0' }),
+  request({ requestId: 'id-"2"\\', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', method: 'POST', host: undefined, target: '/quote"and\\back\u00e9\u{1f600}', status: 502, bytesIn: 12, bytesOut: 0, durationMs: 3, routeName: 'r "x"', serviceName: 's\ty', upstreamAddress: '127.0.0.1:1', upstreamStatus: 0, upstreamMs: 2.5, retries: 1, errorCode: 'upstream_reset', clientAddress: '2001:db8::1', userAgent: 'Mozilla "q" \u00e9', httpProtocol: 'HTTP/2', tlsVersion: 'TLSv1.3' }),
+  request({ requestId: 'id-3', traceId: 'bad"trace', status: 502, bytesOut: 0, durationMs: Number.NaN, upstreamStatus: 0, upstreamMs: 0, errorCode: 'upstream_reset', upstreamError: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), clientAddress: '::ffff:10.0.0.1', httpProtocol: 'HTTP/1.0' }),
+  request({ requestId: 'id-4', target: '/tls', status: 502, bytesOut: 0, upstreamStatus: 0, errorCode: 'upstream_tls_failed', upstreamError: Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', cert: circular }), clientAddress: '198.51.100.4', userAgent: 'x\\y', tlsVersion: 'TLSv1.3' }),
+  request({ requestId: 'id-5', target: '/ms', bytesOut: 10, durationMs: 0.05, upstreamMs: 12.3, userAgent: 'ua', tlsVersion: 'TLSv1.2' }),
   request({ requestId: 'id-6', target: '/ms', bytesOut: 10, durationMs: 1.005, upstreamMs: 0.007 }),
   request({ requestId: 'id-7', durationMs: 1.0004, upstreamMs: 2.0005 }),
   // Unusual values: no method or path, text outside ASCII, huge byte counts, infinite time, empty strings.
   request({ requestId: 'id-8', method: undefined, host: 'h\u00ff', target: undefined, status: 499, bytesIn: 2 ** 40, bytesOut: 2 ** 33, upstreamMs: Number.POSITIVE_INFINITY, errorCode: 'client_closed' }),
   request({ requestId: '', host: '', target: '/caf\u00e9', routeName: 'route-\u00e9', retries: 2 }),
   // Answered by the proxy itself: a route matched but nothing was sent upstream, or no route matched.
-  request({ requestId: 'rej-1', status: 503, durationMs: 0.1234, upstreamAddress: null, errorCode: 'breaker_requests' }),
+  request({ requestId: 'rej-1', status: 503, durationMs: 0.1234, upstreamAddress: null, errorCode: 'breaker_requests', userAgent: 'ua\u00ff', httpProtocol: 'HTTP/2', tlsVersion: 'TLSv1.3' }),
   request({ requestId: 'rej-2', target: '/nowhere', status: 404, durationMs: 0.02, routeName: null, serviceName: null, upstreamAddress: null, errorCode: 'no_route' }),
 ];
 
 function tunnel(fields: Partial<TunnelLogRecord> = {}): TunnelLogRecord {
-  return { requestId: 't', method: 'GET', host: 'h', target: '/ws', protocol: 'websocket', bytesFromClient: 10, bytesToClient: 20, durationMs: 1500.25, tunnelMs: 1499.5, routeName: 'r', serviceName: 's', upstreamAddress: 'e', ...fields };
+  return { requestId: 't', method: 'GET', host: 'h', target: '/ws', protocol: 'websocket', bytesFromClient: 10, bytesToClient: 20, durationMs: 1500.25, tunnelMs: 1499.5, routeName: 'r', serviceName: 's', upstreamAddress: 'e', clientAddress: '127.0.0.1', userAgent: undefined, tlsVersion: undefined, ...fields };
 }
 
 function pinoTunnelFields(t: TunnelLogRecord): Record<string, unknown> {
@@ -94,6 +99,9 @@ function pinoTunnelFields(t: TunnelLogRecord): Record<string, unknown> {
     route: t.routeName,
     service: t.serviceName,
     upstream: t.upstreamAddress,
+    clientAddress: t.clientAddress,
+    userAgent: t.userAgent,
+    tls: t.tlsVersion,
   };
 }
 
@@ -124,18 +132,28 @@ describe('access log lines', () => {
       expect(() => JSON.parse(lines[i]!) as unknown).not.toThrow();
     }
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'info', component: 'access', name: 'switchyard', pid: process.pid, requestId: 'id-1', msg: 'request' });
+    expect(JSON.parse(lines[0]!)).toMatchObject({ clientAddress: '203.0.113.9', userAgent: 'curl/8.5.0', protocol: 'HTTP/1.1' });
+    expect(JSON.parse(lines[0]!)).not.toHaveProperty('tls');
+    expect(JSON.parse(lines[2]!)).toMatchObject({ clientAddress: '2001:db8::1', protocol: 'HTTP/2', tls: 'TLSv1.3' });
     expect(JSON.parse(lines.at(-2)!)).toMatchObject({ route: null, service: null, upstream: null, error: 'no_route' });
     expect(JSON.parse(lines.at(-2)!)).not.toHaveProperty('upstreamStatus');
   });
 
   it('write a tunnel line as pino does, at once', async () => {
     const { lines, log } = capture();
-    const t = tunnel({ requestId: 'tun-"1"', host: undefined, protocol: 'chat\u00e9' });
-    accessLog(log).tunnel(t);
-    log.logger.child({ component: 'access' }, { level: 'info' }).info(pinoTunnelFields(t), 'tunnel');
+    const tunnels = [
+      tunnel({ requestId: 'tun-"1"', host: undefined, protocol: 'chat\u00e9' }),
+      tunnel({ requestId: 'tun-2', clientAddress: '2001:db8::7', userAgent: 'ws "client"', tlsVersion: 'TLSv1.3' }),
+    ];
+    for (const t of tunnels) {
+      accessLog(log).tunnel(t);
+      log.logger.child({ component: 'access' }, { level: 'info' }).info(pinoTunnelFields(t), 'tunnel');
+    }
     await settle();
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(4);
     expect(withoutTime(lines[0]!)).toBe(withoutTime(lines[1]!));
+    expect(withoutTime(lines[2]!)).toBe(withoutTime(lines[3]!));
+    expect(JSON.parse(lines[2]!)).toMatchObject({ clientAddress: '2001:db8::7', userAgent: 'ws "client"', tls: 'TLSv1.3' });
   });
 
   it.each<[string, LogFormat]>([

@@ -38,7 +38,7 @@ describe('process log', () => {
     onDroppedLogLines(log, (n) => (dropped += n));
     const access = new AccessLog(log, { component: 'access' });
     for (let i = 0; i < 50; i++) {
-      access.request({ requestId: `d-${i}`, traceId: undefined, method: 'GET', host: 'h', target: '/', status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, routeName: 'r', serviceName: 's', upstreamAddress: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0, errorCode: undefined, upstreamError: undefined });
+      access.request({ requestId: `d-${i}`, traceId: undefined, method: 'GET', host: 'h', target: '/', status: 200, bytesIn: 0, bytesOut: 1, durationMs: 1, routeName: 'r', serviceName: 's', upstreamAddress: 'e', upstreamStatus: 200, upstreamMs: 1, retries: 0, errorCode: undefined, upstreamError: undefined, clientAddress: '127.0.0.1', userAgent: undefined, httpProtocol: 'HTTP/1.1', tlsVersion: undefined });
     }
     access.close();
     expect(dropped).toBe(50);

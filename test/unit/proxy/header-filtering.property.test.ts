@@ -5,7 +5,12 @@ import { HOP_BY_HOP } from '../../../src/proxy/hop-by-hop.js';
 import { buildUpstreamHeaders, forwardingHeaderSettings } from '../../../src/proxy/request-headers.js';
 import { buildClientHeaders, UpstreamFramingError } from '../../../src/proxy/response-headers.js';
 
-const NAMES = ['Host', 'Accept', 'X-Custom', 'x-other', 'Connection', 'Keep-Alive', 'TE', 'Trailer', 'Upgrade', 'Proxy-Authorization', 'Proxy-Connection', 'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'Via', 'X-Request-Id', 'Expect', 'Cookie'];
+const NAMES = [
+  'Host', 'Accept', 'X-Custom', 'x-other', 'Connection', 'Keep-Alive', 'TE', 'Trailer', 'Upgrade', 'Proxy-Authorization', 'Proxy-Connection',
+  'X-Forwarded-For', 'X-Forwarded-Proto', 'X-Forwarded-Host', 'X-Forwarded-Port', 'X-Real-IP', 'Forwarded', 'Via', 'X-Request-Id', 'Expect', 'Cookie',
+];
+/** Headers that say where a request came from: kept only from a trusted peer. */
+const FORWARDING = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-real-ip', 'forwarded'];
 const VALUES = ['v', '1.2.3.4', 'close', 'keep-alive', 'x-custom', 'X-Other, cookie', 'upgrade', '100-continue', 'https', ''];
 const header = fc.tuple(fc.constantFrom(...NAMES), fc.constantFrom(...VALUES));
 
@@ -16,7 +21,7 @@ function requestOf(pairs: [string, string][]): IncomingMessage {
     const lower = n.toLowerCase();
     headers[lower] = headers[lower] === undefined ? v : `${headers[lower]}, ${v}`;
   }
-  return { rawHeaders: pairs.flat(), headers, socket: { remoteAddress: '10.0.0.9' }, httpVersionMinor: 1 } as unknown as IncomingMessage;
+  return { rawHeaders: pairs.flat(), headers, httpVersionMinor: 1 } as unknown as IncomingMessage;
 }
 
 function connectionNamed(pairs: [string, string][]): Set<string> {
@@ -26,26 +31,40 @@ function connectionNamed(pairs: [string, string][]): Set<string> {
 }
 
 describe('header filtering (properties)', () => {
-  const settings = forwardingHeaderSettings({ trustForwardedHeaders: false, requestIdHeader: 'x-request-id', via: 'switchyard' });
+  const settings = forwardingHeaderSettings({ trustForwardedHeaders: false, trustedProxies: ['10.0.0.0/8'], trustedHops: 0, requestIdHeader: 'x-request-id', via: 'switchyard' });
+  const PEER = '10.0.0.9';
 
   it('never forwards hop-by-hop headers or those named in Connection, and keeps the others in order', () => {
     fc.assert(
-      fc.property(fc.array(header, { maxLength: 12 }), fc.option(fc.constantFrom('a.internal'), { nil: null }), (pairs, hostRewrite) => {
-        const out = buildUpstreamHeaders(requestOf(pairs), settings, 'rid', hostRewrite, 'http', null);
+      fc.property(fc.array(header, { maxLength: 12 }), fc.option(fc.constantFrom('a.internal'), { nil: null }), fc.boolean(), (pairs, hostRewrite, trusted) => {
+        const out = buildUpstreamHeaders(requestOf(pairs), settings, 'rid', hostRewrite, 'http', null, PEER, trusted);
         const names = out.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+        const valueOf = (name: string): string | undefined => (names.includes(name) ? out[names.indexOf(name) * 2 + 1] : undefined);
         const named = connectionNamed(pairs);
         for (const n of names) {
           expect(HOP_BY_HOP.has(n), n).toBe(false);
           expect(n === 'expect').toBe(false);
           if (!['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'x-request-id', 'host'].includes(n)) expect(named.has(n), n).toBe(false);
         }
-        for (const single of ['x-forwarded-for', 'via', 'x-request-id', 'x-forwarded-proto']) expect(names.filter((n) => n === single)).toHaveLength(1);
-        expect(out[out.indexOf('x-request-id') + 1]).toBe('rid');
-        // Untrusted client X-Forwarded-Proto is replaced by ours.
-        expect(out[names.indexOf('x-forwarded-proto') * 2 + 1]).toBe('http');
+        for (const single of ['x-forwarded-for', 'via', 'x-request-id']) expect(names.filter((n) => n === single)).toHaveLength(1);
+        if (!trusted) expect(names.filter((n) => n === 'x-forwarded-proto')).toHaveLength(1);
+        expect(valueOf('x-request-id')).toBe('rid');
+        const sent = (name: string) => pairs.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
+        if (trusted) {
+          // A trusted proxy's X-Forwarded-For goes on with the peer appended; its -Proto is kept.
+          expect(valueOf('x-forwarded-for')).toBe([...sent('x-forwarded-for'), PEER].join(', '));
+          const proto = sent('x-forwarded-proto');
+          expect(valueOf('x-forwarded-proto')).toBe(proto.length > 0 && !named.has('x-forwarded-proto') ? proto[0] : 'http');
+        } else {
+          // An untrusted client's forwarding headers are replaced, never appended to.
+          expect(valueOf('x-forwarded-for')).toBe(PEER);
+          expect(valueOf('x-forwarded-proto')).toBe('http');
+          for (const n of ['x-forwarded-port', 'x-real-ip', 'forwarded']) expect(names.includes(n), n).toBe(false);
+        }
         const kept = pairs.filter(([n]) => {
           const l = n.toLowerCase();
-          return !HOP_BY_HOP.has(l) && !named.has(l) && !['expect', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'via', 'x-request-id'].includes(l) && !(l === 'host' && hostRewrite !== null);
+          if (FORWARDING.includes(l) && (!trusted || l === 'x-forwarded-for')) return false;
+          return !HOP_BY_HOP.has(l) && !named.has(l) && !['expect', 'via', 'x-request-id'].includes(l) && !(l === 'host' && hostRewrite !== null);
         });
         expect(out.slice(0, kept.length * 2)).toEqual(kept.flat());
         if (hostRewrite !== null) expect(names.filter((n) => n === 'host')).toHaveLength(1);

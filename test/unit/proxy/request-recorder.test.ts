@@ -34,13 +34,13 @@ describe('request recorder and the access log', () => {
       seen.push(r);
       request(r);
     };
-    const x = new TestExchange(incoming('POST', '/a?b=1', { host: 'svc.test', 'content-length': '3' }), response(201), route('api', 'svc'), 'req-1');
+    const x = new TestExchange(incoming('POST', '/a?b=1', { host: 'svc.test', 'content-length': '3', 'user-agent': 'client/2' }), response(201), route('api', 'svc'), 'req-1', '198.51.100.7', 'TLSv1.3');
     new RequestRecorder(metrics, accessLog).requestEnded(x);
     expect(seen).toHaveLength(1);
     expect(seen[0]).toBe(x);
     accessLog.flush();
     await settle();
-    expect(lines[0]).toMatchObject({ requestId: 'req-1', method: 'POST', host: 'svc.test', path: '/a?b=1', status: 201, bytesIn: 3, bytesOut: 42, durationMs: 12.25, route: 'api', service: 'svc', upstream: '127.0.0.1:9000', upstreamStatus: 200, upstreamMs: 2.5, retries: 0, msg: 'request' });
+    expect(lines[0]).toMatchObject({ requestId: 'req-1', method: 'POST', host: 'svc.test', path: '/a?b=1', status: 201, bytesIn: 3, bytesOut: 42, durationMs: 12.25, route: 'api', service: 'svc', upstream: '127.0.0.1:9000', upstreamStatus: 200, upstreamMs: 2.5, retries: 0, clientAddress: '198.51.100.7', userAgent: 'client/2', protocol: 'HTTP/1.1', tls: 'TLSv1.3', msg: 'request' });
     expect(lines[0]).not.toHaveProperty('error');
   });
 
@@ -55,14 +55,15 @@ describe('request recorder and the access log', () => {
     };
     const recorder = new RequestRecorder(metrics, accessLog);
     const started = performance.now();
-    recorder.requestRejected(incoming('GET', '/nowhere', { host: 'h' }), response(404), null, 'rej-1', 'no_route', started);
-    recorder.requestRejected(incoming('PUT', '/api/x', { host: 'h', 'content-length': '9' }), response(503), route('api', 'svc'), 'rej-2', 'breaker_requests', started);
+    recorder.requestRejected(incoming('GET', '/nowhere', { host: 'h' }), response(404), null, 'rej-1', 'no_route', started, '127.0.0.1');
+    recorder.requestRejected(incoming('PUT', '/api/x', { host: 'h', 'content-length': '9', 'user-agent': 'probe/1' }), response(503), route('api', 'svc'), 'rej-2', 'breaker_requests', started, '203.0.113.5');
     expect(seen).toHaveLength(2);
     expect(seen[1]).toBe(seen[0]);
     accessLog.flush();
     await settle();
-    expect(lines[0]).toMatchObject({ requestId: 'rej-1', method: 'GET', path: '/nowhere', status: 404, bytesIn: 0, bytesOut: 0, route: null, service: null, upstream: null, retries: 0, error: 'no_route' });
-    expect(lines[1]).toMatchObject({ requestId: 'rej-2', method: 'PUT', path: '/api/x', status: 503, bytesIn: 9, route: 'api', service: 'svc', upstream: null, error: 'breaker_requests' });
+    expect(lines[0]).toMatchObject({ requestId: 'rej-1', method: 'GET', path: '/nowhere', status: 404, bytesIn: 0, bytesOut: 0, route: null, service: null, upstream: null, retries: 0, error: 'no_route', clientAddress: '127.0.0.1', protocol: 'HTTP/1.1' });
+    expect(lines[0]).not.toHaveProperty('userAgent');
+    expect(lines[1]).toMatchObject({ requestId: 'rej-2', method: 'PUT', path: '/api/x', status: 503, bytesIn: 9, route: 'api', service: 'svc', upstream: null, error: 'breaker_requests', clientAddress: '203.0.113.5', userAgent: 'probe/1', protocol: 'HTTP/1.1' });
     for (const line of lines) {
       expect(line).not.toHaveProperty('upstreamStatus');
       expect(line.durationMs).toBeGreaterThanOrEqual(0);

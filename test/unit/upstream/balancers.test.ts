@@ -23,17 +23,17 @@ describe('WeightedRoundRobinBalancer', () => {
   it('gives exact weight shares, interleaved', () => {
     list = endpoints([5, 1, 1]);
     const b = new WeightedRoundRobinBalancer(list, 0);
-    const seq = Array.from({ length: 7 }, () => b.pick(req, false, null)!.key.slice(-1));
+    const seq = Array.from({ length: 7 }, () => b.pick(req, '127.0.0.1', false, null)!.key.slice(-1));
     expect(seq.join('')).toBe('1121311');
-    expectWeightShares(countPicks(() => b.pick(req, false, null), 7000), 7000, 0);
+    expectWeightShares(countPicks(() => b.pick(req, '127.0.0.1', false, null), 7000), 7000, 0);
   });
 
   it('rotates evenly over equal weights and skips unhealthy and excluded endpoints', () => {
     list = endpoints([1, 1, 1]);
     const b = new WeightedRoundRobinBalancer(list, 0);
-    expectWeightShares(countPicks(() => b.pick(req, false, null), 3000), 3000, 0);
+    expectWeightShares(countPicks(() => b.pick(req, '127.0.0.1', false, null), 3000), 3000, 0);
     list[1]!.setHealthFlag(HealthFlag.activeCheck, true);
-    const counts = countPicks(() => b.pick(req, false, [list[0]!]), 100);
+    const counts = countPicks(() => b.pick(req, '127.0.0.1', false, [list[0]!]), 100);
     expect([...counts.keys()]).toEqual([list[2]!.key]);
   });
 
@@ -41,7 +41,7 @@ describe('WeightedRoundRobinBalancer', () => {
     list = endpoints([1, 1]);
     list[1]!.warmUntil = Date.now() + 60_000; // just started: about 10% of its weight
     const b = new WeightedRoundRobinBalancer(list, 60_000);
-    const counts = countPicks(() => b.pick(req, false, null), 1100);
+    const counts = countPicks(() => b.pick(req, '127.0.0.1', false, null), 1100);
     expect(counts.get(list[1]!.key)!).toBeLessThan(counts.get(list[0]!.key)! / 4);
   });
 });
@@ -50,22 +50,22 @@ describe('RandomBalancer', () => {
   it('picks in proportion to weight', () => {
     list = endpoints([1, 2, 3]);
     const b = new RandomBalancer(list);
-    expectWeightShares(countPicks(() => b.pick(req, false, null), 60_000), 60_000, 0.05);
+    expectWeightShares(countPicks(() => b.pick(req, '127.0.0.1', false, null), 60_000), 60_000, 0.05);
   });
 
   it('never picks an unhealthy endpoint, unless in panic mode', () => {
     list = endpoints([1, 1, 1]);
     list[0]!.setHealthFlag(HealthFlag.outlier, true);
     const b = new RandomBalancer(list);
-    expect(countPicks(() => b.pick(req, false, null), 3000).get(list[0]!.key)).toBeUndefined();
-    expect(countPicks(() => b.pick(req, true, null), 3000).get(list[0]!.key)).toBeGreaterThan(0);
+    expect(countPicks(() => b.pick(req, '127.0.0.1', false, null), 3000).get(list[0]!.key)).toBeUndefined();
+    expect(countPicks(() => b.pick(req, '127.0.0.1', true, null), 3000).get(list[0]!.key)).toBeGreaterThan(0);
   });
 
   it('returns undefined when nothing is eligible', () => {
     list = endpoints([1, 1]);
     for (const e of list) e.setHealthFlag(HealthFlag.drain, true);
     const b = new RandomBalancer(list);
-    expect(b.pick(req, true, null)).toBeUndefined();
+    expect(b.pick(req, '127.0.0.1', true, null)).toBeUndefined();
   });
 });
 
@@ -73,7 +73,7 @@ describe('LeastRequestBalancer', () => {
   it('spreads an idle cluster in proportion to weight', () => {
     list = endpoints([1, 3]);
     const b = new LeastRequestBalancer(list, 0);
-    expectWeightShares(countPicks(() => b.pick(req, false, null), 40_000), 40_000, 0.05);
+    expectWeightShares(countPicks(() => b.pick(req, '127.0.0.1', false, null), 40_000), 40_000, 0.05);
   });
 
   it('avoids the most loaded endpoint (two choices never both land on it)', () => {
@@ -81,7 +81,7 @@ describe('LeastRequestBalancer', () => {
     list[0]!.tries = 10;
     list[1]!.tries = 1;
     const b = new LeastRequestBalancer(list, 0);
-    const counts = countPicks(() => b.pick(req, false, null), 3000);
+    const counts = countPicks(() => b.pick(req, '127.0.0.1', false, null), 3000);
     expect(counts.get(list[0]!.key)).toBeUndefined();
     // The idle endpoint wins every comparison it is part of (2 of 3 pairs).
     expect(counts.get(list[2]!.key)!).toBeGreaterThan(counts.get(list[1]!.key)!);
@@ -92,7 +92,7 @@ describe('LeastRequestBalancer', () => {
     list[0]!.tries = 3; // 0.75 per unit of weight
     list[1]!.tries = 1; // 1 per unit
     const b = new LeastRequestBalancer(list, 0);
-    expect(countPicks(() => b.pick(req, false, null), 500).get(list[1]!.key)).toBeUndefined();
+    expect(countPicks(() => b.pick(req, '127.0.0.1', false, null), 500).get(list[1]!.key)).toBeUndefined();
   });
 
   it('uses the only eligible endpoint', () => {
@@ -100,6 +100,6 @@ describe('LeastRequestBalancer', () => {
     list[0]!.setHealthFlag(HealthFlag.activeCheck, true);
     list[1]!.setHealthFlag(HealthFlag.registry, true);
     const b = new LeastRequestBalancer(list, 0);
-    expect([...countPicks(() => b.pick(req, false, null), 200).keys()]).toEqual([list[2]!.key]);
+    expect([...countPicks(() => b.pick(req, '127.0.0.1', false, null), 200).keys()]).toEqual([list[2]!.key]);
   });
 });

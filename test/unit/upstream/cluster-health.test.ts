@@ -26,17 +26,17 @@ describe('Cluster health view and panic mode', () => {
     a!.setHealthFlag(HealthFlag.outlier, true);
     b!.setHealthFlag(HealthFlag.activeCheck, true);
     expect(c.panic).toBe(false); // 2 of 4 healthy = 50%: at the threshold, not below
-    expect(countPicks(() => c.pick(req), 400).has(a!.key)).toBe(false);
+    expect(countPicks(() => c.pick(req, '127.0.0.1'), 400).has(a!.key)).toBe(false);
     d!.setHealthFlag(HealthFlag.registry, true);
     expect(c.panic).toBe(true); // 1 healthy of 3 routable (registry-critical d does not count) = 33%
     expect(c.stats.panicEntered).toBe(1);
-    const inPanic = countPicks(() => c.pick(req), 400);
+    const inPanic = countPicks(() => c.pick(req, '127.0.0.1'), 400);
     expect(inPanic.size).toBe(3); // every endpoint but the registry-critical one, healthy or not
     expect(inPanic.has(d!.key)).toBe(false);
     expect(c.stats.panicPicks).toBe(400);
     b!.setHealthFlag(HealthFlag.activeCheck, false);
     expect(c.panic).toBe(false);
-    expect([...countPicks(() => c.pick(req), 400).keys()].sort()).toEqual([b!.key, c.endpoints[3]!.key].sort());
+    expect([...countPicks(() => c.pick(req, '127.0.0.1'), 400).keys()].sort()).toEqual([b!.key, c.endpoints[3]!.key].sort());
   });
 
   it('never picks a drained endpoint, not even in panic mode, and does not count it in the share', () => {
@@ -45,20 +45,20 @@ describe('Cluster health view and panic mode', () => {
     expect(c.panic).toBe(false); // the 2 others are healthy: 100% of the routable ones
     c.endpoints[1]!.setHealthFlag(HealthFlag.outlier, true);
     expect(c.panic).toBe(true);
-    expect(countPicks(() => c.pick(req), 300).has(c.endpoints[0]!.key)).toBe(false);
+    expect(countPicks(() => c.pick(req, '127.0.0.1'), 300).has(c.endpoints[0]!.key)).toBe(false);
   });
 
   it('never panics with a threshold of 0: an all-unhealthy cluster has no endpoint to offer', () => {
     const c = clusterOf(2, { panicThreshold: 0 });
     for (const e of c.endpoints) e.setHealthFlag(HealthFlag.registry, true);
     expect(c.panic).toBe(false);
-    expect(c.pick(req)).toBeUndefined();
+    expect(c.pick(req, '127.0.0.1')).toBeUndefined();
   });
 
   it('follows registry health on instance updates', () => {
     const c = clusterOf(2, { panicThreshold: 0 });
     c.setInstances([instance(10_001, 1, 'critical'), instance(10_002)]);
-    expect([...countPicks(() => c.pick(req), 50).keys()]).toEqual([c.endpoints[1]!.key]);
+    expect([...countPicks(() => c.pick(req, '127.0.0.1'), 50).keys()]).toEqual([c.endpoints[1]!.key]);
   });
 });
 

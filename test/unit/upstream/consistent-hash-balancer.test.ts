@@ -19,7 +19,7 @@ function track(list: Endpoint[]): Endpoint[] {
 
 /** key → endpoint key, for every test key. */
 function assignments(b: ConsistentHashBalancer): Map<string, string> {
-  return new Map(KEYS.map((k) => [k, b.pick(requestWith({ 'x-user': k }), false, null)!.key]));
+  return new Map(KEYS.map((k) => [k, b.pick(requestWith({ 'x-user': k }), '127.0.0.1', false, null)!.key]));
 }
 
 function moved(before: Map<string, string>, after: Map<string, string>): string[] {
@@ -81,12 +81,12 @@ describe('ConsistentHashBalancer', () => {
   it('hashes on a cookie or the client address, and spreads requests without a key', () => {
     const list = track(endpoints([1, 1, 1]));
     const byCookie = new ConsistentHashBalancer(list, { cookie: 'session' });
-    const a = byCookie.pick(requestWith({ cookie: 'theme=dark; session=abc123' }), false, null);
-    for (let i = 0; i < 20; i++) expect(byCookie.pick(requestWith({ cookie: `session=abc123; n=${i}` }), false, null)).toBe(a);
+    const a = byCookie.pick(requestWith({ cookie: 'theme=dark; session=abc123' }), '127.0.0.1', false, null);
+    for (let i = 0; i < 20; i++) expect(byCookie.pick(requestWith({ cookie: `session=abc123; n=${i}` }), '127.0.0.1', false, null)).toBe(a);
     const byAddress = new ConsistentHashBalancer(list, { clientAddress: true });
-    const c = byAddress.pick(requestWith({}, '10.1.2.3'), false, null);
-    for (let i = 0; i < 20; i++) expect(byAddress.pick(requestWith({}, '10.1.2.3'), false, null)).toBe(c);
-    const keyless = new Set(Array.from({ length: 300 }, () => byCookie.pick(requestWith(), false, null)!.key));
+    const c = byAddress.pick(requestWith(), '10.1.2.3', false, null);
+    for (let i = 0; i < 20; i++) expect(byAddress.pick(requestWith(), '10.1.2.3', false, null)).toBe(c);
+    const keyless = new Set(Array.from({ length: 300 }, () => byCookie.pick(requestWith(), '127.0.0.1', false, null)!.key));
     expect(keyless.size).toBe(3);
   });
 });

@@ -17,7 +17,7 @@ afterEach(async () => {
 
 const req = {} as IncomingMessage;
 function picks(b: WeightedRoundRobinBalancer, n: number): string[] {
-  return Array.from({ length: n }, () => b.pick(req, false, null)?.instance.id ?? 'none');
+  return Array.from({ length: n }, () => b.pick(req, '127.0.0.1', false, null)?.instance.id ?? 'none');
 }
 
 describe('WeightedRoundRobinBalancer', () => {
@@ -44,7 +44,7 @@ describe('WeightedRoundRobinBalancer', () => {
     const w = new WeightedRoundRobinBalancer([endpoint('x', 2, 'critical'), endpoint('y', 1)], 0);
     expect(picks(w, 3)).toEqual(['y', 'y', 'y']);
     const none = new WeightedRoundRobinBalancer([endpoint('z', 1, 'critical')], 0);
-    expect(none.pick(req, false, null)).toBeUndefined();
-    expect(new WeightedRoundRobinBalancer([], 0).pick(req, false, null)).toBeUndefined();
+    expect(none.pick(req, '127.0.0.1', false, null)).toBeUndefined();
+    expect(new WeightedRoundRobinBalancer([], 0).pick(req, '127.0.0.1', false, null)).toBeUndefined();
   });
 });
