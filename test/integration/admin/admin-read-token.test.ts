@@ -104,7 +104,7 @@ describe('an admin listener off loopback with open reads', () => {
     warnIfReadsOpen({ address: '127.0.0.1', port: 9901 }, log.logger);
     warnIfReadsOpen({ address: '10.0.0.5', port: 9901, readToken: READ }, log.logger);
     expect(log.lines).toHaveLength(1);
-    expect(log.lines[0]).toMatchObject({ level: 40, address: '0.0.0.0', port: 9901 });
+    expect(log.lines[0]).toMatchObject({ level: 'warn', address: '0.0.0.0', port: 9901 });
     expect(String(log.lines[0]!.msg)).toMatch(/admin\.readToken.*admin\.metricsListener/);
   });
 });

@@ -22,9 +22,9 @@ describe('Consul over TLS', () => {
   const configFile = () => join(dir, 'switchyard.yaml');
 
   const registryConfig = (registry: Record<string, unknown>) =>
-    parseConfigText(configFile(), JSON.stringify({ registry: { type: 'consul', wait: '5s', startTimeout: '1s', backoff: { initial: '50ms', max: '100ms' }, ...registry } })).registry as ConsulRegistryConfig;
+    parseConfigText(configFile(), JSON.stringify({ registry: { type: 'consul', wait: '5s', waitAtStart: true, startTimeout: '1s', backoff: { initial: '50ms', max: '100ms' }, ...registry } })).registry as ConsulRegistryConfig;
 
-  /** Starts a registry, returns the services it saw (or the start error's message), and closes it. */
+  /** Starts a registry (waiting for Consul at start, so a TLS failure is the start error), returns the services it saw (or the start error's message), and closes it. */
   async function services(registry: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<string[] | string> {
     const r = new ConsulRegistry({ config: registryConfig(registry), configFile: configFile(), logger: captureLog().logger, env });
     try {
