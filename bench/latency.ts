@@ -34,7 +34,7 @@
  * Targets: direct; switchyard (the product's defaults: access log on, metrics recorded, admin
  * listener with its traffic-history sampler, services file watched); switchyard-no-log (the same,
  * access log off); switchyard-llhttp (as switchyard, clients served by the llhttp codec:
- * proxy.engine.listener: llhttp); undici-baseline; nginx
+ * proxy.engine.listener: llhttp); switchyard-codec (the codec on both sides, upstream pool too); undici-baseline; nginx
  * (1 worker); haproxy (1 thread); go-reverse-proxy (GOMAXPROCS=1); http-proxy; fastify-http-proxy.
  */
 import { execFileSync } from 'node:child_process';
@@ -47,7 +47,7 @@ import { parseArgs } from 'node:util';
 import { startUpstream } from './lib/bench-upstream.js';
 import { latencyMarkdown, runLatencyScenario, type LatencyOptions } from './lib/latency-scenario.js';
 import { describeMachine } from './lib/machine.js';
-import { LLHTTP_LISTENER, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { LLHTTP_BOTH, LLHTTP_LISTENER, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import {
   directTarget,
   fastifyProxyTarget,
@@ -114,6 +114,7 @@ const CATALOGUE: Record<string, () => TargetSpec> = {
   direct: directTarget,
   switchyard: () => switchyardTarget({ productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }),
   'switchyard-llhttp': () => switchyardTarget({ name: 'switchyard-llhttp', productDefaults: true, configFragment: LLHTTP_LISTENER }),
+  'switchyard-codec': () => switchyardTarget({ name: 'switchyard-codec', productDefaults: true, configFragment: LLHTTP_BOTH }),
   'switchyard-no-log': () => switchyardTarget({ name: 'switchyard-no-log', productDefaults: true, configFragment: OBSERVABILITY_OFF }),
   'undici-baseline': () => undiciBaselineTarget(),
   nginx: () => nginxTarget(),

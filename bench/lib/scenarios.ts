@@ -42,6 +42,9 @@ export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'w
  */
 export const LLHTTP_LISTENER: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'llhttp' } } };
 
+/** Switchyard's own HTTP/1.1 codec on both sides: clients (listener) and upstreams (its own pool). */
+export const LLHTTP_BOTH: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'llhttp', upstream: 'llhttp' } } };
+
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 
 function peers(): TargetSpec[] {
