@@ -7,6 +7,9 @@ import { BodyFraming } from './http1-request-head.js';
 import type { Http1UpstreamRequest, RequestCarrier } from './http1-upstream-request.js';
 import { UpstreamError } from './upstream-error.js';
 
+/** An empty input for llhttp, to carry on after a pause. */
+const EMPTY = Buffer.alloc(0);
+
 /** Connection settings shared by every connection of one pool. */
 export interface Http1ConnectionSettings {
   /** Where to connect (an IP address or a host name, no brackets). */
@@ -435,7 +438,10 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     this.parser.resume();
     const pending = this.pending;
     this.pending = null;
-    if (pending !== null) this.execute(pending);
+    // With nothing pending, llhttp still needs an execute() to go on from where the callback
+    // paused it: a pause on a body's last bytes leaves on_message_complete to the next call
+    // (undici resumes with an empty buffer for the same reason).
+    this.execute(pending ?? EMPTY);
     if (this.paused || this.closed) return;
     if (this.peerEnded) this.socketEnded();
     else this.socket.resume();

@@ -735,6 +735,25 @@ describe('Http1Pool: backpressure', () => {
     expect(received).toBe(total);
   });
 
+  it('a pause on the last bytes of a body: the response completes on resume, with no more bytes from the upstream', async () => {
+    // The whole response in one write, and the connection kept open: nothing else arrives.
+    const up = await raw((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello'));
+    let resume: (() => void) | null = null;
+    let body = '';
+    const outcome = dispatchAndRecord(poolFor(up.port), get('/last'), {
+      onData: (chunk, r) => {
+        body += chunk.toString('latin1');
+        resume = r;
+        return false;
+      },
+    });
+    await eventually(() => resume !== null, 5_000, 'the body and the pause');
+    resume!();
+    const r = await outcome;
+    expect(r.error).toBeNull();
+    expect(body).toBe('hello');
+  });
+
   it('a full upstream socket pauses the request body stream', async () => {
     const total = 32 * 1024 * 1024;
     // A plain TCP server that reads nothing until told to: every byte it gets is counted.
