@@ -54,6 +54,8 @@ const CRLF = '\r\n';
 const CHUNK_END = Buffer.from('\r\n', 'latin1');
 const LAST_CHUNK = '0\r\n\r\n';
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
+/** An empty input for llhttp, to carry on after a pause. */
+const EMPTY = Buffer.alloc(0);
 /** node:http's test for an Expect field that asks for 100 Continue (it may be one of a list). */
 const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
 const EXPECTATION_FAILED: readonly string[] = ['content-length', '0'];
@@ -171,8 +173,10 @@ export class Http1ServerConnection implements ParserHandler {
    * a pipelined burst is parsed in this loop, not by recursion.
    */
   private pump(): void {
-    while (this.pauses === 0 && this.leftover !== null && this.phase !== Phase.CLOSED) {
-      const chunk = this.leftover;
+    // A parser paused by a callback goes on even with no bytes left: a pause on a body's last
+    // bytes leaves on_message_complete to the next execute().
+    while (this.pauses === 0 && (this.leftover !== null || this.parserPaused) && this.phase !== Phase.CLOSED) {
+      const chunk = this.leftover ?? EMPTY;
       this.leftover = null;
       if (this.parserPaused) {
         this.parser.resume();

@@ -142,6 +142,13 @@ describe('HTTP/1.1 server codec (Http1ServerConnection)', () => {
     expect(responses.map((r) => r.body)).toEqual([`POST 200000 ${'x'.repeat(20)} trailers=`, 'POST 8 helloabc trailers=X-T|1']);
   });
 
+  it('a consumer that pauses on the last bytes of a body gets the body\'s end when it resumes, with no more bytes from the client', async () => {
+    const conn = await RawConnection.open(port);
+    conn.write('POST /echo-paused HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello');
+    await eventually(() => conn.text.endsWith('POST 5 hello trailers='), 5_000, 'the echo');
+    conn.destroy();
+  });
+
   it('sends 100 Continue only when the body is read: a request refused unread gets no invitation and the connection closes', async () => {
     const conn = await RawConnection.open(port);
     conn.write('POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n');
