@@ -155,6 +155,13 @@ export class Http1Pool extends EventEmitter implements Http1ConnectionOwner {
   }
 
   private nextQueued(): Http1UpstreamRequest | undefined {
+    let request = this.takeQueued();
+    // A request whose body failed while it waited was answered already (Http1UpstreamRequest).
+    while (request !== undefined && request.done) request = this.takeQueued();
+    return request;
+  }
+
+  private takeQueued(): Http1UpstreamRequest | undefined {
     if (this.queueHead >= this.queue.length) return undefined;
     const request = this.queue[this.queueHead]!;
     this.queue[this.queueHead++] = undefined as unknown as Http1UpstreamRequest;

@@ -7,6 +7,15 @@ import { UpstreamError } from './upstream-error.js';
 /** undici's default headers and body timeouts, for callers that give none. */
 const DEFAULT_TIMEOUT = 300_000;
 
+const kRequest = Symbol('http1UpstreamRequest');
+type RequestBody = Readable & { [kRequest]?: Http1UpstreamRequest };
+
+/** A request's body stream failed: a request not on a connection yet fails with it. */
+function onRequestBodyError(this: RequestBody, err: Error): void {
+  const request = this[kRequest];
+  if (request !== undefined && request.carrier === null) request.fail(err);
+}
+
 /** The connection a request is on, as far as the request needs it. */
 export interface RequestCarrier {
   abortRequest(request: Http1UpstreamRequest, err: Error): void;
@@ -50,6 +59,13 @@ export class Http1UpstreamRequest implements RequestFraming {
   ) {
     const body = options.body;
     this.body = body === undefined || body === null ? null : (body as Buffer | Readable);
+    if (this.body !== null && !Buffer.isBuffer(this.body) && typeof (this.body as Readable).on === 'function') {
+      // From dispatch on, as undici does: a body stream that fails while the request waits for
+      // a connection (or after it was written) fails the request instead of the process. On a
+      // connection, the connection's own listener handles it.
+      (this.body as RequestBody)[kRequest] = this;
+      (this.body as Readable).on('error', onRequestBodyError);
+    }
     this.method = options.method;
     this.isHead = options.method === 'HEAD';
     this.idempotent = isIdempotent(options.method);

@@ -182,6 +182,23 @@ describe('Http1Pool: requests it refuses to send (nothing reaches the upstream)'
     expect(r.error?.message).toBe('client went away');
   });
 
+  it('a body stream that fails while its request waits for a connection fails that request, not the process', async () => {
+    // One connection, held by a request the upstream never answers: the next one queues.
+    let holding: Socket | null = null;
+    const up = await raw((socket) => void (holding = socket));
+    const pool = poolFor(up.port, { connections: 1 });
+    const held = send(pool, get('/held'));
+    await eventually(() => up.requests === 1, 5_000, 'the first request to hold the connection');
+    const body = new Readable({ read() {} });
+    const queued = send(pool, { method: 'POST', path: '/queued', headers: ['host', 'upstream.test'], body } as Dispatcher.DispatchOptions);
+    body.destroy(Object.assign(new Error('the client sent too much'), { code: 'SWITCHYARD_BODY_TOO_LARGE' }));
+    const r = await queued;
+    expect(r.error?.message).toBe('the client sent too much');
+    expect(up.requests).toBe(1);
+    (holding as Socket | null)!.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    expect((await held).error).toBeNull();
+  });
+
   it('a closed pool refuses new requests (UND_ERR_CLOSED)', async () => {
     const up = await recording();
     const pool = poolFor(up.port);
