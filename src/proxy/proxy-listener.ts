@@ -319,8 +319,39 @@ export class ProxyListener {
   }
 
   private closeIdle(): void {
-    this.server.closeIdleConnections();
+    closeIdleHttpConnections(this.server);
     if (this.codec !== null) for (const c of this.codec.all()) c.closeIfIdle();
+  }
+}
+
+/** node:http's per-server list of connections (its parsers); no public API reaches it. */
+interface HttpConnectionList {
+  idle(): { socket: Socket; outgoing?: unknown[] }[];
+}
+
+let connectionsSymbol: symbol | null | undefined;
+
+/**
+ * Closes the connections on which node:http is reading no request, as its
+ * closeIdleConnections() does, but not one whose response is still being written. Node's own
+ * skips a connection only while its response is not `finished`, which end() sets before the last
+ * bytes are flushed: destroying the socket then loses them, and a request the upstream served
+ * reaches its client as a reset (seen in a rolling restart under connection churn). Here a
+ * connection is left alone while a response is attached to it (node detaches it once flushed),
+ * responses are queued behind it, or bytes wait in the socket.
+ */
+function closeIdleHttpConnections(server: Server | HttpsServer): void {
+  connectionsSymbol ??= Object.getOwnPropertySymbols(server).find((sym) => sym.description === 'http.server.connections') ?? null;
+  const list = connectionsSymbol === null ? undefined : ((server as unknown as Record<symbol, HttpConnectionList | undefined>)[connectionsSymbol]);
+  if (list === undefined) {
+    // A Node without the list: its own method (the race above remains).
+    server.closeIdleConnections();
+    return;
+  }
+  for (const parser of list.idle()) {
+    const socket = parser.socket as Socket & { _httpMessage?: unknown };
+    if (socket._httpMessage != null || (parser.outgoing?.length ?? 0) > 0 || socket.writableLength > 0) continue;
+    socket.destroy();
   }
 }
 
