@@ -1,12 +1,12 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Suites that exercise the request path run twice: on the default engines (node:http and
- * undici) and on our own HTTP/1.1 codec on both sides (proxy.engine.listener and
- * proxy.engine.upstream: llhttp), so the engines keep the same behaviour while both exist.
- * test/support/proxy-harness.ts reads the variables.
+ * Suites that exercise the request path run twice: on the default engines (our own HTTP/1.1
+ * codec on both sides, proxy.engine.listener and proxy.engine.upstream: llhttp) and on the
+ * fallback engines (node:http and undici), so the engines keep the same behaviour while both
+ * exist. test/support/proxy-harness.ts reads the variables.
  */
-const codecSuites = [
+const requestPathSuites = [
   'test/integration/proxy/**/*.test.ts',
   'test/integration/hardening/**/*.test.ts',
   'test/integration/resilience/**/*.test.ts',
@@ -27,7 +27,7 @@ export default defineConfig({
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'codec', include: codecSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'llhttp', SWITCHYARD_TEST_UPSTREAM_ENGINE: 'llhttp' } },
+        test: { name: 'node-engines', include: requestPathSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'node', SWITCHYARD_TEST_UPSTREAM_ENGINE: 'undici' } },
       },
     ],
   },

@@ -21,7 +21,7 @@ import { describeMachine } from './lib/machine.js';
 import { switchyardTarget } from './lib/targets.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const { values } = parseArgs({ options: { idle: { type: 'string', default: '1000,5000' }, inflight: { type: 'string', default: '1000' }, engine: { type: 'string', default: 'node' } } });
+const { values } = parseArgs({ options: { idle: { type: 'string', default: '1000,5000' }, inflight: { type: 'string', default: '1000' }, engine: { type: 'string', default: 'llhttp' } } });
 if (values.engine !== 'node' && values.engine !== 'llhttp') throw new Error(`--engine must be node or llhttp (proxy.engine.listener), not ${values.engine}`);
 const idleSteps = values.idle.split(',').map(Number);
 const inflight = Number(values.inflight);

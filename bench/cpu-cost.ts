@@ -11,9 +11,9 @@
  *   --warmup <n>       unmeasured requests first (default 10000)
  *   --connections <n>  concurrent connections (default 32)
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
- *   --target <name>    only these targets (repeatable): switchyard, switchyard-llhttp (the same
- *                      with proxy.engine.listener: llhttp), switchyard-codec (llhttp on both sides:
- *                      listener and upstream pool), switchyard-no-log,
+ *   --target <name>    only these targets (repeatable): switchyard (defaults: its own codec on
+ *                      both sides), switchyard-node (the same on the fallback engines, node:http
+ *                      and undici), switchyard-no-log,
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy,
  *                      go-reverse-proxy (Go's httputil.ReverseProxy, built at run time)
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
@@ -34,7 +34,7 @@ import { startUpstream } from './lib/bench-upstream.js';
 import { describeMachine } from './lib/machine.js';
 import { busiestThreadSeconds, treeCpuSeconds, treeThreadCpuSeconds } from './lib/process-cpu.js';
 import { fastifyProxyTarget, goReverseProxyTarget, haproxyTarget, httpProxyTarget, nginxTarget, switchyardTarget, undiciBaselineTarget, type RunningTarget, type TargetSpec } from './lib/targets.js';
-import { LLHTTP_BOTH, LLHTTP_LISTENER, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { NODE_ENGINES, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import { median } from './lib/median.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,8 +73,7 @@ const SCENARIOS: Record<string, { probe: string; requests: AutocannonRequest[] }
 
 const TARGETS: TargetSpec[] = [
   switchyardTarget({ configFragment: OBSERVABILITY_ON ?? {} }),
-  switchyardTarget({ name: 'switchyard-llhttp', configFragment: LLHTTP_LISTENER }),
-  switchyardTarget({ name: 'switchyard-codec', configFragment: LLHTTP_BOTH }),
+  switchyardTarget({ name: 'switchyard-node', configFragment: NODE_ENGINES }),
   switchyardTarget({ name: 'switchyard-no-log', configFragment: OBSERVABILITY_OFF }),
   undiciBaselineTarget(),
   httpProxyTarget(),

@@ -15,8 +15,8 @@
  *   --warmup <s>          unmeasured open-loop seconds before each measurement (default 3)
  *   --rounds <n>          interleaved rounds, each starting one target later (default 3)
  *   --connections <n>     keep-alive connections of the generator (default 64)
- *   --target <name>       targets (repeatable; default direct, switchyard, switchyard-llhttp, nginx, haproxy,
- *                         go-reverse-proxy: the node:http engine, the codec and the peers in one run;
+ *   --target <name>       targets (repeatable; default direct, switchyard, switchyard-node, nginx, haproxy,
+ *                         go-reverse-proxy: the codec (default), the fallback engines and the peers in one run;
  *                         a peer that is not installed is skipped with the reason)
  *   --compare <label>=<cli.js>  also run another Switchyard build (its dist/cli/switchyard.js) as
  *                         "switchyard@<label>" with the defaults, and "switchyard-no-log@<label>" (repeatable)
@@ -33,8 +33,8 @@
  *
  * Targets: direct; switchyard (the product's defaults: access log on, metrics recorded, admin
  * listener with its traffic-history sampler, services file watched); switchyard-no-log (the same,
- * access log off); switchyard-llhttp (as switchyard, clients served by the llhttp codec:
- * proxy.engine.listener: llhttp); switchyard-codec (the codec on both sides, upstream pool too); undici-baseline; nginx
+ * access log off); switchyard-node (as switchyard on the fallback engines: node:http's server for
+ * clients, undici's pool for upstreams); undici-baseline; nginx
  * (1 worker); haproxy (1 thread); go-reverse-proxy (GOMAXPROCS=1); http-proxy; fastify-http-proxy.
  */
 import { execFileSync } from 'node:child_process';
@@ -47,7 +47,7 @@ import { parseArgs } from 'node:util';
 import { startUpstream } from './lib/bench-upstream.js';
 import { latencyMarkdown, runLatencyScenario, type LatencyOptions } from './lib/latency-scenario.js';
 import { describeMachine } from './lib/machine.js';
-import { LLHTTP_BOTH, LLHTTP_LISTENER, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
+import { NODE_ENGINES, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import {
   directTarget,
   fastifyProxyTarget,
@@ -113,8 +113,7 @@ const upstreamWorkers = number('upstream-workers', values['upstream-workers'], {
 const CATALOGUE: Record<string, () => TargetSpec> = {
   direct: directTarget,
   switchyard: () => switchyardTarget({ productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }),
-  'switchyard-llhttp': () => switchyardTarget({ name: 'switchyard-llhttp', productDefaults: true, configFragment: LLHTTP_LISTENER }),
-  'switchyard-codec': () => switchyardTarget({ name: 'switchyard-codec', productDefaults: true, configFragment: LLHTTP_BOTH }),
+  'switchyard-node': () => switchyardTarget({ name: 'switchyard-node', productDefaults: true, configFragment: NODE_ENGINES }),
   'switchyard-no-log': () => switchyardTarget({ name: 'switchyard-no-log', productDefaults: true, configFragment: OBSERVABILITY_OFF }),
   'undici-baseline': () => undiciBaselineTarget(),
   nginx: () => nginxTarget(),
@@ -123,7 +122,7 @@ const CATALOGUE: Record<string, () => TargetSpec> = {
   'http-proxy': () => httpProxyTarget(),
   'fastify-http-proxy': () => fastifyProxyTarget(),
 };
-const DEFAULT_TARGETS = ['direct', 'switchyard', 'switchyard-llhttp', 'nginx', 'haproxy', 'go-reverse-proxy'];
+const DEFAULT_TARGETS = ['direct', 'switchyard', 'switchyard-node', 'nginx', 'haproxy', 'go-reverse-proxy'];
 const names = values.target === undefined ? DEFAULT_TARGETS : values.target.flatMap((t) => t.split(',')).filter((t) => t !== '');
 const unknown = names.filter((n) => CATALOGUE[n] === undefined);
 if (unknown.length > 0) fail(`unknown target ${unknown.join(', ')}; choose from ${Object.keys(CATALOGUE).join(', ')}`);

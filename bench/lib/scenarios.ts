@@ -36,14 +36,11 @@ export const UPSTREAM_PORTS = 100;
 export const OBSERVABILITY_ON: Record<string, unknown> | null = { logging: { level: 'warn', accessLog: true } };
 export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'warn', accessLog: false } };
 /**
- * Switchyard's own HTTP/1.1 codec (llhttp) serving clients instead of node:http's server
- * (`proxy.engine.listener`), with the access log on like OBSERVABILITY_ON: the same settings as
- * "switchyard" but for the engine.
+ * The fallback engines, node:http's server for clients and undici's pool for upstreams
+ * (`proxy.engine`), with the access log on like OBSERVABILITY_ON: the same settings as
+ * "switchyard" (our own codec on both sides, the default) but for the engines.
  */
-export const LLHTTP_LISTENER: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'llhttp' } } };
-
-/** Switchyard's own HTTP/1.1 codec on both sides: clients (listener) and upstreams (its own pool). */
-export const LLHTTP_BOTH: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'llhttp', upstream: 'llhttp' } } };
+export const NODE_ENGINES: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'node', upstream: 'undici' } } };
 
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 

@@ -1,4 +1,4 @@
-import { DEFAULT_SERVICE, type ServiceConfig, type UpstreamEngine } from '../config/schema.js';
+import { DEFAULT_SERVICE, DEFAULT_UPSTREAM_ENGINE, type ServiceConfig, type UpstreamEngine } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { RegistrySnapshot } from '../registry/service-instance.js';
 import { Cluster } from './cluster.js';
@@ -13,7 +13,7 @@ export class ClusterManager {
   private settings: Readonly<Record<string, ServiceConfig>> = {};
   private snapshot: RegistrySnapshot = { services: new Map() };
   private instanceTls: InstanceTlsResolver = NO_DECLARED_TLS;
-  private engine: UpstreamEngine = 'undici';
+  private engine: UpstreamEngine = DEFAULT_UPSTREAM_ENGINE;
   private readonly resolveInstanceTls: InstanceTlsResolver = (instance) => this.instanceTls(instance);
 
   constructor(private readonly logger: Logger) {}

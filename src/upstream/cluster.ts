@@ -1,5 +1,5 @@
 import type { RequestHead } from '../codec/server-stream.js';
-import type { ServiceConfig, UpstreamEngine } from '../config/schema.js';
+import { DEFAULT_UPSTREAM_ENGINE, type ServiceConfig, type UpstreamEngine } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { createBalancer, type Balancer } from './balancer.js';
@@ -41,7 +41,7 @@ export class Cluster {
     /** TLS the registry declares per instance (route tags with proto=https). */
     private readonly instanceTls: InstanceTlsResolver = NO_DECLARED_TLS,
     /** The HTTP/1.1 client of new endpoint pools (proxy.engine.upstream). */
-    private engine: UpstreamEngine = 'undici',
+    private engine: UpstreamEngine = DEFAULT_UPSTREAM_ENGINE,
   ) {
     this.settingsValue = settings;
     this.breaker = new CircuitBreaker(settings.circuitBreaker);

@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Pool, type Dispatcher } from 'undici';
-import type { ServiceConfig, UpstreamEngine, UpstreamProtocol, UpstreamTlsConfig } from '../config/schema.js';
+import { DEFAULT_UPSTREAM_ENGINE, type ServiceConfig, type UpstreamEngine, type UpstreamProtocol, type UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
 import { Http1Pool } from './http1-pool.js';
@@ -107,7 +107,7 @@ export class Endpoint {
    * `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions);
    * `engine`: the HTTP/1.1 client implementation (proxy.engine.upstream).
    */
-  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig, engine: UpstreamEngine = 'undici') {
+  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig, engine: UpstreamEngine = DEFAULT_UPSTREAM_ENGINE) {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
     this.tls = upstreamTlsOptions(instance, settings, declaredTls);

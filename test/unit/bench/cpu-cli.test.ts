@@ -14,7 +14,7 @@ describe('bench:cpu options', () => {
     [['--connections', 'many'], '--connections must be a whole number > 0, got "many"'],
     [['--rounds', '1.5'], '--rounds must be a whole number > 0, got "1.5"'],
     [['--scenario', 'get-2k'], 'unknown scenario get-2k; choose from get-1k, get-64k, post-64k'],
-    [['--target', 'no-such-proxy'], 'unknown target no-such-proxy; choose from switchyard, switchyard-llhttp,'],
+    [['--target', 'no-such-proxy'], 'unknown target no-such-proxy; choose from switchyard, switchyard-node,'],
   ])('%j is refused', (args, message) => {
     const r = cpu(...args);
     expect(r.status).toBe(2);
