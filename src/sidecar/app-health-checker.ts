@@ -1,20 +1,27 @@
 import { Agent, request } from 'undici';
 import type { SidecarConfig } from '../config/sidecar-schema.js';
 import type { Logger } from '../observability/logger.js';
+import { probeGrpcHealth } from '../upstream/grpc-health-probe.js';
 
 interface InstanceHealth {
   readonly instance: number;
   readonly url: string;
+  /** `127.0.0.1:<port>`, where a gRPC probe connects. */
+  readonly key: string;
   healthy: boolean;
   successes: number;
   failures: number;
   timer: NodeJS.Timeout | null;
+  /** The gRPC probe in flight, so stop() can cancel it. */
+  grpcProbe: { destroy(): void } | null;
   lastOutput: string;
 }
 
 /**
  * The sidecar's own active health check of each app instance: GET <path> every interval, 2xx
- * within the timeout is a success. An instance turns healthy after `healthyThreshold`
+ * within the timeout is a success; or (type grpc) the standard gRPC health check
+ * (grpc.health.v1.Health/Check over h2c, the router's probe: upstream/grpc-health-probe.ts),
+ * SERVING within the timeout is a success. An instance turns healthy after `healthyThreshold`
  * consecutive successes and unhealthy after `unhealthyThreshold` consecutive failures; one
  * whose process exited is unhealthy at once. `onChange` gets the whole view on each flip.
  */
@@ -32,10 +39,12 @@ export class AppHealthChecker {
     this.instances = ports.map((port, instance) => ({
       instance,
       url: `http://127.0.0.1:${port}${settings.path}`,
+      key: `127.0.0.1:${port}`,
       healthy: false,
       successes: 0,
       failures: 0,
       timer: null,
+      grpcProbe: null,
       lastOutput: 'not checked yet',
     }));
     this.agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(settings.interval * 2, 1_000) });
@@ -68,13 +77,27 @@ export class AppHealthChecker {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    for (const i of this.instances) if (i.timer) clearTimeout(i.timer);
+    for (const i of this.instances) {
+      if (i.timer) clearTimeout(i.timer);
+      i.grpcProbe?.destroy();
+      i.grpcProbe = null;
+    }
     await this.agent.close();
   }
 
   private schedule(i: InstanceHealth, delay: number): void {
     if (this.stopped) return;
-    i.timer = setTimeout(() => void this.probe(i), delay);
+    i.timer = setTimeout(() => (this.settings.type === 'grpc' ? this.probeGrpc(i) : void this.probe(i)), delay);
+  }
+
+  private probeGrpc(i: InstanceHealth): void {
+    const service = this.settings.grpcService;
+    const what = service === '' ? 'grpc health' : `grpc health of "${service}"`;
+    i.grpcProbe = probeGrpcHealth({ key: i.key, tls: null }, service, this.settings.timeout, (ok, detail) => {
+      i.grpcProbe = null;
+      i.lastOutput = `${what}: ${detail}`;
+      this.record(i, ok);
+    });
   }
 
   private async probe(i: InstanceHealth): Promise<void> {
@@ -87,6 +110,11 @@ export class AppHealthChecker {
     } catch (err) {
       i.lastOutput = `GET ${this.settings.path}: ${(err as Error & { code?: string }).code ?? (err as Error).message}`;
     }
+    this.record(i, ok);
+  }
+
+  /** One probe's result: thresholds, the flip, the next probe. */
+  private record(i: InstanceHealth, ok: boolean): void {
     if (ok) {
       i.failures = 0;
       i.successes++;

@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatPath } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
@@ -23,7 +24,11 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   instances: { path: ['app', 'instances'], kind: 'number', help: 'App instances on consecutive ports (default 1)' },
   'port-env': { path: ['app', 'portEnv'], kind: 'string', help: 'Environment variable that carries the port (default PORT)' },
   address: { path: ['inbound', 'address'], kind: 'string', help: 'Inbound listen address (default 0.0.0.0)' },
+  'inbound-protocol': { path: ['inbound', 'protocols'], kind: 'list', help: 'Inbound protocol: http1, h2c (h2 needs tls: config file) (repeat; default http1)' },
+  'app-protocol': { path: ['app', 'protocol'], kind: 'string', help: 'What the app speaks: http1 (default), h2c or grpc' },
+  'health-type': { path: ['app', 'healthCheck', 'type'], kind: 'string', help: 'App health check: http (default) or grpc (grpc.health.v1)' },
   'health-path': { path: ['app', 'healthCheck', 'path'], kind: 'string', help: 'App health path (default /health)' },
+  'health-grpc-service': { path: ['app', 'healthCheck', 'grpcService'], kind: 'string', help: 'Service name of a grpc health check (default "": overall)' },
   'health-interval': { path: ['app', 'healthCheck', 'interval'], kind: 'duration', help: 'App health check interval (default 1s)' },
   'max-concurrent': { path: ['inbound', 'maxConcurrent'], kind: 'number', help: 'Requests forwarded at once (default 100)' },
   queue: { path: ['inbound', 'queue'], kind: 'number', help: 'Requests waiting beyond that; more → 503 (default 100)' },
@@ -110,7 +115,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
     }
     const { config } = await loadConfig(values.config);
     if (!config.sidecar) throw new ConfigError(values.config, [{ path: 'sidecar', message: 'is required for "switchyard sidecar" (see docs/sidecar.md)' }]);
-    return config as SidecarRunConfig;
+    return resolveSidecarPaths(config as SidecarRunConfig, values.config);
   }
 
   const sidecar: Record<string, unknown> = {};
@@ -136,6 +141,21 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
     return flag ? `--${flag}: ${message}` : `${formatPath(issue.path)}: ${message}`;
   });
   throw new SidecarUsageError(problems.join('\n'));
+}
+
+/** The inbound certificate files made absolute, relative to the config file's folder (as a router listener's). */
+export function resolveSidecarPaths(config: SidecarRunConfig, configFile: string): SidecarRunConfig {
+  const tls = config.sidecar.inbound.tls;
+  if (tls === undefined) return config;
+  const at = (p: string) => resolve(dirname(configFile), p);
+  const resolved = {
+    ...tls,
+    cert: at(tls.cert),
+    key: at(tls.key),
+    certificates: tls.certificates.map((c) => ({ cert: at(c.cert), key: at(c.key) })),
+    ...(tls.clientCertificate !== undefined ? { clientCertificate: { ...tls.clientCertificate, ca: at(tls.clientCertificate.ca) } } : {}),
+  };
+  return { ...config, sidecar: { ...config.sidecar, inbound: { ...config.sidecar.inbound, tls: resolved } } };
 }
 
 function flagValue(name: string, f: FlagSpec, value: string | boolean | (string | boolean)[]): unknown {
