@@ -1,3 +1,4 @@
+import { connect as connectHttp2 } from 'node:http2';
 import { Agent, request } from 'undici';
 import type { SidecarConfig } from '../config/sidecar-schema.js';
 import type { Logger } from '../observability/logger.js';
@@ -12,8 +13,8 @@ interface InstanceHealth {
   successes: number;
   failures: number;
   timer: NodeJS.Timeout | null;
-  /** The gRPC probe in flight, so stop() can cancel it. */
-  grpcProbe: { destroy(): void } | null;
+  /** The HTTP/2 (gRPC or h2c GET) probe in flight, so stop() can cancel it. */
+  http2Probe: { destroy(): void } | null;
   lastOutput: string;
 }
 
@@ -21,7 +22,9 @@ interface InstanceHealth {
  * The sidecar's own active health check of each app instance: GET <path> every interval, 2xx
  * within the timeout is a success; or (type grpc) the standard gRPC health check
  * (grpc.health.v1.Health/Check over h2c, the router's probe: upstream/grpc-health-probe.ts),
- * SERVING within the timeout is a success. An instance turns healthy after `healthyThreshold`
+ * SERVING within the timeout is a success. An app that speaks h2c (app.protocol h2c or grpc)
+ * gets its http check as an HTTP/2 GET (prior knowledge) on a session of its own: it may not
+ * answer HTTP/1.1 at all. An instance turns healthy after `healthyThreshold`
  * consecutive successes and unhealthy after `unhealthyThreshold` consecutive failures; one
  * whose process exited is unhealthy at once. `onChange` gets the whole view on each flip.
  */
@@ -35,6 +38,8 @@ export class AppHealthChecker {
     ports: readonly number[],
     private readonly logger: Logger,
     private readonly onChange: (healthy: readonly boolean[]) => void,
+    /** The app speaks cleartext HTTP/2 only (app.protocol h2c or grpc). */
+    private readonly h2c = false,
   ) {
     this.instances = ports.map((port, instance) => ({
       instance,
@@ -44,7 +49,7 @@ export class AppHealthChecker {
       successes: 0,
       failures: 0,
       timer: null,
-      grpcProbe: null,
+      http2Probe: null,
       lastOutput: 'not checked yet',
     }));
     this.agent = new Agent({ connections: 1, keepAliveTimeout: Math.max(settings.interval * 2, 1_000) });
@@ -79,25 +84,58 @@ export class AppHealthChecker {
     this.stopped = true;
     for (const i of this.instances) {
       if (i.timer) clearTimeout(i.timer);
-      i.grpcProbe?.destroy();
-      i.grpcProbe = null;
+      i.http2Probe?.destroy();
+      i.http2Probe = null;
     }
     await this.agent.close();
   }
 
   private schedule(i: InstanceHealth, delay: number): void {
     if (this.stopped) return;
-    i.timer = setTimeout(() => (this.settings.type === 'grpc' ? this.probeGrpc(i) : void this.probe(i)), delay);
+    i.timer = setTimeout(() => (this.settings.type === 'grpc' ? this.probeGrpc(i) : this.h2c ? this.probeHttp2(i) : void this.probe(i)), delay);
   }
 
   private probeGrpc(i: InstanceHealth): void {
     const service = this.settings.grpcService;
     const what = service === '' ? 'grpc health' : `grpc health of "${service}"`;
-    i.grpcProbe = probeGrpcHealth({ key: i.key, tls: null }, service, this.settings.timeout, (ok, detail) => {
-      i.grpcProbe = null;
+    i.http2Probe = probeGrpcHealth({ key: i.key, tls: null }, service, this.settings.timeout, (ok, detail) => {
+      i.http2Probe = null;
       i.lastOutput = `${what}: ${detail}`;
       this.record(i, ok);
     });
+  }
+
+  /** GET <path> over cleartext HTTP/2 on a session of its own, closed when the probe ends. */
+  private probeHttp2(i: InstanceHealth): void {
+    const path = this.settings.path;
+    const session = connectHttp2(`http://${i.key}`);
+    let done = false;
+    const settle = (ok: boolean, output: string): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      session.destroy();
+      i.http2Probe = null;
+      i.lastOutput = `GET ${path} (h2c): ${output}`;
+      this.record(i, ok);
+    };
+    const timer = setTimeout(() => settle(false, `no response within ${this.settings.timeout}ms`), this.settings.timeout);
+    session.on('error', (err: Error & { code?: string }) => settle(false, err.code ?? err.message));
+    session.on('close', () => settle(false, 'connection closed before a response'));
+    const stream = session.request({ ':method': 'GET', ':path': path, 'user-agent': 'switchyard-sidecar-health' });
+    stream.on('response', (headers) => {
+      const status = Number(headers[':status']);
+      settle(status >= 200 && status < 300, String(status));
+    });
+    stream.on('error', (err: Error & { code?: string }) => settle(false, err.code ?? err.message));
+    stream.end();
+    i.http2Probe = {
+      destroy: () => {
+        done = true;
+        clearTimeout(timer);
+        session.destroy();
+      },
+    };
   }
 
   private async probe(i: InstanceHealth): Promise<void> {

@@ -110,7 +110,7 @@ export class Sidecar {
 
     // The pieces call each other through the instance, created before any of them runs.
     let self: Sidecar | null = null;
-    const health = new AppHealthChecker(sc.app.healthCheck, ports, logger.child({ component: 'health' }), (view) => self?.onHealth(view));
+    const health = new AppHealthChecker(sc.app.healthCheck, ports, logger.child({ component: 'health' }), (view) => self?.onHealth(view), sc.app.protocol !== 'http1');
     const supervisor = new AppSupervisor(sc.app, logger.child({ component: 'app' }), {
       started: () => undefined,
       exited: (instance) => health.processExited(instance),
