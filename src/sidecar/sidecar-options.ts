@@ -70,6 +70,7 @@ ${Object.entries(SIDECAR_FLAGS)
   .map(([name, f]) => `  --${`${name}${f.kind === 'boolean' ? '' : ' <v>'}`.padEnd(32)}${f.help}`)
   .join('\n')}
   --log-level <level>               fatal, error, warn, info (default), debug, trace, silent
+  --tracing                         W3C trace context on inbound and egress, trace ids in access lines (tracing.enabled)
 
 Signals: SIGTERM/SIGINT → maintenance, drain, deregister, stop the app, exit 0;
 SIGHUP, SIGUSR1, SIGUSR2 are forwarded to the app. Exit code 1 after a crash loop.`;
@@ -89,7 +90,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
   const dashDash = argv.indexOf('--');
   const flagArgs = dashDash < 0 ? [...argv] : argv.slice(0, dashDash);
   const command = dashDash < 0 ? [] : argv.slice(dashDash + 1);
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, 'log-level': { type: 'string' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, 'log-level': { type: 'string' }, tracing: { type: 'boolean' } };
   for (const [name, f] of Object.entries(SIDECAR_FLAGS)) {
     options[name] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.kind === 'list' || f.kind === 'meta' ? { multiple: true } : {}) };
   }
@@ -129,6 +130,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
   if (command.length > 0) setPath(sidecar, ['app', 'command'], command);
   const raw: Record<string, unknown> = { sidecar };
   if (typeof values['log-level'] === 'string') raw.logging = { level: values['log-level'] };
+  if (values.tracing === true) raw.tracing = { enabled: true };
 
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data as SidecarRunConfig;

@@ -97,6 +97,8 @@ describe('switchyard sidecar arguments', () => {
     expect(config.sidecar.app.protocol).toBe('grpc');
     expect(config.sidecar.app.healthCheck).toMatchObject({ type: 'grpc', grpcService: 'orders.v1' });
     expect(config.sidecar.inbound.protocols).toEqual(['http1', 'h2c']);
+    expect(config.tracing.enabled).toBe(false);
+    expect((await parseSidecarArgs([...base, '--tracing', '--', 'node'])).tracing.enabled).toBe(true);
 
     const bad = (flags: string[]) => parseSidecarArgs([...base, ...flags, '--', 'node']);
     await expect(bad(['--app-protocol', 'http3'])).rejects.toThrow('--app-protocol: must be "http1", "h2c" or "grpc"');
