@@ -149,7 +149,7 @@ export const sidecarInboundSchema = z.strictObject({
     .array(z.enum(LISTENER_PROTOCOLS, { message: 'must be "http1", "h2" or "h2c"' }))
     .min(1, { message: 'must list at least one protocol (http1, h2, h2c)' })
     .optional()
-    .describe('Protocols served on the inbound port, as a router listener\'s: http1, h2 (HTTP/2 over TLS by ALPN; needs tls), h2c (cleartext HTTP/2 with prior knowledge, e.g. gRPC clients; no tls). Default: [h2, http1] with tls, [http1] without. Flag: --inbound-protocol (repeat).'),
+    .describe('Protocols served on the inbound port, as a router listener\'s: http1, h2 (HTTP/2 over TLS by ALPN; needs tls), h2c (cleartext HTTP/2 with prior knowledge, e.g. gRPC clients; no tls). Flag: --inbound-protocol (repeat). Default: [h2, http1] with tls, [http1] without.'),
 }).superRefine((inbound, ctx) => listenerProtocolProblems(inbound.protocols, inbound.tls !== undefined, ctx));
 
 export const sidecarConsulSchema = z.strictObject({
