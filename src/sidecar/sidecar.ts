@@ -125,6 +125,7 @@ export class Sidecar {
       } catch (err) {
         certificates?.close();
         await cgroups?.close();
+        await recording.close();
         throw err;
       }
     }
