@@ -102,7 +102,8 @@ describe('sidecar: HTTP/2 and gRPC', () => {
       app: { command: [process.execPath, '--import', 'tsx', GRPC_APP], protocol: 'grpc', healthCheck: { type: 'grpc', interval: '50ms', timeout: '1s' } },
     });
     const health = async () => (await fetchJson<SidecarStatus>(`http://127.0.0.1:${sc!.sidecar.adminAddress!.port}/status`)).json.instances[0]!.healthy;
-    await eventually(health, 20_000, 'gRPC app healthy by grpc.health.v1');
+    // The app is a real process started through tsx: slow to start on a loaded machine.
+    await eventually(health, 40_000, 'gRPC app healthy by grpc.health.v1');
     const client = echoClient(`127.0.0.1:${sc.port}`);
     clients.push(client);
     expect(await unaryCall(client, 'hi')).toBe('echo:hi@0');
@@ -112,6 +113,8 @@ describe('sidecar: HTTP/2 and gRPC', () => {
     expect(await unaryCall(client, 'health:NOT_SERVING')).toBe('echo:health:NOT_SERVING@0');
     await eventually(async () => !(await health()), 10_000, 'app unhealthy after NOT_SERVING');
     expect(sc.log.find('app instance is unhealthy')[0]).toMatchObject({ instance: 0, output: 'grpc health: NOT_SERVING' });
+    const refused = await unaryCall(client, 'while-unhealthy').then(() => null, (e: grpc.ServiceError) => e);
+    expect(refused?.code).toBe(grpc.status.UNAVAILABLE);
 
     // SERVING again, set on the app's own port: back in rotation.
     const direct = echoClient(`127.0.0.1:${sc.appPorts[0]}`);
@@ -121,8 +124,9 @@ describe('sidecar: HTTP/2 and gRPC', () => {
     expect(await unaryCall(client, 'again')).toBe('echo:again@0');
 
     const metrics = parsePrometheusText((await fetchText(`http://127.0.0.1:${sc.sidecar.adminAddress!.port}/metrics`)).body);
-    expect(samples(metrics, 'switchyard_grpc_responses_total', { route: 'inbound', service: 'orders', grpc_status: 'OK' })[0]?.value).toBeGreaterThanOrEqual(4);
-  });
+    expect(samples(metrics, 'switchyard_grpc_responses_total', { route: 'inbound', service: 'orders', grpc_status: 'OK' })[0]?.value).toBe(4);
+    expect(samples(metrics, 'switchyard_grpc_responses_total', { route: 'inbound', service: 'orders', grpc_status: 'UNAVAILABLE' })[0]?.value).toBe(1);
+  }, 90_000);
 
   it('a gRPC client reaches a gRPC service through egress (Host = the service name; instance meta proto grpc)', async () => {
     emulator = await ConsulEmulator.start();
