@@ -7,7 +7,7 @@
  * Options: --spin-ms <ms> (default 3000), --limits 0.25,0.5,1 (CPUs; "none" = no limit)
  */
 import { parseArgs } from 'node:util';
-import { pino } from 'pino';
+import { createProcessLog } from '../src/observability/logger.js';
 import { configSchema } from '../src/config/schema.js';
 import { Sidecar } from '../src/sidecar/sidecar.js';
 import type { SidecarRunConfig } from '../src/sidecar/sidecar-options.js';
@@ -35,7 +35,7 @@ for (const limit of values.limits!.split(',')) {
   const config = configSchema.parse({
     sidecar: { service: 'bench', port, inbound: { address: '127.0.0.1' }, consul: { enabled: false }, shutdown: { drainDelay: 0 }, app: { command: [process.execPath, TEST_APP], port: appPort, limits } },
   }) as SidecarRunConfig;
-  const sidecar = await Sidecar.start(config, { logger: pino({ level: 'warn' }) });
+  const sidecar = await Sidecar.start(config, { log: createProcessLog({ level: 'warn' }) });
   for (let i = 0; i < 200; i++) {
     if ((await fetchJson(`http://127.0.0.1:${appPort}/health`).catch(() => null))?.status === 200) break;
     await new Promise((r) => setTimeout(r, 50));

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsulEmulator } from '../test/support/consul-emulator.js';
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     '--import', 'tsx', 'src/cli/switchyard.ts', 'sidecar',
     '--service', 'orders', '--port', String(port), '--app-port', String(appPort), '--instances', '2', '--address', '127.0.0.1',
     '--consul', consul.address, '--tag', 'demo', '--meta', 'version=1.0.0', '--ttl', '3s',
-    '--egress-port', String(egressPort), '--health-interval', '200ms', '--drain-delay', '500ms',
+    '--egress-port', String(egressPort), '--health-interval', '200ms', '--drain-delay', '500ms', '--tracing',
     '--', process.execPath, TEST_APP,
   ];
   say(`$ switchyard ${args.slice(3).join(' ')}\n  (JSON log: ${logFile})\n`);
@@ -50,7 +50,23 @@ async function main(): Promise<void> {
   const egress = `http://127.0.0.1:${egressPort}`;
   const viaApp = await fetchJson<{ status: number; body: string }>(`http://127.0.0.1:${port}/call?url=${encodeURIComponent(`${egress}/inventory/items/42`)}`);
   say(`\n3. The app calls ${egress}/inventory/items/42 (egress, service found in Consul):`);
-  say(`   → ${viaApp.json.status}, inventory saw ${JSON.parse(viaApp.json.body).url}\n`);
+  say(`   → ${viaApp.json.status}, inventory saw ${JSON.parse(viaApp.json.body).url}`);
+  type Line = Record<string, unknown>;
+  const accessLine = async (direction: string, path: (p: string) => boolean): Promise<Line> => {
+    let found: Line | undefined;
+    await eventually(async () => {
+      const lines = (await readFile(logFile, 'utf8')).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Line);
+      found = lines.find((l) => l.component === 'access' && l.direction === direction && path(String(l.path)));
+      return found !== undefined;
+    }, 5_000, `${direction} access line`);
+    return found!;
+  };
+  say('   Access-log lines, one per direction, with the trace id the app passed on (--tracing):');
+  for (const line of [await accessLine('inbound', (p) => p.startsWith('/call?')), await accessLine('egress', (p) => p === '/inventory/items/42')]) {
+    const { direction, method, path, status, route, service, upstream, traceId } = line;
+    say(`   ${JSON.stringify({ direction, method, path: String(path).slice(0, 40), status, route, service, upstream, traceId })}`);
+  }
+  say('');
 
   const checksBefore = consul.calls.filter((c) => c.op === 'check').length;
   await fetchText(`http://127.0.0.1:${appPort}/crash`).catch(() => undefined);

@@ -4,7 +4,12 @@ import { durationSchema, sizeSchema } from './duration.js';
 import { addressRangeProblem } from './ip-address.js';
 import { isLoopbackAddress } from './loopback-address.js';
 import { PROTECTED_HEADERS } from './protected-headers.js';
+import { LISTENER_PROTOCOLS } from './listener-protocols.js';
+import { listenerTlsSchema, pemFileSchema } from './listener-tls-schema.js';
 import { sidecarSchema } from './sidecar-schema.js';
+
+export { LISTENER_PROTOCOLS, listenerProtocols, type ListenerProtocol } from './listener-protocols.js';
+export { listenerTlsSchema } from './listener-tls-schema.js';
 
 /**
  * The configuration schema. Every field has a default (or is required and says so), and
@@ -328,7 +333,6 @@ const statusRangeSchema = z.union([z.number().int(), z.string()]).transform((val
  * turns peer verification off (testing only). Older spellings are accepted with a warning
  * (src/config/deprecated-fields.ts).
  */
-const pemFileSchema = (what: string) => z.string().min(1, { message: `must be the path of a PEM ${what} file` });
 
 /** TLS towards the instances of a service (also enabled by instance meta `proto: https`). */
 export const upstreamTlsSchema = z
@@ -353,45 +357,6 @@ export const upstreamTlsSchema = z
 export function upstreamServerName(tls: UpstreamTlsConfig): string | undefined {
   return tls.serverName ?? tls.servername;
 }
-
-const certificateFilesSchema = z.strictObject({
-  cert: z
-    .string()
-    .min(1, { message: 'must be the path of a PEM certificate (chain) file' })
-    .describe('PEM certificate (chain) file, relative to the config file. Required.'),
-  key: z.string().min(1, { message: 'must be the path of a PEM private key file' }).describe('PEM private key file, relative to the config file. Required.'),
-});
-
-/** A subjectAltName entry as openssl prints it: DNS:, IP:, URI: or email: and the value. */
-const SUBJECT_ALT_NAME = /^(DNS|IP|URI|email):\S.*$/;
-
-const clientCertificateSchema = z.strictObject({
-  ca: pemFileSchema('CA').describe('PEM file of the CA(s) that sign the client certificates, relative to the config file. Required.'),
-  subjectAltNames: z
-    .array(z.string().regex(SUBJECT_ALT_NAME, { message: 'must be a subjectAltName entry such as "DNS:client.internal", "URI:spiffe://example.org/web", "IP:10.0.0.5" or "email:ops@example.com"' }))
-    .default([])
-    .describe('The client certificate must carry one of these subjectAltName entries (or one of commonNames): "DNS:client.internal", "URI:spiffe://example.org/web", "IP:10.0.0.5", "email:ops@example.com". A certificate that matches none is closed right after the handshake, before any request is read. Default: [] (with commonNames also empty, any certificate ca signs).'),
-  commonNames: z
-    .array(z.string().min(1, { message: 'must be a non-empty subject common name' }))
-    .default([])
-    .describe('The client certificate\'s subject CN must be one of these (or carry one of subjectAltNames). Default: [].'),
-});
-
-export const listenerTlsSchema = z.strictObject({
-  cert: certificateFilesSchema.shape.cert.describe(
-    'PEM file of the default certificate (chain), served when the client sends no SNI name or one no certificate covers; relative to the config file. Required.',
-  ),
-  key: certificateFilesSchema.shape.key.describe('PEM private key file of the default certificate, relative to the config file. Required.'),
-  certificates: z
-    .array(certificateFilesSchema)
-    .default([])
-    .describe('More {cert, key} pairs, each chosen by SNI from its DNS names (subjectAltName, else CN; exact names before wildcards, first listed wins).'),
-  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2').describe('Lowest TLS version accepted.'),
-  clientCertificate: clientCertificateSchema
-    .optional()
-    .describe('Require and verify a client certificate (mutual TLS): a client without one, or with one that clientCertificate.ca does not sign, fails the handshake. Default: no client certificate asked for.'),
-  watch: z.boolean().default(true).describe('Reload the certificate files (and clientCertificate.ca) when they change (a bad new set is logged and the running certificates stay).'),
-});
 
 /** Fields of an HTTP health check that a gRPC one ignores, refused when written with type grpc. */
 const HTTP_ONLY_HEALTH_CHECK_FIELDS = ['path', 'host', 'expectedStatuses'] as const;
@@ -523,8 +488,6 @@ export const serviceSchema = z
     }
   });
 
-export const LISTENER_PROTOCOLS = ['http1', 'h2', 'h2c'] as const;
-export type ListenerProtocol = (typeof LISTENER_PROTOCOLS)[number];
 
 export const listenerSchema = z.strictObject({
   name: z.string().min(1).optional().describe('Name used in logs and the start banner. Default: address:port.'),
@@ -570,12 +533,6 @@ export const listenerSchema = z.strictObject({
   }
 });
 
-/** The protocols a listener serves: its `protocols`, or the default for a TLS or a plain listener. */
-export function listenerProtocols(listener: { readonly protocols?: readonly ListenerProtocol[] | undefined; readonly tls?: unknown }): readonly ListenerProtocol[] {
-  return listener.protocols ?? (listener.tls !== undefined ? DEFAULT_TLS_PROTOCOLS : DEFAULT_PLAIN_PROTOCOLS);
-}
-const DEFAULT_TLS_PROTOCOLS: readonly ListenerProtocol[] = ['h2', 'http1'];
-const DEFAULT_PLAIN_PROTOCOLS: readonly ListenerProtocol[] = ['http1'];
 
 const fileRegistrySchema = z.strictObject({
   type: z.literal('file').describe('file: instances come from a services file (docs/configuration.md, "Services file"). Required.'),

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from './duration.js';
 import { isConsulAddress } from './consul-address.js';
+import { LISTENER_PROTOCOLS } from './listener-protocols.js';
+import { listenerTlsSchema } from './listener-tls-schema.js';
 
 /**
  * The `sidecar:` section: one service instance run, guarded and registered by Switchyard.
@@ -15,17 +17,39 @@ const META_KEY = /^[A-Za-z0-9_-]{1,128}$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HTTP_PATH = /^\/[^\s#]*$/;
 
-export const appHealthCheckSchema = z.strictObject({
+const appHealthCheckFieldsSchema = z.strictObject({
+  type: z
+    .enum(['http', 'grpc'], { message: 'must be "http" or "grpc"' })
+    .default('http')
+    .describe('http: GET path, 2xx = healthy; grpc: the standard gRPC health protocol (grpc.health.v1.Health/Check over h2c; needs app.protocol grpc or h2c), SERVING = healthy. Flag: --health-type.'),
   path: z
     .string()
     .regex(HTTP_PATH, { message: 'must be a path starting with "/" (no spaces or "#")' })
     .default('/health')
-    .describe('Path the sidecar requests on each app instance; 2xx = healthy. Flag: --health-path.'),
+    .describe('http only: path the sidecar requests on each app instance; 2xx = healthy. Flag: --health-path.'),
+  grpcService: z
+    .string()
+    .default('')
+    .describe('grpc only: the service name sent in HealthCheckRequest ("" = the app\'s overall health). Flag: --health-grpc-service.'),
   interval: durationSchema.default(1_000).describe('Time between checks of one instance. Flag: --health-interval.'),
   timeout: durationSchema.default(1_000).describe('Time allowed for one check.'),
   healthyThreshold: z.number().int().min(1).default(1).describe('Consecutive successes before an instance counts as healthy.'),
   unhealthyThreshold: z.number().int().min(1).default(2).describe('Consecutive failures before an instance counts as unhealthy.'),
 });
+
+/** Which fields were written is known only before defaults are filled in: path is http only, grpcService grpc only. */
+export const appHealthCheckSchema = z.preprocess((input, ctx) => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input;
+  const written = input as Record<string, unknown>;
+  const type = written.type ?? 'http';
+  if (type === 'grpc' && written.path !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['path'], message: 'applies to type http only; a grpc check calls grpc.health.v1.Health/Check (remove path, or set grpcService to name the service to check)' });
+  }
+  if (type === 'http' && written.grpcService !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['grpcService'], message: 'applies to type grpc only (this check is type http)' });
+  }
+  return input;
+}, appHealthCheckFieldsSchema);
 
 export const appRestartSchema = z.strictObject({
   initialBackoff: durationSchema
@@ -85,6 +109,10 @@ export const sidecarAppSchema = z.strictObject({
     .describe('Program and arguments, run without a shell (on the command line: after --). Required.'),
   port: appPortSchema.describe('Port of the first instance; instance i listens on port + i. Flag: --app-port. Required.'),
   instances: z.number().int().min(1).max(64).default(1).describe('Instances (1 to 64) on consecutive ports. Flag: --instances.'),
+  protocol: z
+    .enum(['http1', 'h2c', 'grpc'], { message: 'must be "http1", "h2c" or "grpc"' })
+    .default('http1')
+    .describe('What the app speaks on its port: http1 (HTTP/1.1), h2c (cleartext HTTP/2 with prior knowledge) or grpc (gRPC, i.e. h2c). Whatever the inbound client spoke, requests reach the app in this protocol. Flag: --app-protocol.'),
   portEnv: z
     .string()
     .regex(ENV_NAME, { message: 'must be an environment variable name such as "PORT"' })
@@ -100,6 +128,10 @@ export const sidecarAppSchema = z.strictObject({
   restart: appRestartSchema.prefault({}).describe('Restarts of instances that exit, and the crash-loop limit.'),
   memory: appMemorySchema.prefault({}).describe('Resource guard (docs/sidecar.md, "Resource guard").'),
   limits: appLimitsSchema.prefault({}).describe('Hard per-instance limits with Linux cgroups (docs/sidecar.md, "Hard limits with cgroups"); none set: no groups are created.'),
+}).superRefine((app, ctx) => {
+  if (app.healthCheck.type === 'grpc' && app.protocol === 'http1') {
+    ctx.addIssue({ code: 'custom', path: ['healthCheck', 'type'], message: 'grpc checks the app over HTTP/2: set app.protocol to grpc (or h2c), or use type http' });
+  }
 });
 
 export const sidecarInboundSchema = z.strictObject({
@@ -112,7 +144,13 @@ export const sidecarInboundSchema = z.strictObject({
     .default(100)
     .describe('Requests waiting for a slot, in arrival order; beyond this → 503 over_capacity. Flag: --queue.'),
   requestTimeout: durationSchema.default(30_000).describe('Time for the app to send response headers; past it → 504. Flag: --request-timeout.'),
-});
+  tls: listenerTlsSchema.optional().describe('Serve the inbound port over TLS with these certificates (paths relative to the config file), as a router listener\'s tls section. Default: cleartext.'),
+  protocols: z
+    .array(z.enum(LISTENER_PROTOCOLS, { message: 'must be "http1", "h2" or "h2c"' }))
+    .min(1, { message: 'must list at least one protocol (http1, h2, h2c)' })
+    .optional()
+    .describe('Protocols served on the inbound port, as a router listener\'s: http1, h2 (HTTP/2 over TLS by ALPN; needs tls), h2c (cleartext HTTP/2 with prior knowledge, e.g. gRPC clients; no tls). Flag: --inbound-protocol (repeat). Default: [h2, http1] with tls, [http1] without.'),
+}).superRefine((inbound, ctx) => listenerProtocolProblems(inbound.protocols, inbound.tls !== undefined, ctx));
 
 export const sidecarConsulSchema = z.strictObject({
   enabled: z.boolean().default(true).describe('Register with the Consul agent. Flag: --no-consul turns it off.'),
@@ -164,12 +202,17 @@ export const sidecarEgressSchema = z.strictObject({
   enabled: z.boolean().default(false).describe('Start the egress listener (--egress-port turns it on).'),
   address: z.string().min(1).default('127.0.0.1').describe('Egress listen address. Flag: --egress-address.'),
   port: portSchema.default(9000).describe('Egress port. Flag: --egress-port.'),
-});
+  protocols: z
+    .array(z.enum(['http1', 'h2c'], { message: 'must be "http1" or "h2c" (egress is cleartext on a local port)' }))
+    .min(1, { message: 'must list at least one protocol (http1, h2c)' })
+    .default(['http1', 'h2c'])
+    .describe('Protocols the app may use towards the egress listener: http1 and h2c (cleartext HTTP/2 with prior knowledge, as gRPC clients send), told apart by the HTTP/2 connection preface. The protocol towards the other service is its own (services.<name>.protocol, or instance meta proto: grpc | h2c).'),
+}).superRefine((egress, ctx) => listenerProtocolProblems(egress.protocols, false, ctx));
 
 export const sidecarAdminSchema = z.strictObject({
   enabled: z.boolean().default(false).describe('Serve GET /metrics (Prometheus) and GET /status (JSON) for the sidecar. --admin-port turns it on.'),
   address: z.string().min(1).default('127.0.0.1').describe('Admin listen address. Flag: --admin-address.'),
-  port: portSchema.default(9901).describe('Admin port. Flag: --admin-port.'),
+  port: portSchema.default(9902).describe('Admin port (9902: the router\'s admin listener has 9901, so both fit on one host). Flag: --admin-port.'),
 });
 
 export const sidecarShutdownSchema = z.strictObject({
@@ -195,6 +238,23 @@ export const sidecarSchema = z.strictObject({
   egress: sidecarEgressSchema.prefault({}).describe('A local listener through which the app reaches other services (/<service>/… or Host: <service>).'),
   admin: sidecarAdminSchema.prefault({}).describe('The sidecar\'s read-only admin listener: GET /metrics (Prometheus) and GET /status (JSON). Flag: --admin-port turns it on.'),
   shutdown: sidecarShutdownSchema.prefault({}).describe('Shutdown order: maintenance, drain, deregister, stop the app.'),
+}).superRefine((sc, ctx) => {
+  // An http check is the agent's GET http://<inbound><health path>: it needs an HTTP path and cleartext.
+  if (sc.consul.check.type !== 'http') return;
+  if (sc.app.healthCheck.type === 'grpc') {
+    ctx.addIssue({ code: 'custom', path: ['consul', 'check', 'type'], message: 'http needs an HTTP health path, and app.healthCheck.type is grpc: use ttl (the sidecar reports its own gRPC checks)' });
+  }
+  if (sc.inbound.tls !== undefined) {
+    ctx.addIssue({ code: 'custom', path: ['consul', 'check', 'type'], message: 'http checks the inbound port in cleartext, and inbound.tls is set: use ttl (the sidecar reports its own checks)' });
+  }
 });
 
 export type SidecarConfig = z.output<typeof sidecarSchema>;
+
+/** A listener's protocol list, checked as a router listener's is: no repeats; h2 only with TLS, h2c only without. */
+function listenerProtocolProblems(protocols: readonly string[] | undefined, tls: boolean, ctx: z.RefinementCtx): void {
+  if (protocols === undefined) return;
+  if (new Set(protocols).size !== protocols.length) ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'lists a protocol twice' });
+  if (!tls && protocols.includes('h2')) ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'h2 needs tls (HTTP/2 over TLS); for cleartext HTTP/2 use h2c' });
+  if (tls && protocols.includes('h2c')) ctx.addIssue({ code: 'custom', path: ['protocols'], message: 'h2c is cleartext HTTP/2 and cannot be combined with tls; with tls use h2' });
+}

@@ -6,17 +6,21 @@ import { ProxyHandler } from '../proxy/proxy-handler.js';
 import { ProxyListener } from '../proxy/proxy-listener.js';
 import { requestLimits } from '../proxy/proxy-context.js';
 import { forwardingHeaderSettings } from '../proxy/request-headers.js';
-import { NO_OBSERVER } from '../proxy/request-observer.js';
+import type { RequestObserver } from '../proxy/request-observer.js';
+import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import { buildRouteTable } from '../routing/route-table-builder.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
 import { egressRoutes } from './egress-routes.js';
 
 /**
- * The sidecar's outbound side: a local listener through which the app reaches other services
- * by name (`/<service>/...` or `Host: <service>`), with the same clusters, balancers and
- * forwarder as the edge router. Routes and endpoints follow the registry: each change builds
- * a new route table off the hot path and swaps it in.
+ * The sidecar's outbound side: a local listener (HTTP/1.1 and h2c, `egress.protocols`) through
+ * which the app reaches other services by name (`/<service>/...` or `Host: <service>`), with
+ * the same clusters, balancers, forwarder and HTTP/2 pools as the edge router: a service
+ * reached over h2c or gRPC (services.<name>.protocol, or instance meta proto) is reached so
+ * from here. Requests are recorded by the given observer under the service's name as route
+ * label, and carry trace context when `tracing` is on. Routes and endpoints follow the
+ * registry: each change builds a new route table off the hot path and swaps it in.
  */
 export class EgressProxy {
   private readonly clusters: ClusterManager;
@@ -29,11 +33,35 @@ export class EgressProxy {
     private readonly config: Config,
     private readonly registry: Registry,
     logger: Logger,
+    observer: RequestObserver,
+    private readonly metrics: SwitchyardMetrics,
   ) {
     this.clusters = new ClusterManager(logger.child({ component: 'upstream', side: 'egress' }));
+    this.clusters.setUpstreamEngine(config.proxy.engine.upstream);
     this.clusters.applySettings(config.services);
-    this.handler = new ProxyHandler({ logger: logger.child({ component: 'proxy', side: 'egress' }), headers: forwardingHeaderSettings(config.proxy), limits: requestLimits(config), observer: NO_OBSERVER }, 'http');
-    this.listener = new ProxyListener({ name: 'egress', address: egress.address, port: egress.port, redirectToHttps: false }, config.limits, this.handler, logger);
+    this.handler = new ProxyHandler({ logger: logger.child({ component: 'proxy', side: 'egress' }), headers: forwardingHeaderSettings(config.proxy), limits: requestLimits(config), observer }, 'http');
+    this.listener = new ProxyListener(
+      { name: 'egress', address: egress.address, port: egress.port, redirectToHttps: false, protocols: egress.protocols },
+      config.limits,
+      this.handler,
+      logger,
+      null,
+      config.proxy.engine.listener,
+    );
+  }
+
+  /** Open client connections (for the metrics' scrape-time gauges). */
+  get openConnections(): number {
+    return this.listener.openConnections;
+  }
+
+  /** Endpoint counts of every service egress knows (for the metrics' scrape-time gauges). */
+  *endpoints(): Iterable<{ name: string; total: number; healthy: number; drained: number; panic: boolean }> {
+    for (const cluster of this.clusters.all()) {
+      let healthy = 0;
+      for (const e of cluster.endpoints) if (e.healthy) healthy++;
+      yield { name: cluster.name, total: cluster.endpoints.length, healthy, drained: 0, panic: cluster.panic };
+    }
   }
 
   async start(): Promise<AddressInfo> {
@@ -55,6 +83,6 @@ export class EgressProxy {
   private apply(): void {
     const snapshot = this.registry.current();
     this.clusters.applySnapshot(snapshot);
-    this.handler.table = buildRouteTable(egressRoutes(snapshot), { timeouts: this.config.timeouts, retries: this.config.retries }, this.clusters);
+    this.handler.table = buildRouteTable(egressRoutes(snapshot), { timeouts: this.config.timeouts, retries: this.config.retries, tracing: this.config.tracing }, this.clusters, this.metrics);
   }
 }

@@ -11,7 +11,7 @@ export interface SidecarAdminSources {
 }
 
 /**
- * The sidecar's small admin listener (default 127.0.0.1:9901): `GET /metrics` (Prometheus
+ * The sidecar's small admin listener (default 127.0.0.1:9902): `GET /metrics` (Prometheus
  * text) and `GET /status` (JSON: instances, their processes, cgroup limits and usage).
  * Read-only; the router's admin API is not used in sidecar mode.
  */

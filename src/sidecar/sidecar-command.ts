@@ -1,5 +1,5 @@
 import { ConfigError } from '../config/config-error.js';
-import { createLogger } from '../observability/logger.js';
+import { createProcessLog } from '../observability/logger.js';
 import { Sidecar } from './sidecar.js';
 import { parseSidecarArgs, SIDECAR_USAGE, SidecarUsageError, type SidecarRunConfig } from './sidecar-options.js';
 
@@ -28,10 +28,12 @@ export async function runSidecar(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger({ level: config.logging.level });
+  // The whole logging section: level, maxBuffer; accessLog is applied by the sidecar's recorders.
+  const log = createProcessLog({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
+  const logger = log.logger;
   let sidecar: Sidecar;
   try {
-    sidecar = await Sidecar.start(config, { logger });
+    sidecar = await Sidecar.start(config, { log });
   } catch (err) {
     process.stderr.write(`switchyard sidecar: cannot start: ${(err as Error).message}\n`);
     return 1;

@@ -1,3 +1,4 @@
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, formatPath } from '../config/config-error.js';
 import { loadConfig } from '../config/load-config.js';
@@ -23,7 +24,11 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   instances: { path: ['app', 'instances'], kind: 'number', help: 'App instances on consecutive ports (default 1)' },
   'port-env': { path: ['app', 'portEnv'], kind: 'string', help: 'Environment variable that carries the port (default PORT)' },
   address: { path: ['inbound', 'address'], kind: 'string', help: 'Inbound listen address (default 0.0.0.0)' },
+  'inbound-protocol': { path: ['inbound', 'protocols'], kind: 'list', help: 'Inbound protocol: http1, h2c (h2 needs tls: config file) (repeat; default http1)' },
+  'app-protocol': { path: ['app', 'protocol'], kind: 'string', help: 'What the app speaks: http1 (default), h2c or grpc' },
+  'health-type': { path: ['app', 'healthCheck', 'type'], kind: 'string', help: 'App health check: http (default) or grpc (grpc.health.v1)' },
   'health-path': { path: ['app', 'healthCheck', 'path'], kind: 'string', help: 'App health path (default /health)' },
+  'health-grpc-service': { path: ['app', 'healthCheck', 'grpcService'], kind: 'string', help: 'Service name of a grpc health check (default "": overall)' },
   'health-interval': { path: ['app', 'healthCheck', 'interval'], kind: 'duration', help: 'App health check interval (default 1s)' },
   'max-concurrent': { path: ['inbound', 'maxConcurrent'], kind: 'number', help: 'Requests forwarded at once (default 100)' },
   queue: { path: ['inbound', 'queue'], kind: 'number', help: 'Requests waiting beyond that; more → 503 (default 100)' },
@@ -65,6 +70,7 @@ ${Object.entries(SIDECAR_FLAGS)
   .map(([name, f]) => `  --${`${name}${f.kind === 'boolean' ? '' : ' <v>'}`.padEnd(32)}${f.help}`)
   .join('\n')}
   --log-level <level>               fatal, error, warn, info (default), debug, trace, silent
+  --tracing                         W3C trace context on inbound and egress, trace ids in access lines (tracing.enabled)
 
 Signals: SIGTERM/SIGINT → maintenance, drain, deregister, stop the app, exit 0;
 SIGHUP, SIGUSR1, SIGUSR2 are forwarded to the app. Exit code 1 after a crash loop.`;
@@ -84,7 +90,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
   const dashDash = argv.indexOf('--');
   const flagArgs = dashDash < 0 ? [...argv] : argv.slice(0, dashDash);
   const command = dashDash < 0 ? [] : argv.slice(dashDash + 1);
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, 'log-level': { type: 'string' } };
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, 'log-level': { type: 'string' }, tracing: { type: 'boolean' } };
   for (const [name, f] of Object.entries(SIDECAR_FLAGS)) {
     options[name] = { type: f.kind === 'boolean' ? 'boolean' : 'string', ...(f.kind === 'list' || f.kind === 'meta' ? { multiple: true } : {}) };
   }
@@ -110,7 +116,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
     }
     const { config } = await loadConfig(values.config);
     if (!config.sidecar) throw new ConfigError(values.config, [{ path: 'sidecar', message: 'is required for "switchyard sidecar" (see docs/sidecar.md)' }]);
-    return config as SidecarRunConfig;
+    return resolveSidecarPaths(config as SidecarRunConfig, values.config);
   }
 
   const sidecar: Record<string, unknown> = {};
@@ -124,6 +130,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
   if (command.length > 0) setPath(sidecar, ['app', 'command'], command);
   const raw: Record<string, unknown> = { sidecar };
   if (typeof values['log-level'] === 'string') raw.logging = { level: values['log-level'] };
+  if (values.tracing === true) raw.tracing = { enabled: true };
 
   const result = configSchema.safeParse(raw);
   if (result.success) return result.data as SidecarRunConfig;
@@ -136,6 +143,21 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
     return flag ? `--${flag}: ${message}` : `${formatPath(issue.path)}: ${message}`;
   });
   throw new SidecarUsageError(problems.join('\n'));
+}
+
+/** The inbound certificate files made absolute, relative to the config file's folder (as a router listener's). */
+export function resolveSidecarPaths(config: SidecarRunConfig, configFile: string): SidecarRunConfig {
+  const tls = config.sidecar.inbound.tls;
+  if (tls === undefined) return config;
+  const at = (p: string) => resolve(dirname(configFile), p);
+  const resolved = {
+    ...tls,
+    cert: at(tls.cert),
+    key: at(tls.key),
+    certificates: tls.certificates.map((c) => ({ cert: at(c.cert), key: at(c.key) })),
+    ...(tls.clientCertificate !== undefined ? { clientCertificate: { ...tls.clientCertificate, ca: at(tls.clientCertificate.ca) } } : {}),
+  };
+  return { ...config, sidecar: { ...config.sidecar, inbound: { ...config.sidecar.inbound, tls: resolved } } };
 }
 
 function flagValue(name: string, f: FlagSpec, value: string | boolean | (string | boolean)[]): unknown {

@@ -2,9 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { registrySchema, type Config } from '../config/schema.js';
 import type { SidecarConfig } from '../config/sidecar-schema.js';
-import type { Logger } from '../observability/logger.js';
+import { createProcessLog, type Logger, type ProcessLog } from '../observability/logger.js';
+import { CertificateStore } from '../proxy/certificate-store.js';
 import { createRegistry } from '../registry/registry-factory.js';
 import type { Registry } from '../registry/registry.js';
+import type { MetricsSources } from '../observability/metrics.js';
 import { AgentRegistration, buildRegistration } from './agent-registration.js';
 import { AppCgroups } from './app-cgroups.js';
 import { AppHealthChecker } from './app-health-checker.js';
@@ -16,6 +18,7 @@ import { InboundProxy } from './inbound-proxy.js';
 import { RssGuard } from './rss-guard.js';
 import { SidecarAdminServer } from './sidecar-admin-server.js';
 import { SidecarMetrics } from './sidecar-metrics.js';
+import { SidecarRequestRecording } from './sidecar-request-recording.js';
 
 /** GET /status of the sidecar admin listener, and `Sidecar.status()`. */
 export interface SidecarStatus {
@@ -26,7 +29,11 @@ export interface SidecarStatus {
 }
 
 export interface SidecarStartOptions {
-  logger: Logger;
+  /**
+   * The process log (its output also carries the access-log lines); default: built from the
+   * `logging` section (level, maxBuffer) on standard output.
+   */
+  log?: ProcessLog;
   /** Environment for CONSUL_HTTP_ADDR / CONSUL_HTTP_TOKEN and the app's base environment. */
   env?: NodeJS.ProcessEnv;
   /** The configuration file, if any (relative paths of the egress registry start from its folder). */
@@ -69,6 +76,7 @@ export class Sidecar {
     private readonly registration: AgentRegistration | null,
     private readonly egressRegistry: Registry | null,
     private readonly cgroups: AppCgroups | null,
+    private readonly recording: SidecarRequestRecording,
   ) {
     this.metrics = new SidecarMetrics(config.app.instances);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
@@ -77,12 +85,21 @@ export class Sidecar {
   static async start(config: Config & { sidecar: SidecarConfig }, options: SidecarStartOptions): Promise<Sidecar> {
     const sc = config.sidecar;
     const env = options.env ?? process.env;
-    const logger = options.logger.child({ service: sc.service });
+    const log = options.log ?? createProcessLog({ level: config.logging.level, maxBuffer: config.logging.maxBuffer });
+    const logger = log.logger.child({ service: sc.service });
     const ports = Array.from({ length: sc.app.instances }, (_, i) => sc.app.port + i);
 
     // Groups first: a limit that cannot be applied stops the start before anything listens or registers.
     const cgroups = await AppCgroups.open(sc.app, sc.service, logger.child({ component: 'cgroups' }));
-    const inbound = new InboundProxy(sc, config, ports, logger);
+    let certificates: CertificateStore | null = null;
+    try {
+      if (sc.inbound.tls !== undefined) certificates = await CertificateStore.load(sc.inbound.tls, logger.child({ component: 'tls', listener: 'inbound' }));
+    } catch (err) {
+      await cgroups?.close();
+      throw err;
+    }
+    const recording = new SidecarRequestRecording(config, log, logger);
+    const inbound = new InboundProxy(sc, config, ports, logger, recording.observer('inbound'), recording.metrics, certificates);
     const consulAddress = sc.consul.address ?? (env.CONSUL_HTTP_ADDR || '127.0.0.1:8500');
     const consulToken = sc.consul.token ?? (env.CONSUL_HTTP_TOKEN || undefined);
     let registration: AgentRegistration | null = null;
@@ -93,7 +110,7 @@ export class Sidecar {
 
     // The pieces call each other through the instance, created before any of them runs.
     let self: Sidecar | null = null;
-    const health = new AppHealthChecker(sc.app.healthCheck, ports, logger.child({ component: 'health' }), (view) => self?.onHealth(view));
+    const health = new AppHealthChecker(sc.app.healthCheck, ports, logger.child({ component: 'health' }), (view) => self?.onHealth(view), sc.app.protocol !== 'http1');
     const supervisor = new AppSupervisor(sc.app, logger.child({ component: 'app' }), {
       started: () => undefined,
       exited: (instance) => health.processExited(instance),
@@ -106,24 +123,31 @@ export class Sidecar {
         const registryConfig = registrySchema.parse({ type: 'consul', address: consulAddress, ...(consulToken ? { token: consulToken } : {}) });
         egressRegistry = createRegistry(registryConfig, options.configFile ?? `${process.cwd()}/sidecar`, logger);
       } catch (err) {
+        certificates?.close();
         await cgroups?.close();
+        await recording.close();
         throw err;
       }
     }
-    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry, cgroups);
+    self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry, cgroups, recording);
+    const sidecar = self;
+    recording.setSources({
+      services: () => sidecar.endpointCounts(),
+      clientConnections: () => [{ listener: 'inbound', open: inbound.openConnections }, ...(sidecar.egress ? [{ listener: 'egress', open: sidecar.egress.openConnections }] : [])],
+      registry: () => sidecar.egressRegistryMetrics(),
+    });
 
     try {
       const address = await inbound.listen();
-      logger.info({ address: address.address, port: address.port, appPorts: ports, maxConcurrent: sc.inbound.maxConcurrent, queue: sc.inbound.queue }, 'sidecar inbound listening');
+      logger.info({ address: address.address, port: address.port, protocols: inbound.protocols, tls: certificates !== null, appPorts: ports, appProtocol: sc.app.protocol, maxConcurrent: sc.inbound.maxConcurrent, queue: sc.inbound.queue }, 'sidecar inbound listening');
       if (sc.egress.enabled) {
         if (!self.egressRegistry) throw new Error('sidecar.egress is enabled but no registry was given to find other services');
         await self.egressRegistry.start();
-        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger);
+        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger, recording.observer('egress'), recording.metrics);
         const e = await self.egress.start();
-        logger.info({ address: e.address, port: e.port }, 'sidecar egress listening: /<service>/... or Host: <service>');
+        logger.info({ address: e.address, port: e.port, protocols: sc.egress.protocols }, 'sidecar egress listening: /<service>/... or Host: <service>');
       }
       if (sc.admin.enabled) {
-        const sidecar = self;
         self.admin = new SidecarAdminServer(sc.admin, { metrics: () => sidecar.metricsText(), status: () => sidecar.status() }, logger.child({ component: 'admin' }));
         const a = await self.admin.listen();
         logger.info({ address: a.address, port: a.port }, 'sidecar admin listening: GET /metrics, GET /status');
@@ -135,6 +159,7 @@ export class Sidecar {
       await self.admin?.close();
       await registration?.close();
       await cgroups?.close();
+      await recording.close();
       throw err;
     }
     await registration?.start();
@@ -183,12 +208,30 @@ export class Sidecar {
     };
   }
 
-  /** The sidecar's metrics in Prometheus text, with instance figures read now. */
+  /**
+   * The sidecar's metrics in Prometheus text: its own (instances, read now) and the router's
+   * request, upstream and process families for both directions.
+   */
   async metricsText(): Promise<string> {
     const status = await this.status();
     const limits = this.cgroups?.limits ?? null;
     for (const instance of status.instances) this.metrics.update(instance, instance.cgroup?.usage ?? null, limits);
-    return this.metrics.text();
+    const [own, requests] = await Promise.all([this.metrics.text(), this.recording.text()]);
+    return `${own}\n${requests}`;
+  }
+
+  /** Endpoint counts of the app (inbound) and of every service egress knows. */
+  private *endpointCounts(): Iterable<{ name: string; total: number; healthy: number; drained: number; panic: boolean }> {
+    yield this.inbound.endpoints;
+    if (this.egress) yield* this.egress.endpoints();
+  }
+
+  /** The registry gauges describe the egress registry; without egress there is none to go stale. */
+  private egressRegistryMetrics(): ReturnType<MetricsSources['registry']> {
+    const registry = this.egress ? this.egressRegistry : null;
+    if (registry === null) return { synced: true, lastSyncAt: null, syncErrors: 0, staleSince: undefined };
+    const st = registry.status();
+    return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince, consul: st.consul, servingPersistedView: st.persistedView?.serving };
   }
 
   get serviceId(): string | null {
@@ -246,6 +289,7 @@ export class Sidecar {
     await this.registration?.close();
     await this.admin?.close();
     this.logger.info({ exitCode: code }, 'sidecar stopped');
+    await this.recording.close();
   }
 
   private onHealth(view: readonly boolean[]): void {

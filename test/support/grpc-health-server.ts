@@ -11,7 +11,7 @@ import {
  * grpc.health.v1.Health defined by hand (no .proto loading): the messages go through the
  * product's own encoder, so a test server and the probe disagree only if the wire format does.
  */
-const HEALTH_SERVICE: grpc.ServiceDefinition = {
+export const HEALTH_SERVICE: grpc.ServiceDefinition = {
   Check: {
     path: '/grpc.health.v1.Health/Check',
     requestStream: false,

@@ -55,7 +55,7 @@ export async function startSidecar(
   };
   const config = configSchema.parse(raw) as SidecarRunConfig;
   const log = captureLog('debug');
-  const sc = await Sidecar.start(config, { logger: log.logger, hostname: 'test-host', env: { ...process.env, CONSUL_HTTP_ADDR: '', CONSUL_HTTP_TOKEN: '' }, egressRegistry: extra.egressRegistry });
+  const sc = await Sidecar.start(config, { log: log.log, hostname: 'test-host', env: { ...process.env, CONSUL_HTTP_ADDR: '', CONSUL_HTTP_TOKEN: '' }, egressRegistry: extra.egressRegistry });
   return { sidecar: sc, log, url: `http://127.0.0.1:${port}`, port: port!, appPorts, close: () => sc.stop('test finished') };
 }
 

@@ -6,13 +6,16 @@
 //   GET /crash           exits with code 3
 //   GET /sick, /well     turn /health to 503 / 200
 //   GET /grow?mb=n       keeps n MiB more in memory (touched, so it is resident)
-//   GET /call?url=...    fetches the URL (through the egress listener) and returns its body
+//   GET /call?url=...    fetches the URL (through the egress listener) and returns its body; like an
+//                        instrumented app, it passes on the traceparent/tracestate it received
 //   GET /spin?ms=n       busy-loops n ms, then answers its CPU seconds and wall seconds
 //   GET /spawn?n=k       starts up to k sleeping child processes (bounded), one at a time,
 //                        stopping at the first that cannot start; answers how many started
-// Env: CRASH_ON_START=1 exits at once with code 3.
+// Env: CRASH_ON_START=1 exits at once with code 3; APP_PROTOCOL=h2c serves cleartext HTTP/2
+// (prior knowledge) instead of HTTP/1.1. /hello answers the HTTP version it was asked in.
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:http';
+import { createServer as createHttp1Server } from 'node:http';
+import { createServer as createH2cServer } from 'node:http2';
 
 const port = Number(process.env.PORT);
 const instance = process.env.SWITCHYARD_INSTANCE ?? '0';
@@ -38,6 +41,7 @@ function startSleeper() {
   });
 }
 
+const createServer = process.env.APP_PROTOCOL === 'h2c' ? createH2cServer : createHttp1Server;
 const server = createServer((req, res) => {
   const url = new URL(req.url, 'http://app');
   const json = (status, body) => {
@@ -49,7 +53,7 @@ const server = createServer((req, res) => {
     case '/health':
       return json(sick ? 503 : 200, { healthy: !sick });
     case '/hello':
-      return json(200, { instance, port, pid: process.pid, nodeOptions: process.env.NODE_OPTIONS ?? '' });
+      return json(200, { instance, port, pid: process.pid, nodeOptions: process.env.NODE_OPTIONS ?? '', httpVersion: req.httpVersion, traceparent: req.headers.traceparent ?? null });
     case '/slow': {
       const id = url.searchParams.get('id') ?? 'x';
       console.log(`slow request ${id} held`);
@@ -109,7 +113,9 @@ const server = createServer((req, res) => {
       return;
     }
     case '/call': {
-      fetch(url.searchParams.get('url')).then(
+      const propagated = {};
+      for (const name of ['traceparent', 'tracestate']) if (typeof req.headers[name] === 'string') propagated[name] = req.headers[name];
+      fetch(url.searchParams.get('url'), { headers: propagated }).then(
         async (r) => json(200, { status: r.status, body: await r.text() }),
         (err) => json(502, { error: String(err) }),
       );
@@ -125,6 +131,6 @@ server.listen(port, '127.0.0.1', () => console.log(`instance ${instance} listeni
 process.on('SIGTERM', () => {
   console.log(`instance ${instance} received SIGTERM`);
   server.close(() => process.exit(0));
-  server.closeIdleConnections();
+  server.closeIdleConnections?.();
 });
 process.on('SIGHUP', () => console.log(`instance ${instance} received SIGHUP`));

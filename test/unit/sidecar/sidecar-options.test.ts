@@ -22,8 +22,12 @@ describe('switchyard sidecar arguments', () => {
     expect(sc.consul.meta).toEqual({ version: '1.4' });
     expect(sc.consul.check).toMatchObject({ type: 'ttl', ttl: 5_000 });
     expect(sc.shutdown.drainDelay).toBe(0);
-    expect(sc.egress).toEqual({ enabled: true, address: '127.0.0.1', port: 9000 });
+    expect(sc.egress).toEqual({ enabled: true, address: '127.0.0.1', port: 9000, protocols: ['http1', 'h2c'] });
     expect(sc.inbound).toEqual({ address: '0.0.0.0', maxConcurrent: 100, queue: 100, requestTimeout: 30_000 });
+    expect(sc.app.protocol).toBe('http1');
+    expect(sc.app.healthCheck).toMatchObject({ type: 'http', path: '/health', grpcService: '' });
+    // The router's admin listener has 9901: the sidecar's default is another port.
+    expect(sc.admin.port).toBe(9902);
   });
 
   it('names the flag in errors', async () => {
@@ -85,5 +89,51 @@ describe('switchyard sidecar arguments', () => {
     const file = join(dir, 'limits.yaml');
     await writeFile(file, 'sidecar:\n  service: orders\n  port: 8081\n  app:\n    command: [node, app.js]\n    port: 3000\n    limits:\n      memoryMax: 256MiB\n      cpuMax: 0\n');
     await expect(parseSidecarArgs(['--config', file])).rejects.toThrow(`${file}:9:15: sidecar.app.limits.cpuMax: must be at least 0.01 CPUs`);
+  });
+
+  it('reads the protocol and gRPC health flags, and names the flag when a combination is refused', async () => {
+    const base = ['--service', 'orders', '--port', '8081', '--app-port', '3000'];
+    const config = await parseSidecarArgs([...base, '--app-protocol', 'grpc', '--health-type', 'grpc', '--health-grpc-service', 'orders.v1', '--inbound-protocol', 'http1', '--inbound-protocol', 'h2c', '--', 'node', 'app.js']);
+    expect(config.sidecar.app.protocol).toBe('grpc');
+    expect(config.sidecar.app.healthCheck).toMatchObject({ type: 'grpc', grpcService: 'orders.v1' });
+    expect(config.sidecar.inbound.protocols).toEqual(['http1', 'h2c']);
+    expect(config.tracing.enabled).toBe(false);
+    expect((await parseSidecarArgs([...base, '--tracing', '--', 'node'])).tracing.enabled).toBe(true);
+
+    const bad = (flags: string[]) => parseSidecarArgs([...base, ...flags, '--', 'node']);
+    await expect(bad(['--app-protocol', 'http3'])).rejects.toThrow('--app-protocol: must be "http1", "h2c" or "grpc"');
+    await expect(bad(['--health-type', 'tcp'])).rejects.toThrow('--health-type: must be "http" or "grpc"');
+    await expect(bad(['--health-type', 'grpc'])).rejects.toThrow('--health-type: grpc checks the app over HTTP/2: set app.protocol to grpc (or h2c), or use type http');
+    await expect(bad(['--app-protocol', 'grpc', '--health-type', 'grpc', '--health-path', '/health'])).rejects.toThrow(/^--health-path: applies to type http only/);
+    await expect(bad(['--health-grpc-service', 'x'])).rejects.toThrow('--health-grpc-service: applies to type grpc only (this check is type http)');
+    await expect(bad(['--inbound-protocol', 'h2'])).rejects.toThrow('--inbound-protocol: h2 needs tls (HTTP/2 over TLS); for cleartext HTTP/2 use h2c');
+    await expect(bad(['--inbound-protocol', 'h2c', '--inbound-protocol', 'h2c'])).rejects.toThrow('--inbound-protocol: lists a protocol twice');
+    await expect(bad(['--app-protocol', 'grpc', '--health-type', 'grpc', '--check', 'http'])).rejects.toThrow('--check: http needs an HTTP health path, and app.healthCheck.type is grpc: use ttl');
+  });
+
+  it('names file, line and field for the protocol, TLS and health fields of a config file; resolves certificate paths from its folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-sidecar-'));
+    const head = 'sidecar:\n  service: orders\n  port: 8081\n';
+    const cases: [string, string][] = [
+      [`${head}  app:\n    command: [node, app.js]\n    port: 3000\n    protocol: http3\n`, ':7:15: sidecar.app.protocol: must be one of "http1", "h2c", "grpc"'],
+      [`${head}  app:\n    command: [node, app.js]\n    port: 3000\n    protocol: grpc\n    healthCheck:\n      type: grpc\n      path: /health\n`, ':10:13: sidecar.app.healthCheck.path: applies to type http only'],
+      [`${head}  app:\n    command: [node, app.js]\n    port: 3000\n    healthCheck:\n      type: grpc\n`, ':8:13: sidecar.app.healthCheck.type: grpc checks the app over HTTP/2'],
+      [`${head}  app: { command: [node], port: 3000 }\n  inbound:\n    protocols: [http1, h2]\n`, ':6:16: sidecar.inbound.protocols: h2 needs tls'],
+      [`${head}  app: { command: [node], port: 3000 }\n  inbound:\n    tls: { cert: c.pem }\n`, ':6:10: sidecar.inbound.tls.key: is required'],
+      [`${head}  app: { command: [node], port: 3000 }\n  inbound:\n    tls: { cert: c.pem, key: k.pem }\n    protocols: [h2c]\n`, ':7:16: sidecar.inbound.protocols: h2c is cleartext HTTP/2 and cannot be combined with tls'],
+      [`${head}  app: { command: [node], port: 3000 }\n  egress:\n    protocols: [h2]\n`, ':6:17: sidecar.egress.protocols[0]: must be one of "http1", "h2c"'],
+      [`${head}  app: { command: [node], port: 3000 }\n  inbound:\n    tls: { cert: c.pem, key: k.pem }\n  consul:\n    check: { type: http }\n`, ':8:20: sidecar.consul.check.type: http checks the inbound port in cleartext, and inbound.tls is set: use ttl'],
+    ];
+    for (const [i, [text, expected]] of cases.entries()) {
+      const file = join(dir, `bad-${i}.yaml`);
+      await writeFile(file, text);
+      await expect(parseSidecarArgs(['--config', file]), text).rejects.toThrow(`${file}${expected}`);
+    }
+
+    const good = join(dir, 'tls.yaml');
+    await writeFile(good, `${head}  app: { command: [node], port: 3000, protocol: h2c }\n  inbound:\n    tls: { cert: certs/c.pem, key: /abs/k.pem }\n`);
+    const config = await parseSidecarArgs(['--config', good]);
+    expect(config.sidecar.inbound.tls).toMatchObject({ cert: join(dir, 'certs/c.pem'), key: '/abs/k.pem' });
+    expect(config.sidecar.app.protocol).toBe('h2c');
   });
 });
