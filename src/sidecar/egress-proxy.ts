@@ -10,6 +10,7 @@ import { NO_OBSERVER } from '../proxy/request-observer.js';
 import type { Registry } from '../registry/registry.js';
 import { buildRouteTable } from '../routing/route-table-builder.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
+import type { InstanceTlsResolver } from '../upstream/upstream-tls.js';
 import { egressRoutes } from './egress-routes.js';
 
 /**
@@ -29,8 +30,11 @@ export class EgressProxy {
     private readonly config: Config,
     private readonly registry: Registry,
     logger: Logger,
+    /** TLS the registry implies per instance (the service mesh: mTLS to Connect upstreams). */
+    instanceTls?: InstanceTlsResolver,
   ) {
     this.clusters = new ClusterManager(logger.child({ component: 'upstream', side: 'egress' }));
+    if (instanceTls !== undefined) this.clusters.setInstanceTls(instanceTls);
     this.clusters.applySettings(config.services);
     this.handler = new ProxyHandler({ logger: logger.child({ component: 'proxy', side: 'egress' }), headers: forwardingHeaderSettings(config.proxy), limits: requestLimits(config), observer: NO_OBSERVER }, 'http');
     this.listener = new ProxyListener({ name: 'egress', address: egress.address, port: egress.port, redirectToHttps: false }, config.limits, this.handler, logger);

@@ -11,6 +11,7 @@ import { AppHealthChecker } from './app-health-checker.js';
 import { AppSupervisor, type InstanceState } from './app-supervisor.js';
 import type { CgroupLimits, CgroupUsage } from './instance-cgroup.js';
 import { ConsulAgentClient, consulOrigin, type CheckStatus } from './consul-agent-client.js';
+import { ConnectProxy } from './connect-proxy.js';
 import { EgressProxy } from './egress-proxy.js';
 import { InboundProxy } from './inbound-proxy.js';
 import { RssGuard } from './rss-guard.js';
@@ -58,6 +59,8 @@ export class Sidecar {
   private egress: EgressProxy | null = null;
   private rssGuard: RssGuard | null = null;
   private admin: SidecarAdminServer | null = null;
+  /** The service mesh side (connect.enabled), else null. */
+  private connect: ConnectProxy | null = null;
   private readonly metrics: SidecarMetrics;
 
   private constructor(
@@ -110,15 +113,27 @@ export class Sidecar {
         throw err;
       }
     }
+    let connect: ConnectProxy | null = null;
+    if (sc.connect.enabled && registration !== null) {
+      // Connect upstreams join the egress view (their mTLS endpoints replace their plain instances).
+      connect = new ConnectProxy(sc, config, { origin: consulOrigin(consulAddress), token: consulToken, instance: registration.registration, egressRegistry, logger: logger.child({ component: 'connect' }) });
+      egressRegistry = connect.registry;
+    }
     self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry, cgroups);
+    self.connect = connect;
 
     try {
       const address = await inbound.listen();
       logger.info({ address: address.address, port: address.port, appPorts: ports, maxConcurrent: sc.inbound.maxConcurrent, queue: sc.inbound.queue }, 'sidecar inbound listening');
+      if (connect !== null) {
+        const c = await connect.start(inbound.limiter);
+        if (!sc.egress.enabled) await connect.registry.start();
+        logger.info({ address: c.address, port: c.port, upstreams: Object.fromEntries([...connect.upstreamAddresses].map(([s, a]) => [s, `${a.address}:${a.port}`])) }, 'sidecar Connect (mTLS) listening');
+      }
       if (sc.egress.enabled) {
         if (!self.egressRegistry) throw new Error('sidecar.egress is enabled but no registry was given to find other services');
         await self.egressRegistry.start();
-        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger);
+        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger, connect?.upstreamTls.resolve);
         const e = await self.egress.start();
         logger.info({ address: e.address, port: e.port }, 'sidecar egress listening: /<service>/... or Host: <service>');
       }
@@ -131,6 +146,8 @@ export class Sidecar {
     } catch (err) {
       await inbound.drain(0);
       await inbound.close();
+      await connect?.drain(0);
+      await connect?.close(0);
       await self.egress?.close(0);
       await self.admin?.close();
       await registration?.close();
@@ -138,6 +155,7 @@ export class Sidecar {
       throw err;
     }
     await registration?.start();
+    await connect?.register(inbound.address.port, sc.consul.syncInterval);
     supervisor.start();
     health.start();
     const mem = sc.app.memory;
@@ -160,6 +178,16 @@ export class Sidecar {
 
   get egressAddress(): AddressInfo | null {
     return this.egress?.address ?? null;
+  }
+
+  /** The mTLS listener (connect.enabled), else null. */
+  get connectAddress(): AddressInfo | null {
+    return this.connect?.address ?? null;
+  }
+
+  /** Local listeners of the Connect upstreams, by service. */
+  get connectUpstreamAddresses(): Map<string, AddressInfo> {
+    return this.connect?.upstreamAddresses ?? new Map();
   }
 
   get adminAddress(): AddressInfo | null {
@@ -188,7 +216,8 @@ export class Sidecar {
     const status = await this.status();
     const limits = this.cgroups?.limits ?? null;
     for (const instance of status.instances) this.metrics.update(instance, instance.cgroup?.usage ?? null, limits);
-    return this.metrics.text();
+    const text = await this.metrics.text();
+    return this.connect === null ? text : text + (await this.connect.metricsText());
   }
 
   get serviceId(): string | null {
@@ -228,19 +257,22 @@ export class Sidecar {
     this.rssGuard?.stop();
     if (this.registration) {
       await this.registration.enterMaintenance(`${s.maintenanceReason}: ${reason}`);
+      await this.connect?.enterMaintenance(`${s.maintenanceReason}: ${reason}`);
       if (this.registration.isRegistered && s.drainDelay > 0) {
         this.logger.info({ drainDelayMs: s.drainDelay }, 'maintenance on; still serving while callers see it');
         await new Promise((r) => setTimeout(r, s.drainDelay));
       }
     }
     this.logger.info({ inFlight: this.inFlight, drainTimeoutMs: s.drainTimeout }, 'draining in-flight requests');
-    await this.inbound.drain(s.drainTimeout);
+    await Promise.all([this.inbound.drain(s.drainTimeout), this.connect?.drain(s.drainTimeout)]);
     this.logger.info({}, 'drained');
+    await this.connect?.deregister();
     await this.registration?.deregister();
     await this.health.stop();
     await this.supervisor.stop();
     await this.cgroups?.close();
     await this.egress?.close(s.drainTimeout);
+    await this.connect?.close(s.drainTimeout);
     await this.egressRegistry?.close();
     await this.inbound.close();
     await this.registration?.close();
@@ -253,5 +285,6 @@ export class Sidecar {
     const healthy = view.filter(Boolean).length;
     const status: CheckStatus = healthy === view.length ? 'passing' : healthy > 0 ? 'warning' : 'critical';
     void this.registration?.setStatus(status, this.health.describe());
+    this.connect?.setStatus(status, this.health.describe());
   }
 }

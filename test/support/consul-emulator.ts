@@ -700,7 +700,12 @@ export class ConsulEmulator {
       const target = decodeURIComponent(connectHealth[1]!);
       const passingOnly = query.get('passing') === '' || query.get('passing') === 'true' || query.get('passing') === '1';
       return {
-        index: () => this.serviceIndex.get(target) ?? this.tableIndex.services,
+        // The target's index, or a later one of its proxies' (their check updates move only the proxy's name).
+        index: () => {
+          let index = this.serviceIndex.get(target) ?? this.tableIndex.services;
+          for (const s of this.services.values()) if (connectNames(s).includes(target)) index = Math.max(index, this.serviceIndex.get(s.Service) ?? 0);
+          return index;
+        },
         result: () => {
           if (!canRead(target)) return [];
           return [...this.services.values()]
