@@ -234,14 +234,18 @@ export function buildIdentity(service: string, leaf: Leaf, roots: Roots): Connec
  */
 function chainsToRoot(cert: X509Certificate, issuers: readonly X509Certificate[], rootCount: number): boolean {
   const firstRoot = issuers.length - rootCount;
+  const signs = (issuer: X509Certificate, subject: X509Certificate) => subject.checkIssued(issuer) && subject.verify(issuer.publicKey);
   let current = cert;
-  for (let hops = 0; hops <= issuers.length; hops++) {
-    const i = issuers.findIndex((candidate) => current.checkIssued(candidate) && current.verify(candidate.publicKey));
-    if (i < 0) return false;
-    if (i >= firstRoot) return true;
-    current = issuers[i]!;
+  const used = new Set<number>();
+  for (;;) {
+    // A root first: a leaf of the new root also carries the new root cross-signed by the old one.
+    for (let i = firstRoot; i < issuers.length; i++) if (signs(issuers[i]!, current)) return true;
+    let next = -1;
+    for (let i = 0; i < firstRoot && next < 0; i++) if (!used.has(i) && signs(issuers[i]!, current)) next = i;
+    if (next < 0) return false;
+    used.add(next);
+    current = issuers[next]!;
   }
-  return false;
 }
 
 function splitPem(text: string): string[] {

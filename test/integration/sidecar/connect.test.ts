@@ -73,14 +73,7 @@ describe('sidecar: Consul Connect (service mesh)', () => {
       },
     });
     webEgress = `http://127.0.0.1:${web.sidecar.egressAddress!.port}`;
-    try {
-      await eventually(async () => (await viaWeb('/hello')).status === 200, 15_000, 'web → api over Connect');
-    } catch (err) {
-      console.log((await viaWeb('/hello')).body);
-      console.log(JSON.stringify(web.log.lines.filter((l) => Number(l.level) >= 30 || String(l.msg).includes('connect')).slice(-30), null, 1).slice(0, 8000));
-      console.log(JSON.stringify(api.log.lines.filter((l) => String(l.msg).includes('connect')).slice(-10)).slice(0, 3000));
-      throw err;
-    }
+    await eventually(async () => (await viaWeb('/hello')).status === 200, 15_000, 'web → api over Connect');
   }, 60_000);
 
   afterAll(async () => {
@@ -212,7 +205,7 @@ describe('sidecar: Consul Connect (service mesh)', () => {
     const oldApiSerial = emulator.currentLeaf('api')!.SerialNumber;
     let failed = 0;
     let done = 0;
-    let rotated = false;
+    let doneAtRotation = -1;
     const worker = async () => {
       for (let i = 0; i < 80; i++) {
         const r = await viaWeb('/hello').catch(() => ({ status: 0 }));
@@ -224,9 +217,10 @@ describe('sidecar: Consul Connect (service mesh)', () => {
     await eventually(() => done >= 40, 20_000, 'load under way');
     const newApi: LeafCertificate = await emulator.rotateLeaf('api');
     await emulator.rotateLeaf('web');
-    rotated = true;
+    doneAtRotation = done;
     await load;
-    expect(rotated).toBe(true);
+    // Both leaves changed while requests were still flowing.
+    expect(doneAtRotation).toBeLessThan(240);
     expect(done).toBe(240);
     expect(failed).toBe(0);
     expect(newApi.SerialNumber).not.toBe(oldApiSerial);
