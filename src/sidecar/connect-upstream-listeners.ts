@@ -25,7 +25,7 @@ export class ConnectUpstreamListeners {
 
   constructor(
     upstreams: SidecarConfig['connect']['upstreams'],
-    private readonly config: Config,
+    config: Config,
     private readonly registry: Registry,
     tls: InstanceTlsResolver,
     logger: Logger,
