@@ -33,6 +33,8 @@ type SecureConnectionHandler = (this: unknown, socket: TLSSocket) => void;
 export class ConnectInboundListener {
   private readonly listener: ProxyListener;
   private readonly certificates: ConnectListenerCertificates;
+  /** Connections already admitted: a connection handed back to the HTTP parser (after an upgrade) passes straight on. */
+  private readonly admitted = new WeakSet<TLSSocket>();
 
   constructor(
     connect: SidecarConfig['connect'],
@@ -71,6 +73,10 @@ export class ConnectInboundListener {
   }
 
   private admit(socket: TLSSocket, handlers: readonly SecureConnectionHandler[]): void {
+    if (this.admitted.has(socket)) {
+      for (const handler of handlers) handler.call(this.listener.server, socket);
+      return;
+    }
     const identity = this.certificates.identity;
     const caller = serviceIdOfCertificate(socket.getPeerCertificate().subjectaltname);
     if (!socket.authorized || caller === null || caller.trustDomain !== identity.trustDomain) {
@@ -94,6 +100,7 @@ export class ConnectInboundListener {
       return;
     }
     this.metrics.connection('authorized');
+    this.admitted.add(socket);
     for (const handler of handlers) handler.call(this.listener.server, socket);
   }
 }
