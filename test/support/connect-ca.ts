@@ -1,3 +1,4 @@
+// @peculiar/x509 resolves its providers with tsyringe, which needs the Reflect metadata polyfill loaded first.
 import 'reflect-metadata';
 import { randomUUID, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
