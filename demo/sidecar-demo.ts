@@ -3,10 +3,14 @@
  * Starts `switchyard sidecar` (a real process) in front of two instances of a small Node app,
  * then shows registration, inbound balancing, egress to another service, a crash and its
  * restart as Consul sees it, and the shutdown order. The sidecar's JSON log is saved to a file.
+ * Then the service mesh (Consul Connect, offline: the emulator runs a real CA): two sidecars,
+ * web → api over mTLS through web's upstream port, a leaf rotation under way, and a deny
+ * intention refusing web's identity at api's mTLS port.
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsulEmulator } from '../test/support/consul-emulator.js';
@@ -91,7 +95,57 @@ async function main(): Promise<void> {
   say(`   agent calls in order: ${consul.calls.filter((c) => c.op !== 'check').map((c) => c.op).join(' → ')}`);
   say(`   sidecar exit code ${code}`);
   await inventory.close();
+  await mesh(consul);
   await consul.close();
+}
+
+/** Part two: the service mesh between two sidecars. */
+async function mesh(consul: ConsulEmulator): Promise<void> {
+  const [apiPort, apiApp, apiConnect, apiAdmin, webPort, webApp, webConnect, webUpstream] = await freePorts(8);
+  const dir = await mkdtemp(join(tmpdir(), 'switchyard-mesh-demo-'));
+  const common = (service: string, port: number, app: number) =>
+    `sidecar:\n  service: ${service}\n  port: ${port}\n  inbound: { address: 127.0.0.1 }\n  consul: { address: "${consul.address}" }\n  shutdown: { drainDelay: 0 }\n  app:\n    command: [${JSON.stringify(process.execPath)}, ${JSON.stringify(TEST_APP)}]\n    port: ${app}\n    healthCheck: { interval: 200ms }\n`;
+  await writeFile(join(dir, 'api.yaml'), common('api', apiPort!, apiApp!) + `  admin: { enabled: true, port: ${apiAdmin} }\n  connect: { enabled: true, port: ${apiConnect}, authorizeCacheTtl: 100ms }\n`);
+  await writeFile(join(dir, 'web.yaml'), common('web', webPort!, webApp!) + `  connect:\n    enabled: true\n    port: ${webConnect}\n    upstreams: [{ service: api, localBindPort: ${webUpstream} }]\n`);
+  const children = ['api', 'web'].map((name) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/switchyard.ts', 'sidecar', '--config', join(dir, `${name}.yaml`)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    child.stdout.pipe(createWriteStream(join(dir, `${name}.log`)));
+    return child;
+  });
+  const upstream = `http://127.0.0.1:${webUpstream}`;
+  await eventually(async () => (await fetchText(`${upstream}/hello`).catch(() => ({ status: 0 }))).status === 200, 30_000, 'web → api over Connect');
+  say(`\n6. Service mesh (Consul Connect; logs in ${dir}): sidecars "web" and "api" registered as connect-proxies:`);
+  for (const e of (await fetchJson<{ Service: { Service: string; Kind: string; Port: number; Proxy: { DestinationServiceName: string } } }[]>(`${consul.url}/v1/health/connect/api`)).json) {
+    say(`   /v1/health/connect/api → ${e.Service.Service} (Kind ${e.Service.Kind}) on port ${e.Service.Port}, destination ${e.Service.Proxy.DestinationServiceName}`);
+  }
+  const viaApp = await fetchJson<{ status: number; body: string }>(`http://127.0.0.1:${webPort}/call?url=${encodeURIComponent(`${upstream}/hello`)}`);
+  say(`   web's app → ${upstream}/hello (plain) → web sidecar ═mTLS═► api sidecar → api app: ${viaApp.json.status} ${viaApp.json.body}`);
+
+  const before = consul.currentLeaf('api')!.SerialNumber;
+  const after = (await consul.rotateLeaf('api')).SerialNumber;
+  let ok = 0;
+  for (let i = 0; i < 50; i++) if ((await fetchText(`${upstream}/hello`)).status === 200) ok++;
+  say(`\n7. api's leaf rotated by the agent (serial ${before.slice(0, 11)}… → ${after.slice(0, 11)}…): ${ok}/50 calls succeeded meanwhile`);
+
+  const webLeaf = await consul.connectCa.issueLeaf('web', 1);
+  const roots = consul.connectCa.rootsResponse(1).Roots.map((r) => r.RootCert);
+  const rawCall = () =>
+    new Promise<string>((resolve) => {
+      const socket = tlsConnect({ host: '127.0.0.1', port: apiConnect!, cert: webLeaf.CertPEM, key: webLeaf.PrivateKeyPEM, ca: roots, checkServerIdentity: () => undefined }, () => socket.write('GET /hello HTTP/1.1\r\nhost: api\r\nconnection: close\r\n\r\n'));
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(text.split('\r\n')[0] || '(connection closed, no response)'));
+    });
+  say(`\n8. A new mTLS connection with web's identity to api's Connect port ${apiConnect}: ${await rawCall()}`);
+  consul.setIntention('web', 'api', 'deny');
+  await new Promise((r) => setTimeout(r, 300));
+  say(`   after the intention web → api: deny: ${await rawCall()}`);
+  const metrics = await fetchText(`http://127.0.0.1:${apiAdmin}/metrics`);
+  say(`   api's ${metrics.body.split('\n').filter((l: string) => l.startsWith('switchyard_sidecar_connect_connections_total')).join(', ')}`);
+  consul.deleteIntention('web', 'api');
+  for (const child of children) child.kill('SIGTERM');
+  await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
 }
 
 main().catch((err: unknown) => {

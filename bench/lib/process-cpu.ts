@@ -10,6 +10,11 @@ export async function treeCpuSeconds(pid: number): Promise<number> {
   return total / CLOCK_TICKS;
 }
 
+/** User + system CPU seconds of `pid` alone (its children not counted). */
+export async function processCpuSeconds(pid: number): Promise<number> {
+  return ((await ticksOf(`/proc/${pid}/stat`)) ?? 0) / CLOCK_TICKS;
+}
+
 /**
  * User + system CPU seconds of each thread of `pid` and of every process below it, keyed
  * "pid/tid". The busiest thread's share bounds a process with one event loop (or one worker

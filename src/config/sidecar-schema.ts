@@ -209,6 +209,32 @@ export const sidecarEgressSchema = z.strictObject({
     .describe('Protocols the app may use towards the egress listener: http1 and h2c (cleartext HTTP/2 with prior knowledge, as gRPC clients send), told apart by the HTTP/2 connection preface. The protocol towards the other service is its own (services.<name>.protocol, or instance meta proto: grpc | h2c).'),
 }).superRefine((egress, ctx) => listenerProtocolProblems(egress.protocols, false, ctx));
 
+const serviceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { message: 'must be a service name of letters, digits, "-", "_" or "."' });
+
+export const connectUpstreamSchema = z.strictObject({
+  service: serviceNameSchema.describe('Name of the Connect service the app calls. Required.'),
+  localBindPort: appPortSchema.describe('Local port on which the app reaches it (every request goes to that service over mTLS). Required: Consul needs a distinct port per upstream.'),
+  localBindAddress: z.string().min(1).default('127.0.0.1').describe('Address of that local listener.'),
+});
+
+export const sidecarConnectSchema = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Join the Consul service mesh (Connect): register a connect-proxy for the service, serve mTLS on connect.port, reach upstreams over mTLS (docs/sidecar.md, "Service mesh"). Flag: --connect-port turns it on.'),
+    address: z.string().min(1).default('0.0.0.0').describe('Address of the mTLS listener other services\' proxies connect to. Flag: --connect-address.'),
+    port: portSchema.default(21000).describe('Port of the mTLS listener, registered as the connect-proxy\'s port. Flag: --connect-port.'),
+    upstreams: z
+      .array(connectUpstreamSchema)
+      .default([])
+      .describe('Connect services the app calls. Each is registered as an upstream of the proxy, gets a local listener, and is reached over mTLS through its Connect endpoints (also through the egress listener by name).')
+      .refine((list) => new Set(list.map((u) => u.service)).size === list.length, { message: 'lists a service twice: give each upstream service once' })
+      .refine((list) => new Set(list.map((u) => `${u.localBindAddress}:${u.localBindPort}`)).size === list.length, { message: 'two upstreams share a localBindAddress:localBindPort: each needs its own port (Consul refuses duplicates)' }),
+    authorizeCacheTtl: durationSchema
+      .default(1_000)
+      .describe('How long an intention decision (allowed or denied) for one caller is reused before the agent is asked again; while the agent is unreachable the last decision stays in force. 0 = ask for every connection.'),
+    proxyId: z.string().min(1).optional().describe('ID of the connect-proxy registration. Default: "<service ID>-sidecar-proxy".'),
+  })
+  .describe('Consul service mesh (Connect).');
+
 export const sidecarAdminSchema = z.strictObject({
   enabled: z.boolean().default(false).describe('Serve GET /metrics (Prometheus) and GET /status (JSON) for the sidecar. --admin-port turns it on.'),
   address: z.string().min(1).default('127.0.0.1').describe('Admin listen address. Flag: --admin-address.'),
@@ -236,9 +262,16 @@ export const sidecarSchema = z.strictObject({
   inbound: sidecarInboundSchema.prefault({}).describe('The inbound listener: concurrency limit and queue in front of the app.'),
   consul: sidecarConsulSchema.prefault({}).describe('Registration with the local Consul agent.'),
   egress: sidecarEgressSchema.prefault({}).describe('A local listener through which the app reaches other services (/<service>/… or Host: <service>).'),
+  connect: sidecarConnectSchema.prefault({}).describe('Consul service mesh (Connect): mutual TLS with certificates from the local agent, intentions, connect-proxy registration (docs/sidecar.md, "Service mesh").'),
   admin: sidecarAdminSchema.prefault({}).describe('The sidecar\'s read-only admin listener: GET /metrics (Prometheus) and GET /status (JSON). Flag: --admin-port turns it on.'),
   shutdown: sidecarShutdownSchema.prefault({}).describe('Shutdown order: maintenance, drain, deregister, stop the app.'),
 }).superRefine((sc, ctx) => {
+  if (sc.connect.enabled && !sc.consul.enabled) {
+    ctx.addIssue({ code: 'custom', path: ['connect', 'enabled'], message: 'the service mesh needs the Consul agent (certificates, intentions): turn consul.enabled on or connect.enabled off' });
+  }
+  if (sc.connect.enabled && sc.connect.port !== 0 && sc.connect.port === sc.port) {
+    ctx.addIssue({ code: 'custom', path: ['connect', 'port'], message: `is the inbound port ${sc.port}: the mTLS listener needs a port of its own` });
+  }
   // An http check is the agent's GET http://<inbound><health path>: it needs an HTTP path and cleartext.
   if (sc.consul.check.type !== 'http') return;
   if (sc.app.healthCheck.type === 'grpc') {

@@ -21,6 +21,12 @@ import { ProtocolSniffer } from './protocol-sniffer.js';
 import { ProxyProtocolStage } from './proxy-protocol-stage.js';
 import type { ProxyHandler } from './proxy-handler.js';
 
+/**
+ * The certificates of a TLS listener: a CertificateStore (files from the config), or another
+ * source with the same surface (the sidecar's Connect identity from the Consul agent).
+ */
+export type ListenerCertificates = Pick<CertificateStore, 'serverOptions' | 'clientCertificateNames' | 'close' | 'reload' | 'onDefaultChange'>;
+
 /** What a listener hands requests to: a ProxyHandler, or something in front of one. */
 export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade'> & { handleStream?: ProxyHandler['handleStream'] };
 
@@ -54,7 +60,7 @@ export class ProxyListener {
     limits: Config['limits'],
     proxyHandler: RequestHandlers,
     private readonly logger: Logger,
-    private readonly certificates: CertificateStore | null = null,
+    private readonly certificates: ListenerCertificates | null = null,
     engine: 'node' | 'llhttp' = 'node',
   ) {
     // TLS is on when certificates are given (the sidecar's listeners have no tls section).

@@ -10,6 +10,24 @@ export interface AgentServiceRegistration {
   Meta: Record<string, string>;
   Weights: { Passing: number; Warning: number };
   Check: AgentCheckDefinition;
+  /** "connect-proxy" for the sidecar's Connect proxy registration (connect-registration.ts). */
+  Kind?: 'connect-proxy';
+  Proxy?: AgentProxyDefinition;
+}
+
+/** The `Proxy` block of a connect-proxy registration. */
+export interface AgentProxyDefinition {
+  DestinationServiceName: string;
+  DestinationServiceID: string;
+  LocalServiceAddress: string;
+  LocalServicePort: number;
+  Upstreams: { DestinationType: 'service'; DestinationName: string; LocalBindAddress: string; LocalBindPort: number }[];
+}
+
+/** POST /v1/agent/connect/authorize: the agent's intention decision for one caller. */
+export interface ConnectAuthorization {
+  Authorized: boolean;
+  Reason: string;
 }
 
 export type AgentCheckDefinition =
@@ -91,6 +109,25 @@ export class ConsulAgentClient {
     throw new ConsulAgentError('read service', status, body);
   }
 
+  /**
+   * Asks the agent whether the caller (its certificate's URI SAN and serial) may connect to
+   * `target`, from the agent's cached intentions (layer 4; intentions with L7 permissions
+   * count as deny). Call it only after the certificate was verified against the current roots.
+   */
+  async authorize(target: string, clientCertUri: string, clientCertSerial: string): Promise<ConnectAuthorization> {
+    const { status, body } = await this.send('authorize connection', 'POST', '/v1/agent/connect/authorize', JSON.stringify({ Target: target, ClientCertURI: clientCertUri, ClientCertSerial: clientCertSerial }));
+    if (status < 200 || status >= 300) throw new ConsulAgentError('authorize connection', status, body);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new ConsulAgentError('authorize connection', status, `not JSON: ${body.slice(0, 100)}`);
+    }
+    const answer = parsed as Partial<ConnectAuthorization> | null;
+    if (answer === null || typeof answer.Authorized !== 'boolean') throw new ConsulAgentError('authorize connection', status, `no Authorized field in ${body.slice(0, 100)}`);
+    return { Authorized: answer.Authorized, Reason: typeof answer.Reason === 'string' ? answer.Reason : '' };
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
   }
@@ -100,7 +137,7 @@ export class ConsulAgentClient {
     if (status < 200 || status >= 300) throw new ConsulAgentError(operation, status, text);
   }
 
-  private async send(operation: string, method: 'GET' | 'PUT', path: string, body?: string): Promise<{ status: number; body: string }> {
+  private async send(operation: string, method: 'GET' | 'PUT' | 'POST', path: string, body?: string): Promise<{ status: number; body: string }> {
     try {
       const res = await this.pool.request({ method, path, headers: this.headers, body: body ?? null, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs });
       return { status: res.statusCode, body: await res.body.text() };

@@ -11,6 +11,7 @@ import type { SwitchyardMetrics } from '../observability/metrics.js';
 import type { Registry } from '../registry/registry.js';
 import { buildRouteTable } from '../routing/route-table-builder.js';
 import { ClusterManager } from '../upstream/cluster-manager.js';
+import type { InstanceTlsResolver } from '../upstream/upstream-tls.js';
 import { egressRoutes } from './egress-routes.js';
 
 /**
@@ -35,9 +36,12 @@ export class EgressProxy {
     logger: Logger,
     observer: RequestObserver,
     private readonly metrics: SwitchyardMetrics,
+    /** TLS the registry implies per instance (the service mesh: mTLS to Connect upstreams). */
+    instanceTls?: InstanceTlsResolver,
   ) {
     this.clusters = new ClusterManager(logger.child({ component: 'upstream', side: 'egress' }));
     this.clusters.setUpstreamEngine(config.proxy.engine.upstream);
+    if (instanceTls !== undefined) this.clusters.setInstanceTls(instanceTls);
     this.clusters.applySettings(config.services);
     this.handler = new ProxyHandler({ logger: logger.child({ component: 'proxy', side: 'egress' }), headers: forwardingHeaderSettings(config.proxy), limits: requestLimits(config), observer }, 'http');
     this.listener = new ProxyListener(

@@ -55,6 +55,8 @@ export const SIDECAR_FLAGS: Readonly<Record<string, FlagSpec>> = {
   'deregister-critical-after': { path: ['consul', 'check', 'deregisterCriticalAfter'], kind: 'duration', help: 'Agent removes the instance after this long critical' },
   'egress-port': { path: ['egress', 'port'], kind: 'number', help: 'Start the egress listener on this port (127.0.0.1)' },
   'egress-address': { path: ['egress', 'address'], kind: 'string', help: 'Egress listen address (default 127.0.0.1)' },
+  'connect-port': { path: ['connect', 'port'], kind: 'number', help: 'Join the Consul service mesh: mTLS listener on this port (connect-proxy registration)' },
+  'connect-address': { path: ['connect', 'address'], kind: 'string', help: 'Address of the mTLS listener (default 0.0.0.0)' },
   'admin-port': { path: ['admin', 'port'], kind: 'number', help: 'Serve /metrics and /status on this port (127.0.0.1)' },
   'admin-address': { path: ['admin', 'address'], kind: 'string', help: 'Admin listen address (default 127.0.0.1)' },
   'drain-delay': { path: ['shutdown', 'drainDelay'], kind: 'duration', help: 'Keep serving after maintenance is on (default 2s)' },
@@ -127,6 +129,7 @@ export async function parseSidecarArgs(argv: readonly string[]): Promise<Sidecar
   }
   if (values['egress-port'] !== undefined || values['egress-address'] !== undefined) setPath(sidecar, ['egress', 'enabled'], true);
   if (values['admin-port'] !== undefined || values['admin-address'] !== undefined) setPath(sidecar, ['admin', 'enabled'], true);
+  if (values['connect-port'] !== undefined || values['connect-address'] !== undefined) setPath(sidecar, ['connect', 'enabled'], true);
   if (command.length > 0) setPath(sidecar, ['app', 'command'], command);
   const raw: Record<string, unknown> = { sidecar };
   if (typeof values['log-level'] === 'string') raw.logging = { level: values['log-level'] };

@@ -13,6 +13,7 @@ import { AppHealthChecker } from './app-health-checker.js';
 import { AppSupervisor, type InstanceState } from './app-supervisor.js';
 import type { CgroupLimits, CgroupUsage } from './instance-cgroup.js';
 import { ConsulAgentClient, consulOrigin, type CheckStatus } from './consul-agent-client.js';
+import { ConnectProxy } from './connect-proxy.js';
 import { EgressProxy } from './egress-proxy.js';
 import { InboundProxy } from './inbound-proxy.js';
 import { RssGuard } from './rss-guard.js';
@@ -65,6 +66,8 @@ export class Sidecar {
   private egress: EgressProxy | null = null;
   private rssGuard: RssGuard | null = null;
   private admin: SidecarAdminServer | null = null;
+  /** The service mesh side (connect.enabled), else null. */
+  private connect: ConnectProxy | null = null;
   private readonly metrics: SidecarMetrics;
 
   private constructor(
@@ -129,7 +132,14 @@ export class Sidecar {
         throw err;
       }
     }
+    let connect: ConnectProxy | null = null;
+    if (sc.connect.enabled && registration !== null) {
+      // Connect upstreams join the egress view (their mTLS endpoints replace their plain instances).
+      connect = new ConnectProxy(sc, config, { origin: consulOrigin(consulAddress), token: consulToken, instance: registration.registration, egressRegistry, logger: logger.child({ component: 'connect' }) });
+      egressRegistry = connect.registry;
+    }
     self = new Sidecar(sc, logger, inbound, supervisor, health, registration, egressRegistry, cgroups, recording);
+    self.connect = connect;
     const sidecar = self;
     recording.setSources({
       services: () => sidecar.endpointCounts(),
@@ -140,10 +150,15 @@ export class Sidecar {
     try {
       const address = await inbound.listen();
       logger.info({ address: address.address, port: address.port, protocols: inbound.protocols, tls: certificates !== null, appPorts: ports, appProtocol: sc.app.protocol, maxConcurrent: sc.inbound.maxConcurrent, queue: sc.inbound.queue }, 'sidecar inbound listening');
+      if (connect !== null) {
+        const c = await connect.start(inbound.limiter);
+        if (!sc.egress.enabled) await connect.registry.start();
+        logger.info({ address: c.address, port: c.port, upstreams: Object.fromEntries([...connect.upstreamAddresses].map(([s, a]) => [s, `${a.address}:${a.port}`])) }, 'sidecar Connect (mTLS) listening');
+      }
       if (sc.egress.enabled) {
         if (!self.egressRegistry) throw new Error('sidecar.egress is enabled but no registry was given to find other services');
         await self.egressRegistry.start();
-        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger, recording.observer('egress'), recording.metrics);
+        self.egress = new EgressProxy(sc.egress, config, self.egressRegistry, logger, recording.observer('egress'), recording.metrics, connect?.upstreamTls.resolve);
         const e = await self.egress.start();
         logger.info({ address: e.address, port: e.port, protocols: sc.egress.protocols }, 'sidecar egress listening: /<service>/... or Host: <service>');
       }
@@ -155,6 +170,8 @@ export class Sidecar {
     } catch (err) {
       await inbound.drain(0);
       await inbound.close();
+      await connect?.drain(0);
+      await connect?.close(0);
       await self.egress?.close(0);
       await self.admin?.close();
       await registration?.close();
@@ -163,6 +180,7 @@ export class Sidecar {
       throw err;
     }
     await registration?.start();
+    await connect?.register(inbound.address.port, sc.consul.syncInterval);
     supervisor.start();
     health.start();
     const mem = sc.app.memory;
@@ -185,6 +203,16 @@ export class Sidecar {
 
   get egressAddress(): AddressInfo | null {
     return this.egress?.address ?? null;
+  }
+
+  /** The mTLS listener (connect.enabled), else null. */
+  get connectAddress(): AddressInfo | null {
+    return this.connect?.address ?? null;
+  }
+
+  /** Local listeners of the Connect upstreams, by service. */
+  get connectUpstreamAddresses(): Map<string, AddressInfo> {
+    return this.connect?.upstreamAddresses ?? new Map();
   }
 
   get adminAddress(): AddressInfo | null {
@@ -217,7 +245,8 @@ export class Sidecar {
     const limits = this.cgroups?.limits ?? null;
     for (const instance of status.instances) this.metrics.update(instance, instance.cgroup?.usage ?? null, limits);
     const [own, requests] = await Promise.all([this.metrics.text(), this.recording.text()]);
-    return `${own}\n${requests}`;
+    const text = `${own}\n${requests}`;
+    return this.connect === null ? text : text + (await this.connect.metricsText());
   }
 
   /** Endpoint counts of the app (inbound) and of every service egress knows. */
@@ -271,19 +300,22 @@ export class Sidecar {
     this.rssGuard?.stop();
     if (this.registration) {
       await this.registration.enterMaintenance(`${s.maintenanceReason}: ${reason}`);
+      await this.connect?.enterMaintenance(`${s.maintenanceReason}: ${reason}`);
       if (this.registration.isRegistered && s.drainDelay > 0) {
         this.logger.info({ drainDelayMs: s.drainDelay }, 'maintenance on; still serving while callers see it');
         await new Promise((r) => setTimeout(r, s.drainDelay));
       }
     }
     this.logger.info({ inFlight: this.inFlight, drainTimeoutMs: s.drainTimeout }, 'draining in-flight requests');
-    await this.inbound.drain(s.drainTimeout);
+    await Promise.all([this.inbound.drain(s.drainTimeout), this.connect?.drain(s.drainTimeout)]);
     this.logger.info({}, 'drained');
+    await this.connect?.deregister();
     await this.registration?.deregister();
     await this.health.stop();
     await this.supervisor.stop();
     await this.cgroups?.close();
     await this.egress?.close(s.drainTimeout);
+    await this.connect?.close(s.drainTimeout);
     await this.egressRegistry?.close();
     await this.inbound.close();
     await this.registration?.close();
@@ -297,5 +329,6 @@ export class Sidecar {
     const healthy = view.filter(Boolean).length;
     const status: CheckStatus = healthy === view.length ? 'passing' : healthy > 0 ? 'warning' : 'critical';
     void this.registration?.setStatus(status, this.health.describe());
+    this.connect?.setStatus(status, this.health.describe());
   }
 }

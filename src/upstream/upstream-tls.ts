@@ -47,6 +47,18 @@ export function upstreamTlsOptions(instance: ServiceInstance, settings: ServiceC
   return options;
 }
 
+/**
+ * TLS settings built in code rather than read from files (the sidecar's Connect identity: a
+ * certificate from the Consul agent and a server checked by its SPIFFE URI). The returned object
+ * is what an InstanceTlsResolver hands back; endpoints built for it use `options` as they are.
+ * A new call (new certificates) gives a new object, so the endpoints' pools are rebuilt.
+ */
+export function preparedUpstreamTls(options: ConnectionOptions): UpstreamTlsConfig {
+  const config: UpstreamTlsConfig = { verify: options.rejectUnauthorized !== false };
+  prepared.set(config, options);
+  return config;
+}
+
 function readTlsFile(path: string, what: string, field: string): Buffer {
   try {
     return readFileSync(path);

@@ -2,6 +2,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { connect, type AddressInfo, type Socket } from 'node:net';
+import { ConnectCA, type LeafCertificate } from './connect-ca.js';
 
 /**
  * A Consul HTTP API (v1) emulator: a real node:http server on 127.0.0.1 that behaves like a
@@ -21,6 +22,14 @@ import { connect, type AddressInfo, type Socket } from 'node:net';
  * missing key answers 404 (empty body) with the KV table's index; both can block (`?index`).
  * `?raw` returns the value itself. PUT stores the raw body and answers `true`; with ACLs on it
  * needs a token with `write`.
+ *
+ * Connect (service mesh): a real CA in process (connect-ca.ts). GET /v1/agent/connect/ca/roots
+ * and GET /v1/agent/connect/ca/leaf/<service> are blocking-capable (the roots move with
+ * `rotateRoots()`, a leaf with `rotateLeaf()` or a root rotation); POST
+ * /v1/agent/connect/authorize evaluates the intentions set with `setIntention()` (exact source
+ * first, then "*", then the default, `allow` as Consul's without ACLs); GET
+ * /v1/health/connect/<service> lists the service's connect-proxy registrations
+ * (Proxy.DestinationServiceName) and its Connect-native instances.
  */
 
 export type CheckStatus = 'passing' | 'warning' | 'critical';
@@ -44,8 +53,27 @@ interface ServiceRecord {
   Meta: Record<string, string>;
   Weights: { Passing: number; Warning: number };
   EnableTagOverride: boolean;
+  Kind: string;
+  Proxy: ConnectProxyDefinition | null;
+  Connect: { Native?: boolean } | null;
   CreateIndex: number;
   ModifyIndex: number;
+}
+
+/** The `Proxy` block of a connect-proxy registration (the fields the emulator reads). */
+export interface ConnectProxyDefinition {
+  DestinationServiceName: string;
+  DestinationServiceID?: string;
+  LocalServiceAddress?: string;
+  LocalServicePort?: number;
+  Upstreams?: { DestinationType?: string; DestinationName: string; LocalBindAddress?: string; LocalBindPort?: number }[];
+}
+
+/** An intention: may `source` (a service name or "*") open connections to `destination`? */
+export interface Intention {
+  source: string;
+  destination: string;
+  action: 'allow' | 'deny';
 }
 
 interface CheckRecord {
@@ -94,6 +122,10 @@ export interface ServiceRegistration {
   EnableTagOverride?: boolean;
   Check?: CheckDefinition;
   Checks?: CheckDefinition[];
+  /** "connect-proxy" for a sidecar proxy; absent for a typical service. */
+  Kind?: string;
+  Proxy?: ConnectProxyDefinition;
+  Connect?: { Native?: boolean };
 }
 
 /** One request as the emulator received it. */
@@ -232,6 +264,13 @@ export class ConsulEmulator {
   private readonly fixedPort: number;
   private readonly tls: ConsulEmulatorOptions['tls'];
 
+  /** The Connect CA (roots and leaves); created on `listen()`. */
+  readonly connectCa: ConnectCA;
+  private readonly leaves = new Map<string, LeafCertificate>();
+  private rootsIndex = 1;
+  private readonly intentions: Intention[] = [];
+  private intentionDefault: 'allow' | 'deny' = 'allow';
+
   /** Every request received, in order (tests count requests with it). */
   readonly requests: EmulatorRequest[] = [];
   /** Agent mutations in call order. */
@@ -244,6 +283,7 @@ export class ConsulEmulator {
     this.acl = options.acl ?? null;
     this.fixedPort = options.port ?? 0;
     this.tls = options.tls;
+    this.connectCa = new ConnectCA(this.datacenter);
     this.addNode(this.agentNode, options.nodeAddress ?? '127.0.0.1');
     this.server = this.createHttpServer();
   }
@@ -265,6 +305,7 @@ export class ConsulEmulator {
 
   /** Starts listening (again, on the same port after `stop()`). */
   async listen(): Promise<void> {
+    await this.connectCa.init();
     const port = this.port || this.fixedPort;
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -437,12 +478,26 @@ export class ConsulEmulator {
       Meta: { ...(registration.Meta ?? {}) },
       Weights: weights,
       EnableTagOverride: registration.EnableTagOverride ?? false,
+      Kind: registration.Kind ?? '',
+      Proxy: registration.Proxy ?? null,
+      Connect: registration.Connect ?? null,
       CreateIndex: previous?.CreateIndex ?? this.raftIndex + 1,
       ModifyIndex: this.raftIndex + 1,
     };
-    const names = new Set([record.Service]);
+    if (record.Kind !== '' && record.Kind !== 'connect-proxy') throw new HttpError(400, `Invalid service kind: "${record.Kind}" (this emulator knows connect-proxy)`);
+    if (record.Kind === 'connect-proxy' && !record.Proxy?.DestinationServiceName) throw new HttpError(400, 'Proxy.DestinationServiceName must be set for a connect-proxy');
+    if (record.Kind === 'connect-proxy' && record.Port === 0) throw new HttpError(400, 'Port must be set for a Connect proxy');
+    const bindPorts = new Set<string>();
+    for (const u of record.Proxy?.Upstreams ?? []) {
+      const bind = `${u.LocalBindAddress ?? ''}:${u.LocalBindPort ?? 0}`;
+      if (!u.LocalBindPort) throw new HttpError(400, `upstream ${u.DestinationName}: LocalBindPort cannot be zero`);
+      if (bindPorts.has(bind)) throw new HttpError(400, `upstreams cannot contain duplicates by local bind address and port; "${bind}" is specified twice`);
+      bindPorts.add(bind);
+    }
+    const names = new Set([record.Service, ...connectNames(record)]);
     if (previous) {
       names.add(previous.Service);
+      for (const n of connectNames(previous)) names.add(n);
       this.instancesByName.get(previous.Service)?.delete(key);
     }
     this.services.set(key, record);
@@ -584,6 +639,7 @@ export class ConsulEmulator {
     const token = tokenOf(req);
     const acl = this.aclFor(token);
 
+    if (path.startsWith('/v1/agent/connect/')) return this.agentConnect(path, method, url.searchParams, body, acl, res);
     const agentService = AGENT_SERVICE_PATH.exec(path);
     if (agentService && agentService[1] !== 'register') {
       if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
@@ -637,6 +693,27 @@ export class ConsulEmulator {
             .filter((c) => (state === 'any' || c.Status === state) && (c.ServiceName === '' || canRead(c.ServiceName)) && (matches === null || matches(c)))
             .map(publicCheck),
         filtered: () => acl !== null && [...this.checks.values()].some((c) => c.ServiceName !== '' && !canRead(c.ServiceName)),
+      };
+    }
+    const connectHealth = /^\/v1\/health\/connect\/([^/]+)$/.exec(path);
+    if (connectHealth) {
+      const target = decodeURIComponent(connectHealth[1]!);
+      const passingOnly = query.get('passing') === '' || query.get('passing') === 'true' || query.get('passing') === '1';
+      return {
+        // The target's index, or a later one of its proxies' (their check updates move only the proxy's name).
+        index: () => {
+          let index = this.serviceIndex.get(target) ?? this.tableIndex.services;
+          for (const s of this.services.values()) if (connectNames(s).includes(target)) index = Math.max(index, this.serviceIndex.get(s.Service) ?? 0);
+          return index;
+        },
+        result: () => {
+          if (!canRead(target)) return [];
+          return [...this.services.values()]
+            .filter((s) => connectNames(s).includes(target))
+            .map((s) => this.healthEntry(s))
+            .filter((e) => !passingOnly || e.Checks.every((c) => c.Status === 'passing'));
+        },
+        filtered: () => !canRead(target),
       };
     }
     const health = /^\/v1\/health\/service\/([^/]+)$/.exec(path);
@@ -846,6 +923,100 @@ export class ConsulEmulator {
     throw new HttpError(404, `Invalid URL path: not a recognized HTTP API endpoint`);
   }
 
+  // ---------------------------------------------------------------- Connect
+
+  /** Adds or replaces the intention from `source` ("*" for any) to `destination`. */
+  setIntention(source: string, destination: string, action: 'allow' | 'deny'): void {
+    const i = this.intentions.findIndex((x) => x.source === source && x.destination === destination);
+    if (i >= 0) this.intentions.splice(i, 1);
+    this.intentions.push({ source, destination, action });
+  }
+
+  deleteIntention(source: string, destination: string): void {
+    const i = this.intentions.findIndex((x) => x.source === source && x.destination === destination);
+    if (i >= 0) this.intentions.splice(i, 1);
+  }
+
+  /** What applies when no intention matches (Consul: allow without ACLs, the ACL default policy with them). */
+  setIntentionDefault(action: 'allow' | 'deny'): void {
+    this.intentionDefault = action;
+  }
+
+  /** Issues a new leaf for `service` (as the agent does before the old one expires); blocked readers wake. */
+  async rotateLeaf(service: string, validForMs?: number): Promise<LeafCertificate> {
+    const index = this.raftIndex + 1;
+    const leaf = await this.connectCa.issueLeaf(service, index, validForMs === undefined ? {} : { validForMs });
+    this.leaves.set(service, leaf);
+    this.connectCommit();
+    return leaf;
+  }
+
+  /** A new root cross-signed by the old one (which stays in the bundle); every leaf is issued again by it. */
+  async rotateRoots(): Promise<void> {
+    const index = this.raftIndex + 1;
+    await this.connectCa.rotateRoot(index);
+    for (const service of [...this.leaves.keys()]) this.leaves.set(service, await this.connectCa.issueLeaf(service, index));
+    this.rootsIndex = index;
+    this.connectCommit();
+  }
+
+  /** Removes the inactive roots from the bundle (after the old root expired). */
+  pruneRoots(): void {
+    this.connectCa.pruneRoots();
+    this.rootsIndex = this.raftIndex + 1;
+    this.connectCommit();
+  }
+
+  /** The leaf the agent serves now for `service`, if it has issued one. */
+  currentLeaf(service: string): LeafCertificate | undefined {
+    return this.leaves.get(service);
+  }
+
+  /** The intention decision for a caller URI, as POST /v1/agent/connect/authorize answers it. */
+  authorize(target: string, clientCertUri: string): { Authorized: boolean; Reason: string } {
+    const m = SPIFFE_SERVICE.exec(clientCertUri);
+    if (!m) throw new HttpError(400, `ClientCertURI not a valid Connect identifier: ${clientCertUri}`);
+    if (m[1] !== this.connectCa.trustDomain) return { Authorized: false, Reason: `Identity from an external trust domain: ${m[1]}` };
+    const source = decodeURIComponent(m[4]!);
+    const match = this.intentions.find((x) => x.destination === target && x.source === source) ?? this.intentions.find((x) => x.destination === target && x.source === '*');
+    if (match) return { Authorized: match.action === 'allow', Reason: `Matched L4 intention: ${match.source} => ${match.destination} (${match.action})` };
+    return { Authorized: this.intentionDefault === 'allow', Reason: `Default behavior configured by ACLs: ${this.intentionDefault}` };
+  }
+
+  private connectCommit(): void {
+    this.raftIndex += 1;
+    for (const w of [...this.waiters]) w.wake(false);
+  }
+
+  private async agentConnect(path: string, method: string, query: URLSearchParams, body: string, acl: AclToken | null, res: ServerResponse): Promise<void> {
+    if (path === '/v1/agent/connect/authorize') {
+      if (method !== 'POST') throw new HttpError(405, `method ${method} not allowed`);
+      if (acl !== null && !acl.write) throw new HttpError(403, 'Permission denied');
+      let request: { Target?: string; ClientCertURI?: string; ClientCertSerial?: string };
+      try {
+        request = JSON.parse(body || '{}') as typeof request;
+      } catch {
+        throw new HttpError(400, 'Request decode failed: invalid JSON');
+      }
+      if (!request.Target) throw new HttpError(400, 'Target service must be specified');
+      if (!request.ClientCertURI) throw new HttpError(400, 'ClientCertURI must be specified');
+      return this.json(res, this.authorize(request.Target, request.ClientCertURI), null);
+    }
+    if (method !== 'GET') throw new HttpError(405, `method ${method} not allowed`);
+    await this.connectCa.init();
+    if (path === '/v1/agent/connect/ca/roots') {
+      return this.blockingRead(path, query, { index: () => this.rootsIndex, result: () => this.connectCa.rootsResponse(this.rootsIndex), filtered: () => false }, res);
+    }
+    const leaf = /^\/v1\/agent\/connect\/ca\/leaf\/([^/]+)$/.exec(path);
+    if (leaf) {
+      const service = decodeURIComponent(leaf[1]!);
+      if (acl !== null && !acl.write) throw new HttpError(403, 'Permission denied');
+      if (!this.leaves.has(service)) this.leaves.set(service, await this.connectCa.issueLeaf(service, this.raftIndex));
+      return this.blockingRead(path, query, { index: () => this.leaves.get(service)!.ModifyIndex, result: () => this.leaves.get(service)!, filtered: () => false }, res);
+    }
+    throw new HttpError(404, `Invalid URL path: not a recognized HTTP API endpoint`);
+  }
+
   // ---------------------------------------------------------------- state internals
 
   private aclFor(token: string | null): AclToken | null {
@@ -976,8 +1147,9 @@ export class ConsulEmulator {
         Port: s.Port,
         Weights: s.Weights,
         EnableTagOverride: s.EnableTagOverride,
-        Proxy: { Mode: '', MeshGateway: {}, Expose: {} },
-        Connect: {},
+        ...(s.Kind !== '' ? { Kind: s.Kind } : {}),
+        Proxy: s.Proxy !== null ? { ...s.Proxy, Mode: '', MeshGateway: {}, Expose: {} } : { Mode: '', MeshGateway: {}, Expose: {} },
+        Connect: s.Connect ?? {},
         CreateIndex: s.CreateIndex,
         ModifyIndex: s.ModifyIndex,
       },
@@ -1072,6 +1244,16 @@ function publicCheck(c: CheckRecord) {
     CreateIndex: c.CreateIndex,
     ModifyIndex: c.ModifyIndex,
   };
+}
+
+/** spiffe://<trust domain>/ns/<namespace>/dc/<datacenter>/svc/<service> */
+const SPIFFE_SERVICE = /^spiffe:\/\/([^/]+)\/ns\/([^/]+)\/dc\/([^/]+)\/svc\/([^/]+)$/;
+
+/** The service names whose Connect endpoints a registration is (GET /v1/health/connect/<name>). */
+function connectNames(s: ServiceRecord): string[] {
+  if (s.Kind === 'connect-proxy' && s.Proxy) return [s.Proxy.DestinationServiceName];
+  if (s.Connect?.Native) return [s.Service];
+  return [];
 }
 
 /** GET /v1/agent/service/<id> (one path segment; register/deregister/maintenance are PUT paths). */

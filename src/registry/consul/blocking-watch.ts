@@ -14,6 +14,12 @@ export interface BlockingWatchOptions<S extends z.ZodType> {
   backoff: BackoffSettings;
   /** A 404 is an empty result (a KV key not written yet) rather than an error. */
   notFoundIsEmpty?: boolean;
+  /**
+   * After a failed request, read once without blocking: the answer comes at once, so the
+   * caller learns straight away that the source is back (a blocking read at an unchanged index
+   * would only answer after `waitMs`).
+   */
+  nonBlockingAfterError?: boolean;
 }
 
 export interface BlockingWatchHandlers<T> {
@@ -78,7 +84,7 @@ export class BlockingWatch<S extends z.ZodType> {
     let resets = 0;
     while (!signal.aborted) {
       const started = Date.now();
-      const blocking = this.index > 0;
+      const blocking = this.index > 0 && !(failures > 0 && this.options.nonBlockingAfterError === true);
       let res: ConsulResponse<z.output<S>>;
       try {
         this.requests += 1;

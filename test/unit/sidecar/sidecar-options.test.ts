@@ -52,6 +52,32 @@ describe('switchyard sidecar arguments', () => {
     await expect(parseSidecarArgs(['--config', good, '--port', '1'])).rejects.toThrow('--config cannot be combined with --port');
   });
 
+  it('reads the Connect section and flags, and names the field of a bad Connect setting', async () => {
+    const flags = await parseSidecarArgs(['--service', 'orders', '--port', '8081', '--app-port', '3000', '--connect-port', '21000', '--', 'node', 'app.js']);
+    expect(flags.sidecar.connect).toMatchObject({ enabled: true, port: 21000, address: '0.0.0.0', upstreams: [], authorizeCacheTtl: 1000 });
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-sidecar-'));
+    const head = 'sidecar:\n  service: orders\n  port: 8081\n  app:\n    command: [node, app.js]\n    port: 3000\n';
+    const write = async (name: string, text: string) => {
+      const file = join(dir, name);
+      await writeFile(file, head + text);
+      return file;
+    };
+    const good = await write('good.yaml', '  connect:\n    enabled: true\n    upstreams:\n      - service: billing\n        localBindPort: 9191\n');
+    expect((await parseSidecarArgs([good])).sidecar.connect.upstreams).toEqual([{ service: 'billing', localBindPort: 9191, localBindAddress: '127.0.0.1' }]);
+    const noPort = await write('no-port.yaml', '  connect:\n    enabled: true\n    upstreams:\n      - service: billing\n');
+    await expect(parseSidecarArgs([noPort])).rejects.toThrow(`${noPort}:10:9: sidecar.connect.upstreams[0].localBindPort: is required`);
+    const twice = await write('twice.yaml', '  connect:\n    enabled: true\n    upstreams:\n      - { service: billing, localBindPort: 9191 }\n      - { service: ledger, localBindPort: 9191 }\n');
+    await expect(parseSidecarArgs([twice])).rejects.toThrow('two upstreams share a localBindAddress:localBindPort');
+    const sameService = await write('same.yaml', '  connect:\n    enabled: true\n    upstreams:\n      - { service: billing, localBindPort: 9191 }\n      - { service: billing, localBindPort: 9192 }\n');
+    await expect(parseSidecarArgs([sameService])).rejects.toThrow('lists a service twice');
+    const noConsul = await write('no-consul.yaml', '  consul:\n    enabled: false\n  connect:\n    enabled: true\n');
+    await expect(parseSidecarArgs([noConsul])).rejects.toThrow(`${noConsul}:10:14: sidecar.connect.enabled: the service mesh needs the Consul agent`);
+    const samePort = await write('same-port.yaml', '  connect:\n    enabled: true\n    port: 8081\n');
+    await expect(parseSidecarArgs([samePort])).rejects.toThrow('sidecar.connect.port: is the inbound port 8081');
+    const badTtl = await write('bad-ttl.yaml', '  connect:\n    authorizeCacheTtl: soon\n');
+    await expect(parseSidecarArgs([badTtl])).rejects.toThrow(/sidecar\.connect\.authorizeCacheTtl/);
+  });
+
   it('takes the config file as its one argument too, as start does', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'switchyard-sidecar-'));
     const good = join(dir, 'good.yaml');
