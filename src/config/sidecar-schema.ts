@@ -213,7 +213,7 @@ const serviceNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { mes
 
 export const connectUpstreamSchema = z.strictObject({
   service: serviceNameSchema.describe('Name of the Connect service the app calls. Required.'),
-  localBindPort: appPortSchema.describe('Local port on which the app reaches it (every request goes to that service over mTLS). Required: Consul needs a distinct port per upstream.'),
+  localBindPort: appPortSchema.describe('Local port on which the app reaches it (every request goes to that service over mTLS). Required. Consul needs a distinct port per upstream.'),
   localBindAddress: z.string().min(1).default('127.0.0.1').describe('Address of that local listener.'),
 });
 
