@@ -80,6 +80,8 @@ export class Switchyard {
   private closing = false;
   /** Set by shutdown(): readiness fails at once while the listeners keep serving for shutdown.drainDelay. */
   private shuttingDown = false;
+  /** Ends the drain delay now (a second stop signal); set while shutdown() waits it out. */
+  private endDrainDelay: (() => void) | null = null;
   /** Readiness failed on purpose through the admin API (ahead of a restart); not kept across restarts. */
   private readinessFailed = false;
   /** Operator route overrides (admin API), merged into every route table build. */
@@ -543,17 +545,39 @@ export class Switchyard {
   /**
    * Stop on a signal: readiness fails at once, the listeners keep accepting and serving for
    * `drainDelayMs` (default `shutdown.drainDelay`) so load balancers take the router out of
-   * rotation first, then close() stops accepting and lets in-flight requests finish.
+   * rotation first, with `Connection: close` on every HTTP/1.x response so that clients reconnect
+   * (through the load balancer) rather than keep a connection to a leaving router; then close()
+   * stops accepting and lets in-flight requests finish. skipDrainDelay() cuts the delay short.
    */
   async shutdown(drainDelayMs = this.config.shutdown.drainDelay, graceMs = this.config.shutdown.gracePeriod): Promise<void> {
     if (this.shuttingDown || this.closing) return;
     this.shuttingDown = true;
     if (drainDelayMs > 0) {
+      for (const l of this.listeners) l.beginDrain();
       this.logger.info({ drainDelayMs, gracePeriodMs: graceMs }, 'shutting down: /readyz answers 503; still accepting and serving until the drain delay ends');
-      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainDelayMs);
+        this.endDrainDelay = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.endDrainDelay = null;
     }
     this.logger.info({ gracePeriodMs: graceMs }, 'shutting down: stopped accepting, finishing in-flight requests');
     await this.close(graceMs);
+  }
+
+  /**
+   * Ends the drain delay of a shutdown under way now (an operator's second SIGTERM): accepting
+   * stops and in-flight requests finish as after a full delay. False when no delay is running.
+   */
+  skipDrainDelay(): boolean {
+    const end = this.endDrainDelay;
+    if (end === null) return false;
+    this.endDrainDelay = null;
+    end();
+    return true;
   }
 
   /**
