@@ -8,12 +8,12 @@ import { TrafficHistory } from './admin/traffic-history.js';
 import type { ReloadView } from './admin/admin-view.js';
 import { EMPTY_OPERATOR_STATE, sameOperatorState, type DrainEntry, type OperatorState } from './operator-state/operator-state.js';
 import type { OperatorStateStore } from './operator-state/operator-state-store.js';
-import { createOperatorStateStore, stateFilePath } from './operator-state/state-store-factory.js';
+import { createOperatorStateStore } from './operator-state/state-store-factory.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import type { DeprecatedFieldUse } from './config/deprecated-fields.js';
 import { loadConfig } from './config/load-config.js';
 import { removedSettingsIn } from './config/removed-settings.js';
-import { loadListenerCertificates, loadStartConfig, operatorStateProblem, startRegistry, warnIfUndiciUnpatched } from './startup-load.js';
+import { loadListenerCertificates, loadStartConfig, operatorStateProblem, registryViewFile, startRegistry, warnIfUndiciUnpatched } from './startup-load.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { FilterState } from './filters/filter-chain-builder.js';
@@ -30,7 +30,6 @@ import { forwardingHeaderSettings } from './proxy/request-headers.js';
 import { RequestRecorder } from './proxy/request-recorder.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
-import { persistedViewPath } from './registry/persisted-view.js';
 import { RouterAdminView } from './router-admin-view.js';
 import { RouteOverrides, type RouteOverride, type StoredOverride } from './routing/route-overrides.js';
 import type { RouteTable } from './routing/route-table.js';
@@ -685,11 +684,6 @@ function spanExporter(config: Config, logger: Logger, metrics: SwitchyardMetrics
     logger.child({ component: 'tracing' }),
     metrics.traceSpans(),
   );
-}
-
-/** Where the registry keeps its last good view (registry.persistView): beside the state file. */
-function registryViewFile(config: Config, configFile: string): string {
-  return persistedViewPath(stateFilePath(config, configFile), configFile);
 }
 
 function drainKey(service: string, endpoint: string): string {
