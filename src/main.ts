@@ -8,12 +8,12 @@ import { TrafficHistory } from './admin/traffic-history.js';
 import type { ReloadView } from './admin/admin-view.js';
 import { EMPTY_OPERATOR_STATE, sameOperatorState, type DrainEntry, type OperatorState } from './operator-state/operator-state.js';
 import type { OperatorStateStore } from './operator-state/operator-state-store.js';
-import { createOperatorStateStore, stateFilePath } from './operator-state/state-store-factory.js';
+import { createOperatorStateStore } from './operator-state/state-store-factory.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import type { DeprecatedFieldUse } from './config/deprecated-fields.js';
 import { loadConfig } from './config/load-config.js';
 import { removedSettingsIn } from './config/removed-settings.js';
-import { loadListenerCertificates, loadStartConfig, operatorStateProblem, startRegistry, warnIfUndiciUnpatched } from './startup-load.js';
+import { loadListenerCertificates, loadStartConfig, operatorStateProblem, registryViewFile, startRegistry, warnIfUndiciUnpatched } from './startup-load.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { FilterState } from './filters/filter-chain-builder.js';
@@ -30,7 +30,6 @@ import { forwardingHeaderSettings } from './proxy/request-headers.js';
 import { RequestRecorder } from './proxy/request-recorder.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
-import { persistedViewPath } from './registry/persisted-view.js';
 import { RouterAdminView } from './router-admin-view.js';
 import { RouteOverrides, type RouteOverride, type StoredOverride } from './routing/route-overrides.js';
 import type { RouteTable } from './routing/route-table.js';
@@ -80,6 +79,8 @@ export class Switchyard {
   private closing = false;
   /** Set by shutdown(): readiness fails at once while the listeners keep serving for shutdown.drainDelay. */
   private shuttingDown = false;
+  /** Ends the drain delay now (a second stop signal); set while shutdown() waits it out. */
+  private endDrainDelay: (() => void) | null = null;
   /** Readiness failed on purpose through the admin API (ahead of a restart); not kept across restarts. */
   private readinessFailed = false;
   /** Operator route overrides (admin API), merged into every route table build. */
@@ -543,17 +544,39 @@ export class Switchyard {
   /**
    * Stop on a signal: readiness fails at once, the listeners keep accepting and serving for
    * `drainDelayMs` (default `shutdown.drainDelay`) so load balancers take the router out of
-   * rotation first, then close() stops accepting and lets in-flight requests finish.
+   * rotation first, with `Connection: close` on every HTTP/1.x response so that clients reconnect
+   * (through the load balancer) rather than keep a connection to a leaving router; then close()
+   * stops accepting and lets in-flight requests finish. skipDrainDelay() cuts the delay short.
    */
   async shutdown(drainDelayMs = this.config.shutdown.drainDelay, graceMs = this.config.shutdown.gracePeriod): Promise<void> {
     if (this.shuttingDown || this.closing) return;
     this.shuttingDown = true;
     if (drainDelayMs > 0) {
+      for (const l of this.listeners) l.beginDrain();
       this.logger.info({ drainDelayMs, gracePeriodMs: graceMs }, 'shutting down: /readyz answers 503; still accepting and serving until the drain delay ends');
-      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, drainDelayMs);
+        this.endDrainDelay = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.endDrainDelay = null;
     }
     this.logger.info({ gracePeriodMs: graceMs }, 'shutting down: stopped accepting, finishing in-flight requests');
     await this.close(graceMs);
+  }
+
+  /**
+   * Ends the drain delay of a shutdown under way now (an operator's second SIGTERM): accepting
+   * stops and in-flight requests finish as after a full delay. False when no delay is running.
+   */
+  skipDrainDelay(): boolean {
+    const end = this.endDrainDelay;
+    if (end === null) return false;
+    this.endDrainDelay = null;
+    end();
+    return true;
   }
 
   /**
@@ -661,11 +684,6 @@ function spanExporter(config: Config, logger: Logger, metrics: SwitchyardMetrics
     logger.child({ component: 'tracing' }),
     metrics.traceSpans(),
   );
-}
-
-/** Where the registry keeps its last good view (registry.persistView): beside the state file. */
-function registryViewFile(config: Config, configFile: string): string {
-  return persistedViewPath(stateFilePath(config, configFile), configFile);
 }
 
 function drainKey(service: string, endpoint: string): string {

@@ -6,8 +6,10 @@ import { loadConfig } from './config/load-config.js';
 import type { Config } from './config/schema.js';
 import type { Logger } from './observability/logger.js';
 import type { OperatorStateStore } from './operator-state/operator-state-store.js';
-import { createOperatorStateStore } from './operator-state/state-store-factory.js';
+import { createOperatorStateStore, stateFilePath } from './operator-state/state-store-factory.js';
 import { CertificateStore } from './proxy/certificate-store.js';
+import { persistedViewScope, resolveConsulConnection } from './registry/consul/consul-settings.js';
+import { PersistedView, PersistedViewUnusable, persistedViewPath } from './registry/persisted-view.js';
 import type { Registry } from './registry/registry.js';
 import { createRegistry } from './registry/registry-factory.js';
 
@@ -60,6 +62,35 @@ export async function startRegistry(config: Config, configFile: string, logger: 
   return registry;
 }
 
+/** Where the registry keeps its last good view (registry.persistView): beside the state file. */
+export function registryViewFile(config: Config, configFile: string, env: NodeJS.ProcessEnv = process.env): string {
+  return persistedViewPath(stateFilePath(config, configFile, env), configFile);
+}
+
+/**
+ * The persisted registry view as start would find it (registry.persistView with Consul), read
+ * without writing: what it holds, or that there is none yet; null when the view is not kept.
+ * A view start would ignore (unreadable, not a view, saved for another Consul, datacenter or tag
+ * filter) comes back as `warning`: start logs that and starts without it.
+ */
+export async function inspectPersistedView(config: Config, configFile: string, env: NodeJS.ProcessEnv = process.env): Promise<{ summary: string; warning: string | null } | null> {
+  const registry = config.registry;
+  if (registry.type !== 'consul' || !registry.persistView) return null;
+  const connection = await resolveConsulConnection(registry, configFile, env);
+  const view = new PersistedView(registryViewFile(config, configFile, env), persistedViewScope(connection, registry.tags), () => undefined);
+  try {
+    const loaded = await view.load();
+    if (loaded === null) return { summary: `none yet at ${view.path} (written after the first good Consul read)`, warning: null };
+    let instances = 0;
+    for (const service of loaded.snapshot.services.values()) instances += service.instances.length;
+    const savedAt = new Date(loaded.savedAt).toISOString();
+    return { summary: `${view.path} (saved ${savedAt}: ${loaded.snapshot.services.size} service(s), ${instances} instance(s); served only while Consul cannot be reached at start)`, warning: null };
+  } catch (err) {
+    if (!(err instanceof PersistedViewUnusable)) throw err;
+    return { summary: `${view.path} (unusable: start ignores it)`, warning: err.message };
+  }
+}
+
 /**
  * Whether the operator state store can take a save (drains, overrides): null when it can, else
  * why not. Start logs the reason and serves (a drain then answers 503 state_not_saved); check
@@ -97,6 +128,8 @@ export interface StartupSummary {
   services: number;
   instances: number;
   stateStore: string;
+  /** The persisted registry view (inspectPersistedView); null when registry.persistView is off or the registry is not Consul. */
+  registryView: string | null;
   /** Start would log these and serve. */
   warnings: string[];
 }
@@ -115,6 +148,7 @@ export async function checkStartup(configFile: string, logger: Logger, env: Node
   const snapshot = registry.current();
   const registryLocation = registry.status().location;
   await registry.close();
+  const view = await inspectPersistedView(config, configFile, env);
   const store = createOperatorStateStore(config, configFile, env);
   try {
     await store.load();
@@ -135,6 +169,11 @@ export async function checkStartup(configFile: string, logger: Logger, env: Node
     instances,
     // A Consul KV write cannot be tried without storing: its probe reads the key.
     stateStore: `${store.kind} ${store.location} (${store.kind === 'file' ? 'loads; its folder is writable' : 'reachable; the key loads'})`,
-    warnings: [...deprecated.map((use) => use.message), ...(undici.applied ? [] : [`${UNDICI_UNPATCHED} (${undici.reason})`])],
+    registryView: view?.summary ?? null,
+    warnings: [
+      ...deprecated.map((use) => use.message),
+      ...(undici.applied ? [] : [`${UNDICI_UNPATCHED} (${undici.reason})`]),
+      ...(view?.warning ? [`${view.warning} (start logs this and starts without the view)`] : []),
+    ],
   };
 }

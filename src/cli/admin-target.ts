@@ -41,12 +41,17 @@ function reachableOrigin(address: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** What an admin command does with the admin API: reads only (status, routes, ...), or changes something. */
+export type AdminAccess = 'read' | 'write';
+
 /**
  * Resolves the admin target of an admin command, first match wins:
  * - the address: `--admin`; else the admin section (address, port) of the config file
  *   (`--config`, else the default config file when it exists); else DEFAULT_ADMIN;
- * - the token: `--token`; else $SWITCHYARD_ADMIN_TOKEN; else that config file's admin.token
- *   (not read when `--admin` is given without `--config`).
+ * - the token: `--token`; else $SWITCHYARD_ADMIN_TOKEN; else that config file's admin.token, or
+ *   for a command that only reads (`access` read) its admin.readToken when it has one (the
+ *   least privilege that does the job: the admin token is not sent where reading suffices),
+ *   else admin.token (neither is read when `--admin` is given without `--config`).
  * A config file named with --config (or $SWITCHYARD_CONFIG, `explicit`) must load; one that
  * does not throws its ConfigError.
  */
@@ -54,6 +59,7 @@ export async function resolveAdminTarget(
   flags: { admin: string | undefined; token: string | undefined; config: string | undefined },
   defaultConfig: { file: string; explicit: boolean },
   env: NodeJS.ProcessEnv,
+  access: AdminAccess,
 ): Promise<AdminTarget> {
   const flagUrl = flags.admin === undefined ? undefined : adminUrl(flags.admin);
   const envToken = env.SWITCHYARD_ADMIN_TOKEN === '' ? undefined : env.SWITCHYARD_ADMIN_TOKEN;
@@ -68,7 +74,7 @@ export async function resolveAdminTarget(
   }
   return {
     url: flagUrl ?? reachableOrigin(config.admin.address, config.admin.port),
-    token: flags.token ?? envToken ?? config.admin.token,
+    token: flags.token ?? envToken ?? (access === 'read' ? (config.admin.readToken ?? config.admin.token) : config.admin.token),
     addressFrom: flagUrl !== undefined ? undefined : configFile,
   };
 }

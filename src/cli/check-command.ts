@@ -4,7 +4,8 @@ import type { CommandLineOutput } from './command-line.js';
 
 /**
  * `switchyard check <config>`: start's load path without binding a port (startup-load.ts):
- * exit 0 with what it found, or 1 with the message start would print. Warnings (start would log
+ * exit 0 with what it found (the persisted registry view too, when registry.persistView keeps
+ * one), or 1 with the message start would print. Warnings (start would log
  * them and serve) go to standard error and leave the exit code 0.
  */
 export async function runCheck(file: string, env: NodeJS.ProcessEnv, io: CommandLineOutput): Promise<number> {
@@ -16,6 +17,7 @@ export async function runCheck(file: string, env: NodeJS.ProcessEnv, io: Command
         `  listeners: ${s.listeners} (${s.certificates} with TLS certificates), routes: ${s.routes}`,
         `  registry: ${s.registry} (${s.services} service(s), ${s.instances} instance(s))`,
         `  operator state: ${s.stateStore}`,
+        ...(s.registryView === null ? [] : [`  registry view: ${s.registryView}`]),
         '',
       ].join('\n'),
     );

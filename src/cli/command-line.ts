@@ -5,7 +5,7 @@ import { SWITCHYARD_VERSION } from '../observability/build-info.js';
 import { runSidecar } from '../sidecar/sidecar-command.js';
 import { AdminRequestFailed } from './admin-client.js';
 import { runAdminCommand } from './admin-commands.js';
-import { DEFAULT_ADMIN, resolveAdminTarget } from './admin-target.js';
+import { DEFAULT_ADMIN, resolveAdminTarget, type AdminAccess } from './admin-target.js';
 import { runCheck } from './check-command.js';
 import { CliUsageError } from './cli-usage-error.js';
 import { runStart } from './start-command.js';
@@ -58,7 +58,8 @@ interface CommandShape {
   args: readonly string[];
   /** Arguments that may be left out (from the end of `args`). */
   optional: number;
-  admin: boolean;
+  /** Whether it is an admin command (talks to the admin API), and whether it only reads through it. */
+  admin: AdminAccess | false;
   /** Said after an unexpected argument. */
   hint?: string;
 }
@@ -67,14 +68,14 @@ const COMMANDS: Readonly<Record<string, CommandShape>> = {
   check: { args: ['config'], optional: 1, admin: false },
   schema: { args: [], optional: 0, admin: false, hint: 'to write the schema to a file, redirect the output: switchyard schema > switchyard.schema.json' },
   help: { args: ['command'], optional: 1, admin: false },
-  status: { args: [], optional: 0, admin: true },
-  routes: { args: [], optional: 0, admin: true },
-  services: { args: [], optional: 0, admin: true },
-  endpoints: { args: ['service'], optional: 1, admin: true },
-  drain: { args: ['endpoint'], optional: 1, admin: true },
-  undrain: { args: ['endpoint'], optional: 1, admin: true },
-  reload: { args: [], optional: 0, admin: true },
-  readiness: { args: ['action'], optional: 1, admin: true },
+  status: { args: [], optional: 0, admin: 'read' },
+  routes: { args: [], optional: 0, admin: 'read' },
+  services: { args: [], optional: 0, admin: 'read' },
+  endpoints: { args: ['service'], optional: 1, admin: 'read' },
+  drain: { args: ['endpoint'], optional: 1, admin: 'write' },
+  undrain: { args: ['endpoint'], optional: 1, admin: 'write' },
+  reload: { args: [], optional: 0, admin: 'write' },
+  readiness: { args: ['action'], optional: 1, admin: 'write' },
 };
 const ADMIN_ONLY_OPTIONS = ['admin', 'token', 'service', 'json'] as const;
 
@@ -165,7 +166,7 @@ async function run(argv: string[], env: NodeJS.ProcessEnv, io: CommandLineOutput
       return schema();
   }
   try {
-    const target = await resolveAdminTarget({ admin: values.admin, token: values.token, config: values.config }, defaultConfig, env);
+    const target = await resolveAdminTarget({ admin: values.admin, token: values.token, config: values.config }, defaultConfig, env, shape.admin === false ? 'write' : shape.admin);
     return await runAdminCommand(command, args, {
       admin: target.url,
       adminFrom: target.addressFrom,

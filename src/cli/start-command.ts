@@ -5,9 +5,10 @@ import { SWITCHYARD_VERSION } from '../observability/build-info.js';
 import { loadStartConfig, startFailureMessage } from '../startup-load.js';
 
 /**
- * `switchyard start <config>`: runs the router until SIGTERM/SIGINT (exit 0 once drained);
- * SIGHUP reloads. With `workers` > 1 this process becomes the cluster primary. Resolves with
- * the exit code only when the router cannot start (1).
+ * `switchyard start <config>`: runs the router until SIGTERM/SIGINT (exit 0 once drained; a
+ * second one skips the rest of shutdown.drainDelay); SIGHUP reloads. With `workers` > 1 this
+ * process becomes the cluster primary. Resolves with the exit code only when the router cannot
+ * start (1).
  */
 export async function runStart(file: string): Promise<number> {
   const worker = isClusterWorker();
@@ -35,7 +36,12 @@ export async function runStart(file: string): Promise<number> {
 
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second SIGTERM/SIGINT (or shutdown message from the primary): the operator does not want to wait.
+      if (app.skipDrainDelay()) app.logger.info({ signal }, 'second stop signal: skipping the rest of the drain delay; stopped accepting');
+      else app.logger.info({ signal }, 'stop signal ignored: already stopping (in-flight requests finish within shutdown.gracePeriod)');
+      return;
+    }
     stopping = true;
     const { drainDelay, gracePeriod } = app.currentConfig.shutdown;
     app.logger.info({ signal, drainDelayMs: drainDelay, gracePeriodMs: gracePeriod }, 'shutdown requested');

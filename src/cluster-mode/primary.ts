@@ -41,7 +41,8 @@ interface Slot {
  * - a worker that dies is forked again after a backoff (logged with its exit code or signal);
  * - SIGHUP is relayed to every worker as a reload;
  * - SIGTERM/SIGINT asks every worker to drain (as a single process does on SIGTERM), and the
- *   primary exits 0 once all have exited (1 if one had to be killed or failed);
+ *   primary exits 0 once all have exited (1 if one had to be killed or failed); a second one
+ *   makes them skip the rest of the drain delay;
  * - the admin listener is the primary's (ClusterAdminServer): /metrics aggregated across
  *   workers, reads answered by one worker, mutations applied to all; so is the metrics
  *   listener (admin.metricsListener): the same aggregated /metrics, /healthz, and /readyz
@@ -89,8 +90,8 @@ export class ClusterPrimary {
       if (isWorkerMessage(message)) this.onReady(worker, message.adminPort);
     });
     cluster.on('exit', (worker, code, signal) => this.onExit(worker, code, signal));
-    process.on('SIGTERM', () => this.shutdown('SIGTERM'));
-    process.on('SIGINT', () => this.shutdown('SIGINT'));
+    process.on('SIGTERM', () => this.onStopSignal('SIGTERM'));
+    process.on('SIGINT', () => this.onStopSignal('SIGINT'));
     process.on('SIGHUP', () => {
       this.logger.info({ signal: 'SIGHUP', workers: this.slots.length }, 'reloading the configuration in every worker');
       this.broadcast({ type: 'switchyard:reload' });
@@ -211,6 +212,19 @@ export class ClusterPrimary {
     for (const s of this.slots) {
       if (s.worker?.isConnected()) s.worker.send(message);
     }
+  }
+
+  /**
+   * The first SIGTERM/SIGINT starts the shutdown; another one is relayed to the workers, which
+   * then skip the rest of their drain delay (as a single process does on a second signal).
+   */
+  private onStopSignal(signal: NodeJS.Signals): void {
+    if (!this.stopping) {
+      this.shutdown(signal);
+      return;
+    }
+    this.logger.info({ signal }, 'second stop signal: every worker skips the rest of its drain delay');
+    this.broadcast({ type: 'switchyard:shutdown' });
   }
 
   private shutdown(reason: string): void {

@@ -8,7 +8,10 @@
 export type PrimaryMessage =
   /** Reload the configuration file (the primary received SIGHUP). */
   | { type: 'switchyard:reload' }
-  /** Stop accepting, finish in-flight requests (shutdown.gracePeriod), exit 0. */
+  /**
+   * Fail readiness, serve for shutdown.drainDelay, stop accepting, finish in-flight requests
+   * (shutdown.gracePeriod), exit 0. A second one skips the rest of the drain delay.
+   */
   | { type: 'switchyard:shutdown' };
 
 /** Worker → primary. */

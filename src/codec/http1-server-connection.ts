@@ -731,11 +731,14 @@ function endAndClose(socket: Socket, data?: string): void {
 export class ConnectionSweep {
   private readonly connections = new Set<Http1ServerConnection>();
   private timer: NodeJS.Timeout | null = null;
+  /** Set by drainAll(): connections opened from then on are draining from the start. */
+  private draining = false;
 
   constructor(private readonly intervalMs: number) {}
 
   add(connection: Http1ServerConnection): void {
     this.connections.add(connection);
+    if (this.draining) connection.drain();
     if (this.timer === null) {
       this.timer = setInterval(sweepConnections, this.intervalMs, this);
       this.timer.unref();
@@ -748,6 +751,12 @@ export class ConnectionSweep {
 
   get size(): number {
     return this.connections.size;
+  }
+
+  /** The listener drains: every response, on open connections and on those still to come, says close. */
+  drainAll(): void {
+    this.draining = true;
+    for (const c of this.connections) c.drain();
   }
 
   /** Every open connection (for a drain). */

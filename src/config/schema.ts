@@ -909,7 +909,7 @@ export const configSchema = z
         drainDelay: durationSchema
           .default(5_000)
           .describe(
-            'After SIGTERM, how long the router keeps accepting and serving while /readyz already answers 503, so load balancers and Kubernetes take it out of rotation before it stops accepting (Traefik requestAcceptGraceTimeout, Envoy drain time). Then accepting stops and in-flight requests get gracePeriod. 5s covers a load balancer that checks /readyz every 2s and needs two failures; set it to your health check interval times its failure threshold, plus a margin. 0 = stop accepting at once.',
+            'After SIGTERM, how long the router keeps accepting and serving while /readyz already answers 503, so load balancers and Kubernetes take it out of rotation before it stops accepting (Traefik requestAcceptGraceTimeout, Envoy drain time); HTTP/1.x responses meanwhile carry Connection: close, and a second SIGTERM ends the delay early. Then accepting stops and in-flight requests get gracePeriod. 5s covers a load balancer that checks /readyz every 2s and needs two failures; set it to your health check interval times its failure threshold, plus a margin. 0 = stop accepting at once.',
           ),
         gracePeriod: durationSchema
           .default(10_000)

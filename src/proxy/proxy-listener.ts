@@ -54,6 +54,8 @@ export class ProxyListener {
   private readonly sockets = new Set<Socket>();
   /** Connections served by the HTTP/1.1 codec (engine "llhttp"), with their deadlines; null on node:http. */
   private readonly codec: ConnectionSweep | null = null;
+  /** Set by beginDrain(): every HTTP/1.x response from then on carries `Connection: close`. */
+  private draining = false;
 
   constructor(
     readonly config: ListenerConfig,
@@ -284,18 +286,18 @@ export class ProxyListener {
   }
 
   /**
-   * Graceful close: stops accepting; lets in-flight requests finish; answers every response
-   * from now on with `Connection: close`, so clients leave each connection after its current
-   * exchange instead of sending another request into a closing socket. Connections that
-   * stay idle through a short quiet period are then closed (the same race any keep-alive
-   * timeout has, but only for clients idle that long). Connections still busy after
-   * `graceMs` are cut.
+   * Starts a drain while still accepting (the shutdown drain delay): from now on every HTTP/1.x
+   * response, on open connections and on new ones, carries `Connection: close`, so each client
+   * leaves its connection after the exchange under way and opens a new one (through its load
+   * balancer, which by then is taking this router out of rotation) rather than sending its
+   * next request into a connection that will be closed. A response whose head has gone out
+   * keeps its connection until it ends; it is the client's last on it. HTTP/2 connections get
+   * their GOAWAY at close(). Idempotent.
    */
-  async close(graceMs: number): Promise<void> {
-    this.certificates?.close();
-    // HTTP/2: GOAWAY now; each connection closes when its open streams are done.
-    this.http2?.drain();
-    // Requests that arrive on kept-alive connections during the drain.
+  beginDrain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    // Requests that arrive from now on (node:http).
     this.server.prependListener('request', closeAfterResponse);
     // Requests already in progress whose response head has not gone out yet. `_httpMessage`
     // is Node's link from a socket to its current response; no public API reaches it.
@@ -303,6 +305,23 @@ export class ProxyListener {
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (res && !res.headersSent) res.shouldKeepAlive = false;
     }
+    this.codec?.drainAll();
+  }
+
+  /**
+   * Graceful close: stops accepting; lets in-flight requests finish; answers every response
+   * from now on with `Connection: close` (beginDrain(), if the drain delay has not already),
+   * so clients leave each connection after its current exchange instead of sending another
+   * request into a closing socket. Connections that stay idle through a short quiet period are
+   * then closed (the same race any keep-alive timeout has, but only for a client idle since
+   * before the drain began: every connection used since has been told to close). Connections
+   * still busy after `graceMs` are cut.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.certificates?.close();
+    // HTTP/2: GOAWAY now; each connection closes when its open streams are done.
+    this.http2?.drain();
+    this.beginDrain();
     // net.Server's close stops accepting without http.Server's immediate closeIdleConnections(),
     // which would reset connections a client is writing its next request into right now.
     const closed = new Promise<void>((resolve) => net.Server.prototype.close.call(this.server, () => resolve()));
@@ -311,7 +330,6 @@ export class ProxyListener {
       this.closeIdle();
       sweep = setInterval(() => this.closeIdle(), DRAIN_IDLE_QUIET_MS);
     }, Math.min(DRAIN_IDLE_QUIET_MS, graceMs));
-    if (this.codec !== null) for (const c of this.codec.all()) c.drain();
     const cut = setTimeout(() => {
       for (const s of this.sockets) s.destroy();
     }, graceMs);

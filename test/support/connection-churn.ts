@@ -20,6 +20,11 @@ export interface ChurnRequest {
 
 export interface ChurnOptions {
   url: string;
+  /**
+   * Path of the requests: request `seq` asks for `${path}/${seq}`. Give each run its own, so that
+   * the upstream's log tells this run's requests from another run's with the same numbers.
+   */
+  path: string;
   /** Read before each request: whether readiness has been seen failing yet. */
   notReady: () => boolean;
   /** Stop after this many refusals in a row (the listener is closed for good). */
@@ -39,7 +44,7 @@ export async function runConnectionChurn(o: ChurnOptions): Promise<ChurnRequest[
   for (let seq = 0; seq < o.maxRequests && refusedInARow < o.refusalsToStop; seq++) {
     const afterNotReady = o.notReady();
     const r = await new Promise<ChurnRequest>((resolve) => {
-      const req = request(`${o.url}/churn/${seq}`, { agent: false, headers: { connection: 'close' } }, (res) => {
+      const req = request(`${o.url}${o.path}/${seq}`, { agent: false, headers: { connection: 'close' } }, (res) => {
         res.resume();
         res.on('end', () => resolve({ seq, afterNotReady, outcome: res.statusCode === 200 ? 'ok' : 'failed', detail: String(res.statusCode) }));
         res.on('error', (err) => resolve({ seq, afterNotReady, outcome: 'failed', detail: `response: ${err.message}` }));

@@ -10,7 +10,7 @@ import { changedKeys, digestChecks, digestRegistrations, type CheckDigest } from
 import { ConsulClient } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
 import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CatalogServices, type HealthEntry } from './consul-responses.js';
-import { resolveConsulConnection, type ConsulConnection } from './consul-settings.js';
+import { persistedViewScope, resolveConsulConnection, type ConsulConnection } from './consul-settings.js';
 import { nodesOf, serviceEntryFrom } from './health-entries.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
 import { ServiceReadQueue } from './service-read-queue.js';
@@ -137,8 +137,7 @@ export class ConsulRegistry implements Registry {
     this.connection = await resolveConsulConnection(this.config, this.options.configFile, this.options.env);
     this.client = new ConsulClient(this.connection);
     if (this.options.viewFile) {
-      const scope = `${this.connection.origin} dc=${this.connection.datacenter ?? '(agent)'} tags=${this.config.tags.join(',')}`;
-      const view = new PersistedView(this.options.viewFile, scope, (err) => {
+      const view = new PersistedView(this.options.viewFile, persistedViewScope(this.connection, this.config.tags), (err) => {
         // One line per failure state, not per save.
         if (view.lastSaveError !== this.lastViewSaveError) this.logger.error({ file: view.path, err }, 'cannot save the registry view; routing is unaffected, but a restart while Consul is unreachable would start without it');
         this.lastViewSaveError = view.lastSaveError;
@@ -153,15 +152,8 @@ export class ConsulRegistry implements Registry {
         this.startWatches(indexes.catalog, indexes.health);
         return;
       } catch (err) {
-        const message = (err as Error).message;
-        this.lastError = message;
-        this.syncErrors += 1;
-        const retryable = err instanceof ConsulRequestError && err.kind !== 'acl';
         const delay = backoffDelay(attempt, this.backoff);
-        if (!retryable || Date.now() + delay > deadline) {
-          await this.client.close();
-          throw new Error(`Consul registry cannot start: ${message}`);
-        }
+        const message = await this.noteStartFailure(err, !isRetryable(err) || Date.now() + delay > deadline);
         if (message !== this.lastLoggedState) {
           this.logger.warn({ consul: this.connection.origin, error: message }, 'Consul not ready at start-up; retrying');
           this.lastLoggedState = message;
@@ -182,13 +174,7 @@ export class ConsulRegistry implements Registry {
       this.startWatches(indexes.catalog, indexes.health);
       return;
     } catch (err) {
-      const message = (err as Error).message;
-      this.lastError = message;
-      this.syncErrors += 1;
-      if (err instanceof ConsulRequestError && err.kind === 'acl') {
-        await this.client!.close();
-        throw new Error(`Consul registry cannot start: ${message}`);
-      }
+      const message = await this.noteStartFailure(err, err instanceof ConsulRequestError && err.kind === 'acl');
       this.staleSince = Date.now();
       this.lastLoggedState = message;
       await this.loadView();
@@ -201,6 +187,21 @@ export class ConsulRegistry implements Registry {
       this.startFailures = 1;
       this.scheduleStartRetry();
     }
+  }
+
+  /**
+   * Books a failed first read at start-up (last error, error count) and returns its message;
+   * when start-up cannot go on (`fatal`), closes the client and throws instead.
+   */
+  private async noteStartFailure(err: unknown, fatal: boolean): Promise<string> {
+    const message = (err as Error).message;
+    this.lastError = message;
+    this.syncErrors += 1;
+    if (fatal) {
+      await this.client!.close();
+      throw new Error(`Consul registry cannot start: ${message}`);
+    }
+    return message;
   }
 
   /** Reads the persisted view into the snapshot; an unusable one is logged and ignored. */
@@ -608,4 +609,9 @@ export class ConsulRegistry implements Registry {
     this.lastLoggedState = null;
     this.logger.info({ consul: this.connection?.origin, staleForMs }, 'Consul registry recovered');
   }
+}
+
+/** Whether a failed start-up read may succeed when tried again (Consul unreachable or failing, not a refused token). */
+function isRetryable(err: unknown): boolean {
+  return err instanceof ConsulRequestError && err.kind !== 'acl';
 }

@@ -101,3 +101,11 @@ export function consulOrigin(address: string, secureByDefault = false): string {
   const port = url.port || (url.protocol === 'https:' ? '443' : '8500');
   return `${url.protocol}//${url.hostname}:${port}`;
 }
+
+/**
+ * Names the registry a persisted view (registry.persistView) was read from: Consul's address,
+ * datacenter and tag filter. A view saved under another scope is not served.
+ */
+export function persistedViewScope(connection: ConsulConnection, tags: readonly string[]): string {
+  return `${connection.origin} dc=${connection.datacenter ?? '(agent)'} tags=${tags.join(',')}`;
+}

@@ -20,6 +20,17 @@ const NO_ENV = { SWITCHYARD_ADMIN_TOKEN: '', SWITCHYARD_CONFIG: '', STATE_DIRECT
 // Each case starts two node processes (tsx): slow on a busy two-core machine.
 const SLOW = 120_000;
 
+/** A router config: one listener, the admin listener, services.yaml beside it, one route to "web". */
+function edgeConfig(extra: Record<string, unknown> = {}): string {
+  return stringify({
+    listeners: [{ name: 'edge', address: '127.0.0.1', port: 0 }],
+    admin: { address: '127.0.0.1', port: 0 },
+    registry: { type: 'file', path: 'services.yaml', watch: false },
+    routes: [{ name: 'web', match: { path: '/' }, service: 'web' }],
+    ...extra,
+  });
+}
+
 describe('switchyard check fails where start fails, with the same message', () => {
   let dir: string;
   let up: TestUpstream;
@@ -36,16 +47,7 @@ describe('switchyard check fails where start fails, with the same message', () =
 
   async function config(name: string, extra: Record<string, unknown>): Promise<string> {
     const file = join(dir, name);
-    await writeFile(
-      file,
-      stringify({
-        listeners: [{ name: 'edge', address: '127.0.0.1', port: 0 }],
-        admin: { address: '127.0.0.1', port: 0 },
-        registry: { type: 'file', path: 'services.yaml', watch: false },
-        routes: [{ name: 'web', match: { path: '/' }, service: 'web' }],
-        ...extra,
-      }),
-    );
+    await writeFile(file, edgeConfig(extra));
     return file;
   }
 
@@ -162,15 +164,7 @@ describe('a read-only configuration folder under systemd (StateDirectory)', () =
       try {
         await writeFile(join(etc, 'services.yaml'), servicesYaml({ web: [{ id: 'web-a', port: a.port }, { id: 'web-b', port: b.port }] }));
         const file = join(etc, 'edge.yaml');
-        await writeFile(
-          file,
-          stringify({
-            listeners: [{ name: 'edge', address: '127.0.0.1', port: 0 }],
-            admin: { address: '127.0.0.1', port: 0 },
-            registry: { type: 'file', path: 'services.yaml', watch: false },
-            routes: [{ name: 'web', match: { path: '/' }, service: 'web' }],
-          }),
-        );
+        await writeFile(file, edgeConfig());
         await chmod(etc, 0o555);
         await chown(state, NOBODY, NOBODY);
         await chmod(state, 0o700);

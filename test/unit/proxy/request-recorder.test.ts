@@ -6,7 +6,8 @@ import { createProcessLog } from '../../../src/observability/logger.js';
 import { RequestRecorder } from '../../../src/proxy/request-recorder.js';
 import { incoming, response, route, testMetrics as metrics, TestExchange } from '../../support/test-exchange.js';
 
-function capture(): { lines: Record<string, unknown>[]; accessLog: AccessLog } {
+/** An access log whose lines are parsed into `lines`, and the records handed to it, in order, in `seen`. */
+function capture(): { lines: Record<string, unknown>[]; seen: RequestLogRecord[]; accessLog: AccessLog } {
   const lines: Record<string, unknown>[] = [];
   const destination = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -14,7 +15,14 @@ function capture(): { lines: Record<string, unknown>[]; accessLog: AccessLog } {
       done();
     },
   });
-  return { lines, accessLog: new AccessLog(createProcessLog({ level: 'warn', destination }), { component: 'access' }) };
+  const accessLog = new AccessLog(createProcessLog({ level: 'warn', destination }), { component: 'access' });
+  const seen: RequestLogRecord[] = [];
+  const request = accessLog.request.bind(accessLog);
+  accessLog.request = (r) => {
+    seen.push(r);
+    request(r);
+  };
+  return { lines, seen, accessLog };
 }
 
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -26,14 +34,8 @@ describe('request recorder and the access log', () => {
   });
 
   it('hands the exchange itself to the access log, which reads the line from it', async () => {
-    const { lines, accessLog } = capture();
+    const { lines, seen, accessLog } = capture();
     logs.push(accessLog);
-    const seen: RequestLogRecord[] = [];
-    const request = accessLog.request.bind(accessLog);
-    accessLog.request = (r) => {
-      seen.push(r);
-      request(r);
-    };
     const x = new TestExchange(incoming('POST', '/a?b=1', { host: 'svc.test', 'content-length': '3', 'user-agent': 'client/2' }), response(201), route('api', 'svc'), 'req-1', '198.51.100.7', 'TLSv1.3');
     new RequestRecorder(metrics, accessLog).requestEnded(x);
     expect(seen).toHaveLength(1);
@@ -45,14 +47,8 @@ describe('request recorder and the access log', () => {
   });
 
   it('describes every refusal with one reused record', async () => {
-    const { lines, accessLog } = capture();
+    const { lines, seen, accessLog } = capture();
     logs.push(accessLog);
-    const seen: RequestLogRecord[] = [];
-    const request = accessLog.request.bind(accessLog);
-    accessLog.request = (r) => {
-      seen.push(r);
-      request(r);
-    };
     const recorder = new RequestRecorder(metrics, accessLog);
     const started = performance.now();
     recorder.requestRejected(incoming('GET', '/nowhere', { host: 'h' }), response(404), null, 'rej-1', 'no_route', started, '127.0.0.1');
