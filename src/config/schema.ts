@@ -759,8 +759,8 @@ export const rateLimitRedisSchema = z
       .describe('Prefix of every key the limiter writes (<prefix><route>:<key>), so several fleets or applications can share one Redis.'),
     commandTimeout: durationSchema
       .refine((ms) => ms >= 1 && ms <= 10_000, { message: 'must be between "1ms" and "10s"' })
-      .default(50)
-      .describe('Longest a reservation may take; past it (and while Redis is unreachable) requests that need the store get the route\'s onStoreFailure answer. Requests never wait longer than this for Redis.'),
+      .default(100)
+      .describe('Longest a reservation may take; past it (and while Redis is unreachable) requests that need the store get the route\'s onStoreFailure answer. Requests never wait longer than this for Redis. Keep it above the router\'s event-loop delay under load: a busy process can see its own lag as a slow Redis.'),
     reservation: durationSchema
       .refine((ms) => ms >= 1 && ms <= 10_000, { message: 'must be between "1ms" and "10s"' })
       .default(100)

@@ -15,7 +15,7 @@ export interface Reservation {
 }
 
 /** While the store is down, how often it is asked (PING) whether it answers again. */
-const PROBE_INTERVAL_MS = 500;
+const PROBE_INTERVAL_MS = 200;
 /** Reconnect delays after the connection drops: 50 ms, doubling, at most 1 s. */
 const RECONNECT_MAX_MS = 1_000;
 
@@ -37,7 +37,7 @@ interface ReservingRedis extends Redis {
  * onStoreFailure. The first failure starts an outage ("episode"): logged once (warn), the
  * metric switchyard_rate_limit_store_up drops to 0, and `up` is false so callers decide at once
  * without asking (no request waits for a store known to be down). During the outage a PING
- * every 500 ms (and the client's reconnection) finds out when Redis answers again: the
+ * every 200 ms (and the client's reconnection) finds out when Redis answers again: the
  * recovery is logged once (info) with the outage's length and the failed calls.
  */
 export class RedisRateLimitStore {

@@ -104,11 +104,18 @@ export class ProxyHandler {
     const decision = r.route.filters === null ? null : r.route.filters.runRequest(exchange, headers);
     if (decision instanceof Promise) {
       // Rare: a filter asks first (a shared rate limit without local tokens; bounded by its timeout).
-      void decision.then((refusal) => this.forwardOrRefuse(exchange, req, res, r, headers, hasBody, refusal));
+      decision.then((refusal) => this.forwardOrRefuse(exchange, req, res, r, headers, hasBody, refusal)).catch((err: unknown) => this.filterFailed(err, res, exchange));
       return;
     }
     this.forwardOrRefuse(exchange, req, res, r, headers, hasBody, decision);
   };
+
+  /** A filter's promise failed (a bug, not a refusal): logged, and the client's connection cut so nothing hangs. */
+  private filterFailed(err: unknown, res: ServerResponse | ServerStream, exchange: { requestId: string }): void {
+    this.context.logger.error({ err, requestId: exchange.requestId }, 'a route filter failed; the request is cut');
+    if ('abort' in res) res.abort();
+    else res.destroy();
+  }
 
   /** The end of handleRequest once the filters have decided: the refusal answered, or the request forwarded. */
   private forwardOrRefuse(
@@ -164,7 +171,7 @@ export class ProxyHandler {
     const bodyCheck = contentLength === undefined ? bodyLimit : 0;
     const decision = r.route.filters === null ? null : r.route.filters.runRequest(exchange, headers);
     if (decision instanceof Promise) {
-      void decision.then((refusal) => this.forwardOrRefuseStream(exchange, stream, r, headers, bodyCheck, refusal));
+      decision.then((refusal) => this.forwardOrRefuseStream(exchange, stream, r, headers, bodyCheck, refusal)).catch((err: unknown) => this.filterFailed(err, stream, exchange));
       return;
     }
     this.forwardOrRefuseStream(exchange, stream, r, headers, bodyCheck, decision);
