@@ -92,19 +92,24 @@ export class RedisRateLimitStore {
     return this.isUp;
   }
 
-  /** Resolves once connected (true), or false after `timeoutMs` (the outage is then logged). */
+  /**
+   * Resolves once connected (true), or false at the first connection error or after
+   * `timeoutMs` (the outage is then logged once; the client keeps reconnecting).
+   */
   async connected(timeoutMs: number): Promise<boolean> {
     if (this.client.status === 'ready') return true;
     const ok = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.client.off('ready', onReady);
-        resolve(false);
-      }, timeoutMs);
-      const onReady = () => {
+      const settle = (value: boolean) => {
         clearTimeout(timer);
-        resolve(true);
+        this.client.off('ready', onReady);
+        this.client.off('error', onError);
+        resolve(value);
       };
+      const timer = setTimeout(() => settle(false), timeoutMs);
+      const onReady = () => settle(true);
+      const onError = () => settle(false);
       this.client.once('ready', onReady);
+      this.client.once('error', onError);
     });
     if (!ok) this.failed(new Error(`no connection within ${timeoutMs}ms`));
     return ok;
