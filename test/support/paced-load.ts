@@ -24,6 +24,8 @@ export interface PacedOptions {
   /** Requests in flight at most; a tick that would exceed it skips (bounded load). */
   maxInFlight?: number;
   headers?: (i: number) => Record<string, string>;
+  /** Reuse connections (default true); false opens one per request (spread over cluster workers). */
+  keepAlive?: boolean;
 }
 
 /**
@@ -34,7 +36,7 @@ export interface PacedOptions {
 export async function runPacedLoad(o: PacedOptions): Promise<PacedOutcome> {
   const out: PacedOutcome = { sent: 0, elapsedMs: 0, statuses: new Map(), errors: new Map(), unanswered: [] };
   const maxInFlight = o.maxInFlight ?? 64;
-  const agent = new Agent({ keepAlive: true, maxSockets: maxInFlight });
+  const agent = new Agent({ keepAlive: o.keepAlive ?? true, maxSockets: maxInFlight });
   const total = Math.floor((o.rate * o.durationMs) / 1000);
   let inFlight = 0;
   const pending: Promise<void>[] = [];
