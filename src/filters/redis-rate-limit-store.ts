@@ -32,6 +32,9 @@ interface ReservingRedis extends Redis {
  * disconnected (`enableOfflineQueue: false`), scripts defined once and sent as EVALSHA with the
  * EVAL fallback on NOSCRIPT (`defineCommand`), and automatic reconnection with a backoff we set.
  *
+ * Commands sent: INFO (the client's ready check), SELECT (database ≠ 0), AUTH, PING, and
+ * EVALSHA / EVAL running GET, SET and TIME: an ACL user needs exactly those on the key prefix.
+ *
  * Failure model: a reservation never takes longer than `commandTimeout`; a timeout, a refused
  * or dropped connection or an error answers null, and the caller applies the route's
  * onStoreFailure. The first failure starts an outage ("episode"): logged once (warn), the
@@ -73,7 +76,6 @@ export class RedisRateLimitStore {
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 10), RECONNECT_MAX_MS),
-      connectionName: 'switchyard-rate-limit',
     };
     if (settings.username !== undefined) options.username = settings.username;
     if (settings.password !== undefined) options.password = settings.password;
