@@ -5,6 +5,8 @@ export interface PacedOutcome {
   sent: number;
   /** Milliseconds from the first request sent to the last answer. */
   elapsedMs: number;
+  /** Each answered request: when it was sent (ms after the first) and its status. */
+  answers: { sentAt: number; status: number }[];
   /** Answered requests by status. */
   statuses: Map<number, number>;
   /** Answered requests by the x-switchyard-error header ("" for none). */
@@ -34,15 +36,17 @@ export interface PacedOptions {
  * timing is asserted on beyond that bound (which only tells a hang from an answer).
  */
 export async function runPacedLoad(o: PacedOptions): Promise<PacedOutcome> {
-  const out: PacedOutcome = { sent: 0, elapsedMs: 0, statuses: new Map(), errors: new Map(), unanswered: [] };
+  const out: PacedOutcome = { sent: 0, elapsedMs: 0, answers: [], statuses: new Map(), errors: new Map(), unanswered: [] };
   const maxInFlight = o.maxInFlight ?? 64;
   const agent = new Agent({ keepAlive: o.keepAlive ?? true, maxSockets: maxInFlight });
   const total = Math.floor((o.rate * o.durationMs) / 1000);
   let inFlight = 0;
+  const started = performance.now();
   const pending: Promise<void>[] = [];
   const one = (i: number) =>
     new Promise<void>((resolve) => {
       inFlight++;
+      const sentAt = performance.now() - started;
       const done = () => {
         inFlight--;
         resolve();
@@ -53,6 +57,7 @@ export async function runPacedLoad(o: PacedOptions): Promise<PacedOutcome> {
         res.resume();
         res.on('end', () => {
           out.statuses.set(res.statusCode!, (out.statuses.get(res.statusCode!) ?? 0) + 1);
+          out.answers.push({ sentAt, status: res.statusCode! });
           const code = String(res.headers['x-switchyard-error'] ?? '');
           out.errors.set(code, (out.errors.get(code) ?? 0) + 1);
           clearTimeout(timer);
@@ -75,7 +80,6 @@ export async function runPacedLoad(o: PacedOptions): Promise<PacedOutcome> {
       });
       req.end();
     });
-  const started = performance.now();
   // Sending stops when the duration is over, even if a stalled machine sent fewer than rate × duration.
   while (out.sent < total && performance.now() - started < o.durationMs) {
     const due = Math.min(total, Math.floor(((performance.now() - started) * o.rate) / 1000) + 1);

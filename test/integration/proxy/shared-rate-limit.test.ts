@@ -8,8 +8,13 @@ import { startUpstream, type TestUpstream } from '../../support/test-upstream.js
 
 if (!hasRedisServer) console.warn(`shared rate limit tests skipped: ${NO_REDIS_SERVER}`);
 
-/** Answers must come within this (a hang detector, far above rateLimitRedis.commandTimeout). */
-const ANSWER_BOUND_MS = 10_000;
+/**
+ * Answers must come within this: a hang detector, far above rateLimitRedis.commandTimeout. Not
+ * tighter: with both test projects running on a loaded 2-core machine, one process serving
+ * three routers and their load fell to under half the offered rate, and queueing alone then
+ * delayed some answers past 10 s.
+ */
+const ANSWER_BOUND_MS = 30_000;
 
 async function metric(admin: string, name: string, labels: Record<string, string>): Promise<number> {
   const samples = parsePrometheusText((await fetchText(`${admin}/metrics`)).body).filter((s) => s.name === name);
@@ -48,26 +53,27 @@ describe.skipIf(!hasRedisServer)('rate limits shared through Redis', () => {
     // commandTimeout 1 s, so the event-loop lag of four servers in one process is not taken for an outage.
     const limit = { requests: 100, per: '1s', by: 'route' };
     for (let i = 0; i < 3; i++) proxies.push(await startProxy(routerConfig(limit, '/limited', { commandTimeout: '1s' })));
-    const load = (durationMs: number) => Promise.all(proxies.map((p) => runPacedLoad({ url: `${p.url}/limited`, rate: 60, durationMs, answerWithinMs: ANSWER_BOUND_MS })));
-    // Warm-up: the burst is spent, then 3 × 60 = 180 requests per second against 100 for 10 s.
-    const warmUp = await load(2_000);
-    const outcomes = await load(10_000);
-    const admitted = outcomes.reduce((n, o) => n + countOf(o, 200), 0);
-    const limited = outcomes.reduce((n, o) => n + countOf(o, 429), 0);
+    // 3 × 60 = 180 requests per second against 100 for 12 s; counted: the requests sent in the
+    // last 10 s (the first 2 s spend the burst). One continuous run, so no pause refills the bucket.
+    const outcomes = await Promise.all(proxies.map((p) => runPacedLoad({ url: `${p.url}/limited`, rate: 60, durationMs: 12_000, answerWithinMs: ANSWER_BOUND_MS })));
+    const inWindow = (status: number) => outcomes.reduce((n, o) => n + o.answers.filter((a) => a.sentAt >= 2_000 && a.status === status).length, 0);
+    const admitted = inWindow(200);
+    const limited = inWindow(429);
     const sent = outcomes.reduce((n, o) => n + o.sent, 0);
-    console.log(`shared limit: sent ${sent}, admitted ${admitted} (${((admitted / 1000 - 1) * 100).toFixed(1)}% from 1000), limited ${limited}; per router admitted ${outcomes.map((o) => countOf(o, 200)).join(', ')}; phase ${outcomes.map((o) => Math.round(o.elapsedMs)).join(', ')} ms`);
-    expect([...warmUp, ...outcomes].flatMap((o) => o.unanswered)).toEqual([]);
-    expect(admitted + limited).toBe(sent);
+    console.log(`shared limit: sent ${sent}; in the 10 s window admitted ${admitted} (${((admitted / 1000 - 1) * 100).toFixed(1)}% from 1000), limited ${limited}; per router admitted ${outcomes.map((o) => countOf(o, 200)).join(', ')} in all; runs ${outcomes.map((o) => Math.round(o.elapsedMs)).join(', ')} ms`);
+    expect(outcomes.flatMap((o) => o.unanswered)).toEqual([]);
+    expect(outcomes.reduce((n, o) => n + countOf(o, 200, 429), 0)).toBe(sent);
+    expect(admitted + limited, 'requests sent in the window: the load offered must exceed the limit (a starved machine offers less)').toBeGreaterThan(1_200);
     expect(Math.abs(admitted - 1000)).toBeLessThanOrEqual(50);
     // Each router admitted a share: the limit is shared, not given to one.
     for (const o of outcomes) expect(countOf(o, 200)).toBeGreaterThan(0);
     // Most admissions came from local reservations, not one Redis call each.
     const admin = `http://127.0.0.1:${proxies[0]!.app.adminAddress!.port}`;
     const calls = (await metric(admin, 'switchyard_rate_limit_store_calls_total', { result: 'granted' })) + (await metric(admin, 'switchyard_rate_limit_store_calls_total', { result: 'empty' }));
-    const routerSent = warmUp[0]!.sent + outcomes[0]!.sent;
+    const routerSent = outcomes[0]!.sent;
     console.log(`router 0: ${calls} store calls for ${routerSent} requests`);
     expect(calls).toBeLessThan(routerSent);
-  }, 60_000);
+  }, 120_000);
 
   it('Redis killed and paused mid-run: open admits, closed refuses with 503, every request answered, one log line per outage and per recovery, the limit back after', async () => {
     redis = await startRedisServer();
@@ -130,7 +136,7 @@ describe.skipIf(!hasRedisServer)('rate limits shared through Redis', () => {
     expect(failedCalls).toBeGreaterThan(0);
     expect(proxy.log.find('rate limit store unavailable')).toHaveLength(2);
     expect(proxy.log.find('rate limit store recovered')).toHaveLength(2);
-  }, 60_000);
+  }, 120_000);
 
   it('a flood of distinct keys: every key carries a TTL and Redis empties itself', async () => {
     redis = await startRedisServer();
@@ -161,5 +167,5 @@ describe.skipIf(!hasRedisServer)('rate limits shared through Redis', () => {
     const view = routes.find((r) => r.name === 'limited')!.rateLimit!;
     expect(view.store).toBe('redis');
     expect(view.keys).toBeLessThanOrEqual(500);
-  }, 60_000);
+  }, 120_000);
 });

@@ -62,7 +62,8 @@ describe.skipIf(!hasRedisServer)('RedisRateLimitStore (GCRA script on a real red
     const opened = await open({ username: 'router', password: 'router-pass-1234', database: 2, keyPrefix: 'x:' }, redis);
     store = opened.store;
     expect(opened.ready).toBe(true);
-    expect((await store.reserve('x:k', INTERVAL_US, CAPACITY_US, 1))!.granted).toBe(1);
+    // One token per 10 s: the key lives 10 s, long enough to be looked at.
+    expect((await store.reserve('x:k', 10_000_000, 50_000_000, 1))!.granted).toBe(1);
     expect(await redis.cli('-n', '2', 'EXISTS', 'x:k')).toBe('1');
     expect(await redis.cli('-n', '0', 'EXISTS', 'x:k')).toBe('0');
     await store.close();
