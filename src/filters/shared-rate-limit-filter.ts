@@ -50,7 +50,8 @@ interface Lease {
  * - a token held locally → admitted at once, no Redis call. When the lease runs below half a
  *   batch on a busy key (the last batch was granted less than half a lease lifetime ago), the
  *   next batch is reserved in the background, so a steadily busy key never waits;
- * - Redis said "empty until T" and T has not come → refused at once (429, Retry-After);
+ * - Redis said "empty until T" and T plus one batch's worth of time has not come → refused at
+ *   once (429, Retry-After);
  * - the store is in an outage → at once, the route's onStoreFailure: admitted (open) or 503
  *   rate_limit_store_unavailable (closed);
  * - otherwise the request waits for a reservation (one in flight per key; the waiters share it),
@@ -119,7 +120,7 @@ export class SharedRateLimitFilter implements RouteRateLimiter {
     if (lease.tokens >= 1 && now < lease.lapseAt) {
       lease.tokens--;
       this.counters.allowed.inc();
-      if (lease.tokens < this.lowWater && !lease.pending && lease.refills > 0 && now - lease.grantedAt < LEASE_LIFETIME_MS / 2 && this.store.up) this.refill(lease, this.batch);
+      if (lease.tokens < this.lowWater && !lease.pending && lease.refills > 0 && now - lease.grantedAt < LEASE_LIFETIME_MS / 2 && now >= lease.refusedUntil && this.store.up) this.refill(lease, this.batch);
       return null;
     }
     if (now < lease.refusedUntil) return this.limited(lease.refusedUntil - now);
@@ -172,8 +173,14 @@ export class SharedRateLimitFilter implements RouteRateLimiter {
       lease.tokens += r.granted;
       lease.grantedAt = now;
       lease.lapseAt = now + LEASE_LIFETIME_MS;
+      // Less than asked: the bucket is empty now. Once these tokens are spent, refuse locally
+      // until a batch has come back (no prefetch meanwhile), for the same reason as below.
+      if (r.granted < wanted) lease.refusedUntil = now + this.batch * this.intervalMs;
     } else {
-      lease.refusedUntil = now + r.waitMs;
+      // Empty: refuse locally until a batch has come back rather than one token, so processes
+      // competing for a saturated bucket ask Redis about once per batch, not once per token. No
+      // token is lost: they wait in Redis (burst ≥ batch) for whoever asks first.
+      lease.refusedUntil = now + r.waitMs + (this.batch - 1) * this.intervalMs;
     }
     if (waiters === null) return;
     let i = 0;
@@ -190,9 +197,8 @@ export class SharedRateLimitFilter implements RouteRateLimiter {
       this.refill(lease, this.wanted(lease, rest.length));
       return;
     }
-    // Redis ran out: the bucket is empty for about one emission interval.
-    const waitMs = r.granted > 0 ? this.intervalMs : r.waitMs;
-    if (r.granted > 0) lease.refusedUntil = now + waitMs;
+    // Redis ran out: refused until the time set above.
+    const waitMs = lease.refusedUntil - now;
     for (; i < waiters.length; i++) waiters[i]!(this.limited(waitMs));
   }
 

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fetchText } from '../../support/http-client.js';
 import { countOf, runPacedLoad } from '../../support/paced-load.js';
@@ -47,7 +48,10 @@ describe.skipIf(!hasRedisServer)('rate limits shared through Redis', () => {
     },
   });
 
-  it('three routers share one 100 req/s limit: admitted requests over 10 s are within 5% of 1,000', async () => {
+  // The figure does not depend on the listener engine (the outage test below runs on both), and
+  // two copies at once on a 2-core machine starve each other's load: measured once, on the default.
+  const codecProject = (process.env.SWITCHYARD_TEST_LISTENER_ENGINE ?? '') !== '';
+  it.skipIf(codecProject)('three routers share one 100 req/s limit: admitted requests over 10 s are within 5% of 1,000', async () => {
     redis = await startRedisServer();
     // burst = requests (1 s of tokens), so a stall of the load generator on a busy machine wastes none;
     // commandTimeout 1 s, so the event-loop lag of four servers in one process is not taken for an outage.
@@ -55,12 +59,17 @@ describe.skipIf(!hasRedisServer)('rate limits shared through Redis', () => {
     for (let i = 0; i < 3; i++) proxies.push(await startProxy(routerConfig(limit, '/limited', { commandTimeout: '1s' })));
     // 3 × 60 = 180 requests per second against 100 for 12 s; counted: the requests sent in the
     // last 10 s (the first 2 s spend the burst). One continuous run, so no pause refills the bucket.
+    // The process's longest stall is printed: a stall longer than the burst (1 s) wastes tokens
+    // (the bucket is full and nobody asks), so the figure measures the machine as well.
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
     const outcomes = await Promise.all(proxies.map((p) => runPacedLoad({ url: `${p.url}/limited`, rate: 60, durationMs: 12_000, answerWithinMs: ANSWER_BOUND_MS })));
+    lag.disable();
     const inWindow = (status: number) => outcomes.reduce((n, o) => n + o.answers.filter((a) => a.sentAt >= 2_000 && a.status === status).length, 0);
     const admitted = inWindow(200);
     const limited = inWindow(429);
     const sent = outcomes.reduce((n, o) => n + o.sent, 0);
-    console.log(`shared limit: sent ${sent}; in the 10 s window admitted ${admitted} (${((admitted / 1000 - 1) * 100).toFixed(1)}% from 1000), limited ${limited}; per router admitted ${outcomes.map((o) => countOf(o, 200)).join(', ')} in all; runs ${outcomes.map((o) => Math.round(o.elapsedMs)).join(', ')} ms`);
+    console.log(`shared limit: sent ${sent}; in the 10 s window admitted ${admitted} (${((admitted / 1000 - 1) * 100).toFixed(1)}% from 1000), limited ${limited}; per router admitted ${outcomes.map((o) => countOf(o, 200)).join(', ')} in all; runs ${outcomes.map((o) => Math.round(o.elapsedMs)).join(', ')} ms; longest event-loop stall ${Math.round(lag.max / 1e6)} ms`);
     expect(outcomes.flatMap((o) => o.unanswered)).toEqual([]);
     expect(outcomes.reduce((n, o) => n + countOf(o, 200, 429), 0)).toBe(sent);
     expect(admitted + limited, 'requests sent in the window: the load offered must exceed the limit (a starved machine offers less)').toBeGreaterThan(1_200);
