@@ -195,6 +195,7 @@ export class Switchyard {
     await app.loadOperatorState(createOperatorStateStore(config, configFile));
     app.spans = spans;
     app.accessLog = accessLog;
+    await app.openRateLimitStore(config);
     app.rebuildRoutes();
     try {
       await app.openListeners();
@@ -365,7 +366,9 @@ export class Switchyard {
     this.clusters.setUpstreamEngine(next.proxy.engine.upstream);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
+    const oldRateLimitStore = await this.openRateLimitStore(next);
     this.rebuildRoutes();
+    await oldRateLimitStore?.close();
     // Renewed certificates are picked up on reload too (not only by tls.watch).
     await Promise.all(this.listeners.map((l) => l.reloadCertificates()));
     this.logger.info({ file: this.configFile, routes: next.routes.length }, 'configuration reloaded');
@@ -600,7 +603,21 @@ export class Switchyard {
     await this.metricsListener?.close();
     await this.demo?.close();
     await this.spans?.close();
+    await this.filterState.rateLimitStore?.close();
     this.accessLog.close();
+  }
+
+  /**
+   * Opens the shared rate limit store of `config` (rateLimitRedis) when it is new or changed,
+   * waiting for its connection up to 2 s (an unreachable Redis starts an outage, logged; the
+   * router serves anyway). Returns the store it replaced, to close after the route table swap.
+   */
+  private async openRateLimitStore(config: Config): Promise<{ close(): Promise<void> } | null> {
+    const before = this.filterState.rateLimitStore;
+    const old = this.filterState.useRateLimitRedis(config.rateLimitRedis, this.logger, this.metrics);
+    const store = this.filterState.rateLimitStore;
+    if (store !== null && store !== before) await store.connected(2_000);
+    return old;
   }
 
   private async openListeners(): Promise<void> {

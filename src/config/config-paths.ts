@@ -6,7 +6,7 @@ import type { Config } from './schema.js';
 
 /**
  * The configuration with its file paths (listener certificates, keys and client CA, upstream CA
- * and client certificate files)
+ * and client certificate files, Redis TLS files)
  * made absolute, relative to the config file's folder. Returns a new object.
  */
 export function resolveConfigPaths(config: Config, configFile: string): Config {
@@ -37,6 +37,14 @@ export function resolveConfigPaths(config: Config, configFile: string): Config {
         return [name, { ...s, tls: { ...tls, ...resolved } }];
       }),
     ),
+    ...(config.rateLimitRedis?.tls !== undefined
+      ? {
+          rateLimitRedis: {
+            ...config.rateLimitRedis,
+            tls: { ...config.rateLimitRedis.tls, ...Object.fromEntries((['ca', 'cert', 'key'] as const).flatMap((k) => (config.rateLimitRedis!.tls![k] === undefined ? [] : [[k, at(config.rateLimitRedis!.tls![k]!)]]))) },
+          },
+        }
+      : {}),
   };
 }
 
@@ -59,6 +67,10 @@ export async function checkConfigFiles(config: Config, configFile: string): Prom
     if (s.tls?.cert !== undefined) files.push({ path: s.tls.cert, field: `services.${name}.tls.cert` });
     if (s.tls?.key !== undefined) files.push({ path: s.tls.key, field: `services.${name}.tls.key` });
   }
+  const redisTls = config.rateLimitRedis?.tls;
+  if (redisTls?.ca !== undefined) files.push({ path: redisTls.ca, field: 'rateLimitRedis.tls.ca', ca: true });
+  if (redisTls?.cert !== undefined) files.push({ path: redisTls.cert, field: 'rateLimitRedis.tls.cert' });
+  if (redisTls?.key !== undefined) files.push({ path: redisTls.key, field: 'rateLimitRedis.tls.key' });
   const problems: ConfigProblem[] = [];
   await Promise.all(
     files.map(async (f) => {

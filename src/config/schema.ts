@@ -233,6 +233,14 @@ export const rateLimitSchema = z
       .max(1_000_000, { error: 'must be a whole number from 1 to 1000000' })
       .default(10_000)
       .describe('Most keys with a bucket of their own; past it a new key reuses the slot of a full (idle) bucket or shares one overflow bucket, so memory stays bounded.'),
+    store: z
+      .enum(['memory', 'redis'])
+      .default('memory')
+      .describe('Where the buckets live: memory (this process only: with workers: N or N routers a client gets N times the limit) or redis (one limit shared by every process and router using rateLimitRedis; docs/traffic.md, "Shared rate limits").'),
+    onStoreFailure: z
+      .enum(['open', 'closed'])
+      .default('open')
+      .describe('With store: redis, what a request that needs the store gets while Redis does not answer within rateLimitRedis.commandTimeout: open (admitted, unlimited) or closed (refused, 503 rate_limit_store_unavailable). Tokens a process already holds are used either way.'),
   })
   .superRefine((limit, ctx) => {
     if (limit.by === 'header' && limit.header === undefined) ctx.addIssue({ code: 'custom', path: ['header'], message: 'is required with by: header (name the header whose value is the key)' });
@@ -273,7 +281,7 @@ export const routeSchema = z.strictObject({
   timeouts: routeTimeoutsSchema.optional().describe('Per-route timeouts, field by field over the top-level timeouts.'),
   retries: routeRetryPolicySchema.optional().describe('Per-route retry policy, field by field over the top-level retries.'),
   maxBodySize: sizeSchema.optional().describe('Largest request body this route accepts; larger → 413 (0 = no limit). Default: limits.maxBodySize.'),
-  rateLimit: rateLimitSchema.optional().describe('Local token-bucket rate limit (per process); over it → 429 (docs/traffic.md). Default: none.'),
+  rateLimit: rateLimitSchema.optional().describe('Token-bucket rate limit, per process (store: memory) or shared through Redis (store: redis); over it → 429 (docs/traffic.md). Default: none.'),
   headerRules: headerRulesSchema.optional().describe('Add, set and remove request and response headers, with variables (docs/traffic.md). Default: none.'),
 }).superRefine((route, ctx) => {
   if ((route.service === undefined) === (route.backends === undefined)) {
@@ -673,6 +681,52 @@ export const registrySchema = z.discriminatedUnion('type', [fileRegistrySchema, 
   error: `must be one of: ${REGISTRY_TYPES.map((t) => `"${t}"`).join(', ')}`,
 });
 
+/** "host:port" (IPv6 in brackets): the address of a Redis server. */
+const REDIS_ADDRESS = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** The Redis server behind rate limits with store: redis (one per router; every process and router of a fleet names the same one). */
+export const rateLimitRedisSchema = z
+  .strictObject({
+    address: z
+      .string()
+      .refine((a) => REDIS_ADDRESS.test(a) && Number(REDIS_ADDRESS.exec(a)![2]) <= 65535, { message: 'must be "host:port" such as "127.0.0.1:6379" or "redis.internal:6379" (IPv6 in brackets: "[::1]:6379")' })
+      .describe('Redis server, "host:port". Required.'),
+    tls: z
+      .strictObject({
+        ca: pemFileSchema('CA').optional().describe('PEM file of the CA that signed Redis\'s certificate (relative to the config file). Default: the system CAs.'),
+        cert: pemFileSchema('certificate (chain)').optional().describe('PEM client certificate (relative to the config file), for a Redis with tls-auth-clients; goes with key. Default: none.'),
+        key: pemFileSchema('private key').optional().describe('PEM private key of cert (relative to the config file); goes with cert. Default: none.'),
+        serverName: hostNameSchema.optional().describe('Name checked in Redis\'s certificate (sent as SNI). Default: the address host.'),
+        verify: z.boolean().default(true).describe('Verify Redis\'s certificate (chain and name); false only for testing.'),
+      })
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), { message: 'cert and key must be given together' })
+      .optional()
+      .describe('Talk to Redis over TLS with these settings. Default: plain TCP.'),
+    username: z.string().min(1, { message: 'must be a non-empty ACL user name (or leave it out)' }).optional().describe('ACL user (Redis 6+), sent with password in AUTH. Default: none (the default user).'),
+    password: z
+      .string()
+      .min(1, { message: 'must be a non-empty password (or leave it out)' })
+      .optional()
+      .meta({ writeOnly: true })
+      .describe('Password (requirepass, or the ACL user\'s). A secret: redacted in the admin API and logs. Default: none.'),
+    database: z.number().int({ error: 'must be a database number from 0 to 15' }).min(0, { error: 'must be a database number from 0 to 15' }).max(15, { error: 'must be a database number from 0 to 15' }).default(0).describe('Database number (SELECT); 0 to 15.'),
+    keyPrefix: z
+      .string()
+      .min(1, { message: 'must be a non-empty key prefix such as "switchyard:ratelimit:"' })
+      .refine((p) => !/[\s\0]/.test(p), { message: 'must not contain white space or NUL' })
+      .default('switchyard:ratelimit:')
+      .describe('Prefix of every key the limiter writes (<prefix><route>:<key>), so several fleets or applications can share one Redis.'),
+    commandTimeout: durationSchema
+      .refine((ms) => ms >= 1 && ms <= 10_000, { message: 'must be between "1ms" and "10s"' })
+      .default(100)
+      .describe('Longest a reservation may take; past it (and while Redis is unreachable) requests that need the store get the route\'s onStoreFailure answer. Requests never wait longer than this for Redis. Keep it above the router\'s event-loop delay under load: a busy process can see its own lag as a slow Redis.'),
+    reservation: durationSchema
+      .refine((ms) => ms >= 1 && ms <= 10_000, { message: 'must be between "1ms" and "10s"' })
+      .default(100)
+      .describe('How much of a limit\'s rate one process reserves at a time: a batch of requests × reservation / per tokens (at least 1, at most burst), taken from Redis in one call and spent locally. Larger: fewer Redis calls, coarser sharing between processes (docs/traffic.md, "Accuracy").'),
+  })
+  .refine((r) => r.username === undefined || r.password !== undefined, { message: 'username needs password (ACL users authenticate with both)', path: ['username'] });
+
 /** An admin bearer token: a secret (redacted wherever configuration is shown or logged). */
 const adminTokenSchema = z
   .string()
@@ -933,6 +987,9 @@ export const configSchema = z
       .describe(
         'Processes serving the listeners (node:cluster): 1 to 1024, or auto (one per available CPU, os.availableParallelism()). Above 1, switchyard start runs a cluster primary that forks the workers (docs/operations.md, "Cluster mode"); 1 = no cluster. Changing it needs a restart.',
       ),
+    rateLimitRedis: rateLimitRedisSchema
+      .optional()
+      .describe('The Redis server that holds the buckets of routes with rateLimit.store: redis, shared by every worker and router that names it (docs/traffic.md, "Shared rate limits"). Default: none.'),
     sidecar: sidecarSchema.optional().describe('Sidecar mode settings (switchyard sidecar --config <file>; docs/sidecar.md). Default: none.'),
   })
   .superRefine((config, ctx) => {
@@ -978,6 +1035,9 @@ export const configSchema = z
           }
         }
       }
+      if (route.rateLimit?.store === 'redis' && config.rateLimitRedis === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['routes', i, 'rateLimit', 'store'], message: 'redis needs a top-level rateLimitRedis section (at least its address, e.g. rateLimitRedis: {address: "127.0.0.1:6379"})' });
+      }
       if (route.stripPrefix && route.rewritePrefix !== undefined) {
         ctx.addIssue({ code: 'custom', path: ['routes', i, 'rewritePrefix'], message: 'cannot be combined with stripPrefix: true (stripPrefix is rewritePrefix "/")' });
       }
@@ -1008,6 +1068,7 @@ export type RouteConfig = z.output<typeof routeSchema>;
 export type RouteBackendConfig = z.output<typeof routeBackendSchema>;
 export type StickyConfig = z.output<typeof stickySchema>;
 export type RateLimitConfig = z.output<typeof rateLimitSchema>;
+export type RateLimitRedisConfig = z.output<typeof rateLimitRedisSchema>;
 export type HeaderRulesConfig = z.output<typeof headerRulesSchema>;
 export type HeaderEditsConfig = HeaderRulesConfig['request'];
 export type ServiceConfig = z.output<typeof serviceSchema>;

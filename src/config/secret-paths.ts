@@ -6,7 +6,7 @@ import type { JsonSchema } from './input-json-schema.js';
  *
  * A value is secret when
  * - the schema declares it so (`.meta({ writeOnly: true })`, JSON Schema's "never returned"
- *   annotation): `admin.token`, `admin.readToken`, `registry.token`, `tracing.otlp.headers`
+ *   annotation): `admin.token`, `admin.readToken`, `registry.token`, `rateLimitRedis.password`, `tracing.otlp.headers`
  *   values, `sidecar.consul.token`, `sidecar.app.env` values;
  * - a field name on its path contains token, password, passwd, passphrase, secret,
  *   credential, api-key / apikey or private-key (any case), so a field added later is covered

@@ -11,6 +11,8 @@ export interface RateLimitCounters {
 
 /** What the admin API shows of a limiter. */
 export interface RateLimitView {
+  /** Where the buckets are: this process (memory) or Redis, shared (redis). */
+  store: 'memory' | 'redis';
   by: string;
   requests: number;
   perSeconds: number;
@@ -22,6 +24,37 @@ export interface RateLimitView {
   overflowRequests: number;
   allowed: number;
   limited: number;
+}
+
+/** A route's rate limiter, whichever its store: a request filter the admin API can look at. */
+export interface RouteRateLimiter extends RequestFilter {
+  readonly settings: RateLimitConfig;
+  view(): RateLimitView;
+}
+
+/** The key a request takes from: a header's value, the client address, or "" (the whole route or no header). */
+export function rateLimitKey(x: FilterExchange, header: string | undefined, byRoute: boolean): string {
+  if (byRoute) return '';
+  if (header !== undefined) {
+    const value = x.req.headers[header];
+    return value === undefined ? '' : Array.isArray(value) ? value[0]! : value;
+  }
+  return x.clientAddress;
+}
+
+/** The RateLimit-Policy field of a limit (draft-ietf-httpapi-ratelimit-headers). */
+export function rateLimitPolicy(settings: RateLimitConfig): string {
+  return `"default";q=${settings.requests};w=${Math.max(1, Math.ceil(settings.per / 1000))}`;
+}
+
+/** The 429 answer: Retry-After and the RateLimit fields say when the next token comes. */
+export function rateLimitedRefusal(settings: RateLimitConfig, policy: string, burst: number, waitMs: number): FilterRefusal {
+  const seconds = String(Math.max(1, Math.ceil(waitMs / 1000)));
+  return {
+    code: 'rate_limited',
+    headers: ['retry-after', seconds, 'ratelimit-policy', policy, 'ratelimit', `"default";r=0;t=${seconds}`],
+    detail: `over ${settings.requests} requests per ${settings.per}ms (burst ${burst}); retry in ${seconds}s`,
+  };
 }
 
 /**
@@ -37,7 +70,7 @@ export interface RateLimitView {
  * The limiter is kept across route table rebuilds while the route's limit settings stay the
  * same (see FilterState), so a reload does not hand every client a fresh burst.
  */
-export class RateLimitFilter implements RequestFilter {
+export class RateLimitFilter implements RouteRateLimiter {
   private readonly table: TokenBucketTable;
   private readonly header: string | undefined;
   private readonly byRoute: boolean;
@@ -54,29 +87,25 @@ export class RateLimitFilter implements RequestFilter {
     this.table = new TokenBucketTable((settings.requests * 1000) / settings.per, burst, settings.maxKeys, now);
     this.header = settings.by === 'header' ? settings.header : undefined;
     this.byRoute = settings.by === 'route';
-    this.policy = `"default";q=${settings.requests};w=${Math.max(1, Math.ceil(settings.per / 1000))}`;
+    this.policy = rateLimitPolicy(settings);
     counters.allowed.touch();
     counters.limited.touch();
   }
 
   onRequest(x: FilterExchange): FilterRefusal | null {
-    const key = this.keyOf(x);
+    const key = rateLimitKey(x, this.header, this.byRoute);
     const r = this.table.take(key, performance.now(), this.result);
     if (r.allowed) {
       this.counters.allowed.inc();
       return null;
     }
     this.counters.limited.inc();
-    const seconds = String(Math.max(1, Math.ceil(r.waitMs / 1000)));
-    return {
-      code: 'rate_limited',
-      headers: ['retry-after', seconds, 'ratelimit-policy', this.policy, 'ratelimit', `"default";r=0;t=${seconds}`],
-      detail: `over ${this.settings.requests} requests per ${this.settings.per}ms (burst ${this.table.burst}); retry in ${seconds}s`,
-    };
+    return rateLimitedRefusal(this.settings, this.policy, this.table.burst, r.waitMs);
   }
 
   view(): RateLimitView {
     return {
+      store: 'memory',
       by: this.header !== undefined ? `header ${this.header}` : this.settings.by,
       requests: this.settings.requests,
       perSeconds: this.settings.per / 1000,
@@ -94,12 +123,4 @@ export class RateLimitFilter implements RequestFilter {
     return this.table.size;
   }
 
-  private keyOf(x: FilterExchange): string {
-    if (this.byRoute) return '';
-    if (this.header !== undefined) {
-      const value = x.req.headers[this.header];
-      return value === undefined ? '' : Array.isArray(value) ? value[0]! : value;
-    }
-    return x.clientAddress;
-  }
 }

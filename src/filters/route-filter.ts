@@ -1,5 +1,5 @@
 import type { RequestHead } from '../codec/server-stream.js';
-import type { RateLimitFilter } from './rate-limit-filter.js';
+import type { RouteRateLimiter } from './rate-limit-filter.js';
 
 /** What a filter sees of a request: the forward exchange implements it, so passing it allocates nothing. */
 export interface FilterExchange {
@@ -22,7 +22,7 @@ export interface FilterExchange {
 }
 
 /** Proxy error codes a filter may answer with (see proxy/proxy-error.ts). */
-export type FilterRefusalCode = 'rate_limited';
+export type FilterRefusalCode = 'rate_limited' | 'rate_limit_store_unavailable';
 
 /** A filter's answer instead of forwarding: the proxy error to send, with extra response headers. */
 export interface FilterRefusal {
@@ -32,13 +32,21 @@ export interface FilterRefusal {
   readonly detail: string;
 }
 
+/**
+ * A filter's decision: null to go on, a refusal, or (rarely) a promise of one of those when the
+ * filter must ask something first (a shared rate limit without local tokens asks Redis, bounded
+ * by its command timeout). Filters answer synchronously whenever they can, so the usual request
+ * allocates no promise.
+ */
+export type FilterDecision = FilterRefusal | null | Promise<FilterRefusal | null>;
+
 /** A filter step run before the request is forwarded. */
 export interface RequestFilter {
   /**
    * May edit `headers` (the upstream header list, [name, value, ...]) in place. Returns null to
    * go on, or a refusal: the proxy answers it and the request is not forwarded.
    */
-  onRequest(x: FilterExchange, headers: string[]): FilterRefusal | null;
+  onRequest(x: FilterExchange, headers: string[]): FilterDecision;
 }
 
 /** A filter step run on the upstream's response head, before it is sent to the client. */
@@ -57,16 +65,25 @@ export class FilterChain {
     readonly request: readonly RequestFilter[] | null,
     readonly response: readonly ResponseFilter[] | null,
     /** The route's rate limiter, for the admin API (it is also in `request`). */
-    readonly rateLimit: RateLimitFilter | null,
+    readonly rateLimit: RouteRateLimiter | null,
   ) {}
 
-  /** Runs the request steps in order; the first refusal ends the chain. */
-  runRequest(x: FilterExchange, headers: string[]): FilterRefusal | null {
+  /**
+   * Runs the request steps in order; the first refusal ends the chain. A step that answers with
+   * a promise makes the chain's answer a promise: the steps after it run once it settles.
+   */
+  runRequest(x: FilterExchange, headers: string[]): FilterDecision {
+    return this.runFrom(0, x, headers);
+  }
+
+  private runFrom(first: number, x: FilterExchange, headers: string[]): FilterDecision {
     const steps = this.request;
     if (steps === null) return null;
-    for (let i = 0; i < steps.length; i++) {
-      const refusal = steps[i]!.onRequest(x, headers);
-      if (refusal !== null) return refusal;
+    for (let i = first; i < steps.length; i++) {
+      const decision = steps[i]!.onRequest(x, headers);
+      if (decision === null) continue;
+      if (decision instanceof Promise) return decision.then((refusal) => (refusal !== null ? refusal : this.runFrom(i + 1, x, headers)));
+      return decision;
     }
     return null;
   }

@@ -62,6 +62,16 @@ export interface MetricsOptions {
  * Per-route and per-service children are prepared off the hot path (`route()`, `service()`)
  * and cached by name, so rebuilding the route table reuses them.
  */
+/** Metrics of the shared rate limit store (filters/redis-rate-limit-store.ts). */
+export interface RateLimitStoreMetrics {
+  readonly granted: CounterChild;
+  readonly empty: CounterChild;
+  readonly timeout: CounterChild;
+  readonly unavailable: CounterChild;
+  readonly error: CounterChild;
+  setUp(up: boolean): void;
+}
+
 export class SwitchyardMetrics {
   readonly registry = new Registry();
   private sources: MetricsSources = NO_SOURCES;
@@ -73,6 +83,8 @@ export class SwitchyardMetrics {
   private readonly proxyErrors: Counter<'code'>;
   private readonly rateLimitRequests: PreparedCounter;
   private readonly traceSpanCounter: PreparedCounter;
+  private readonly rateLimitStoreCalls: PreparedCounter;
+  private readonly rateLimitStoreUp: Gauge;
   private readonly proxyErrorChildren = new Map<string, Counter.Internal>();
   private readonly reloads: Counter<'result'>;
   private readonly droppedLogLines: Counter;
@@ -124,6 +136,18 @@ export class SwitchyardMetrics {
       ['route', 'result'],
       this.registry,
     );
+    this.rateLimitStoreCalls = new PreparedCounter(
+      'switchyard_rate_limit_store_calls_total',
+      'Token reservations asked of the shared rate limit store (rateLimitRedis), by result: granted, empty (no token left), timeout (no answer within commandTimeout), unavailable (not connected), error.',
+      ['result'],
+      this.registry,
+    );
+    this.rateLimitStoreUp = new Gauge({
+      name: 'switchyard_rate_limit_store_up',
+      help: '1 while the shared rate limit store (rateLimitRedis, by address) answers, 0 during an outage (routes then answer by rateLimit.onStoreFailure). Absent without rateLimitRedis.',
+      labelNames: ['address'],
+      registers,
+    });
     this.traceSpanCounter = new PreparedCounter(
       'switchyard_trace_spans_total',
       'Server spans handed to the OTLP exporter (tracing.otlp), by result (exported, dropped: queue full or export failed).',
@@ -323,9 +347,32 @@ export class SwitchyardMetrics {
     return m;
   }
 
-  /** Prepared counters of a route's rate limit (allowed, limited). */
-  rateLimit(route: string): { allowed: CounterChild; limited: CounterChild } {
-    return { allowed: this.rateLimitRequests.labels(route, 'allowed'), limited: this.rateLimitRequests.labels(route, 'limited') };
+  /**
+   * Prepared counters of a route's rate limit: allowed, limited, and with a shared store the
+   * requests answered by onStoreFailure while it was down (store_failed_open: admitted;
+   * store_failed_closed: refused with 503).
+   */
+  rateLimit(route: string): { allowed: CounterChild; limited: CounterChild; storeFailedOpen: CounterChild; storeFailedClosed: CounterChild } {
+    return {
+      allowed: this.rateLimitRequests.labels(route, 'allowed'),
+      limited: this.rateLimitRequests.labels(route, 'limited'),
+      storeFailedOpen: this.rateLimitRequests.labels(route, 'store_failed_open'),
+      storeFailedClosed: this.rateLimitRequests.labels(route, 'store_failed_closed'),
+    };
+  }
+
+  /** Metrics of the shared rate limit store: calls by result, and whether it is up. */
+  rateLimitStore(address: string): RateLimitStoreMetrics {
+    const calls = this.rateLimitStoreCalls;
+    const up = this.rateLimitStoreUp;
+    return {
+      granted: calls.labels('granted'),
+      empty: calls.labels('empty'),
+      timeout: calls.labels('timeout'),
+      unavailable: calls.labels('unavailable'),
+      error: calls.labels('error'),
+      setUp: (isUp: boolean) => up.set({ address }, isUp ? 1 : 0),
+    };
   }
 
   /** Prepared counters of the OTLP span exporter. */

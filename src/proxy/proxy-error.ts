@@ -48,6 +48,12 @@ export const PROXY_ERRORS = {
     message: 'too many requests: the route\'s rate limit is reached',
     action: 'The route\'s `rateLimit` bucket is empty (`Retry-After` says when the next token comes). Raise `rateLimit` or change its key (`by`) if legitimate traffic is refused; `switchyard_rate_limit_requests_total{result="limited"}` counts refusals by route.',
   },
+  rate_limit_store_unavailable: {
+    status: 503,
+    grpc: GrpcStatus.UNAVAILABLE,
+    message: 'the shared rate limit store does not answer; try again later',
+    action: 'The route has `rateLimit.store: redis` with `onStoreFailure: closed`, and Redis (`rateLimitRedis`) did not answer within `commandTimeout` or cannot be reached. The log says when the outage began and ended (once each); `switchyard_rate_limit_store_up` and `switchyard_rate_limit_store_calls_total` show it. Bring Redis back (the router reconnects by itself), or choose `onStoreFailure: open` to admit requests unlimited meanwhile.',
+  },
   header_fields_too_large: {
     status: 431,
     grpc: GrpcStatus.INTERNAL,

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { RequestHead, ServerStream } from '../codec/server-stream.js';
+import type { FilterRefusal } from '../filters/route-filter.js';
 import { rewritePath, type Route } from '../routing/route.js';
 import { RouteTable } from '../routing/route-table.js';
 import type { Endpoint } from '../upstream/endpoint.js';
@@ -100,18 +101,41 @@ export class ProxyHandler {
     }
     const headers = buildUpstreamHeaders(req, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(req), null, peer, peerTrusted);
     const exchange = new ForwardExchange(ctx, req, res, r.route, r.endpoint, requestId, startedAt, clientAddress);
-    if (r.route.filters !== null) {
-      const refusal = r.route.filters.runRequest(exchange, headers);
-      if (refusal !== null) {
-        for (let i = 0; i < refusal.headers.length; i += 2) res.setHeader(refusal.headers[i]!, refusal.headers[i + 1]!);
-        sendProxyError(res, refusal.code, idHeader, requestId, refusal.detail);
-        ctx.observer.requestRejected(req, res, r.route, requestId, refusal.code, startedAt, clientAddress);
-        return;
-      }
+    const decision = r.route.filters === null ? null : r.route.filters.runRequest(exchange, headers);
+    if (decision instanceof Promise) {
+      // Rare: a filter asks first (a shared rate limit without local tokens; bounded by its timeout).
+      decision.then((refusal) => this.forwardOrRefuse(exchange, req, res, r, headers, hasBody, refusal)).catch((err: unknown) => this.filterFailed(err, res, exchange));
+      return;
+    }
+    this.forwardOrRefuse(exchange, req, res, r, headers, hasBody, decision);
+  };
+
+  /** A filter's promise failed (a bug, not a refusal): logged, and the client's connection cut so nothing hangs. */
+  private filterFailed(err: unknown, res: ServerResponse | ServerStream, exchange: { requestId: string }): void {
+    this.context.logger.error({ err, requestId: exchange.requestId }, 'a route filter failed; the request is cut');
+    if ('abort' in res) res.abort();
+    else res.destroy();
+  }
+
+  /** The end of handleRequest once the filters have decided: the refusal answered, or the request forwarded. */
+  private forwardOrRefuse(
+    exchange: ForwardExchange,
+    req: IncomingMessage,
+    res: ServerResponse,
+    r: { route: Route; path: string },
+    headers: string[],
+    hasBody: boolean,
+    refusal: FilterRefusal | null,
+  ): void {
+    if (refusal !== null) {
+      for (let i = 0; i < refusal.headers.length; i += 2) res.setHeader(refusal.headers[i]!, refusal.headers[i + 1]!);
+      sendProxyError(res, refusal.code, this.context.headers.requestIdHeader, exchange.requestId, refusal.detail);
+      this.context.observer.requestRejected(req, res, r.route, exchange.requestId, refusal.code, exchange.startedAt, exchange.clientAddress);
+      return;
     }
     if (isGrpcRequest(req)) exchange.startGrpc(r.path, headers, hasBody);
     else exchange.start(r.path, headers, hasBody);
-  };
+  }
 
   /**
    * A request from a codec stream (the HTTP/1.1 codec on llhttp): the same checks, routing and
@@ -144,22 +168,30 @@ export class ProxyHandler {
     }
     const headers = buildUpstreamHeaders(stream, ctx.headers, requestId, r.route.hostRewrite, this.protoOf(stream), null, peer, peerTrusted);
     const exchange = new Exchange(ctx, stream, r.route, r.endpoint, requestId, startedAt, clientAddress);
-    if (r.route.filters !== null) {
-      const refusal = r.route.filters.runRequest(exchange, headers);
-      if (refusal !== null) {
-        if (stream.hasBody) stream.closeAfterResponse();
-        sendStreamError(stream, refusal.code, idHeader, requestId, refusal.detail, refusal.headers);
-        ctx.observer.requestRejected(stream, stream, r.route, requestId, refusal.code, startedAt, clientAddress);
-        return;
-      }
+    const bodyCheck = contentLength === undefined ? bodyLimit : 0;
+    const decision = r.route.filters === null ? null : r.route.filters.runRequest(exchange, headers);
+    if (decision instanceof Promise) {
+      decision.then((refusal) => this.forwardOrRefuseStream(exchange, stream, r, headers, bodyCheck, refusal)).catch((err: unknown) => this.filterFailed(err, stream, exchange));
+      return;
+    }
+    this.forwardOrRefuseStream(exchange, stream, r, headers, bodyCheck, decision);
+  };
+
+  /** The end of handleStream once the filters have decided. */
+  private forwardOrRefuseStream(exchange: Exchange, stream: ServerStream, r: { route: Route; path: string }, headers: string[], bodyCheck: number, refusal: FilterRefusal | null): void {
+    if (refusal !== null) {
+      if (stream.hasBody) stream.closeAfterResponse();
+      sendStreamError(stream, refusal.code, this.context.headers.requestIdHeader, exchange.requestId, refusal.detail, refusal.headers);
+      this.context.observer.requestRejected(stream, stream, r.route, exchange.requestId, refusal.code, exchange.startedAt, exchange.clientAddress);
+      return;
     }
     let deadline = 0;
     if (isGrpcRequest(stream)) {
       exchange.grpc = true;
       deadline = grpcTimeoutMs(stream.headers['grpc-timeout']);
     }
-    exchange.start(r.path, headers, deadline, contentLength === undefined ? bodyLimit : 0);
-  };
+    exchange.start(r.path, headers, deadline, bodyCheck);
+  }
 
   /** Answers a codec stream with a proxy error; `close`: its connection closes after it. */
   private refuseStream(

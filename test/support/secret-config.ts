@@ -54,6 +54,8 @@ export function secretBearingConfig(places: SecretConfigPlaces): Record<string, 
       },
       { name: 'split', match: { path: '/split' }, backends: [{ service: 'api' }, { service: 'other' }], sticky: { cookie: 'session' } },
     ],
+    // Port 1 refuses: the router starts, logs the store's outage (without the password) and serves.
+    rateLimitRedis: { address: '127.0.0.1:1', username: 'switchyard', password: secretValue('redis-password') },
     services: {
       api: { tls: { ca: places.ca, serverName: 'api.internal' } },
       other: { balancer: 'consistent_hash', hashOn: { cookie: 'user' } },

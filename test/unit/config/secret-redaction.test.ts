@@ -68,8 +68,8 @@ describe('secret redaction of the configuration', () => {
         expect(isSecretPath(path, configSecretShape()), path.join('.')).toBe(false);
       }
     }
-    // 2 admin tokens + registry token + 2 OTLP headers + 7 match/header-rule values + 2 env + sidecar token and meta.
-    expect(secrets).toBe(16);
+    // 2 admin tokens + registry token + Redis password + 2 OTLP headers + 7 match/header-rule values + 2 env + sidecar token and meta.
+    expect(secrets).toBe(17);
     expect(JSON.stringify(redacted)).not.toContain(MARKER);
     // Not secrets: certificate and key paths, cookie names, other header values.
     expect(redacted.listeners[1]!.tls).toMatchObject({ cert: expect.stringContaining('site.pem'), key: expect.stringContaining('site.key') });
@@ -97,7 +97,7 @@ describe('secret redaction of the configuration', () => {
     };
     walk(configJsonSchema(), '');
     const paths = [...new Set([...declared.map((p) => p.slice(1)), ...named])].sort();
-    expect(paths).toEqual(['admin.readToken', 'admin.token', 'registry.token', 'sidecar.app.env.*', 'sidecar.consul.token', 'tracing.otlp.headers.*']);
+    expect(paths).toEqual(['admin.readToken', 'admin.token', 'rateLimitRedis.password', 'registry.token', 'sidecar.app.env.*', 'sidecar.consul.token', 'tracing.otlp.headers.*']);
     // A field named like a secret that the schema does not declare would be a slip: every one is declared.
     expect(named.every((n) => declared.includes(`.${n}`))).toBe(true);
     const filled = leaves(filledConfig()).map((l) => l.path.join('.'));

@@ -52,7 +52,7 @@ describe('tracing config', () => {
 describe('rate limit config', () => {
   it('fills the defaults', () => {
     const config = parseConfigText('c.yaml', routeYaml('    service: a\n    rateLimit: { requests: 5 }\n'));
-    expect(config.routes[0]!.rateLimit).toEqual({ requests: 5, per: 1000, by: 'clientAddress', maxKeys: 10_000 });
+    expect(config.routes[0]!.rateLimit).toEqual({ requests: 5, per: 1000, by: 'clientAddress', maxKeys: 10_000, store: 'memory', onStoreFailure: 'open' });
   });
 
   it.each([
@@ -63,5 +63,54 @@ describe('rate limit config', () => {
     ['no requests', '    rateLimit: { per: 1s }\n', /routes\[0\]\.rateLimit\.requests/],
   ])('rejects %s with the field named', (_name, body, expected) => {
     expect(configProblems('c.yaml', routeYaml(`    service: a\n${body}`)).join('\n')).toMatch(expected);
+  });
+});
+
+describe('shared rate limit config (rateLimit.store: redis, rateLimitRedis)', () => {
+  const shared = (redis: string, limit = '{ requests: 5, store: redis }') => `${redis}${routeYaml(`    service: a\n    rateLimit: ${limit}\n`)}`;
+
+  it('fills the defaults of rateLimitRedis and keeps memory the default store', () => {
+    const config = parseConfigText('c.yaml', shared('rateLimitRedis:\n  address: "127.0.0.1:6379"\n'));
+    expect(config.rateLimitRedis).toEqual({ address: '127.0.0.1:6379', database: 0, keyPrefix: 'switchyard:ratelimit:', commandTimeout: 100, reservation: 100 });
+    expect(config.routes[0]!.rateLimit).toMatchObject({ store: 'redis', onStoreFailure: 'open' });
+    expect(parseConfigText('c.yaml', '').rateLimitRedis).toBeUndefined();
+  });
+
+  it('takes TLS, an ACL user with its password, a database, a prefix and timeouts', () => {
+    const config = parseConfigText(
+      'c.yaml',
+      shared(
+        'rateLimitRedis:\n  address: "[::1]:6380"\n  tls: { ca: ca.pem, serverName: redis.internal }\n  username: router\n  password: s3cret-pass\n  database: 3\n  keyPrefix: "edge:rl:"\n  commandTimeout: 20ms\n  reservation: 50ms\n',
+        '{ requests: 5, store: redis, onStoreFailure: closed }',
+      ),
+    );
+    expect(config.rateLimitRedis).toMatchObject({ address: '[::1]:6380', tls: { ca: 'ca.pem', serverName: 'redis.internal', verify: true }, username: 'router', password: 's3cret-pass', database: 3, keyPrefix: 'edge:rl:', commandTimeout: 20, reservation: 50 });
+    expect(config.routes[0]!.rateLimit!.onStoreFailure).toBe('closed');
+  });
+
+  it.each([
+    ['store: redis without rateLimitRedis', '', '{ requests: 5, store: redis }', /c\.yaml:\d+:\d+.*routes\[0\]\.rateLimit\.store: redis needs a top-level rateLimitRedis section/],
+    ['an unknown store', '', '{ requests: 5, store: memcached }', /routes\[0\]\.rateLimit\.store: must be one of "memory", "redis"/],
+    ['an unknown failure answer', 'rateLimitRedis: { address: "r:6379" }\n', '{ requests: 5, store: redis, onStoreFailure: maybe }', /routes\[0\]\.rateLimit\.onStoreFailure: must be one of "open", "closed"/],
+    ['an address without a port', 'rateLimitRedis: { address: redis.internal }\n', undefined, /c\.yaml:1:\d+.*rateLimitRedis\.address: must be "host:port"/],
+    ['a URL as address', 'rateLimitRedis: { address: "redis://r:6379" }\n', undefined, /rateLimitRedis\.address: must be "host:port"/],
+    ['a port out of range', 'rateLimitRedis: { address: "r:70000" }\n', undefined, /rateLimitRedis\.address: must be "host:port"/],
+    ['database 16', 'rateLimitRedis: { address: "r:6379", database: 16 }\n', undefined, /rateLimitRedis\.database: must be a database number from 0 to 15/],
+    ['a zero command timeout', 'rateLimitRedis: { address: "r:6379", commandTimeout: 0 }\n', undefined, /rateLimitRedis\.commandTimeout: must be between "1ms" and "10s"/],
+    ['a one-minute reservation', 'rateLimitRedis: { address: "r:6379", reservation: 1m }\n', undefined, /rateLimitRedis\.reservation: must be between "1ms" and "10s"/],
+    ['an empty key prefix', 'rateLimitRedis: { address: "r:6379", keyPrefix: "" }\n', undefined, /rateLimitRedis\.keyPrefix: must be a non-empty key prefix/],
+    ['a user without password', 'rateLimitRedis: { address: "r:6379", username: router }\n', undefined, /rateLimitRedis\.username: username needs password/],
+    ['a TLS cert without key', 'rateLimitRedis: { address: "r:6379", tls: { cert: c.pem } }\n', undefined, /rateLimitRedis\.tls: cert and key must be given together/],
+    ['a misspelt field', 'rateLimitRedis: { adress: "r:6379" }\n', undefined, /rateLimitRedis/],
+  ])('rejects %s with file, line and field', (_name, redis, limit, expected) => {
+    const problems = configProblems('c.yaml', shared(redis, limit)).join('\n');
+    expect(problems).toMatch(expected);
+    expect(problems).toMatch(/c\.yaml:\d+:\d+/);
+  });
+
+  it('never shows the password in a configuration error', () => {
+    const problems = configProblems('c.yaml', 'rateLimitRedis: { address: nope, password: hunter2-secret }\n').join('\n');
+    expect(problems).toMatch(/rateLimitRedis\.address/);
+    expect(problems).not.toContain('hunter2-secret');
   });
 });
