@@ -33,7 +33,8 @@ import { FabioModel } from './lib/fabio-model.js';
 import { describeMachine } from './lib/machine.js';
 
 const list = (name: string, fallback: number[]) => (process.env[name] ? process.env[name]!.split(',').map(Number) : fallback);
-const PROXIES = list('BENCH_PROXIES', [1, 20]);
+/** 0 skips the fleet runs (e.g. BENCH_PROXIES=0 BENCH_FABIO=0: the real router only). */
+const PROXIES = list('BENCH_PROXIES', [1, 20]).filter((n) => n > 0);
 const SERVICES = list('BENCH_SERVICES', [1000, 5000]);
 const CHURN = list('BENCH_CHURN', [0, 5, 50]);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2);
@@ -42,6 +43,8 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 3_000);
 const DRAIN_MS = 20_000;
 const FABIO = process.env.BENCH_FABIO !== '0';
 const ROUTER = process.env.BENCH_ROUTER !== '0';
+/** Check changes sent one at a time to the real router (p50/p95 of change → route table). */
+const ROUTER_CHANGES = Number(process.env.BENCH_ROUTER_CHANGES ?? 40);
 const NODE = 'node-1';
 /** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
 const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
@@ -211,17 +214,23 @@ async function fabioFleet(address: string, n: number): Promise<FleetProxy[]> {
 }
 
 /** One real router on the same Consul: time from a check change to a new route table. */
-async function routerChangeToTable(emu: EmulatorProcess, address: string, services: number): Promise<{ startS: number; p50: number; p95: number; max: number; changes: number }> {
+async function routerChangeToTable(emu: EmulatorProcess, address: string, services: number): Promise<RouterRow> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-consul-bench-'));
   const configFile = join(dir, 'config.yaml');
   await writeFile(configFile, stringify({ listeners: [{ address: '127.0.0.1', port: 0 }], admin: { enabled: false }, registry: { type: 'consul', address, startTimeout: '120s' } }));
+  gc?.();
+  const rssBefore = process.memoryUsage().rss;
   const t = performance.now();
   const app = await Switchyard.start(configFile, { log: createProcessLog({ level: 'silent' }) });
   const startS = (performance.now() - t) / 1000;
-  const handler = (app as unknown as { handler: { table: unknown } }).handler;
+  const handler = (app as unknown as { handler: { table: { routes: readonly unknown[] } } }).handler;
+  const routes = handler.table.routes.length;
+  gc?.();
+  const rss = process.memoryUsage().rss;
   await sleep(500);
   const times: number[] = [];
-  for (let n = 0; n < 10; n++) {
+  const cpu0 = process.cpuUsage();
+  for (let n = 0; n < ROUTER_CHANGES; n++) {
     const k = changeCounter++;
     const before = handler.table;
     const t0 = performance.now();
@@ -230,15 +239,41 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
     times.push(performance.now() - t0);
     await sleep(200);
   }
+  const cpu = process.cpuUsage(cpu0);
   await app.close(1_000);
   await rm(dir, { recursive: true, force: true });
   const r1 = (x: number) => Math.round(x * 10) / 10;
-  return { startS: r1(startS), p50: r1(pct(times, 50)), p95: r1(pct(times, 95)), max: r1(Math.max(...times)), changes: times.length };
+  return {
+    startS: r1(startS),
+    routes,
+    rssMiB: Math.round(rss / 2 ** 20),
+    rssGrowthMiB: Math.round((rss - rssBefore) / 2 ** 20),
+    p50: r1(pct(times, 50)),
+    p95: r1(pct(times, 95)),
+    max: r1(Math.max(...times)),
+    changes: times.length,
+    cpuMsPerChange: r1((cpu.user + cpu.system) / 1000 / times.length),
+  };
+}
+
+interface RouterRow {
+  startS: number;
+  /** Routes in the table after start-up (one tag route per service). */
+  routes: number;
+  /** This process's RSS after start-up (after a full GC), and its growth over start-up. */
+  rssMiB: number;
+  rssGrowthMiB: number;
+  p50: number;
+  p95: number;
+  max: number;
+  changes: number;
+  /** This process's CPU over the changes (router work, bench loop polling included) per change. */
+  cpuMsPerChange: number;
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  const routers: { services: number; startS: number; p50: number; p95: number; max: number; changes: number }[] = [];
+  const routers: ({ services: number } & RouterRow)[] = [];
   for (const services of SERVICES) {
     const emu = EmulatorProcess.start();
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
@@ -272,7 +307,7 @@ async function main(): Promise<void> {
   await report(rows, routers);
 }
 
-async function report(rows: Row[], routers: { services: number; startS: number; p50: number; p95: number; max: number; changes: number }[]): Promise<void> {
+async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(here, 'results');
   await mkdir(dir, { recursive: true });
@@ -303,11 +338,11 @@ async function report(rows: Row[], routers: { services: number; startS: number; 
     '',
     ...(routers.length
       ? [
-          'One real router (src/main.ts, route table rebuilt on each registry change) on the same Consul, 10 check changes one at a time:',
+          `One real router (src/main.ts) on the same Consul, ${ROUTER_CHANGES} check changes one at a time (200 ms apart); RSS is this process's after start-up (full GC), growth over start-up in brackets; CPU per change is this process's over the changes (includes the 1 ms polling loop):`,
           '',
-          '| services | start-up sync s | change→route table p50 / p95 / max ms |',
-          '|---|---|---|',
-          ...routers.map((r) => `| ${r.services} | ${r.startS} | ${r.p50} / ${r.p95} / ${r.max} |`),
+          '| services | routes | start-up sync s | RSS MiB (growth) | change→route table p50 / p95 / max ms | CPU ms per change |',
+          '|---|---|---|---|---|---|',
+          ...routers.map((r) => `| ${r.services} | ${r.routes} | ${r.startS} | ${r.rssMiB} (+${r.rssGrowthMiB}) | ${r.p50} / ${r.p95} / ${r.max} | ${r.cpuMsPerChange} |`),
           '',
         ]
       : []),
