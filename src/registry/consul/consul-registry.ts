@@ -31,6 +31,9 @@ export interface ConsulRegistryOptions {
 /** Checks that are not passing: a small answer in a healthy datacenter, enough to see every health change. */
 const NOT_PASSING: readonly (readonly [string, string])[] = [['filter', 'Status != "passing"']];
 
+/** Tries of one service read during the first load before the load fails (and is retried whole). */
+const START_READ_ATTEMPTS = 4;
+
 /** Longest time a read change waits for the rest of a sweep before it is published. */
 const PUBLISH_MAX_DELAY_MS = 250;
 
@@ -528,19 +531,37 @@ export class ConsulRegistry implements Registry {
     return true;
   }
 
-  /** Start-up read of every service, `connections - 2` at a time (no rate limit: nothing routes yet). */
+  /**
+   * Start-up read of every service, `connections - 2` at a time with no rate limit (nothing
+   * routes yet): as fast as Consul answers, within the connection bound. A read that fails for a
+   * reason a retry may cure (429 rate limited, 5xx, timeout, reset) is retried by its worker
+   * after a backoff, which also slows that worker down while Consul pushes back, so one
+   * refusal among thousands of reads does not start the whole view again; after
+   * START_READ_ATTEMPTS failures of one read, or a refused token, the first load fails.
+   */
   private async readAll(names: readonly string[]): Promise<{ errors: ConsulRequestError[] }> {
-    const queue = [...names];
     const errors: ConsulRequestError[] = [];
+    let next = 0;
     const worker = async () => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        try {
-          this.serviceReads += 1;
-          const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
-          this.apply(name, res.body);
-        } catch (err) {
-          errors.push(err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message));
-          return;
+      while (errors.length === 0 && !this.closed) {
+        const name = names[next++];
+        if (name === undefined) return;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            this.serviceReads += 1;
+            const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
+            this.apply(name, res.body);
+            break;
+          } catch (err) {
+            const error = err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message);
+            if (error.kind === 'acl' || attempt >= START_READ_ATTEMPTS || this.closed) {
+              errors.push(error);
+              return;
+            }
+            // Counted here when retried; a read that fails the load is counted by the caller.
+            this.syncErrors += 1;
+            await sleep(backoffDelay(attempt, this.backoff));
+          }
         }
       }
     };
