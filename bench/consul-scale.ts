@@ -11,12 +11,17 @@
  *   change until a proxy has published a snapshot showing it; "every proxy" is, per change, the
  *   latest of the N proxies.
  * - Reference: the fabio strategy (bench/lib/fabio-model.ts), one proxy, same Consul and churn.
- * - Also, with 1 real router (src/main.ts) on the same Consul: change to route-table swap.
+ * - Also, with 1 real router (src/main.ts) on the same Consul: start-up time, its CPU (router
+ *   and emulator) and RSS; then BENCH_ROUTER_CHANGES check changes one at a time, each timed
+ *   from the flip until the router's cluster shows the instance critical, and the router's own
+ *   registry-change handler timed apart.
  *
  * Results: bench/results/consul-<time>.md and .json. A benchmark, not a test.
- * Knobs: BENCH_PROXIES=1,20 BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50 BENCH_INSTANCES=2
- * BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1, BENCH_REGISTRY (JSON
- * registry settings), BENCH_BUSY (JSON busy-datacenter options).
+ * Knobs: BENCH_PROXIES=1,20 (0: no fleet) BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50
+ * BENCH_INSTANCES=2 BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1
+ * BENCH_ROUTER_CHANGES=40, BENCH_REGISTRY (JSON registry settings), BENCH_BUSY (JSON
+ * busy-datacenter options). The real router alone at one size:
+ * BENCH_PROXIES=0 BENCH_FABIO=0 BENCH_CHURN=0 BENCH_SERVICES=10000.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';

@@ -639,7 +639,7 @@ export class Switchyard {
 
   /** Readiness waits for a route table built from a whole registry view (not only for the registry). */
   private noteViewApplied(): void {
-    if (this.viewApplied) return;
+    if (this.viewApplied || !this.routes.built) return;
     const st = this.registry.status();
     this.viewApplied = st.synced || st.persistedView?.serving === true;
   }

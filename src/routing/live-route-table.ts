@@ -65,6 +65,11 @@ export class LiveRouteTable {
     return this.table;
   }
 
+  /** Whether a full build has run (before it, registry changes only record the snapshot). */
+  get built(): boolean {
+    return this.sources !== null;
+  }
+
   /** Builds the whole table from `sources` and `snapshot`. */
   rebuild(sources: RouteTableSources, snapshot: RegistrySnapshot): RouteTable {
     const declarations: RouteDeclaration[] = sources.configRoutes.map((config) => ({ config, source: 'config' }));

@@ -88,6 +88,8 @@ export class ConsulRegistry implements Registry {
   /** Per service, which checks it has (from the last registration scan). */
   private registrations = new Map<string, string>();
   private readonly entries = new Map<string, ServiceEntry>();
+  /** Names of `entries`, sorted, as of the last publish (null: sort again). */
+  private sortedNames: string[] | null = null;
   private readonly serviceNodes = new Map<string, Set<string>>();
 
   private watches: BlockingWatch<typeof catalogServicesSchema | typeof healthStateSchema>[] = [];
@@ -588,9 +590,17 @@ export class ConsulRegistry implements Registry {
     this.publish(false);
   }
 
-  /** Swaps in a new snapshot (unchanged services keep their object) and tells subscribers. */
+  /**
+   * Swaps in a new snapshot (unchanged services keep their object) and tells subscribers.
+   * Services are listed by name; the sorted names are kept while no service comes or goes, so
+   * a publish after a health change costs one pass over the services, not a sort.
+   */
   private publish(initial: boolean): void {
-    const services = new Map([...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (this.sortedNames === null || this.sortedNames.length !== this.entries.size || this.sortedNames.some((n) => !this.entries.has(n))) {
+      this.sortedNames = [...this.entries.keys()].sort();
+    }
+    const services = new Map<string, ServiceEntry>();
+    for (const name of this.sortedNames) services.set(name, this.entries.get(name)!);
     this.snapshot = { services };
     // Failures are logged and shown by the view itself (status().persistedView.error).
     if (this.view !== null) void this.view.save(this.snapshot);
