@@ -95,7 +95,7 @@ export class Switchyard {
   private reloadState: ReloadView;
   private reloadQueue: Promise<unknown> = Promise.resolve();
   readonly startedAt = new Date();
-  /** The route table, rebuilt whole on config and override changes, updated in place of registry changes. */
+  /** The route table: built whole on config and override changes, changed copy-on-write on registry changes. */
   private readonly routes: LiveRouteTable;
   /** True once a route table built from a whole registry view (synced, or the persisted view) was swapped in. */
   private viewApplied = false;

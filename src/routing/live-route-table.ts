@@ -115,6 +115,7 @@ export class LiveRouteTable {
     const added: Route[] = [];
     for (const d of changes.added) {
       if (this.overridden.has(d.config.name)) continue;
+      // Outside a FilterState build: tag routes have no rate limit, whose limiters a build tracks.
       const route = compileRoute(d.config, 'tags', this.tagOrder, sources.defaults, this.clusters, this.metrics, this.filterState);
       this.tagRouteByName.set(route.name, route);
       added.push(route);
