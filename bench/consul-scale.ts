@@ -11,12 +11,17 @@
  *   change until a proxy has published a snapshot showing it; "every proxy" is, per change, the
  *   latest of the N proxies.
  * - Reference: the fabio strategy (bench/lib/fabio-model.ts), one proxy, same Consul and churn.
- * - Also, with 1 real router (src/main.ts) on the same Consul: change to route-table swap.
+ * - Also, with 1 real router (src/main.ts) on the same Consul: start-up time, its CPU (router
+ *   and emulator) and RSS; then BENCH_ROUTER_CHANGES check changes one at a time, each timed
+ *   from the flip until the router's cluster shows the instance critical, and the router's own
+ *   registry-change handler timed apart.
  *
  * Results: bench/results/consul-<time>.md and .json. A benchmark, not a test.
- * Knobs: BENCH_PROXIES=1,20 BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50 BENCH_INSTANCES=2
- * BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1, BENCH_REGISTRY (JSON
- * registry settings), BENCH_BUSY (JSON busy-datacenter options).
+ * Knobs: BENCH_PROXIES=1,20 (0: no fleet) BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50
+ * BENCH_INSTANCES=2 BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1
+ * BENCH_ROUTER_CHANGES=40, BENCH_REGISTRY (JSON registry settings), BENCH_BUSY (JSON
+ * busy-datacenter options). The real router alone at one size:
+ * BENCH_PROXIES=0 BENCH_FABIO=0 BENCH_CHURN=0 BENCH_SERVICES=10000.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -33,7 +38,8 @@ import { FabioModel } from './lib/fabio-model.js';
 import { describeMachine } from './lib/machine.js';
 
 const list = (name: string, fallback: number[]) => (process.env[name] ? process.env[name]!.split(',').map(Number) : fallback);
-const PROXIES = list('BENCH_PROXIES', [1, 20]);
+/** 0 skips the fleet runs (e.g. BENCH_PROXIES=0 BENCH_FABIO=0: the real router only). */
+const PROXIES = list('BENCH_PROXIES', [1, 20]).filter((n) => n > 0);
 const SERVICES = list('BENCH_SERVICES', [1000, 5000]);
 const CHURN = list('BENCH_CHURN', [0, 5, 50]);
 const INSTANCES = Number(process.env.BENCH_INSTANCES ?? 2);
@@ -42,6 +48,8 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 3_000);
 const DRAIN_MS = 20_000;
 const FABIO = process.env.BENCH_FABIO !== '0';
 const ROUTER = process.env.BENCH_ROUTER !== '0';
+/** Check changes sent one at a time to the real router (p50/p95 of change → route table). */
+const ROUTER_CHANGES = Number(process.env.BENCH_ROUTER_CHANGES ?? 40);
 const NODE = 'node-1';
 /** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
 const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
@@ -211,34 +219,96 @@ async function fabioFleet(address: string, n: number): Promise<FleetProxy[]> {
 }
 
 /** One real router on the same Consul: time from a check change to a new route table. */
-async function routerChangeToTable(emu: EmulatorProcess, address: string, services: number): Promise<{ startS: number; p50: number; p95: number; max: number; changes: number }> {
+async function routerChangeToTable(emu: EmulatorProcess, address: string, services: number): Promise<RouterRow> {
   const dir = await mkdtemp(join(tmpdir(), 'switchyard-consul-bench-'));
   const configFile = join(dir, 'config.yaml');
   await writeFile(configFile, stringify({ listeners: [{ address: '127.0.0.1', port: 0 }], admin: { enabled: false }, registry: { type: 'consul', address, startTimeout: '120s' } }));
+  gc?.();
+  const rssBefore = process.memoryUsage().rss;
+  const emuCpu0 = (await emu.call<{ cpuMs: number }>({ cmd: 'stats' })).cpuMs;
+  const startCpu0 = process.cpuUsage();
   const t = performance.now();
   const app = await Switchyard.start(configFile, { log: createProcessLog({ level: 'silent' }) });
   const startS = (performance.now() - t) / 1000;
-  const handler = (app as unknown as { handler: { table: unknown } }).handler;
-  await sleep(500);
-  const times: number[] = [];
-  for (let n = 0; n < 10; n++) {
-    const k = changeCounter++;
-    const before = handler.table;
+  const startCpu = process.cpuUsage(startCpu0);
+  const emuCpuMs = (await emu.call<{ cpuMs: number }>({ cmd: 'stats' })).cpuMs - emuCpu0;
+  const handler = (app as unknown as { handler: { table: { routes: readonly unknown[] } } }).handler;
+  const routes = handler.table.routes.length;
+  gc?.();
+  const rss = process.memoryUsage().rss;
+  // The router's own work per registry change (clusters, route table, endpoint overrides):
+  // Switchyard.onRegistryChange timed around each call, apart from Consul's and the queue's latency.
+  const applyTimes: number[] = [];
+  const target = app as unknown as { onRegistryChange: () => void };
+  const onRegistryChange = target.onRegistryChange.bind(app);
+  target.onRegistryChange = () => {
     const t0 = performance.now();
-    emu.send({ cmd: 'flip', service: (k * 7919) % services, instance: Math.floor(k / services) % INSTANCES, status: 'critical' });
-    while (handler.table === before && performance.now() - t0 < 10_000) await sleep(1);
+    onRegistryChange();
+    applyTimes.push(performance.now() - t0);
+  };
+  await sleep(500);
+  applyTimes.length = 0;
+  const times: number[] = [];
+  const cpu0 = process.cpuUsage();
+  // The router has applied a change when the instance's endpoint in its cluster shows it critical
+  // (or is gone): a health change does not change any route, so the table need not be replaced.
+  const applied = (s: number, i: number) => {
+    const endpoint = app.upstreams.get(`svc-${s}`).endpoints.find((e) => e.instance.id === `${NODE}/svc-${s}-${i}`);
+    return endpoint === undefined || endpoint.instance.health === 'critical';
+  };
+  for (let n = 0; n < ROUTER_CHANGES; n++) {
+    const k = changeCounter++;
+    const s = (k * 7919) % services;
+    const i = Math.floor(k / services) % INSTANCES;
+    const t0 = performance.now();
+    emu.send({ cmd: 'flip', service: s, instance: i, status: 'critical' });
+    while (!applied(s, i) && performance.now() - t0 < 10_000) await sleep(1);
     times.push(performance.now() - t0);
     await sleep(200);
   }
+  const cpu = process.cpuUsage(cpu0);
   await app.close(1_000);
   await rm(dir, { recursive: true, force: true });
   const r1 = (x: number) => Math.round(x * 10) / 10;
-  return { startS: r1(startS), p50: r1(pct(times, 50)), p95: r1(pct(times, 95)), max: r1(Math.max(...times)), changes: times.length };
+  return {
+    startS: r1(startS),
+    startCpuS: r1((startCpu.user + startCpu.system) / 1e6),
+    emulatorStartCpuS: r1(emuCpuMs / 1000),
+    routes,
+    rssMiB: Math.round(rss / 2 ** 20),
+    rssGrowthMiB: Math.round((rss - rssBefore) / 2 ** 20),
+    p50: r1(pct(times, 50)),
+    p95: r1(pct(times, 95)),
+    max: r1(Math.max(...times)),
+    changes: times.length,
+    applyMs: { p50: r1(pct(applyTimes, 50)), p95: r1(pct(applyTimes, 95)), max: r1(applyTimes.length ? Math.max(...applyTimes) : NaN), calls: applyTimes.length },
+    cpuMsPerChange: r1((cpu.user + cpu.system) / 1000 / times.length),
+  };
+}
+
+interface RouterRow {
+  startS: number;
+  /** CPU seconds of this process (the router) and of the emulator during start-up. */
+  startCpuS: number;
+  emulatorStartCpuS: number;
+  /** Routes in the table after start-up (one tag route per service). */
+  routes: number;
+  /** This process's RSS after start-up (after a full GC), and its growth over start-up. */
+  rssMiB: number;
+  rssGrowthMiB: number;
+  p50: number;
+  p95: number;
+  max: number;
+  changes: number;
+  /** Time inside the router's registry-change handler (clusters + route table + endpoint overrides), per call. */
+  applyMs: { p50: number; p95: number; max: number; calls: number };
+  /** This process's CPU over the changes (router work, bench loop polling included) per change. */
+  cpuMsPerChange: number;
 }
 
 async function main(): Promise<void> {
   const rows: Row[] = [];
-  const routers: { services: number; startS: number; p50: number; p95: number; max: number; changes: number }[] = [];
+  const routers: ({ services: number } & RouterRow)[] = [];
   for (const services of SERVICES) {
     const emu = EmulatorProcess.start();
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
@@ -272,7 +342,7 @@ async function main(): Promise<void> {
   await report(rows, routers);
 }
 
-async function report(rows: Row[], routers: { services: number; startS: number; p50: number; p95: number; max: number; changes: number }[]): Promise<void> {
+async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const dir = join(here, 'results');
   await mkdir(dir, { recursive: true });
@@ -303,11 +373,11 @@ async function report(rows: Row[], routers: { services: number; startS: number; 
     '',
     ...(routers.length
       ? [
-          'One real router (src/main.ts, route table rebuilt on each registry change) on the same Consul, 10 check changes one at a time:',
+          `One real router (src/main.ts) on the same Consul, ${ROUTER_CHANGES} check changes one at a time (200 ms apart); RSS is this process's after start-up (full GC), growth over start-up in brackets; CPU per change is this process's over the changes (includes the 1 ms polling loop):`,
           '',
-          '| services | start-up sync s | change→route table p50 / p95 / max ms |',
-          '|---|---|---|',
-          ...routers.map((r) => `| ${r.services} | ${r.startS} | ${r.p50} / ${r.p95} / ${r.max} |`),
+          '| services | routes | start-up sync s | start-up CPU s: router, emulator | RSS MiB (growth) | change→route table p50 / p95 / max ms | registry-change handler p50 / p95 / max ms (calls) | CPU ms per change |',
+          '|---|---|---|---|---|---|---|---|',
+          ...routers.map((r) => `| ${r.services} | ${r.routes} | ${r.startS} | ${r.startCpuS}, ${r.emulatorStartCpuS} | ${r.rssMiB} (+${r.rssGrowthMiB}) | ${r.p50} / ${r.p95} / ${r.max} | ${r.applyMs.p50} / ${r.applyMs.p95} / ${r.applyMs.max} (${r.applyMs.calls}) | ${r.cpuMsPerChange} |`),
           '',
         ]
       : []),

@@ -33,7 +33,7 @@ import { createRegistry } from './registry/registry-factory.js';
 import { RouterAdminView } from './router-admin-view.js';
 import { RouteOverrides, type RouteOverride, type StoredOverride } from './routing/route-overrides.js';
 import type { RouteTable } from './routing/route-table.js';
-import { buildRouteTable, type RouteDeclaration } from './routing/route-table-builder.js';
+import { LiveRouteTable } from './routing/live-route-table.js';
 import { tagRoutePrefix, TagRoutes } from './routing/tag-routes.js';
 import { tagUpstreamTls } from './routing/tag-upstream-tls.js';
 import { ClusterManager } from './upstream/cluster-manager.js';
@@ -96,8 +96,10 @@ export class Switchyard {
   private reloadState: ReloadView;
   private reloadQueue: Promise<unknown> = Promise.resolve();
   readonly startedAt = new Date();
-  /** Routes declared by registry service tags (urlprefix-...). */
-  private readonly tagRoutes: TagRoutes;
+  /** The route table: built whole on config and override changes, changed copy-on-write on registry changes. */
+  private readonly routes: LiveRouteTable;
+  /** True once a route table built from a whole registry view (synced, or the persisted view) was swapped in. */
+  private viewApplied = false;
   /** Recent per-route traffic for the status page, sampled on a timer while the admin listener runs. */
   readonly traffic: TrafficHistory;
   /** Where drains and overrides are kept across restarts (chosen at start). */
@@ -133,7 +135,7 @@ export class Switchyard {
         return { synced: st.synced, lastSyncAt: st.lastSyncAt, syncErrors: st.syncErrors ?? 0, staleSince: st.staleSince, consul: st.consul, servingPersistedView: st.persistedView?.serving };
       },
     });
-    this.tagRoutes = new TagRoutes(logger.child({ component: 'routing' }));
+    this.routes = new LiveRouteTable(new TagRoutes(logger.child({ component: 'routing' })), clusters, metrics, this.filterState);
     this.traffic = new TrafficHistory(
       () => metrics.routeTotals(),
       () => this.handler.table.routes.map((r) => r.name),
@@ -272,6 +274,7 @@ export class Switchyard {
     if (this.readinessFailed) return 'readiness failed through the admin API (POST /api/v1/readiness/restore to undo)';
     const st = this.registry.status();
     if (!st.synced && st.persistedView?.serving !== true) return `registry not synced yet${st.lastError ? ` (${st.lastError})` : ''}`;
+    if (!this.viewApplied) return 'the first registry view is not in the route table yet';
     return null;
   }
 
@@ -641,26 +644,53 @@ export class Switchyard {
     }
   }
 
+  /**
+   * A registry change updates only what it touches: the changed services' clusters, their tag
+   * routes (LiveRouteTable.applyRegistry, copy-on-write, swapped with one assignment) and their
+   * endpoints' drains and weight overrides.
+   */
   private onRegistryChange(): void {
-    this.clusters.applySnapshot(this.registry.current());
-    this.rebuildRoutes();
+    const snapshot = this.registry.current();
+    this.clusters.applySnapshot(snapshot);
+    const change = this.routes.applyRegistry(snapshot);
+    this.handler.table = change.table;
+    this.applyEndpointOverrides(change.services);
+    this.noteViewApplied();
   }
 
   /**
-   * Builds a new route table off the hot path (config routes, then admin overrides) and swaps
-   * it in with one assignment; then re-applies drains and weight overrides to the endpoints.
+   * Builds the whole route table off the hot path (config routes, tag routes, then admin
+   * overrides) and swaps it in with one assignment; then re-applies drains and weight overrides
+   * to the endpoints.
    */
   private rebuildRoutes(): void {
-    const declarations: RouteDeclaration[] = this.config.routes.map((config) => ({ config, source: 'config' }));
-    // Tag routes come after the config's routes; on a host+path conflict the config route wins.
-    declarations.push(...this.tagRoutes.declarations(this.registry.current(), tagRoutePrefix(this.config.registry), this.config.routes));
-    this.handler.table = buildRouteTable(this.routeOverrides.apply(declarations), { timeouts: this.config.timeouts, retries: this.config.retries, tracing: this.config.tracing }, this.clusters, this.metrics, this.filterState);
+    this.handler.table = this.routes.rebuild(
+      {
+        configRoutes: this.config.routes,
+        overrides: this.routeOverrides,
+        defaults: { timeouts: this.config.timeouts, retries: this.config.retries, tracing: this.config.tracing },
+        tagPrefix: tagRoutePrefix(this.config.registry),
+      },
+      this.registry.current(),
+    );
     this.applyEndpointOverrides();
+    this.noteViewApplied();
   }
 
-  /** Sets each endpoint's drained flag and weight override; rebuilds a balancer whose weights changed. */
-  private applyEndpointOverrides(): void {
-    for (const cluster of this.clusters.all()) {
+  /** Readiness waits for a route table built from a whole registry view (not only for the registry). */
+  private noteViewApplied(): void {
+    if (this.viewApplied || !this.routes.built) return;
+    const st = this.registry.status();
+    this.viewApplied = st.synced || st.persistedView?.serving === true;
+  }
+
+  /**
+   * Sets each endpoint's drained flag and weight override (of the named services' clusters, or
+   * all); rebuilds a balancer whose weights changed.
+   */
+  private applyEndpointOverrides(services?: readonly string[]): void {
+    const clusters = services === undefined ? this.clusters.all() : this.clusters.existing(services);
+    for (const cluster of clusters) {
       let weightsChanged = false;
       for (const e of cluster.endpoints) {
         e.drained = this.drained.has(drainKey(cluster.name, e.key));

@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Registry, RegistryListener, RegistryStatus } from './registry.js';
 import { EMPTY_SNAPSHOT, type RegistrySnapshot } from './service-instance.js';
 import { parseServicesFile } from './services-file.js';
-import { sameSnapshot } from './snapshot-equality.js';
+import { sameService, sameSnapshot } from './snapshot-equality.js';
 
 export interface FileRegistryOptions {
   path: string;
@@ -102,9 +102,15 @@ export class FileRegistry implements Registry {
     this.lastError = null;
     this.lastSyncAt = Date.now();
     if (sameSnapshot(this.snapshot, next)) return;
-    this.snapshot = next;
-    this.options.logger.info({ path: this.options.path, services: next.services.size }, 'services file applied');
-    for (const listener of this.listeners) listener(next);
+    // Unchanged services keep their entry object, so subscribers can tell what changed by identity.
+    const previous = this.snapshot.services;
+    const services = new Map([...next.services].map(([name, entry]) => {
+      const old = previous.get(name);
+      return [name, old !== undefined && sameService(old, entry) ? old : entry] as const;
+    }));
+    this.snapshot = { services };
+    this.options.logger.info({ path: this.options.path, services: services.size }, 'services file applied');
+    for (const listener of this.listeners) listener(this.snapshot);
   }
 
   private async readText(): Promise<string> {

@@ -30,3 +30,15 @@ function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
   const ka = Object.keys(a);
   return ka.length === Object.keys(b).length && ka.every((k) => a[k] === b[k]);
 }
+
+/**
+ * Names of the services that differ between two snapshots: added, removed, or whose entry is
+ * another object. Registries keep an unchanged service's entry object from one snapshot to the
+ * next (ConsulRegistry, FileRegistry compare content first), so this is one Map probe a service.
+ */
+export function changedServiceNames(before: RegistrySnapshot, after: RegistrySnapshot): string[] {
+  const changed: string[] = [];
+  for (const [name, entry] of after.services) if (before.services.get(name) !== entry) changed.push(name);
+  for (const name of before.services.keys()) if (!after.services.has(name)) changed.push(name);
+  return changed;
+}

@@ -22,6 +22,24 @@ export interface RouteDefaults {
   tracing?: TracingConfig;
 }
 
+/**
+ * The `order` of each declaration (the precedence tie-break): declaration order, except that
+ * the routes from registry tags all share one order, between the non-tag routes declared before
+ * them and those after (2k for the k-th non-tag route, 2k - 1 for a tag route with k non-tag
+ * routes before it). Tag routes then never need a new order when other tag routes come or go,
+ * so a registry change recompiles only the routes it touches; among themselves (at most one
+ * per host and path) they are ranked by name.
+ */
+export function declarationOrders(declarations: readonly RouteDeclaration[]): number[] {
+  let nonTag = 0;
+  return declarations.map((d) => (d.source === 'tags' ? tagRouteOrder(nonTag) : 2 * nonTag++));
+}
+
+/** The order of a tag route declared after `nonTagBefore` non-tag routes (see declarationOrders). */
+export function tagRouteOrder(nonTagBefore: number): number {
+  return 2 * nonTagBefore - 1;
+}
+
 /** Compiles route declarations into a RouteTable. Runs off the hot path. */
 export function buildRouteTable(
   declarations: readonly RouteDeclaration[],
@@ -31,7 +49,8 @@ export function buildRouteTable(
   filterState: FilterState = new FilterState(),
 ): RouteTable {
   filterState.beginBuild();
-  const routes: Route[] = declarations.map(({ config, source }, order) => compileRoute(config, source, order, defaults, clusters, metrics, filterState));
+  const orders = declarationOrders(declarations);
+  const routes: Route[] = declarations.map(({ config, source }, i) => compileRoute(config, source, orders[i]!, defaults, clusters, metrics, filterState));
   filterState.endBuild();
   const exact = new Map<string, PrefixIndex>();
   const wildcard = new Map<string, PrefixIndex>();
@@ -56,7 +75,8 @@ export function buildRouteTable(
   return new RouteTable(routes, exact, wildcard, any.seal());
 }
 
-function compileRoute(
+/** Compiles one declaration (`order`: see declarationOrders). */
+export function compileRoute(
   config: RouteConfig,
   source: RouteSource,
   order: number,

@@ -33,6 +33,14 @@ export class ClusterManager {
     return this.clusters.values();
   }
 
+  /** The clusters of these services that exist (none is created). */
+  *existing(names: Iterable<string>): IterableIterator<Cluster> {
+    for (const name of names) {
+      const cluster = this.clusters.get(name);
+      if (cluster !== undefined) yield cluster;
+    }
+  }
+
   /** Sets how the registry declares TLS per instance (read when endpoints are created or updated). */
   setInstanceTls(resolver: InstanceTlsResolver): void {
     this.instanceTls = resolver;
@@ -57,6 +65,7 @@ export class ClusterManager {
     for (const cluster of this.clusters.values()) cluster.setSettings(settings[cluster.name] ?? DEFAULT_SERVICE);
   }
 
+  /** Follows a new registry snapshot: only clusters whose service entry is another object are updated. */
   applySnapshot(snapshot: RegistrySnapshot): void {
     const previous = this.snapshot;
     this.snapshot = snapshot;

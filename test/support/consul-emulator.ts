@@ -241,6 +241,15 @@ export class ConsulEmulator {
   /** Service name → keys (node/ID) of its instances; node → its checks by check ID. */
   private readonly instancesByName = new Map<string, Set<string>>();
   private readonly checksByNode = new Map<string, Map<string, CheckRecord>>();
+  /**
+   * Checks by "node/serviceId" ("node/" for node checks), in the order of the node's checks, so
+   * a /v1/health/service read costs the instances it returns (as in Consul, whose state store
+   * indexes checks by service), not every check on the node.
+   */
+  private readonly checksByOwner = new Map<string, Map<string, CheckRecord>>();
+  /** Position of each check key in its node's check order (to merge node and service checks as the node lists them). */
+  private readonly checkSeq = new Map<string, number>();
+  private nextCheckSeq = 0;
   /** Serialized answers by request and index (the emulator serves many identical reads in fleet benchmarks). */
   private readonly answers = new Map<string, { index: number; text: string }>();
   private busyTimers: NodeJS.Timeout[] = [];
@@ -511,8 +520,7 @@ export class ConsulEmulator {
       keep.add(checkId);
       this.putCheck(node, { ...def, CheckID: checkId, Name: def.Name || `Service '${record.Service}' check` }, record);
     });
-    for (const c of this.checksByNode.get(node)?.values() ?? []) {
-      if (c.ServiceID !== id) continue;
+    for (const c of [...(this.checksByOwner.get(`${node}/${id}`)?.values() ?? [])]) {
       c.ServiceName = record.Service;
       c.ServiceTags = record.Tags;
       if (replaceExistingChecks && !keep.has(c.CheckID) && !c.CheckID.startsWith('_service_maintenance:')) this.removeCheck(node, c.CheckID);
@@ -526,7 +534,7 @@ export class ConsulEmulator {
     if (!record) throw new HttpError(404, `Unknown service ID "${serviceId}". Ensure that the service ID is passed, not the service name.`);
     this.services.delete(`${node}/${serviceId}`);
     this.instancesByName.get(record.Service)?.delete(`${node}/${serviceId}`);
-    for (const c of [...(this.checksByNode.get(node)?.values() ?? [])]) if (c.ServiceID === serviceId) this.removeCheck(node, c.CheckID);
+    for (const c of [...(this.checksByOwner.get(`${node}/${serviceId}`)?.values() ?? [])]) this.removeCheck(node, c.CheckID);
     this.commit(['services', 'checks'], [record.Service]);
   }
 
@@ -1066,6 +1074,12 @@ export class ConsulEmulator {
     let onNode = this.checksByNode.get(node);
     if (!onNode) this.checksByNode.set(node, (onNode = new Map()));
     onNode.set(def.CheckID, check);
+    if (!this.checkSeq.has(key)) this.checkSeq.set(key, this.nextCheckSeq++);
+    if (previous && previous.ServiceID !== check.ServiceID) this.checksByOwner.get(`${node}/${previous.ServiceID}`)?.delete(def.CheckID);
+    const owner = `${node}/${check.ServiceID}`;
+    let owned = this.checksByOwner.get(owner);
+    if (!owned) this.checksByOwner.set(owner, (owned = new Map()));
+    owned.set(def.CheckID, check);
     if (this.runChecks && (def.HTTP || def.TCP)) {
       const interval = Math.max(parseGoDuration(def.Interval ?? '10s') ?? 10_000, 50);
       check.timer = setInterval(() => void this.probe(check), interval);
@@ -1080,6 +1094,8 @@ export class ConsulEmulator {
     if (c?.timer) clearInterval(c.timer);
     this.checks.delete(key);
     this.checksByNode.get(node)?.delete(checkId);
+    this.checkSeq.delete(key);
+    if (c) this.checksByOwner.get(`${node}/${c.ServiceID}`)?.delete(checkId);
   }
 
   private updateCheck(check: CheckRecord, status: CheckStatus, output: string): void {
@@ -1130,7 +1146,10 @@ export class ConsulEmulator {
 
   private healthEntry(s: ServiceRecord) {
     const node = this.nodes.get(s.node)!;
-    const checks = [...(this.checksByNode.get(s.node)?.values() ?? [])].filter((c) => c.ServiceID === '' || c.ServiceID === s.ID).map(publicCheck);
+    const seq = (c: CheckRecord) => this.checkSeq.get(`${c.Node}/${c.CheckID}`)!;
+    const checks = [...(this.checksByOwner.get(`${s.node}/`)?.values() ?? []), ...(this.checksByOwner.get(`${s.node}/${s.ID}`)?.values() ?? [])]
+      .sort((a, b) => seq(a) - seq(b))
+      .map(publicCheck);
     // Field sets of Consul 1.x's "List Service Instances for Service" sample response
     // (developer.hashicorp.com/consul/api-docs/health#list-service-instances-for-service) and of
     // api.ServiceEntry / api.AgentService in github.com/hashicorp/consul/api (health.go, agent.go);

@@ -31,6 +31,9 @@ export interface ConsulRegistryOptions {
 /** Checks that are not passing: a small answer in a healthy datacenter, enough to see every health change. */
 const NOT_PASSING: readonly (readonly [string, string])[] = [['filter', 'Status != "passing"']];
 
+/** Tries of one service read during the first load before the load fails (and is retried whole). */
+const START_READ_ATTEMPTS = 4;
+
 /** Longest time a read change waits for the rest of a sweep before it is published. */
 const PUBLISH_MAX_DELAY_MS = 250;
 
@@ -85,6 +88,8 @@ export class ConsulRegistry implements Registry {
   /** Per service, which checks it has (from the last registration scan). */
   private registrations = new Map<string, string>();
   private readonly entries = new Map<string, ServiceEntry>();
+  /** Names of `entries`, sorted, as of the last publish (null: sort again). */
+  private sortedNames: string[] | null = null;
   private readonly serviceNodes = new Map<string, Set<string>>();
 
   private watches: BlockingWatch<typeof catalogServicesSchema | typeof healthStateSchema>[] = [];
@@ -529,19 +534,37 @@ export class ConsulRegistry implements Registry {
     return true;
   }
 
-  /** Start-up read of every service, `connections - 2` at a time (no rate limit: nothing routes yet). */
+  /**
+   * Start-up read of every service, `connections - 2` at a time with no rate limit (nothing
+   * routes yet): as fast as Consul answers, within the connection bound. A read that fails for a
+   * reason a retry may cure (429 rate limited, 5xx, timeout, reset) is retried by its worker
+   * after a backoff, which also slows that worker down while Consul pushes back, so one
+   * refusal among thousands of reads does not start the whole view again; after
+   * START_READ_ATTEMPTS failures of one read, or a refused token, the first load fails.
+   */
   private async readAll(names: readonly string[]): Promise<{ errors: ConsulRequestError[] }> {
-    const queue = [...names];
     const errors: ConsulRequestError[] = [];
+    let next = 0;
     const worker = async () => {
-      for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        try {
-          this.serviceReads += 1;
-          const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
-          this.apply(name, res.body);
-        } catch (err) {
-          errors.push(err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message));
-          return;
+      while (errors.length === 0 && !this.closed) {
+        const name = names[next++];
+        if (name === undefined) return;
+        for (let attempt = 1; ; attempt++) {
+          try {
+            this.serviceReads += 1;
+            const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
+            this.apply(name, res.body);
+            break;
+          } catch (err) {
+            const error = err instanceof ConsulRequestError ? err : new ConsulRequestError('unreachable', (err as Error).message);
+            if (error.kind === 'acl' || attempt >= START_READ_ATTEMPTS || this.closed) {
+              errors.push(error);
+              return;
+            }
+            // Counted here when retried; a read that fails the load is counted by the caller.
+            this.syncErrors += 1;
+            await sleep(backoffDelay(attempt, this.backoff));
+          }
         }
       }
     };
@@ -568,9 +591,17 @@ export class ConsulRegistry implements Registry {
     this.publish(false);
   }
 
-  /** Swaps in a new snapshot (unchanged services keep their object) and tells subscribers. */
+  /**
+   * Swaps in a new snapshot (unchanged services keep their object) and tells subscribers.
+   * Services are listed by name; the sorted names are kept while no service comes or goes, so
+   * a publish after a health change costs one pass over the services, not a sort.
+   */
   private publish(initial: boolean): void {
-    const services = new Map([...this.entries].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (this.sortedNames === null || this.sortedNames.length !== this.entries.size || this.sortedNames.some((n) => !this.entries.has(n))) {
+      this.sortedNames = [...this.entries.keys()].sort();
+    }
+    const services = new Map<string, ServiceEntry>();
+    for (const name of this.sortedNames) services.set(name, this.entries.get(name)!);
     this.snapshot = { services };
     // Failures are logged and shown by the view itself (status().persistedView.error).
     if (this.view !== null) void this.view.save(this.snapshot);
