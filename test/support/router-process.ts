@@ -46,7 +46,12 @@ export async function startRouterProcess(configFile: string, env: NodeJS.Process
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const banner = await new Promise<{ url: string; adminUrl: string }>((resolve, reject) => {
     const waitMs = options.startTimeoutMs ?? 20_000;
-    const timer = setTimeout(() => reject(new Error(`switchyard did not start within ${waitMs / 1000}s:\n${err}`)), waitMs);
+    // A router that did not start in time is killed: left running, it could still bind its
+    // ports and break the next test that picks them.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`switchyard did not start within ${waitMs / 1000}s:\n${err}`));
+    }, waitMs);
     const check = () => {
       const listener = /listener \S+: (http:\/\/[\d.]+:\d+)/.exec(err);
       const admin = /admin: +(http:\/\/[\d.]+:\d+)\//.exec(err);

@@ -34,6 +34,7 @@ import { startUpstream, type TestUpstream } from '../../support/test-upstream.js
  */
 
 const MiB = 1024 * 1024;
+const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 /** Generous: a flood the server queued without bound would grow by far more. */
 const RSS_GROWTH_BOUND = 64 * MiB;
 
@@ -530,7 +531,10 @@ describe('idle connections (keepAliveTimeout)', () => {
     const goaway = await client.waitFor((f) => f.type === FrameType.GOAWAY, 5_000, 'GOAWAY');
     expect(goaway.errorCode).toBe(ErrorCode.STREAM_CLOSED);
     await client.waitForClose(10_000);
-    await eventually(() => idleProxy.log.find('nothing could be sent').length > 0, 5_000, 'the close to be logged');
+    // Node 20's node:http2 leaves the connection open after nghttp2's GOAWAY, and Switchyard's
+    // stall detector closes it (logged); on Node ≥ 22 it closes without the stall detector (the
+    // close above is what matters: no connection is left open), so there is nothing to log.
+    if (NODE_MAJOR < 22) await eventually(() => idleProxy.log.find('nothing could be sent').length > 0, 5_000, 'the close to be logged');
   });
 
   it('a client that grants no more flow-control window keeps its connection; the response completes when it does', async () => {
