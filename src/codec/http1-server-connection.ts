@@ -119,7 +119,6 @@ export class Http1ServerConnection implements ParserHandler {
   private headStart = 0;
   /** Earlier chunks of this request's head (kept only while the head spans chunks, for an upgrade hand-off). */
   private headPieces: Buffer[] | null = null;
-  private chunk: Buffer | null = null;
 
   /** When the current deadline passes (ms since epoch, 0 = none) and what answers it. */
   deadline = 0;
@@ -183,11 +182,9 @@ export class Http1ServerConnection implements ParserHandler {
         this.parserPaused = false;
       }
       this.executing = true;
-      this.chunk = chunk;
       this.headStart = 0;
       const result = this.parser.execute(chunk);
       this.executing = false;
-      this.chunk = null;
       if (this.isClosed()) return;
       if (result === ParseError.OK) {
         if (this.phase === Phase.HEAD) this.keepHeadPiece(chunk);

@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { RequestHead } from '../codec/server-stream.js';
 import type { Http2ServerResponse } from 'node:http2';
 import { isHttp2 } from './http2-request.js';
