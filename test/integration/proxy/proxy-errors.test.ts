@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchJson } from '../../support/http-client.js';
 import { startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
-import { freePort } from '../../support/free-port.js';
 
 interface ErrorBody {
   error: string;
@@ -39,7 +38,9 @@ describe('proxy error responses', () => {
     proxy = await startProxy({
       services: {
         ok: [{ port: ok.port }],
-        refused: [{ port: await freePort() }],
+        // Port 1 (tcpmux): nothing listens on it here, and unlike a port that was free a moment ago,
+        // no test running alongside can take it and answer in its place.
+        refused: [{ port: 1 }],
         reset: [{ port: reset.port }],
         hang: [{ port: hang.port }],
         garbage: [{ port: garbage.port }],
