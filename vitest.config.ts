@@ -1,10 +1,10 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Suites that exercise the request path run twice: on the default engines (our own HTTP/1.1
- * codec on both sides, proxy.engine.listener and proxy.engine.upstream: llhttp) and on the
- * fallback engines (node:http and undici), so the engines keep the same behaviour while both
- * exist. test/support/proxy-harness.ts reads the variables.
+ * Suites that exercise the request path run twice: on the default listener (our own HTTP/1.1
+ * codec, proxy.engine.listener: llhttp) and on the fallback listener (node:http), so both keep
+ * the same behaviour while both exist. The upstream side is the codec's pool in both.
+ * test/support/proxy-harness.ts reads the variable.
  */
 const requestPathSuites = [
   'test/integration/proxy/**/*.test.ts',
@@ -27,7 +27,7 @@ export default defineConfig({
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'node-engines', include: requestPathSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'node', SWITCHYARD_TEST_UPSTREAM_ENGINE: 'undici' } },
+        test: { name: 'node-engines', include: requestPathSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'node' } },
       },
     ],
   },

@@ -12,8 +12,8 @@
  *   --connections <n>  concurrent connections (default 32)
  *   --scenario <name>  get-1k (default), get-64k, post-64k (repeatable)
  *   --target <name>    only these targets (repeatable): switchyard (defaults: its own codec on
- *                      both sides), switchyard-node (the same on the fallback engines, node:http
- *                      and undici), switchyard-no-log,
+ *                      both sides), switchyard-node (the same with node:http's server for
+ *                      clients, the fallback listener), switchyard-no-log,
  *                      undici-baseline, http-proxy, fastify-http-proxy, nginx, haproxy,
  *                      go-reverse-proxy (Go's httputil.ReverseProxy, built at run time)
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;

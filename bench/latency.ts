@@ -33,8 +33,8 @@
  *
  * Targets: direct; switchyard (the product's defaults: access log on, metrics recorded, admin
  * listener with its traffic-history sampler, services file watched); switchyard-no-log (the same,
- * access log off); switchyard-node (as switchyard on the fallback engines: node:http's server for
- * clients, undici's pool for upstreams); undici-baseline; nginx
+ * access log off); switchyard-node (as switchyard with the fallback listener: node:http's server
+ * for clients); undici-baseline; nginx
  * (1 worker); haproxy (1 thread); go-reverse-proxy (GOMAXPROCS=1); http-proxy; fastify-http-proxy.
  */
 import { execFileSync } from 'node:child_process';

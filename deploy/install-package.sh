@@ -2,10 +2,10 @@
 # Installs Switchyard from this source tree the way it is installed in production:
 #   1. npm pack: builds dist/ (the prepack script) and makes switchyard-<version>.tgz, which
 #      carries its runtime dependencies (bundleDependencies) at the versions package-lock.json
-#      pins and tested, undici already patched;
+#      pins and tested;
 #   2. npm install --global --omit=dev --offline --prefix <prefix> <tarball>: no devDependency,
 #      no build, nothing fetched from a registry;
-#   3. checks the result: the undici patch is in place, and `switchyard --version` answers.
+#   3. checks the result: `switchyard --version` answers.
 # Result: <prefix>/bin/switchyard and <prefix>/lib/node_modules/switchyard.
 #
 # The container recipe (deploy/container/Containerfile) and the packaging test
@@ -45,7 +45,5 @@ echo "packed $pack_dir/$tarball"
 # 2. The install.
 npm install --global --omit=dev --offline --no-audit --no-fund --prefix "$prefix" "$pack_dir/$tarball"
 
-# 3. The checks. npm may skip a package's install script (--ignore-scripts, an allow-scripts
-#    policy): run the undici patch step here too (a no-op when it is in place; fails loudly if not).
-node "$prefix/lib/node_modules/switchyard/scripts/undici-patch.mjs"
+# 3. The check.
 echo "installed $("$prefix/bin/switchyard" --version) at $prefix (bin: $prefix/bin/switchyard)"

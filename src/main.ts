@@ -13,7 +13,7 @@ import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import type { DeprecatedFieldUse } from './config/deprecated-fields.js';
 import { loadConfig } from './config/load-config.js';
 import { removedSettingsIn } from './config/removed-settings.js';
-import { loadListenerCertificates, loadStartConfig, operatorStateProblem, registryViewFile, startRegistry, warnIfUndiciUnpatched } from './startup-load.js';
+import { loadListenerCertificates, loadStartConfig, operatorStateProblem, registryViewFile, startRegistry } from './startup-load.js';
 import type { Config } from './config/schema.js';
 import { DemoInstances } from './demo/demo-instances.js';
 import { FilterState } from './filters/filter-chain-builder.js';
@@ -164,7 +164,6 @@ export class Switchyard {
     const logger = log.logger;
     warnRemovedSettings(config, logger);
     warnDeprecatedFields(logger, configFile, loaded.deprecated);
-    warnIfUndiciUnpatched(logger);
     const certificates = await loadListenerCertificates(config, logger);
 
     let demo: DemoInstances | null = null;
@@ -182,7 +181,6 @@ export class Switchyard {
       throw err;
     }
     const clusters = new ClusterManager(logger.child({ component: 'upstream' }));
-    clusters.setUpstreamEngine(config.proxy.engine.upstream);
     clusters.applySettings(config.services);
     clusters.applySnapshot(registry.current());
     const metrics = new SwitchyardMetrics({ processMetrics: true });
@@ -363,10 +361,6 @@ export class Switchyard {
     warnRemovedSettings(next, this.logger);
     this.config = next;
     this.handler.context = proxyContext(next, this.logger, this.metrics, this.spans, this.accessLog);
-    if (next.proxy.engine.upstream !== this.clusters.upstreamEngine) {
-      this.logger.info({ file: this.configFile, engine: next.proxy.engine.upstream }, 'proxy.engine.upstream changed: HTTP/1.1 endpoint pools are rebuilt; requests in flight finish on the old ones');
-    }
-    this.clusters.setUpstreamEngine(next.proxy.engine.upstream);
     this.clusters.applySettings(next.services);
     this.clusters.applySnapshot(this.registry.current());
     const oldRateLimitStore = await this.openRateLimitStore(next);

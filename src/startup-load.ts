@@ -1,4 +1,3 @@
-import { undiciPatchStatus } from '../scripts/undici-patch.mjs';
 import { ConfigError } from './config/config-error.js';
 import { checkConfigFiles, resolveConfigPaths } from './config/config-paths.js';
 import type { DeprecatedFieldUse } from './config/deprecated-fields.js';
@@ -105,15 +104,6 @@ export async function operatorStateProblem(store: OperatorStateStore): Promise<s
   }
 }
 
-/** Logs a warning when the installed undici lacks patches/undici+*.patch (installed with scripts skipped). */
-export function warnIfUndiciUnpatched(logger: Logger): void {
-  const status = undiciPatchStatus();
-  if (!status.applied) logger.warn({ reason: status.reason }, UNDICI_UNPATCHED);
-}
-
-const UNDICI_UNPATCHED =
-  "undici lacks Switchyard's patch: an upstream's unsolicited 100 Continue fails the request with 502. Run `node scripts/undici-patch.mjs` in the installed package (npm skipped its install script)";
-
 /** What `switchyard start` prints when it cannot start; `switchyard check` prints the same. */
 export function startFailureMessage(err: unknown): string {
   return err instanceof ConfigError ? err.message : `switchyard: cannot start: ${(err as Error).message}`;
@@ -157,7 +147,6 @@ export async function checkStartup(configFile: string, logger: Logger, env: Node
   } finally {
     await store.close();
   }
-  const undici = undiciPatchStatus();
   let instances = 0;
   for (const service of snapshot.services.values()) instances += service.instances.length;
   return {
@@ -172,7 +161,6 @@ export async function checkStartup(configFile: string, logger: Logger, env: Node
     registryView: view?.summary ?? null,
     warnings: [
       ...deprecated.map((use) => use.message),
-      ...(undici.applied ? [] : [`${UNDICI_UNPATCHED} (${undici.reason})`]),
       ...(view?.warning ? [`${view.warning} (start logs this and starts without the view)`] : []),
     ],
   };

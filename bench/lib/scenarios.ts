@@ -36,11 +36,11 @@ export const UPSTREAM_PORTS = 100;
 export const OBSERVABILITY_ON: Record<string, unknown> | null = { logging: { level: 'warn', accessLog: true } };
 export const OBSERVABILITY_OFF: Record<string, unknown> = { logging: { level: 'warn', accessLog: false } };
 /**
- * The fallback engines, node:http's server for clients and undici's pool for upstreams
- * (`proxy.engine`), with the access log on like OBSERVABILITY_ON: the same settings as
- * "switchyard" (our own codec on both sides, the default) but for the engines.
+ * The fallback listener, node:http's server for clients (`proxy.engine.listener: node`; upstreams
+ * on the codec's pool as always), with the access log on like OBSERVABILITY_ON: the same
+ * settings as "switchyard" (our own codec on both sides, the default) but for the listener.
  */
-export const NODE_ENGINES: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'node', upstream: 'undici' } } };
+export const NODE_ENGINES: Record<string, unknown> = { ...OBSERVABILITY_ON, proxy: { engine: { listener: 'node' } } };
 
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
 

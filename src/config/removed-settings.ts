@@ -20,5 +20,12 @@ export function removedSettingsIn(config: Config): RemovedSetting[] {
       advice: 'removed and ignored: access-log lines are always formed on the event loop (the log thread measured slower with every core busy, docs/performance.md); delete the setting from the configuration file',
     });
   }
+  if (config.proxy.engine.upstream === 'undici') {
+    found.push({
+      field: 'proxy.engine.upstream',
+      advice:
+        'the undici upstream engine was removed and "undici" is ignored: HTTP/1.1 upstreams are served by the codec\'s own pool, which passed every upstream test at less CPU per request (docs/design.md, "Engines"); delete the setting or set it to "llhttp"',
+    });
+  }
   return found;
 }

@@ -89,12 +89,6 @@ const routeTimeoutsSchema = z.strictObject({
 });
 
 /** Failures a retry policy can retry on. */
-/** HTTP/1.1 client implementations towards upstreams (proxy.engine.upstream). */
-export const UPSTREAM_ENGINES = ['undici', 'llhttp'] as const;
-export type UpstreamEngine = (typeof UPSTREAM_ENGINES)[number];
-/** The default of proxy.engine.upstream, and of pools built outside the router's config (the sidecar). */
-export const DEFAULT_UPSTREAM_ENGINE: UpstreamEngine = 'llhttp';
-
 export const RETRY_CONDITIONS = ['connect-failure', 'reset', 'timeout', 'gateway-error', '5xx'] as const;
 export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
 
@@ -888,14 +882,14 @@ export const configSchema = z
                 'What serves HTTP/1.1 clients: Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp", the default: no per-request streams; upgrades are handed to node:http), or node:http\'s server ("node", the fallback, kept selectable for one release). Read at start. Why the codec is the default: docs/design.md, "Engines".',
               ),
             upstream: z
-              .enum(UPSTREAM_ENGINES)
-              .default(DEFAULT_UPSTREAM_ENGINE)
+              .enum(['llhttp', 'undici'])
+              .default('llhttp')
               .describe(
-                'HTTP/1.1 client towards upstreams: llhttp (the default: our own pool on the llhttp parser) or undici (undici\'s Pool, patched to skip an unsolicited 100 Continue; the fallback, kept selectable for one release); same error codes, retries and limits. Changing it on reload rebuilds every HTTP/1.1 endpoint pool; HTTP/2 services always use their own pool.',
+                'HTTP/1.1 client towards upstreams: "llhttp", our own pool on the llhttp parser, the only one. "undici" (the earlier fallback) still parses and is ignored with a warning at start and reload. HTTP/2 services use their own pool.',
               ),
           })
           .prefault({})
-          .describe('The HTTP engines on the request path, client side (listener) and upstream side (upstream): our own codec by default, node:http and undici as the fallback (docs/design.md, "Engines").'),
+          .describe('The HTTP engines on the request path, client side (listener) and upstream side (upstream): our own codec by default, node:http as the listener\'s fallback (docs/design.md, "Engines").'),
       })
       .prefault({})
       .describe('How requests are forwarded.'),

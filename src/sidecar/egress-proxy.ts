@@ -40,7 +40,6 @@ export class EgressProxy {
     instanceTls?: InstanceTlsResolver,
   ) {
     this.clusters = new ClusterManager(logger.child({ component: 'upstream', side: 'egress' }));
-    this.clusters.setUpstreamEngine(config.proxy.engine.upstream);
     if (instanceTls !== undefined) this.clusters.setInstanceTls(instanceTls);
     this.clusters.applySettings(config.services);
     this.handler = new ProxyHandler({ logger: logger.child({ component: 'proxy', side: 'egress' }), headers: forwardingHeaderSettings(config.proxy), limits: requestLimits(config), observer }, 'http');

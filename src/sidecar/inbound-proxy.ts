@@ -46,7 +46,6 @@ export class InboundProxy {
     certificates: CertificateStore | null,
   ) {
     this.clusters = new ClusterManager(logger.child({ component: 'upstream' }));
-    this.clusters.setUpstreamEngine(config.proxy.engine.upstream);
     this.clusters.applySettings(config.services);
     this.cluster = this.clusters.get(sidecar.service);
     this.appMeta = APP_META[sidecar.app.protocol];

@@ -1,4 +1,4 @@
-import { DEFAULT_SERVICE, DEFAULT_UPSTREAM_ENGINE, type ServiceConfig, type UpstreamEngine } from '../config/schema.js';
+import { DEFAULT_SERVICE, type ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { RegistrySnapshot } from '../registry/service-instance.js';
 import { Cluster } from './cluster.js';
@@ -13,7 +13,6 @@ export class ClusterManager {
   private settings: Readonly<Record<string, ServiceConfig>> = {};
   private snapshot: RegistrySnapshot = { services: new Map() };
   private instanceTls: InstanceTlsResolver = NO_DECLARED_TLS;
-  private engine: UpstreamEngine = DEFAULT_UPSTREAM_ENGINE;
   private readonly resolveInstanceTls: InstanceTlsResolver = (instance) => this.instanceTls(instance);
 
   constructor(private readonly logger: Logger) {}
@@ -22,7 +21,7 @@ export class ClusterManager {
   get(name: string): Cluster {
     let cluster = this.clusters.get(name);
     if (!cluster) {
-      cluster = new Cluster(name, this.settings[name] ?? DEFAULT_SERVICE, this.logger, this.resolveInstanceTls, this.engine);
+      cluster = new Cluster(name, this.settings[name] ?? DEFAULT_SERVICE, this.logger, this.resolveInstanceTls);
       cluster.setInstances(this.snapshot.services.get(name)?.instances ?? []);
       this.clusters.set(name, cluster);
     }
@@ -44,20 +43,6 @@ export class ClusterManager {
   /** Sets how the registry declares TLS per instance (read when endpoints are created or updated). */
   setInstanceTls(resolver: InstanceTlsResolver): void {
     this.instanceTls = resolver;
-  }
-
-  /**
-   * Sets the HTTP/1.1 client of endpoint pools (proxy.engine.upstream). Call before the first
-   * applySettings; a change later rebuilds every HTTP/1.1 endpoint's pool.
-   */
-  get upstreamEngine(): UpstreamEngine {
-    return this.engine;
-  }
-
-  setUpstreamEngine(engine: UpstreamEngine): void {
-    if (engine === this.engine) return;
-    this.engine = engine;
-    for (const cluster of this.clusters.values()) cluster.setEngine(engine);
   }
 
   applySettings(settings: Readonly<Record<string, ServiceConfig>>): void {

@@ -1,5 +1,5 @@
 import type { RequestHead } from '../codec/server-stream.js';
-import { DEFAULT_UPSTREAM_ENGINE, type ServiceConfig, type UpstreamEngine } from '../config/schema.js';
+import type { ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { createBalancer, type Balancer } from './balancer.js';
@@ -40,8 +40,6 @@ export class Cluster {
     private readonly logger: Logger,
     /** TLS the registry declares per instance (route tags with proto=https). */
     private readonly instanceTls: InstanceTlsResolver = NO_DECLARED_TLS,
-    /** The HTTP/1.1 client of new endpoint pools (proxy.engine.upstream). */
-    private engine: UpstreamEngine = DEFAULT_UPSTREAM_ENGINE,
   ) {
     this.settingsValue = settings;
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
@@ -125,25 +123,6 @@ export class Cluster {
     if (JSON.stringify(old.healthCheck) !== JSON.stringify(settings.healthCheck)) this.configureHealthChecks();
   }
 
-  /**
-   * Switches the HTTP/1.1 client implementation (proxy.engine.upstream): HTTP/1.1 endpoints get
-   * new pools; the old ones close once their requests are done.
-   */
-  setEngine(engine: UpstreamEngine): void {
-    if (engine === this.engine) return;
-    this.engine = engine;
-    const previous = this.endpointList;
-    const replaced: Endpoint[] = [];
-    const next = previous.map((e) => {
-      if (e.protocol !== 'http1') return e;
-      replaced.push(e);
-      return this.rebuiltEndpoint(e, this.settingsValue);
-    });
-    if (replaced.length === 0) return;
-    this.swap(next);
-    this.closeAll(replaced);
-  }
-
   /** Rebuilds the balancer over the same endpoints (after their weights changed). */
   refreshBalancer(): void {
     this.swap(this.endpointList);
@@ -158,7 +137,7 @@ export class Cluster {
   }
 
   private newEndpoint(instance: ServiceInstance, settings: ServiceConfig): Endpoint {
-    const endpoint = new Endpoint(instance, settings, this.breaker, this.instanceTls(instance), this.engine);
+    const endpoint = new Endpoint(instance, settings, this.breaker, this.instanceTls(instance));
     endpoint.onHealthChange(this.onEndpointHealth);
     return endpoint;
   }

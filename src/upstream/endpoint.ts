@@ -1,18 +1,17 @@
 import type { ConnectionOptions } from 'node:tls';
-import { Pool, type Dispatcher } from 'undici';
-import { DEFAULT_UPSTREAM_ENGINE, type ServiceConfig, type UpstreamEngine, type UpstreamProtocol, type UpstreamTlsConfig } from '../config/schema.js';
+import type { Dispatcher } from 'undici';
+import type { ServiceConfig, UpstreamProtocol, UpstreamTlsConfig } from '../config/schema.js';
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
 import { Http1Pool } from './http1-pool.js';
 import { Http2Pool } from './http2-pool.js';
-import { TlsPool } from './tls-pool.js';
 import { upstreamProtocol } from './upstream-protocol.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
 
 /**
- * What the proxy needs of an endpoint's connection pool: for HTTP/1.1 undici's Pool or our
- * Http1Pool (proxy.engine.upstream), an Http2Pool for h2 and h2c — same dispatch handler
- * contract, close, connection events, free count.
+ * What the proxy needs of an endpoint's connection pool: an Http1Pool for HTTP/1.1, an
+ * Http2Pool for h2 and h2c — one dispatch handler contract (undici's Dispatcher types, which
+ * the proxy's handlers implement), close, connection events, free count.
  */
 export interface UpstreamPool {
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean;
@@ -100,19 +99,13 @@ export class Endpoint {
   readonly tls: ConnectionOptions | null;
   /** The protocol towards the instance when the pool was built (upstreamProtocol). */
   readonly protocol: UpstreamProtocol;
-  /** The HTTP/1.1 client the pool was built on (proxy.engine.upstream); HTTP/2 pools ignore it. */
-  readonly engine: UpstreamEngine;
 
-  /**
-   * `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions);
-   * `engine`: the HTTP/1.1 client implementation (proxy.engine.upstream).
-   */
-  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig, engine: UpstreamEngine = DEFAULT_UPSTREAM_ENGINE) {
+  /** `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions). */
+  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig) {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
     this.tls = upstreamTlsOptions(instance, settings, declaredTls);
     this.protocol = upstreamProtocol(instance, settings);
-    this.engine = engine;
     if (this.protocol !== 'http1') {
       this.pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
         connections: settings.connections,
@@ -122,7 +115,7 @@ export class Endpoint {
         tls: this.tls,
         servername: this.tls?.servername,
       });
-    } else if (engine === 'llhttp') {
+    } else {
       this.pool = new Http1Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, instance.address, instance.port, {
         connections: settings.connections,
         connectTimeout: settings.connectTimeout,
@@ -130,16 +123,6 @@ export class Endpoint {
         keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
         tls: this.tls,
       });
-    } else {
-      const options: Pool.Options = {
-        connections: settings.connections,
-        pipelining: 1,
-        keepAliveTimeout: settings.keepAliveTimeout,
-        keepAliveMaxTimeout: Math.max(settings.keepAliveTimeout, 600_000),
-        connect: { timeout: settings.connectTimeout },
-      };
-      this.pool =
-        this.tls === null ? new Pool(`http://${this.key}`, options) : new TlsPool(`https://${this.key}`, options, this.tls, settings.connectTimeout, instance.address);
     }
     this.pool.on('connect', () => connections.openConnections++);
     this.pool.on('disconnect', () => connections.openConnections--);

@@ -31,12 +31,12 @@ export interface Http1PoolOptions {
  * per-connection queue does. Idle connections are reused most-recent first, so the rest idle
  * out after keepAliveTimeout.
  *
- * Written here rather than taken from undici, whose Pool the proxy used for HTTP/1.1 and still
- * can (`proxy.engine.upstream`): one parser binding and one set of strictness flags for both
+ * Written here rather than taken from undici, whose Pool the proxy used for HTTP/1.1 until the
+ * codec replaced it: one parser binding and one set of strictness flags for both
  * sides of the proxy (the listener's codec runs on the same llhttp build), no per-request
  * closures for socket and body events, an unsolicited 100 Continue skipped like any 1xx
  * without patching a dependency, and the TLS server name fixed by configuration rather than
- * taken from each request's Host (what TlsPool works around). It implements the part of
+ * taken from each request's Host (which undici's Pool needed a custom connector for). It implements the part of
  * undici's Dispatcher the proxy uses — `dispatch()` with the same handler callbacks
  * (onConnect, onHeaders, onData, onComplete, onError, onUpgrade), `close()`,
  * 'connect'/'disconnect' events and `stats.free` — and raises undici's error codes

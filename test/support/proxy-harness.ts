@@ -57,7 +57,6 @@ export async function startProxy(options: HarnessOptions = {}): Promise<ProxyHar
     ...options.config,
   };
   withListenerEngine(config);
-  withUpstreamEngine(config);
   await writeFile(configFile, stringify(config));
   const log = captureLog();
   const app = await Switchyard.start(configFile, { log: log.log });
@@ -89,8 +88,8 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 }
 
 /**
- * SWITCHYARD_TEST_LISTENER_ENGINE=llhttp runs a suite on the HTTP/1.1 codec instead of node:http
- * (proxy.engine.listener), unless the test chose an engine itself.
+ * SWITCHYARD_TEST_LISTENER_ENGINE=node runs a suite on node:http's server instead of the HTTP/1.1
+ * codec (proxy.engine.listener), unless the test chose an engine itself.
  */
 export function withListenerEngine(config: Record<string, unknown>): void {
   const engine = process.env.SWITCHYARD_TEST_LISTENER_ENGINE;
@@ -98,18 +97,5 @@ export function withListenerEngine(config: Record<string, unknown>): void {
   const proxy = { ...((config.proxy as Record<string, unknown> | undefined) ?? {}) };
   const current = (proxy.engine as Record<string, unknown> | undefined) ?? {};
   if (current.listener === undefined) proxy.engine = { ...current, listener: engine };
-  config.proxy = proxy;
-}
-
-/**
- * SWITCHYARD_TEST_UPSTREAM_ENGINE=llhttp runs a suite on Switchyard's own HTTP/1.1 upstream pool
- * instead of undici's (proxy.engine.upstream), unless the test chose an engine itself.
- */
-export function withUpstreamEngine(config: Record<string, unknown>): void {
-  const engine = process.env.SWITCHYARD_TEST_UPSTREAM_ENGINE;
-  if (engine === undefined || engine === '') return;
-  const proxy = { ...((config.proxy as Record<string, unknown> | undefined) ?? {}) };
-  const current = (proxy.engine as Record<string, unknown> | undefined) ?? {};
-  if (current.upstream === undefined) proxy.engine = { ...current, upstream: engine };
   config.proxy = proxy;
 }

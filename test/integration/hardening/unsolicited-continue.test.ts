@@ -1,16 +1,12 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { parseResponses, RawConnection, sendRaw } from '../../support/raw-http-client.js';
 import { startRecordingUpstream, websocketAccept, write, type RecordingBehaviour, type RecordingUpstream } from '../../support/recording-upstream.js';
 
 // An upstream's 100 Continue that nobody asked for (Switchyard never forwards Expect). RFC 9110
-// §15.2: a client parses and ignores 1xx it did not expect. undici destroys the connection on any
-// 100 ("bad response"); patches/undici+<version>.patch makes it skip a 100 like any other 1xx, and
-// these tests fail without that patch. The client never sees the 100: only 103 is relayed.
+// §15.2: a client parses and ignores 1xx it did not expect. The upstream pool skips a 100 like
+// any other 1xx (undici's Pool, the pool before it, destroyed the connection on any 100). The
+// client never sees the 100: only 103 is relayed.
 
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 const FINAL_OK = 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok';
@@ -41,19 +37,6 @@ function expectOnlyFinal(text: string, status: number, body: string): void {
   // Nothing after the final response either.
   expect(text.endsWith(`\r\n\r\n${body}`)).toBe(true);
 }
-
-describe('the installed undici carries our patch', () => {
-  it('names the installed version and holds the patched code (else: npx patch-package)', () => {
-    const patches = readdirSync(fileURLToPath(new URL('../../../patches/', import.meta.url))).filter((f) => f.startsWith('undici+'));
-    expect(patches, 'exactly one undici patch in patches/').toHaveLength(1);
-    const patchedFor = patches[0]!.slice('undici+'.length, -'.patch'.length);
-    const undiciRoot = dirname(createRequire(import.meta.url).resolve('undici'));
-    const installed = (JSON.parse(readFileSync(join(undiciRoot, 'package.json'), 'utf8')) as { version: string }).version;
-    expect(installed, `node_modules/undici is ${installed}, patches/${patches[0]} is for ${patchedFor}: re-create the patch for this version`).toBe(patchedFor);
-    const source = readFileSync(join(undiciRoot, 'lib/dispatcher/client-h1.js'), 'utf8');
-    expect(source.includes(`Patched by Switchyard (patches/${patches[0]})`), 'node_modules/undici is unpatched: run npx patch-package (npm install <pkg> and --ignore-scripts skip the postinstall)').toBe(true);
-  });
-});
 
 describe('an unsolicited 100 Continue from the upstream is skipped; the final response follows intact', () => {
   let a: RecordingUpstream;

@@ -27,7 +27,7 @@ describe('route timeouts', () => {
   });
 
   it('headers: slow response headers give a 504, fast enough ones a 200', async () => {
-    // undici checks headers/bodyIdle timeouts on a coarse (about 1s) clock: keep the upstream far slower.
+    // Keep the upstream far slower than the timeout, so a busy machine cannot blur the two outcomes.
     up.setMode({ kind: 'slowHeaders', delayMs: 5_000 });
     const slow = await fetchText(`${proxy.url}/headers`);
     expect(slow.status).toBe(504);

@@ -14,6 +14,18 @@ describe('removed settings', () => {
     }
   });
 
+  it('proxy.engine.upstream: undici still parses, is named with what to do, and llhttp is not reported', () => {
+    const removed = removedSettingsIn(parseConfigText('old.yaml', 'proxy:\n  engine:\n    upstream: undici\n'));
+    expect(removed.map((r) => r.field)).toEqual(['proxy.engine.upstream']);
+    expect(removed[0]!.advice).toContain('ignored');
+    expect(removed[0]!.advice).toContain('delete the setting');
+    expect(removedSettingsIn(parseConfigText('new.yaml', 'proxy:\n  engine:\n    upstream: llhttp\n'))).toEqual([]);
+  });
+
+  it('rejects an unknown upstream engine, naming the field', () => {
+    expect(configProblems('config/test.yaml', 'proxy:\n  engine:\n    upstream: curl\n').join('\n')).toMatch(/proxy\.engine\.upstream/);
+  });
+
   it('finds none in a configuration without them, and the effective config does not show the field', () => {
     const config = parseConfigText('new.yaml', 'logging:\n  level: warn\n');
     expect(removedSettingsIn(config)).toEqual([]);
