@@ -12,6 +12,11 @@
  *   --quick               short durations, for a smoke run
  *   --profile             run Switchyard with --cpu-prof, profiles in bench/profiles/
  *   --upstream-workers <n> processes serving the upstream (default 2)
+ *   --generator <name>    closed-loop load generator: autocannon (default) or wrk (Debian's wrk,
+ *                         C; use it when autocannon is the ceiling: the report's "Upstream
+ *                         headroom" line says so when direct is under 2x the fastest proxy).
+ *                         Fixed-rate scenarios always use autocannon.
+ *   --threads <n>         wrk threads (default 1)
  *   --render <file.json>  print the markdown of a saved result again (no run)
  */
 import { execFileSync } from 'node:child_process';
@@ -21,12 +26,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startUpstream } from './lib/bench-upstream.js';
-import { fixedRate, saturate, type LoadResult } from './lib/load.js';
+import { fixedRate, saturate, type LoadResult, type LoadShape } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { renderMarkdown, type RunDescription, type ScenarioReport, type TargetReport } from './lib/report.js';
 import { allScenarios, UPSTREAM_PORTS, type Scenario } from './lib/scenarios.js';
 import type { RunningTarget, TargetContext } from './lib/targets.js';
 import { medianResult } from './lib/median.js';
+import { findWrk, saturateWrk } from './lib/wrk-load.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -40,6 +46,8 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
     'upstream-workers': { type: 'string', default: '2' },
+    generator: { type: 'string', default: 'autocannon' },
+    threads: { type: 'string', default: '1' },
     render: { type: 'string' },
   },
 });
@@ -49,8 +57,23 @@ const warmup = Number(values.warmup ?? (values.quick ? 1 : 2));
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
 const upstreamWorkers = Number(values['upstream-workers']);
+const threads = Number(values.threads);
+const generator = values.generator ?? 'autocannon';
+if (generator !== 'autocannon' && generator !== 'wrk') {
+  process.stderr.write(`bench: --generator must be autocannon or wrk, not ${generator}\n`);
+  process.exit(2);
+}
+const wrk = generator === 'wrk' ? await findWrk() : null;
+if (generator === 'wrk' && wrk === null) {
+  process.stderr.write('bench: --generator wrk needs wrk on the PATH (apt-get install wrk)\n');
+  process.exit(2);
+}
+/** Closed-loop load with the chosen generator. */
+function saturateWith(url: string, shape: LoadShape, seconds: number, warmupSeconds: number): Promise<LoadResult> {
+  return wrk === null ? saturate(url, shape, seconds, warmupSeconds) : saturateWrk(wrk, url, shape, seconds, warmupSeconds, threads);
+}
 const wanted = (values.scenario ?? []).flatMap((s) => s.split(',')).filter((s) => s !== '');
-for (const [name, v] of Object.entries({ duration, warmup, connections, rounds, 'upstream-workers': upstreamWorkers })) {
+for (const [name, v] of Object.entries({ duration, warmup, connections, rounds, 'upstream-workers': upstreamWorkers, threads })) {
   if (!Number.isFinite(v) || v < (name === 'warmup' ? 0 : 1)) {
     process.stderr.write(`bench: --${name} must be a positive number\n`);
     process.exit(2);
@@ -95,7 +118,7 @@ async function runScenario(scenario: Scenario, ctx: TargetContext, switchyardMax
         const sy = running.find((r) => r.name === 'switchyard');
         if (!sy) throw new Error('fixed-rate needs the switchyard target');
         log(`[${scenario.name}] measuring Switchyard's maximum first`);
-        max = (await saturate(sy.target.url, shape, Math.min(duration, 5), warmup)).rps;
+        max = (await saturateWith(sy.target.url, shape, Math.min(duration, 5), warmup)).rps;
       }
       rate = Math.round(max / 2);
       report.rate = rate;
@@ -104,7 +127,7 @@ async function runScenario(scenario: Scenario, ctx: TargetContext, switchyardMax
     for (let round = 0; round < rounds; round++) {
       for (const { name, target } of running) {
         const result =
-          rate === undefined ? await saturate(target.url, shape, duration, warmup) : await fixedRate(target.url, shape, rate, duration, warmup);
+          rate === undefined ? await saturateWith(target.url, shape, duration, warmup) : await fixedRate(target.url, shape, rate, duration, warmup);
         byTarget.get(name)!.push(result);
         log(
           `[${scenario.name}] ${name}: ${result.rps.toFixed(0)} req/s, p50 ${result.p50.toFixed(3)} ms, p99 ${result.p99.toFixed(3)} ms` +
@@ -159,7 +182,7 @@ async function main(): Promise<void> {
     await rm(workDir, { recursive: true, force: true });
   }
 
-  const settings = { duration, warmup, connections, rounds, upstreamWorkers };
+  const settings = { duration, warmup, connections, rounds, upstreamWorkers, generator: wrk === null ? 'autocannon' : `wrk (${threads} thread${threads === 1 ? '' : 's'})` };
   const markdown = renderMarkdown({ machine, command, startedAt, settings, reports });
   const resultsDir = join(root, 'bench/results');
   await mkdir(resultsDir, { recursive: true });

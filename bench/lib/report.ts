@@ -22,7 +22,8 @@ export interface RunDescription {
   machine: MachineDescription;
   command: string;
   startedAt: Date;
-  settings: { duration: number; warmup: number; connections: number; rounds: number; upstreamWorkers: number };
+  /** `generator`: the closed-loop load generator (absent in results saved before it was an option: autocannon). */
+  settings: { duration: number; warmup: number; connections: number; rounds: number; upstreamWorkers: number; generator?: string };
   reports: ScenarioReport[];
 }
 
@@ -51,7 +52,12 @@ export function saturateTable(report: ScenarioReport): string[] {
   }
   if (direct && others.length > 0) {
     const best = Math.max(...others.map((o) => o.median.rps));
-    lines.push('', `Upstream headroom: direct ${direct.median.rps.toFixed(0)} req/s vs the fastest proxy ${best.toFixed(0)} req/s (${ratio(direct.median.rps, best)}).`);
+    const headroom = direct.median.rps / best;
+    const verdict =
+      headroom >= 2
+        ? 'at least 2x: the proxies, not the generator or the upstream, set their figures'
+        : 'under 2x: the load generator or the upstream may be the ceiling for the fastest proxies, so ratios between them understate the gap (with autocannon, try --generator wrk)';
+    lines.push('', `Upstream headroom: direct ${direct.median.rps.toFixed(0)} req/s vs the fastest proxy ${best.toFixed(0)} req/s (${ratio(direct.median.rps, best)}), ${verdict}.`);
   }
   return lines;
 }
@@ -86,7 +92,7 @@ export function renderMarkdown(run: RunDescription): string {
     `Command: \`${run.command}\``,
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}, load average ${machine.loadAverage} at start.`,
-    `Settings: ${settings.duration} s measured per target after ${settings.warmup} s warm-up, ${settings.connections} connections, ${settings.rounds} round(s) (medians), upstream in ${settings.upstreamWorkers} processes; load generator, proxy and upstream share the machine.`,
+    `Settings: ${settings.duration} s measured per target after ${settings.warmup} s warm-up, ${settings.connections} connections, ${settings.rounds} round(s) (medians), upstream in ${settings.upstreamWorkers} processes, closed-loop load from ${settings.generator ?? 'autocannon'}; load generator, proxy and upstream share the machine.`,
     '',
   ];
   for (const report of run.reports) {
