@@ -44,7 +44,7 @@ const NOT_SENT = new Set(['host', 'connection', 'keep-alive', 'proxy-connection'
  * SETTINGS say so), more sessions opened when all are full, up to `connections`; requests
  * beyond wait in a queue.
  *
- * Written here rather than taken from undici, which the proxy uses for HTTP/1.1: undici 7's
+ * Written here rather than taken from undici (whose Pool served HTTP/1.1 before Http1Pool): undici 7's
  * HTTP/2 client runs a request with a streamed body (every proxied request body, every gRPC
  * call) or a non-idempotent method only when no other request is in flight on its connection,
  * so a long gRPC stream blocks the calls queued behind it, and it has no h2c option at the
