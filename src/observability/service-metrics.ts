@@ -16,9 +16,15 @@ export interface UpstreamMetricFamilies {
  * Upstream metrics of one service with their label children resolved once, so recording is
  * a field update on a prepared child. Obtained from `SwitchyardMetrics.service()`
  * (off the hot path) and kept by whoever records: routes, outlier detectors, breakers.
+ *
+ * The attempt-duration histogram of an outcome is bound on the first attempt with that
+ * outcome (an unused histogram exports no series either way): six histograms a service,
+ * bound when the route table was built, were most of a service's metric memory and time at
+ * start-up with thousands of registry services. The counters are bound at once and exported
+ * at 0 (see below).
  */
 export class ServiceMetrics {
-  private readonly attempt: HistogramChild[];
+  private readonly attempt: (HistogramChild | undefined)[] = new Array(UPSTREAM_OUTCOMES.length).fill(undefined);
   private readonly connectErrors: CounterChild;
   private readonly timeouts: CounterChild;
   private readonly retries: CounterChild;
@@ -28,9 +34,8 @@ export class ServiceMetrics {
 
   constructor(
     readonly service: string,
-    families: UpstreamMetricFamilies,
+    private readonly families: UpstreamMetricFamilies,
   ) {
-    this.attempt = UPSTREAM_OUTCOMES.map((outcome) => families.attemptDuration.labels(service, outcome));
     this.connectErrors = families.connectErrors.labels(service);
     this.timeouts = families.timeouts.labels(service);
     this.retries = families.retries.labels(service);
@@ -44,7 +49,8 @@ export class ServiceMetrics {
 
   /** One attempt against one endpoint ended (response complete or failed). */
   attemptEnded(outcome: UpstreamOutcome, seconds: number): void {
-    this.attempt[UPSTREAM_OUTCOMES.indexOf(outcome)]!.observe(seconds);
+    const i = UPSTREAM_OUTCOMES.indexOf(outcome);
+    (this.attempt[i] ??= this.families.attemptDuration.labels(this.service, outcome)).observe(seconds);
     if (outcome === 'connect_failed') this.connectErrors.inc();
     else if (outcome === 'timeout') this.timeouts.inc();
   }
