@@ -27,7 +27,8 @@
  * BENCH_ROUTER_CHANGES=40 (0: start-up only), BENCH_ROUTER_LOG=info (the router's log level;
  * lines go to an in-memory sink that counts them), BENCH_STARTUP_PROFILE=<dir> (a V8 CPU
  * profile of the router's start-up alone, for bench/profile-summary.ts), BENCH_REGISTRY (JSON
- * registry settings), BENCH_BUSY (JSON busy-datacenter options). The real router alone at one
+ * registry settings), BENCH_BUSY (JSON busy-datacenter options), BENCH_CONSUL_WARM=1 (the
+ * emulator reads every service once before anything is measured; 0: cold). The real router alone at one
  * size, start-up only:
  * BENCH_PROXIES=0 BENCH_FABIO=0 BENCH_CHURN=0 BENCH_ROUTER_CHANGES=0 BENCH_SERVICES=10000.
  */
@@ -65,6 +66,12 @@ const ROUTER_CHANGES = Number(process.env.BENCH_ROUTER_CHANGES ?? 40);
 const ROUTER_LOG = process.env.BENCH_ROUTER_LOG ?? 'info';
 /** Folder for a CPU profile of the real router's start-up alone (unset: none). */
 const STARTUP_PROFILE = process.env.BENCH_STARTUP_PROFILE ?? null;
+/**
+ * Whether the emulator reads every service once before anything is measured (1, the default),
+ * so it answers as a long-running Consul would rather than compiling its own code during the
+ * first measured start-up (0: cold, as before 2026-12-07 evening).
+ */
+const CONSUL_WARM = process.env.BENCH_CONSUL_WARM !== '0';
 const NODE = 'node-1';
 /** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
 const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
@@ -394,7 +401,7 @@ async function main(): Promise<void> {
   const routers: ({ services: number } & RouterRow)[] = [];
   for (const services of SERVICES) {
     const emu = EmulatorProcess.start();
-    const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
+    const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES, warm: CONSUL_WARM });
     if (BUSY) await emu.call({ cmd: 'busy', options: BUSY });
     const runFleet = async (model: Row['model'], n: number, start: () => Promise<FleetProxy[]>) => {
       // Heap after start minus heap before (both after full GCs, the previous fleet long closed), per proxy.
@@ -435,7 +442,7 @@ async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]
   const lines = [
     `# Consul fleet benchmark (${new Date().toISOString()})`,
     '',
-    `Command: \`npm run bench:consul\` (BENCH_PROXIES=${PROXIES.join(',')} BENCH_SERVICES=${SERVICES.join(',')} BENCH_CHURN=${CHURN.join(',')} BENCH_INSTANCES=${INSTANCES} BENCH_CHURN_MS=${CHURN_MS} BENCH_IDLE_MS=${IDLE_MS} BENCH_ROUTER_CHANGES=${ROUTER_CHANGES} BENCH_ROUTER_LOG=${ROUTER_LOG})`,
+    `Command: \`npm run bench:consul\` (BENCH_PROXIES=${PROXIES.join(',')} BENCH_SERVICES=${SERVICES.join(',')} BENCH_CHURN=${CHURN.join(',')} BENCH_INSTANCES=${INSTANCES} BENCH_CHURN_MS=${CHURN_MS} BENCH_IDLE_MS=${IDLE_MS} BENCH_ROUTER_CHANGES=${ROUTER_CHANGES} BENCH_ROUTER_LOG=${ROUTER_LOG} BENCH_CONSUL_WARM=${CONSUL_WARM ? 1 : 0})`,
     `Machine: ${JSON.stringify(machine)}`,
     '',
     `Proxies are in-process ConsulRegistry instances (settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}; i.e. consistency stale, readRate 100/s, connections 8, minInterval ${String(REGISTRY.minInterval ?? '100ms')}); Consul is the emulator in a child process.`,
