@@ -16,17 +16,29 @@
  *   from the flip until the router's cluster shows the instance critical, and the router's own
  *   registry-change handler timed apart.
  *
+ * Start-up of the real router is split into: the registry's first load (until the "Consul
+ * registry synced" log line) and the rest of Switchyard.start (clusters, route table,
+ * listeners); the router's busy time (event-loop utilisation), its garbage-collection time
+ * and the emulator's CPU. The rest of the wall time is the router waiting for answers.
+ *
  * Results: bench/results/consul-<time>.md and .json. A benchmark, not a test.
  * Knobs: BENCH_PROXIES=1,20 (0: no fleet) BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50
  * BENCH_INSTANCES=2 BENCH_CHURN_MS=3000 BENCH_IDLE_MS=3000 BENCH_FABIO=1 BENCH_ROUTER=1
- * BENCH_ROUTER_CHANGES=40, BENCH_REGISTRY (JSON registry settings), BENCH_BUSY (JSON
- * busy-datacenter options). The real router alone at one size:
- * BENCH_PROXIES=0 BENCH_FABIO=0 BENCH_CHURN=0 BENCH_SERVICES=10000.
+ * BENCH_ROUTER_CHANGES=40 (0: start-up only), BENCH_ROUTER_LOG=info (the router's log level;
+ * lines go to an in-memory sink that counts them), BENCH_STARTUP_PROFILE=<dir> (a V8 CPU
+ * profile of the router's start-up alone, for bench/profile-summary.ts), BENCH_REGISTRY (JSON
+ * registry settings), BENCH_BUSY (JSON busy-datacenter options), BENCH_CONSUL_WARM=1 (the
+ * emulator reads every service once before anything is measured; 0: cold). The real router alone at one
+ * size, start-up only:
+ * BENCH_PROXIES=0 BENCH_FABIO=0 BENCH_CHURN=0 BENCH_ROUTER_CHANGES=0 BENCH_SERVICES=10000.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { Session } from 'node:inspector/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { PerformanceObserver, performance as perf } from 'node:perf_hooks';
+import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../src/config/load-config.js';
@@ -50,6 +62,16 @@ const FABIO = process.env.BENCH_FABIO !== '0';
 const ROUTER = process.env.BENCH_ROUTER !== '0';
 /** Check changes sent one at a time to the real router (p50/p95 of change → route table). */
 const ROUTER_CHANGES = Number(process.env.BENCH_ROUTER_CHANGES ?? 40);
+/** The real router's log level (as in production, `info` by default); lines are counted, not written. */
+const ROUTER_LOG = process.env.BENCH_ROUTER_LOG ?? 'info';
+/** Folder for a CPU profile of the real router's start-up alone (unset: none). */
+const STARTUP_PROFILE = process.env.BENCH_STARTUP_PROFILE ?? null;
+/**
+ * Whether the emulator reads every service once before anything is measured (1, the default),
+ * so it answers as a long-running Consul would rather than compiling its own code during the
+ * first measured start-up (0: cold, as before 2026-12-07 evening).
+ */
+const CONSUL_WARM = process.env.BENCH_CONSUL_WARM !== '0';
 const NODE = 'node-1';
 /** Registry settings merged over the defaults, as JSON (e.g. '{"minInterval":"250ms"}'). */
 const REGISTRY = JSON.parse(process.env.BENCH_REGISTRY ?? '{}') as Record<string, unknown>;
@@ -226,12 +248,39 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
   gc?.();
   const rssBefore = process.memoryUsage().rss;
   const emuCpu0 = (await emu.call<{ cpuMs: number }>({ cmd: 'stats' })).cpuMs;
+  const log = new LogSink('Consul registry synced');
+  let gcMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcMs += e.duration;
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  const profiler = STARTUP_PROFILE ? new Session() : null;
+  if (profiler) {
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.start');
+  }
+  const loadBefore = loadavg()[0]!;
+  const elu0 = perf.eventLoopUtilization();
   const startCpu0 = process.cpuUsage();
   const t = performance.now();
-  const app = await Switchyard.start(configFile, { log: createProcessLog({ level: 'silent' }) });
+  const app = await Switchyard.start(configFile, { log: createProcessLog({ level: ROUTER_LOG, destination: log }) });
   const startS = (performance.now() - t) / 1000;
   const startCpu = process.cpuUsage(startCpu0);
+  const elu = perf.eventLoopUtilization(elu0);
   const emuCpuMs = (await emu.call<{ cpuMs: number }>({ cmd: 'stats' })).cpuMs - emuCpu0;
+  gcObserver.disconnect();
+  if (profiler) {
+    const { profile } = await profiler.post('Profiler.stop');
+    await mkdir(STARTUP_PROFILE!, { recursive: true });
+    const file = join(STARTUP_PROFILE!, `startup-${services}-${new Date().toISOString().replace(/[:.]/g, '-')}.cpuprofile`);
+    await writeFile(file, JSON.stringify(profile));
+    profiler.disconnect();
+    console.error(`start-up profile: ${file}`);
+  }
+  const loadAfter = loadavg()[0]!;
+  const registryS = log.markedAt === null ? NaN : (log.markedAt - t) / 1000;
+  const registryCpuS = log.markedCpu === null ? NaN : (log.markedCpu - startCpu0.user - startCpu0.system) / 1e6;
   const handler = (app as unknown as { handler: { table: { routes: readonly unknown[] } } }).handler;
   const routes = handler.table.routes.length;
   gc?.();
@@ -246,7 +295,7 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
     onRegistryChange();
     applyTimes.push(performance.now() - t0);
   };
-  await sleep(500);
+  if (ROUTER_CHANGES > 0) await sleep(500);
   applyTimes.length = 0;
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
@@ -272,6 +321,12 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
   const r1 = (x: number) => Math.round(x * 10) / 10;
   return {
     startS: r1(startS),
+    registryLoadS: r1(registryS),
+    registryLoadCpuS: r1(registryCpuS),
+    startBusyS: r1(elu.active / 1000),
+    startGcS: r1(gcMs / 1000),
+    logLines: log.lines,
+    loadAverage: `${loadBefore.toFixed(2)}–${loadAfter.toFixed(2)}`,
     startCpuS: r1((startCpu.user + startCpu.system) / 1e6),
     emulatorStartCpuS: r1(emuCpuMs / 1000),
     routes,
@@ -282,12 +337,47 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
     max: r1(Math.max(...times)),
     changes: times.length,
     applyMs: { p50: r1(pct(applyTimes, 50)), p95: r1(pct(applyTimes, 95)), max: r1(applyTimes.length ? Math.max(...applyTimes) : NaN), calls: applyTimes.length },
-    cpuMsPerChange: r1((cpu.user + cpu.system) / 1000 / times.length),
+    cpuMsPerChange: times.length ? r1((cpu.user + cpu.system) / 1000 / times.length) : NaN,
   };
+}
+
+/**
+ * The router's log output during the bench: lines are counted (what writing them would cost
+ * the router is its own: forming them), and the time of the first line containing `mark` kept.
+ */
+class LogSink extends Writable {
+  lines = 0;
+  markedAt: number | null = null;
+  /** This process's CPU (user + system, µs) when the mark was written. */
+  markedCpu: number | null = null;
+  constructor(private readonly mark: string) {
+    super();
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.lines += 1;
+    if (this.markedAt === null && chunk.includes(this.mark)) {
+      this.markedAt = performance.now();
+      const cpu = process.cpuUsage();
+      this.markedCpu = cpu.user + cpu.system;
+    }
+    done();
+  }
 }
 
 interface RouterRow {
   startS: number;
+  /** Seconds from the start until the registry's first load was done ("Consul registry synced"). */
+  registryLoadS: number;
+  /** Router CPU seconds until then. */
+  registryLoadCpuS: number;
+  /** Seconds of the start-up during which this process's event loop was busy (event-loop utilisation). */
+  startBusyS: number;
+  /** Seconds of garbage collection during start-up (gc performance entries). */
+  startGcS: number;
+  /** Log lines the router wrote during start-up. */
+  logLines: number;
+  /** The machine's 1-minute load average before and after start-up (other work shows here). */
+  loadAverage: string;
   /** CPU seconds of this process (the router) and of the emulator during start-up. */
   startCpuS: number;
   emulatorStartCpuS: number;
@@ -311,7 +401,7 @@ async function main(): Promise<void> {
   const routers: ({ services: number } & RouterRow)[] = [];
   for (const services of SERVICES) {
     const emu = EmulatorProcess.start();
-    const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES });
+    const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES, warm: CONSUL_WARM });
     if (BUSY) await emu.call({ cmd: 'busy', options: BUSY });
     const runFleet = async (model: Row['model'], n: number, start: () => Promise<FleetProxy[]>) => {
       // Heap after start minus heap before (both after full GCs, the previous fleet long closed), per proxy.
@@ -352,7 +442,7 @@ async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]
   const lines = [
     `# Consul fleet benchmark (${new Date().toISOString()})`,
     '',
-    `Command: \`npm run bench:consul\` (BENCH_PROXIES=${PROXIES.join(',')} BENCH_SERVICES=${SERVICES.join(',')} BENCH_CHURN=${CHURN.join(',')} BENCH_INSTANCES=${INSTANCES} BENCH_CHURN_MS=${CHURN_MS} BENCH_IDLE_MS=${IDLE_MS})`,
+    `Command: \`npm run bench:consul\` (BENCH_PROXIES=${PROXIES.join(',')} BENCH_SERVICES=${SERVICES.join(',')} BENCH_CHURN=${CHURN.join(',')} BENCH_INSTANCES=${INSTANCES} BENCH_CHURN_MS=${CHURN_MS} BENCH_IDLE_MS=${IDLE_MS} BENCH_ROUTER_CHANGES=${ROUTER_CHANGES} BENCH_ROUTER_LOG=${ROUTER_LOG} BENCH_CONSUL_WARM=${CONSUL_WARM ? 1 : 0})`,
     `Machine: ${JSON.stringify(machine)}`,
     '',
     `Proxies are in-process ConsulRegistry instances (settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}; i.e. consistency stale, readRate 100/s, connections 8, minInterval ${String(REGISTRY.minInterval ?? '100ms')}); Consul is the emulator in a child process.`,
@@ -362,22 +452,26 @@ async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]
     'The fabio model runs one proxy; its per-proxy figures do not depend on the fleet size (each proxy does the same reads), the fleet load is N times that.',
     'Churn: C check changes/s for the churn window (each on a distinct instance); the window runs until every proxy has seen every change (or 20 s).',
     '',
-    '| model | proxies | services × instances | churn/s | changes | window s | req/s per proxy | KiB/s per proxy | vs fabio (req, bytes) | fleet req/s | fleet KiB/s | Consul-side req/s | change→every proxy p50 / p95 / max ms | change→each proxy p95 ms | missed | CPU % per proxy | heap MiB per proxy | per change per proxy: req, KiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
-    ...rows.map((r) => {
-      const f = r.model === 'switchyard' ? fabio(r) : undefined;
-      const vs = f ? `${ratio(r.perProxy.reqPerS, f.perProxy.reqPerS)}, ${ratio(r.perProxy.kbPerS, f.perProxy.kbPerS)}` : '–';
-      const lat = r.churn === 0 ? '–' : `${r.changeToEveryProxyMs.p50} / ${r.changeToEveryProxyMs.p95} / ${r.changeToEveryProxyMs.max}`;
-      return `| ${r.model} | ${r.proxies} | ${r.services} × ${INSTANCES} = ${r.instances} | ${r.churn} | ${r.changes} | ${r.windowS} | ${r.perProxy.reqPerS} | ${r.perProxy.kbPerS} | ${vs} | ${r.fleet.reqPerS} | ${r.fleet.kbPerS} | ${r.consulSide.reqPerS} | ${lat} | ${r.churn === 0 ? '–' : r.changeToEachProxyMs.p95} | ${r.missed} | ${r.perProxy.cpuPct} | ${r.perProxy.heapMiB} | ${r.churn === 0 ? '–' : `${r.perChange.requests}, ${r.perChange.kib}`} |`;
-    }),
-    '',
+    ...(rows.length
+      ? [
+          '| model | proxies | services × instances | churn/s | changes | window s | req/s per proxy | KiB/s per proxy | vs fabio (req, bytes) | fleet req/s | fleet KiB/s | Consul-side req/s | change→every proxy p50 / p95 / max ms | change→each proxy p95 ms | missed | CPU % per proxy | heap MiB per proxy | per change per proxy: req, KiB |',
+          '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+          ...rows.map((r) => {
+            const f = r.model === 'switchyard' ? fabio(r) : undefined;
+            const vs = f ? `${ratio(r.perProxy.reqPerS, f.perProxy.reqPerS)}, ${ratio(r.perProxy.kbPerS, f.perProxy.kbPerS)}` : '–';
+            const lat = r.churn === 0 ? '–' : `${r.changeToEveryProxyMs.p50} / ${r.changeToEveryProxyMs.p95} / ${r.changeToEveryProxyMs.max}`;
+            return `| ${r.model} | ${r.proxies} | ${r.services} × ${INSTANCES} = ${r.instances} | ${r.churn} | ${r.changes} | ${r.windowS} | ${r.perProxy.reqPerS} | ${r.perProxy.kbPerS} | ${vs} | ${r.fleet.reqPerS} | ${r.fleet.kbPerS} | ${r.consulSide.reqPerS} | ${lat} | ${r.churn === 0 ? '–' : r.changeToEachProxyMs.p95} | ${r.missed} | ${r.perProxy.cpuPct} | ${r.perProxy.heapMiB} | ${r.churn === 0 ? '–' : `${r.perChange.requests}, ${r.perChange.kib}`} |`;
+          }),
+          '',
+        ]
+      : []),
     ...(routers.length
       ? [
-          `One real router (src/main.ts) on the same Consul, ${ROUTER_CHANGES} check changes one at a time (200 ms apart); RSS is this process's after start-up (full GC), growth over start-up in brackets; CPU per change is this process's over the changes (includes the 1 ms polling loop):`,
+          `One real router (src/main.ts) on the same Consul (log level ${ROUTER_LOG}), ${ROUTER_CHANGES} check changes one at a time (200 ms apart); RSS is this process's after start-up (full GC), growth over start-up in brackets; CPU per change is this process's over the changes (includes the 1 ms polling loop). Start-up: registry load = until "Consul registry synced"; busy = the router's event loop busy (the rest of the wall time it waited for answers); GC inside busy:`,
           '',
-          '| services | routes | start-up sync s | start-up CPU s: router, emulator | RSS MiB (growth) | change→route table p50 / p95 / max ms | registry-change handler p50 / p95 / max ms (calls) | CPU ms per change |',
-          '|---|---|---|---|---|---|---|---|',
-          ...routers.map((r) => `| ${r.services} | ${r.routes} | ${r.startS} | ${r.startCpuS}, ${r.emulatorStartCpuS} | ${r.rssMiB} (+${r.rssGrowthMiB}) | ${r.p50} / ${r.p95} / ${r.max} | ${r.applyMs.p50} / ${r.applyMs.p95} / ${r.applyMs.max} (${r.applyMs.calls}) | ${r.cpuMsPerChange} |`),
+          '| services | routes | start-up sync s (registry load s) | start-up CPU s: router (registry load), emulator | router busy s, GC s | log lines | load avg | RSS MiB (growth) | change→route table p50 / p95 / max ms | registry-change handler p50 / p95 / max ms (calls) | CPU ms per change |',
+          '|---|---|---|---|---|---|---|---|---|---|---|',
+          ...routers.map((r) => `| ${r.services} | ${r.routes} | ${r.startS} (${r.registryLoadS}) | ${r.startCpuS} (${r.registryLoadCpuS}), ${r.emulatorStartCpuS} | ${r.startBusyS}, ${r.startGcS} | ${r.logLines} | ${r.loadAverage} | ${r.rssMiB} (+${r.rssGrowthMiB}) | ${r.changes ? `${r.p50} / ${r.p95} / ${r.max}` : '–'} | ${r.changes ? `${r.applyMs.p50} / ${r.applyMs.p95} / ${r.applyMs.max} (${r.applyMs.calls})` : '–'} | ${r.changes ? r.cpuMsPerChange : '–'} |`),
           '',
         ]
       : []),

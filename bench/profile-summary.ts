@@ -1,6 +1,9 @@
 /**
  * Summarises a V8 .cpuprofile (from `node --cpu-prof`, e.g. `npm run bench -- --profile`):
  * self time by function, and by where the code lives (Switchyard, undici, node internals, …).
+ * Also total (inclusive) time by function: the samples with that function anywhere on the
+ * stack, each sample counted once per function, so a phase such as `initialLoad` or
+ * `rebuildRoutes` shows its whole cost.
  * Usage: tsx bench/profile-summary.ts <file.cpuprofile> [top=30]
  */
 import { readFileSync } from 'node:fs';
@@ -62,7 +65,24 @@ process.stdout.write(
 );
 for (const [a, us] of [...byArea].filter(([a]) => a !== '(idle)').sort((x, y) => y[1] - x[1])) process.stdout.write(`  ${pct(us)}  ${a}\n`);
 process.stdout.write(`\ntop functions (self time):\n`);
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const keyOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|dist|src)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfTime) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const n = byId.get(at)!;
+    if (n.callFrame.functionName === '(root)' || n.callFrame.functionName === '(idle)') continue;
+    const key = keyOf(n);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+  }
+}
 for (const [k, us] of [...byFunction].sort((x, y) => y[1] - x[1]).slice(0, Number(topArg ?? 30))) {
   if (k.startsWith('(idle)')) continue;
   process.stdout.write(`  ${pct(us)}  ${k}\n`);
 }
+process.stdout.write(`\ntop functions (total time, callees included):\n`);
+for (const [k, us] of [...inclusive].sort((x, y) => y[1] - x[1]).slice(0, Number(topArg ?? 30))) process.stdout.write(`  ${pct(us)}  ${k}\n`);

@@ -1,13 +1,13 @@
 /**
  * Child process for the Consul fleet benchmark: one Consul emulator, driven over IPC, so the
  * CPU it spends serving the fleet is not counted as the proxies' CPU.
- * Commands: setup {services, instances} → {address}; flip {service, instance, status};
+ * Commands: setup {services, instances, warm} → {address}; flip {service, instance, status};
  * busy {...BusyDatacenterOptions}; stats → {requests, bytes, cpuMs}; close.
  */
 import { ConsulEmulator, type BusyDatacenterOptions, type CheckStatus } from '../../test/support/consul-emulator.js';
 
 type Command =
-  | { id: number; cmd: 'setup'; services: number; instances: number }
+  | { id: number; cmd: 'setup'; services: number; instances: number; warm?: boolean }
   | { id: number; cmd: 'flip'; service: number; instance: number; status: CheckStatus }
   | { id: number; cmd: 'busy'; options: BusyDatacenterOptions | null }
   | { id: number; cmd: 'stats' }
@@ -32,6 +32,7 @@ async function handle(m: Command): Promise<unknown> {
           consul.register({ Name: `svc-${s}`, ID: `svc-${s}-${i}`, Address: '127.0.0.1', Port: 20_000 + i, Tags: [`urlprefix-/svc-${s}`], Check: { TTL: '87600h', Status: 'passing' } });
         }
       }
+      if (m.warm) await warmUp(consul, m.services);
       return { address: consul.address };
     }
     case 'flip':
@@ -50,4 +51,28 @@ async function handle(m: Command): Promise<unknown> {
       setImmediate(() => process.exit(0));
       return null;
   }
+}
+
+/**
+ * Reads every service once over HTTP, as the router's start-up will, before anything is
+ * measured: the emulator's own code is then compiled (JIT) as a long-running Consul server's
+ * is, so the first router's start-up does not also pay for warming the emulator up (on two
+ * cores, that competed with the router for CPU).
+ */
+async function warmUp(consul: ConsulEmulator, services: number): Promise<void> {
+  const { Pool } = await import('undici');
+  const pool = new Pool(`http://${consul.address}`, { connections: 6 });
+  const read = async (path: string) => {
+    const res = await pool.request({ method: 'GET', path });
+    await res.body.text();
+  };
+  await Promise.all([read('/v1/catalog/services'), read('/v1/health/state/any'), read('/v1/health/state/any?filter=Status%20!%3D%20%22passing%22')]);
+  let next = 0;
+  await Promise.all(Array.from({ length: 6 }, async () => {
+    while (next < services) await read(`/v1/health/service/svc-${next++}?stale=`);
+  }));
+  await pool.close();
+  // Not counted as load: the bench reads these counters around what it measures.
+  consul.requestCount = 0;
+  consul.bytesSent = 0;
 }

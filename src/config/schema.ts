@@ -35,7 +35,8 @@ export const hostPatternSchema = z
     message: 'must be a host name such as "api.example.com" or a wildcard such as "*.example.com"',
   });
 
-const hostNameSchema = z
+/** A host name (lower-cased), optionally with ":port": a Host header value to send upstream. */
+export const hostNameSchema = z
   .string()
   .transform((h) => h.toLowerCase())
   .refine((h) => isHostName(h.replace(/:\d+$/, '')), { message: 'must be a host name such as "internal.example.com" (optionally with ":port")' });

@@ -121,6 +121,12 @@ export class SwitchyardMetrics {
       breakerRejections: new PreparedCounter('switchyard_upstream_breaker_rejections_total', 'Requests refused by an open circuit breaker.', ['service'], this.registry),
       retryBudgetExhausted: new PreparedCounter('switchyard_upstream_retry_budget_exhausted_total', "Retries not made because the service's retry budget was spent.", ['service'], this.registry),
     };
+    // Every known service's upstream counters are exported from the start, at 0 until they count
+    // (not "", the pseudo-service of unrouted requests, which never reach an upstream).
+    const knownServices = () => this.knownServiceNames();
+    for (const family of [this.upstreamFamilies.connectErrors, this.upstreamFamilies.timeouts, this.upstreamFamilies.retries, this.upstreamFamilies.ejections, this.upstreamFamilies.breakerRejections, this.upstreamFamilies.retryBudgetExhausted]) {
+      family.exportZeroFor(knownServices);
+    }
     const routeLabels = ['route', 'service'] as const;
     this.upgradeFamilies = {
       opened: new PreparedCounter('switchyard_upgrades_opened_total', 'Upgraded connections (tunnels) opened: the upstream answered 101 with the handshake the client asked for.', routeLabels, this.registry),
@@ -381,6 +387,11 @@ export class SwitchyardMetrics {
   }
 
   /** Prepared upstream metrics of one service (created on first use, then cached). */
+  /** The services whose metrics were asked for (every service a route was built for), but "". */
+  private *knownServiceNames(): IterableIterator<string> {
+    for (const name of this.services.keys()) if (name !== '') yield name;
+  }
+
   service(service: string): ServiceMetrics {
     let m = this.services.get(service);
     if (m === undefined) {

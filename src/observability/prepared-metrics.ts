@@ -36,6 +36,9 @@ abstract class PreparedFamily<Child extends { used: boolean; labelValues: readon
   protected abstract create(labelValues: readonly string[]): Child;
   protected abstract valuesOf(child: Child, labels: Record<string, string>, out: MetricValue[]): void;
 
+  /** Series a family exports besides its recorded children (none by default). */
+  protected moreValues(_out: MetricValue[]): void {}
+
   /** The child for these label values (one per distinct set; call off the hot path). */
   labels(...labelValues: string[]): Child {
     if (labelValues.length !== this.labelNames.length) throw new Error(`${this.name}: expected ${this.labelNames.length} label values, got ${labelValues.length}`);
@@ -62,6 +65,7 @@ abstract class PreparedFamily<Child extends { used: boolean; labelValues: readon
       for (let i = 0; i < this.labelNames.length; i++) labels[this.labelNames[i]!] = child.labelValues[i]!;
       this.valuesOf(child, labels, values);
     }
+    this.moreValues(values);
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
 
@@ -89,6 +93,27 @@ export class CounterChild {
 
 export class PreparedCounter extends PreparedFamily<CounterChild> {
   readonly type = 'counter' as const;
+  private zeroSource: (() => Iterable<string>) | null = null;
+
+  /**
+   * For a family with one label: every value `source` yields at scrape time is exported, at 0
+   * until its child records, as if each had a touched child — without a child per value until
+   * it is used (e.g. every known service, thousands of them, most of which never count an
+   * error).
+   */
+  exportZeroFor(source: () => Iterable<string>): void {
+    if (this.labelNames.length !== 1) throw new Error(`${this.name}: exportZeroFor needs a family with one label, it has ${this.labelNames.length}`);
+    this.zeroSource = source;
+  }
+
+  protected override moreValues(out: MetricValue[]): void {
+    if (this.zeroSource === null) return;
+    const label = this.labelNames[0]!;
+    for (const value of this.zeroSource()) {
+      if (this.children.get(value)?.used === true) continue;
+      out.push({ value: 0, labels: { [label]: value } });
+    }
+  }
 
   protected create(labelValues: readonly string[]): CounterChild {
     return new CounterChild(labelValues);

@@ -26,13 +26,14 @@ const CLASSES = STATUS_CLASS_LABELS.length;
 export class RouteMetrics {
   /** Requests recorded since start; read by the status page to show live rates. */
   requestCount = 0;
-  private readonly counters: (CounterChild | undefined)[] = new Array(METHOD_LABELS.length * CLASSES).fill(undefined);
-  private readonly durations: (HistogramChild | undefined)[] = new Array(METHOD_LABELS.length * CLASSES).fill(undefined);
+  /** Children by (method, status class); the arrays themselves are made at the first request (a route may never see one). */
+  private counters: (CounterChild | undefined)[] | null = null;
+  private durations: (HistogramChild | undefined)[] | null = null;
   private requestBytes: CounterChild | undefined;
   private responseBytes: CounterChild | undefined;
   private upgradeMetrics: UpgradeMetrics | undefined;
   /** gRPC responses by status code (index = code), bound on first use. */
-  private readonly grpcCounters: (CounterChild | undefined)[] = new Array(GRPC_STATUS_NAMES.length).fill(undefined);
+  private grpcCounters: (CounterChild | undefined)[] | null = null;
   private readonly service: string;
 
   constructor(
@@ -52,16 +53,17 @@ export class RouteMetrics {
   /** A gRPC request ended with `status` (a gRPC status code; codes beyond 16 count as UNKNOWN). */
   grpcResponse(status: number): void {
     const code = status >= 0 && status < GRPC_STATUS_NAMES.length ? status : 2;
-    (this.grpcCounters[code] ??= this.families.grpcResponses.labels(this.route, this.service, GRPC_STATUS_NAMES[code]!)).inc();
+    const counters = (this.grpcCounters ??= new Array<CounterChild | undefined>(GRPC_STATUS_NAMES.length).fill(undefined));
+    (counters[code] ??= this.families.grpcResponses.labels(this.route, this.service, GRPC_STATUS_NAMES[code]!)).inc();
   }
 
   /** `method` and `statusClass` are indexes from methodLabelIndex / statusClassIndex. */
   requestEnded(method: number, statusClass: number, seconds: number, bytesIn: number, bytesOut: number): void {
     const i = method * CLASSES + statusClass;
     this.requestCount++;
-    const counter = this.counters[i] ?? this.bind(i);
+    const counter = this.counters?.[i] ?? this.bind(i);
     counter.inc();
-    this.durations[i]!.observe(seconds);
+    this.durations![i]!.observe(seconds);
     if (bytesIn > 0) (this.requestBytes ??= this.families.requestBytes.labels(this.route, this.service)).inc(bytesIn);
     if (bytesOut > 0) (this.responseBytes ??= this.families.responseBytes.labels(this.route, this.service)).inc(bytesOut);
   }
@@ -70,7 +72,7 @@ export class RouteMetrics {
   private bind(i: number): CounterChild {
     const method = METHOD_LABELS[Math.floor(i / CLASSES)]!;
     const statusClass = STATUS_CLASS_LABELS[i % CLASSES]!;
-    this.durations[i] = this.families.duration.labels(this.route, this.service, method, statusClass);
-    return (this.counters[i] = this.families.requests.labels(this.route, this.service, method, statusClass));
+    (this.durations ??= new Array<HistogramChild | undefined>(METHOD_LABELS.length * CLASSES).fill(undefined))[i] = this.families.duration.labels(this.route, this.service, method, statusClass);
+    return ((this.counters ??= new Array<CounterChild | undefined>(METHOD_LABELS.length * CLASSES).fill(undefined))[i] = this.families.requests.labels(this.route, this.service, method, statusClass));
   }
 }

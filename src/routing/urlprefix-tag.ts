@@ -1,4 +1,4 @@
-import { hostPatternSchema, pathPrefixSchema } from '../config/schema.js';
+import { hostNameSchema, hostPatternSchema, pathPrefixSchema } from '../config/schema.js';
 
 /** What one `urlprefix-` tag declares. */
 export interface UrlprefixRoute {
@@ -78,10 +78,14 @@ export function parseUrlprefixTag(tag: string, prefix: string): UrlprefixParse |
         if (value !== 'true' && value !== 'false') return { ok: false, reason: `tlsskipverify=${value} must be true or false` };
         route.tlsSkipVerify = value === 'true';
         break;
-      case 'host':
+      case 'host': {
         if (value === '' || value === 'dst') return { ok: false, reason: `host=${value} is not supported; give a host name` };
-        route.hostRewrite = value.toLowerCase();
+        // Checked here as the route's hostRewrite will be, so a bad name rejects this tag alone.
+        const hostRewrite = hostNameSchema.safeParse(value);
+        if (!hostRewrite.success) return { ok: false, reason: `host=${value} ${hostRewrite.error.issues[0]?.message ?? 'is not a host name'}` };
+        route.hostRewrite = hostRewrite.data;
         break;
+      }
       case 'weight': {
         const w = value.trim() === '' ? NaN : Number(value);
         if (!(Number.isFinite(w) && w > 0)) return { ok: false, reason: `weight=${value} must be a number above 0 (a share of the route's traffic: 0.2 = 20%)` };

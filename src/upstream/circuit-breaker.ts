@@ -29,7 +29,7 @@ export class CircuitBreaker implements ConnectionCounter {
    */
   admitDispatch(endpoint: Endpoint): BreakerLimit | null {
     if (this.pendingRequests >= this.limits.maxPending) return 'pending';
-    if (this.openConnections >= this.limits.maxConnections && endpoint.pool.stats.free === 0) return 'connections';
+    if (this.openConnections >= this.limits.maxConnections && endpoint.freeConnections === 0) return 'connections';
     return null;
   }
 }

@@ -66,10 +66,18 @@ export interface ConnectionCounter {
 /**
  * One reachable instance of a service and its connection pool. The pool lives as long as the
  * instance stays in the registry, so keep-alive connections survive registry updates.
+ *
+ * The pool is created on the first request sent to the endpoint, not with the endpoint: a
+ * router that discovers 10,000 services builds 20,000 endpoints at start-up, most of which may
+ * never see a request from this router, and a pool (its client objects, listeners and, once
+ * used, timers) per endpoint was a large part of start-up time and memory. Limits are the
+ * same either way: the pool is built from the settings the endpoint was created with, and
+ * before it exists the endpoint has no connection (open or free).
  */
 export class Endpoint {
   readonly key: string;
-  readonly pool: UpstreamPool;
+  private poolValue: UpstreamPool | null = null;
+  private closed = false;
   /** The registry's view, replaced (not mutated) on each registry update. */
   private instanceValue!: ServiceInstance;
   /**
@@ -101,13 +109,39 @@ export class Endpoint {
   readonly protocol: UpstreamProtocol;
 
   /** `declaredTls`: TLS the registry declares for the instance (see upstreamTlsOptions). */
-  constructor(instance: ServiceInstance, settings: ServiceConfig, connections: ConnectionCounter, declaredTls?: UpstreamTlsConfig) {
+  constructor(
+    instance: ServiceInstance,
+    private readonly settings: ServiceConfig,
+    private readonly connections: ConnectionCounter,
+    declaredTls?: UpstreamTlsConfig,
+  ) {
     this.key = endpointKey(instance.address, instance.port);
     this.instance = instance;
     this.tls = upstreamTlsOptions(instance, settings, declaredTls);
     this.protocol = upstreamProtocol(instance, settings);
+  }
+
+  /** The connection pool, created by the first call (the first request sent to this endpoint). */
+  get pool(): UpstreamPool {
+    return (this.poolValue ??= this.createPool());
+  }
+
+  /** Whether the pool exists (a request was sent to this endpoint). */
+  get hasPool(): boolean {
+    return this.poolValue !== null;
+  }
+
+  /** Idle connections ready for a request (0 before the first request: no pool, no connection). */
+  get freeConnections(): number {
+    return this.poolValue === null ? 0 : this.poolValue.stats.free;
+  }
+
+  private createPool(): UpstreamPool {
+    const settings = this.settings;
+    const instance = this.instanceValue;
+    let pool: UpstreamPool;
     if (this.protocol !== 'http1') {
-      this.pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
+      pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
         connections: settings.connections,
         connectTimeout: settings.connectTimeout,
         keepAliveTimeout: settings.keepAliveTimeout,
@@ -116,7 +150,7 @@ export class Endpoint {
         servername: this.tls?.servername,
       });
     } else {
-      this.pool = new Http1Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, instance.address, instance.port, {
+      pool = new Http1Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, instance.address, instance.port, {
         connections: settings.connections,
         connectTimeout: settings.connectTimeout,
         keepAliveTimeout: settings.keepAliveTimeout,
@@ -124,8 +158,13 @@ export class Endpoint {
         tls: this.tls,
       });
     }
-    this.pool.on('connect', () => connections.openConnections++);
-    this.pool.on('disconnect', () => connections.openConnections--);
+    const connections = this.connections;
+    pool.on('connect', () => connections.openConnections++);
+    pool.on('disconnect', () => connections.openConnections--);
+    // A request that still holds a closed endpoint (picked just before a registry update) gets a
+    // closed pool, which refuses it like the pool the endpoint would have had.
+    if (this.closed) void pool.close();
+    return pool;
   }
 
   get instance(): ServiceInstance {
@@ -204,8 +243,9 @@ export class Endpoint {
 
   /** Closes the pool once its in-flight requests have finished. */
   async close(): Promise<void> {
+    this.closed = true;
     this.healthListener = null;
     this.outlier.cancel();
-    await this.pool.close();
+    if (this.poolValue !== null) await this.poolValue.close();
   }
 }

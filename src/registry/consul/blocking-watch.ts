@@ -1,10 +1,10 @@
-import type { z } from 'zod';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isAbort, type ConsulClient, type ConsulResponse } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
+import type { ResponseOf, ResponseSchema } from './response-schema.js';
 
-export interface BlockingWatchOptions<S extends z.ZodType> {
+export interface BlockingWatchOptions<S extends ResponseSchema<unknown>> {
   path: string;
   query: readonly (readonly [string, string])[];
   schema: S;
@@ -50,7 +50,7 @@ export interface BlockingWatchHandlers<T> {
  *   backwards costs no more than a quiet one;
  * - errors back off exponentially with jitter, and the loop keeps going until stopped.
  */
-export class BlockingWatch<S extends z.ZodType> {
+export class BlockingWatch<S extends ResponseSchema<unknown>> {
   private index = 0;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
@@ -60,7 +60,7 @@ export class BlockingWatch<S extends z.ZodType> {
   constructor(
     private readonly client: ConsulClient,
     private readonly options: BlockingWatchOptions<S>,
-    private readonly handlers: BlockingWatchHandlers<z.output<S>>,
+    private readonly handlers: BlockingWatchHandlers<ResponseOf<S>>,
   ) {}
 
   /** Starts the loop from `index` (0: the first read is non-blocking). */
@@ -85,7 +85,7 @@ export class BlockingWatch<S extends z.ZodType> {
     while (!signal.aborted) {
       const started = Date.now();
       const blocking = this.index > 0 && !(failures > 0 && this.options.nonBlockingAfterError === true);
-      let res: ConsulResponse<z.output<S>>;
+      let res: ConsulResponse<ResponseOf<S>>;
       try {
         this.requests += 1;
         res = await this.client.read(this.options.path, this.options.query, this.options.schema, {

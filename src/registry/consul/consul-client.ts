@@ -1,7 +1,10 @@
 import { errors, Pool } from 'undici';
-import type { z } from 'zod';
 import type { ConsulConnection } from './consul-settings.js';
 import { ConsulRequestError } from './consul-request-error.js';
+import { consulGet, type ConsulAnswer } from './consul-get.js';
+import type { ResponseOf, ResponseSchema } from './response-schema.js';
+
+const DIGITS = /^\d+$/;
 
 /** A validated Consul read. */
 export interface ConsulResponse<T> {
@@ -68,7 +71,7 @@ export class ConsulClient {
    * once more from the leader (consul-template's max_stale rule), so a follower cut off from
    * the leader cannot feed old data for long.
    */
-  async read<S extends z.ZodType>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<z.output<S>>> {
+  async read<S extends ResponseSchema<unknown>>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<ResponseOf<S>>> {
     const mode = this.connection.consistency;
     const res = await this.readWith(mode, path, query, schema, options);
     if (mode !== 'stale' || this.connection.maxStaleMs <= 0 || res.lastContactMs <= this.connection.maxStaleMs) return res;
@@ -76,7 +79,7 @@ export class ConsulClient {
     return this.readWith('default', path, query, schema, options);
   }
 
-  private async readWith<S extends z.ZodType>(mode: ConsulConnection['consistency'], path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions): Promise<ConsulResponse<z.output<S>>> {
+  private async readWith<S extends ResponseSchema<unknown>>(mode: ConsulConnection['consistency'], path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions): Promise<ConsulResponse<ResponseOf<S>>> {
     const params = new URLSearchParams(query as [string, string][]);
     if (this.connection.datacenter) params.set('dc', this.connection.datacenter);
     if (mode !== 'default') params.set(mode, '');
@@ -89,26 +92,16 @@ export class ConsulClient {
     }
     const qs = params.toString();
     const target = qs ? `${path}?${qs}` : path;
-    let statusCode: number;
-    let headers: Record<string, string | string[] | undefined>;
-    let text: string;
+    let answer: ConsulAnswer;
     this.stats.requests += 1;
     try {
-      const res = await this.pool.request({
-        method: 'GET',
-        path: target,
-        headers: this.headers,
-        signal: options.signal,
-        headersTimeout: timeout,
-        bodyTimeout: timeout,
-      });
-      statusCode = res.statusCode;
-      headers = res.headers;
-      text = await res.body.text();
-      this.stats.bytes += Buffer.byteLength(text);
+      answer = await consulGet(this.pool, { path: target, headers: this.headers, timeoutMs: timeout, signal: options.signal });
     } catch (err) {
       throw this.transportError(err as Error, path);
     }
+    this.stats.bytes += answer.bytes;
+    const { statusCode, headers } = answer;
+    let text = answer.text;
     if (statusCode === 403) {
       throw new ConsulRequestError(
         'acl',
@@ -131,16 +124,15 @@ export class ConsulClient {
       const issue = parsed.error.issues[0];
       throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent an unexpected body for ${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), statusCode);
     }
-    const indexHeader = headers['x-consul-index'];
-    const index = typeof indexHeader === 'string' && /^\d+$/.test(indexHeader) ? Number(indexHeader) : null;
-    const knownLeader = headers['x-consul-knownleader'] !== 'false';
-    const contactHeader = headers['x-consul-lastcontact'];
-    const lastContactMs = typeof contactHeader === 'string' && /^\d+$/.test(contactHeader) ? Number(contactHeader) : 0;
-    const effective = headers['x-consul-effective-consistency'];
+    const indexHeader = headers.get('x-consul-index');
+    const index = indexHeader !== undefined && DIGITS.test(indexHeader) ? Number(indexHeader) : null;
+    const knownLeader = headers.get('x-consul-knownleader') !== 'false';
+    const contactHeader = headers.get('x-consul-lastcontact');
+    const lastContactMs = contactHeader !== undefined && DIGITS.test(contactHeader) ? Number(contactHeader) : 0;
     this.stats.knownLeader = knownLeader;
     this.stats.lastContactMs = lastContactMs;
-    this.stats.effectiveConsistency = typeof effective === 'string' ? effective : null;
-    return { index, knownLeader, lastContactMs, body: parsed.data };
+    this.stats.effectiveConsistency = headers.get('x-consul-effective-consistency') ?? null;
+    return { index, knownLeader, lastContactMs, body: parsed.data as ResponseOf<S> };
   }
 
   /** PUTs `body` to `path` (a KV write); rejects unless Consul answers 2xx with `true`. */

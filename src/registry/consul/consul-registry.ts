@@ -332,16 +332,21 @@ export class ConsulRegistry implements Registry {
     // A failed attempt may have read some services: this one starts from nothing.
     this.entries.clear();
     this.serviceNodes.clear();
-    const [catalog, health, all] = await Promise.all([
-      client.read('/v1/catalog/services', [], catalogServicesSchema),
-      client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema),
+    // The full state/any read (every check in the datacenter, megabytes at 10,000 instances) is
+    // only the baseline later registration scans compare with: it runs beside the service
+    // reads instead of before them.
+    const [{ catalog, health }, all] = await Promise.all([
+      (async () => {
+        const [catalog, health] = await Promise.all([client.read('/v1/catalog/services', [], catalogServicesSchema), client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema)]);
+        this.catalog = this.watchedServices(catalog.body);
+        this.health = digestChecks(health.body);
+        const { errors } = await this.readAll([...this.catalog.keys()]);
+        if (errors.length > 0) throw errors[0]!;
+        return { catalog, health };
+      })(),
       client.read('/v1/health/state/any', [], healthStateSchema),
     ]);
-    this.catalog = this.watchedServices(catalog.body);
-    this.health = digestChecks(health.body);
     this.registrations = digestRegistrations(all.body);
-    const { errors } = await this.readAll([...this.catalog.keys()]);
-    if (errors.length > 0) throw errors[0]!;
     this.publish(true);
     this.synced = true;
     this.lastSyncAt = Date.now();

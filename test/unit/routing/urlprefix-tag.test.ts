@@ -30,6 +30,9 @@ describe('parseUrlprefixTag', () => {
     expect(parse('urlprefix-/a proto=tcp')).toMatchObject({ ok: false, reason: expect.stringContaining('proto=tcp') });
     expect(parse('urlprefix-/a proto=grpc')).toMatchObject({ ok: false, reason: expect.stringContaining('services.<name>.protocol') });
     expect(parse('urlprefix-/a host=dst')).toMatchObject({ ok: false });
+    // A name the route's hostRewrite would refuse rejects the tag (it used to throw while the route table was built).
+    expect(parse('urlprefix-/a host=bad_host!')).toMatchObject({ ok: false, reason: expect.stringContaining('must be a host name') });
+    expect(parse('urlprefix-/a host=Internal.Example:8443')).toMatchObject({ ok: true, route: { hostRewrite: 'internal.example:8443' } });
     expect(parse('urlprefix-/a redirect=301,https://x')).toMatchObject({ ok: false, reason: expect.stringContaining('redirect') });
   });
 
