@@ -16,6 +16,8 @@ export interface Http2StreamConnection {
   streamAborted(): void;
   /** A stream of the connection closed. */
   streamClosed(): void;
+  /** A stream of the connection failed (a protocol error nghttp2 found on it); its 'close' follows. */
+  streamFailed(err: Error & { code?: string }): void;
 }
 
 /** The request pseudo-header fields (RFC 9113 §8.3.1, and :protocol of RFC 8441). */
@@ -98,6 +100,7 @@ export class Http2ServerStream implements ServerStream {
     (stream as CodecStream)[kServerStream] = this;
     stream.on('aborted', onStreamAborted);
     stream.on('close', onStreamClose);
+    stream.on('error', onStreamError);
   }
 
   get socket(): Http2StreamConnection['socket'] {
@@ -327,6 +330,10 @@ function onStreamDrain(this: CodecStream): void {
 
 function onStreamAborted(this: CodecStream): void {
   this[kServerStream]?.cut();
+}
+
+function onStreamError(this: CodecStream, err: Error & { code?: string }): void {
+  this[kServerStream]?.connection.streamFailed(err);
 }
 
 function onStreamClose(this: CodecStream): void {

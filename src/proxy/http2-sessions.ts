@@ -54,6 +54,10 @@ class SessionState implements Http2StreamConnection {
     this.open--;
     if (this.open === 0 && this.idleTimerSpent) this.owner.rearmIdleTimer(this);
   }
+
+  streamFailed(err: Error & { code?: string }): void {
+    this.owner.streamFailed(this, err);
+  }
 }
 
 
@@ -217,6 +221,11 @@ export class Http2Sessions {
       this.sweep = null;
     }
   };
+
+  /** A stream failed (nghttp2 found a protocol error on it): logged; the stream closes and its exchange hears of it. */
+  streamFailed(state: SessionState, err: Error & { code?: string }): void {
+    this.logger.debug({ listener: this.listenerName, remoteAddress: state.socket.remoteAddress, errorCode: err.code, error: err.message }, 'HTTP/2 stream failed');
+  }
 
   /** A stream of `session` was cancelled by its client before its response ended. */
   prematureReset(session: TrackedSession, state: SessionState): void {
