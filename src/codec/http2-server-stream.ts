@@ -46,8 +46,8 @@ type CodecStream = ServerHttp2Stream & { [kServerStream]?: Http2ServerStream };
  * - Body: paused and resumed through the stream (a paused stream stops sending WINDOW_UPDATE,
  *   so the client stops); trailers come with its end.
  * - Response: `writeHead` sends HEADERS at once (a response that streams must reach the client
- *   without waiting for its body) and leaves the stream open for trailers, which end() sends,
- *   or an empty end of stream without them. `respond` sends a whole response whose body is
+ *   without waiting for its body) and, unless told none will come, leaves the stream open for
+ *   trailers, which end() sends (or an empty end of stream without them). `respond` sends a whole response whose body is
  *   known, and a bodiless one as a single HEADERS frame that ends the stream (gRPC's
  *   trailers-only form). 1xx go out as additional HEADERS. No reason phrase, no
  *   connection-specific fields (the header rewrite removed them; node:http2 refuses them).
@@ -139,13 +139,14 @@ export class Http2ServerStream implements ServerStream {
     this.stream.additionalHeaders(fieldsOf(statusCode, headers));
   }
 
-  writeHead(statusCode: number, headers: readonly string[]): void {
+  writeHead(statusCode: number, headers: readonly string[], _reason?: string, trailers = true): void {
     if (this.headersSent) throw new Error('the response head was already sent');
     if (this.destroyed) return;
     // Throws (before anything is sent) on a field node:http2 refuses.
-    this.stream.respond(fieldsOf(statusCode, headers), RESPOND_OPEN);
+    this.stream.respond(fieldsOf(statusCode, headers), trailers ? RESPOND_OPEN : RESPOND_BODY);
     this.headersSent = true;
     this.statusCode = statusCode;
+    if (!trailers) return;
     this.trailersOpen = true;
     this.stream.on('wantTrailers', onStreamWantTrailers);
   }
@@ -179,8 +180,8 @@ export class Http2ServerStream implements ServerStream {
   end(chunk?: Buffer | string | null, trailers?: readonly string[] | null): void {
     if (this.destroyed) return;
     const stream = this.stream;
-    // Sent on the stream's 'wantTrailers', after the last DATA frame.
-    if (trailers != null && trailers.length > 0) addFields((this.trailerFields = {}), trailers);
+    // Sent on the stream's 'wantTrailers', after the last DATA frame (when the head left room for them).
+    if (this.trailersOpen && trailers != null && trailers.length > 0) addFields((this.trailerFields = {}), trailers);
     if (chunk != null && chunk.length > 0) stream.end(chunk);
     else stream.end();
     this.ended();

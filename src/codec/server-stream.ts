@@ -73,8 +73,12 @@ export interface ServerStream extends RequestHead, ResponseState {
   resumeBody(): void;
   /** An interim response (103), dropped for HTTP/1.0 clients and after the final head. */
   writeInformational(statusCode: number, headers: readonly string[]): void;
-  /** The response head; `headers` is [name, value, ...] without hop-by-hop fields. */
-  writeHead(statusCode: number, headers: readonly string[], reason?: string): void;
+  /**
+   * The response head; `headers` is [name, value, ...] without hop-by-hop fields. `trailers`
+   * false: none will follow (an HTTP/1.1 upstream response with Content-Length), so an HTTP/2
+   * stream need not stay open for them after its last DATA frame.
+   */
+  writeHead(statusCode: number, headers: readonly string[], reason?: string, trailers?: boolean): void;
   /**
    * A whole response whose body is known (a proxy's own answer), in one call: on HTTP/2 a
    * bodiless one is a single HEADERS frame that ends the stream (gRPC's trailers-only form).

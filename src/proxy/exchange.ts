@@ -267,7 +267,7 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
         this.heldHeaders = headers;
         return true;
       }
-      this.req.writeHead(statusCode, headers, statusText || undefined);
+      this.req.writeHead(statusCode, headers, statusText || undefined, attempt.endpoint.protocol !== 'http1' || !hasContentLength(rawHeaders));
     } catch (err) {
       // Ambiguous framing, or a field the client codec refuses: the try fails with it (502),
       // and the upstream connection is dropped.
@@ -545,6 +545,15 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       this.ctx.observer.requestEnded(this);
     }
   }
+}
+
+/** The response is framed by Content-Length (so an HTTP/1.1 response has no trailers). */
+function hasContentLength(raw: readonly Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return true;
+  }
+  return false;
 }
 
 function hasOwnFields(o: object): boolean {
