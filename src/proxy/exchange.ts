@@ -267,7 +267,10 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
         this.heldHeaders = headers;
         return true;
       }
-      this.req.writeHead(statusCode, headers, statusText || undefined, attempt.endpoint.protocol !== 'http1' || !hasContentLength(rawHeaders));
+      // Room for trailers unless none can come (an HTTP/1.1 response framed by Content-Length);
+      // gRPC always keeps it, for a status the proxy may have to add (fail()).
+      const trailers = this.grpc || attempt.endpoint.protocol !== 'http1' || !hasContentLength(rawHeaders);
+      this.req.writeHead(statusCode, headers, statusText || undefined, trailers);
     } catch (err) {
       // Ambiguous framing, or a field the client codec refuses: the try fails with it (502),
       // and the upstream connection is dropped.
