@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeHttp2, http2Request, openHttp2 } from '../../support/http2-client.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { dataFrame, ErrorCode, Flag, FrameType, headersFrame, RawHttp2Client, requestBlock, rstStreamFrame, windowUpdateFrame } from '../../support/raw-http2-client.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
@@ -61,7 +62,10 @@ beforeAll(async () => {
   upstream = await startUpstream('codec', upstreamHandler);
   proxy = await startProxy({
     config: {
-      listeners: [{ name: 'h2c', address: '127.0.0.1', port: 0, protocols: ['h2c'] }],
+      listeners: [
+        { name: 'h2c', address: '127.0.0.1', port: 0, protocols: ['h2c'] },
+        { name: 'redirect', address: '127.0.0.1', port: 0, protocols: ['http1', 'h2c'], redirectToHttps: 8443 },
+      ],
       routes: [
         { name: 'download', match: { path: '/download' }, service: 'codec' },
         { name: 'upload', match: { path: '/upload' }, service: 'codec' },
@@ -185,5 +189,18 @@ describe("the proxy's own answers", () => {
     expect(head).toBeLessThan(client.frames.indexOf(rst));
     await expectServed(client, 3);
     client.close();
+  });
+});
+
+describe('HTTPS redirect listener over h2c', () => {
+  it('answers an HTTP/2 request with 308 to the same host and target on https', async () => {
+    const session = await openHttp2(`http://127.0.0.1:${proxy.app.addresses[1]!.port}`);
+    try {
+      const r = await http2Request(session, { ':path': '/a/b?c=1', ':authority': 'site.test' });
+      expect(r.status).toBe(308);
+      expect(r.headers.location).toBe('https://site.test:8443/a/b?c=1');
+    } finally {
+      await closeHttp2(session);
+    }
   });
 });
