@@ -104,6 +104,14 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
   start(path: string, headers: string[], deadline: number, bodyLimit: number): void {
     const stream = this.req;
     stream.observe(this);
+    if (stream.destroyed) {
+      // The client left while a filter was deciding (or the codec answered it meanwhile).
+      this.clientGone = true;
+      this.failure = new ClientClosedError();
+      if (this.grpc) this.grpcStatus = GrpcStatus.CANCELLED;
+      this.finish();
+      return;
+    }
     const cluster = this.route.cluster;
     const refused = cluster.breaker.admitRequest() ?? cluster.breaker.admitDispatch(this.endpoint);
     if (refused !== null) {
