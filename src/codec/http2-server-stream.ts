@@ -103,6 +103,14 @@ export class Http2ServerStream implements ServerStream {
     stream.on('error', onStreamError);
   }
 
+  /**
+   * Nothing more can be written: the response ended or was cut, or node:http2 closed the stream
+   * (a reset whose 'aborted' has not reached this object yet).
+   */
+  private get gone(): boolean {
+    return this.destroyed || this.stream.closed || this.stream.destroyed;
+  }
+
   get socket(): Http2StreamConnection['socket'] {
     return this.connection.socket;
   }
@@ -134,14 +142,14 @@ export class Http2ServerStream implements ServerStream {
   }
 
   writeInformational(statusCode: number, headers: readonly string[]): void {
-    if (this.headersSent || this.destroyed) return;
+    if (this.headersSent || this.gone) return;
     // Throws on a field node:http2 refuses; the caller decides what that means.
     this.stream.additionalHeaders(fieldsOf(statusCode, headers));
   }
 
   writeHead(statusCode: number, headers: readonly string[], _reason?: string, trailers = true): void {
     if (this.headersSent) throw new Error('the response head was already sent');
-    if (this.destroyed) return;
+    if (this.gone) return;
     // Throws (before anything is sent) on a field node:http2 refuses.
     this.stream.respond(fieldsOf(statusCode, headers), trailers ? RESPOND_OPEN : RESPOND_BODY);
     this.headersSent = true;
@@ -157,7 +165,7 @@ export class Http2ServerStream implements ServerStream {
    */
   respond(statusCode: number, headers: readonly string[], body?: string | Buffer | null): void {
     if (this.headersSent) throw new Error('the response head was already sent');
-    if (this.destroyed) return;
+    if (this.gone) return;
     const empty = body == null || body.length === 0;
     this.stream.respond(fieldsOf(statusCode, headers), empty ? RESPOND_ENDED : RESPOND_BODY);
     this.headersSent = true;
@@ -167,7 +175,7 @@ export class Http2ServerStream implements ServerStream {
   }
 
   write(chunk: Buffer): boolean {
-    if (this.destroyed) return false;
+    if (this.gone) return false;
     if (chunk.length === 0) return true;
     if (this.stream.write(chunk)) return true;
     if (!this.drainListened) {
@@ -178,7 +186,7 @@ export class Http2ServerStream implements ServerStream {
   }
 
   end(chunk?: Buffer | string | null, trailers?: readonly string[] | null): void {
-    if (this.destroyed) return;
+    if (this.gone) return;
     const stream = this.stream;
     // Sent on the stream's 'wantTrailers', after the last DATA frame (when the head left room for them).
     if (this.trailersOpen && trailers != null && trailers.length > 0) addFields((this.trailerFields = {}), trailers);
