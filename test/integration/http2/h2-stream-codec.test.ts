@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeHttp2, http2Request, openHttp2 } from '../../support/http2-client.js';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import { dataFrame, ErrorCode, Flag, FrameType, headersFrame, RawHttp2Client, requestBlock, rstStreamFrame, windowUpdateFrame } from '../../support/raw-http2-client.js';
+import { hasRedisServer, startRedisServer, type RedisServer } from '../../support/redis-server.js';
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
 /**
@@ -18,6 +19,8 @@ const CHUNK = Buffer.alloc(256 * 1024, 'd');
 
 /** What the upstream wrote of /download so far (every byte res.write took). */
 const download = { written: 0 };
+/** Requests for /limited the upstream received. */
+const limited = { requests: 0 };
 /** What the upstream saw of /upload requests: bytes, and how each ended. */
 const uploads: { bytes: number; ended: boolean; closed: boolean }[] = [];
 
@@ -50,6 +53,7 @@ function upstreamHandler(req: IncomingMessage, res: ServerResponse): void {
     req.on('close', () => (seen.closed = true));
     return;
   }
+  if (req.url === '/limited') limited.requests++;
   req.resume();
   req.on('end', () => res.end('ok'));
 }
@@ -202,5 +206,50 @@ describe('HTTPS redirect listener over h2c', () => {
     } finally {
       await closeHttp2(session);
     }
+  });
+});
+
+describe.skipIf(!hasRedisServer)('a client gone while a filter decides', () => {
+  let redis: RedisServer;
+  let limitedProxy: ProxyHarness;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    limitedProxy = await startProxy({
+      config: {
+        listeners: [{ name: 'h2c', address: '127.0.0.1', port: 0, protocols: ['h2c'] }],
+        rateLimitRedis: { address: redis.address, commandTimeout: '500ms' },
+        routes: [
+          { name: 'limited', match: { path: '/limited' }, service: 'codec', rateLimit: { store: 'redis', requests: 20, per: '1s', burst: 5, by: 'route', onStoreFailure: 'open' } },
+          { name: 'ok', match: { path: '/ok' }, service: 'codec' },
+        ],
+      },
+      services: { codec: [{ port: upstream.port }] },
+    });
+  });
+  afterAll(async () => {
+    redis?.resume();
+    await limitedProxy?.close();
+    await redis?.close();
+  });
+
+  it('is not forwarded once the filter admits it (the exchange ends as client_closed)', async () => {
+    const client = await RawHttp2Client.connect(limitedProxy.port);
+    await client.handshake();
+    const authority = `127.0.0.1:${limitedProxy.port}`;
+    // Redis is silent: the rate limit filter waits for it up to commandTimeout, then admits.
+    redis.pause();
+    const before = limited.requests;
+    client.write(headersFrame(1, requestBlock(authority, '/limited'), { endStream: true }));
+    await new Promise((r) => setTimeout(r, 100));
+    client.write(rstStreamFrame(1, ErrorCode.CANCEL));
+    await eventually(() => limitedProxy.log.lines.some((l) => l.component === 'access' && l.path === '/limited'), 5_000, 'the access log line of /limited');
+    const line = limitedProxy.log.lines.find((l) => l.component === 'access' && l.path === '/limited')!;
+    expect(line).toMatchObject({ status: 499, error: 'client_closed', protocol: 'HTTP/2' });
+    expect(limited.requests).toBe(before);
+    redis.resume();
+    client.write(headersFrame(3, requestBlock(authority, '/ok'), { endStream: true }));
+    const data = await client.waitFor((f) => f.type === FrameType.DATA && f.streamId === 3 && f.payload.length > 0, 5_000, 'the next response');
+    expect(data.payload.toString()).toBe('ok');
+    client.close();
   });
 });
