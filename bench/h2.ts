@@ -19,8 +19,11 @@
  *   --quick                short durations, for a smoke run
  *   --upstream-workers <n> processes serving each upstream (default 2)
  *   --render <file.json>   print the markdown of a saved result again (no run)
+ *   --baseline <dir>       another checkout of Switchyard, built (dist/), measured as target
+ *                          switchyard-baseline in the same rounds as this one (before/after)
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -30,7 +33,7 @@ import { startUpstream, startUpstreamScript, type RunningUpstream } from './lib/
 import { findH2load, saturateH2, type H2LoadResult } from './lib/h2load.js';
 import { renderH2Markdown, type H2RunDescription, type H2ScenarioReport } from './lib/h2-report.js';
 import { allH2Scenarios, type H2Scenario } from './lib/h2-scenarios.js';
-import { createBenchCertificate, type BenchCertificate, type H2TargetContext } from './lib/h2-targets.js';
+import { createBenchCertificate, switchyardH2Target, type BenchCertificate, type H2TargetContext } from './lib/h2-targets.js';
 import { describeMachine } from './lib/machine.js';
 import type { RunningTarget } from './lib/targets.js';
 import { medianResult } from './lib/median.js';
@@ -49,6 +52,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     'upstream-workers': { type: 'string', default: '2' },
     render: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 
@@ -67,6 +71,15 @@ for (const [name, v] of Object.entries({ duration, warmup, connections, streams,
 }
 
 const scenarios = allH2Scenarios();
+if (values.baseline !== undefined) {
+  const checkout = resolve(values.baseline);
+  if (!existsSync(join(checkout, 'dist/cli/switchyard.js'))) {
+    process.stderr.write(`bench:h2: --baseline ${checkout} has no dist/cli/switchyard.js; run npm run build there first\n`);
+    process.exit(2);
+  }
+  // Right after this checkout's own target, so that the two alternate in every round.
+  for (const s of scenarios) s.targets.splice(s.targets.findIndex((t) => t.name === 'switchyard') + 1, 0, switchyardH2Target('switchyard-baseline', checkout));
+}
 const unknown = wanted.filter((w) => !scenarios.some((s) => s.name === w));
 if (unknown.length > 0) {
   process.stderr.write(`bench:h2: unknown scenario ${unknown.join(', ')}; choose from ${scenarios.map((s) => s.name).join(', ')}\n`);

@@ -110,9 +110,10 @@ export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls'
  * Switchyard as users run it: the built CLI with a generated config. The listener takes
  * cleartext HTTP/2 with prior knowledge (`protocols: [h2c]`), or HTTP/2 over TLS by ALPN
  * (`protocols: [h2, http1]`) in a TLS scenario; the service is reached over the scenario's
- * upstream protocol (`services.<name>.protocol`).
+ * upstream protocol (`services.<name>.protocol`). `checkout`: another built copy of
+ * Switchyard to run instead of this one (bench:h2 --baseline).
  */
-export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
+export function switchyardH2Target(name = 'switchyard', checkout?: string): H2TargetSpec {
   return {
     name,
     async start(ctx) {
@@ -124,7 +125,7 @@ export function switchyardH2Target(name = 'switchyard'): H2TargetSpec {
       await writeFile(join(dir, 'config.yaml'), stringify(config));
       const proc = spawnLogged({
         command: process.execPath,
-        args: [join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        args: [join(checkout ?? ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
         logFile: join(dir, 'switchyard.log'),
       });
       return started(proc, `${scheme(ctx)}://127.0.0.1:${port}`, ctx.probe);

@@ -529,6 +529,7 @@ export class Http1Stream implements ServerStream {
   finished = false;
   destroyed = false;
   private observer: StreamObserver | null = null;
+  private doneListener: (() => void) | null = null;
   private framing = Framing.NONE;
   private keepAlive = false;
   private continueSent = false;
@@ -558,6 +559,18 @@ export class Http1Stream implements ServerStream {
 
   observe(observer: StreamObserver): void {
     this.observer = observer;
+  }
+
+  onceDone(listener: () => void): void {
+    if (this.finished) listener();
+    else this.doneListener = listener;
+  }
+
+  private done(): void {
+    const listener = this.doneListener;
+    if (listener === null) return;
+    this.doneListener = null;
+    listener();
   }
 
   readBody(sink: BodySink): void {
@@ -618,6 +631,11 @@ export class Http1Stream implements ServerStream {
     this.socket.write(head + CRLF, 'latin1');
   }
 
+  respond(statusCode: number, headers: readonly string[], body?: string | Buffer | null): void {
+    this.writeHead(statusCode, headers);
+    this.end(body);
+  }
+
   write(chunk: Buffer): boolean {
     if (this.destroyed || chunk.length === 0) return !this.destroyed;
     const socket = this.socket;
@@ -646,6 +664,7 @@ export class Http1Stream implements ServerStream {
     this.finished = true;
     this.destroyed = true;
     this.connection.responseFinished(this);
+    this.done();
   }
 
   closeAfterResponse(): void {
@@ -657,6 +676,7 @@ export class Http1Stream implements ServerStream {
     this.finished = true;
     this.destroyed = true;
     this.connection.destroy();
+    this.done();
   }
 
   /** The connection was lost (or timed out) before the response ended. */
@@ -665,6 +685,7 @@ export class Http1Stream implements ServerStream {
     this.finished = true;
     this.destroyed = true;
     this.observer?.onAborted();
+    this.done();
   }
 
   drained(): void {

@@ -49,8 +49,8 @@ export interface StreamObserver {
 /**
  * One request/response on a client connection, as a codec presents it to the proxy (Envoy's
  * decoder/encoder pair for one stream): the request head and body come in, the response head,
- * body, trailers and 1xx go out. The HTTP/1.1 codec implements it today; the HTTP/2 stream
- * codec implements the same.
+ * body, trailers and 1xx go out. Http1Stream (http1-server-connection.ts, on llhttp) and
+ * Http2ServerStream (http2-server-stream.ts, on node:http2's stream API) implement it.
  */
 export interface ServerStream extends RequestHead, ResponseState {
   /** "HTTP/1.0", "HTTP/1.1" or "HTTP/2". */
@@ -65,14 +65,25 @@ export interface ServerStream extends RequestHead, ResponseState {
   readonly destroyed: boolean;
   /** Sets who hears of drain and abort. */
   observe(observer: StreamObserver): void;
+  /** Calls `listener` once, when the stream is done: its response ended, or it was cut or lost. */
+  onceDone(listener: () => void): void;
   /** Starts delivering the body to `sink` (sends 100 Continue first when the client asked for it). */
   readBody(sink: BodySink): void;
   pauseBody(): void;
   resumeBody(): void;
   /** An interim response (103), dropped for HTTP/1.0 clients and after the final head. */
   writeInformational(statusCode: number, headers: readonly string[]): void;
-  /** The response head; `headers` is [name, value, ...] without hop-by-hop fields. */
-  writeHead(statusCode: number, headers: readonly string[], reason?: string): void;
+  /**
+   * The response head; `headers` is [name, value, ...] without hop-by-hop fields. `trailers`
+   * false: none will follow (an HTTP/1.1 upstream response with Content-Length), so an HTTP/2
+   * stream need not stay open for them after its last DATA frame.
+   */
+  writeHead(statusCode: number, headers: readonly string[], reason?: string, trailers?: boolean): void;
+  /**
+   * A whole response whose body is known (a proxy's own answer), in one call: on HTTP/2 a
+   * bodiless one is a single HEADERS frame that ends the stream (gRPC's trailers-only form).
+   */
+  respond(statusCode: number, headers: readonly string[], body?: string | Buffer | null): void;
   /** A body chunk; false when the client is slow (wait for onDrain). */
   write(chunk: Buffer): boolean;
   /** Ends the response, with a last chunk and trailers ([name, value, ...]) when given. */

@@ -4,12 +4,12 @@ import type { FilterExchange } from '../filters/route-filter.js';
 import type { Route } from '../routing/route.js';
 import type { BreakerLimit } from '../upstream/circuit-breaker.js';
 import type { Endpoint } from '../upstream/endpoint.js';
-import { grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
+import { GRPC_RETRY_BITS, grpcStatusCondition, isIdempotent, RetryOn, statusCondition } from '../upstream/retry-policy.js';
 import { ClientClosedError } from './client-closed-error.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
-import { GrpcStatus } from './grpc-status.js';
+import { encodeGrpcMessage, GrpcStatus } from './grpc-status.js';
 import type { ProxyContext } from './proxy-context.js';
-import { classifyUpstreamError, grpcStatusOf, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
+import { classifyUpstreamError, grpcStatusOf, PROXY_ERRORS, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
 import { RecordedExchange } from './recorded-exchange.js';
 import { requestTlsVersion } from './request-connection.js';
 import { RequestBodyStream } from './request-body-stream.js';
@@ -74,6 +74,14 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
   private refusedWith: ProxyErrorCode | null = null;
   /** Why the last try failed (null: it got a response that is being retried), reported when retried. */
   private tryFailure: (Error & { code?: string }) | null = null;
+  /**
+   * Copy of a streamed gRPC request body kept while it goes upstream, for a retry on a status
+   * in retries.grpcRetryOn; null when not kept, or past retries.bufferBody bytes.
+   */
+  private bodyCopy: Buffer[] | null = null;
+  /** A trailers-only gRPC response held until the upstream ends it (see responseHead). */
+  private heldStatus = 0;
+  private heldHeaders: string[] | null = null;
 
   constructor(
     private readonly ctx: ProxyContext,
@@ -96,6 +104,14 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
   start(path: string, headers: string[], deadline: number, bodyLimit: number): void {
     const stream = this.req;
     stream.observe(this);
+    if (stream.destroyed) {
+      // The client left while a filter was deciding (or the codec answered it meanwhile).
+      this.clientGone = true;
+      this.failure = new ClientClosedError();
+      if (this.grpc) this.grpcStatus = GrpcStatus.CANCELLED;
+      this.finish();
+      return;
+    }
     const cluster = this.route.cluster;
     const refused = cluster.breaker.admitRequest() ?? cluster.breaker.admitDispatch(this.endpoint);
     if (refused !== null) {
@@ -129,6 +145,10 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       stream.readBody(this);
       return;
     }
+    if (this.grpc) {
+      const retries = this.route.retries;
+      if ((retries.on & GRPC_RETRY_BITS) !== 0 && retries.maxRetries > 0 && retries.bufferBody > 0) this.bodyCopy = [];
+    }
     this.body = new RequestBodyStream(stream);
     stream.readBody(this);
     this.dispatch();
@@ -145,6 +165,10 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     if (this.bodyChunks !== null) {
       this.bodyChunks.push(chunk);
       return true;
+    }
+    if (this.bodyCopy !== null) {
+      if (this.bodyBytes > this.route.retries.bufferBody) this.bodyCopy = null;
+      else this.bodyCopy.push(chunk);
     }
     const body = this.body;
     return body instanceof RequestBodyStream ? body.push(chunk) : true;
@@ -210,7 +234,11 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     }
     for (let i = 0; i < headers.length; i += 2) {
       if (headers[i]!.toLowerCase() === 'link') {
-        this.req.writeInformational(103, headers);
+        try {
+          this.req.writeInformational(103, headers);
+        } catch (err) {
+          this.ctx.logger.debug({ requestId: this.requestId, error: (err as Error).message }, '103 Early Hints dropped: the client codec refused a field');
+        }
         return;
       }
     }
@@ -237,22 +265,40 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     } else {
       cluster.outlier.success(attempt.endpoint);
     }
-    let headers: string[];
     try {
-      headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
+      const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
+      if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
+      if (this.grpcStatus >= 0 && this.req.protocol === 'HTTP/2') {
+        // grpc-status in the headers: a trailers-only response. It must reach the client as
+        // one HEADERS frame that ends the stream, so it waits for the upstream's end.
+        this.heldStatus = statusCode;
+        this.heldHeaders = headers;
+        return true;
+      }
+      // Room for trailers unless none can come (an HTTP/1.1 response framed by Content-Length);
+      // gRPC always keeps it, for a status the proxy may have to add (fail()).
+      const trailers = this.grpc || attempt.endpoint.protocol !== 'http1' || !hasContentLength(rawHeaders);
+      this.req.writeHead(statusCode, headers, statusText || undefined, trailers);
     } catch (err) {
-      // Ambiguous framing: the try fails with it (502), and the upstream connection is dropped.
+      // Ambiguous framing, or a field the client codec refuses: the try fails with it (502),
+      // and the upstream connection is dropped.
       attempt.cancel(err as Error);
       return false;
     }
-    if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
-    this.req.writeHead(statusCode, headers, statusText || undefined);
     return true;
   }
 
   responseChunk(chunk: Buffer): boolean {
+    if (this.heldHeaders !== null) this.releaseHeld();
     this.bytesOut += chunk.length;
     return this.req.write(chunk);
+  }
+
+  /** Sends a held gRPC response head as an ordinary one (a body or trailers followed it after all). */
+  private releaseHeld(): void {
+    const headers = this.heldHeaders!;
+    this.heldHeaders = null;
+    this.req.writeHead(this.heldStatus, headers);
   }
 
   attemptComplete(attempt: UpstreamAttempt, trailers: string[] | null): void {
@@ -264,6 +310,16 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       return;
     }
     const raw = trailers as RawTrailers | null;
+    if (this.heldHeaders !== null) {
+      if (raw == null || (Array.isArray(raw) ? raw.length === 0 : !hasOwnFields(raw))) {
+        const headers = this.heldHeaders;
+        this.heldHeaders = null;
+        this.req.respond(this.heldStatus, headers);
+        this.finish();
+        return;
+      }
+      this.releaseHeld();
+    }
     let forwarded: string[] | null = null;
     if (raw != null && this.req.takesTrailers) {
       const fields = buildClientTrailers(raw);
@@ -361,7 +417,7 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       reachedUpstream: attempt.connected,
       replayable: this.replayable,
       bodySpent: this.bodySpent,
-      grpcBodyWhole: !this.bodySpent,
+      grpcBodyWhole: this.grpcBodyWhole(),
     });
     if (!retry) return false;
     const cluster = this.route.cluster;
@@ -388,6 +444,17 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     cluster.stats.retries++;
     this.route.metrics.upstream.retried();
     this.endpoint = next;
+    return true;
+  }
+
+  /** A gRPC try can be sent again: no body was handed to it, or the whole body was copied on its way up. */
+  private grpcBodyWhole(): boolean {
+    if (!this.bodySpent) return true;
+    const copy = this.bodyCopy;
+    if (copy === null || !this.req.bodyComplete) return false;
+    this.body = Buffer.concat(copy, this.bodyBytes);
+    this.bodyCopy = null;
+    this.bodySpent = false;
     return true;
   }
 
@@ -450,8 +517,15 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       'upstream request failed',
     );
     if (this.grpc) this.grpcStatus = grpcStatusOf(code);
+    this.heldHeaders = null;
     if (this.req.headersSent) {
-      this.req.abort();
+      // Too late for an HTTP status. A gRPC client on HTTP/2 gets the status in trailers; any
+      // other client's response is cut so the truncation is visible.
+      if (this.grpc && this.req.protocol === 'HTTP/2' && !this.req.destroyed) {
+        this.req.end(null, ['grpc-status', String(this.grpcStatus), 'grpc-message', encodeGrpcMessage(`${PROXY_ERRORS[code].message} (the response had started)`)]);
+      } else {
+        this.req.abort();
+      }
     } else {
       // The body may be unread: the connection closes after the answer unless it was read whole.
       if (!this.req.bodyComplete) this.req.closeAfterResponse();
@@ -482,6 +556,20 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       this.ctx.observer.requestEnded(this);
     }
   }
+}
+
+/** The response is framed by Content-Length (so an HTTP/1.1 response has no trailers). */
+function hasContentLength(raw: readonly Buffer[]): boolean {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return true;
+  }
+  return false;
+}
+
+function hasOwnFields(o: object): boolean {
+  for (const _ in o) return true;
+  return false;
 }
 
 function startRetry(exchange: Exchange): void {

@@ -9,12 +9,11 @@ import { ClientClosedError } from './client-closed-error.js';
 import { ExchangeTimeoutError } from './exchange-timeout-error.js';
 import { writeInformational } from './informational-response.js';
 import type { ProxyContext } from './proxy-context.js';
-import { endGrpcWithStatus, GrpcStatus, respondTrailersOnly } from './grpc-status.js';
-import { isHttp2 } from './http2-request.js';
+import { GrpcStatus } from './grpc-status.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
 import { RecordedExchange } from './recorded-exchange.js';
 import { requestTlsVersion } from './request-connection.js';
-import { classifyUpstreamError, grpcStatusOf, PROXY_ERRORS, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
+import { classifyUpstreamError, grpcStatusOf, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
 
@@ -51,10 +50,10 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * hand over the raw header list, which we filter in one pass, where the newer controller API
  * would first parse it into an object. HTTP/2 upstreams (Http2Pool) call the same callbacks.
  *
- * Trailers reach HTTP/2 clients and HTTP/1.1 clients that sent "TE: trailers". gRPC requests
- * (startGrpc) also get: `grpc-timeout` as the deadline, proxy errors as gRPC statuses (in
- * trailers once the response started), trailers-only answers kept trailers-only, retries on
- * the statuses the route lists, and their status counted.
+ * The node:http engine's exchange (HTTP/1.x clients on node:http's parser; HTTP/2 clients
+ * and the HTTP/1.1 codec go through Exchange). Trailers reach clients that sent "TE:
+ * trailers". gRPC requests (startGrpc) also get: `grpc-timeout` as the deadline, proxy errors
+ * as gRPC statuses, retries on the statuses the route lists, and their status counted.
  */
 export class ForwardExchange extends RecordedExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange {
   upstreamStartedAt = 0;
@@ -83,9 +82,6 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
   private bodyCopyBytes = 0;
   /** The client's body ended (the copy is whole if bodyCopy is not null). */
   private bodyCopyDone = false;
-  /** A trailers-only gRPC response held back until the upstream ends it (see onHeaders). */
-  private heldStatus = 0;
-  private heldHeaders: string[] | null = null;
   /** Total timeout of this request in ms (the route's, or a shorter gRPC deadline); 0 = none. */
   private totalMs = 0;
   private abortUpstream: ((err?: Error) => void) | null = null;
@@ -232,15 +228,7 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     try {
       const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
       if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
-      if (this.grpcStatus >= 0 && isHttp2(this.req)) {
-        // grpc-status in the headers: a trailers-only response. It must reach the client as
-        // one HEADERS frame that ends the stream, so it waits for the upstream's end.
-        this.heldStatus = statusCode;
-        this.heldHeaders = headers;
-        return true;
-      }
-      // HTTP/2 has no reason phrase.
-      this.res.writeHead(statusCode, isHttp2(this.req) ? undefined : statusText || undefined, headers);
+      this.res.writeHead(statusCode, statusText || undefined, headers);
     } catch (err) {
       // Ambiguous framing, or Node refused a header the upstream sent (e.g. an invalid character).
       this.abortUpstream?.(err as Error);
@@ -251,7 +239,6 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
 
   onData(chunk: Buffer): boolean {
     if (this.discarding) return true;
-    if (this.heldHeaders !== null) this.releaseHeld();
     this.bytesOut += chunk.length;
     if (this.res.write(chunk)) return true;
     this.res.once('drain', resumeOnDrain);
@@ -269,15 +256,6 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     // undici's type says string[]; at run time HTTP/1.1 gives Buffers and HTTP/2 an object.
     const raw = trailers as RawTrailers | null;
     const hasTrailers = raw != null && (Array.isArray(raw) ? raw.length > 0 : hasOwnFields(raw));
-    if (this.heldHeaders !== null) {
-      if (!hasTrailers) {
-        respondTrailersOnly(this.res, this.heldStatus, this.heldHeaders);
-        this.heldHeaders = null;
-        this.finish();
-        return;
-      }
-      this.releaseHeld();
-    }
     if (hasTrailers && this.takesTrailers()) {
       const forwarded = buildClientTrailers(raw!);
       if (this.grpc) {
@@ -290,18 +268,8 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     this.finish();
   }
 
-  /** Sends a held gRPC response head as an ordinary one (a body or trailers followed it after all). */
-  private releaseHeld(): void {
-    this.res.writeHead(this.heldStatus, undefined, this.heldHeaders!);
-    this.heldHeaders = null;
-  }
-
-  /**
-   * Whether the client gets trailers: always on HTTP/2 (gRPC depends on them); on HTTP/1.1 only
-   * when it sent "TE: trailers" (Node writes them on chunked responses only).
-   */
+  /** Whether the client gets trailers: only when it sent "TE: trailers" (Node writes them on chunked responses only). */
   private takesTrailers(): boolean {
-    if (isHttp2(this.req)) return true;
     const te = this.req.headers.te;
     return typeof te === 'string' && te.toLowerCase().includes('trailers');
   }
@@ -554,9 +522,8 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     );
     if (this.grpc) this.grpcStatus = grpcStatusOf(code);
     if (this.res.headersSent) {
-      // Too late for an HTTP status. A gRPC client on HTTP/2 gets the status in trailers;
-      // any other client connection is cut so the truncation is visible.
-      if (!this.grpc || !endGrpcWithStatus(this.res, this.grpcStatus, `${PROXY_ERRORS[code].message} (the response had started)`)) this.res.destroy(err);
+      // Too late for an HTTP status: the client connection is cut so the truncation is visible.
+      this.res.destroy(err);
     } else {
       sendProxyError(this.res, code, this.ctx.headers.requestIdHeader, this.requestId);
     }

@@ -1,45 +1,65 @@
-import type { IncomingMessage } from 'node:http';
-import { constants, createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { Http2ServerStream, type Http2StreamConnection } from '../codec/http2-server-stream.js';
+import type { ServerStream } from '../codec/server-stream.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { connectionClientAddress, connectionTlsVersion } from './client-connection.js';
 import { isGrpcRequest } from './grpc-status.js';
 import { PROXY_ERROR_HEADER, PROXY_ERRORS } from './proxy-error.js';
 
-/** What the listener's request handler is called with (the same one as for HTTP/1.x). */
-export type Http2RequestHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+/** What the listener hands each HTTP/2 request to (the same handler as the HTTP/1.1 codec's streams). */
+export type Http2StreamHandler = (stream: ServerStream) => void;
 
-/** Per-connection counts, kept on the session object. */
-interface SessionState {
-  /** Streams open now. */
-  open: number;
-  /** Streams opened so far. */
-  total: number;
-  /** Streams the client cancelled before their response ended. */
-  premature: number;
-  /** The idle timer fired while streams were open (node:http2 does not re-arm it by itself). */
-  idleTimerSpent: boolean;
-  /** The connection's client address (PROXY protocol or TCP peer) and TLS version, read once. */
-  readonly clientAddress: string;
-  readonly tlsVersion: string | undefined;
-  readonly owner: Http2Sessions;
-  readonly session: TrackedSession;
-}
 /** The answer to a request whose body stalled past limits.requestTimeout. */
-const REQUEST_TIMEOUT_HEADERS = { 'content-length': '0', [PROXY_ERROR_HEADER]: 'request_timeout' };
+const REQUEST_TIMEOUT_HEADERS: readonly string[] = ['content-length', '0', PROXY_ERROR_HEADER, 'request_timeout'];
 
 const kState = Symbol('switchyard.http2SessionState');
 type TrackedSession = ServerHttp2Session & { [kState]?: SessionState };
-/**
- * A stream carries its connection's state itself: node:http2 unlinks `stream.session` when a
- * stream is destroyed, before its 'close' event.
- */
-type TrackedStream = ServerHttp2Stream & { [kState]?: SessionState };
 
-/** When a request whose body is still arriving started (performance.now()), for limits.requestTimeout. */
-const kReceivingSince = Symbol('switchyard.http2ReceivingSince');
-type ReceivingResponse = Http2ServerResponse & { [kReceivingSince]?: number };
+/**
+ * One HTTP/2 connection's state, kept on its session (and by each of its streams, as their
+ * Http2StreamConnection: node:http2 unlinks `stream.session` when a stream is destroyed,
+ * before its 'close' event).
+ */
+class SessionState implements Http2StreamConnection {
+  /** Streams open now. */
+  open = 0;
+  /** Streams opened so far. */
+  total = 0;
+  /** Streams the client cancelled before their response ended. */
+  premature = 0;
+  /** The idle timer fired while streams were open (node:http2 does not re-arm it by itself). */
+  idleTimerSpent = false;
+  /** The connection's client address (PROXY protocol or TCP peer) and TLS version, read once. */
+  readonly clientAddress: string;
+  readonly tlsVersion: string | undefined;
+  readonly socket: { readonly remoteAddress: string | undefined; readonly encrypted: boolean };
+
+  constructor(
+    readonly owner: Http2Sessions,
+    readonly session: TrackedSession,
+    socket: Duplex & { remoteAddress?: string; encrypted?: boolean },
+  ) {
+    this.clientAddress = connectionClientAddress(socket);
+    this.tlsVersion = connectionTlsVersion(socket);
+    this.socket = { remoteAddress: socket.remoteAddress, encrypted: socket.encrypted === true };
+  }
+
+  streamAborted(): void {
+    this.owner.prematureReset(this.session, this);
+  }
+
+  streamClosed(): void {
+    this.open--;
+    if (this.open === 0 && this.idleTimerSpent) this.owner.rearmIdleTimer(this);
+  }
+
+  streamFailed(err: Error & { code?: string }): void {
+    this.owner.streamFailed(this, err);
+  }
+}
+
 
 /**
  * The HTTP/2 side of a listener: a node:http2 server that never listens itself (the listener
@@ -55,10 +75,12 @@ type ReceivingResponse = Http2ServerResponse & { [kReceivingSince]?: number };
  *   GOAWAY ENHANCE_YOUR_CALM (Envoy's rule, which applies it only from a connection's 500th
  *   stream; docs/security.md compares them). nghttp2 1.57+ also caps the RST_STREAM
  *   rate, but only after 1,000 resets, each of which started an upstream request here.
- * - `limits.requestTimeout` on each request whose body is still arriving (as node:http applies it
- *   to HTTP/1.x requests): past it the client gets 408 and the stream is reset (CANCEL when the
+ * - `limits.requestTimeout` on each request whose body is still arriving (as the HTTP/1.1 codec
+ *   applies it): past it the client gets 408 and the stream is reset (CANCEL when the
  *   response had started); the connection and its other streams go on. gRPC streams are
  *   exempt: a client-streaming call may send for as long as its deadline allows.
+ * Each request is an Http2ServerStream (node:http2's stream API, no compatibility objects)
+ * handed to the same handler as the HTTP/1.1 codec's streams.
  * CONTINUATION floods (CVE-2024-27983), SETTINGS and PING floods whose acknowledgements the
  * client never reads (CVE-2019-9515/9512) are cut by nghttp2 itself (Node ≥ 20.12.1), empty and
  * invalid frame floods (CVE-2019-9518) by node:http2 (maxSessionInvalidFrames, 1,000);
@@ -68,41 +90,35 @@ export class Http2Sessions {
   readonly server: Http2Server;
   private readonly sessions = new Set<ServerHttp2Session>();
   private draining = false;
-  /** Requests whose body is still arriving (only with limits.requestTimeout). */
-  private readonly receiving = new Set<ReceivingResponse>();
+  /** Requests whose body is still arriving, with when each arrived (only with limits.requestTimeout). */
+  private readonly receiving = new Map<Http2ServerStream, number>();
   /** Checks `receiving` while it is not empty. */
   private sweep: NodeJS.Timeout | null = null;
   private readonly sweepMs: number;
 
   constructor(
     private readonly limits: Config['limits'],
-    private readonly onRequest: Http2RequestHandler,
+    private readonly onRequest: Http2StreamHandler,
     private readonly logger: Logger,
     private readonly listenerName: string,
   ) {
     const h2 = limits.http2;
-    // As often as node:http checks HTTP/1.x requests against the same limit (ProxyListener).
+    // As often as the HTTP/1.1 listener checks its requests against the same limit (ProxyListener).
     this.sweepMs = Math.min(1_000, Math.max(100, Math.floor(limits.requestTimeout / 4)));
-    const handler = limits.requestTimeout > 0 ? this.onTimedRequest : onRequest;
-    this.server = createServer(
-      {
-        // Node takes megabytes.
-        maxSessionMemory: h2.maxSessionMemory / (1024 * 1024),
-        // Pseudo-headers count too; one more so the handler sees "too many" and answers 431.
-        maxHeaderListPairs: limits.maxHeaderCount + 5,
-        settings: {
-          maxConcurrentStreams: h2.maxConcurrentStreams,
-          initialWindowSize: h2.initialWindowSize,
-          maxHeaderListSize: limits.maxHeaderSize,
-          enablePush: false,
-        },
+    this.server = createServer({
+      // Node takes megabytes.
+      maxSessionMemory: h2.maxSessionMemory / (1024 * 1024),
+      // Pseudo-headers count too; one more so the handler sees "too many" and answers 431.
+      maxHeaderListPairs: limits.maxHeaderCount + 5,
+      settings: {
+        maxConcurrentStreams: h2.maxConcurrentStreams,
+        initialWindowSize: h2.initialWindowSize,
+        maxHeaderListSize: limits.maxHeaderSize,
+        enablePush: false,
       },
-      handler,
-    );
-    // node:http2 hands CONNECT requests to 'connect' listeners, not 'request'; without one it
-    // answers 405 itself and leaves the client's side of the stream open. The handler answers
-    // CONNECT like HTTP/1.1 (501) and resets the stream.
-    this.server.on('connect', handler);
+    });
+    // Every stream, CONNECT included (no 'request' listener: node:http2's compatibility layer
+    // stays off). The handler answers CONNECT like HTTP/1.1 (501) and resets the stream.
     this.server.on('session', this.onSession);
     this.server.on('stream', this.onStream);
     this.server.on('sessionError', (err: Error & { code?: string }) => {
@@ -133,16 +149,7 @@ export class Http2Sessions {
   private readonly onSession = (session: ServerHttp2Session): void => {
     // session.socket is node:http2's stand-in for the connection; it reads through to the socket.
     const socket = session.socket as unknown as Duplex;
-    (session as TrackedSession)[kState] = {
-      open: 0,
-      total: 0,
-      premature: 0,
-      idleTimerSpent: false,
-      clientAddress: connectionClientAddress(socket),
-      tlsVersion: connectionTlsVersion(socket),
-      owner: this,
-      session,
-    };
+    (session as TrackedSession)[kState] = new SessionState(this, session, socket);
     this.sessions.add(session);
     session.once('close', () => this.sessions.delete(session));
     session.on('timeout', onSessionTimeout);
@@ -156,14 +163,24 @@ export class Http2Sessions {
     if (!state.session.closed && !state.session.destroyed) state.session.setTimeout(this.limits.keepAliveTimeout);
   }
 
-  private readonly onStream = (stream: ServerHttp2Stream): void => {
+  private readonly onStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]): void => {
     const state = (stream.session as TrackedSession | undefined)?.[kState];
-    if (state === undefined) return;
+    if (state === undefined) {
+      // A session this listener did not see start (cannot happen: 'session' comes first).
+      stream.close(constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
     state.open++;
     state.total++;
-    (stream as TrackedStream)[kState] = state;
-    stream.once('aborted', onStreamAborted);
-    stream.once('close', onStreamClose);
+    const request = new Http2ServerStream(stream, headers, rawHeaders, state);
+    if (this.limits.requestTimeout > 0 && request.hasBody && !isGrpcRequest(request)) {
+      this.receiving.set(request, performance.now());
+      if (this.sweep === null) {
+        this.sweep = setInterval(this.expireRequests, this.sweepMs);
+        this.sweep.unref();
+      }
+    }
+    this.onRequest(request);
   };
 
   /**
@@ -181,54 +198,34 @@ export class Http2Sessions {
     session.destroy();
   }
 
-  /** Requests with a body still to come are watched for limits.requestTimeout, then handled. */
-  private readonly onTimedRequest = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
-    if (!req.stream.endAfterHeaders && !isGrpcRequest(req as unknown as IncomingMessage)) {
-      (res as ReceivingResponse)[kReceivingSince] = performance.now();
-      this.receiving.add(res);
-      if (this.sweep === null) {
-        this.sweep = setInterval(this.expireRequests, this.sweepMs);
-        this.sweep.unref();
-      }
-    }
-    this.onRequest(req, res);
-  };
-
   /** Answers 408 to requests whose body did not arrive whole within limits.requestTimeout. */
   private readonly expireRequests = (): void => {
     const now = performance.now();
     const limit = this.limits.requestTimeout;
-    for (const res of this.receiving) {
-      const stream = res.stream;
+    for (const [request, since] of this.receiving) {
+      const stream = request.stream;
       if (stream.destroyed || bodyReceived(stream)) {
-        this.receiving.delete(res);
+        this.receiving.delete(request);
         continue;
       }
-      if (now - res[kReceivingSince]! < limit) continue;
-      this.receiving.delete(res);
+      if (now - since < limit) continue;
+      this.receiving.delete(request);
       this.logger.debug(
-        { listener: this.listenerName, remoteAddress: stream.session?.socket?.remoteAddress, path: res.req.url, limit },
+        { listener: this.listenerName, remoteAddress: request.connection.socket.remoteAddress, path: request.url, limit },
         'HTTP/2 request body not received within limits.requestTimeout; stream reset',
       );
-      // Nothing more of the body, and no end of it, reaches the upstream: closing the stream would
-      // end the request stream, and the upstream would take the truncated body as complete (the
-      // same rule as body-size-guard). The exchange cancels the upstream request when the
-      // response closes.
-      res.req.push = refusePush;
-      if (res.headersSent) {
-        stream.close(constants.NGHTTP2_CANCEL);
-        continue;
-      }
-      res.writeHead(PROXY_ERRORS.request_timeout.status, REQUEST_TIMEOUT_HEADERS);
-      res.end();
-      // The client stops sending (RST_STREAM NO_ERROR after a complete response, RFC 9113 §8.1).
-      stream.close(constants.NGHTTP2_NO_ERROR);
+      request.timedOut(PROXY_ERRORS.request_timeout.status, REQUEST_TIMEOUT_HEADERS);
     }
     if (this.receiving.size === 0 && this.sweep !== null) {
       clearInterval(this.sweep);
       this.sweep = null;
     }
   };
+
+  /** A stream failed (nghttp2 found a protocol error on it): logged; the stream closes and its exchange hears of it. */
+  streamFailed(state: SessionState, err: Error & { code?: string }): void {
+    this.logger.debug({ listener: this.listenerName, remoteAddress: state.socket.remoteAddress, errorCode: err.code, error: err.message }, 'HTTP/2 stream failed');
+  }
 
   /** A stream of `session` was cancelled by its client before its response ended. */
   prematureReset(session: TrackedSession, state: SessionState): void {
@@ -244,26 +241,6 @@ export class Http2Sessions {
   }
 }
 
-/** What an HTTP/2 request's connection is known by: client address and TLS version. */
-export interface Http2Connection {
-  readonly clientAddress: string;
-  readonly tlsVersion: string | undefined;
-}
-
-/**
- * The connection of a stream: from the stream once it is tracked (it keeps the state after
- * node:http2 unlinks its session), else from its session (the request handler runs before
- * the stream is tracked).
- */
-export function http2ConnectionOf(stream: ServerHttp2Stream): Http2Connection | undefined {
-  return (stream as TrackedStream)[kState] ?? (stream.session as TrackedSession | undefined)?.[kState];
-}
-
-/** Takes no more of a request body (see expireRequests). */
-function refusePush(): boolean {
-  return false;
-}
-
 /**
  * Whether the client has sent the whole request body (END_STREAM), read or not. `readableEnded`
  * waits until the body has been read, and a body waiting for an upstream connection is not read
@@ -271,19 +248,6 @@ function refusePush(): boolean {
  */
 function bodyReceived(stream: ServerHttp2Stream): boolean {
   return (stream as unknown as { _readableState: { ended: boolean } })._readableState.ended;
-}
-
-// Stream callbacks shared by all streams (no closure per stream): the stream is `this`.
-function onStreamAborted(this: TrackedStream): void {
-  const state = this[kState];
-  if (state !== undefined) state.owner.prematureReset(state.session, state);
-}
-
-function onStreamClose(this: TrackedStream): void {
-  const state = this[kState];
-  if (state === undefined) return;
-  state.open--;
-  if (state.open === 0 && state.idleTimerSpent) state.owner.rearmIdleTimer(state);
 }
 
 /**

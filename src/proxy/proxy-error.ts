@@ -1,11 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import { constants, type Http2ServerResponse } from 'node:http2';
 import type { ServerStream } from '../codec/server-stream.js';
 import { markClosing } from './closing-connection.js';
-import { GrpcStatus, isGrpcRequest, sendGrpcError } from './grpc-status.js';
-import { isHttp2 } from './http2-request.js';
-
-const { NGHTTP2_NO_ERROR } = constants;
+import { grpcErrorFields, GrpcStatus, isGrpcRequest, sendGrpcError } from './grpc-status.js';
 
 /**
  * Every answer the proxy gives itself instead of an upstream's, in one table: the code (in the
@@ -177,14 +173,22 @@ export function sendProxyError(res: ServerResponse, code: ProxyErrorCode, reques
   res.end(body);
 }
 
-/** The same answer on a codec stream (HTTP/1.1 codec): JSON body, the same headers. */
+/**
+ * The same answer on a codec stream (HTTP/1.1 on llhttp, HTTP/2 streams): JSON body, the same
+ * headers; a gRPC request gets the error as a gRPC status, trailers-only (grpcErrorFields).
+ */
 export function sendStreamError(stream: ServerStream, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string, extraHeaders?: readonly string[]): void {
   const { status, message } = PROXY_ERRORS[code];
+  if (isGrpcRequest(stream)) {
+    const headers = grpcErrorFields(code, grpcStatusOf(code), detail ? `${message}: ${detail}` : message, PROXY_ERROR_HEADER, requestIdHeader, requestId, stream.protocol !== 'HTTP/2');
+    if (extraHeaders !== undefined) for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
+    stream.respond(200, headers);
+    return;
+  }
   const body = proxyErrorBody(code, message, requestId, detail);
   const headers = proxyErrorHeaders(code, body, requestIdHeader, requestId);
   if (extraHeaders !== undefined) for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
-  stream.writeHead(status, headers);
-  stream.end(body);
+  stream.respond(status, headers, body);
 }
 
 function proxyErrorBody(code: ProxyErrorCode, message: string, requestId: string, detail: string | undefined): string {
@@ -246,14 +250,6 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
  * size is in doubt, where reading on from the same connection is not safe.
  */
 export function sendProxyErrorAndClose(res: ServerResponse, code: ProxyErrorCode, requestIdHeader: string, requestId: string, detail?: string): void {
-  if (isHttp2(res.req)) {
-    // HTTP/2 frames each stream: the connection stays; the request body's stream is reset
-    // once the answer is out (RST_STREAM NO_ERROR, RFC 9113 §8.1), so the client stops sending.
-    sendProxyError(res, code, requestIdHeader, requestId, detail);
-    const stream = (res as unknown as Http2ServerResponse).stream;
-    if (!stream.destroyed && !res.req.complete) stream.close(NGHTTP2_NO_ERROR);
-    return;
-  }
   res.shouldKeepAlive = false;
   markClosing(res.req.socket);
   sendProxyError(res, code, requestIdHeader, requestId, detail);

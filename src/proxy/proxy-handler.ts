@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Http2ServerRequest } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { RequestHead, ServerStream } from '../codec/server-stream.js';
 import type { FilterRefusal } from '../filters/route-filter.js';
@@ -12,7 +11,6 @@ import { Exchange } from './exchange.js';
 import { ForwardExchange } from './forward-exchange.js';
 import { isGrpcRequest } from './grpc-status.js';
 import { grpcTimeoutMs } from './grpc-timeout.js';
-import { isHttp2 } from './http2-request.js';
 import { normalizePath } from './path-normalization.js';
 import type { ProxyContext } from './proxy-context.js';
 import { sendProxyError, sendProxyErrorAndClose, sendStreamError, type ProxyErrorCode } from './proxy-error.js';
@@ -84,9 +82,7 @@ export class ProxyHandler {
     }
     const contentLength = req.headers['content-length'];
     const transferEncoding = req.headers['transfer-encoding'];
-    const http2 = isHttp2(req);
-    // HTTP/2 has no Transfer-Encoding: a body without Content-Length is one whose HEADERS did not end the stream.
-    const hasBody = http2 ? !(req as unknown as Http2ServerRequest).stream.endAfterHeaders : hasRequestBody(contentLength, transferEncoding);
+    const hasBody = hasRequestBody(contentLength, transferEncoding);
     const bodyLimit = r.route.maxBodySize ?? ctx.limits.maxBodySize;
     if (bodyLimit > 0) {
       if (contentLength !== undefined) {
@@ -95,7 +91,7 @@ export class ProxyHandler {
           ctx.observer.requestRejected(req, res, r.route, requestId, 'body_too_large', startedAt, clientAddress);
           return;
         }
-      } else if (transferEncoding !== undefined || (http2 && hasBody)) {
+      } else if (transferEncoding !== undefined) {
         guardChunkedBody(req, res, bodyLimit, idHeader, requestId);
       }
     }
@@ -138,8 +134,10 @@ export class ProxyHandler {
   }
 
   /**
-   * A request from a codec stream (the HTTP/1.1 codec on llhttp): the same checks, routing and
-   * filters as handleRequest, forwarded by an Exchange.
+   * A request from a codec stream (HTTP/1.1 on llhttp, or HTTP/2 on node:http2's stream API):
+   * the same checks, routing and filters as handleRequest, forwarded by an Exchange. A body of
+   * unknown length (chunked, or an HTTP/2 body without Content-Length) is counted against the
+   * size limit as it arrives (the exchange's `bodyLimit`).
    */
   readonly handleStream = (stream: ServerStream): void => {
     const startedAt = performance.now();

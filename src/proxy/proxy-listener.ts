@@ -15,7 +15,7 @@ import { ClientCertificateNames } from './client-certificate-names.js';
 import { noteSecureConnection } from './client-connection.js';
 import { endConnection } from './closing-connection.js';
 import { closingProxyErrorResponse } from './proxy-error.js';
-import { Http2Sessions, type Http2RequestHandler } from './http2-sessions.js';
+import { Http2Sessions } from './http2-sessions.js';
 import { HttpsRedirect } from './https-redirect.js';
 import { ProtocolSniffer } from './protocol-sniffer.js';
 import { ProxyProtocolStage } from './proxy-protocol-stage.js';
@@ -28,7 +28,7 @@ import type { ProxyHandler } from './proxy-handler.js';
 export type ListenerCertificates = Pick<CertificateStore, 'serverOptions' | 'clientCertificateNames' | 'close' | 'reload' | 'onDefaultChange'>;
 
 /** What a listener hands requests to: a ProxyHandler, or something in front of one. */
-export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade'> & { handleStream?: ProxyHandler['handleStream'] };
+export type RequestHandlers = Pick<ProxyHandler, 'handleRequest' | 'handleUpgrade' | 'handleStream'>;
 
 /** How long a connection must stay idle during a drain before it is closed. */
 const DRAIN_IDLE_QUIET_MS = 500;
@@ -41,9 +41,10 @@ const DRAIN_IDLE_QUIET_MS = 500;
  * HTTP/2 (`protocols` h2 or h2c) is served by a node:http2 server that never listens itself:
  * the listener's server accepts every connection (and, with TLS, completes the handshake with
  * its certificates and SNI), then hands HTTP/2 connections over — by ALPN on TLS, by the
- * connection preface on cleartext — and keeps HTTP/1.x on the node:http parser as before. Both
- * call the same request handler (node:http2's compatibility API), so routing, balancing,
- * limits, metrics and the access log are one code path whatever the protocol.
+ * connection preface on cleartext — and keeps HTTP/1.x on the HTTP/1.1 codec (or node:http's
+ * parser, engine "node"). HTTP/2 requests are Http2ServerStreams (node:http2's stream API), HTTP/1.1 requests
+ * Http1Streams: both reach the handler's `handleStream`, so routing, balancing, limits,
+ * metrics and the access log are one code path whatever the protocol.
  */
 export class ProxyListener {
   readonly server: Server | HttpsServer;
@@ -146,8 +147,8 @@ export class ProxyListener {
       if (!this.protocols.includes('h2') && !this.protocols.includes('h2c')) this.server.on(event, toHttp1);
     }
     if (this.protocols.includes('h2') || this.protocols.includes('h2c')) {
-      // The same handler serves both; it tells HTTP/2 requests by httpVersionMajor.
-      const http2 = new Http2Sessions(limits, handler.handleRequest as unknown as Http2RequestHandler, logger, this.name);
+      // HTTP/2 streams go to the handler's stream entry, whichever engine serves HTTP/1.1.
+      const http2 = new Http2Sessions(limits, handler.handleStream, logger, this.name);
       this.http2 = http2;
       if (this.codec === null) this.server.removeListener(event, httpConnection);
       if (certificates !== null) {

@@ -75,30 +75,34 @@ export function validateRequest(req: RequestHead, maxHeaderCount: number): Reque
  * names and a body that disagrees with Content-Length (RFC 9113 §8.2, §8.3). Refused here:
  * more regular fields than `maxHeaderCount` (431); no :authority and no Host, both naming
  * different hosts, or a malformed one (400; the route is chosen by this host and the upstream
- * gets it as Host); a fragment in :path; CONNECT (501, no tunnels). When only :authority is
- * given it is copied to `headers.host`, so everything after reads the host one way.
+ * gets it as Host); a fragment in :path; CONNECT (501, no tunnels). The stream's header object
+ * has `host` from :authority when only :authority was given (Http2ServerStream), so everything
+ * after reads the host one way; :authority itself is read from the raw list.
  */
 function validateHttp2Request(req: RequestHead, maxHeaderCount: number): RequestRejection | null {
   if (req.method === 'CONNECT') return CONNECT;
   const raw = req.rawHeaders;
   let pseudo = 0;
   let hosts = 0;
+  let authority: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    if (name.charCodeAt(0) === 58 /* : */) pseudo++;
-    else if (name === 'host') hosts++;
+    if (name.charCodeAt(0) === 58 /* : */) {
+      pseudo++;
+      if (name === ':authority') authority = raw[i + 1];
+    } else if (name === 'host') {
+      hosts++;
+    }
   }
   if (raw.length - pseudo * 2 > maxHeaderCount * 2) return TOO_MANY_HEADERS;
   if (hosts > 1) return MULTIPLE_HOST;
   const headers = req.headers;
-  const authority = headers[':authority'] as string | undefined;
   if (authority === undefined) {
     if (hosts === 0) return MISSING_AUTHORITY;
     if (!isHostHeaderValue(headers.host!)) return BAD_HOST;
   } else {
     if (!isHostHeaderValue(authority)) return BAD_AUTHORITY;
-    if (hosts === 0) headers.host = authority;
-    else if (headers.host!.toLowerCase() !== authority.toLowerCase()) return AUTHORITY_MISMATCH;
+    if (hosts > 0 && headers.host!.toLowerCase() !== authority.toLowerCase()) return AUTHORITY_MISMATCH;
   }
   if (req.url!.indexOf('#') >= 0) return FRAGMENT;
   return null;

@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { ServerStream } from '../codec/server-stream.js';
 import type { ProxyHandler } from '../proxy/proxy-handler.js';
-import { sendProxyError } from '../proxy/proxy-error.js';
+import { sendProxyError, sendStreamError } from '../proxy/proxy-error.js';
 import { requestIdFor } from '../proxy/request-id.js';
 import type { ParseAgain } from '../proxy/upgrade-request.js';
 
@@ -9,7 +10,8 @@ import type { ParseAgain } from '../proxy/upgrade-request.js';
  * Admission control in front of a ProxyHandler: at most `maxConcurrent` requests are forwarded
  * at once, up to `maxQueue` more wait in arrival order, and anything beyond is answered at
  * once with 503 `over_capacity`. A slot is freed when the response closes (finished or
- * aborted). A queued request whose client has gone away is skipped when its turn comes.
+ * aborted). Requests come as node:http's request/response pairs (HTTP/1.x) or as codec streams
+ * (HTTP/2, handleStream); both wait in the same queue. A queued request whose client has gone away is skipped when its turn comes.
  * Upgrade requests (WebSocket) are long-lived and pass through without taking a slot.
  *
  * The queue is a fixed ring of two arrays, so queuing allocates nothing per request.
@@ -20,6 +22,7 @@ export class ConcurrencyLimiter {
   private queued = 0;
   private readonly queueReq: (IncomingMessage | undefined)[];
   private readonly queueRes: (ServerResponse | undefined)[];
+  private readonly queueStream: (ServerStream | undefined)[];
   private readonly rejectDetail: string;
   private readonly idleWaiters: (() => void)[] = [];
 
@@ -30,6 +33,7 @@ export class ConcurrencyLimiter {
   ) {
     this.queueReq = new Array<IncomingMessage | undefined>(maxQueue).fill(undefined);
     this.queueRes = new Array<ServerResponse | undefined>(maxQueue).fill(undefined);
+    this.queueStream = new Array<ServerStream | undefined>(maxQueue).fill(undefined);
     this.rejectDetail = `${maxConcurrent} request(s) in progress and ${maxQueue} waiting`;
   }
 
@@ -54,6 +58,21 @@ export class ConcurrencyLimiter {
     sendProxyError(res, 'over_capacity', idHeader, requestIdFor(req.headers[idHeader]), this.rejectDetail);
   };
 
+  readonly handleStream = (stream: ServerStream): void => {
+    if (this.active < this.maxConcurrent) {
+      this.admitStream(stream);
+      return;
+    }
+    if (this.queued < this.maxQueue) {
+      this.queueStream[(this.head + this.queued) % this.maxQueue] = stream;
+      this.queued++;
+      return;
+    }
+    const idHeader = this.inner.context.headers.requestIdHeader;
+    if (stream.hasBody) stream.closeAfterResponse();
+    sendStreamError(stream, 'over_capacity', idHeader, requestIdFor(stream.headers[idHeader]), this.rejectDetail);
+  };
+
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, parseAgain: ParseAgain): void => {
     this.inner.handleUpgrade(req, socket, head, parseAgain);
   };
@@ -70,17 +89,29 @@ export class ConcurrencyLimiter {
     this.inner.handleRequest(req, res);
   }
 
+  private admitStream(stream: ServerStream): void {
+    this.active++;
+    stream.onceDone(this.release);
+    this.inner.handleStream(stream);
+  }
+
   private readonly release = (): void => {
     this.active--;
     while (this.active < this.maxConcurrent && this.queued > 0) {
-      const req = this.queueReq[this.head]!;
-      const res = this.queueRes[this.head]!;
+      const req = this.queueReq[this.head];
+      const res = this.queueRes[this.head];
+      const stream = this.queueStream[this.head];
       this.queueReq[this.head] = undefined;
       this.queueRes[this.head] = undefined;
+      this.queueStream[this.head] = undefined;
       this.head = (this.head + 1) % this.maxQueue;
       this.queued--;
-      if (req.socket.destroyed || res.writableEnded) continue;
-      this.admit(req, res);
+      if (stream !== undefined) {
+        if (!stream.destroyed) this.admitStream(stream);
+        continue;
+      }
+      if (req!.socket.destroyed || res!.writableEnded) continue;
+      this.admit(req!, res!);
     }
     if (this.inFlight === 0 && this.idleWaiters.length > 0) {
       for (const resolve of this.idleWaiters.splice(0)) resolve();

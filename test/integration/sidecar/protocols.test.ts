@@ -58,6 +58,31 @@ describe('sidecar: HTTP/2 and gRPC', () => {
     await eventually(async () => accessLines(sc!.log.lines, 'inbound').some((l) => l.protocol === 'HTTP/2'), 5_000, 'HTTP/2 access line');
   });
 
+  it('limits HTTP/2 requests like HTTP/1.1 ones: 503 over_capacity beyond the limit and the queue, the queued stream served once a slot frees', async () => {
+    sc = await startSidecar(null, { inbound: { protocols: ['http1', 'h2c'], maxConcurrent: 2, queue: 1 } });
+    await eventually(async () => (await fetchText(`${sc!.url}/hello`)).status === 200, 10_000, 'app up');
+    const appUrl = `http://127.0.0.1:${sc.appPorts[0]}`;
+    const session = await openHttp2(sc.url);
+    try {
+      const held = [1, 2, 3].map((i) => http2Request(session, { ':method': 'GET', ':path': `/slow?id=h${i}`, ':authority': 'orders' }));
+      await eventually(async () => (await fetchJson<{ held: number }>(`${appUrl}/held`)).json.held === 2, 10_000, 'two held');
+      await eventually(() => sc!.sidecar.inFlight === 3, 10_000, 'one queued');
+      const rejected = await http2Request(session, { ':method': 'GET', ':path': '/hello', ':authority': 'orders' });
+      expect(rejected.status).toBe(503);
+      expect(rejected.headers['x-switchyard-error']).toBe('over_capacity');
+      expect(JSON.parse(rejected.body.toString()).message).toContain('2 request(s) in progress and 1 waiting');
+      await fetchJson(`${appUrl}/release-all`);
+      await eventually(async () => (await fetchJson<{ held: number }>(`${appUrl}/held`)).json.held === 1, 10_000, 'queued one forwarded');
+      await fetchJson(`${appUrl}/release-all`);
+      const results = await Promise.all(held);
+      expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(results.map((r) => (JSON.parse(r.body.toString()) as { released: string }).released).sort()).toEqual(['h1', 'h2', 'h3']);
+      await eventually(() => sc!.sidecar.inFlight === 0, 5_000, 'every slot released');
+    } finally {
+      session.close();
+    }
+  });
+
   it('serves TLS inbound with h2 by ALPN (and HTTP/1.1 over TLS), and reaches an h2c app checked over HTTP/2', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'switchyard-sidecar-tls-'));
     const ca = await createTestCa(dir);
