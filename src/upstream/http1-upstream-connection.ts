@@ -164,17 +164,18 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     this.parser = new Http1Parser(ParserKind.RESPONSE, this);
     let socket: TaggedSocket;
     if (s.tls === null) {
-      socket = netConnect({ host: s.address, port: s.port });
+      // Read into one buffer shared by every cleartext connection, copied out per read (see onSocketRead).
+      socket = netConnect({ host: s.address, port: s.port, onread: { buffer: sharedReadBuffer(), callback: onSocketRead } });
       socket.once('connect', onSocketConnect);
     } else {
       socket = tlsConnect({ ...s.tls, host: s.address, port: s.port, servername: s.servername, ALPNProtocols: ['http/1.1'], session: owner.tlsSession ?? undefined });
       socket.once('secureConnect', onSocketConnect);
       socket.on('session', onTlsSession);
+      socket.on('data', onSocketData);
     }
     socket[kConnection] = this;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -451,7 +452,8 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
 
   received(chunk: Buffer): void {
     if (this.paused) {
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+      // Copied: held for as long as the handler keeps parsing paused, it must not pin a read slab.
+      this.pending = this.pending === null ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
       this.socket.pause();
       return;
     }
@@ -504,7 +506,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
           return;
         }
         if (this.paused) {
-          this.pending = rest.length > 0 ? rest : null;
+          this.pending = rest.length > 0 ? Buffer.from(rest) : null;
           this.socket.pause();
           return;
         }
@@ -849,6 +851,47 @@ function onSocketConnect(this: TaggedSocket): void {
 
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kConnection]?.received(chunk);
+}
+
+/**
+ * Reading a cleartext upstream socket (`onread`): the kernel copies into one buffer shared by
+ * every connection, large enough for a whole 64 KiB response with its head, so a response of
+ * that size is read with one system call and written on to the client with one (the socket's
+ * default reads take 64 KiB at most, each into a new allocation cut down to what arrived: two
+ * reads and two writes for the same response). Each read is then copied into the current slab
+ * (256 KiB, a new one when full) and parsed as a view of it, so the parser, the handler and
+ * the client socket's pending writes keep views as before, and one allocation serves many
+ * reads (a 64 KiB allocation per read drove V8 into a major collection every few hundred
+ * responses). A view kept past its exchange keeps its slab: bytes held while parsing is paused
+ * are copied out (see received()), so what stays pinned is the client side's unflushed writes,
+ * as with any buffer written to a slow socket. Not re-entrant, like the parser: the callback
+ * copies before anything else runs.
+ */
+const READ_BUFFER_SIZE = 256 * 1024;
+const SLAB_SIZE = 256 * 1024;
+let readBuffer: Buffer | null = null;
+let slab: Buffer = Buffer.alloc(0);
+let slabUsed = 0;
+
+function sharedReadBuffer(): Buffer {
+  return (readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
+}
+
+function onSocketRead(this: TaggedSocket, length: number, buffer: Buffer): boolean {
+  if (slabUsed + length > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const chunk = slab.subarray(slabUsed, slabUsed + length);
+  buffer.copy(chunk, 0, 0, length);
+  slabUsed = (slabUsed + length + 7) & ~7;
+  const connection = this[kConnection];
+  if (connection !== undefined) {
+    connection.received(chunk);
+    return true;
+  }
+  // Handed over to an upgrade: the new owner reads the socket as a stream.
+  return this.push(chunk);
 }
 
 function onSocketEnd(this: TaggedSocket): void {
