@@ -322,12 +322,14 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     this.reusable = !request.close;
     const socket = this.socket;
     const body = request.body;
-    socket.cork();
-    socket.write(request.head as Buffer);
-    if (body !== null && Buffer.isBuffer(body)) {
-      if (body.length > 0) socket.write(body);
+    if (body !== null && Buffer.isBuffer(body) && body.length > 0) {
+      socket.cork();
+      socket.write(request.head as string, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    } else {
+      socket.write(request.head as string, 'latin1');
     }
-    socket.uncork();
     this.arm(Timer.HEADERS, request.headersTimeout);
     if (body !== null && !Buffer.isBuffer(body)) this.startBody(request, body);
   }
