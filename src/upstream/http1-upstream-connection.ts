@@ -91,8 +91,11 @@ const NO_TRAILERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
  * no body; a close-delimited body ends with the connection (llhttp_finish). onData returning
  * false pauses the parser and the socket until the handler's resume().
  *
- * One timer a connection, switched between connect, headers, body and idle timeouts (a new
- * Timeout only when the delay changes; refreshed per body chunk, not re-created). Socket and
+ * One timer a connection for connect, headers, body and idle timeouts, kept across them: each
+ * phase sets a deadline, and the Timeout is re-created only when the new deadline comes before
+ * the one it is set for; otherwise it fires first, finds the deadline not reached and is set
+ * again for the rest (about once per timeout period, not per request; refreshing per body
+ * chunk is a field write). Socket and
  * body events go to functions shared by every connection (the socket or body carries its
  * connection); the parser's callbacks are this object's methods.
  *
@@ -150,8 +153,12 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   /** Set by a parser callback that failed the parse on purpose (header overflow, stray response). */
   private callbackError: Error | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** When the Timeout fires (performance.now() ms): at or before `deadline`. */
+  private timerAt = 0;
   private timerKind = Timer.NONE;
   private timerDelay = 0;
+  /** When the current phase times out (performance.now() ms, a monotonic clock). */
+  private deadline = 0;
   /** Idle timeout after the current response: the default, or the server's Keep-Alive hint. */
   private idleTimeout: number;
   private closeError: Error | null = null;
@@ -246,7 +253,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const wasConnected = this.state !== State.CONNECTING;
     const validating = this.state === State.VALIDATING;
     this.state = State.CLOSED;
-    this.disarm();
+    this.stopTimer();
     const request = this.request;
     this.request = null;
     if (this.writing) this.stopBody(request!, true);
@@ -387,7 +394,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     if (request.framing === BodyFraming.CHUNKED) this.socket.write('0\r\n\r\n', 'latin1');
     this.stopBody(request, false);
     // The headers timeout counts from the end of the request.
-    if (this.timerKind === Timer.HEADERS) this.timer!.refresh();
+    if (this.timerKind === Timer.HEADERS) this.restartTimer();
   }
 
   bodyFailed(err: Error | null): void {
@@ -437,7 +444,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     if (!this.paused || this.state !== State.BUSY) return;
     this.paused = false;
     if (this.executing) return; // resumed from within a callback: execute() carries on
-    if (this.timerKind === Timer.BODY) this.timer!.refresh();
+    if (this.timerKind === Timer.BODY) this.restartTimer();
     this.parser.resume();
     const pending = this.pending;
     this.pending = null;
@@ -567,7 +574,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const request = this.request!;
     const socket = this.socket as TaggedSocket;
     this.state = State.CLOSED;
-    this.disarm();
+    this.stopTimer();
     this.request = null;
     request.done = true;
     request.carrier = null;
@@ -702,7 +709,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const handler = request.handler;
     if (statusCode < 200) {
       // Interim (100, 103, ...; solicited or not): shown to the handler, then skipped.
-      if (this.timerKind === Timer.HEADERS) this.timer!.refresh();
+      if (this.timerKind === Timer.HEADERS) this.restartTimer();
       handler.onHeaders?.(statusCode, fields, noResume, this.statusText);
       this.statusText = '';
       return request.done ? HeadersResult.ERROR : HeadersResult.SKIP_BODY;
@@ -724,7 +731,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   onBody(chunk: Buffer, start: number, end: number): number {
     const request = this.request;
     if (request === null || request.done) return -1;
-    if (this.timerKind === Timer.BODY) this.timer!.refresh();
+    if (this.timerKind === Timer.BODY) this.restartTimer();
     const goOn = request.handler.onData?.(chunk.subarray(start, end)) !== false;
     if (request.done) return -1;
     if (goOn) return 0;
@@ -783,25 +790,48 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       this.disarm();
       return;
     }
-    if (this.timer !== null && this.timerDelay === delay) {
-      this.timer.refresh();
-    } else {
-      if (this.timer !== null) clearTimeout(this.timer);
-      this.timer = setTimeout(onConnectionTimer, delay, this).unref();
-      this.timerDelay = delay;
-    }
     this.timerKind = kind;
+    this.timerDelay = delay;
+    this.deadline = performance.now() + delay;
+    this.schedule();
   }
 
+  /** The current phase starts its delay again from now (a body chunk, a resumed parser). */
+  private restartTimer(): void {
+    this.deadline = performance.now() + this.timerDelay;
+    this.schedule();
+  }
+
+  /** A Timeout that fires at the deadline or before it (a later one is replaced). */
+  private schedule(): void {
+    if (this.timer !== null) {
+      if (this.timerAt <= this.deadline) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(onConnectionTimer, this.deadline - performance.now(), this).unref();
+    this.timerAt = this.deadline;
+  }
+
+  /** No phase is timed; a Timeout still set fires and finds nothing to do. */
   private disarm(): void {
+    this.timerKind = Timer.NONE;
+  }
+
+  /** The connection is closed or handed over: its Timeout is cleared, not left to hold it. */
+  private stopTimer(): void {
     this.timerKind = Timer.NONE;
     if (this.timer === null) return;
     clearTimeout(this.timer);
     this.timer = null;
-    this.timerDelay = 0;
   }
 
   timerFired(): void {
+    this.timer = null;
+    if (this.timerKind === Timer.NONE) return;
+    if (performance.now() < this.deadline) {
+      this.schedule();
+      return;
+    }
     switch (this.timerKind) {
       case Timer.CONNECT: {
         const s = this.owner.settings;
@@ -811,7 +841,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       case Timer.HEADERS:
         // Still sending a body the server reads: not the server's delay yet (undici's rule).
         if (this.writing && !this.socket.writableNeedDrain) {
-          this.timer!.refresh();
+          this.restartTimer();
           return;
         }
         this.destroy(new UpstreamError(`no response headers within ${this.timerDelay} ms (headersTimeout)`, 'UND_ERR_HEADERS_TIMEOUT', 'HeadersTimeoutError'));
