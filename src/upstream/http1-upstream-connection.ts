@@ -86,7 +86,7 @@ const NO_TRAILERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
  * A request: the head (built at dispatch) and a Buffer body go out corked in one write; a
  * streamed body follows chunk by chunk (chunked framing when its length is unknown), paused
  * while the socket is full. The response is parsed as it arrives; header fields and body
- * chunks are views of the socket's chunks. Interim responses (1xx, an unsolicited 100
+ * chunks are views of the bytes read. Interim responses (1xx, an unsolicited 100
  * included) go to onHeaders and are otherwise skipped (RFC 9110 §15.2); HEAD, 204 and 304 have
  * no body; a close-delimited body ends with the connection (llhttp_finish). onData returning
  * false pauses the parser and the socket until the handler's resume().
@@ -95,9 +95,9 @@ const NO_TRAILERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
  * phase sets a deadline, and the Timeout is re-created only when the new deadline comes before
  * the one it is set for; otherwise it fires first, finds the deadline not reached and is set
  * again for the rest (about once per timeout period, not per request; refreshing per body
- * chunk is a field write). Socket and
- * body events go to functions shared by every connection (the socket or body carries its
- * connection); the parser's callbacks are this object's methods.
+ * chunk is a field write). Socket and body events go to functions shared by every connection
+ * (the socket or body carries its connection); the parser's callbacks are this object's
+ * methods. Cleartext sockets are read with `onread` (see onSocketRead).
  *
  * Reuse: the connection is kept after a response only when llhttp says the message leaves it
  * open (no Connection: close, not HTTP/1.0 without keep-alive, not close-delimited), the
