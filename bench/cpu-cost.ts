@@ -18,6 +18,13 @@
  *                      go-reverse-proxy (Go's httputil.ReverseProxy, built at run time)
  *   --rounds <n>       measure every target n times, interleaved, each round starting one target later;
  *                      the median is reported (default 1)
+ *   --ref <dir>        adds the target switchyard-ref: Switchyard with the same settings as
+ *                      "switchyard", run from <dir>/dist/cli/switchyard.js (another commit's build,
+ *                      e.g. `git archive <commit> | tar -x -C <dir>`, node_modules linked, `npx tsc
+ *                      -p tsconfig.build.json` there), to compare two builds in one run
+ *   --profile          Switchyard targets run with --cpu-prof; profiles in bench/profiles/
+ *                      (`npx tsx bench/profile-summary.ts <file>`); the profiler's own cost is in
+ *                      the figures, so compare profiled runs only with profiled runs
  *
  * Ratios are to nginx and to the undici baseline in the same run, when they ran. Writes
  * bench/results/cpu-<timestamp>.md and .json (with the 1-minute load average after every
@@ -46,6 +53,8 @@ const { values } = parseArgs({
     scenario: { type: 'string', multiple: true },
     target: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
+    ref: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 function fail(message: string): never {
@@ -82,6 +91,11 @@ const TARGETS: TargetSpec[] = [
   haproxyTarget(),
   goReverseProxyTarget(),
 ];
+if (values.ref !== undefined) {
+  TARGETS.splice(1, 0, switchyardTarget({ name: 'switchyard-ref', entry: join(resolve(values.ref), 'dist/cli/switchyard.js'), configFragment: OBSERVABILITY_ON ?? {} }));
+}
+const profileDir = join(root, 'bench/profiles');
+if (values.profile) await mkdir(profileDir, { recursive: true });
 
 function load(url: string, amount: number, reqs: AutocannonRequest[]): Promise<{ ok: number; bad: number }> {
   return new Promise((resolvePromise, reject) => {
@@ -129,7 +143,7 @@ try {
       const order = wantedTargets.map((_, i) => wantedTargets[(i + round) % wantedTargets.length]!);
       for (const spec of order) {
         if (skipped.includes(spec.name)) continue;
-        const started: RunningTarget | string = await spec.start({ root, workDir, upstreamPorts: upstream.ports, probePath: scenario.probe, switchyardNodeFlags: [] });
+        const started: RunningTarget | string = await spec.start({ root, workDir, upstreamPorts: upstream.ports, probePath: scenario.probe, switchyardNodeFlags: values.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [] });
         if (typeof started === 'string') {
           skipped.push(spec.name);
           skippedHere[spec.name] = started;

@@ -88,7 +88,7 @@ const CONNECTION_CLOSE = 'connection: close\r\n';
 const CHUNKED = 'transfer-encoding: chunked\r\n';
 
 /**
- * The HTTP/1.1 request head for one request, as one Buffer ending in the blank line — the same
+ * The HTTP/1.1 request head for one request, as one string ending in the blank line — the same
  * bytes undici writes: request line, `host` (the list's, else `hostFallback`), `connection`
  * (keep-alive, close, or upgrade with the offered protocol), the list's fields in order, then
  * the body framing: `content-length` (a Buffer's length, or the list's value for a stream) or,
@@ -99,9 +99,10 @@ const CHUNKED = 'transfer-encoding: chunked\r\n';
  *
  * Names and values are not checked for CR, LF or NUL: the exchange builds the list from a head
  * the listener's parser accepted, the proxy's own fields and configured header rules, none of
- * which can hold them. Text is written as latin1 (one byte a character, as on the wire). Two
- * passes over the list: one validates and sizes the head, one copies the strings into a Buffer
- * of that size; no intermediate string is built.
+ * which can hold them. The head is written as latin1 (one byte a character, as on the wire).
+ * Two passes over the list: one validates, one appends to the head string. One string, encoded
+ * by the socket write, costs less than copying each piece into a Buffer (a C++ call per piece:
+ * about 50 for a request with ten fields).
  */
 export function requestHead(
   out: RequestFraming,
@@ -111,7 +112,7 @@ export function requestHead(
   upgrade: string | null,
   body: Buffer | Readable | null,
   hostFallback: string,
-): Buffer | UpstreamError {
+): string | UpstreamError {
   let host: string | null = null;
   let declared = -1;
   let close = false;
@@ -187,48 +188,17 @@ export function requestHead(
   if (method === 'HEAD' || upgrade !== null) close = true;
   out.close = close;
 
-  const hostValue = host ?? hostFallback;
-  const lengthText = framedLength >= 0 ? String(framedLength) : '';
-  // "METHOD path HTTP/1.1\r\n" "host: h\r\n" connection, fields, framing, "\r\n"
-  let size = method.length + path.length + 12 + hostValue.length + 8 + fieldBytes + 2;
-  if (upgrade !== null) size += 21 + upgrade.length + 11;
-  else size += close ? CONNECTION_CLOSE.length : CONNECTION_KEEP_ALIVE.length;
-  if (chunked) size += CHUNKED.length;
-  else if (framedLength >= 0) size += 16 + lengthText.length + 2;
-
-  const head = Buffer.allocUnsafe(size);
-  let at = head.write(method, 0, 'latin1');
-  at += head.write(' ', at, 'latin1');
-  at += head.write(path, at, 'latin1');
-  at += head.write(' HTTP/1.1\r\nhost: ', at, 'latin1');
-  at += head.write(hostValue, at, 'latin1');
-  at += head.write(CRLF, at, 'latin1');
-  if (upgrade !== null) {
-    at += head.write('connection: upgrade\r\nupgrade: ', at, 'latin1');
-    at += head.write(upgrade, at, 'latin1');
-    at += head.write(CRLF, at, 'latin1');
-  } else {
-    at += head.write(close ? CONNECTION_CLOSE : CONNECTION_KEEP_ALIVE, at, 'latin1');
-  }
+  let head = `${method} ${path} HTTP/1.1\r\nhost: ${host ?? hostFallback}\r\n`;
+  head += upgrade !== null ? `connection: upgrade\r\nupgrade: ${upgrade}\r\n` : close ? CONNECTION_CLOSE : CONNECTION_KEEP_ALIVE;
   if (headers !== null && fieldBytes > 0) {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
-      if (setByHead(name)) continue;
-      at += head.write(name, at, 'latin1');
-      at += head.write(': ', at, 'latin1');
-      at += head.write(headers[i + 1]!, at, 'latin1');
-      at += head.write(CRLF, at, 'latin1');
+      if (!setByHead(name)) head += `${name}: ${headers[i + 1]!}\r\n`;
     }
   }
-  if (chunked) {
-    at += head.write(CHUNKED, at, 'latin1');
-  } else if (framedLength >= 0) {
-    at += head.write('content-length: ', at, 'latin1');
-    at += head.write(lengthText, at, 'latin1');
-    at += head.write(CRLF, at, 'latin1');
-  }
-  at += head.write(CRLF, at, 'latin1');
-  return at === size ? head : head.subarray(0, at);
+  if (chunked) head += CHUNKED;
+  else if (framedLength >= 0) head += `content-length: ${framedLength}\r\n`;
+  return head + CRLF;
 }
 
 function framedByPool(name: string): UpstreamError {

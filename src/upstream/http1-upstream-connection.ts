@@ -86,15 +86,18 @@ const NO_TRAILERS: Buffer[] = Object.freeze([]) as unknown as Buffer[];
  * A request: the head (built at dispatch) and a Buffer body go out corked in one write; a
  * streamed body follows chunk by chunk (chunked framing when its length is unknown), paused
  * while the socket is full. The response is parsed as it arrives; header fields and body
- * chunks are views of the socket's chunks. Interim responses (1xx, an unsolicited 100
+ * chunks are views of the bytes read. Interim responses (1xx, an unsolicited 100
  * included) go to onHeaders and are otherwise skipped (RFC 9110 §15.2); HEAD, 204 and 304 have
  * no body; a close-delimited body ends with the connection (llhttp_finish). onData returning
  * false pauses the parser and the socket until the handler's resume().
  *
- * One timer a connection, switched between connect, headers, body and idle timeouts (a new
- * Timeout only when the delay changes; refreshed per body chunk, not re-created). Socket and
- * body events go to functions shared by every connection (the socket or body carries its
- * connection); the parser's callbacks are this object's methods.
+ * One timer a connection for connect, headers, body and idle timeouts, kept across them: each
+ * phase sets a deadline, and the Timeout is re-created only when the new deadline comes before
+ * the one it is set for; otherwise it fires first, finds the deadline not reached and is set
+ * again for the rest (about once per timeout period, not per request; refreshing per body
+ * chunk is a field write). Socket and body events go to functions shared by every connection
+ * (the socket or body carries its connection); the parser's callbacks are this object's
+ * methods. Cleartext sockets are read with `onread` (see onSocketRead).
  *
  * Reuse: the connection is kept after a response only when llhttp says the message leaves it
  * open (no Connection: close, not HTTP/1.0 without keep-alive, not close-delimited), the
@@ -150,8 +153,12 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   /** Set by a parser callback that failed the parse on purpose (header overflow, stray response). */
   private callbackError: Error | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** When the Timeout fires (performance.now() ms): at or before `deadline`. */
+  private timerAt = 0;
   private timerKind = Timer.NONE;
   private timerDelay = 0;
+  /** When the current phase times out (performance.now() ms, a monotonic clock). */
+  private deadline = 0;
   /** Idle timeout after the current response: the default, or the server's Keep-Alive hint. */
   private idleTimeout: number;
   private closeError: Error | null = null;
@@ -164,17 +171,18 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     this.parser = new Http1Parser(ParserKind.RESPONSE, this);
     let socket: TaggedSocket;
     if (s.tls === null) {
-      socket = netConnect({ host: s.address, port: s.port });
+      // Read into one buffer shared by every cleartext connection, copied out per read (see onSocketRead).
+      socket = netConnect({ host: s.address, port: s.port, onread: { buffer: sharedReadBuffer(), callback: onSocketRead } });
       socket.once('connect', onSocketConnect);
     } else {
       socket = tlsConnect({ ...s.tls, host: s.address, port: s.port, servername: s.servername, ALPNProtocols: ['http/1.1'], session: owner.tlsSession ?? undefined });
       socket.once('secureConnect', onSocketConnect);
       socket.on('session', onTlsSession);
+      socket.on('data', onSocketData);
     }
     socket[kConnection] = this;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 60_000);
-    socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -245,7 +253,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const wasConnected = this.state !== State.CONNECTING;
     const validating = this.state === State.VALIDATING;
     this.state = State.CLOSED;
-    this.disarm();
+    this.stopTimer();
     const request = this.request;
     this.request = null;
     if (this.writing) this.stopBody(request!, true);
@@ -321,12 +329,14 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     this.reusable = !request.close;
     const socket = this.socket;
     const body = request.body;
-    socket.cork();
-    socket.write(request.head as Buffer);
-    if (body !== null && Buffer.isBuffer(body)) {
-      if (body.length > 0) socket.write(body);
+    if (body !== null && Buffer.isBuffer(body) && body.length > 0) {
+      socket.cork();
+      socket.write(request.head as string, 'latin1');
+      socket.write(body);
+      socket.uncork();
+    } else {
+      socket.write(request.head as string, 'latin1');
     }
-    socket.uncork();
     this.arm(Timer.HEADERS, request.headersTimeout);
     if (body !== null && !Buffer.isBuffer(body)) this.startBody(request, body);
   }
@@ -384,7 +394,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     if (request.framing === BodyFraming.CHUNKED) this.socket.write('0\r\n\r\n', 'latin1');
     this.stopBody(request, false);
     // The headers timeout counts from the end of the request.
-    if (this.timerKind === Timer.HEADERS) this.timer!.refresh();
+    if (this.timerKind === Timer.HEADERS) this.restartTimer();
   }
 
   bodyFailed(err: Error | null): void {
@@ -434,7 +444,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     if (!this.paused || this.state !== State.BUSY) return;
     this.paused = false;
     if (this.executing) return; // resumed from within a callback: execute() carries on
-    if (this.timerKind === Timer.BODY) this.timer!.refresh();
+    if (this.timerKind === Timer.BODY) this.restartTimer();
     this.parser.resume();
     const pending = this.pending;
     this.pending = null;
@@ -451,7 +461,8 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
 
   received(chunk: Buffer): void {
     if (this.paused) {
-      this.pending = this.pending === null ? chunk : Buffer.concat([this.pending, chunk]);
+      // Copied: held for as long as the handler keeps parsing paused, it must not pin a read slab.
+      this.pending = this.pending === null ? Buffer.from(chunk) : Buffer.concat([this.pending, chunk]);
       this.socket.pause();
       return;
     }
@@ -504,7 +515,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
           return;
         }
         if (this.paused) {
-          this.pending = rest.length > 0 ? rest : null;
+          this.pending = rest.length > 0 ? Buffer.from(rest) : null;
           this.socket.pause();
           return;
         }
@@ -563,7 +574,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const request = this.request!;
     const socket = this.socket as TaggedSocket;
     this.state = State.CLOSED;
-    this.disarm();
+    this.stopTimer();
     this.request = null;
     request.done = true;
     request.carrier = null;
@@ -698,7 +709,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const handler = request.handler;
     if (statusCode < 200) {
       // Interim (100, 103, ...; solicited or not): shown to the handler, then skipped.
-      if (this.timerKind === Timer.HEADERS) this.timer!.refresh();
+      if (this.timerKind === Timer.HEADERS) this.restartTimer();
       handler.onHeaders?.(statusCode, fields, noResume, this.statusText);
       this.statusText = '';
       return request.done ? HeadersResult.ERROR : HeadersResult.SKIP_BODY;
@@ -720,7 +731,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   onBody(chunk: Buffer, start: number, end: number): number {
     const request = this.request;
     if (request === null || request.done) return -1;
-    if (this.timerKind === Timer.BODY) this.timer!.refresh();
+    if (this.timerKind === Timer.BODY) this.restartTimer();
     const goOn = request.handler.onData?.(chunk.subarray(start, end)) !== false;
     if (request.done) return -1;
     if (goOn) return 0;
@@ -779,25 +790,48 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       this.disarm();
       return;
     }
-    if (this.timer !== null && this.timerDelay === delay) {
-      this.timer.refresh();
-    } else {
-      if (this.timer !== null) clearTimeout(this.timer);
-      this.timer = setTimeout(onConnectionTimer, delay, this).unref();
-      this.timerDelay = delay;
-    }
     this.timerKind = kind;
+    this.timerDelay = delay;
+    this.deadline = performance.now() + delay;
+    this.schedule();
   }
 
+  /** The current phase starts its delay again from now (a body chunk, a resumed parser). */
+  private restartTimer(): void {
+    this.deadline = performance.now() + this.timerDelay;
+    this.schedule();
+  }
+
+  /** A Timeout that fires at the deadline or before it (a later one is replaced). */
+  private schedule(): void {
+    if (this.timer !== null) {
+      if (this.timerAt <= this.deadline) return;
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(onConnectionTimer, this.deadline - performance.now(), this).unref();
+    this.timerAt = this.deadline;
+  }
+
+  /** No phase is timed; a Timeout still set fires and finds nothing to do. */
   private disarm(): void {
+    this.timerKind = Timer.NONE;
+  }
+
+  /** The connection is closed or handed over: its Timeout is cleared, not left to hold it. */
+  private stopTimer(): void {
     this.timerKind = Timer.NONE;
     if (this.timer === null) return;
     clearTimeout(this.timer);
     this.timer = null;
-    this.timerDelay = 0;
   }
 
   timerFired(): void {
+    this.timer = null;
+    if (this.timerKind === Timer.NONE) return;
+    if (performance.now() < this.deadline) {
+      this.schedule();
+      return;
+    }
     switch (this.timerKind) {
       case Timer.CONNECT: {
         const s = this.owner.settings;
@@ -807,7 +841,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       case Timer.HEADERS:
         // Still sending a body the server reads: not the server's delay yet (undici's rule).
         if (this.writing && !this.socket.writableNeedDrain) {
-          this.timer!.refresh();
+          this.restartTimer();
           return;
         }
         this.destroy(new UpstreamError(`no response headers within ${this.timerDelay} ms (headersTimeout)`, 'UND_ERR_HEADERS_TIMEOUT', 'HeadersTimeoutError'));
@@ -849,6 +883,47 @@ function onSocketConnect(this: TaggedSocket): void {
 
 function onSocketData(this: TaggedSocket, chunk: Buffer): void {
   this[kConnection]?.received(chunk);
+}
+
+/**
+ * Reading a cleartext upstream socket (`onread`): the kernel copies into one buffer shared by
+ * every connection, large enough for a whole 64 KiB response with its head, so a response of
+ * that size is read with one system call and written on to the client with one (the socket's
+ * default reads take 64 KiB at most, each into a new allocation cut down to what arrived: two
+ * reads and two writes for the same response). Each read is then copied into the current slab
+ * (256 KiB, a new one when full) and parsed as a view of it, so the parser, the handler and
+ * the client socket's pending writes keep views as before, and one allocation serves many
+ * reads (a 64 KiB allocation per read drove V8 into a major collection every few hundred
+ * responses). A view kept past its exchange keeps its slab: bytes held while parsing is paused
+ * are copied out (see received()), so what stays pinned is the client side's unflushed writes,
+ * as with any buffer written to a slow socket. Not re-entrant, like the parser: the callback
+ * copies before anything else runs.
+ */
+const READ_BUFFER_SIZE = 256 * 1024;
+const SLAB_SIZE = 256 * 1024;
+let readBuffer: Buffer | null = null;
+let slab: Buffer = Buffer.alloc(0);
+let slabUsed = 0;
+
+function sharedReadBuffer(): Buffer {
+  return (readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
+}
+
+function onSocketRead(this: TaggedSocket, length: number, buffer: Buffer): boolean {
+  if (slabUsed + length > slab.length) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabUsed = 0;
+  }
+  const chunk = slab.subarray(slabUsed, slabUsed + length);
+  buffer.copy(chunk, 0, 0, length);
+  slabUsed = (slabUsed + length + 7) & ~7;
+  const connection = this[kConnection];
+  if (connection !== undefined) {
+    connection.received(chunk);
+    return true;
+  }
+  // Handed over to an upgrade: the new owner reads the socket as a stream.
+  return this.push(chunk);
 }
 
 function onSocketEnd(this: TaggedSocket): void {

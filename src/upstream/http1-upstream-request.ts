@@ -33,7 +33,7 @@ export class Http1UpstreamRequest implements RequestFraming {
   length = -1;
   close = false;
   /** The request head, or why it cannot be sent. */
-  readonly head: Buffer | UpstreamError;
+  readonly head: string | UpstreamError;
   readonly method: string;
   readonly isHead: boolean;
   /** The method may be sent twice (RFC 9110 §9.2.2): the exchange may retry it after a reset. */

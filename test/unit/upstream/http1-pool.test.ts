@@ -619,6 +619,40 @@ describe('Http1Pool: connections', () => {
     expect(r.error?.code).toBe('UND_ERR_BODY_TIMEOUT');
   });
 
+  it('a body timeout longer than the headers timeout before it: body data after the headers timeout has passed is still in time', async () => {
+    // The connection keeps one Timeout across phases: set for the 80 ms headers deadline, it
+    // fires during the body phase, finds the 400 ms deadline not reached and waits for the rest.
+    const up = await raw((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab');
+      setTimeout(() => socket.write('cd'), 200);
+    });
+    const r = await send(poolFor(up.port), get('/', { headersTimeout: 80, bodyTimeout: 400 }));
+    expect(r.error).toBeNull();
+    expect(r.body.toString()).toBe('abcd');
+  });
+
+  it('a body timeout shorter than the headers timeout before it fires at its own deadline', async () => {
+    const up = await raw((socket) => socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\npart'));
+    const started = performance.now();
+    // The connect timeout (10 s) and the headers timeout (20 s) set Timeouts that fire later.
+    const r = await send(poolFor(up.port, { connectTimeout: 10_000 }), get('/', { headersTimeout: 20_000, bodyTimeout: 100 }));
+    expect(r.error?.code).toBe('UND_ERR_BODY_TIMEOUT');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  it('a headers timeout shorter than the idle timeout of the reused connection fires at its own deadline', async () => {
+    let answered = 0;
+    const up = await raw((socket) => {
+      if (answered++ === 0) socket.write(OK);
+    });
+    const pool = poolFor(up.port, { keepAliveTimeout: 20_000, connectTimeout: 10_000 });
+    expect((await send(pool)).status).toBe(200);
+    const started = performance.now();
+    const r = await send(pool, get('/', { headersTimeout: 100 }));
+    expect(r.error?.code).toBe('UND_ERR_HEADERS_TIMEOUT');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
   it('a paused consumer does not trip the body timeout', async () => {
     const up = await raw((socket) => {
       socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab');
