@@ -4,6 +4,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { ConsulReadStatus, Registry, RegistryListener, RegistryStatus } from '../registry.js';
 import { EMPTY_SNAPSHOT, type RegistrySnapshot, type ServiceEntry } from '../service-instance.js';
 import { PersistedView, PersistedViewUnusable } from '../persisted-view.js';
+import { PersistentSortedMap } from '../persistent-sorted-map.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
 import { changedKeys, digestChecks, digestRegistrations, type CheckDigest } from './check-digest.js';
@@ -88,8 +89,10 @@ export class ConsulRegistry implements Registry {
   /** Per service, which checks it has (from the last registration scan). */
   private registrations = new Map<string, string>();
   private readonly entries = new Map<string, ServiceEntry>();
-  /** Names of `entries`, sorted, as of the last publish (null: sort again). */
-  private sortedNames: string[] | null = null;
+  /** The services of the last published snapshot (null before the first publish). */
+  private published: PersistentSortedMap<ServiceEntry> | null = null;
+  /** Services whose entry was set or removed since the last publish. */
+  private readonly unpublishedNames = new Set<string>();
   private readonly serviceNodes = new Map<string, Set<string>>();
 
   private watches: BlockingWatch<typeof catalogServicesSchema | typeof healthStateSchema>[] = [];
@@ -331,6 +334,7 @@ export class ConsulRegistry implements Registry {
     const client = this.client!;
     // A failed attempt may have read some services: this one starts from nothing.
     this.entries.clear();
+    this.unpublishedNames.clear();
     this.serviceNodes.clear();
     const [catalog, health, all] = await Promise.all([
       client.read('/v1/catalog/services', [], catalogServicesSchema),
@@ -411,7 +415,7 @@ export class ConsulRegistry implements Registry {
       explained = true;
       this.catalog.delete(name);
       this.serviceNodes.delete(name);
-      if (this.entries.delete(name)) this.markChanged();
+      if (this.setEntry(name, null)) this.markChanged();
     }
     this.catalog = next;
     // A fresh read (after an index reset) may hide any change made around the reset: the scan
@@ -528,9 +532,18 @@ export class ConsulRegistry implements Registry {
     const entry = serviceEntryFrom(name, body);
     const before = this.entries.get(name);
     this.serviceNodes.set(name, nodesOf(body));
-    if (entry === null) return this.entries.delete(name);
-    if (before && sameService(before, entry)) return false;
-    this.entries.set(name, entry);
+    if (entry !== null && before !== undefined && sameService(before, entry)) return false;
+    return this.setEntry(name, entry);
+  }
+
+  /** Sets (or with null removes) a service's entry, to be published; true when something changed. */
+  private setEntry(name: string, entry: ServiceEntry | null): boolean {
+    if (entry === null) {
+      if (!this.entries.delete(name)) return false;
+    } else {
+      this.entries.set(name, entry);
+    }
+    this.unpublishedNames.add(name);
     return true;
   }
 
@@ -593,16 +606,30 @@ export class ConsulRegistry implements Registry {
 
   /**
    * Swaps in a new snapshot (unchanged services keep their object) and tells subscribers.
-   * Services are listed by name; the sorted names are kept while no service comes or goes, so
-   * a publish after a health change costs one pass over the services, not a sort.
+   * Services are listed by name. After the first, a snapshot is the previous one with the
+   * changed services replaced (PersistentSortedMap: the cost follows the changes, not the
+   * number of services) and carries their names as its delta, so subscribers that applied the
+   * previous snapshot look at those services only.
    */
   private publish(initial: boolean): void {
-    if (this.sortedNames === null || this.sortedNames.length !== this.entries.size || this.sortedNames.some((n) => !this.entries.has(n))) {
-      this.sortedNames = [...this.entries.keys()].sort();
+    const previous = this.snapshot;
+    let services: PersistentSortedMap<ServiceEntry>;
+    const names: string[] = [];
+    if (initial || this.published === null) {
+      services = PersistentSortedMap.from(this.entries);
+    } else {
+      const changes = new Map<string, ServiceEntry | undefined>();
+      for (const name of this.unpublishedNames) {
+        const entry = this.entries.get(name);
+        if (entry === this.published.get(name)) continue;
+        changes.set(name, entry);
+        names.push(name);
+      }
+      services = this.published.withChanges(changes);
     }
-    const services = new Map<string, ServiceEntry>();
-    for (const name of this.sortedNames) services.set(name, this.entries.get(name)!);
-    this.snapshot = { services };
+    this.unpublishedNames.clear();
+    this.published = services;
+    this.snapshot = initial ? { services } : { services, delta: { previous: new WeakRef(previous), names } };
     // Failures are logged and shown by the view itself (status().persistedView.error).
     if (this.view !== null) void this.view.save(this.snapshot);
     if (initial) return;
