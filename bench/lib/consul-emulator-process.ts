@@ -4,9 +4,11 @@
  * Commands: setup {services, instances} → {address}; flip {service, instance, status};
  * busy {...BusyDatacenterOptions}; stats → {requests, bytes, cpuMs}; flipLog → the flips since the
  * last flipLog, each with when it was received and when the emulator had answered the blocking
- * readers it woke (epoch ms, sub-millisecond: performance.timeOrigin + performance.now()); close.
+ * readers it woke (epoch ms, sub-millisecond: performance.timeOrigin + performance.now());
+ * register {registration}, deregister {serviceId}, check {serviceId, status} (the instance's
+ * check `service:<id>`), as an agent would apply them; close.
  */
-import { ConsulEmulator, type BusyDatacenterOptions, type CheckStatus } from '../../test/support/consul-emulator.js';
+import { ConsulEmulator, type BusyDatacenterOptions, type CheckStatus, type ServiceRegistration } from '../../test/support/consul-emulator.js';
 
 type Command =
   | { id: number; cmd: 'setup'; services: number; instances: number }
@@ -14,6 +16,9 @@ type Command =
   | { id: number; cmd: 'busy'; options: BusyDatacenterOptions | null }
   | { id: number; cmd: 'stats' }
   | { id: number; cmd: 'flipLog' }
+  | { id: number; cmd: 'register'; registration: ServiceRegistration }
+  | { id: number; cmd: 'deregister'; serviceId: string }
+  | { id: number; cmd: 'check'; serviceId: string; status: CheckStatus }
   | { id: number; cmd: 'close' };
 
 let consul: ConsulEmulator | null = null;
@@ -55,6 +60,15 @@ async function handle(m: Command): Promise<unknown> {
       if (flips.length < 10_000) flips.push(record);
       return null;
     }
+    case 'register':
+      consul!.register(m.registration);
+      return null;
+    case 'deregister':
+      consul!.deregister(m.serviceId);
+      return null;
+    case 'check':
+      consul!.setCheckStatus(`service:${m.serviceId}`, m.status);
+      return null;
     case 'flipLog': {
       const out = flips;
       flips = [];
