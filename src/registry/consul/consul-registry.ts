@@ -7,7 +7,7 @@ import { PersistedView, PersistedViewUnusable } from '../persisted-view.js';
 import { PersistentSortedMap } from '../persistent-sorted-map.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
-import { changedKeys, digestChecks, digestRegistrations, type CheckDigest } from './check-digest.js';
+import { changedKeys, changedRegistrations, digestChecks, digestRegistrations, RegistrationDigestBuilder, type CheckDigest, type RegistrationDigest } from './check-digest.js';
 import { ConsulClient } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
 import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CatalogServices, type HealthEntry } from './consul-responses.js';
@@ -15,6 +15,7 @@ import { persistedViewScope, resolveConsulConnection, type ConsulConnection } fr
 import { nodesOf, serviceEntryFrom } from './health-entries.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
 import { ServiceReadQueue } from './service-read-queue.js';
+import { parseArrayInSlices } from './sliced-json-array.js';
 
 export interface ConsulRegistryOptions {
   config: ConsulRegistryConfig;
@@ -87,7 +88,7 @@ export class ConsulRegistry implements Registry {
   /** Fingerprints of the checks that are not passing, per service and per node. */
   private health: CheckDigest = { services: new Map(), nodes: new Map() };
   /** Per service, which checks it has (from the last registration scan). */
-  private registrations = new Map<string, string>();
+  private registrations: RegistrationDigest = new Map();
   private readonly entries = new Map<string, ServiceEntry>();
   /** The services of the last published snapshot (null before the first publish). */
   private published: PersistentSortedMap<ServiceEntry> | null = null;
@@ -366,11 +367,14 @@ export class ConsulRegistry implements Registry {
     const common = { waitMs: this.config.wait, minIntervalMs: this.config.minInterval, backoff: this.backoff };
     const catalogMinIntervalMs = this.config.catalogMinInterval ?? this.config.minInterval;
     const catalogWatch = new BlockingWatch(this.client!, { ...common, minIntervalMs: catalogMinIntervalMs, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
-      onResult: (body, _index, fresh) => this.onCatalog(body, fresh),
+      onResult: (body, _index, fresh, unchanged) => this.onCatalog(body, fresh, unchanged),
       ...this.watchHandlers('catalog'),
     });
     const healthWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/health/state/any', query: NOT_PASSING, schema: healthStateSchema }, {
-      onResult: (body) => this.onHealth(digestChecks(body)),
+      // The same text as the last answer: the same checks, nothing to compare.
+      onResult: (body, _index, _fresh, unchanged) => {
+        if (!unchanged) this.onHealth(digestChecks(body));
+      },
       ...this.watchHandlers('checks'),
     });
     this.watches = [catalogWatch, healthWatch];
@@ -400,7 +404,13 @@ export class ConsulRegistry implements Registry {
 
   // ------------------------------------------------------------------ changes
 
-  private onCatalog(body: CatalogServices, fresh: boolean): void {
+  private onCatalog(body: CatalogServices, fresh: boolean, unchanged: boolean): void {
+    // The same service list, byte for byte: no tag changed and no service came or went, so the
+    // move is one no tag explains (as the diff below would conclude, without its pass over every service).
+    if (unchanged && !fresh) {
+      this.scheduleRegistrationScan(true);
+      return;
+    }
     const next = this.watchedServices(body);
     let explained = false;
     for (const [name, tags] of next) {
@@ -455,7 +465,11 @@ export class ConsulRegistry implements Registry {
     }, delay);
   }
 
-  /** One full state/any read: the services whose set of checks changed are read. */
+  /**
+   * One full state/any read: the services whose set of checks changed are read. The answer
+   * (every check of the datacenter, megabytes) is parsed, validated and digested in slices with
+   * a turn of the event loop between them, so a scan never holds requests up for long.
+   */
   private async scanRegistrations(): Promise<void> {
     this.scanning = true;
     this.scanAgain = false;
@@ -464,10 +478,11 @@ export class ConsulRegistry implements Registry {
     this.lastScanAt = Date.now();
     this.registrationScans += 1;
     try {
-      const res = await this.client!.read('/v1/health/state/any', [], healthStateSchema);
+      const res = await this.client!.readText('/v1/health/state/any', []);
       if (this.closed) return;
-      const next = digestRegistrations(res.body);
-      const changed = changedKeys(this.registrations, next);
+      const next = await this.digestInSlices(res.body);
+      if (this.closed) return;
+      const changed = changedRegistrations(this.registrations, next);
       this.registrations = next;
       for (const name of changed) if (this.catalog.has(name)) this.queue!.urgent(name);
       this.scanFailures = 0;
@@ -488,6 +503,25 @@ export class ConsulRegistry implements Registry {
         this.scheduleRegistrationScan(false);
       }
     }
+  }
+
+  private async digestInSlices(text: string): Promise<RegistrationDigest> {
+    const builder = new RegistrationDigestBuilder();
+    const origin = this.connection!.origin;
+    try {
+      await parseArrayInSlices(text, (elements) => {
+        const parsed = healthStateSchema.safeParse(elements);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new ConsulRequestError('garbage', `Consul at ${origin} sent an unexpected body for /v1/health/state/any: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''} (within a slice of ${elements.length} checks)`.trim());
+        }
+        builder.add(parsed.data);
+      });
+    } catch (err) {
+      if (err instanceof ConsulRequestError) throw err;
+      throw new ConsulRequestError('garbage', `Consul at ${origin} sent a body that is not a JSON array for /v1/health/state/any (${text.length} bytes): ${(err as Error).message}`);
+    }
+    return builder.digest;
   }
 
   private scheduleSweep(): void {
