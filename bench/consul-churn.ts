@@ -40,11 +40,13 @@
  *   --max-seconds <s>     closed-loop seconds to find the maximum (default 5)
  *   --duration <s>        measured seconds per window (default 15)
  *   --warmup <s>          unmeasured open-loop seconds before each window, churn already on (default 3)
- *   --rounds <n>          rounds of (no churn, churn) (default 3)
+ *   --rounds <n>          rounds of (no churn, churn) (default 3; 0: only the windows without traffic)
  *   --idle-seconds <s>    seconds of each window without traffic (default 10; 0: skipped)
  *   --connections <n>     generator keep-alive connections (default 32)
  *   --registry <json>     registry settings merged over the defaults, e.g. '{"registrationScanInterval":"30s"}'
  *   --probe               preload bench/lib/stall-probe.mjs into the router: event-loop delay and GC per window
+ *   --router-flag <f>     node flag for the router process (repeatable), e.g. --cpu-prof (with --keep-logs:
+ *                         the profile lands in the scratch folder)
  *   --keep-logs           keep the scratch folder (router and upstream logs)
  * Results: bench/results/churn-<time>.md and .json. A benchmark, not a test.
  */
@@ -79,6 +81,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '32' },
     registry: { type: 'string', default: '{}' },
     probe: { type: 'boolean', default: false },
+    'router-flag': { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
   },
 });
@@ -100,7 +103,7 @@ const FRACTION = number('fraction', values.fraction);
 const MAX_SECONDS = number('max-seconds', values['max-seconds']);
 const DURATION = number('duration', values.duration);
 const WARMUP = number('warmup', values.warmup, { zero: true });
-const ROUNDS = number('rounds', values.rounds, { integer: true });
+const ROUNDS = number('rounds', values.rounds, { integer: true, zero: true });
 const IDLE_SECONDS = number('idle-seconds', values['idle-seconds'], { zero: true });
 const CONNECTIONS = number('connections', values.connections, { integer: true });
 const FIXED_RATE = values.rate === undefined ? null : number('rate', values.rate);
@@ -257,10 +260,15 @@ class Churn {
   }
 }
 
-/** Runs the churn while `during` runs. */
+/** Runs the churn while `during` runs: change n is due at start + n / CHURN s, and every change due is sent, so a late timer does not lower the rate. */
 async function withChurn<T>(churn: Churn | null, during: () => Promise<T>): Promise<T> {
   if (churn === null) return during();
-  const timer = setInterval(() => churn.next(), 1000 / CHURN);
+  const start = performance.now();
+  let sent = 0;
+  const timer = setInterval(() => {
+    const due = Math.floor(((performance.now() - start) * CHURN) / 1000);
+    for (; sent < due; sent++) churn.next();
+  }, Math.max(1, Math.floor(1000 / CHURN)));
   try {
     return await during();
   } finally {
@@ -377,7 +385,7 @@ async function main(): Promise<void> {
     const t = performance.now();
     router = spawnLogged({
       command: process.execPath,
-      args: [...(probeDir === null ? [] : ['--import', join(root, 'bench/lib/stall-probe.mjs')]), join(root, 'dist/cli/switchyard.js'), 'start', join(workDir, 'config.yaml')],
+      args: [...(values['router-flag'] ?? []), ...(probeDir === null ? [] : ['--import', join(root, 'bench/lib/stall-probe.mjs')]), join(root, 'dist/cli/switchyard.js'), 'start', join(workDir, 'config.yaml')],
       logFile: join(workDir, 'switchyard.log'),
       ...(probeDir === null ? {} : { env: { BENCH_STALL_PROBE_DIR: probeDir } }),
     });
@@ -389,7 +397,7 @@ async function main(): Promise<void> {
 
     let maxRps: number | null = null;
     let rate = FIXED_RATE;
-    if (rate === null) {
+    if (rate === null && ROUNDS > 0) {
       const r = await saturate(url, { requests: [{ method: 'GET', path: PATH }], connections: CONNECTIONS }, MAX_SECONDS, 1);
       maxRps = r.rps;
       rate = Math.max(1, Math.round(r.rps * FRACTION));
@@ -429,7 +437,7 @@ async function main(): Promise<void> {
 }
 
 interface Summary {
-  rate: number;
+  rate: number | null;
   maxRps: number | null;
   /** Medians over rounds, per kind of window. */
   quiet: Percentiles & { cpu: number };
@@ -440,7 +448,7 @@ interface Summary {
   idleCpu: { quiet: number; churn: number; added: number } | null;
 }
 
-function summarize(windows: Window[], { rate, maxRps }: { rate: number; maxRps: number | null }): Summary {
+function summarize(windows: Window[], { rate, maxRps }: { rate: number | null; maxRps: number | null }): Summary {
   const loaded = windows.filter((w) => w.open !== undefined);
   const of = (churn: boolean) => {
     const ws = loaded.filter((w) => w.churn === churn);

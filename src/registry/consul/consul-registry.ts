@@ -83,8 +83,8 @@ export class ConsulRegistry implements Registry {
   private readonly backoff: BackoffSettings;
   private readonly tagQuery: (readonly [string, string])[];
 
-  /** Watched service name → its tags (joined), from the last catalog answer. */
-  private catalog = new Map<string, string>();
+  /** Watched service name → its tags as the last catalog answer listed them. */
+  private catalog = new Map<string, readonly string[]>();
   /** Fingerprints of the checks that are not passing, per service and per node. */
   private health: CheckDigest = { services: new Map(), nodes: new Map() };
   /** Per service, which checks it has (from the last registration scan). */
@@ -392,12 +392,13 @@ export class ConsulRegistry implements Registry {
     };
   }
 
-  /** Service name → joined tags, for the services this registry watches (tag filter applied). */
-  private watchedServices(body: CatalogServices): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const [name, tags] of Object.entries(body)) {
-      const list = tags ?? [];
-      if (this.config.tags.every((t) => list.includes(t))) out.set(name, [...list].sort().join('\u0000'));
+  /** Service name → tags (the answer's own arrays, not copied), for the services this registry watches (tag filter applied). */
+  private watchedServices(body: CatalogServices): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    const filter = this.config.tags;
+    for (const name in body) {
+      const list = body[name] ?? NO_TAGS;
+      if (filter.length === 0 || filter.every((t) => list.includes(t))) out.set(name, list);
     }
     return out;
   }
@@ -411,23 +412,24 @@ export class ConsulRegistry implements Registry {
       this.scheduleRegistrationScan(true);
       return;
     }
+    const before = this.catalog;
     const next = this.watchedServices(body);
+    // The new list is in place before any read starts (a read checks that its service is still watched).
+    this.catalog = next;
     let explained = false;
     for (const [name, tags] of next) {
-      if (this.catalog.get(name) !== tags) {
+      const old = before.get(name);
+      if (old === undefined || !sameTags(old, tags)) {
         explained = true;
-        this.catalog.set(name, tags);
         this.queue!.urgent(name);
       }
     }
-    for (const name of [...this.catalog.keys()]) {
+    for (const name of before.keys()) {
       if (next.has(name)) continue;
       explained = true;
-      this.catalog.delete(name);
       this.serviceNodes.delete(name);
       if (this.setEntry(name, null)) this.markChanged();
     }
-    this.catalog = next;
     // A fresh read (after an index reset) may hide any change made around the reset: the scan
     // finds the registrations among them, and a reset never starts a sweep.
     if (fresh) this.scheduleRegistrationScan(false);
@@ -701,6 +703,23 @@ export class ConsulRegistry implements Registry {
     this.lastLoggedState = null;
     this.logger.info({ consul: this.connection?.origin, staleForMs }, 'Consul registry recovered');
   }
+}
+
+const NO_TAGS: readonly string[] = [];
+
+/**
+ * Whether two tag lists hold the same tags. Consul builds each service's list from a Go map, so
+ * the order may differ from one answer to the next: compared in order first (no allocation),
+ * then as sorted copies.
+ */
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  if (i === a.length) return true;
+  const x = a.slice(i).sort();
+  const y = b.slice(i).sort();
+  return x.every((t, k) => t === y[k]);
 }
 
 /** Whether a failed start-up read may succeed when tried again (Consul unreachable or failing, not a refused token). */
