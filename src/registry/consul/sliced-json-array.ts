@@ -13,11 +13,11 @@ const MAX_CUT_TRIES = 8;
  * keep flowing while it is read. `JSON.parse` of the whole text would be one block of tens of
  * milliseconds.
  *
- * A slice ends at a `},` found by `indexOf` (native speed) past `sliceChars`, and is parsed by
+ * A slice ends at a `},{` found by `indexOf` (native speed) past `sliceChars`, and is parsed by
  * `JSON.parse` as `[` + slice + `]`. That parse succeeding proves the cut was between two
  * top-level elements: a cut inside a string leaves it unterminated, a cut inside a nested value
- * leaves it unclosed, and both fail to parse. On failure the next `},` is tried; after
- * MAX_CUT_TRIES failures (strings full of `},`) the rest is parsed whole, which is still right,
+ * leaves it unclosed, and both fail to parse. On failure the next `},{` is tried; after
+ * MAX_CUT_TRIES failures (strings full of `},{`) the rest is parsed whole, which is still right,
  * only not sliced. Arrays of other values than objects are parsed whole too.
  *
  * Throws a SyntaxError naming the position when the text is not one JSON array.
@@ -32,11 +32,11 @@ export async function parseArrayInSlices(text: string, onElements: (elements: un
   let start = first;
   for (;;) {
     let parsed: unknown[] | null = null;
-    let cut = start + sliceChars < close ? text.indexOf('},', start + sliceChars) : -1;
+    let cut = start + sliceChars < close ? text.indexOf('},{', start + sliceChars) : -1;
     for (let tries = 0; cut !== -1 && cut < close && tries < MAX_CUT_TRIES; tries++) {
       parsed = tryParse(text.slice(start, cut + 1));
       if (parsed !== null) break;
-      cut = text.indexOf('},', cut + 2);
+      cut = text.indexOf('},{', cut + 2);
     }
     if (parsed === null) {
       const rest = text.slice(start, close);
