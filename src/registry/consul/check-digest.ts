@@ -56,7 +56,9 @@ export class RegistrationDigestBuilder {
       if (!c.ServiceName) continue;
       let list = this.perService.get(c.ServiceName);
       if (!list) this.perService.set(c.ServiceName, (list = []));
-      list.push(`${c.Node}\u0000${c.ServiceID ?? ''}\u0000${c.CheckID}`);
+      // join, not a template: a flat string, compared by memory later (a concatenation would be
+      // a rope that every comparison flattens again).
+      list.push([c.Node, c.ServiceID ?? '', c.CheckID].join('\u0000'));
     }
   }
 
