@@ -14,7 +14,9 @@
  * - Also, with 1 real router (src/main.ts) on the same Consul: start-up time, its CPU (router
  *   and emulator) and RSS; then BENCH_ROUTER_CHANGES check changes one at a time, each timed
  *   from the flip until the router's cluster shows the instance critical, and the router's own
- *   registry-change handler timed apart.
+ *   registry-change handler timed apart, and each change traced stage by stage (the emulator's
+ *   flip log, the router's Consul reads and its handler calls, on epoch clocks) from the change
+ *   applied in the emulator to the table.
  *
  * Results: bench/results/consul-<time>.md and .json. A benchmark, not a test.
  * Knobs: BENCH_PROXIES=1,20 (0: no fleet) BENCH_SERVICES=1000,5000 BENCH_CHURN=0,5,50
