@@ -343,12 +343,24 @@ async function measureWindow(opts: { churn: Churn | null; round: number; seconds
   });
 }
 
+/**
+ * The probe's timer gaps of 5 ms or more, split as bench/lib/latency-scenario.ts does: busy (the
+ * router used at least half the gap in CPU: its own JavaScript or GC held the loop) or not running
+ * (the machine's other work had the cores). Busy gaps are what registry work on the event loop
+ * would show as.
+ */
+function describeGaps(p: ProbeWindow): string {
+  const busy = p.gaps.filter((g) => g.cpuMs >= g.ms / 2);
+  const longest = busy.reduce((m, g) => Math.max(m, g.ms), 0);
+  return `loop gaps ≥ 5 ms: ${busy.length} busy (longest ${longest.toFixed(1)} ms), ${p.gaps.length - busy.length} not running`;
+}
+
 function describeWindow(w: Window): string {
   const l = w.open?.latency;
   return (
     `[churn] round ${w.round} ${w.churn ? 'churn   ' : 'no churn'} ${w.open ? `p50 ${l!.p50.toFixed(2)} p99 ${l!.p99.toFixed(2)} p99.9 ${l!.p999.toFixed(2)} max ${l!.max.toFixed(2)} ms, ${w.open.ok} ok, ${w.open.errors + w.open.non2xx} failed, send lag p99 ${w.open.sendLag.p99.toFixed(2)}; ` : 'no traffic; '}` +
     `router CPU ${w.routerCpuPercent} %; ${w.changes} changes, ${w.registry.serviceReads} service reads, ${w.registry.registrationScans} scans, ${w.registry.kib} KiB from Consul; load ${w.load}` +
-    (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}` : '')
+    (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}; ${describeGaps(w.probe)}` : '')
   );
 }
 
@@ -510,7 +522,7 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
   const probed = windows.filter((w) => w.probe !== undefined);
   if (probed.length > 0) {
     lines.push('', 'Inside the router (bench/lib/stall-probe.mjs), every window:', '');
-    for (const w of probed) lines.push(`- ${w.round === 0 ? 'idle' : `round ${w.round}`}, ${w.churn ? 'churn' : 'no churn'}: ${describeProbe(w.probe!)}`);
+    for (const w of probed) lines.push(`- ${w.round === 0 ? 'idle' : `round ${w.round}`}, ${w.churn ? 'churn' : 'no churn'}: ${describeProbe(w.probe!)}; ${describeGaps(w.probe!)}`);
   }
   return lines.join('\n');
 }
