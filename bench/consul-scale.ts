@@ -14,7 +14,9 @@
  * - Also, with 1 real router (src/main.ts) on the same Consul: start-up time, its CPU (router
  *   and emulator) and RSS; then BENCH_ROUTER_CHANGES check changes one at a time, each timed
  *   from the flip until the router's cluster shows the instance critical, and the router's own
- *   registry-change handler timed apart.
+ *   registry-change handler timed apart, and each change traced stage by stage (the emulator's
+ *   flip log, the router's Consul reads and its handler calls, on epoch clocks) from the change
+ *   applied in the emulator to the table.
  *
  * Start-up of the real router is split into: the registry's first load (until the "Consul
  * registry synced" log line) and the rest of Switchyard.start (clusters, route table,
@@ -45,6 +47,7 @@ import { parseConfigText } from '../src/config/load-config.js';
 import type { ConsulRegistryConfig } from '../src/config/schema.js';
 import { Switchyard } from '../src/main.js';
 import { createProcessLog, silentLogger } from '../src/observability/logger.js';
+import { ConsulClient } from '../src/registry/consul/consul-client.js';
 import { ConsulRegistry } from '../src/registry/consul/consul-registry.js';
 import { FabioModel } from './lib/fabio-model.js';
 import { describeMachine } from './lib/machine.js';
@@ -288,15 +291,31 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
   // The router's own work per registry change (clusters, route table, endpoint overrides):
   // Switchyard.onRegistryChange timed around each call, apart from Consul's and the queue's latency.
   const applyTimes: number[] = [];
+  const handlerCalls: { start: number; end: number }[] = [];
   const target = app as unknown as { onRegistryChange: () => void };
   const onRegistryChange = target.onRegistryChange.bind(app);
   target.onRegistryChange = () => {
     const t0 = performance.now();
     onRegistryChange();
-    applyTimes.push(performance.now() - t0);
+    const t1 = performance.now();
+    applyTimes.push(t1 - t0);
+    handlerCalls.push({ start: epoch(t0), end: epoch(t1) });
   };
+  // Every Consul read the router makes during the changes: path, sent and answered (parsed, validated).
+  const reads: { path: string; start: number; end: number }[] = [];
+  const read = ConsulClient.prototype.read;
+  ConsulClient.prototype.read = async function (this: ConsulClient, ...args: Parameters<typeof read>) {
+    const start = epoch(performance.now());
+    const res = await read.apply(this, args);
+    reads.push({ path: args[0], start, end: epoch(performance.now()) });
+    return res;
+  } as typeof read;
   if (ROUTER_CHANGES > 0) await sleep(500);
   applyTimes.length = 0;
+  handlerCalls.length = 0;
+  reads.length = 0;
+  await emu.call({ cmd: 'flipLog' });
+  const sent: { s: number; i: number; at: number; seen: number }[] = [];
   const times: number[] = [];
   const cpu0 = process.cpuUsage();
   // The router has applied a change when the instance's endpoint in its cluster shows it critical
@@ -312,10 +331,14 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
     const t0 = performance.now();
     emu.send({ cmd: 'flip', service: s, instance: i, status: 'critical' });
     while (!applied(s, i) && performance.now() - t0 < 10_000) await sleep(1);
-    times.push(performance.now() - t0);
+    const t1 = performance.now();
+    times.push(t1 - t0);
+    sent.push({ s, i, at: epoch(t0), seen: epoch(t1) });
     await sleep(200);
   }
   const cpu = process.cpuUsage(cpu0);
+  ConsulClient.prototype.read = read;
+  const stages = stageBreakdown(sent, await emu.call<FlipRecord[]>({ cmd: 'flipLog' }), reads, handlerCalls);
   await app.close(1_000);
   await rm(dir, { recursive: true, force: true });
   const r1 = (x: number) => Math.round(x * 10) / 10;
@@ -338,6 +361,7 @@ async function routerChangeToTable(emu: EmulatorProcess, address: string, servic
     changes: times.length,
     applyMs: { p50: r1(pct(applyTimes, 50)), p95: r1(pct(applyTimes, 95)), max: r1(applyTimes.length ? Math.max(...applyTimes) : NaN), calls: applyTimes.length },
     cpuMsPerChange: times.length ? r1((cpu.user + cpu.system) / 1000 / times.length) : NaN,
+    stages,
   };
 }
 
@@ -362,6 +386,51 @@ class LogSink extends Writable {
     }
     done();
   }
+}
+
+/** Epoch ms of a performance.now() reading (comparable across processes of one machine). */
+const epoch = (now: number) => performance.timeOrigin + now;
+
+interface FlipRecord {
+  service: number;
+  instance: number;
+  receivedAt: number;
+  answeredAt: number;
+}
+
+/** Stages of a change, in order; each is the time from the previous stage's end (ms). */
+const STAGES = ['ipc', 'emulator', 'watchAnswer', 'queue', 'serviceRead', 'publish', 'handler', 'seen'] as const;
+type StageTimes = Record<(typeof STAGES)[number] | 'fromEmulator', { p50: number; p95: number; max: number }> & { complete: number };
+
+/**
+ * Where a change's time goes: bench sends the flip (ipc) → the emulator applied it and answered
+ * the blocking health watch (emulator) → the router has the watch's answer parsed and validated
+ * (watchAnswer) → the service read is sent (queue: diff, read queue) → answered and parsed
+ * (serviceRead) → the registry publishes and the router's handler starts (publish) → the handler
+ * ends (handler) → the bench's 1 ms poll sees the endpoint critical (seen).
+ */
+function stageBreakdown(sent: { s: number; i: number; at: number; seen: number }[], flips: FlipRecord[], reads: { path: string; start: number; end: number }[], handlers: { start: number; end: number }[]): StageTimes {
+  const columns = new Map<string, number[]>([...STAGES, 'fromEmulator'].map((k) => [k, []]));
+  let complete = 0;
+  for (const c of sent) {
+    const flip = flips.find((f) => f.service === c.s && f.instance === c.i && f.receivedAt >= c.at - 5);
+    const watch = reads.find((r) => r.path === '/v1/health/state/any' && flip !== undefined && r.end >= flip.receivedAt);
+    const service = reads.find((r) => r.path === `/v1/health/service/svc-${c.s}` && watch !== undefined && r.start >= watch.end - 0.01);
+    const handler = handlers.find((h) => service !== undefined && h.start >= service.end);
+    if (!flip || !watch || !service || !handler) continue;
+    complete++;
+    const points = [c.at, flip.receivedAt, flip.answeredAt, watch.end, service.start, service.end, handler.start, handler.end, c.seen];
+    STAGES.forEach((k, n) => columns.get(k)!.push(points[n + 1]! - points[n]!));
+    // The change as Consul made it (applied in the emulator) until the router's table shows it.
+    columns.get('fromEmulator')!.push(c.seen - flip.receivedAt);
+  }
+  const r2 = (x: number) => Math.round(x * 100) / 100;
+  const out = { complete } as StageTimes;
+  for (const k of [...STAGES, 'fromEmulator'] as const) {
+    const xs = columns.get(k)!;
+    out[k] = { p50: r2(pct(xs, 50)), p95: r2(pct(xs, 95)), max: r2(xs.length ? Math.max(...xs) : NaN) };
+  }
+  return out;
 }
 
 interface RouterRow {
@@ -394,6 +463,8 @@ interface RouterRow {
   applyMs: { p50: number; p95: number; max: number; calls: number };
   /** This process's CPU over the changes (router work, bench loop polling included) per change. */
   cpuMsPerChange: number;
+  /** Where the change→table time goes, stage by stage. */
+  stages: StageTimes;
 }
 
 async function main(): Promise<void> {
@@ -472,6 +543,12 @@ async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]
           '| services | routes | start-up sync s (registry load s) | start-up CPU s: router (registry load), emulator | router busy s, GC s | log lines | load avg | RSS MiB (growth) | change→route table p50 / p95 / max ms | registry-change handler p50 / p95 / max ms (calls) | CPU ms per change |',
           '|---|---|---|---|---|---|---|---|---|---|---|',
           ...routers.map((r) => `| ${r.services} | ${r.routes} | ${r.startS} (${r.registryLoadS}) | ${r.startCpuS} (${r.registryLoadCpuS}), ${r.emulatorStartCpuS} | ${r.startBusyS}, ${r.startGcS} | ${r.logLines} | ${r.loadAverage} | ${r.rssMiB} (+${r.rssGrowthMiB}) | ${r.changes ? `${r.p50} / ${r.p95} / ${r.max}` : '–'} | ${r.changes ? `${r.applyMs.p50} / ${r.applyMs.p95} / ${r.applyMs.max} (${r.applyMs.calls})` : '–'} | ${r.changes ? r.cpuMsPerChange : '–'} |`),
+          '',
+          'Where the time goes, per change (ms, p50 / p95 / max of each stage, each from the end of the one before): ipc = bench → emulator message; emulator = applying the check change and answering the woken blocking health watch; watch answer = transport to the router, JSON parse and validation; queue = diff of the answer and the read queue until the service read is sent; service read = `/v1/health/service/<name>` sent → answered and parsed; publish = applying the answer and publishing the snapshot until the router\'s handler starts; handler = the router\'s registry-change handler; seen = until the bench\'s 1 ms poll saw it.',
+          '',
+          `| services | changes traced | ${STAGES.join(' | ')} | change in the emulator → table |`,
+          `|---|---|${STAGES.map(() => '---').join('|')}|---|`,
+          ...routers.map((r) => `| ${r.services} | ${r.stages.complete} | ${[...STAGES, 'fromEmulator' as const].map((k) => `${r.stages[k].p50} / ${r.stages[k].p95} / ${r.stages[k].max}`).join(' | ')} |`),
           '',
         ]
       : []),

@@ -2,18 +2,36 @@
  * Child process for the Consul fleet benchmark: one Consul emulator, driven over IPC, so the
  * CPU it spends serving the fleet is not counted as the proxies' CPU.
  * Commands: setup {services, instances, warm} → {address}; flip {service, instance, status};
- * busy {...BusyDatacenterOptions}; stats → {requests, bytes, cpuMs}; close.
+ * busy {...BusyDatacenterOptions}; stats → {requests, bytes, cpuMs}; flipLog → the flips since the
+ * last flipLog, each with when it was received and when the emulator had answered the blocking
+ * readers it woke (epoch ms, sub-millisecond: performance.timeOrigin + performance.now());
+ * register {registration}, deregister {serviceId}, check {serviceId, status} (the instance's
+ * check `service:<id>`), as an agent would apply them; close.
  */
-import { ConsulEmulator, type BusyDatacenterOptions, type CheckStatus } from '../../test/support/consul-emulator.js';
+import { ConsulEmulator, type BusyDatacenterOptions, type CheckStatus, type ServiceRegistration } from '../../test/support/consul-emulator.js';
 
 type Command =
   | { id: number; cmd: 'setup'; services: number; instances: number; warm?: boolean }
   | { id: number; cmd: 'flip'; service: number; instance: number; status: CheckStatus }
   | { id: number; cmd: 'busy'; options: BusyDatacenterOptions | null }
   | { id: number; cmd: 'stats' }
+  | { id: number; cmd: 'flipLog' }
+  | { id: number; cmd: 'register'; registration: ServiceRegistration }
+  | { id: number; cmd: 'deregister'; serviceId: string }
+  | { id: number; cmd: 'check'; serviceId: string; status: CheckStatus }
   | { id: number; cmd: 'close' };
 
 let consul: ConsulEmulator | null = null;
+
+/** One check change as the emulator saw it: received, and the woken readers answered (the next turn of its loop). */
+interface FlipRecord {
+  service: number;
+  instance: number;
+  receivedAt: number;
+  answeredAt: number;
+}
+let flips: FlipRecord[] = [];
+const epochNow = () => performance.timeOrigin + performance.now();
 
 process.on('message', (message: Command) => {
   void handle(message).then(
@@ -35,9 +53,28 @@ async function handle(m: Command): Promise<unknown> {
       if (m.warm) await warmUp(consul, m.services);
       return { address: consul.address };
     }
-    case 'flip':
+    case 'flip': {
+      const record: FlipRecord = { service: m.service, instance: m.instance, receivedAt: epochNow(), answeredAt: NaN };
       consul!.setCheckStatus(`service:svc-${m.service}-${m.instance}`, m.status);
+      // Woken blocking queries answer in promise continuations of this turn: done by the next one.
+      setImmediate(() => (record.answeredAt = epochNow()));
+      if (flips.length < 10_000) flips.push(record);
       return null;
+    }
+    case 'register':
+      consul!.register(m.registration);
+      return null;
+    case 'deregister':
+      consul!.deregister(m.serviceId);
+      return null;
+    case 'check':
+      consul!.setCheckStatus(`service:${m.serviceId}`, m.status);
+      return null;
+    case 'flipLog': {
+      const out = flips;
+      flips = [];
+      return out;
+    }
     case 'busy':
       if (m.options) consul!.startBusy(m.options);
       else consul!.stopBusy();

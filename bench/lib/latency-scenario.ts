@@ -233,7 +233,7 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
  * The probe of a target started with stall-probe.mjs: `window()` signals SIGUSR2 and resolves
  * with the line the process appended for the window that just ended.
  */
-function probeOf(target: RunningTarget, dir: string): { window(): Promise<ProbeWindow> } | null {
+export function probeOf(target: RunningTarget, dir: string): { window(): Promise<ProbeWindow> } | null {
   const pid = target.process?.child.pid;
   if (pid === undefined) return null;
   const file = join(dir, `stall-probe-${pid}.jsonl`);

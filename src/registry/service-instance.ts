@@ -26,6 +26,19 @@ export interface ServiceEntry {
 /** Everything a registry knows at one moment. Replaced, never mutated. */
 export interface RegistrySnapshot {
   readonly services: ReadonlyMap<string, ServiceEntry>;
+  /**
+   * When the registry knows it: the only services whose entry differs from those of the
+   * snapshot it published before this one (`previous`, held weakly so that old snapshots are
+   * not kept alive). A subscriber that applied `previous` updates these names and nothing else
+   * (changedServiceNames); any other subscriber compares the snapshots.
+   */
+  readonly delta?: SnapshotDelta;
+}
+
+export interface SnapshotDelta {
+  readonly previous: WeakRef<RegistrySnapshot>;
+  /** Services added, removed or whose entry is another object, each once. */
+  readonly names: readonly string[];
 }
 
 export const EMPTY_SNAPSHOT: RegistrySnapshot = { services: new Map() };

@@ -34,9 +34,12 @@ function sameRecord(a: Readonly<Record<string, string>>, b: Readonly<Record<stri
 /**
  * Names of the services that differ between two snapshots: added, removed, or whose entry is
  * another object. Registries keep an unchanged service's entry object from one snapshot to the
- * next (ConsulRegistry, FileRegistry compare content first), so this is one Map probe a service.
+ * next (ConsulRegistry, FileRegistry compare content first), so this is one Map probe a service;
+ * when `after` says what changed since `before` (its delta), it is that list and costs nothing.
  */
-export function changedServiceNames(before: RegistrySnapshot, after: RegistrySnapshot): string[] {
+export function changedServiceNames(before: RegistrySnapshot, after: RegistrySnapshot): readonly string[] {
+  if (before === after) return [];
+  if (after.delta !== undefined && after.delta.previous.deref() === before) return after.delta.names;
   const changed: string[] = [];
   for (const [name, entry] of after.services) if (before.services.get(name) !== entry) changed.push(name);
   for (const name of before.services.keys()) if (!after.services.has(name)) changed.push(name);

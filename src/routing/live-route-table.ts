@@ -127,21 +127,31 @@ export class LiveRouteTable {
   }
 }
 
-/** `list` (sorted by name) without `removed`, with `added` merged in by name. */
-function mergeByName(list: readonly Route[], removed: ReadonlySet<Route>, added: Route[]): Route[] {
-  const kept = removed.size === 0 ? list : list.filter((r) => !removed.has(r));
-  if (added.length === 0) return [...kept];
-  added.sort(byName);
-  const out: Route[] = [];
-  let i = 0;
-  for (const r of added) {
-    while (i < kept.length && byName(kept[i]!, r) < 0) out.push(kept[i++]!);
-    out.push(r);
+/**
+ * `list` (sorted by name) without `removed`, with `added` merged in by name. Positions are found
+ * by binary search and the list is copied once (a few routes changed among thousands cost a
+ * copy of references, not a comparison per route).
+ */
+function mergeByName(list: readonly Route[], removed: ReadonlySet<Route>, added: readonly Route[]): Route[] {
+  const out = [...list];
+  for (const r of removed) {
+    const at = positionOf(out, r.name);
+    // Names are unique in the list; fall back to a scan if the route object is not where its name sorts.
+    const i = out[at] === r ? at : out.indexOf(r);
+    if (i !== -1) out.splice(i, 1);
   }
-  while (i < kept.length) out.push(kept[i++]!);
+  for (const r of added) out.splice(positionOf(out, r.name), 0, r);
   return out;
 }
 
-function byName(a: Route, b: Route): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/** First position in `list` (sorted by name) whose name is not below `name`. */
+function positionOf(list: readonly Route[], name: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid]!.name < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

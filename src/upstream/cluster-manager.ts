@@ -1,6 +1,7 @@
 import { DEFAULT_SERVICE, type ServiceConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { RegistrySnapshot } from '../registry/service-instance.js';
+import { changedServiceNames } from '../registry/snapshot-equality.js';
 import { Cluster } from './cluster.js';
 import { NO_DECLARED_TLS, type InstanceTlsResolver } from './upstream-tls.js';
 
@@ -54,10 +55,8 @@ export class ClusterManager {
   applySnapshot(snapshot: RegistrySnapshot): void {
     const previous = this.snapshot;
     this.snapshot = snapshot;
-    for (const cluster of this.clusters.values()) {
-      const entry = snapshot.services.get(cluster.name);
-      if (entry === previous.services.get(cluster.name)) continue;
-      cluster.setInstances(entry?.instances ?? []);
+    for (const cluster of this.existing(changedServiceNames(previous, snapshot))) {
+      cluster.setInstances(snapshot.services.get(cluster.name)?.instances ?? []);
     }
   }
 

@@ -26,9 +26,11 @@ export interface BlockingWatchHandlers<T> {
   /**
    * A result with a new index (the content may still be the same: compare it). `fresh` is
    * true for a non-blocking read (the first one, or the one after an index reset): its index
-   * says nothing about a change, only its content does.
+   * says nothing about a change, only its content does. `unchanged` is true when the body is
+   * the same text as the last result's (then `body` is that result's object, not parsed again):
+   * only the index moved.
    */
-  onResult(body: T, index: number, fresh: boolean): void;
+  onResult(body: T, index: number, fresh: boolean, unchanged: boolean): void;
   /** A failed request; the watch retries after a backoff delay. */
   onError(error: ConsulRequestError): void;
   /** A request succeeded (used to clear an error state). */
@@ -52,6 +54,8 @@ export interface BlockingWatchHandlers<T> {
  */
 export class BlockingWatch<S extends ResponseSchema<unknown>> {
   private index = 0;
+  /** The last answer's text and parsed body: an answer with the same text is not parsed again. */
+  private last: { text: string; body: unknown } | undefined;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   /** Requests sent so far (observability and tests). */
@@ -92,6 +96,7 @@ export class BlockingWatch<S extends ResponseSchema<unknown>> {
           blocking: blocking ? { index: this.index, waitMs: this.options.waitMs } : undefined,
           signal,
           notFoundIsEmpty: this.options.notFoundIsEmpty,
+          previous: this.last,
         });
         if (res.index === null) throw new ConsulRequestError('garbage', `Consul answered ${this.options.path} without an X-Consul-Index header; it cannot be watched`);
       } catch (err) {
@@ -115,7 +120,8 @@ export class BlockingWatch<S extends ResponseSchema<unknown>> {
       if (blocking) resets = 0;
       const changed = !blocking || next !== this.index;
       this.index = next;
-      if (changed) this.handlers.onResult(res.body, next, !blocking);
+      this.last = { text: res.text, body: res.body };
+      if (changed) this.handlers.onResult(res.body, next, !blocking, res.unchanged);
       const elapsed = Date.now() - started;
       if (elapsed < this.options.minIntervalMs && !(await this.pause(this.options.minIntervalMs - elapsed))) return;
     }

@@ -38,17 +38,60 @@ export function changedKeys(before: ReadonlyMap<string, string>, after: Readonly
 }
 
 /**
- * Service name → fingerprint of which checks it has (node, service ID, check ID; status left
- * out), from a full /v1/health/state/any read. Comparing two of them names the services that
- * gained or lost a checked instance: the registrations behind a catalog change.
+ * Per service, which checks it has: one line per check (node, service ID, check ID; status left
+ * out), in the order Consul listed them. Comparing two (changedRegistrations) names the services
+ * that gained or lost a checked instance: the registrations behind a catalog change.
  */
-export function digestRegistrations(checks: readonly HealthCheck[]): Map<string, string> {
-  const perService = new Map<string, string[]>();
-  for (const c of checks) {
-    if (!c.ServiceName) continue;
-    let list = perService.get(c.ServiceName);
-    if (!list) perService.set(c.ServiceName, (list = []));
-    list.push(`${c.Node}\u0000${c.ServiceID ?? ''}\u0000${c.CheckID}`);
+export type RegistrationDigest = ReadonlyMap<string, readonly string[]>;
+
+/**
+ * Builds a RegistrationDigest from a full /v1/health/state/any answer fed in parts (the answer is
+ * parsed in slices, see sliced-json-array.ts).
+ */
+export class RegistrationDigestBuilder {
+  private readonly perService = new Map<string, string[]>();
+
+  add(checks: readonly HealthCheck[]): void {
+    for (const c of checks) {
+      if (!c.ServiceName) continue;
+      let list = this.perService.get(c.ServiceName);
+      if (!list) this.perService.set(c.ServiceName, (list = []));
+      // join, not a template: a flat string, compared by memory later (a concatenation would be
+      // a rope that every comparison flattens again).
+      list.push([c.Node, c.ServiceID ?? '', c.CheckID].join('\u0000'));
+    }
   }
-  return new Map([...perService].map(([k, v]) => [k, v.sort().join('\n')] as const));
+
+  get digest(): RegistrationDigest {
+    return this.perService;
+  }
+}
+
+export function digestRegistrations(checks: readonly HealthCheck[]): RegistrationDigest {
+  const builder = new RegistrationDigestBuilder();
+  builder.add(checks);
+  return builder.digest;
+}
+
+/**
+ * Services whose set of checks differs (added, removed or changed) between two digests. Lines are
+ * compared as sets: in the order listed first (Consul lists them in a stable order, so this is
+ * usually enough), sorted only when that order differs.
+ */
+export function changedRegistrations(before: RegistrationDigest, after: RegistrationDigest): string[] {
+  const out: string[] = [];
+  for (const [k, lines] of after) {
+    const old = before.get(k);
+    if (old === undefined || !sameLines(old, lines)) out.push(k);
+  }
+  for (const k of before.keys()) if (!after.has(k)) out.push(k);
+  return out;
+}
+
+function sameLines(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  if (a.every((line, i) => line === b[i])) return true;
+  const x = [...a].sort();
+  const y = [...b].sort();
+  return x.every((line, i) => line === y[i]);
 }

@@ -15,6 +15,10 @@ export interface ConsulResponse<T> {
   /** X-Consul-LastContact: ms since the answering server heard from the leader (0 on the leader). */
   lastContactMs: number;
   body: T;
+  /** The body as Consul sent it. */
+  text: string;
+  /** True when the body is byte for byte ReadOptions.previous's: `body` is then that parsed body, not parsed again. */
+  unchanged: boolean;
 }
 
 /** What the client has seen of Consul's read path (for status and metrics). */
@@ -37,6 +41,11 @@ export interface ReadOptions {
   signal?: AbortSignal;
   /** Read a 404 as an empty JSON array (a KV key that does not exist yet), keeping its index. */
   notFoundIsEmpty?: boolean;
+  /**
+   * The last answer of the same read: when the new body is the same text, it is neither parsed
+   * nor validated again (a watch whose index moves with the same content costs the transfer only).
+   */
+  previous?: { text: string; body: unknown };
 }
 
 /**
@@ -72,14 +81,40 @@ export class ConsulClient {
    * the leader cannot feed old data for long.
    */
   async read<S extends ResponseSchema<unknown>>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<ResponseOf<S>>> {
-    const mode = this.connection.consistency;
-    const res = await this.readWith(mode, path, query, schema, options);
-    if (mode !== 'stale' || this.connection.maxStaleMs <= 0 || res.lastContactMs <= this.connection.maxStaleMs) return res;
-    this.stats.staleRetries += 1;
-    return this.readWith('default', path, query, schema, options);
+    const decode = (text: string, statusCode: number): ResponseOf<S> => {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent a body that is not JSON for ${path} (${text.length} bytes)`, statusCode);
+      }
+      const parsed = schema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent an unexpected body for ${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), statusCode);
+      }
+      return parsed.data as ResponseOf<S>;
+    };
+    return this.readConsistent(path, query, decode, options);
   }
 
-  private async readWith<S extends ResponseSchema<unknown>>(mode: ConsulConnection['consistency'], path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions): Promise<ConsulResponse<ResponseOf<S>>> {
+  /**
+   * As `read`, but the body is returned as text, neither parsed nor validated: for answers too
+   * large to parse in one go on the event loop (the caller parses them in slices).
+   */
+  readText(path: string, query: readonly (readonly [string, string])[], options: ReadOptions = {}): Promise<ConsulResponse<string>> {
+    return this.readConsistent(path, query, (text) => text, options);
+  }
+
+  private async readConsistent<T>(path: string, query: readonly (readonly [string, string])[], decode: (text: string, statusCode: number) => T, options: ReadOptions): Promise<ConsulResponse<T>> {
+    const mode = this.connection.consistency;
+    const res = await this.readWith(mode, path, query, decode, options);
+    if (mode !== 'stale' || this.connection.maxStaleMs <= 0 || res.lastContactMs <= this.connection.maxStaleMs) return res;
+    this.stats.staleRetries += 1;
+    return this.readWith('default', path, query, decode, options);
+  }
+
+  private async readWith<T>(mode: ConsulConnection['consistency'], path: string, query: readonly (readonly [string, string])[], decode: (text: string, statusCode: number) => T, options: ReadOptions): Promise<ConsulResponse<T>> {
     const params = new URLSearchParams(query as [string, string][]);
     if (this.connection.datacenter) params.set('dc', this.connection.datacenter);
     if (mode !== 'default') params.set(mode, '');
@@ -113,17 +148,8 @@ export class ConsulClient {
     else if (statusCode < 200 || statusCode >= 300) {
       throw new ConsulRequestError('status', `Consul at ${this.connection.origin} answered ${statusCode} to ${path}: ${text.trim().slice(0, 200) || '(empty body)'}`, statusCode);
     }
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent a body that is not JSON for ${path} (${text.length} bytes)`, statusCode);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      throw new ConsulRequestError('garbage', `Consul at ${this.connection.origin} sent an unexpected body for ${path}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), statusCode);
-    }
+    const unchanged = options.previous !== undefined && text === options.previous.text;
+    const body = unchanged ? (options.previous!.body as T) : decode(text, statusCode);
     const indexHeader = headers.get('x-consul-index');
     const index = indexHeader !== undefined && DIGITS.test(indexHeader) ? Number(indexHeader) : null;
     const knownLeader = headers.get('x-consul-knownleader') !== 'false';
@@ -132,7 +158,7 @@ export class ConsulClient {
     this.stats.knownLeader = knownLeader;
     this.stats.lastContactMs = lastContactMs;
     this.stats.effectiveConsistency = headers.get('x-consul-effective-consistency') ?? null;
-    return { index, knownLeader, lastContactMs, body: parsed.data as ResponseOf<S> };
+    return { index, knownLeader, lastContactMs, body, text, unchanged };
   }
 
   /** PUTs `body` to `path` (a KV write); rejects unless Consul answers 2xx with `true`. */

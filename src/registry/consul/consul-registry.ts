@@ -4,9 +4,10 @@ import type { Logger } from '../../observability/logger.js';
 import type { ConsulReadStatus, Registry, RegistryListener, RegistryStatus } from '../registry.js';
 import { EMPTY_SNAPSHOT, type RegistrySnapshot, type ServiceEntry } from '../service-instance.js';
 import { PersistedView, PersistedViewUnusable } from '../persisted-view.js';
+import { PersistentSortedMap } from '../persistent-sorted-map.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
-import { changedKeys, digestChecks, digestRegistrations, type CheckDigest } from './check-digest.js';
+import { changedKeys, changedRegistrations, digestChecks, digestRegistrations, RegistrationDigestBuilder, type CheckDigest, type RegistrationDigest } from './check-digest.js';
 import { ConsulClient } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
 import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CatalogServices, type HealthEntry } from './consul-responses.js';
@@ -14,6 +15,7 @@ import { persistedViewScope, resolveConsulConnection, type ConsulConnection } fr
 import { nodesOf, serviceEntryFrom } from './health-entries.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
 import { ServiceReadQueue } from './service-read-queue.js';
+import { parseArrayInSlices } from './sliced-json-array.js';
 
 export interface ConsulRegistryOptions {
   config: ConsulRegistryConfig;
@@ -81,15 +83,17 @@ export class ConsulRegistry implements Registry {
   private readonly backoff: BackoffSettings;
   private readonly tagQuery: (readonly [string, string])[];
 
-  /** Watched service name → its tags (joined), from the last catalog answer. */
-  private catalog = new Map<string, string>();
+  /** Watched service name → its tags as the last catalog answer listed them. */
+  private catalog = new Map<string, readonly string[]>();
   /** Fingerprints of the checks that are not passing, per service and per node. */
   private health: CheckDigest = { services: new Map(), nodes: new Map() };
   /** Per service, which checks it has (from the last registration scan). */
-  private registrations = new Map<string, string>();
+  private registrations: RegistrationDigest = new Map();
   private readonly entries = new Map<string, ServiceEntry>();
-  /** Names of `entries`, sorted, as of the last publish (null: sort again). */
-  private sortedNames: string[] | null = null;
+  /** The services of the last published snapshot (null before the first publish). */
+  private published: PersistentSortedMap<ServiceEntry> | null = null;
+  /** Services whose entry was set or removed since the last publish. */
+  private readonly unpublishedNames = new Set<string>();
   private readonly serviceNodes = new Map<string, Set<string>>();
 
   private watches: BlockingWatch<typeof catalogServicesSchema | typeof healthStateSchema>[] = [];
@@ -331,6 +335,7 @@ export class ConsulRegistry implements Registry {
     const client = this.client!;
     // A failed attempt may have read some services: this one starts from nothing.
     this.entries.clear();
+    this.unpublishedNames.clear();
     this.serviceNodes.clear();
     // The full state/any read (every check in the datacenter, megabytes at 10,000 instances) is
     // only the baseline later registration scans compare with: it runs beside the service
@@ -367,11 +372,14 @@ export class ConsulRegistry implements Registry {
     const common = { waitMs: this.config.wait, minIntervalMs: this.config.minInterval, backoff: this.backoff };
     const catalogMinIntervalMs = this.config.catalogMinInterval ?? this.config.minInterval;
     const catalogWatch = new BlockingWatch(this.client!, { ...common, minIntervalMs: catalogMinIntervalMs, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
-      onResult: (body, _index, fresh) => this.onCatalog(body, fresh),
+      onResult: (body, _index, fresh, unchanged) => this.onCatalog(body, fresh, unchanged),
       ...this.watchHandlers('catalog'),
     });
     const healthWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/health/state/any', query: NOT_PASSING, schema: healthStateSchema }, {
-      onResult: (body) => this.onHealth(digestChecks(body)),
+      // The same text as the last answer: the same checks, nothing to compare.
+      onResult: (body, _index, _fresh, unchanged) => {
+        if (!unchanged) this.onHealth(digestChecks(body));
+      },
       ...this.watchHandlers('checks'),
     });
     this.watches = [catalogWatch, healthWatch];
@@ -389,36 +397,44 @@ export class ConsulRegistry implements Registry {
     };
   }
 
-  /** Service name → joined tags, for the services this registry watches (tag filter applied). */
-  private watchedServices(body: CatalogServices): Map<string, string> {
-    const out = new Map<string, string>();
-    for (const [name, tags] of Object.entries(body)) {
-      const list = tags ?? [];
-      if (this.config.tags.every((t) => list.includes(t))) out.set(name, [...list].sort().join('\u0000'));
+  /** Service name → tags (the answer's own arrays, not copied), for the services this registry watches (tag filter applied). */
+  private watchedServices(body: CatalogServices): Map<string, readonly string[]> {
+    const out = new Map<string, readonly string[]>();
+    const filter = this.config.tags;
+    for (const name in body) {
+      const list = body[name] ?? NO_TAGS;
+      if (filter.length === 0 || filter.every((t) => list.includes(t))) out.set(name, list);
     }
     return out;
   }
 
   // ------------------------------------------------------------------ changes
 
-  private onCatalog(body: CatalogServices, fresh: boolean): void {
+  private onCatalog(body: CatalogServices, fresh: boolean, unchanged: boolean): void {
+    // The same service list, byte for byte: no tag changed and no service came or went, so the
+    // move is one no tag explains (as the diff below would conclude, without its pass over every service).
+    if (unchanged && !fresh) {
+      this.scheduleRegistrationScan(true);
+      return;
+    }
+    const before = this.catalog;
     const next = this.watchedServices(body);
+    // The new list is in place before any read starts (a read checks that its service is still watched).
+    this.catalog = next;
     let explained = false;
     for (const [name, tags] of next) {
-      if (this.catalog.get(name) !== tags) {
+      const old = before.get(name);
+      if (old === undefined || !sameTags(old, tags)) {
         explained = true;
-        this.catalog.set(name, tags);
         this.queue!.urgent(name);
       }
     }
-    for (const name of [...this.catalog.keys()]) {
+    for (const name of before.keys()) {
       if (next.has(name)) continue;
       explained = true;
-      this.catalog.delete(name);
       this.serviceNodes.delete(name);
-      if (this.entries.delete(name)) this.markChanged();
+      if (this.setEntry(name, null)) this.markChanged();
     }
-    this.catalog = next;
     // A fresh read (after an index reset) may hide any change made around the reset: the scan
     // finds the registrations among them, and a reset never starts a sweep.
     if (fresh) this.scheduleRegistrationScan(false);
@@ -456,7 +472,11 @@ export class ConsulRegistry implements Registry {
     }, delay);
   }
 
-  /** One full state/any read: the services whose set of checks changed are read. */
+  /**
+   * One full state/any read: the services whose set of checks changed are read. The answer
+   * (every check of the datacenter, megabytes) is parsed, validated and digested in slices with
+   * a turn of the event loop between them, so a scan never holds requests up for long.
+   */
   private async scanRegistrations(): Promise<void> {
     this.scanning = true;
     this.scanAgain = false;
@@ -465,10 +485,11 @@ export class ConsulRegistry implements Registry {
     this.lastScanAt = Date.now();
     this.registrationScans += 1;
     try {
-      const res = await this.client!.read('/v1/health/state/any', [], healthStateSchema);
+      const res = await this.client!.readText('/v1/health/state/any', []);
       if (this.closed) return;
-      const next = digestRegistrations(res.body);
-      const changed = changedKeys(this.registrations, next);
+      const next = await this.digestInSlices(res.body);
+      if (this.closed) return;
+      const changed = changedRegistrations(this.registrations, next);
       this.registrations = next;
       for (const name of changed) if (this.catalog.has(name)) this.queue!.urgent(name);
       this.scanFailures = 0;
@@ -489,6 +510,25 @@ export class ConsulRegistry implements Registry {
         this.scheduleRegistrationScan(false);
       }
     }
+  }
+
+  private async digestInSlices(text: string): Promise<RegistrationDigest> {
+    const builder = new RegistrationDigestBuilder();
+    const origin = this.connection!.origin;
+    try {
+      await parseArrayInSlices(text, (elements) => {
+        const parsed = healthStateSchema.safeParse(elements);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0];
+          throw new ConsulRequestError('garbage', `Consul at ${origin} sent an unexpected body for /v1/health/state/any: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''} (within a slice of ${elements.length} checks)`.trim());
+        }
+        builder.add(parsed.data);
+      });
+    } catch (err) {
+      if (err instanceof ConsulRequestError) throw err;
+      throw new ConsulRequestError('garbage', `Consul at ${origin} sent a body that is not a JSON array for /v1/health/state/any (${text.length} bytes): ${(err as Error).message}`);
+    }
+    return builder.digest;
   }
 
   private scheduleSweep(): void {
@@ -533,9 +573,18 @@ export class ConsulRegistry implements Registry {
     const entry = serviceEntryFrom(name, body);
     const before = this.entries.get(name);
     this.serviceNodes.set(name, nodesOf(body));
-    if (entry === null) return this.entries.delete(name);
-    if (before && sameService(before, entry)) return false;
-    this.entries.set(name, entry);
+    if (entry !== null && before !== undefined && sameService(before, entry)) return false;
+    return this.setEntry(name, entry);
+  }
+
+  /** Sets (or with null removes) a service's entry, to be published; true when something changed. */
+  private setEntry(name: string, entry: ServiceEntry | null): boolean {
+    if (entry === null) {
+      if (!this.entries.delete(name)) return false;
+    } else {
+      this.entries.set(name, entry);
+    }
+    this.unpublishedNames.add(name);
     return true;
   }
 
@@ -598,16 +647,30 @@ export class ConsulRegistry implements Registry {
 
   /**
    * Swaps in a new snapshot (unchanged services keep their object) and tells subscribers.
-   * Services are listed by name; the sorted names are kept while no service comes or goes, so
-   * a publish after a health change costs one pass over the services, not a sort.
+   * Services are listed by name. After the first, a snapshot is the previous one with the
+   * changed services replaced (PersistentSortedMap: the cost follows the changes, not the
+   * number of services) and carries their names as its delta, so subscribers that applied the
+   * previous snapshot look at those services only.
    */
   private publish(initial: boolean): void {
-    if (this.sortedNames === null || this.sortedNames.length !== this.entries.size || this.sortedNames.some((n) => !this.entries.has(n))) {
-      this.sortedNames = [...this.entries.keys()].sort();
+    const previous = this.snapshot;
+    let services: PersistentSortedMap<ServiceEntry>;
+    const names: string[] = [];
+    if (initial || this.published === null) {
+      services = PersistentSortedMap.from(this.entries);
+    } else {
+      const changes = new Map<string, ServiceEntry | undefined>();
+      for (const name of this.unpublishedNames) {
+        const entry = this.entries.get(name);
+        if (entry === this.published.get(name)) continue;
+        changes.set(name, entry);
+        names.push(name);
+      }
+      services = this.published.withChanges(changes);
     }
-    const services = new Map<string, ServiceEntry>();
-    for (const name of this.sortedNames) services.set(name, this.entries.get(name)!);
-    this.snapshot = { services };
+    this.unpublishedNames.clear();
+    this.published = services;
+    this.snapshot = initial ? { services } : { services, delta: { previous: new WeakRef(previous), names } };
     // Failures are logged and shown by the view itself (status().persistedView.error).
     if (this.view !== null) void this.view.save(this.snapshot);
     if (initial) return;
@@ -645,6 +708,23 @@ export class ConsulRegistry implements Registry {
     this.lastLoggedState = null;
     this.logger.info({ consul: this.connection?.origin, staleForMs }, 'Consul registry recovered');
   }
+}
+
+const NO_TAGS: readonly string[] = [];
+
+/**
+ * Whether two tag lists hold the same tags. Consul builds each service's list from a Go map, so
+ * the order may differ from one answer to the next: compared in order first (no allocation),
+ * then as sorted copies.
+ */
+function sameTags(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  let i = 0;
+  while (i < a.length && a[i] === b[i]) i++;
+  if (i === a.length) return true;
+  const x = a.slice(i).sort();
+  const y = b.slice(i).sort();
+  return x.every((t, k) => t === y[k]);
 }
 
 /** Whether a failed start-up read may succeed when tried again (Consul unreachable or failing, not a refused token). */

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfigText } from '../../../src/config/load-config.js';
 import type { ConsulRegistryConfig } from '../../../src/config/schema.js';
 import { ConsulRegistry } from '../../../src/registry/consul/consul-registry.js';
+import type { RegistrySnapshot } from '../../../src/registry/service-instance.js';
 import { ConsulEmulator, type ServiceRegistration } from '../../support/consul-emulator.js';
 import { captureLog } from '../../support/log-capture.js';
 import { eventually } from '../../support/proxy-harness.js';
@@ -175,5 +176,31 @@ describe('Consul registry at datacenter scale', () => {
     const read = new Set(consul.requestsTo('/v1/health/service/').slice(before).map((r) => r.path));
     expect(read).toEqual(new Set(['/v1/health/service/svc-11', '/v1/health/service/svc-12']));
     expect(registry.readStatus().sweeps).toBe(0);
+  });
+
+  it('publishes each change as a delta: the names it carries are exactly the services that differ from the snapshot before, and the rest are the same objects', async () => {
+    const { consul, registry } = await start(300, { tags: ['routed'], registrationScanInterval: '200ms', sweepInterval: 0 });
+    const published: RegistrySnapshot[] = [registry.current()];
+    registry.subscribe((snapshot) => published.push(snapshot));
+    consul.setCheckStatus('service:svc-7-0', 'critical');
+    await eventually(() => registry.current().services.get('svc-7')?.instances[0]?.health === 'critical', 5_000, 'the check change applied');
+    consul.register(svc(300, 0));
+    consul.register({ ...svc(12, 0), Tags: ['routed', 'urlprefix-/moved'] });
+    await eventually(() => registry.current().services.has('svc-300') && registry.current().services.get('svc-12')!.tags.includes('urlprefix-/moved'), 5_000, 'a new service and a tag change applied');
+    consul.deregister('svc-250-0');
+    consul.deregister('svc-250-1');
+    await eventually(() => !registry.current().services.has('svc-250'), 5_000, 'a service that left removed');
+    expect(published.length).toBeGreaterThan(3);
+    for (let k = 1; k < published.length; k++) {
+      const before = published[k - 1]!;
+      const after = published[k]!;
+      const differ = new Set([...after.services].filter(([name, entry]) => before.services.get(name) !== entry).map(([name]) => name));
+      for (const name of before.services.keys()) if (!after.services.has(name)) differ.add(name);
+      expect(after.delta?.previous.deref()).toBe(before);
+      expect(new Set(after.delta!.names)).toEqual(differ);
+      expect([...after.services.keys()]).toEqual([...after.services.keys()].sort());
+    }
+    const all = new Set(published.slice(1).flatMap((s) => s.delta!.names));
+    expect(all).toEqual(new Set(['svc-7', 'svc-300', 'svc-12', 'svc-250']));
   });
 });

@@ -43,6 +43,28 @@ describe('BlockingWatch against the emulator', () => {
     expect(results[1]).toBeGreaterThan(results[0]!);
   });
 
+  it('reports an answer whose text did not change (only the index moved) as unchanged, with the last body object, and one that changed as parsed anew', async () => {
+    await watch.stop();
+    const seen: { body: unknown; unchanged: boolean }[] = [];
+    consul.register({ Name: 's', ID: 's-1', Port: 1, Tags: ['a'] });
+    watch = new BlockingWatch(
+      client,
+      { path: '/v1/catalog/services', query: [], schema: catalogServicesSchema, waitMs: 2_000, minIntervalMs: 10, backoff: { initialMs: 20, maxMs: 100 } },
+      { onResult: (body, _i, _fresh, unchanged) => seen.push({ body, unchanged }), onError: (e) => errors.push(e.kind), onSuccess: () => undefined, onIndexReset: () => undefined },
+    );
+    watch.start(0);
+    await eventually(() => seen.length === 1, 2_000, 'first result');
+    // Another instance of the same service with the same tag: the catalog's index moves, its text does not.
+    consul.register({ Name: 's', ID: 's-2', Port: 2, Tags: ['a'] });
+    await eventually(() => seen.length === 2, 2_000, 'second result');
+    consul.register({ Name: 's', ID: 's-3', Port: 3, Tags: ['b'] });
+    await eventually(() => seen.length === 3, 2_000, 'third result');
+    expect(seen.map((r) => r.unchanged)).toEqual([false, true, false]);
+    expect(seen[1]!.body).toBe(seen[0]!.body);
+    expect(seen[2]!.body).not.toBe(seen[1]!.body);
+    expect((seen[2]!.body as Record<string, string[]>).s!.sort()).toEqual(['a', 'b']);
+  });
+
   it('resets to a non-blocking read when the index goes backwards', async () => {
     for (let i = 0; i < 5; i++) consul.register({ Name: `s${i}`, Port: 1 });
     watch.start(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changedKeys, digestChecks } from '../../../src/registry/consul/check-digest.js';
+import { changedKeys, changedRegistrations, digestChecks, digestRegistrations, RegistrationDigestBuilder } from '../../../src/registry/consul/check-digest.js';
 import type { HealthCheck, HealthEntry } from '../../../src/registry/consul/consul-responses.js';
 import { instanceFromEntry, serviceEntryFrom } from '../../../src/registry/consul/health-entries.js';
 import { backoffDelay } from '../../../src/registry/consul/retry-backoff.js';
@@ -54,3 +54,18 @@ describe('backoffDelay', () => {
     expect(backoffDelay(3, settings, () => 0)).toBe(200);
   });
 });
+
+describe('registration digests', () => {
+  it('names the services that gained, lost or changed a check, whatever order Consul lists them in, and not status changes', () => {
+    const before = digestRegistrations([check('serfHealth', 'passing'), check('c1', 'passing', 'a1', 'a'), check('c2', 'passing', 'a2', 'a'), check('c3', 'passing', 'b1', 'b'), check('c4', 'passing', 'd1', 'd')]);
+    // Fed in two parts (as slices of a large answer are), in another order, a status changed, b gained a check, d left, e came.
+    const builder = new RegistrationDigestBuilder();
+    builder.add([check('c2', 'critical', 'a2', 'a'), check('c3', 'passing', 'b1', 'b')]);
+    builder.add([check('c1', 'warning', 'a1', 'a'), check('c5', 'passing', 'b2', 'b'), check('c6', 'passing', 'e1', 'e')]);
+    expect(changedRegistrations(before, builder.digest).sort()).toEqual(['b', 'd', 'e']);
+    expect(changedRegistrations(builder.digest, builder.digest)).toEqual([]);
+    // Same count, another check: a change.
+    expect(changedRegistrations(digestRegistrations([check('c1', 'passing', 'a1', 'a')]), digestRegistrations([check('c9', 'passing', 'a1', 'a')]))).toEqual(['a']);
+  });
+});
+
