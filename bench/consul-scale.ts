@@ -544,12 +544,7 @@ async function report(rows: Row[], routers: ({ services: number } & RouterRow)[]
           '|---|---|---|---|---|---|---|---|---|---|---|',
           ...routers.map((r) => `| ${r.services} | ${r.routes} | ${r.startS} (${r.registryLoadS}) | ${r.startCpuS} (${r.registryLoadCpuS}), ${r.emulatorStartCpuS} | ${r.startBusyS}, ${r.startGcS} | ${r.logLines} | ${r.loadAverage} | ${r.rssMiB} (+${r.rssGrowthMiB}) | ${r.changes ? `${r.p50} / ${r.p95} / ${r.max}` : '–'} | ${r.changes ? `${r.applyMs.p50} / ${r.applyMs.p95} / ${r.applyMs.max} (${r.applyMs.calls})` : '–'} | ${r.changes ? r.cpuMsPerChange : '–'} |`),
           '',
-          'Where the time goes, per change (ms, p50 / p95 / max of each stage, each from the end of the one before): ipc = bench → emulator message; emulator = applying the check change and answering the woken blocking health watch; watch answer = transport to the router, JSON parse and validation; queue = diff of the answer and the read queue until the service read is sent; service read = `/v1/health/service/<name>` sent → answered and parsed; publish = applying the answer and publishing the snapshot until the router\'s handler starts; handler = the router\'s registry-change handler; seen = until the bench\'s 1 ms poll saw it.',
-          '',
-          `| services | changes traced | ${STAGES.join(' | ')} | change in the emulator → table |`,
-          `|---|---|${STAGES.map(() => '---').join('|')}|---|`,
-          ...routers.map((r) => `| ${r.services} | ${r.stages.complete} | ${[...STAGES, 'fromEmulator' as const].map((k) => `${r.stages[k].p50} / ${r.stages[k].p95} / ${r.stages[k].max}`).join(' | ')} |`),
-          '',
+          ...(ROUTER_CHANGES > 0 ? stageTable(routers) : []),
         ]
       : []),
   ];
@@ -565,3 +560,15 @@ main().then(
     process.exit(1);
   },
 );
+
+/** The per-stage table of the router's changes (only when the bench made changes). */
+function stageTable(routers: { services: number; stages: StageTimes }[]): string[] {
+  return [
+    'Where the time goes, per change (ms, p50 / p95 / max of each stage, each from the end of the one before): ipc = bench → emulator message; emulator = applying the check change and answering the woken blocking health watch; watch answer = transport to the router, JSON parse and validation; queue = diff of the answer and the read queue until the service read is sent; service read = `/v1/health/service/<name>` sent → answered and parsed; publish = applying the answer and publishing the snapshot until the router\'s handler starts; handler = the router\'s registry-change handler; seen = until the bench\'s 1 ms poll saw it.',
+    '',
+    `| services | changes traced | ${STAGES.join(' | ')} | change in the emulator → table |`,
+    `|---|---|${STAGES.map(() => '---').join('|')}|---|`,
+    ...routers.map((r) => `| ${r.services} | ${r.stages.complete} | ${[...STAGES, 'fromEmulator' as const].map((k) => `${r.stages[k].p50} / ${r.stages[k].p95} / ${r.stages[k].max}`).join(' | ')} |`),
+    '',
+  ];
+}
