@@ -50,7 +50,7 @@
  *   --keep-logs           keep the scratch folder (router and upstream logs)
  * Results: bench/results/churn-<time>.md and .json. A benchmark, not a test.
  */
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -65,6 +65,7 @@ import { describeMachine } from './lib/machine.js';
 import { median } from './lib/median.js';
 import { runOpenLoop, type OpenLoopResult, type Percentiles } from './lib/open-loop.js';
 import { processCpuSeconds } from './lib/process-cpu.js';
+import { EmulatorProcess } from './lib/consul-emulator-client.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const { values } = parseArgs({
@@ -126,38 +127,6 @@ const log = (line: string) => process.stderr.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
-/** The emulator child, driven by request/response messages (bench/lib/consul-emulator-process.ts). */
-class Emulator {
-  private next = 1;
-  private readonly waiting = new Map<number, (m: { result?: unknown; error?: string }) => void>();
-  private constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
-      if (m.id === 0 && m.error) log(`bench:churn: the emulator refused a change: ${m.error}`);
-      this.waiting.get(m.id)?.(m);
-      this.waiting.delete(m.id);
-    });
-  }
-  static start(): Emulator {
-    return new Emulator(fork(join(root, 'bench/lib/consul-emulator-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-  get pid(): number {
-    return this.child.pid!;
-  }
-  call<T>(message: Record<string, unknown>): Promise<T> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result as T)));
-      this.child.send({ ...message, id });
-    });
-  }
-  send(message: Record<string, unknown>): void {
-    this.child.send({ ...message, id: 0 });
-  }
-  async close(): Promise<void> {
-    await this.call({ cmd: 'close' }).catch(() => undefined);
-  }
-}
-
 const instance = (service: string, id: string, port: number, tags: string[], status?: 'passing') => ({
   Name: service,
   ID: id,
@@ -182,7 +151,7 @@ class Churn {
   readonly counts = { changes: 0, onLoaded: 0 };
 
   constructor(
-    private readonly emu: Emulator,
+    private readonly emu: EmulatorProcess,
     private readonly spareUpstreamPorts: readonly number[],
   ) {}
 
@@ -372,7 +341,7 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   const workDir = await mkdtemp(join(tmpdir(), 'switchyard-churn-'));
   const upstream = await startUpstream(root, workDir, LOADED_INSTANCES + SPARE_PORTS, 1);
-  const emu = Emulator.start();
+  const emu = EmulatorProcess.start((error) => log(`bench:churn: the emulator refused a change: ${error}`));
   let router: BenchProcess | null = null;
   try {
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services: SERVICES, instances: 2 });

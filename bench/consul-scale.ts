@@ -34,7 +34,6 @@
  * size, start-up only:
  * BENCH_PROXIES=0 BENCH_FABIO=0 BENCH_CHURN=0 BENCH_ROUTER_CHANGES=0 BENCH_SERVICES=10000.
  */
-import { fork, type ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -51,6 +50,7 @@ import { ConsulClient } from '../src/registry/consul/consul-client.js';
 import { ConsulRegistry } from '../src/registry/consul/consul-registry.js';
 import { FabioModel } from './lib/fabio-model.js';
 import { describeMachine } from './lib/machine.js';
+import { EmulatorProcess } from './lib/consul-emulator-client.js';
 
 const list = (name: string, fallback: number[]) => (process.env[name] ? process.env[name]!.split(',').map(Number) : fallback);
 /** 0 skips the fleet runs (e.g. BENCH_PROXIES=0 BENCH_FABIO=0: the real router only). */
@@ -89,35 +89,6 @@ const heapMiB = () => {
 };
 const pct = (xs: number[], p: number) => (xs.length === 0 ? NaN : [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The emulator child, driven by request/response messages. */
-class EmulatorProcess {
-  private next = 1;
-  private readonly waiting = new Map<number, (m: { result?: unknown; error?: string }) => void>();
-  private constructor(private readonly child: ChildProcess) {
-    child.on('message', (m: { id: number; result?: unknown; error?: string }) => {
-      this.waiting.get(m.id)?.(m);
-      this.waiting.delete(m.id);
-    });
-  }
-  static start(): EmulatorProcess {
-    return new EmulatorProcess(fork(join(here, 'lib/consul-emulator-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
-  }
-  call<T>(message: Record<string, unknown>): Promise<T> {
-    const id = this.next++;
-    return new Promise((resolve, reject) => {
-      this.waiting.set(id, (m) => (m.error ? reject(new Error(m.error)) : resolve(m.result as T)));
-      this.child.send({ ...message, id });
-    });
-  }
-  /** Fire-and-forget (the flip is applied when the child reads the message). */
-  send(message: Record<string, unknown>): void {
-    this.child.send({ ...message, id: 0 });
-  }
-  async close(): Promise<void> {
-    await this.call({ cmd: 'close' }).catch(() => undefined);
-  }
-}
 
 /** One proxy of a fleet as the measurement sees it. */
 interface FleetProxy {
@@ -471,7 +442,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const routers: ({ services: number } & RouterRow)[] = [];
   for (const services of SERVICES) {
-    const emu = EmulatorProcess.start();
+    const emu = EmulatorProcess.start((error) => process.stderr.write(`bench:consul: the emulator refused a change: ${error}\n`));
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services, instances: INSTANCES, warm: CONSUL_WARM });
     if (BUSY) await emu.call({ cmd: 'busy', options: BUSY });
     const runFleet = async (model: Row['model'], n: number, start: () => Promise<FleetProxy[]>) => {
