@@ -170,7 +170,12 @@ export class Http2ServerStream implements ServerStream {
     this.stream.respond(fieldsOf(statusCode, headers), empty ? RESPOND_ENDED : RESPOND_BODY);
     this.headersSent = true;
     this.statusCode = statusCode;
-    if (!empty) this.stream.end(body);
+    if (empty) {
+      this.destroyed = true;
+      this.discardUnread();
+      return;
+    }
+    this.stream.end(body);
     this.ended();
   }
 
@@ -223,6 +228,11 @@ export class Http2ServerStream implements ServerStream {
     } else {
       this.closeAfter = true;
       this.respond(statusCode, headers);
+      // The stalled body must stop: reset after the answer. Here the stream has been open for
+      // limits.requestTimeout, and the answer then the reset reach the client on Node 20, 22
+      // and 24 (test/integration/http2/h2-request-timeout.test.ts); discardUnread says why a
+      // reset right after a bodiless answer is avoided elsewhere.
+      this.closeIfUnread();
     }
     this.observer?.onAborted();
   }
@@ -236,10 +246,24 @@ export class Http2ServerStream implements ServerStream {
 
   /** After a response that refused the body: the client stops sending (RST_STREAM NO_ERROR, RFC 9113 §8.1). */
   private closeIfUnread(): void {
-    if (this.closeAfter && !this.bodyComplete && !this.stream.destroyed) {
-      this.sink = null;
-      this.stream.close(NGHTTP2_NO_ERROR);
-    }
+    if (!this.closeAfter || this.bodyComplete || this.stream.destroyed) return;
+    this.sink = null;
+    // The client already ended its side: the stream closes with the response, nothing to stop.
+    if (this.stream.state.remoteClose === 1) return;
+    this.stream.close(NGHTTP2_NO_ERROR);
+  }
+
+  /**
+   * After a bodiless response that ended the stream (a gRPC trailers-only answer): a request
+   * body still arriving is read and dropped rather than reset. A RST_STREAM submitted right
+   * after HEADERS with END_STREAM can overtake them (node:http2 on Node 22 and later drops the
+   * queued HEADERS: the client sees only the reset, which gRPC clients report as INTERNAL);
+   * with a body, the reset waits for the body's last frame (closeIfUnread), which is safe.
+   */
+  private discardUnread(): void {
+    if (!this.closeAfter || this.bodyComplete || this.stream.destroyed) return;
+    this.sink = null;
+    this.stream.resume();
   }
 
   /** The last DATA frame is out: the trailers end the stream (an empty set: an empty end of stream). */
