@@ -50,6 +50,7 @@
  *   --keep-logs           keep the scratch folder (router and upstream logs)
  * Results: bench/results/churn-<time>.md and .json. A benchmark, not a test.
  */
+import { cliChecks } from './lib/cli-options.js';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -87,16 +88,7 @@ const { values } = parseArgs({
   },
 });
 
-function fail(message: string): never {
-  process.stderr.write(`bench:churn: ${message}\n`);
-  process.exit(2);
-}
-
-function number(name: string, text: string, { integer = false, zero = false } = {}): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < 0 || (!zero && v === 0) || (integer && !Number.isInteger(v))) fail(`--${name} must be a ${integer ? 'whole ' : ''}number ${zero ? '≥ 0' : '> 0'}, got "${text}"`);
-  return v;
-}
+const { fail, number } = cliChecks('bench:churn');
 
 const SERVICES = number('services', values.services, { integer: true });
 const CHURN = number('churn', values.churn);

@@ -37,6 +37,7 @@
  * for clients); undici-baseline; nginx
  * (1 worker); haproxy (1 thread); go-reverse-proxy (GOMAXPROCS=1); http-proxy; fastify-http-proxy.
  */
+import { cliChecks } from './lib/cli-options.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -82,16 +83,7 @@ const { values } = parseArgs({
   },
 });
 
-function fail(message: string): never {
-  process.stderr.write(`bench:latency: ${message}\n`);
-  process.exit(2);
-}
-
-function number(name: string, text: string, { integer = false, zero = false } = {}): number {
-  const v = Number(text);
-  if (!Number.isFinite(v) || v < 0 || (!zero && v === 0) || (integer && !Number.isInteger(v))) fail(`--${name} must be a ${integer ? 'whole ' : ''}number ${zero ? '≥ 0' : '> 0'}, got "${text}"`);
-  return v;
-}
+const { fail, number } = cliChecks('bench:latency');
 
 const rates = values.rate === undefined ? null : values.rate.flatMap((r) => r.split(',')).filter((r) => r !== '').map((r) => number('rate', r));
 const fraction = number('fraction', values.fraction);
