@@ -30,6 +30,10 @@
  *                         negative value keeps the others' processes from taking the cores mid-run
  *   --path <path>         request path (default /bench/1k)
  *   --upstream-workers <n> bench upstream processes (default 2)
+ *   --generator go|node   the open-loop generator: "go" (default; bench/generators/open-loop, built
+ *                         at run time, its own process: its pauses stay well under a millisecond, so
+ *                         the direct path's tail is the upstream's and the machine's) or "node"
+ *                         (bench/lib/open-loop.ts inside this process); without Go, node, said so
  *
  * Targets: direct; switchyard (the product's defaults: access log on, metrics recorded, admin
  * listener with its traffic-history sampler, services file watched); switchyard-no-log (the same,
@@ -48,6 +52,8 @@ import { parseArgs } from 'node:util';
 import { startUpstream } from './lib/bench-upstream.js';
 import { latencyMarkdown, runLatencyScenario, type LatencyOptions } from './lib/latency-scenario.js';
 import { describeMachine } from './lib/machine.js';
+import { runOpenLoop } from './lib/open-loop.js';
+import { GoOpenLoop } from './lib/open-loop-go.js';
 import { NODE_ENGINES, OBSERVABILITY_OFF, OBSERVABILITY_ON } from './lib/scenarios.js';
 import {
   directTarget,
@@ -80,6 +86,7 @@ const { values } = parseArgs({
     nice: { type: 'string' },
     path: { type: 'string', default: '/bench/1k' },
     'upstream-workers': { type: 'string', default: '2' },
+    generator: { type: 'string', default: 'node' },
   },
 });
 
@@ -89,7 +96,8 @@ const rates = values.rate === undefined ? null : values.rate.flatMap((r) => r.sp
 const fraction = number('fraction', values.fraction);
 const maxSeconds = number('max-seconds', values['max-seconds'], { zero: true });
 if (rates === null && maxSeconds === 0) fail('--max-seconds 0 needs --rate (the rate is otherwise derived from the measured maximum)');
-const options: Omit<LatencyOptions, 'log' | 'probeDir'> = {
+if (values.generator !== 'go' && values.generator !== 'node') fail(`--generator takes go or node, got "${values.generator}"`);
+const options: Omit<LatencyOptions, 'log' | 'probeDir' | 'generate' | 'generatorName'> = {
   request: { method: 'GET', path: values.path },
   rates,
   fraction,
@@ -163,7 +171,19 @@ try {
     process.env.BENCH_STALL_PROBE_DIR = probeDir;
     nodeFlags.push('--import', join(root, 'bench/lib/stall-probe.mjs'));
   }
-  const report = await runLatencyScenario(specs, { root, workDir, upstreamPorts: upstream.ports, probePath: values.path, switchyardNodeFlags: nodeFlags }, { ...options, probeDir, log });
+  let generate: LatencyOptions['generate'] = runOpenLoop;
+  let generatorName = 'bench/lib/open-loop.ts (this Node process)';
+  if (values.generator === 'go') {
+    const go = await GoOpenLoop.build(root, workDir);
+    if (typeof go === 'string') {
+      log(`bench:latency: the Go generator cannot be used (${go}); using the Node generator`);
+    } else {
+      generate = (o) => go.run(o);
+      generatorName = 'bench/generators/open-loop (Go, its own process)';
+    }
+  }
+  const fullOptions: LatencyOptions = { ...options, probeDir, log, generate, generatorName };
+  const report = await runLatencyScenario(specs, { root, workDir, upstreamPorts: upstream.ports, probePath: values.path, switchyardNodeFlags: nodeFlags }, fullOptions);
   const loadAtEnd = Math.round(loadavg()[0]! * 100) / 100;
   markdown = [
     `## Latency under open-loop load, ${startedAt.toISOString()}`,
@@ -172,9 +192,9 @@ try {
     '',
     `Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}; load average ${machine.loadAverage} at start, ${loadAtEnd} at the end${values.nice === undefined ? '' : `; every process of the bench at nice ${values.nice}`}. Load generator, proxies and upstream (${upstreamWorkers} processes) share the machine; on a machine shared with other work, compare targets within a round and as ratios.`,
     '',
-    ...latencyMarkdown(report, options),
+    ...latencyMarkdown(report, fullOptions),
   ].join('\n');
-  json = `${JSON.stringify({ machine, command, startedAt, loadAverageAtEnd: loadAtEnd, options, report }, null, 2)}\n`;
+  json = `${JSON.stringify({ machine, command, startedAt, loadAverageAtEnd: loadAtEnd, options: { ...options, generator: fullOptions.generatorName }, report }, null, 2)}\n`;
 } finally {
   await upstream.stop();
   if (values['keep-logs']) log(`bench:latency: logs kept in ${workDir}`);

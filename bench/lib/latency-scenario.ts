@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { runOpenLoop, type OpenLoopRequest, type OpenLoopResult, type Percentiles } from './open-loop.js';
+import type { OpenLoopOptions, OpenLoopRequest, OpenLoopResult, Percentiles } from './open-loop.js';
 import { saturate } from './load.js';
 import { median } from './median.js';
 import { treeCpuSeconds } from './process-cpu.js';
@@ -34,6 +34,10 @@ export interface LatencyOptions {
   probeDir: string | null;
   /** With the probe: requests at least this slow are attributed to what overlapped them. */
   slowMs: number;
+  /** Runs one open-loop load: runOpenLoop (this process) or the Go generator (GoOpenLoop.run). */
+  generate: (options: OpenLoopOptions) => Promise<OpenLoopResult>;
+  /** Which generator `generate` is, for the report. */
+  generatorName: string;
   log: (line: string) => void;
 }
 
@@ -162,12 +166,12 @@ export async function runLatencyScenario(specs: readonly TargetSpec[], ctx: Targ
       for (const rate of rates) {
         for (const { name, target } of order) {
           const base = { url: target.url, request: options.request, rate, connections: options.connections };
-          if (options.warmupSeconds > 0) await runOpenLoop({ ...base, durationSeconds: options.warmupSeconds });
+          if (options.warmupSeconds > 0) await options.generate({ ...base, durationSeconds: options.warmupSeconds });
           const probe = options.probeDir !== null && name.startsWith('switchyard') ? probeOf(target, options.probeDir) : null;
           await probe?.window(); // starts the window
           const pid = target.process?.child.pid;
           const cpuBefore = pid === undefined ? null : await treeCpuSeconds(pid);
-          const full = await runOpenLoop({ ...base, durationSeconds: options.durationSeconds, keepSamples: probe !== null });
+          const full = await options.generate({ ...base, durationSeconds: options.durationSeconds, keepSamples: probe !== null });
           const cpuAfter = pid === undefined ? null : await treeCpuSeconds(pid);
           const { samples: _dropped, ...measured } = full;
           const answered = measured.completed;
@@ -282,7 +286,7 @@ const f2 = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
 const signed = (v: number) => (Number.isFinite(v) ? (v >= 0 ? `+${v.toFixed(2)}` : v.toFixed(2)) : '—');
 
 /** Markdown of a latency report: per rate, one table of medians and one of every round. */
-export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOptions, 'durationSeconds' | 'warmupSeconds' | 'rounds' | 'connections' | 'slowMs'>): string[] {
+export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOptions, 'durationSeconds' | 'warmupSeconds' | 'rounds' | 'connections' | 'slowMs' | 'generatorName'>): string[] {
   const out: string[] = [];
   if (report.rateFrom) {
     out.push(`Rate: ${report.rateFrom.fraction} × ${report.rateFrom.target}'s closed-loop maximum of ${report.rateFrom.maxRps.toFixed(0)} req/s.`, '');
@@ -296,7 +300,7 @@ export function latencyMarkdown(report: LatencyReport, options: Pick<LatencyOpti
     out.push(
       `### ${rate} req/s offered, open loop`,
       '',
-      `${options.durationSeconds} s measured per target after ${options.warmupSeconds} s unmeasured, ${options.connections} keep-alive connections, ${options.rounds} interleaved round(s); latency from when each request was due, ms, medians over rounds; "added" = the median over rounds of (target − direct in the same round). CPU: user + system of the target's process tree over the measured run (/proc) ÷ responses, µs, median over rounds, and its ratio to nginx's.`,
+      `${options.durationSeconds} s measured per target after ${options.warmupSeconds} s unmeasured, generator: ${options.generatorName}, ${options.connections} keep-alive connections, ${options.rounds} interleaved round(s); latency from when each request was due, ms, medians over rounds; "added" = the median over rounds of (target − direct in the same round). CPU: user + system of the target's process tree over the measured run (/proc) ÷ responses, µs, median over rounds, and its ratio to nginx's.`,
       '',
       '| target | % of its max | achieved req/s | CPU µs/request | ÷ nginx | p50 | p90 | p99 | p99.9 | max | added p50 | added p99 | added p99.9 | added max | late | waited for a connection | errors | generator: send lag p99 ms, CPU % |',
       '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',

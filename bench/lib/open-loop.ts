@@ -132,14 +132,20 @@ export function percentiles(values: Float64Array): Percentiles {
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), p999: at(0.999), max: finite[n - 1]!, mean: sum / n };
 }
 
-/** Runs one open-loop load and resolves when every scheduled request ended (or timed out). */
-export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+/** Checks options as every open-loop generator takes them; throws naming the bad one. */
+export function checkOpenLoopOptions(options: OpenLoopOptions): { url: URL; connectionCount: number } {
   const url = new URL(options.url);
   if (url.protocol !== 'http:') throw new Error(`open-loop load speaks plain HTTP/1.1; ${options.url} is not an http:// URL`);
   if (!(options.rate > 0) || !Number.isFinite(options.rate)) throw new Error(`rate must be a positive number of requests per second, got ${options.rate}`);
   if (!(options.durationSeconds > 0)) throw new Error(`durationSeconds must be positive, got ${options.durationSeconds}`);
   const connectionCount = options.connections ?? 64;
   if (!Number.isInteger(connectionCount) || connectionCount < 1) throw new Error(`connections must be a positive integer, got ${connectionCount}`);
+  return { url, connectionCount };
+}
+
+/** Runs one open-loop load and resolves when every scheduled request ended (or timed out). */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+  const { url, connectionCount } = checkOpenLoopOptions(options);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || 80);
   const bytes = requestBytes(url, options.request);

@@ -1,9 +1,9 @@
-import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { tmpdir, userInfo } from 'node:os';
-import { dirname, join } from 'node:path';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { findBinary, freePort, spawnLogged, waitUntilServing, type BenchProcess } from './child-process.js';
+import { buildGoProgram, findGo, goMissing } from './go-build.js';
 
 /** Where a target is started from: the project root, a scratch folder, the upstream ports. */
 export interface TargetContext {
@@ -239,39 +239,6 @@ ${servers}
   };
 }
 
-/** Builds of the Go peer, one per scratch folder (a run builds it once, for every scenario). */
-const goBuilds = new Map<string, Promise<string>>();
-
-/**
- * Builds bench/peers/go-reverse-proxy into the run's scratch folder with the installed Go
- * toolchain (standard library only: nothing is downloaded). Resolves with the binary's path;
- * rejects with the compiler's output.
- */
-function buildGoPeer(goBinary: string, ctx: TargetContext): Promise<string> {
-  let build = goBuilds.get(ctx.workDir);
-  if (build === undefined) {
-    const out = join(ctx.workDir, 'go-reverse-proxy', 'go-reverse-proxy');
-    build = mkdir(dirname(out), { recursive: true }).then(
-      () =>
-        new Promise<string>((resolve, reject) => {
-          const env = {
-            ...process.env,
-            GOCACHE: process.env.GOCACHE ?? join(tmpdir(), 'switchyard-bench-go-cache'),
-            GOPROXY: 'off',
-            GOTOOLCHAIN: 'local',
-            GOFLAGS: '',
-          };
-          execFile(goBinary, ['build', '-o', out, join(ctx.root, 'bench/peers/go-reverse-proxy/main.go')], { env, cwd: dirname(out) }, (err, _stdout, stderr) => {
-            if (err) reject(new Error(`go build of bench/peers/go-reverse-proxy failed: ${stderr.trim() || err.message}`));
-            else resolve(out);
-          });
-        }),
-    );
-    goBuilds.set(ctx.workDir, build);
-  }
-  return build;
-}
-
 /**
  * Go's standard reverse proxy (net/http/httputil.ReverseProxy), GOMAXPROCS=1, a keep-alive pool
  * of 128 connections to the upstream, no logging: a garbage-collected peer compiled to native
@@ -282,11 +249,11 @@ export function goReverseProxyTarget(): TargetSpec {
   return {
     name: 'go-reverse-proxy',
     async start(ctx) {
-      const go = await findBinary('go', ['/usr/lib/go/bin/go', '/usr/local/go/bin/go']);
-      if (go === null) return 'Go is not installed (Debian/Ubuntu: apt-get install golang-go); the peer is built from bench/peers/go-reverse-proxy/main.go at run time';
+      const go = await findGo();
+      if (go === null) return goMissing('the peer bench/peers/go-reverse-proxy/main.go');
       let binary: string;
       try {
-        binary = await buildGoPeer(go, ctx);
+        binary = await buildGoProgram(go, ctx.root, 'bench/peers/go-reverse-proxy/main.go', join(ctx.workDir, 'go-reverse-proxy', 'go-reverse-proxy'));
       } catch (err) {
         return (err as Error).message;
       }

@@ -1,8 +1,13 @@
 import { once } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Worker } from 'node:worker_threads';
-import { afterEach, describe, expect, it } from 'vitest';
-import { percentiles, requestBytes, runOpenLoop } from '../../../bench/lib/open-loop.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { percentiles, requestBytes, runOpenLoop, type OpenLoopOptions, type OpenLoopResult } from '../../../bench/lib/open-loop.js';
+import { GoOpenLoop } from '../../../bench/lib/open-loop-go.js';
 
 /**
  * A tiny HTTP/1.1 upstream on a thread of its own (its own event loop, so that stalling it does
@@ -62,7 +67,34 @@ async function startRawUpstream(respond: (socket: Socket, n: number) => void): P
   return (server.address() as AddressInfo).port;
 }
 
-describe('runOpenLoop', () => {
+type Generate = (options: OpenLoopOptions) => Promise<OpenLoopResult>;
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+/** The Go generator, built once for this file; a string says why it cannot run (Go not installed). */
+let goGenerator: GoOpenLoop | string = 'not built';
+let goDir = '';
+beforeAll(async () => {
+  goDir = await mkdtemp(join(tmpdir(), 'open-loop-go-test-'));
+  goGenerator = await GoOpenLoop.build(root, goDir);
+  if (typeof goGenerator === 'string') console.warn(`Go open-loop generator tests skipped: ${goGenerator}`);
+}, 120_000); // a first go build compiles the standard library packages it uses
+afterAll(async () => {
+  if (goDir !== '') await rm(goDir, { recursive: true, force: true });
+});
+
+const generators: [string, () => Generate | null][] = [
+  ['runOpenLoop (Node)', () => runOpenLoop],
+  ['the Go generator (bench/generators/open-loop)', () => (typeof goGenerator === 'string' ? null : (o) => (goGenerator as GoOpenLoop).run(o))],
+];
+
+describe.each(generators)('%s', (_name, generatorOf) => {
+  let runOpenLoop: Generate;
+  beforeEach(({ skip }) => {
+    const g = generatorOf();
+    if (g === null) skip();
+    else runOpenLoop = g;
+  });
+
   it('charges an upstream stall to every request that fell due during it, in the tail and in the late count', async () => {
     const stallMs = 200;
     const rate = 500;
@@ -140,7 +172,7 @@ describe('runOpenLoop', () => {
     await expect(runOpenLoop({ ...base, rate: 0 })).rejects.toThrow(/rate must be a positive number/);
     await expect(runOpenLoop({ ...base, durationSeconds: -1 })).rejects.toThrow(/durationSeconds must be positive/);
     await expect(runOpenLoop({ ...base, connections: 0 })).rejects.toThrow(/connections must be a positive integer/);
-    await expect(runOpenLoop(base)).rejects.toThrow(/ECONNREFUSED/);
+    await expect(runOpenLoop(base)).rejects.toThrow(/ECONNREFUSED|connection refused/);
   });
 });
 
