@@ -4,7 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Http2CodecPool } from '../../../src/upstream/http2-codec-pool.js';
 import type { Http2PoolOptions } from '../../../src/upstream/http2-pool.js';
 import { HpackDecoder } from '../../../src/codec/http2/hpack-decoder.js';
-import { eventually } from '../../support/proxy-harness.js';
+import { eventually, startProxy } from '../../support/proxy-harness.js';
+import { fetchText } from '../../support/http-client.js';
+import { startHttp2Upstream, type Http2EchoReply } from '../../support/http2-upstream.js';
 import {
   continuationFrame,
   dataFrame,
@@ -314,5 +316,67 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
     expect(headers.payload.toString('hex')).toBe(
       '8286' + '0108' + Buffer.from('svc.test').toString('hex') + '0408' + Buffer.from('/a/b?c=d').toString('hex') + '0002746508747261696c657273' + '0f0409' + Buffer.from('text/html').toString('hex') + '000c' + Buffer.from('x-request-id').toString('hex') + '03616263',
     );
+  });
+});
+
+describe('Switchyard HTTP/2 client codec behind the proxy (services.<name>.http2Client: switchyard)', () => {
+  it('an upstream protocol violation reaches the client as a clear 502, never a hang', async () => {
+    const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, Buffer.of(0x88, 0xbe)))));
+    const proxy = await startProxy({
+      services: { bad: [{ port: u.port }] },
+      config: { services: { bad: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'bad', match: { path: '/' }, service: 'bad' }] },
+    });
+    try {
+      const res = await fetchText(`http://127.0.0.1:${proxy.port}/x`);
+      expect(res.status).toBe(502);
+      expect(res.headers['x-switchyard-error']).toBe('upstream_reset');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a request refused by GOAWAY (above last-stream-id) is retried on another instance', async () => {
+    const refusing = await upstream(onRequest((peer) => peer.socket.write(goawayFrame(0, ErrorCode.NO_ERROR))));
+    const good = await startHttp2Upstream('good');
+    const proxy = await startProxy({
+      services: { svc: [{ port: refusing.port }, { port: good.port }] },
+      config: { services: { svc: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'svc', match: { path: '/' }, service: 'svc' }] },
+    });
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetchText(`http://127.0.0.1:${proxy.port}/r${i}`);
+        expect(res.status).toBe(200);
+        expect(res.headers['x-instance']).toBe('good');
+      }
+      expect(refusing.peers.length).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
+      await good.close();
+    }
+  });
+
+  it('the upstream receives pseudo-headers from the request and no hop-by-hop fields', async () => {
+    const good = await startHttp2Upstream('good');
+    const proxy = await startProxy({
+      services: { svc: [{ port: good.port }] },
+      config: { services: { svc: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'svc', match: { path: '/' }, service: 'svc' }] },
+    });
+    try {
+      const res = await fetchText(`http://127.0.0.1:${proxy.port}/p?q=1`, {
+        method: 'POST',
+        headers: { host: 'svc.test', connection: 'keep-alive, x-hop', 'keep-alive': 'timeout=5', 'x-hop': 'drop', te: 'trailers', 'proxy-connection': 'x', 'x-keep': 'yes' },
+        body: 'hello',
+      });
+      expect(res.status).toBe(200);
+      const echo = JSON.parse(res.body) as Http2EchoReply;
+      expect(echo).toMatchObject({ httpVersion: '2.0', method: 'POST', url: '/p?q=1', bodyBytes: 5 });
+      expect(echo.headers[':authority']).toBe('svc.test');
+      expect(echo.headers[':scheme']).toBe('http');
+      expect(echo.headers['x-keep']).toBe('yes');
+      for (const hop of ['connection', 'keep-alive', 'x-hop', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']) expect(echo.headers[hop]).toBeUndefined();
+    } finally {
+      await proxy.close();
+      await good.close();
+    }
   });
 });

@@ -167,6 +167,49 @@ describe.each(ENGINES)('$engine (upstream HTTP/2 connections)', ({ Pool }) => {
     expect(sessions()).toBe(1);
   });
 
+  it('carries a 4 MiB response over many flow-control windows to a handler that pauses and resumes, and a 4 MiB upload', async () => {
+    const big = Buffer.alloc(4 << 20, 'z');
+    const { port } = await h2cServer((stream, headers) => {
+      let uploaded = 0;
+      stream.on('data', (c: Buffer) => (uploaded += c.length));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200 });
+        stream.end(headers[':path'] === '/upload' ? String(uploaded) : big);
+      });
+    });
+    const p = pool(port);
+    const received = await new Promise<{ bytes: number; pauses: number }>((resolve, reject) => {
+      let bytes = 0;
+      let pauses = 0;
+      let resume: () => void = () => undefined;
+      p.dispatch({ method: 'GET', path: '/big', headers: ['host', 'upstream.test'] } as Dispatcher.DispatchOptions, {
+        onConnect() {},
+        onHeaders(_status: number, _raw: Buffer[], r: () => void) {
+          resume = r;
+          return true;
+        },
+        onData(chunk: Buffer) {
+          bytes += chunk.length;
+          // Every ~256 KiB the handler stops taking data for a moment, as a slow client does.
+          if (Math.floor(bytes / 262_144) > pauses) {
+            pauses++;
+            setTimeout(() => resume(), 5);
+            return false;
+          }
+          return true;
+        },
+        onComplete() {
+          resolve({ bytes, pauses });
+        },
+        onError: reject,
+      });
+    });
+    expect(received.bytes).toBe(big.length);
+    expect(received.pauses).toBeGreaterThan(10);
+    const upload = await send(p, { method: 'POST', path: '/upload', body: Readable.from([big.subarray(0, 1 << 21), big.subarray(1 << 21)]) });
+    expect(upload.body).toBe(String(big.length));
+  });
+
   it('passes response trailers as an object and request bodies (streamed and buffered) whole', async () => {
     const { port } = await h2cServer((stream) => {
       const chunks: Buffer[] = [];
