@@ -482,9 +482,9 @@ export const serviceSchema = z
       .describe('h2 and h2c only: most requests in flight on one connection to an instance (the instance\'s SETTINGS may lower it); more open another connection, up to connections.'),
     http2Client: z
       .enum(HTTP2_CLIENTS)
-      .default('node')
+      .default('switchyard')
       .describe(
-        "h2 and h2c only: the HTTP/2 client towards the instances: node (node:http2's client sessions) or switchyard (Switchyard's own HTTP/2 codec on plain sockets, fewer allocations per request; docs/performance.md). Both pool, limit streams and report failures alike.",
+        "h2 and h2c only: the HTTP/2 client towards the instances: switchyard (Switchyard's own HTTP/2 client codec on net/TLS sockets; about half node:http2's CPU per request, docs/performance.md) or node (node:http2's client sessions, the earlier engine, kept selectable). Both pool, limit streams and report failures alike.",
       ),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),
