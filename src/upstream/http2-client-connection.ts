@@ -93,6 +93,8 @@ export class Http2ClientConnection implements FrameSink {
   private closeError: Error | null = null;
   private idleTimer: NodeJS.Timeout | null = null;
   private idleAt = 0;
+  /** Until the upstream's first SETTINGS (connect, TLS and SETTINGS within connectTimeout). */
+  private connectTimer: NodeJS.Timeout | null;
   /** Streams waiting for send window. */
   private readonly blocked = new Set<Http2ClientRequest>();
 
@@ -101,8 +103,10 @@ export class Http2ClientConnection implements FrameSink {
     readonly socket: Socket,
     maxConcurrentStreams: number,
     private readonly keepAliveTimeout: number,
+    connectTimeout: number,
   ) {
     this.limit = maxConcurrentStreams;
+    this.connectTimer = setTimeout(onConnectTimeout, connectTimeout, this, connectTimeout);
     this.reader = new FrameReader(this, DEFAULT_MAX_FRAME_SIZE);
     socket.setNoDelay(true);
     socket.on('data', onSocketData);
@@ -310,6 +314,7 @@ export class Http2ClientConnection implements FrameSink {
     this.socket.write(SETTINGS_ACK);
     if (!this.ready) {
       this.ready = true;
+      this.clearConnectTimer();
       this.owner.connectionReady(this);
     }
   }
@@ -499,6 +504,7 @@ export class Http2ClientConnection implements FrameSink {
     this.reader.stop();
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
+    this.clearConnectTimer();
     const error = this.closeError;
     const inFlight = [...this.streams.values()];
     this.streams.clear();
@@ -520,6 +526,17 @@ export class Http2ClientConnection implements FrameSink {
     }
     this.idleAt = performance.now();
     if (this.idleTimer === null) this.idleTimer = setTimeout(onIdleTimer, this.keepAliveTimeout, this).unref();
+  }
+
+  connectTimedOut(connectTimeout: number): void {
+    this.connectTimer = null;
+    if (!this.ready) this.destroy(new UpstreamError(`no HTTP/2 connection within ${connectTimeout} ms (connect, TLS and SETTINGS)`, 'UND_ERR_CONNECT_TIMEOUT', 'ConnectTimeoutError'));
+  }
+
+  private clearConnectTimer(): void {
+    if (this.connectTimer === null) return;
+    clearTimeout(this.connectTimer);
+    this.connectTimer = null;
   }
 
   idleTimerFired(): void {
@@ -548,6 +565,10 @@ function onSocketClose(this: TaggedSocket): void {
 
 function destroyAfterEnd(this: Socket): void {
   this.destroy();
+}
+
+function onConnectTimeout(connection: Http2ClientConnection, connectTimeout: number): void {
+  connection.connectTimedOut(connectTimeout);
 }
 
 function onIdleTimer(connection: Http2ClientConnection): void {

@@ -62,6 +62,9 @@ export class Http2ClientRequest {
   private held: Buffer[] | null = null;
   private heldBytes = 0;
   private completePending = false;
+  /** The response's Content-Length, checked against its DATA (RFC 9113 §8.1.1), or -1. */
+  private expectedLength = -1;
+  private receivedLength = 0;
   private trailers: Record<string, string | string[]> | null = null;
   /** The request body chunk waiting for send window, and how far it was sent. */
   private bodyChunk: Buffer | null = null;
@@ -107,6 +110,13 @@ export class Http2ClientRequest {
   /** Sends `chunk` as far as the windows allow; the rest waits for windowOpened. */
   sendBody(chunk: Buffer, last: boolean): void {
     if (this.done || this.connection === null) return;
+    if (this.bodyChunk !== null) {
+      // A chunk the body stream had ready when it was paused: it waits behind the first.
+      this.bodyChunk = Buffer.concat([this.bodyChunk.subarray(this.bodyOffset), chunk]);
+      this.bodyOffset = 0;
+      this.bodyEndPending ||= last;
+      return;
+    }
     const offset = this.connection.sendData(this, chunk, 0, last);
     if (offset < chunk.length) {
       this.bodyChunk = chunk;
@@ -186,6 +196,11 @@ export class Http2ClientRequest {
         continue;
       }
       regularSeen = true;
+      if (name === 'content-length' && !this.gotResponse) {
+        const length = decimalLength(value);
+        if (length === -1 || (this.expectedLength !== -1 && this.expectedLength !== length)) return this.malformed(`the upstream sent an invalid Content-Length ${JSON.stringify(value)}`);
+        this.expectedLength = length;
+      }
       if (name !== name.toLowerCase()) return this.malformed(`the upstream sent the field name ${JSON.stringify(name)} in upper case`);
       if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && value !== 'trailers')) return this.malformed(`the upstream sent the connection-specific field ${name}`);
       if (this.gotResponse) continue;
@@ -205,6 +220,9 @@ export class Http2ClientRequest {
       return;
     }
     this.gotResponse = true;
+    // HEAD, 204 and 304 responses announce a length they do not carry (RFC 9110 §8.6).
+    if (this.options.method === 'HEAD' || status === 204 || status === 304) this.expectedLength = -1;
+    if (endStream && this.expectedLength > 0) return this.malformed(`the upstream ended the response with no data after Content-Length ${this.expectedLength}`);
     this.clearHeadersTimer();
     const bodyTimeout = this.options.bodyTimeout ?? 0;
     if (bodyTimeout > 0 && !endStream) {
@@ -218,6 +236,13 @@ export class Http2ClientRequest {
   /** Response data (padding removed); `endStream`: the last of it. */
   data(chunk: Buffer, endStream: boolean): void {
     if (this.done) return;
+    if (this.expectedLength !== -1) {
+      this.receivedLength += chunk.length;
+      if (this.receivedLength > this.expectedLength || (endStream && this.receivedLength !== this.expectedLength)) {
+        this.malformed(`the upstream sent ${this.receivedLength}${endStream ? '' : ' or more'} bytes of data after Content-Length ${this.expectedLength}`);
+        return;
+      }
+    }
     if (this.bodyTimer !== null) this.lastDataAt = performance.now();
     if (this.paused) {
       if (chunk.length > 0) (this.held ??= []).push(chunk);
@@ -318,6 +343,18 @@ export class Http2ClientRequest {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** A Content-Length value: 1 to 15 decimal digits, or -1. */
+function decimalLength(value: string): number {
+  if (value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
 
 /** Trailer fields as an object (repeated names as arrays), as node:http2 reports them. */
 function trailerObject(fields: readonly string[]): Record<string, string | string[]> {

@@ -25,8 +25,6 @@ export class Http2CodecPool extends EventEmitter implements ConnectionOwner, Req
   private readonly port: number;
   private readonly https: boolean;
   private readonly authority: string;
-  /** The error of the last connection that failed before it was ready (for the queue). */
-  private readonly connectErrors = new WeakMap<Http2ClientConnection, Error>();
 
   constructor(
     private readonly origin: string,
@@ -100,7 +98,7 @@ export class Http2CodecPool extends EventEmitter implements ConnectionOwner, Req
       // Nothing to connect to: the requests waiting fail as undici's would (ECONNREFUSED,
       // connect timeout, TLS errors), so they can be retried elsewhere.
       if (this.connections.length === 0 && this.connecting === 0) {
-        const err = error ?? this.connectErrors.get(connection) ?? new UpstreamError('the upstream connection closed before it was set up', 'UND_ERR_SOCKET', 'SocketError');
+        const err = error ?? new UpstreamError('the upstream connection closed before it was set up', 'UND_ERR_SOCKET', 'SocketError');
         for (const r of this.queue.splice(0)) r.fail(err);
       }
       if (!this.closed) return;
@@ -158,11 +156,6 @@ export class Http2CodecPool extends EventEmitter implements ConnectionOwner, Req
       socket = netConnect({ host: this.host, port: this.port });
       socket.once('connect', () => connection.start());
     }
-    const connection = new Http2ClientConnection(this, socket, maxConcurrentStreams, keepAliveTimeout);
-    const timer = setTimeout(() => {
-      if (!connection.ready) connection.destroy(new UpstreamError(`no HTTP/2 connection within ${connectTimeout} ms (connect, TLS and SETTINGS)`, 'UND_ERR_CONNECT_TIMEOUT', 'ConnectTimeoutError'));
-    }, connectTimeout);
-    socket.once('close', () => clearTimeout(timer));
-    socket.once('error', (err: Error) => this.connectErrors.set(connection, err));
+    const connection = new Http2ClientConnection(this, socket, maxConcurrentStreams, keepAliveTimeout, connectTimeout);
   }
 }

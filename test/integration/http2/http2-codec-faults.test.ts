@@ -220,6 +220,35 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
     });
   }
 
+  const LENGTHS: [string, (id: number) => Buffer, RegExp][] = [
+    ['shorter than its Content-Length', (id) => Buffer.concat([headersFrame(id, hpackBlock([[':status', '200'], ['content-length', '10']])), dataFrame(id, Buffer.from('short'), true)]), /5 bytes of data after Content-Length 10/],
+    ['longer than its Content-Length', (id) => Buffer.concat([headersFrame(id, hpackBlock([[':status', '200'], ['content-length', '2']])), dataFrame(id, Buffer.from('longer'))]), /6 or more bytes of data after Content-Length 2/],
+    ['with an invalid Content-Length', (id) => headersFrame(id, hpackBlock([[':status', '200'], ['content-length', '1e3']]), { endStream: true }), /invalid Content-Length "1e3"/],
+    ['ending with no data after a Content-Length', (id) => headersFrame(id, hpackBlock([[':status', '200'], ['content-length', '3']]), { endStream: true }), /no data after Content-Length 3/],
+  ];
+  for (const [what, answer, message] of LENGTHS) {
+    it(`a response ${what} is malformed (RFC 9113 §8.1.1): upstream_bad_response`, async () => {
+      const u = await upstream(onRequest((peer, id) => peer.socket.write(answer(id))));
+      const outcome = await send(pool(u.port));
+      expect(outcome.error?.message).toMatch(message);
+      expect(outcome.error?.code).toBe('SWITCHYARD_UPSTREAM_FRAMING');
+    });
+  }
+
+  it('a HEAD response and a 304 may announce a Content-Length they do not carry', async () => {
+    const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, hpackBlock([[':status', id === 1 ? '200' : '304'], ['content-length', '100']]), { endStream: true }))));
+    const p = pool(u.port);
+    expect(await send(p, { method: 'HEAD' })).toMatchObject({ status: 200, error: null });
+    expect(await send(p)).toMatchObject({ status: 304, error: null });
+  });
+
+  it('an upstream that accepts the connection but never sends SETTINGS: UND_ERR_CONNECT_TIMEOUT', async () => {
+    const u = await upstream(() => undefined, null);
+    const outcome = await send(pool(u.port, { connectTimeout: 200 }));
+    expect(outcome.error?.code).toBe('UND_ERR_CONNECT_TIMEOUT');
+    expect(outcome.error?.message).toContain('no HTTP/2 connection within 200 ms');
+  });
+
   it('a response header list over 64 KiB fails with UND_ERR_HEADERS_OVERFLOW; the connection stays usable', async () => {
     const big = 'v'.repeat(15_000);
     const huge = hpackBlock([[':status', '200'], ...Array.from({ length: 5 }, (_, i) => [`x-big-${i}`, big] as [string, string])]);
