@@ -97,8 +97,6 @@ export class Http2ClientConnection implements FrameSink {
   private connectTimer: NodeJS.Timeout | null;
   /** Streams waiting for send window. */
   private readonly blocked = new Set<Http2ClientRequest>();
-  /** The socket is corked until the end of this turn (see write). */
-  private corked = false;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -119,29 +117,10 @@ export class Http2ClientConnection implements FrameSink {
 
   /** Writes the preface and our SETTINGS (call once the socket is connected). */
   start(): void {
-    this.write(CLIENT_PREFACE);
-    this.write(OUR_SETTINGS);
-    this.write(CONNECTION_WINDOW_UPDATE);
-  }
-
-  /**
-   * Queues a frame: the socket is corked at the first write of an event-loop turn and uncorked
-   * once the turn's callbacks have run (process.nextTick), so the frames of a turn — HEADERS,
-   * DATA and END_STREAM of a request, other streams' frames, WINDOW_UPDATEs — leave in one
-   * writev rather than one system call each (the profile's largest item before this).
-   */
-  private write(frame: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      process.nextTick(uncorkConnection, this);
-    }
-    this.socket.write(frame);
-  }
-
-  /** Sends what this turn queued (process.nextTick after the first write). */
-  flush(): void {
-    this.corked = false;
+    this.socket.cork();
+    this.socket.write(CLIENT_PREFACE);
+    this.socket.write(OUR_SETTINGS);
+    this.socket.write(CONNECTION_WINDOW_UPDATE);
     this.socket.uncork();
   }
 
@@ -156,7 +135,7 @@ export class Http2ClientConnection implements FrameSink {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
-    this.write(headersFrames(block, end, id, endStream, this.maxFrameSize));
+    this.socket.write(headersFrames(block, end, id, endStream, this.maxFrameSize));
     return id;
   }
 
@@ -166,6 +145,7 @@ export class Http2ClientConnection implements FrameSink {
    */
   sendData(request: Http2ClientRequest, chunk: Buffer, offset: number, endStream: boolean): number {
     const id = request.streamId;
+    const socket = this.socket;
     while (offset < chunk.length || endStream) {
       const length = Math.min(chunk.length - offset, this.sendWindow, request.sendWindow, this.maxFrameSize);
       if (length <= 0 && offset < chunk.length) {
@@ -173,8 +153,8 @@ export class Http2ClientConnection implements FrameSink {
         return offset;
       }
       const last = endStream && offset + length === chunk.length;
-      this.write(dataFrameHeader(id, length, last));
-      if (length > 0) this.write(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length));
+      socket.write(dataFrameHeader(id, length, last));
+      if (length > 0) socket.write(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length));
       this.sendWindow -= length;
       request.sendWindow -= length;
       offset += length;
@@ -187,7 +167,7 @@ export class Http2ClientConnection implements FrameSink {
   returnStreamWindow(request: Http2ClientRequest, bytes: number): void {
     request.unreturned += bytes;
     if (request.unreturned >= STREAM_UPDATE_THRESHOLD && !request.remoteEnded && !this.closed) {
-      this.write(windowUpdateFrame(request.streamId, request.unreturned));
+      this.socket.write(windowUpdateFrame(request.streamId, request.unreturned));
       request.receiveWindow += request.unreturned;
       request.unreturned = 0;
     }
@@ -195,7 +175,7 @@ export class Http2ClientConnection implements FrameSink {
 
   /** Resets a stream we give up on (cancelled, failed, or a request body no longer needed). */
   resetStream(request: Http2ClientRequest, code: number): void {
-    if (!this.closed && this.streams.get(request.streamId) === request) this.write(rstStreamFrame(request.streamId, code));
+    if (!this.closed && this.streams.get(request.streamId) === request) this.socket.write(rstStreamFrame(request.streamId, code));
     this.forget(request);
   }
 
@@ -214,7 +194,7 @@ export class Http2ClientConnection implements FrameSink {
     if (this.closed) return;
     if (this.usable) {
       this.usable = false;
-      this.write(goawayFrame(0));
+      this.socket.write(goawayFrame(0));
     }
     if (this.active === 0) this.endSocket();
   }
@@ -272,7 +252,7 @@ export class Http2ClientConnection implements FrameSink {
       case FrameType.PING:
         if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent PING on a stream (RFC 9113 §6.7)');
         if (payload.length !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a PING of ${payload.length} bytes, not 8`);
-        if ((flags & Flag.ACK) === 0) this.write(pingAckFrame(payload));
+        if ((flags & Flag.ACK) === 0) this.socket.write(pingAckFrame(payload));
         break;
       case FrameType.RST_STREAM:
         this.onRstStream(streamId, payload);
@@ -331,7 +311,7 @@ export class Http2ClientConnection implements FrameSink {
           break;
       }
     }
-    this.write(SETTINGS_ACK);
+    this.socket.write(SETTINGS_ACK);
     if (!this.ready) {
       this.ready = true;
       this.clearConnectTimer();
@@ -389,7 +369,7 @@ export class Http2ClientConnection implements FrameSink {
     this.unreturned += payload.length;
     if (this.unreturned > CLIENT_LIMITS.connectionWindow) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the upstream sent more DATA than the connection window allows');
     if (this.unreturned >= CONNECTION_UPDATE_THRESHOLD) {
-      this.write(windowUpdateFrame(0, this.unreturned));
+      this.socket.write(windowUpdateFrame(0, this.unreturned));
       this.unreturned = 0;
     }
     const request = this.streams.get(streamId);
@@ -581,10 +561,6 @@ function onSocketError(this: TaggedSocket, err: Error): void {
 
 function onSocketClose(this: TaggedSocket): void {
   this[kConnection]!.socketClosed();
-}
-
-function uncorkConnection(connection: Http2ClientConnection): void {
-  connection.flush();
 }
 
 function destroyAfterEnd(this: Socket): void {
