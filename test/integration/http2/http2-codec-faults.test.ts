@@ -1,9 +1,15 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Http2CodecPool } from '../../../src/upstream/http2-codec-pool.js';
 import type { Http2PoolOptions } from '../../../src/upstream/http2-pool.js';
 import { HpackDecoder } from '../../../src/codec/http2/hpack-decoder.js';
+import { createTestCa, readPair } from '../../support/certificates.js';
 import { eventually, startProxy } from '../../support/proxy-harness.js';
 import { fetchText } from '../../support/http-client.js';
 import { startHttp2Upstream, type Http2EchoReply } from '../../support/http2-upstream.js';
@@ -240,6 +246,25 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
     const p = pool(u.port);
     expect(await send(p, { method: 'HEAD' })).toMatchObject({ status: 200, error: null });
     expect(await send(p)).toMatchObject({ status: 304, error: null });
+  });
+
+  it('a TLS upstream that does not agree to h2 by ALPN: a clear error naming ALPN, no hang', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-h2codec-'));
+    try {
+      const ca = await createTestCa(dir);
+      const leaf = await readPair(await ca.issue('upstream', 'upstream.test', ['DNS:upstream.test']));
+      // A TLS server with no ALPN: it never selects h2.
+      const server = createTlsServer({ key: leaf.key, cert: leaf.cert }, (socket) => socket.on('error', () => undefined));
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as AddressInfo).port;
+      const p = new Http2CodecPool(`https://127.0.0.1:${port}`, { connections: 1, connectTimeout: 2_000, keepAliveTimeout: 5_000, maxConcurrentStreams: 100, tls: { ca: await readFile(ca.cert), rejectUnauthorized: true }, servername: 'upstream.test' });
+      pools.push(p);
+      const outcome = await send(p);
+      expect(outcome.error?.message).toContain('did not agree to HTTP/2 by ALPN');
+      await new Promise<void>((r) => server.close(() => r()));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('an upstream that accepts the connection but never sends SETTINGS: UND_ERR_CONNECT_TIMEOUT', async () => {
