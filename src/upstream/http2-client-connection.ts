@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { FrameReader, type FrameSink } from '../codec/http2/frame-reader.js';
-import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, FRAME_HEADER_LENGTH, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Setting } from '../codec/http2/frame-types.js';
+import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Setting } from '../codec/http2/frame-types.js';
 import { dataFrameHeader, goawayFrame, headersFrames, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from '../codec/http2/frame-writer.js';
 import { HpackDecoder } from '../codec/http2/hpack-decoder.js';
 import { HpackError } from '../codec/http2/hpack-error.js';
@@ -515,6 +515,11 @@ export class Http2ClientConnection implements FrameSink {
     this.owner.connectionClosed(this, error);
   }
 
+  /** Starts the idle clock of a connection that got no stream (its queued requests left first). */
+  idleIfUnused(): void {
+    if (this.active === 0 && this.idleTimer === null && !this.closed) this.idleSince();
+  }
+
   /**
    * No stream left. After GOAWAY the connection closes now; otherwise once it has had no
    * stream for keepAliveTimeout (one timer an idle period, re-checked when it fires).
@@ -575,4 +580,3 @@ function onIdleTimer(connection: Http2ClientConnection): void {
   connection.idleTimerFired();
 }
 
-export { FRAME_HEADER_LENGTH };

@@ -86,6 +86,7 @@ export class Http2CodecPool extends EventEmitter implements ConnectionOwner, Req
     this.connections.push(connection);
     this.emit('connect', this.origin, [this]);
     this.drainQueue();
+    connection.idleIfUnused();
   }
 
   connectionClosed(connection: Http2ClientConnection, error: Error | null): void {

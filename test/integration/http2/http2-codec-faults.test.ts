@@ -267,6 +267,28 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
     }
   });
 
+  it('a connection that became ready after its queued request went elsewhere closes after keepAliveTimeout', async () => {
+    const u = await upstream((peer, f) => {
+      if (f.type === FrameType.HEADERS) peer.socket.write(Buffer.concat([headersFrame(f.streamId, OK_HEAD), dataFrame(f.streamId, Buffer.from(String(f.streamId)), true)]));
+    }, null);
+    const p = pool(u.port, { connections: 2, keepAliveTimeout: 200 });
+    // First connection: one stream at a time.
+    const first = send(p, { path: '/a' });
+    await eventually(() => u.peers.length === 1, 2_000, 'first connection');
+    u.peers[0]!.socket.write(settingsFrame([[Setting.MAX_CONCURRENT_STREAMS, 1]]));
+    expect((await first).body).toBe('1');
+    // Two requests: the second is queued and a second connection is opened for it, but the
+    // first connection frees up before the second one is ready and takes it.
+    const second = send(p, { path: '/b' });
+    const third = send(p, { path: '/c' });
+    await eventually(() => u.peers.length === 2, 2_000, 'second connection');
+    expect((await second).body).toBe('3');
+    expect((await third).body).toBe('5');
+    u.peers[1]!.socket.write(settingsFrame([]));
+    await eventually(() => u.peers[1]!.socket.destroyed || u.peers[1]!.socket.readableEnded, 3_000, 'the unused connection closed');
+    expect(u.peers[1]!.frames.filter((f) => f.type === FrameType.HEADERS)).toEqual([]);
+  });
+
   it('an upstream that accepts the connection but never sends SETTINGS: UND_ERR_CONNECT_TIMEOUT', async () => {
     const u = await upstream(() => undefined, null);
     const outcome = await send(pool(u.port, { connectTimeout: 200 }));
