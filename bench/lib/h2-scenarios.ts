@@ -30,7 +30,16 @@ const GRPC_HEADERS = { 'content-type': 'application/grpc', te: 'trailers' };
 const GRPC_HEADER_LINES = Object.entries(GRPC_HEADERS).map(([k, v]) => `${k}: ${v}`);
 
 function peers(): H2TargetSpec[] {
-  return [directH2Target(), switchyardH2Target(), nginxH2Target(), haproxyH2Target(), envoyH2Target()];
+  return [
+    directH2Target(),
+    switchyardH2Target(),
+    // The two HTTP/2 clients towards the upstream, side by side (services.<name>.http2Client).
+    switchyardH2Target('switchyard-http2-node', undefined, 'node'),
+    switchyardH2Target('switchyard-http2-codec', undefined, 'switchyard'),
+    nginxH2Target(),
+    haproxyH2Target(),
+    envoyH2Target(),
+  ];
 }
 
 export function allH2Scenarios(): H2Scenario[] {

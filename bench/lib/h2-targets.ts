@@ -87,7 +87,7 @@ export function directH2Target(): H2TargetSpec {
 }
 
 /** Switchyard's configuration and services file for an HTTP/2 scenario (as YAML-ready objects). */
-export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls' | 'h2cUpstreamPort' | 'http1UpstreamPort'>, port: number): { config: object; services: object } {
+export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls' | 'h2cUpstreamPort' | 'http1UpstreamPort'>, port: number, http2Client?: 'node' | 'switchyard'): { config: object; services: object } {
   const listener =
     ctx.tls === undefined
       ? { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }
@@ -98,7 +98,7 @@ export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls'
       listeners: [listener],
       admin: { enabled: false },
       registry: { type: 'file', path: 'services.yaml', watch: false },
-      services: { bench: { protocol: ctx.upstream } },
+      services: { bench: { protocol: ctx.upstream, ...(http2Client === undefined ? null : { http2Client }) } },
       routes: [{ name: 'all', match: { path: '/' }, service: 'bench' }],
       logging: { level: 'warn' },
     },
@@ -111,16 +111,18 @@ export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls'
  * cleartext HTTP/2 with prior knowledge (`protocols: [h2c]`), or HTTP/2 over TLS by ALPN
  * (`protocols: [h2, http1]`) in a TLS scenario; the service is reached over the scenario's
  * upstream protocol (`services.<name>.protocol`). `checkout`: another built copy of
- * Switchyard to run instead of this one (bench:h2 --baseline).
+ * Switchyard to run instead of this one (bench:h2 --baseline). `http2Client`: the HTTP/2 client
+ * towards h2c upstreams (services.<name>.http2Client; the configuration's default when absent),
+ * for the targets switchyard-http2-node and switchyard-http2-codec that compare the two.
  */
-export function switchyardH2Target(name = 'switchyard', checkout?: string): H2TargetSpec {
+export function switchyardH2Target(name = 'switchyard', checkout?: string, http2Client?: 'node' | 'switchyard'): H2TargetSpec {
   return {
     name,
     async start(ctx) {
       const dir = join(ctx.workDir, name);
       await mkdir(dir, { recursive: true });
       const port = await freePort();
-      const { config, services } = switchyardH2Config(ctx, port);
+      const { config, services } = switchyardH2Config(ctx, port, http2Client);
       await writeFile(join(dir, 'services.yaml'), stringify(services));
       await writeFile(join(dir, 'config.yaml'), stringify(config));
       const proc = spawnLogged({

@@ -1,6 +1,6 @@
 /**
  * CPU per request of the upstream pools alone: this process dispatches GET 1 KiB requests
- * through an Http1Pool or an Http2Pool (as the exchanges do, with a handler that only counts)
+ * through an Http1Pool, an Http2Pool (node:http2) or an Http2CodecPool (Switchyard's HTTP/2 codec) (as the exchanges do, with a handler that only counts)
  * to the bench upstream in its own processes, and reports this process's user + system CPU per
  * request. What it isolates is the client side of one proxied request: what an h2c upstream
  * costs against an HTTP/1.1 one, without the listener, routing or the access log.
@@ -15,6 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import type { Dispatcher } from 'undici';
 import { Http1Pool } from '../../src/upstream/http1-pool.js';
+import { Http2CodecPool } from '../../src/upstream/http2-codec-pool.js';
 import { Http2Pool } from '../../src/upstream/http2-pool.js';
 import { startUpstream, startUpstreamScript } from '../lib/bench-upstream.js';
 
@@ -69,6 +70,7 @@ async function main(): Promise<void> {
   const pools: Record<string, () => Pool> = {
     'http1 (Http1Pool)': () => new Http1Pool(`http://127.0.0.1:${h1.ports[0]}`, '127.0.0.1', h1.ports[0]!, { connections: 128, connectTimeout: 5_000, keepAliveTimeout: 60_000, keepAliveMaxTimeout: 600_000, tls: null }),
     'h2c (Http2Pool)': () => new Http2Pool(`http://127.0.0.1:${h2.ports[0]}`, { connections: 128, connectTimeout: 5_000, keepAliveTimeout: 60_000, maxConcurrentStreams: 100, tls: null }),
+    'h2c (Http2CodecPool)': () => new Http2CodecPool(`http://127.0.0.1:${h2.ports[0]}`, { connections: 128, connectTimeout: 5_000, keepAliveTimeout: 60_000, maxConcurrentStreams: 100, tls: null }),
   };
   const figures = new Map<string, number[]>(Object.keys(pools).map((k) => [k, []]));
   try {

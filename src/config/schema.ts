@@ -441,6 +441,9 @@ export const retryBudgetSchema = z.strictObject({
 });
 
 export const UPSTREAM_PROTOCOLS = ['http1', 'h2', 'h2c'] as const;
+
+/** HTTP/2 client implementations towards h2 and h2c instances. */
+export const HTTP2_CLIENTS = ['node', 'switchyard'] as const;
 export type UpstreamProtocol = (typeof UPSTREAM_PROTOCOLS)[number];
 
 export const serviceSchema = z
@@ -477,6 +480,12 @@ export const serviceSchema = z
       .max(10_000)
       .default(100)
       .describe('h2 and h2c only: most requests in flight on one connection to an instance (the instance\'s SETTINGS may lower it); more open another connection, up to connections.'),
+    http2Client: z
+      .enum(HTTP2_CLIENTS)
+      .default('switchyard')
+      .describe(
+        "h2 and h2c only: the HTTP/2 client towards the instances: switchyard (Switchyard's own HTTP/2 client codec on net/TLS sockets; about half node:http2's CPU per request, docs/performance.md) or node (node:http2's client sessions, the earlier engine, kept selectable). Both pool, limit streams and report failures alike.",
+      ),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),
     circuitBreaker: circuitBreakerSchema.prefault({}).describe('Limits on connections and requests to the service; beyond them requests are refused with 503.'),

@@ -4,13 +4,14 @@ import type { ServiceConfig, UpstreamProtocol, UpstreamTlsConfig } from '../conf
 import type { ServiceInstance } from '../registry/service-instance.js';
 import { OutlierRecord } from './outlier-record.js';
 import { Http1Pool } from './http1-pool.js';
+import { Http2CodecPool } from './http2-codec-pool.js';
 import { Http2Pool } from './http2-pool.js';
 import { upstreamProtocol } from './upstream-protocol.js';
 import { upstreamTlsOptions } from './upstream-tls.js';
 
 /**
  * What the proxy needs of an endpoint's connection pool: an Http1Pool for HTTP/1.1, an
- * Http2Pool for h2 and h2c — one dispatch handler contract (undici's Dispatcher types, which
+ * Http2Pool (node:http2) or Http2CodecPool (our own codec, service setting http2Client) for h2 and h2c — one dispatch handler contract (undici's Dispatcher types, which
  * the proxy's handlers implement), close, connection events, free count.
  */
 export interface UpstreamPool {
@@ -141,14 +142,16 @@ export class Endpoint {
     const instance = this.instanceValue;
     let pool: UpstreamPool;
     if (this.protocol !== 'http1') {
-      pool = new Http2Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, {
+      const options = {
         connections: settings.connections,
         connectTimeout: settings.connectTimeout,
         keepAliveTimeout: settings.keepAliveTimeout,
         maxConcurrentStreams: settings.maxConcurrentStreams,
         tls: this.tls,
         servername: this.tls?.servername,
-      });
+      };
+      const origin = `${this.tls === null ? 'http' : 'https'}://${this.key}`;
+      pool = settings.http2Client === 'switchyard' ? new Http2CodecPool(origin, options) : new Http2Pool(origin, options);
     } else {
       pool = new Http1Pool(`${this.tls === null ? 'http' : 'https'}://${this.key}`, instance.address, instance.port, {
         connections: settings.connections,

@@ -39,7 +39,8 @@ class Http2UpstreamError extends Error {
 const NOT_SENT = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 
 /**
- * Upstream connections for services whose protocol is h2 or h2c: node:http2 client sessions,
+ * Upstream connections for services whose protocol is h2 or h2c with `http2Client: node`
+ * (Http2CodecPool, Switchyard's own HTTP/2 client codec, is the default): node:http2 client sessions,
  * each carrying up to `maxConcurrentStreams` requests at once (fewer if the instance's
  * SETTINGS say so), more sessions opened when all are full, up to `connections`; requests
  * beyond wait in a queue.

@@ -2,8 +2,17 @@ import { createServer, createSecureServer, constants, type Http2Server, type Ser
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Http2Pool, type Http2PoolOptions } from '../../../src/upstream/http2-pool.js';
+import { Http2CodecPool } from '../../../src/upstream/http2-codec-pool.js';
+
+/** Both HTTP/2 clients keep one contract: every test runs against each. */
+type AnyHttp2Pool = Http2Pool | Http2CodecPool;
+const ENGINES = [
+  { engine: 'node:http2 (Http2Pool)', Pool: Http2Pool },
+  { engine: 'Switchyard codec (Http2CodecPool)', Pool: Http2CodecPool },
+] as const;
+let PoolClass: (typeof ENGINES)[number]['Pool'] = Http2Pool;
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +28,7 @@ interface Outcome {
 }
 
 /** Dispatches through `pool` with an undici-style handler, as the proxy's exchanges do. */
-function send(pool: Http2Pool, options: Partial<Dispatcher.DispatchOptions> = {}): Promise<Outcome> {
+function send(pool: AnyHttp2Pool, options: Partial<Dispatcher.DispatchOptions> = {}): Promise<Outcome> {
   return new Promise((resolve) => {
     const out: Outcome = { status: 0, headers: {}, body: '', trailers: null, error: null };
     pool.dispatch(
@@ -50,7 +59,7 @@ function send(pool: Http2Pool, options: Partial<Dispatcher.DispatchOptions> = {}
 }
 
 const servers: Http2Server[] = [];
-const pools: Http2Pool[] = [];
+const pools: AnyHttp2Pool[] = [];
 
 async function h2cServer(onStream: (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => void, settings: { maxConcurrentStreams?: number } = {}): Promise<{ server: Http2Server; port: number; sessions: () => number }> {
   const server = createServer({ settings });
@@ -62,8 +71,8 @@ async function h2cServer(onStream: (stream: ServerHttp2Stream, headers: Incoming
   return { server, port: (server.address() as AddressInfo).port, sessions: () => sessions };
 }
 
-function pool(port: number, options: Partial<Http2PoolOptions> = {}, scheme = 'http'): Http2Pool {
-  const p = new Http2Pool(`${scheme}://127.0.0.1:${port}`, { connections: 4, connectTimeout: 2_000, keepAliveTimeout: 5_000, maxConcurrentStreams: 100, tls: null, ...options });
+function pool(port: number, options: Partial<Http2PoolOptions> = {}, scheme = 'http'): AnyHttp2Pool {
+  const p = new PoolClass(`${scheme}://127.0.0.1:${port}`, { connections: 4, connectTimeout: 2_000, keepAliveTimeout: 5_000, maxConcurrentStreams: 100, tls: null, ...options });
   pools.push(p);
   return p;
 }
@@ -73,7 +82,11 @@ afterEach(async () => {
   for (const s of servers.splice(0)) s.close();
 });
 
-describe('Http2Pool (upstream HTTP/2 connections)', () => {
+describe.each(ENGINES)('$engine (upstream HTTP/2 connections)', ({ Pool }) => {
+  beforeEach(() => {
+    PoolClass = Pool;
+  });
+
   it('carries many requests at once on one connection (multiplexing), with pseudo-headers from the request', async () => {
     const held: ServerHttp2Stream[] = [];
     const seen: IncomingHttpHeaders[] = [];
@@ -152,6 +165,49 @@ describe('Http2Pool (upstream HTTP/2 connections)', () => {
     const outcomes = await Promise.all(Array.from({ length: 5 }, () => send(p)));
     expect(outcomes.map((o) => o.status)).toEqual([200, 200, 200, 200, 200]);
     expect(sessions()).toBe(1);
+  });
+
+  it('carries a 4 MiB response over many flow-control windows to a handler that pauses and resumes, and a 4 MiB upload', async () => {
+    const big = Buffer.alloc(4 << 20, 'z');
+    const { port } = await h2cServer((stream, headers) => {
+      let uploaded = 0;
+      stream.on('data', (c: Buffer) => (uploaded += c.length));
+      stream.on('end', () => {
+        stream.respond({ ':status': 200 });
+        stream.end(headers[':path'] === '/upload' ? String(uploaded) : big);
+      });
+    });
+    const p = pool(port);
+    const received = await new Promise<{ bytes: number; pauses: number }>((resolve, reject) => {
+      let bytes = 0;
+      let pauses = 0;
+      let resume: () => void = () => undefined;
+      p.dispatch({ method: 'GET', path: '/big', headers: ['host', 'upstream.test'] } as Dispatcher.DispatchOptions, {
+        onConnect() {},
+        onHeaders(_status: number, _raw: Buffer[], r: () => void) {
+          resume = r;
+          return true;
+        },
+        onData(chunk: Buffer) {
+          bytes += chunk.length;
+          // Every ~256 KiB the handler stops taking data for a moment, as a slow client does.
+          if (Math.floor(bytes / 262_144) > pauses) {
+            pauses++;
+            setTimeout(() => resume(), 5);
+            return false;
+          }
+          return true;
+        },
+        onComplete() {
+          resolve({ bytes, pauses });
+        },
+        onError: reject,
+      });
+    });
+    expect(received.bytes).toBe(big.length);
+    expect(received.pauses).toBeGreaterThan(10);
+    const upload = await send(p, { method: 'POST', path: '/upload', body: Readable.from([big.subarray(0, 1 << 21), big.subarray(1 << 21)]) });
+    expect(upload.body).toBe(String(big.length));
   });
 
   it('passes response trailers as an object and request bodies (streamed and buffered) whole', async () => {
