@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { headerObject } from './header-object.js';
 import { httpDate } from './http-date.js';
 import { HeadersResult, Http1Parser, METHOD_NAMES, ParseError, ParserKind, type ParserHandler } from './llhttp.js';
+import { readLease } from './read-lease.js';
 import type { BodySink, ServerStream, StreamObserver } from './server-stream.js';
 
 /** Limits and timeouts of a client connection (the listener's `limits`). */
@@ -534,6 +535,9 @@ export class Http1Stream implements ServerStream {
   private keepAlive = false;
   private continueSent = false;
   private corked = false;
+  /** Lent chunks (read-lease.ts) written since the socket was corked, and the read they belong to. */
+  private lent = 0;
+  private lentRead = 0;
   readonly socket: Socket;
   readonly protocol: string;
 
@@ -641,6 +645,11 @@ export class Http1Stream implements ServerStream {
     const socket = this.socket;
     if (this.framing === Framing.NONE) return true;
     this.cork();
+    if (readLease.lending) {
+      // Given back at uncork if the socket took every byte (see uncorked()).
+      this.lentRead = readLease.read;
+      this.lent++;
+    }
     if (this.framing === Framing.CHUNKED) {
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       socket.write(chunk);
@@ -702,7 +711,19 @@ export class Http1Stream implements ServerStream {
 
   uncorked(): void {
     this.corked = false;
-    this.socket.uncork();
+    const socket = this.socket;
+    socket.uncork();
+    if (this.lent > 0) {
+      // Lent read memory goes back only when nothing of it is queued: `writableLength` (public)
+      // is the bytes written and not yet handed to the kernel, and a write libuv finished
+      // synchronously (uv_try_write took it all: Node's `kLastWriteWasAsync` false) has run its
+      // callback, which took its bytes off `writableLength`, before uncork() returns. A write
+      // that went async (the kernel's buffer full), a socket still corked elsewhere or still
+      // connecting leaves bytes counted there, referencing the memory: then the chunks stay
+      // kept. TLS sockets report their writes as finished later, so their chunks stay kept too.
+      if (socket.writableLength === 0 && !socket.destroyed) readLease.giveBack(this.lentRead, this.lent);
+      this.lent = 0;
+    }
   }
 }
 
