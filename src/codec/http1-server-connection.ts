@@ -720,7 +720,8 @@ export class Http1Stream implements ServerStream {
       // callback, which took its bytes off `writableLength`, before uncork() returns. A write
       // that went async (the kernel's buffer full), a socket still corked elsewhere or still
       // connecting leaves bytes counted there, referencing the memory: then the chunks stay
-      // kept. TLS sockets report their writes as finished later, so their chunks stay kept too.
+      // kept. On TLS sockets the cleartext is encrypted, or copied when it cannot be yet, inside
+      // the write (Node's TLSWrap::DoWrite), so the same test is safe there.
       if (socket.writableLength === 0 && !socket.destroyed) readLease.giveBack(this.lentRead, this.lent);
       this.lent = 0;
     }
