@@ -22,7 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import autocannon from 'autocannon';
+import autocannon, { type AutocannonRequest } from 'autocannon';
 import { startUpstream } from './lib/bench-upstream.js';
 import { OBSERVABILITY_ON } from './lib/scenarios.js';
 import { switchyardTarget, type RunningTarget } from './lib/targets.js';
@@ -51,7 +51,7 @@ const duration = seconds('duration', values.duration);
 const slice = seconds('slice', values.slice);
 const connections = seconds('connections', values.connections);
 const POST_BODY = Buffer.alloc(64 * 1024, 'p');
-const SCENARIOS: Record<string, { probe: string; request: autocannon.Request }> = {
+const SCENARIOS: Record<string, { probe: string; request: AutocannonRequest }> = {
   'get-1k': { probe: '/bench/1k', request: { method: 'GET', path: '/bench/1k' } },
   'get-64k': { probe: '/bench/64k', request: { method: 'GET', path: '/bench/64k' } },
   'post-64k': { probe: '/bench/1k', request: { method: 'POST', path: '/bench/echo', body: POST_BODY, headers: { 'content-type': 'application/octet-stream' } } },

@@ -538,6 +538,8 @@ export class Http1Stream implements ServerStream {
   /** Lent chunks (read-lease.ts) written since the socket was corked, and the read they belong to. */
   private lent = 0;
   private lentRead = 0;
+  /** Bytes of earlier ticks still queued in the socket when it was corked for this one. */
+  private queuedAtCork = 0;
   readonly socket: Socket;
   readonly protocol: string;
 
@@ -650,12 +652,20 @@ export class Http1Stream implements ServerStream {
       this.lentRead = readLease.read;
       this.lent++;
     }
+    let taken: boolean;
     if (this.framing === Framing.CHUNKED) {
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       socket.write(chunk);
-      return socket.write(CHUNK_END);
+      taken = socket.write(CHUNK_END);
+    } else {
+      taken = socket.write(chunk);
     }
-    return socket.write(chunk);
+    // Corked until the end of the tick, the socket counts this tick's bytes as queued and
+    // answers false past its high-water mark (16 KiB) before any of them was offered to the
+    // kernel: every 64 KiB response would pause the upstream (two epoll_ctl calls) and wait for
+    // a 'drain'. The client is slow only when bytes of an earlier tick are still queued; then
+    // the socket's answer stands. What a tick writes is bounded by its producer's one read.
+    return taken || this.queuedAtCork === 0;
   }
 
   end(chunk?: Buffer | string | null, trailers?: readonly string[] | null): void {
@@ -704,6 +714,7 @@ export class Http1Stream implements ServerStream {
   /** Head and body chunks written in this tick leave in one writev. */
   private cork(): void {
     if (this.corked) return;
+    this.queuedAtCork = this.socket.writableLength;
     this.corked = true;
     this.socket.cork();
     process.nextTick(uncork, this);

@@ -32,7 +32,7 @@ describe('ReadLease', () => {
 describe('Http1Stream gives lent chunks back', () => {
   let server: Server;
   let port: number;
-  const sweep = new ConnectionSweep();
+  const sweep = new ConnectionSweep(25);
   /** Body size per path; the stream writes one lent chunk of it. */
   const written: { read: number; afterTick: number }[] = [];
 
