@@ -34,21 +34,30 @@ describe('Http1Stream gives lent chunks back', () => {
   let port: number;
   const sweep = new ConnectionSweep(25);
   /** Body size per path; the stream writes one lent chunk of it. */
-  const written: { read: number; afterTick: number }[] = [];
+  const written: { read: number; afterTick: number; returned: boolean; later?: boolean }[] = [];
 
   /** Writes `size` bytes as one lent chunk, as the upstream reader would, and notes the lease a tick later. */
   function onStream(stream: ServerStream): void {
     const size = Number(stream.url!.slice(1));
     stream.observe({ onDrain() {}, onAborted() {} });
-    stream.writeHead(200, ['content-length', String(size)]);
+    stream.writeHead(200, ['content-length', String(size + 1)]);
     readLease.begin();
     readLease.lending = true;
     readLease.outstanding++;
-    stream.write(Buffer.alloc(size, 'z'));
+    const returned = stream.write(Buffer.alloc(size, 'z'));
     readLease.lending = false;
     const read = readLease.read;
-    // The stream uncorks on the next tick; the give-back (if any) comes with it.
-    process.nextTick(() => process.nextTick(() => written.push({ read, afterTick: readLease.outstanding })));
+    // The stream uncorks on the next tick; the give-back (if any) comes with it. A last byte in
+    // a later tick shows whether the stream then reports the client slow.
+    process.nextTick(() =>
+      process.nextTick(() => {
+        const record: (typeof written)[number] = { read, afterTick: readLease.outstanding, returned };
+        setTimeout(() => {
+          record.later = stream.write(Buffer.from('!'));
+          written.push(record);
+        }, 50);
+      }),
+    );
   }
 
   beforeAll(async () => {
@@ -73,7 +82,7 @@ describe('Http1Stream gives lent chunks back', () => {
     return { socket, received: () => received };
   }
 
-  async function nextRecord(): Promise<{ read: number; afterTick: number }> {
+  async function nextRecord(): Promise<(typeof written)[number]> {
     const before = written.length;
     while (written.length === before) await new Promise((r) => setTimeout(r, 5));
     return written[written.length - 1]!;
@@ -86,11 +95,27 @@ describe('Http1Stream gives lent chunks back', () => {
     c.socket.destroy();
   });
 
+  it('takes a 64 KiB chunk without reporting a fast client slow (its bytes were only corked)', async () => {
+    const c = await request(64 * 1024, true);
+    const record = await nextRecord();
+    expect(record.returned).toBe(true);
+    expect(record.later).toBe(true);
+    await new Promise<void>((r) => {
+      const check = (): void => (c.received() > 64 * 1024 ? r() : void setTimeout(check, 5));
+      check();
+    });
+    c.socket.destroy();
+  });
+
   it('keeps a chunk still queued behind a client that does not read', async () => {
     // Larger than the loopback socket buffers on both sides: the write cannot finish at once.
     const c = await request(64 * 1024 * 1024, false);
     const record = await nextRecord();
     expect(record.afterTick).toBe(1);
+    // Nothing of an earlier tick was queued when the chunk was written; in a later tick the
+    // bytes still queued make the stream report the client slow.
+    expect(record.returned).toBe(true);
+    expect(record.later).toBe(false);
     c.socket.destroy();
   });
 });
