@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { headerObject } from './header-object.js';
 import { httpDate } from './http-date.js';
 import { HeadersResult, Http1Parser, METHOD_NAMES, ParseError, ParserKind, type ParserHandler } from './llhttp.js';
+import { readLease } from './read-lease.js';
 import type { BodySink, ServerStream, StreamObserver } from './server-stream.js';
 
 /** Limits and timeouts of a client connection (the listener's `limits`). */
@@ -534,6 +535,11 @@ export class Http1Stream implements ServerStream {
   private keepAlive = false;
   private continueSent = false;
   private corked = false;
+  /** Lent chunks (read-lease.ts) written since the socket was corked, and the read they belong to. */
+  private lent = 0;
+  private lentRead = 0;
+  /** Bytes of earlier ticks still queued in the socket when it was corked for this one. */
+  private queuedAtCork = 0;
   readonly socket: Socket;
   readonly protocol: string;
 
@@ -641,12 +647,25 @@ export class Http1Stream implements ServerStream {
     const socket = this.socket;
     if (this.framing === Framing.NONE) return true;
     this.cork();
+    if (readLease.lending) {
+      // Given back at uncork if the socket took every byte (see uncorked()).
+      this.lentRead = readLease.read;
+      this.lent++;
+    }
+    let taken: boolean;
     if (this.framing === Framing.CHUNKED) {
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       socket.write(chunk);
-      return socket.write(CHUNK_END);
+      taken = socket.write(CHUNK_END);
+    } else {
+      taken = socket.write(chunk);
     }
-    return socket.write(chunk);
+    // Corked until the end of the tick, the socket counts this tick's bytes as queued and
+    // answers false past its high-water mark (16 KiB) before any of them was offered to the
+    // kernel: every 64 KiB response would pause the upstream (two epoll_ctl calls) and wait for
+    // a 'drain'. The client is slow only when bytes of an earlier tick are still queued; then
+    // the socket's answer stands. What a tick writes is bounded by its producer's one read.
+    return taken || this.queuedAtCork === 0;
   }
 
   end(chunk?: Buffer | string | null, trailers?: readonly string[] | null): void {
@@ -695,6 +714,7 @@ export class Http1Stream implements ServerStream {
   /** Head and body chunks written in this tick leave in one writev. */
   private cork(): void {
     if (this.corked) return;
+    this.queuedAtCork = this.socket.writableLength;
     this.corked = true;
     this.socket.cork();
     process.nextTick(uncork, this);
@@ -702,7 +722,20 @@ export class Http1Stream implements ServerStream {
 
   uncorked(): void {
     this.corked = false;
-    this.socket.uncork();
+    const socket = this.socket;
+    socket.uncork();
+    if (this.lent > 0) {
+      // Lent read memory goes back only when nothing of it is queued: `writableLength` (public)
+      // is the bytes written and not yet handed to the kernel, and a write libuv finished
+      // synchronously (uv_try_write took it all: Node's `kLastWriteWasAsync` false) has run its
+      // callback, which took its bytes off `writableLength`, before uncork() returns. A write
+      // that went async (the kernel's buffer full), a socket still corked elsewhere or still
+      // connecting leaves bytes counted there, referencing the memory: then the chunks stay
+      // kept. On TLS sockets the cleartext is encrypted, or copied when it cannot be yet, inside
+      // the write (Node's TLSWrap::DoWrite), so the same test is safe there.
+      if (socket.writableLength === 0 && !socket.destroyed) readLease.giveBack(this.lentRead, this.lent);
+      this.lent = 0;
+    }
   }
 }
 

@@ -182,6 +182,9 @@ export class Http2ServerStream implements ServerStream {
   write(chunk: Buffer): boolean {
     if (this.gone) return false;
     if (chunk.length === 0) return true;
+    // nghttp2 sends DATA frames from the chunk itself, later (flow control, the session's
+    // writes): a lent chunk (read-lease.ts) is never given back, so its memory stays this
+    // stream's for as long as the chunk is queued.
     if (this.stream.write(chunk)) return true;
     if (!this.drainListened) {
       this.drainListened = true;

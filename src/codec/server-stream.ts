@@ -30,8 +30,10 @@ export interface ResponseState {
 /** Takes a request body, chunk by chunk. */
 export interface BodySink {
   /**
-   * A chunk: a view of the bytes the socket read, which no codec reuses, so it may be kept past
-   * the call without a copy. False: pause until resumeBody().
+   * A chunk of the request body: a view of the bytes the client socket read. The client-side
+   * codecs never read into that memory again (node:net's reads on accepted sockets are new
+   * memory each), so it may be kept past the call without a copy. False: pause until
+   * resumeBody().
    */
   onBodyChunk(chunk: Buffer): boolean;
   /** The body ended; `trailers` is [name, value, ...] or null. */
@@ -84,7 +86,14 @@ export interface ServerStream extends RequestHead, ResponseState {
    * bodiless one is a single HEADERS frame that ends the stream (gRPC's trailers-only form).
    */
   respond(statusCode: number, headers: readonly string[], body?: string | Buffer | null): void;
-  /** A body chunk; false when the client is slow (wait for onDrain). */
+  /**
+   * A body chunk; false when the client is slow (wait for onDrain). The chunk may be read memory
+   * lent by the upstream reader (read-lease.ts: `readLease.lending` is true during the call).
+   * An implementation may keep it past the call (queued in a socket or a stream) and does
+   * nothing more: kept memory is never read into again. It gives a lent chunk back only once no
+   * one holds its bytes (the client socket's kernel buffer took them all, see
+   * Http1Stream.uncorked); then the next read may overwrite them.
+   */
   write(chunk: Buffer): boolean;
   /** Ends the response, with a last chunk and trailers ([name, value, ...]) when given. */
   end(chunk?: Buffer | string | null, trailers?: readonly string[] | null): void;

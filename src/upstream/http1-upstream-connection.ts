@@ -3,6 +3,7 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { HeadersResult, Http1Parser, ParseError, ParserKind, type ParserHandler } from '../codec/llhttp.js';
+import { readLease } from '../codec/read-lease.js';
 import { BodyFraming } from './http1-request-head.js';
 import type { Http1UpstreamRequest, RequestCarrier } from './http1-upstream-request.js';
 import { UpstreamError } from './upstream-error.js';
@@ -145,6 +146,8 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
   /** The final response's end was parsed (execute() finishes the request). */
   private completed = false;
   private upgrading = false;
+  /** The bytes being parsed are a read in the shared slab: body chunks are lent (read-lease.ts). */
+  private lendingRead = false;
   /** Parsing is paused for the handler (onHeaders/onData returned false). */
   private paused = false;
   /** Bytes received but not parsed while paused. */
@@ -459,6 +462,23 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
 
   // ---- reading the response --------------------------------------------------------------
 
+  /**
+   * A read copied into the shared slab (onSocketRead): its body chunks are lent (read-lease.ts).
+   * True when the connection kept no view of it past the call, so its memory may be read into
+   * again once every lent chunk is given back.
+   */
+  receivedInSlab(chunk: Buffer): boolean {
+    this.lendingRead = true;
+    try {
+      this.received(chunk);
+    } finally {
+      this.lendingRead = false;
+    }
+    // Header fields split across reads are views until the head completes; a 101 hands the
+    // bytes after its head on with the socket.
+    return this.fields === null && this.state !== State.CLOSED;
+  }
+
   received(chunk: Buffer): void {
     if (this.paused) {
       // Copied: held for as long as the handler keeps parsing paused, it must not pin a read slab.
@@ -732,7 +752,17 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
     const request = this.request;
     if (request === null || request.done) return -1;
     if (this.timerKind === Timer.BODY) this.restartTimer();
-    const goOn = request.handler.onData?.(chunk.subarray(start, end)) !== false;
+    // Set on every call, so a chunk delivered from bytes held while paused (a copy) is never
+    // taken for a lent one, even inside another connection's lent delivery.
+    const lent = this.lendingRead;
+    readLease.lending = lent;
+    if (lent) readLease.outstanding++;
+    let goOn: boolean;
+    try {
+      goOn = request.handler.onData?.(chunk.subarray(start, end)) !== false;
+    } finally {
+      readLease.lending = false;
+    }
     if (request.done) return -1;
     if (goOn) return 0;
     this.paused = true;
@@ -891,35 +921,47 @@ function onSocketData(this: TaggedSocket, chunk: Buffer): void {
  * that size is read with one system call and written on to the client with one (the socket's
  * default reads take 64 KiB at most, each into a new allocation cut down to what arrived: two
  * reads and two writes for the same response). Each read is then copied into the current slab
- * (256 KiB, a new one when full) and parsed as a view of it, so the parser, the handler and
- * the client socket's pending writes keep views as before, and one allocation serves many
- * reads (a 64 KiB allocation per read drove V8 into a major collection every few hundred
- * responses). A view kept past its exchange keeps its slab: bytes held while parsing is paused
- * are copied out (see received()), so what stays pinned is the client side's unflushed writes,
- * as with any buffer written to a slow socket. Not re-entrant, like the parser: the callback
- * copies before anything else runs.
+ * (256 KiB) and parsed as a view of it; its body chunks are lent to the handler (read-lease.ts).
+ *
+ * Reuse: when every chunk a read lent was given back before the next read (the client socket
+ * took the bytes at once) and the connection kept no view of it, the next read is copied over
+ * the same place, so a process serving fast clients reads into the same memory all along. A
+ * chunk still held (a slow client's queued write, an HTTP/2 stream, a consumer that keeps the
+ * body) keeps its place: the next read goes after it, and a new slab is taken when this one
+ * is full; the old slab lives as long as a view of it does. Bytes held while parsing is
+ * paused are copied out (see received()). A read into a socket handed over to an upgrade is
+ * never read over. Before reuse, every read was new memory (about 64 KiB per 64 KiB
+ * response), which V8 promoted and collected with mark-compacts several times a second.
+ * Not re-entrant, like the parser: the callback copies before anything else runs.
  */
 const READ_BUFFER_SIZE = 256 * 1024;
 const SLAB_SIZE = 256 * 1024;
 let readBuffer: Buffer | null = null;
 let slab: Buffer = Buffer.alloc(0);
 let slabUsed = 0;
+/** Where the previous read was copied, and whether its place may be read into again. */
+let lastReadAt = 0;
+let lastReadReusable = false;
 
 function sharedReadBuffer(): Buffer {
   return (readBuffer ??= Buffer.allocUnsafeSlow(READ_BUFFER_SIZE));
 }
 
 function onSocketRead(this: TaggedSocket, length: number, buffer: Buffer): boolean {
+  if (lastReadReusable && readLease.outstanding === 0) slabUsed = lastReadAt;
   if (slabUsed + length > slab.length) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabUsed = 0;
   }
+  lastReadAt = slabUsed;
+  lastReadReusable = false;
   const chunk = slab.subarray(slabUsed, slabUsed + length);
   buffer.copy(chunk, 0, 0, length);
   slabUsed = (slabUsed + length + 7) & ~7;
+  readLease.begin();
   const connection = this[kConnection];
   if (connection !== undefined) {
-    connection.received(chunk);
+    lastReadReusable = connection.receivedInSlab(chunk);
     return true;
   }
   // Handed over to an upgrade: the new owner reads the socket as a stream.
