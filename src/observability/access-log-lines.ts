@@ -8,13 +8,20 @@ import type { LogFormat } from './logger.js';
  * LogFormat (same level field, time format, base fields, bindings, field order, message key; a
  * test compares the two), built by a serialiser for these few fixed shapes instead of pino's
  * generic one: strings that need no escaping (nearly all) are copied as they are, the start of
- * the line is formed once per millisecond (its date once per second), and the chunk is encoded
- * once, as Latin-1 when every character is ASCII (the same bytes as UTF-8, encoded faster).
+ * the line is formed once per millisecond (its date once per second).
+ *
+ * Each line is encoded into the chunk's Buffer as soon as it is formed, as Latin-1 when every
+ * character is ASCII (the same bytes as UTF-8, encoded faster). Appending the lines to one
+ * string and encoding it when the chunk is taken cost more: the string is a rope of a few
+ * thousand pieces that lives through scavenges and is flattened at once, which took about 3 %
+ * of a GET's CPU (docs/performance.md, "Third pass"); a line's own rope is flattened while it
+ * is young and in cache.
  */
 export class AccessLogLines {
-  /** Lines formed and not yet taken. */
-  private pending = '';
-  /** No character of `pending` is outside ASCII. */
+  /** The chunk being filled, and the bytes of it used. */
+  private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES);
+  private used = 0;
+  /** No character of the line being formed is outside ASCII. */
   private ascii = true;
   private readonly head: LineHead;
   /** The level field, the bindings and the message key are ASCII (a time field always is). */
@@ -41,9 +48,9 @@ export class AccessLogLines {
     this.tunnelEnd = `,${messageKey}:"tunnel"}\n`;
   }
 
-  /** Characters waiting to be taken. */
+  /** Bytes waiting to be taken. */
   get length(): number {
-    return this.pending.length;
+    return this.used;
   }
 
   /**
@@ -55,6 +62,7 @@ export class AccessLogLines {
   request(timeMs: number, r: RequestLogRecord, errJson: string | undefined): void {
     // Quotes are part of the constant pieces: esc() returns a string that needs no escaping (nearly
     // all) as it is, so no string is made per field.
+    this.ascii = true;
     let line = `${this.start(timeMs)},"requestId":"${this.esc(r.requestId)}"`;
     const traceId = r.traceId;
     if (traceId !== undefined) line += `,"traceId":"${this.esc(traceId)}"`;
@@ -93,11 +101,12 @@ export class AccessLogLines {
     line += `,"protocol":"${this.esc(r.httpProtocol)}"`;
     const tls = r.tlsVersion;
     if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
-    this.pending += `${line}${this.requestEnd}`;
+    this.append(line + this.requestEnd);
   }
 
   /** A closed tunnel's line (`msg: "tunnel"`), status 101. */
   tunnel(timeMs: number, t: TunnelLogRecord): void {
+    this.ascii = true;
     let line = `${this.start(timeMs)},"requestId":"${this.esc(t.requestId)}"`;
     const method = t.method;
     if (method !== undefined) line += `,"method":"${this.esc(method)}"`;
@@ -114,17 +123,51 @@ export class AccessLogLines {
     if (userAgent !== undefined) line += `,"userAgent":"${this.esc(userAgent)}"`;
     const tls = t.tlsVersion;
     if (tls !== undefined) line += `,"tls":"${this.esc(tls)}"`;
-    this.pending += line + this.tunnelEnd;
+    this.append(line + this.tunnelEnd);
   }
 
-  /** The lines formed so far, encoded, or null when there are none. */
+  /**
+   * Encodes a formed line into the chunk (Latin-1 when it is ASCII). A line that might not fit
+   * starts a new chunk: the full one is kept for take() in `full`.
+   */
+  private append(line: string): void {
+    const ascii = this.ascii;
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const most = ascii ? line.length : line.length * 3;
+    if (this.used + most > this.chunk.length) this.startChunk(most);
+    this.used += this.chunk.write(line, this.used, ascii ? 'latin1' : 'utf8');
+  }
+
+  /** Chunks filled before the current one, not yet taken (rare: a chunk is taken at about 64 KiB). */
+  private full: Buffer[] | null = null;
+
+  private startChunk(room: number): void {
+    if (this.used > 0) (this.full ??= []).push(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BUFFER_BYTES, room));
+    this.used = 0;
+  }
+
+  /** The lines formed so far, encoded, or null when there are none. The caller owns the Buffer. */
   take(): Buffer | null {
-    if (this.pending === '') return null;
-    const chunk = this.pending;
-    const encoding = this.ascii ? 'latin1' : 'utf8';
-    this.pending = '';
-    this.ascii = true;
-    return Buffer.from(chunk, encoding);
+    const full = this.full;
+    if (this.used === 0 && full === null) return null;
+    let taken: Buffer;
+    if (full === null) {
+      if (this.used < KEEP_CHUNK_BELOW) {
+        // A few lines (a quiet router's timer, a tunnel's line): copied out, the chunk kept.
+        taken = Buffer.allocUnsafe(this.used);
+        this.chunk.copy(taken, 0, 0, this.used);
+      } else {
+        taken = this.chunk.subarray(0, this.used);
+        this.chunk = Buffer.allocUnsafeSlow(CHUNK_BUFFER_BYTES);
+      }
+    } else {
+      this.full = null;
+      if (this.used > 0) full.push(this.chunk.subarray(0, this.used));
+      taken = Buffer.concat(full);
+    }
+    this.used = 0;
+    return taken;
   }
 
   /**
@@ -197,6 +240,14 @@ class LineHead {
     return this.text;
   }
 }
+
+/**
+ * Bytes of a chunk's Buffer: the access log takes a chunk at 64 KiB (CHUNK_CHARS in
+ * access-log.ts), so a chunk holds that much and the line that crossed it.
+ */
+const CHUNK_BUFFER_BYTES = 80 * 1024;
+/** A chunk taken with fewer bytes than this is copied out and its Buffer filled again. */
+const KEEP_CHUNK_BELOW = 8 * 1024;
 
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;

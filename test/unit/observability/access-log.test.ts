@@ -243,6 +243,25 @@ describe('access log delivery', () => {
     expect(ids(lines)).toEqual(Array.from({ length: n }, (_, i) => `c-${i}`));
   });
 
+  it('writes lines longer than a chunk, ASCII and not, whole and in order with the lines around them', async () => {
+    const { lines, log } = capture();
+    const pinoAccess = log.logger.child({ component: 'access' }, { level: 'info' });
+    const a = accessLog(log);
+    // Lines past what a chunk's buffer holds (80 KiB), and a non-ASCII one whose worst case
+    // (3 bytes a character) does not fit the room left, between short lines: each starts a new
+    // buffer, and the chunk taken holds them all in order.
+    const targets = ['/a', `/${'x'.repeat(100_000)}`, '/b', `/${'\u00e9'.repeat(30_000)}`, `/${'\u{1f600}'.repeat(20_000)}`, '/c'];
+    for (const target of targets) a.request(request({ target }));
+    a.flush();
+    for (const target of targets) pinoAccess.info(pinoFields(request({ target })), 'request');
+    await settle();
+    expect(lines).toHaveLength(targets.length * 2);
+    for (let i = 0; i < targets.length; i++) {
+      expect(withoutTime(lines[i]!)).toBe(withoutTime(lines[i + targets.length]!));
+      expect((JSON.parse(lines[i]!) as { path: string }).path).toBe(targets[i]);
+    }
+  });
+
   it('on close, writes every line formed; lines recorded later are written at once', async () => {
     const { lines, log } = capture();
     const a = accessLog(log);
