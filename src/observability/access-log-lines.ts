@@ -242,7 +242,7 @@ class LineHead {
 }
 
 /**
- * Bytes of a chunk's Buffer: the access log takes a chunk at 64 KiB (CHUNK_CHARS in
+ * Bytes of a chunk's Buffer: the access log takes a chunk at 64 KiB (CHUNK_BYTES in
  * access-log.ts), so a chunk holds that much and the line that crossed it.
  */
 const CHUNK_BUFFER_BYTES = 80 * 1024;
