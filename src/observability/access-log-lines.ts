@@ -10,8 +10,10 @@ import type { LogFormat } from './logger.js';
  * generic one: strings that need no escaping (nearly all) are copied as they are, the start of
  * the line is formed once per millisecond (its date once per second).
  *
- * Each line is encoded into the chunk's Buffer as soon as it is formed, as Latin-1 when every
- * character is ASCII (the same bytes as UTF-8, encoded faster). Appending the lines to one
+ * A forwarded request's line whose strings are plain ASCII (nearly every line) is written
+ * straight into the chunk's bytes (requestBytes); any other line is formed as a string and
+ * encoded into the chunk's Buffer as soon as it is formed, as Latin-1 when every character is
+ * ASCII (the same bytes as UTF-8, encoded faster). Appending the lines to one
  * string and encoding it when the chunk is taken cost more: the string is a rope of a few
  * thousand pieces that lives through scavenges and is flattened at once, which took about 3 %
  * of a GET's CPU (docs/performance.md, "Third pass"); a line's own rope is flattened while it
