@@ -21,7 +21,9 @@
  *   --ref <dir>        adds the target switchyard-ref: Switchyard with the same settings as
  *                      "switchyard", run from <dir>/dist/cli/switchyard.js (another commit's build,
  *                      e.g. `git archive <commit> | tar -x -C <dir>`, node_modules linked, `npx tsc
- *                      -p tsconfig.build.json` there), to compare two builds in one run
+ *                      -p tsconfig.build.json` there), to compare two builds in one run.
+ *                      Repeatable as --ref <name>=<dir>: adds the target switchyard-<name> (e.g. builds
+ *                      with one layer taken out, to see what each layer costs in one run)
  *   --profile          Switchyard targets run with --cpu-prof; profiles in bench/profiles/
  *                      (`npx tsx bench/profile-summary.ts <file>`); the profiler's own cost is in
  *                      the figures, so compare profiled runs only with profiled runs
@@ -53,7 +55,7 @@ const { values } = parseArgs({
     scenario: { type: 'string', multiple: true },
     target: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
-    ref: { type: 'string' },
+    ref: { type: 'string', multiple: true },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -91,8 +93,12 @@ const TARGETS: TargetSpec[] = [
   haproxyTarget(),
   goReverseProxyTarget(),
 ];
-if (values.ref !== undefined) {
-  TARGETS.splice(1, 0, switchyardTarget({ name: 'switchyard-ref', entry: join(resolve(values.ref), 'dist/cli/switchyard.js'), configFragment: OBSERVABILITY_ON ?? {} }));
+for (const [i, ref] of (values.ref ?? []).entries()) {
+  const eq = ref.indexOf('=');
+  const name = eq < 0 ? 'switchyard-ref' : `switchyard-${ref.slice(0, eq)}`;
+  const dir = eq < 0 ? ref : ref.slice(eq + 1);
+  if (TARGETS.some((t) => t.name === name)) fail(`--ref ${ref}: a target named ${name} exists already; give each --ref its own <name>=`);
+  TARGETS.splice(1 + i, 0, switchyardTarget({ name, entry: join(resolve(dir), 'dist/cli/switchyard.js'), configFragment: OBSERVABILITY_ON ?? {} }));
 }
 const profileDir = join(root, 'bench/profiles');
 if (values.profile) await mkdir(profileDir, { recursive: true });

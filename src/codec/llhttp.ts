@@ -120,6 +120,18 @@ let currentChunk: Buffer = Buffer.alloc(0);
 /** The shared input buffer in wasm memory. */
 let inputPtr = 0;
 let inputSize = 0;
+/**
+ * A view of the whole wasm memory, made once rather than per execute() (a typed array and the
+ * memory's `buffer` getter per call were about 2 % of a GET's CPU). When the memory grows, its
+ * old ArrayBuffer is detached and this view's length drops to 0: it is made again then.
+ */
+let heap = new Uint8Array(0);
+
+/** The view of wasm memory, remade if the memory grew since (see `heap`). */
+function heapView(api: LlhttpExports): Uint8Array {
+  if (heap.length === 0) heap = new Uint8Array(api.memory.buffer);
+  return heap;
+}
 
 function loadLlhttp(): LlhttpExports {
   const require = createRequire(import.meta.url);
@@ -212,7 +224,7 @@ export class Http1Parser {
       inputSize = Math.ceil(length / 16_384) * 16_384;
       inputPtr = api.malloc(inputSize);
     }
-    new Uint8Array(api.memory.buffer, inputPtr, length).set(chunk);
+    heapView(api).set(chunk, inputPtr);
     current = this;
     currentChunk = chunk;
     let result: number;

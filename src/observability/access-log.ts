@@ -5,12 +5,12 @@ import type { RequestLogRecord, TunnelLogRecord } from './access-log-record.js';
 import type { LogOutput, ProcessLog } from './logger.js';
 
 /**
- * Lines are handed to the destination in chunks of about this many characters (or by the
- * flush timer), encoded once per chunk: each write is a thread-pool hand-off plus a system
- * call, so line-by-line writes cost more CPU under load than forming the lines
- * (docs/performance.md).
+ * Lines are handed to the destination in chunks of about this many bytes (or by the
+ * flush timer), each line encoded into the chunk as it is formed: each write is a thread-pool
+ * hand-off plus a system call, so line-by-line writes cost more CPU under load than forming
+ * the lines (docs/performance.md).
  */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_BYTES = 64 * 1024;
 /** The longest a line waits on a quiet router. */
 const FLUSH_INTERVAL_MS = 100;
 
@@ -51,7 +51,7 @@ export class AccessLog {
     const err = r.upstreamError;
     const errJson = err === undefined ? undefined : this.lines.json(pino.stdSerializers.err(err));
     this.lines.request(Date.now(), r, errJson);
-    if (this.closed || this.lines.length >= CHUNK_CHARS) this.flush();
+    if (this.closed || this.lines.length >= CHUNK_BYTES) this.flush();
   }
 
   /** A tunnel closed: its line, written at once. */

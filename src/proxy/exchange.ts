@@ -14,7 +14,7 @@ import { RecordedExchange } from './recorded-exchange.js';
 import { requestTlsVersion } from './request-connection.js';
 import { RequestBodyStream } from './request-body-stream.js';
 import type { ExchangeRecord } from './request-observer.js';
-import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
+import { buildClientHeaders, buildClientTrailers, fieldNamed, grpcStatusIn, type RawTrailers } from './response-headers.js';
 import { mayRetry } from './retry-planner.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 
@@ -560,10 +560,7 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
 
 /** The response is framed by Content-Length (so an HTTP/1.1 response has no trailers). */
 function hasContentLength(raw: readonly Buffer[]): boolean {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 14 && name.toString('latin1').toLowerCase() === 'content-length') return true;
-  }
+  for (let i = 0; i < raw.length; i += 2) if (fieldNamed(raw[i]!, 'content-length')) return true;
   return false;
 }
 

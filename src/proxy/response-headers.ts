@@ -15,6 +15,10 @@ export class UpstreamFramingError extends Error {
  * response has several Content-Length fields, a Content-Length that is not a number, both
  * Content-Length and Transfer-Encoding, or a Transfer-Encoding other than "chunked" (the body
  * would reach the client re-framed and still coded).
+ *
+ * Names are matched on their bytes, ignoring case (fieldNamed), and only the fields passed on
+ * are made strings: lower-casing every name and probing a Set with it made and hashed a string
+ * per field (about 1 % of a GET's CPU, docs/performance.md "Third pass").
  */
 export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: string, requestId: string): string[] {
   const out: string[] = [];
@@ -23,28 +27,31 @@ export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: stri
   let contentLengths = 0;
   let transferEncoding = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!.toString('latin1');
-    const lower = name.toLowerCase();
-    if (lower === 'content-length') {
+    const name = raw[i]!;
+    const length = name.length;
+    if (length === 14 && fieldNamed(name, 'content-length')) {
       contentLengths++;
       if (contentLengths > 1 || !isDigits(raw[i + 1]!)) throw new UpstreamFramingError('the upstream response has an invalid or repeated Content-Length');
-    } else if (lower === 'transfer-encoding') {
+    } else if (length === 17 && fieldNamed(name, 'transfer-encoding')) {
       if (transferEncoding || raw[i + 1]!.toString('latin1').trim().toLowerCase() !== 'chunked') {
         throw new UpstreamFramingError('the upstream response has a Transfer-Encoding other than "chunked"');
       }
       transferEncoding = true;
     }
-    if (lower === 'connection') {
-      const tokens = connectionTokens([raw[i + 1]!.toString('latin1')]);
+    if (length === 10 && fieldNamed(name, 'connection')) {
+      const value = raw[i + 1]!;
+      // The usual values name nothing beyond HOP_BY_HOP: no string is made for them.
+      if (fieldNamed(value, 'keep-alive') || fieldNamed(value, 'close')) continue;
+      const tokens = connectionTokens([value.toString('latin1')]);
       if (tokens !== null) {
         if (extraHop === null) extraHop = tokens;
         else for (const t of tokens) extraHop.add(t);
       }
       continue;
     }
-    if (HOP_BY_HOP.has(lower)) continue;
-    if (lower === requestIdHeader) sawRequestId = true;
-    out.push(name, raw[i + 1]!.toString('latin1'));
+    if (isHopByHop(name)) continue;
+    if (length === requestIdHeader.length && fieldNamed(name, requestIdHeader)) sawRequestId = true;
+    out.push(name.toString('latin1'), raw[i + 1]!.toString('latin1'));
   }
   if (transferEncoding && contentLengths > 0) throw new UpstreamFramingError('the upstream response has both Content-Length and Transfer-Encoding');
   if (extraHop !== null) {
@@ -58,6 +65,31 @@ export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: stri
   }
   if (!sawRequestId) out.push(requestIdHeader, requestId);
   return out;
+}
+
+/** HOP_BY_HOP by name length: the names a field of that length may be. */
+const HOP_BY_HOP_BY_LENGTH: readonly (readonly string[] | undefined)[] = (() => {
+  const byLength: string[][] = [];
+  for (const name of HOP_BY_HOP) (byLength[name.length] ??= []).push(name);
+  return byLength;
+})();
+
+/** Whether a field name (bytes, any case) is one of HOP_BY_HOP. */
+function isHopByHop(name: Buffer): boolean {
+  const candidates = HOP_BY_HOP_BY_LENGTH[name.length];
+  if (candidates === undefined) return false;
+  for (let i = 0; i < candidates.length; i++) if (fieldNamed(name, candidates[i]!)) return true;
+  return false;
+}
+
+/** Whether a field name's (or a token value's) bytes spell `lower`, a lower-case string, ignoring ASCII case. */
+export function fieldNamed(name: Buffer, lower: string): boolean {
+  if (name.length !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = name[i]!;
+    if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 function isDigits(value: Buffer): boolean {
@@ -114,8 +146,7 @@ function addField(out: Record<string, string | string[]>, name: string, value: s
 /** The grpc-status of a response's headers (a trailers-only gRPC response), or -1 without one. */
 export function grpcStatusIn(raw: readonly Buffer[]): number {
   for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 11 && name.toString('latin1').toLowerCase() === 'grpc-status') {
+    if (fieldNamed(raw[i]!, 'grpc-status')) {
       const status = Number(raw[i + 1]!.toString('latin1'));
       return Number.isInteger(status) && status >= 0 ? status : -1;
     }

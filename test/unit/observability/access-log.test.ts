@@ -72,6 +72,8 @@ const RECORDS: RequestLogRecord[] = [
   request({ requestId: 'id-5', target: '/ms', bytesOut: 10, durationMs: 0.05, upstreamMs: 12.3, userAgent: 'ua', tlsVersion: 'TLSv1.2' }),
   request({ requestId: 'id-6', target: '/ms', bytesOut: 10, durationMs: 1.005, upstreamMs: 0.007 }),
   request({ requestId: 'id-7', durationMs: 1.0004, upstreamMs: 2.0005 }),
+  // Every optional field present, all ASCII without escapes (written as bytes).
+  request({ requestId: 'id-9', traceId: '4bf92f3577b34da6a3ce929d0e0e4736', method: 'DELETE', host: 'h:8080', target: '/x?y=1', status: 504, bytesIn: 7, durationMs: 30000.001, upstreamStatus: 0, upstreamMs: 29999.999, retries: 2, errorCode: 'upstream_timeout', clientAddress: '::1', userAgent: 'ua/1 (x; y)', httpProtocol: 'HTTP/1.0', tlsVersion: 'TLSv1.2' }),
   // Unusual values: no method or path, text outside ASCII, huge byte counts, infinite time, empty strings.
   request({ requestId: 'id-8', method: undefined, host: 'h\u00ff', target: undefined, status: 499, bytesIn: 2 ** 40, bytesOut: 2 ** 33, upstreamMs: Number.POSITIVE_INFINITY, errorCode: 'client_closed' }),
   request({ requestId: '', host: '', target: '/caf\u00e9', routeName: 'route-\u00e9', retries: 2 }),
@@ -137,6 +139,26 @@ describe('access log lines', () => {
     expect(JSON.parse(lines[2]!)).toMatchObject({ clientAddress: '2001:db8::1', protocol: 'HTTP/2', tls: 'TLSv1.3' });
     expect(JSON.parse(lines.at(-2)!)).toMatchObject({ route: null, service: null, upstream: null, error: 'no_route' });
     expect(JSON.parse(lines.at(-2)!)).not.toHaveProperty('upstreamStatus');
+  });
+
+  it('write numbers as pino does: whole, fractional, huge, negative, not finite (lines written as bytes and as strings alike)', async () => {
+    const { lines, log } = capture();
+    const pinoAccess = log.logger.child({ component: 'access' }, { level: 'info' });
+    const a = accessLog(log);
+    const values = [0, 1, 9, 10, 99, 100, 101, 999, 1000, 123456789, 2 ** 31, 2 ** 53 - 1, 999_999_999_999_999, 1e15, 1e21, 1e22, -1, -0.5, 0.5, 1.5, 0.0004, 0.0005, 0.001, 0.01, 0.0104, 0.012, 0.1, 0.12, 0.123, 0.1234, 12.3456789, 999_999_999.9996, 1e9, 1e9 + 0.5, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MIN_VALUE];
+    const records: RequestLogRecord[] = [];
+    for (const v of values) {
+      // ASCII strings (the byte path) and a non-ASCII path (the string path) for every value.
+      for (const target of ['/n', '/n\u00e9']) {
+        records.push(request({ target, status: Number.isInteger(v) && v >= 0 && v < 1000 ? v : 200, bytesIn: v, bytesOut: v, durationMs: v, upstreamMs: v, upstreamStatus: v, retries: v }));
+      }
+    }
+    for (const r of records) a.request(r);
+    a.flush();
+    for (const r of records) pinoAccess.info(pinoFields(r), 'request');
+    await settle();
+    expect(lines).toHaveLength(records.length * 2);
+    for (let i = 0; i < records.length; i++) expect(withoutTime(lines[i]!)).toBe(withoutTime(lines[i + records.length]!));
   });
 
   it('write a tunnel line as pino does, at once', async () => {
@@ -241,6 +263,25 @@ describe('access log delivery', () => {
     expect(n).toBeGreaterThan(40);
     expect(n).toBeLessThan(60);
     expect(ids(lines)).toEqual(Array.from({ length: n }, (_, i) => `c-${i}`));
+  });
+
+  it('writes lines longer than a chunk, ASCII and not, whole and in order with the lines around them', async () => {
+    const { lines, log } = capture();
+    const pinoAccess = log.logger.child({ component: 'access' }, { level: 'info' });
+    const a = accessLog(log);
+    // Lines past what a chunk's buffer holds (80 KiB), and a non-ASCII one whose worst case
+    // (3 bytes a character) does not fit the room left, between short lines: each starts a new
+    // buffer, and the chunk taken holds them all in order.
+    const targets = ['/a', `/${'x'.repeat(100_000)}`, '/b', `/${'\u00e9'.repeat(30_000)}`, `/${'\u{1f600}'.repeat(20_000)}`, '/c'];
+    for (const target of targets) a.request(request({ target }));
+    a.flush();
+    for (const target of targets) pinoAccess.info(pinoFields(request({ target })), 'request');
+    await settle();
+    expect(lines).toHaveLength(targets.length * 2);
+    for (let i = 0; i < targets.length; i++) {
+      expect(withoutTime(lines[i]!)).toBe(withoutTime(lines[i + targets.length]!));
+      expect((JSON.parse(lines[i]!) as { path: string }).path).toBe(targets[i]);
+    }
   });
 
   it('on close, writes every line formed; lines recorded later are written at once', async () => {
