@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildGoProgram, findGo, goMissing } from './go-build.js';
 import { checkOpenLoopOptions, percentiles, requestBytes, type OpenLoopOptions, type OpenLoopResult } from './open-loop.js';
