@@ -2,7 +2,7 @@ import { errors, Pool } from 'undici';
 import type { ConsulConnection } from './consul-settings.js';
 import { ConsulRequestError } from './consul-request-error.js';
 import { consulGet, type ConsulAnswer } from './consul-get.js';
-import type { ResponseOf, ResponseSchema } from './response-schema.js';
+import { RAW_TEXT, type ResponseOf, type ResponseSchema } from './response-schema.js';
 
 const DIGITS = /^\d+$/;
 
@@ -81,6 +81,7 @@ export class ConsulClient {
    * the leader cannot feed old data for long.
    */
   async read<S extends ResponseSchema<unknown>>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<ResponseOf<S>>> {
+    if ((schema as ResponseSchema<unknown>) === RAW_TEXT) return (await this.readText(path, query, options)) as ConsulResponse<ResponseOf<S>>;
     const decode = (text: string, statusCode: number): ResponseOf<S> => {
       let json: unknown;
       try {
@@ -100,7 +101,8 @@ export class ConsulClient {
 
   /**
    * As `read`, but the body is returned as text, neither parsed nor validated: for answers too
-   * large to parse in one go on the event loop (the caller parses them in slices).
+   * large to parse in one go on the event loop (the caller reads them in pieces). `read` with the
+   * RAW_TEXT schema does the same (so a BlockingWatch can watch text).
    */
   readText(path: string, query: readonly (readonly [string, string])[], options: ReadOptions = {}): Promise<ConsulResponse<string>> {
     return this.readConsistent(path, query, (text) => text, options);
