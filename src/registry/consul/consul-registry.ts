@@ -425,15 +425,9 @@ export class ConsulRegistry implements Registry {
       this.scheduleRegistrationScan(true);
       return;
     }
-    let explained: boolean;
-    try {
-      explained = this.applyCatalogChanges(this.catalogChanges(text));
-      this.noteSuccess('catalog');
-    } catch (err) {
-      if (!(err instanceof ConsulRequestError)) throw err;
-      this.noteFailure('catalog', err);
-      return;
-    }
+    // A body that is not a service list throws a ConsulRequestError: the watch counts a failed
+    // read and retries, and nothing known is changed.
+    const explained = this.applyCatalogChanges(this.catalogChanges(text));
     // A fresh read (after an index reset) may hide any change made around the reset: the scan
     // finds the registrations among them, and a reset never starts a sweep.
     if (fresh) this.scheduleRegistrationScan(false);
