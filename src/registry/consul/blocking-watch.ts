@@ -58,7 +58,7 @@ export interface BlockingWatchHandlers<T> {
 export class BlockingWatch<S extends ResponseSchema<unknown>> {
   private index = 0;
   /** The last answer's text and parsed body: an answer with the same text is not parsed again. */
-  private last: { text: string; body: unknown } | undefined;
+  private last: { text: string; body: unknown; bytes: Buffer } | undefined;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   /** Requests sent so far (observability and tests). */
@@ -138,7 +138,7 @@ export class BlockingWatch<S extends ResponseSchema<unknown>> {
       failures = 0;
       this.handlers.onSuccess();
       this.index = next;
-      this.last = { text: res.text, body: res.body };
+      this.last = { text: res.text, body: res.body, bytes: res.bytes };
       const elapsed = Date.now() - started;
       if (elapsed < this.options.minIntervalMs && !(await this.pause(this.options.minIntervalMs - elapsed))) return;
     }

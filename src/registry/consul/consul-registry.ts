@@ -446,12 +446,13 @@ export class ConsulRegistry implements Registry {
     try {
       json = JSON.parse(text);
     } catch {
-      throw new ConsulRequestError('garbage', `Consul at ${this.connection!.origin} sent a body that is not JSON for /v1/catalog/services (${text.length} bytes)`);
+      // Status 200: the answer was a success (a read that fails in the client carries its status too).
+      throw new ConsulRequestError('garbage', `Consul at ${this.connection!.origin} sent a body that is not JSON for /v1/catalog/services (${text.length} bytes)`, 200);
     }
     const parsed = catalogServicesSchema.safeParse(json);
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
-      throw new ConsulRequestError('garbage', `Consul at ${this.connection!.origin} sent an unexpected body for /v1/catalog/services: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+      throw new ConsulRequestError('garbage', `Consul at ${this.connection!.origin} sent an unexpected body for /v1/catalog/services: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), 200);
     }
     const members: [string, CatalogMembers][] = [];
     for (const name in parsed.data) {
