@@ -56,6 +56,9 @@ const PUBLISH_MAX_DELAY_MS = 250;
  *   registration scan: one full /v1/health/state/any read, at most once per
  *   `registrationScanInterval`, whose per-service check sets name the services that gained
  *   or lost a checked instance; only those are read;
+ * - both large answers (the service list and a scan) are compared with the last one piece by
+ *   piece (json-piece-index.ts): only the services and checks whose text changed are parsed,
+ *   and a service list with the same bytes as the last is not decoded at all;
  * - a catalog move that the scan cannot explain either (an instance without checks, an
  *   address edited in place) is left to a sweep, a re-read of every watched service at
  *   background priority, at most once per `sweepInterval` (0: never);
@@ -531,8 +534,9 @@ export class ConsulRegistry implements Registry {
 
   /**
    * One full state/any read: the services whose set of checks changed are read. The answer
-   * (every check of the datacenter, megabytes) is parsed, validated and digested in slices with
-   * a turn of the event loop between them, so a scan never holds requests up for long.
+   * (every check of the datacenter, megabytes) is compared with the last scan's piece by piece,
+   * only changed checks parsed, with a turn of the event loop every few thousand checks, so a
+   * scan never holds requests up for long (scanChanges).
    */
   private async scanRegistrations(): Promise<void> {
     this.scanning = true;
