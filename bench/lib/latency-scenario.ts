@@ -241,7 +241,11 @@ export function probeOf(target: RunningTarget, dir: string): { window(): Promise
   const pid = target.process?.child.pid;
   if (pid === undefined) return null;
   const file = join(dir, `stall-probe-${pid}.jsonl`);
-  const lines = async () => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter((l) => l !== '');
+  // Whole lines only: the probe may be writing the last one while it is read.
+  const lines = async () => {
+    const text = await readFile(file, 'utf8').catch(() => '');
+    return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter((l) => l !== '');
+  };
   return {
     async window() {
       const before = (await lines()).length;

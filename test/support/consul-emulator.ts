@@ -183,6 +183,11 @@ export interface ConsulEmulatorOptions {
    * present a certificate it signs (Consul's tls.defaults.verify_incoming).
    */
   tls?: { cert: Buffer; key: Buffer; ca?: Buffer };
+  /**
+   * Answer every blocking-capable read indented, as Consul does for `?pretty` (which this
+   * emulator also honours per request): for tests of clients that must not depend on compact JSON.
+   */
+  prettyAnswers?: boolean;
 }
 
 /**
@@ -284,6 +289,8 @@ export class ConsulEmulator {
   readonly requests: EmulatorRequest[] = [];
   /** Agent mutations in call order. */
   readonly calls: AgentCall[] = [];
+  /** Every blocking-capable read answered indented (ConsulEmulatorOptions.prettyAnswers). */
+  prettyAnswers: boolean;
 
   constructor(options: ConsulEmulatorOptions = {}) {
     this.datacenter = options.datacenter ?? 'dc1';
@@ -292,6 +299,7 @@ export class ConsulEmulator {
     this.acl = options.acl ?? null;
     this.fixedPort = options.port ?? 0;
     this.tls = options.tls;
+    this.prettyAnswers = options.prettyAnswers ?? false;
     this.connectCa = new ConnectCA(this.datacenter);
     this.addNode(this.agentNode, options.nodeAddress ?? '127.0.0.1');
     this.server = this.createHttpServer();
@@ -810,6 +818,8 @@ export class ConsulEmulator {
         text = JSON.stringify(read.result());
         if (cacheKey !== null) this.answers.set(cacheKey, { index, text });
       }
+      // Consul's ?pretty: json.MarshalIndent with four spaces.
+      if (this.prettyAnswers || query.has('pretty')) text = JSON.stringify(JSON.parse(text), null, 4);
       this.sendJson(res, text, index, headers);
     };
     if (minIndex === 0 || read.index() > minIndex) return respond();

@@ -31,6 +31,9 @@ export interface BlockingWatchHandlers<T> {
    * only the index moved.
    */
   onResult(body: T, index: number, fresh: boolean, unchanged: boolean): void;
+  // May throw a ConsulRequestError to refuse the answer (its body did not decode): the watch
+  // then counts a failed read (onError, backoff) and keeps its index, so the next read sees the
+  // change again. onSuccess follows an accepted answer only.
   /** A failed request; the watch retries after a backoff delay. */
   onError(error: ConsulRequestError): void;
   /** A request succeeded (used to clear an error state). */
@@ -55,7 +58,7 @@ export interface BlockingWatchHandlers<T> {
 export class BlockingWatch<S extends ResponseSchema<unknown>> {
   private index = 0;
   /** The last answer's text and parsed body: an answer with the same text is not parsed again. */
-  private last: { text: string; body: unknown } | undefined;
+  private last: { text: string; body: unknown; bytes: Buffer } | undefined;
   private readonly abort = new AbortController();
   private running: Promise<void> | null = null;
   /** Requests sent so far (observability and tests). */
@@ -106,10 +109,10 @@ export class BlockingWatch<S extends ResponseSchema<unknown>> {
         if (!(await this.pause(backoffDelay(failures, this.options.backoff)))) return;
         continue;
       }
-      failures = 0;
-      this.handlers.onSuccess();
       const next = Math.max(1, res.index);
       if (next < this.index) {
+        failures = 0;
+        this.handlers.onSuccess();
         this.handlers.onIndexReset(this.index, next);
         this.index = 0;
         resets += 1;
@@ -119,9 +122,23 @@ export class BlockingWatch<S extends ResponseSchema<unknown>> {
       }
       if (blocking) resets = 0;
       const changed = !blocking || next !== this.index;
+      if (changed) {
+        try {
+          this.handlers.onResult(res.body, next, !blocking, res.unchanged);
+        } catch (err) {
+          // The handler refused the answer (a body read as text that did not decode): a failed
+          // read, retried with backoff from the index before it.
+          if (!(err instanceof ConsulRequestError)) throw err;
+          failures += 1;
+          this.handlers.onError(err);
+          if (!(await this.pause(backoffDelay(failures, this.options.backoff)))) return;
+          continue;
+        }
+      }
+      failures = 0;
+      this.handlers.onSuccess();
       this.index = next;
-      this.last = { text: res.text, body: res.body };
-      if (changed) this.handlers.onResult(res.body, next, !blocking, res.unchanged);
+      this.last = { text: res.text, body: res.body, bytes: res.bytes };
       const elapsed = Date.now() - started;
       if (elapsed < this.options.minIntervalMs && !(await this.pause(this.options.minIntervalMs - elapsed))) return;
     }

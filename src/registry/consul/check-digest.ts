@@ -38,60 +38,44 @@ export function changedKeys(before: ReadonlyMap<string, string>, after: Readonly
 }
 
 /**
- * Per service, which checks it has: one line per check (node, service ID, check ID; status left
- * out), in the order Consul listed them. Comparing two (changedRegistrations) names the services
- * that gained or lost a checked instance: the registrations behind a catalog change.
+ * One check as a registration scan sees it: the service it belongs to ('' for a node check) and
+ * which check of which instance it is (node, service ID, check ID; the status is left out, so a
+ * check changing status is the same registration).
  */
-export type RegistrationDigest = ReadonlyMap<string, readonly string[]>;
+export interface CheckRegistration {
+  readonly service: string;
+  readonly line: string;
+}
+
+export function checkRegistration(c: HealthCheck): CheckRegistration {
+  // join, not a template: a flat string, compared by memory later (a concatenation would be a
+  // rope that every comparison flattens again).
+  return { service: c.ServiceName || '', line: [c.Node, c.ServiceID ?? '', c.CheckID].join('\u0000') };
+}
 
 /**
- * Builds a RegistrationDigest from a full /v1/health/state/any answer fed in parts (the answer is
- * parsed in slices, see sliced-json-array.ts).
+ * Services that gained or lost a checked instance, from the checks that left and came between
+ * two registration scans (a check whose status or output changed leaves and comes back as the
+ * same registration, and cancels out).
  */
-export class RegistrationDigestBuilder {
-  private readonly perService = new Map<string, string[]>();
-
-  add(checks: readonly HealthCheck[]): void {
-    for (const c of checks) {
-      if (!c.ServiceName) continue;
-      let list = this.perService.get(c.ServiceName);
-      if (!list) this.perService.set(c.ServiceName, (list = []));
-      // join, not a template: a flat string, compared by memory later (a concatenation would be
-      // a rope that every comparison flattens again).
-      list.push([c.Node, c.ServiceID ?? '', c.CheckID].join('\u0000'));
+export function changedRegistrations(removed: readonly CheckRegistration[], added: readonly CheckRegistration[]): string[] {
+  const net = new Map<string, Map<string, number>>();
+  const count = (r: CheckRegistration, by: number) => {
+    if (r.service === '') return;
+    let lines = net.get(r.service);
+    if (!lines) net.set(r.service, (lines = new Map()));
+    lines.set(r.line, (lines.get(r.line) ?? 0) + by);
+  };
+  for (const r of removed) count(r, -1);
+  for (const r of added) count(r, 1);
+  const out: string[] = [];
+  for (const [service, lines] of net) {
+    for (const n of lines.values()) {
+      if (n !== 0) {
+        out.push(service);
+        break;
+      }
     }
   }
-
-  get digest(): RegistrationDigest {
-    return this.perService;
-  }
-}
-
-export function digestRegistrations(checks: readonly HealthCheck[]): RegistrationDigest {
-  const builder = new RegistrationDigestBuilder();
-  builder.add(checks);
-  return builder.digest;
-}
-
-/**
- * Services whose set of checks differs (added, removed or changed) between two digests. Lines are
- * compared as sets: in the order listed first (Consul lists them in a stable order, so this is
- * usually enough), sorted only when that order differs.
- */
-export function changedRegistrations(before: RegistrationDigest, after: RegistrationDigest): string[] {
-  const out: string[] = [];
-  for (const [k, lines] of after) {
-    const old = before.get(k);
-    if (old === undefined || !sameLines(old, lines)) out.push(k);
-  }
-  for (const k of before.keys()) if (!after.has(k)) out.push(k);
   return out;
-}
-
-function sameLines(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  if (a.every((line, i) => line === b[i])) return true;
-  const x = [...a].sort();
-  const y = [...b].sort();
-  return x.every((line, i) => line === y[i]);
 }

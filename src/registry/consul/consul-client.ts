@@ -2,7 +2,7 @@ import { errors, Pool } from 'undici';
 import type { ConsulConnection } from './consul-settings.js';
 import { ConsulRequestError } from './consul-request-error.js';
 import { consulGet, type ConsulAnswer } from './consul-get.js';
-import type { ResponseOf, ResponseSchema } from './response-schema.js';
+import { RAW_TEXT, type ResponseOf, type ResponseSchema } from './response-schema.js';
 
 const DIGITS = /^\d+$/;
 
@@ -19,6 +19,8 @@ export interface ConsulResponse<T> {
   text: string;
   /** True when the body is byte for byte ReadOptions.previous's: `body` is then that parsed body, not parsed again. */
   unchanged: boolean;
+  /** The body's bytes (kept by a watch to compare the next answer with). */
+  bytes: Buffer;
 }
 
 /** What the client has seen of Consul's read path (for status and metrics). */
@@ -45,7 +47,7 @@ export interface ReadOptions {
    * The last answer of the same read: when the new body is the same text, it is neither parsed
    * nor validated again (a watch whose index moves with the same content costs the transfer only).
    */
-  previous?: { text: string; body: unknown };
+  previous?: { text: string; body: unknown; bytes?: Buffer };
 }
 
 /**
@@ -81,6 +83,7 @@ export class ConsulClient {
    * the leader cannot feed old data for long.
    */
   async read<S extends ResponseSchema<unknown>>(path: string, query: readonly (readonly [string, string])[], schema: S, options: ReadOptions = {}): Promise<ConsulResponse<ResponseOf<S>>> {
+    if ((schema as ResponseSchema<unknown>) === RAW_TEXT) return (await this.readText(path, query, options)) as ConsulResponse<ResponseOf<S>>;
     const decode = (text: string, statusCode: number): ResponseOf<S> => {
       let json: unknown;
       try {
@@ -100,7 +103,8 @@ export class ConsulClient {
 
   /**
    * As `read`, but the body is returned as text, neither parsed nor validated: for answers too
-   * large to parse in one go on the event loop (the caller parses them in slices).
+   * large to parse in one go on the event loop (the caller reads them in pieces). `read` with the
+   * RAW_TEXT schema does the same (so a BlockingWatch can watch text).
    */
   readText(path: string, query: readonly (readonly [string, string])[], options: ReadOptions = {}): Promise<ConsulResponse<string>> {
     return this.readConsistent(path, query, (text) => text, options);
@@ -134,9 +138,14 @@ export class ConsulClient {
     } catch (err) {
       throw this.transportError(err as Error, path);
     }
-    this.stats.bytes += answer.bytes;
+    this.stats.bytes += answer.body.length;
     const { statusCode, headers } = answer;
-    let text = answer.text;
+    // The same bytes as the last answer: its text and body are reused, and this answer is never
+    // decoded (a watch whose index moves with the same content, several times a second at scale,
+    // costs a memcmp instead of a string of the whole answer and its garbage).
+    const previous = options.previous;
+    const unchanged = statusCode >= 200 && statusCode < 300 && previous?.bytes !== undefined && answer.body.equals(previous.bytes);
+    let text = unchanged ? previous!.text : answer.body.toString('utf8');
     if (statusCode === 403) {
       throw new ConsulRequestError(
         'acl',
@@ -148,8 +157,8 @@ export class ConsulClient {
     else if (statusCode < 200 || statusCode >= 300) {
       throw new ConsulRequestError('status', `Consul at ${this.connection.origin} answered ${statusCode} to ${path}: ${text.trim().slice(0, 200) || '(empty body)'}`, statusCode);
     }
-    const unchanged = options.previous !== undefined && text === options.previous.text;
-    const body = unchanged ? (options.previous!.body as T) : decode(text, statusCode);
+    const same = unchanged || (previous !== undefined && text === previous.text);
+    const body = same ? (previous!.body as T) : decode(text, statusCode);
     const indexHeader = headers.get('x-consul-index');
     const index = indexHeader !== undefined && DIGITS.test(indexHeader) ? Number(indexHeader) : null;
     const knownLeader = headers.get('x-consul-knownleader') !== 'false';
@@ -158,7 +167,7 @@ export class ConsulClient {
     this.stats.knownLeader = knownLeader;
     this.stats.lastContactMs = lastContactMs;
     this.stats.effectiveConsistency = headers.get('x-consul-effective-consistency') ?? null;
-    return { index, knownLeader, lastContactMs, body, text, unchanged };
+    return { index, knownLeader, lastContactMs, body, text, unchanged: same, bytes: answer.body };
   }
 
   /** PUTs `body` to `path` (a KV write); rejects unless Consul answers 2xx with `true`. */

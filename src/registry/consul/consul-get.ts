@@ -1,13 +1,12 @@
 import { errors, type Dispatcher, type Pool } from 'undici';
 
-/** One answer from Consul: status, the X-Consul-* headers the client reads, the body as text. */
+/** One answer from Consul: status, the X-Consul-* headers the client reads, the body's bytes. */
 export interface ConsulAnswer {
   statusCode: number;
   /** Response headers by lower-case name (the last value of a repeated header). */
   headers: Map<string, string>;
-  text: string;
-  /** Body bytes received. */
-  bytes: number;
+  /** The body, not decoded: an answer equal to the last one is compared as bytes, never made a string. */
+  body: Buffer;
 }
 
 export interface ConsulGetOptions {
@@ -19,7 +18,7 @@ export interface ConsulGetOptions {
 }
 
 /**
- * One GET on the pool, its body gathered into one string: undici's dispatch with a handler of a
+ * One GET on the pool, its body gathered into one buffer: undici's dispatch with a handler of a
  * few callbacks rather than `pool.request`, whose body is a stream (a Readable, its state and
  * events, and a promise per read) that the client only ever reads whole. At start-up the
  * registry reads every service once, so this is paid thousands of times in a row: the stream
@@ -81,7 +80,7 @@ class AnswerHandler implements Dispatcher.DispatchHandler {
   onComplete(): void {
     this.signal?.removeEventListener('abort', this.onSignal);
     const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.bytes);
-    this.resolve({ statusCode: this.statusCode, headers: this.headers, text: body.toString('utf8'), bytes: this.bytes });
+    this.resolve({ statusCode: this.statusCode, headers: this.headers, body });
   }
 
   onError(err: Error): void {

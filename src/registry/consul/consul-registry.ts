@@ -7,10 +7,12 @@ import { PersistedView, PersistedViewUnusable } from '../persisted-view.js';
 import { PersistentSortedMap } from '../persistent-sorted-map.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
-import { changedKeys, changedRegistrations, digestChecks, digestRegistrations, RegistrationDigestBuilder, type CheckDigest, type RegistrationDigest } from './check-digest.js';
+import { changedKeys, changedRegistrations, checkRegistration, digestChecks, type CheckDigest, type CheckRegistration } from './check-digest.js';
 import { ConsulClient } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
-import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CatalogServices, type HealthEntry } from './consul-responses.js';
+import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type HealthCheck, type HealthEntry } from './consul-responses.js';
+import { JsonPieceIndex, type PieceChanges } from './json-piece-index.js';
+import { RAW_TEXT } from './response-schema.js';
 import { persistedViewScope, resolveConsulConnection, type ConsulConnection } from './consul-settings.js';
 import { nodesOf, serviceEntryFrom } from './health-entries.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
@@ -54,6 +56,9 @@ const PUBLISH_MAX_DELAY_MS = 250;
  *   registration scan: one full /v1/health/state/any read, at most once per
  *   `registrationScanInterval`, whose per-service check sets name the services that gained
  *   or lost a checked instance; only those are read;
+ * - both large answers (the service list and a scan) are compared with the last one piece by
+ *   piece (json-piece-index.ts): only the services and checks whose text changed are parsed,
+ *   and a service list with the same bytes as the last is not decoded at all;
  * - a catalog move that the scan cannot explain either (an instance without checks, an
  *   address edited in place) is left to a sweep, a re-read of every watched service at
  *   background priority, at most once per `sweepInterval` (0: never);
@@ -87,8 +92,13 @@ export class ConsulRegistry implements Registry {
   private catalog = new Map<string, readonly string[]>();
   /** Fingerprints of the checks that are not passing, per service and per node. */
   private health: CheckDigest = { services: new Map(), nodes: new Map() };
-  /** Per service, which checks it has (from the last registration scan). */
-  private registrations: RegistrationDigest = new Map();
+  /**
+   * The last registration scan's answer, piece by piece: the next scan parses only the checks
+   * whose text changed (json-piece-index.ts).
+   */
+  private readonly scanPieces = new JsonPieceIndex<CheckRegistration>('array', (piece) => decodeCheckRegistration(piece));
+  /** The last service list, piece by piece: an answer parses only the services whose entry changed. */
+  private readonly catalogPieces = new JsonPieceIndex<CatalogMembers>('object', (piece) => decodeCatalogMembers(piece));
   private readonly entries = new Map<string, ServiceEntry>();
   /** The services of the last published snapshot (null before the first publish). */
   private published: PersistentSortedMap<ServiceEntry> | null = null;
@@ -96,7 +106,7 @@ export class ConsulRegistry implements Registry {
   private readonly unpublishedNames = new Set<string>();
   private readonly serviceNodes = new Map<string, Set<string>>();
 
-  private watches: BlockingWatch<typeof catalogServicesSchema | typeof healthStateSchema>[] = [];
+  private watches: BlockingWatch<typeof RAW_TEXT | typeof healthStateSchema>[] = [];
   private queue: ServiceReadQueue | null = null;
   private unpublished = false;
   private publishTimer: NodeJS.Timeout | null = null;
@@ -340,18 +350,24 @@ export class ConsulRegistry implements Registry {
     // The full state/any read (every check in the datacenter, megabytes at 10,000 instances) is
     // only the baseline later registration scans compare with: it runs beside the service
     // reads instead of before them.
-    const [{ catalog, health }, all] = await Promise.all([
+    // Both piece indexes start empty: every piece of the first answers is new.
+    this.catalogPieces.replace([]);
+    this.scanPieces.replace([]);
+    const [{ catalog, health }] = await Promise.all([
       (async () => {
-        const [catalog, health] = await Promise.all([client.read('/v1/catalog/services', [], catalogServicesSchema), client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema)]);
-        this.catalog = this.watchedServices(catalog.body);
+        const [catalog, health] = await Promise.all([client.readText('/v1/catalog/services', []), client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema)]);
+        this.catalog = new Map();
+        this.applyCatalogChanges(this.catalogChanges(catalog.body));
         this.health = digestChecks(health.body);
         const { errors } = await this.readAll([...this.catalog.keys()]);
         if (errors.length > 0) throw errors[0]!;
         return { catalog, health };
       })(),
-      client.read('/v1/health/state/any', [], healthStateSchema),
+      (async () => {
+        const all = await client.readText('/v1/health/state/any', []);
+        await this.scanChanges(all.body);
+      })(),
     ]);
-    this.registrations = digestRegistrations(all.body);
     this.publish(true);
     this.synced = true;
     this.lastSyncAt = Date.now();
@@ -371,8 +387,8 @@ export class ConsulRegistry implements Registry {
     });
     const common = { waitMs: this.config.wait, minIntervalMs: this.config.minInterval, backoff: this.backoff };
     const catalogMinIntervalMs = this.config.catalogMinInterval ?? this.config.minInterval;
-    const catalogWatch = new BlockingWatch(this.client!, { ...common, minIntervalMs: catalogMinIntervalMs, path: '/v1/catalog/services', query: [], schema: catalogServicesSchema }, {
-      onResult: (body, _index, fresh, unchanged) => this.onCatalog(body, fresh, unchanged),
+    const catalogWatch = new BlockingWatch(this.client!, { ...common, minIntervalMs: catalogMinIntervalMs, path: '/v1/catalog/services', query: [], schema: RAW_TEXT }, {
+      onResult: (text, _index, fresh, unchanged) => this.onCatalog(text, fresh, unchanged),
       ...this.watchHandlers('catalog'),
     });
     const healthWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/health/state/any', query: NOT_PASSING, schema: healthStateSchema }, {
@@ -397,48 +413,92 @@ export class ConsulRegistry implements Registry {
     };
   }
 
-  /** Service name → tags (the answer's own arrays, not copied), for the services this registry watches (tag filter applied). */
-  private watchedServices(body: CatalogServices): Map<string, readonly string[]> {
-    const out = new Map<string, readonly string[]>();
+  /** Whether a service with these tags is one this registry watches (the tag filter). */
+  private isWatched(tags: readonly string[]): boolean {
     const filter = this.config.tags;
-    for (const name in body) {
-      const list = body[name] ?? NO_TAGS;
-      if (filter.length === 0 || filter.every((t) => list.includes(t))) out.set(name, list);
-    }
-    return out;
+    return filter.length === 0 || filter.every((t) => tags.includes(t));
   }
 
   // ------------------------------------------------------------------ changes
 
-  private onCatalog(body: CatalogServices, fresh: boolean, unchanged: boolean): void {
+  private onCatalog(text: string, fresh: boolean, unchanged: boolean): void {
     // The same service list, byte for byte: no tag changed and no service came or went, so the
-    // move is one no tag explains (as the diff below would conclude, without its pass over every service).
+    // move is one no tag explains (as the diff below would conclude, without reading the list).
     if (unchanged && !fresh) {
       this.scheduleRegistrationScan(true);
       return;
     }
-    const before = this.catalog;
-    const next = this.watchedServices(body);
-    // The new list is in place before any read starts (a read checks that its service is still watched).
-    this.catalog = next;
-    let explained = false;
-    for (const [name, tags] of next) {
-      const old = before.get(name);
-      if (old === undefined || !sameTags(old, tags)) {
-        explained = true;
-        this.queue!.urgent(name);
-      }
-    }
-    for (const name of before.keys()) {
-      if (next.has(name)) continue;
-      explained = true;
-      this.serviceNodes.delete(name);
-      if (this.setEntry(name, null)) this.markChanged();
-    }
+    // A body that is not a service list throws a ConsulRequestError: the watch counts a failed
+    // read and retries, and nothing known is changed.
+    const explained = this.applyCatalogChanges(this.catalogChanges(text));
     // A fresh read (after an index reset) may hide any change made around the reset: the scan
     // finds the registrations among them, and a reset never starts a sweep.
     if (fresh) this.scheduleRegistrationScan(false);
     else if (!explained) this.scheduleRegistrationScan(true);
+  }
+
+  /**
+   * The services whose entry in the service list went or came since the last answer: only the
+   * pieces of text that changed are parsed (json-piece-index.ts); an answer that cannot be cut
+   * into pieces is parsed whole. Throws a ConsulRequestError when the answer is not a service list.
+   */
+  private catalogChanges(text: string): PieceChanges<CatalogMembers> {
+    const changes = this.catalogPieces.update(text);
+    if (changes !== null) return changes;
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      // Status 200: the answer was a success (a read that fails in the client carries its status too).
+      throw new ConsulRequestError('garbage', `Consul at ${this.connection!.origin} sent a body that is not JSON for /v1/catalog/services (${text.length} bytes)`, 200);
+    }
+    const parsed = catalogServicesSchema.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new ConsulRequestError('garbage', `Consul at ${this.connection!.origin} sent an unexpected body for /v1/catalog/services: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim(), 200);
+    }
+    const members: [string, CatalogMembers][] = [];
+    for (const name in parsed.data) {
+      const tags = parsed.data[name] ?? NO_TAGS;
+      members.push([`${JSON.stringify(name)}:${JSON.stringify(tags)}`, [[name, tags]]]);
+    }
+    const removed = [...this.catalogPieces.values()];
+    this.catalogPieces.replace(members);
+    return { removed, added: members.map((m) => m[1]) };
+  }
+
+  /**
+   * Applies the service list's changes to the watched services: a service that came or whose
+   * tags changed is read, one that went (or no longer has the filter's tags) is removed. True
+   * when a change was found (a catalog move the tags explain).
+   */
+  private applyCatalogChanges(changes: PieceChanges<CatalogMembers>): boolean {
+    const gone = new Set<string>();
+    for (const members of changes.removed) for (const [name] of members) gone.add(name);
+    let explained = false;
+    for (const members of changes.added) {
+      for (const [name, tags] of members) {
+        gone.delete(name);
+        if (!this.isWatched(tags)) {
+          if (this.catalog.has(name)) gone.add(name);
+          continue;
+        }
+        const old = this.catalog.get(name);
+        // In place before the read starts (a read checks that its service is still watched).
+        this.catalog.set(name, tags);
+        if (old === undefined || !sameTags(old, tags)) {
+          explained = true;
+          this.queue?.urgent(name);
+        }
+      }
+    }
+    for (const name of gone) {
+      if (!this.catalog.delete(name)) continue;
+      explained = true;
+      this.serviceNodes.delete(name);
+      if (this.setEntry(name, null)) this.markChanged();
+    }
+    return explained;
   }
 
   private onHealth(next: CheckDigest): void {
@@ -474,8 +534,9 @@ export class ConsulRegistry implements Registry {
 
   /**
    * One full state/any read: the services whose set of checks changed are read. The answer
-   * (every check of the datacenter, megabytes) is parsed, validated and digested in slices with
-   * a turn of the event loop between them, so a scan never holds requests up for long.
+   * (every check of the datacenter, megabytes) is compared with the last scan's piece by piece,
+   * only changed checks parsed, with a turn of the event loop every few thousand checks, so a
+   * scan never holds requests up for long (scanChanges).
    */
   private async scanRegistrations(): Promise<void> {
     this.scanning = true;
@@ -487,10 +548,8 @@ export class ConsulRegistry implements Registry {
     try {
       const res = await this.client!.readText('/v1/health/state/any', []);
       if (this.closed) return;
-      const next = await this.digestInSlices(res.body);
+      const changed = await this.scanChanges(res.body);
       if (this.closed) return;
-      const changed = changedRegistrations(this.registrations, next);
-      this.registrations = next;
       for (const name of changed) if (this.catalog.has(name)) this.queue!.urgent(name);
       this.scanFailures = 0;
       this.noteSuccess('scan');
@@ -512,9 +571,20 @@ export class ConsulRegistry implements Registry {
     }
   }
 
-  private async digestInSlices(text: string): Promise<RegistrationDigest> {
-    const builder = new RegistrationDigestBuilder();
+  /**
+   * The services that gained or lost a checked instance since the last scan. Only the checks
+   * whose text changed are parsed (json-piece-index.ts, with a turn of the event loop every few
+   * thousand checks); an answer that cannot be cut into pieces is parsed whole, in slices
+   * (sliced-json-array.ts), so a scan never holds requests up for long.
+   */
+  private async scanChanges(text: string): Promise<string[]> {
+    const changes = (await this.scanPieces.updateInSlices(text)) ?? (await this.scanWhole(text));
+    return changedRegistrations(changes.removed, changes.added);
+  }
+
+  private async scanWhole(text: string): Promise<PieceChanges<CheckRegistration>> {
     const origin = this.connection!.origin;
+    const pieces: [string, CheckRegistration][] = [];
     try {
       await parseArrayInSlices(text, (elements) => {
         const parsed = healthStateSchema.safeParse(elements);
@@ -522,13 +592,15 @@ export class ConsulRegistry implements Registry {
           const issue = parsed.error.issues[0];
           throw new ConsulRequestError('garbage', `Consul at ${origin} sent an unexpected body for /v1/health/state/any: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''} (within a slice of ${elements.length} checks)`.trim());
         }
-        builder.add(parsed.data);
+        for (const c of parsed.data) pieces.push([JSON.stringify(c), checkRegistration(c)]);
       });
     } catch (err) {
       if (err instanceof ConsulRequestError) throw err;
       throw new ConsulRequestError('garbage', `Consul at ${origin} sent a body that is not a JSON array for /v1/health/state/any (${text.length} bytes): ${(err as Error).message}`);
     }
-    return builder.digest;
+    const removed = [...this.scanPieces.values()];
+    this.scanPieces.replace(pieces);
+    return { removed, added: pieces.map((p) => p[1]) };
   }
 
   private scheduleSweep(): void {
@@ -674,7 +746,8 @@ export class ConsulRegistry implements Registry {
     // Failures are logged and shown by the view itself (status().persistedView.error).
     if (this.view !== null) void this.view.save(this.snapshot);
     if (initial) return;
-    this.logger.info({ services: services.size }, 'Consul services changed');
+    // Debug, not info: under churn this is one line per publish, many a second.
+    this.logger.debug({ services: services.size, changed: names.length }, 'Consul services changed');
     for (const listener of this.listeners) listener(this.snapshot);
   }
 
@@ -711,6 +784,27 @@ export class ConsulRegistry implements Registry {
 }
 
 const NO_TAGS: readonly string[] = [];
+
+/** Services of one piece of the service list, with their tags as Consul listed them. */
+type CatalogMembers = readonly (readonly [string, readonly string[]])[];
+
+/** One piece of /v1/catalog/services (members without the braces); throws when it is not one. */
+function decodeCatalogMembers(piece: string): CatalogMembers {
+  const json: unknown = JSON.parse(`{${piece}}`);
+  const parsed = catalogServicesSchema.safeParse(json);
+  if (!parsed.success) throw new Error('not a piece of a service list');
+  const out: [string, readonly string[]][] = [];
+  for (const name in parsed.data) out.push([name, parsed.data[name] ?? NO_TAGS]);
+  return out;
+}
+
+/** One element of /v1/health/state/any as the check it registers; throws when it is not a check. */
+function decodeCheckRegistration(piece: string): CheckRegistration {
+  const check: unknown = JSON.parse(piece);
+  const parsed = healthStateSchema.safeParse([check]);
+  if (!parsed.success) throw new Error('not a check');
+  return checkRegistration(check as HealthCheck);
+}
 
 /**
  * Whether two tag lists hold the same tags. Consul builds each service's list from a Go map, so

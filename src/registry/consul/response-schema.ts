@@ -20,3 +20,13 @@ export class ShapeError extends Error {
     this.name = 'ShapeError';
   }
 }
+
+/**
+ * Not a check: a read given this schema hands the body on as its text, neither parsed nor
+ * validated (for large answers the caller reads in pieces, see json-piece-index.ts).
+ */
+export const RAW_TEXT: ResponseSchema<string> = {
+  safeParse(value: unknown) {
+    return { success: true, data: value as string };
+  },
+};

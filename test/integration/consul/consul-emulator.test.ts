@@ -79,6 +79,20 @@ describe('Consul emulator', () => {
     expect(Number(res.headers['x-consul-index'])).toBe(index);
   });
 
+  it('answers indented with ?pretty (Consul: four spaces) or when prettyAnswers is set, compact otherwise, same content', async () => {
+    consul.register({ Name: 'p', Port: 1, Tags: ['t'], Check: { TTL: '1m', Status: 'passing' } });
+    for (const path of ['/v1/catalog/services', '/v1/health/state/any', '/v1/health/service/p']) {
+      const compact = (await get(path)).body;
+      const pretty = (await get(`${path}?pretty`)).body;
+      expect(compact, path).not.toContain('\n');
+      expect(pretty, path).toContain('\n    ');
+      expect(JSON.parse(pretty), path).toEqual(JSON.parse(compact));
+      consul.prettyAnswers = true;
+      expect((await get(path)).body, path).toBe(pretty);
+      consul.prettyAnswers = false;
+    }
+  });
+
   it('a health change does not move the services index (per-table indexes)', async () => {
     consul.register({ Name: 'y', Port: 1, Check: { TTL: '1m', Status: 'passing' } });
     const before = consul.servicesIndex;

@@ -33,8 +33,8 @@ describe('Consul registry at datacenter scale', () => {
     ...extra,
   });
 
-  async function start(services: number, registryFields: Record<string, unknown> = {}): Promise<{ consul: ConsulEmulator; registry: ConsulRegistry; serviceReads: () => number }> {
-    consul = await ConsulEmulator.start({ runChecks: false });
+  async function start(services: number, registryFields: Record<string, unknown> = {}, prettyAnswers = false): Promise<{ consul: ConsulEmulator; registry: ConsulRegistry; serviceReads: () => number }> {
+    consul = await ConsulEmulator.start({ runChecks: false, prettyAnswers });
     for (let s = 0; s < services; s++) for (let i = 0; i < 2; i++) consul.register(svc(s, i));
     const config = parseConfigText('scale.yaml', JSON.stringify({ registry: { type: 'consul', address: consul.address, wait: '5s', backoff: { initial: '50ms', max: '500ms' }, ...registryFields } }))
       .registry as ConsulRegistryConfig;
@@ -100,6 +100,47 @@ describe('Consul registry at datacenter scale', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(serviceReads() - before).toBe(1);
     expect(registry.readStatus()).toMatchObject({ registrationScans: 1, sweeps: 0 });
+  });
+
+  const instanceHealth = (registry: ConsulRegistry, service: string, id: string) => registry.current().services.get(service)?.instances.find((i) => i.id.endsWith(`/${id}`))?.health;
+
+  it('a check flipping critical → passing → critical reaches the snapshot each time, one read per flip', async () => {
+    const { consul, registry, serviceReads } = await start(200);
+    const before = serviceReads();
+    for (const status of ['critical', 'passing', 'critical'] as const) {
+      consul.setCheckStatus('service:svc-77-0', status);
+      await eventually(() => instanceHealth(registry, 'svc-77', 'svc-77-0') === status, 5_000, `svc-77-0 ${status}`);
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    expect(serviceReads() - before).toBe(3);
+    expect(registry.readStatus().registrationScans).toBe(0);
+  });
+
+  it('a scale-down while passing (seen only by a registration scan) and a tag change (seen in the service list) each read only their service', async () => {
+    const { consul, registry, serviceReads } = await start(200);
+    const before = serviceReads();
+    consul.deregister('svc-150-1');
+    await eventually(() => registry.current().services.get('svc-150')?.instances.length === 1, 5_000, 'svc-150 down to one instance');
+    consul.register(svc(33, 0, { Tags: ['routed', 'urlprefix-/svc-33', 'urlprefix-/svc-33-v2'] }));
+    await eventually(() => registry.current().services.get('svc-33')?.tags.includes('urlprefix-/svc-33-v2') === true, 5_000, 'svc-33 new tag');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(consul.requestsTo('/v1/health/service/').slice(before).map((r) => r.path)).toEqual(['/v1/health/service/svc-150', '/v1/health/service/svc-33']);
+    expect(registry.readStatus()).toMatchObject({ sweeps: 0 });
+    expect(registry.readStatus().registrationScans).toBeGreaterThanOrEqual(1);
+  });
+
+  it('reads indented answers (Consul with ?pretty) whole, with the same results as compact ones', async () => {
+    const { consul, registry, serviceReads } = await start(50, {}, true);
+    expect(registry.current().services.size).toBe(50);
+    const before = serviceReads();
+    consul.deregister('svc-20-1');
+    await eventually(() => registry.current().services.get('svc-20')?.instances.length === 1, 5_000, 'svc-20 down to one instance');
+    consul.register(svc(7, 0, { Tags: ['routed', 'urlprefix-/svc-7', 'urlprefix-/svc-7-v2'] }));
+    await eventually(() => registry.current().services.get('svc-7')?.tags.includes('urlprefix-/svc-7-v2') === true, 5_000, 'svc-7 new tag');
+    consul.setCheckStatus('service:svc-9-0', 'critical');
+    await eventually(() => instanceHealth(registry, 'svc-9', 'svc-9-0') === 'critical', 5_000, 'svc-9-0 critical');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(consul.requestsTo('/v1/health/service/').slice(before).map((r) => r.path).sort()).toEqual(['/v1/health/service/svc-20', '/v1/health/service/svc-7', '/v1/health/service/svc-9']);
   });
 
   it('finds an instance without checks through a sweep, once per sweepInterval', async () => {

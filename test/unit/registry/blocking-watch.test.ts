@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BlockingWatch } from '../../../src/registry/consul/blocking-watch.js';
 import { ConsulClient } from '../../../src/registry/consul/consul-client.js';
 import { catalogServicesSchema } from '../../../src/registry/consul/consul-responses.js';
+import { ConsulRequestError } from '../../../src/registry/consul/consul-request-error.js';
+import { RAW_TEXT } from '../../../src/registry/consul/response-schema.js';
 import { ConsulEmulator } from '../../support/consul-emulator.js';
 import { eventually } from '../../support/proxy-harness.js';
 
@@ -41,6 +43,45 @@ describe('BlockingWatch against the emulator', () => {
     expect(reqs[1]!.query.get('index')).toBe(String(results[0]));
     expect(reqs.every((r) => r.query.get('dc') === 'dc1')).toBe(true);
     expect(results[1]).toBeGreaterThan(results[0]!);
+  });
+
+  it('an answer the handler refuses (RAW_TEXT body that does not decode) is a failed read: onError, no onSuccess, the index kept, the next read sees the change again', async () => {
+    await watch.stop();
+    const texts: string[] = [];
+    const events: string[] = [];
+    let refuse = true;
+    const raw = new BlockingWatch(
+      client,
+      { path: '/v1/catalog/services', query: [], schema: RAW_TEXT, waitMs: 2_000, minIntervalMs: 10, backoff: { initialMs: 20, maxMs: 100 } },
+      {
+        onResult: (text, index) => {
+          if (refuse && texts.length === 1) {
+            events.push(`refused ${index}`);
+            throw new ConsulRequestError('garbage', 'not a service list');
+          }
+          texts.push(text);
+          events.push(`result ${index}`);
+        },
+        onError: (e) => events.push(`error ${e.kind}`),
+        onSuccess: () => events.push('success'),
+        onIndexReset: () => undefined,
+      },
+    );
+    watch = raw as unknown as typeof watch;
+    raw.start(0);
+    await eventually(() => texts.length === 1, 2_000, 'first result');
+    const first = raw.currentIndex;
+    consul.register({ Name: 'refused-once', Port: 1 });
+    await eventually(() => events.some((e) => e.startsWith('refused')), 2_000, 'refusal');
+    expect(raw.currentIndex).toBe(first);
+    refuse = false;
+    await eventually(() => texts.length === 2, 2_000, 'the change read again');
+    expect(JSON.parse(texts[1]!)).toHaveProperty('refused-once');
+    expect(typeof texts[0]).toBe('string');
+    const refusedAt = events.findIndex((e) => e.startsWith('refused'));
+    expect(events.slice(refusedAt, refusedAt + 2)).toEqual([events[refusedAt], 'error garbage']);
+    expect(events.slice(refusedAt + 2)).toContain('success');
+    expect(raw.currentIndex).toBeGreaterThan(first);
   });
 
   it('reports an answer whose text did not change (only the index moved) as unchanged, with the last body object, and one that changed as parsed anew', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changedKeys, changedRegistrations, digestChecks, digestRegistrations, RegistrationDigestBuilder } from '../../../src/registry/consul/check-digest.js';
+import { changedKeys, changedRegistrations, checkRegistration, digestChecks } from '../../../src/registry/consul/check-digest.js';
 import type { HealthCheck, HealthEntry } from '../../../src/registry/consul/consul-responses.js';
 import { instanceFromEntry, serviceEntryFrom } from '../../../src/registry/consul/health-entries.js';
 import { backoffDelay } from '../../../src/registry/consul/retry-backoff.js';
@@ -55,17 +55,17 @@ describe('backoffDelay', () => {
   });
 });
 
-describe('registration digests', () => {
-  it('names the services that gained, lost or changed a check, whatever order Consul lists them in, and not status changes', () => {
-    const before = digestRegistrations([check('serfHealth', 'passing'), check('c1', 'passing', 'a1', 'a'), check('c2', 'passing', 'a2', 'a'), check('c3', 'passing', 'b1', 'b'), check('c4', 'passing', 'd1', 'd')]);
-    // Fed in two parts (as slices of a large answer are), in another order, a status changed, b gained a check, d left, e came.
-    const builder = new RegistrationDigestBuilder();
-    builder.add([check('c2', 'critical', 'a2', 'a'), check('c3', 'passing', 'b1', 'b')]);
-    builder.add([check('c1', 'warning', 'a1', 'a'), check('c5', 'passing', 'b2', 'b'), check('c6', 'passing', 'e1', 'e')]);
-    expect(changedRegistrations(before, builder.digest).sort()).toEqual(['b', 'd', 'e']);
-    expect(changedRegistrations(builder.digest, builder.digest)).toEqual([]);
+describe('changedRegistrations', () => {
+  it('names the services that gained, lost or changed a check, and not status changes nor node checks', () => {
+    const reg = (c: ReturnType<typeof check>) => checkRegistration(c);
+    // Between two scans: a's checks changed status (left and came back), b gained a check, d left, e came, a node check flipped.
+    const removed = [check('c1', 'passing', 'a1', 'a'), check('c2', 'passing', 'a2', 'a'), check('c4', 'passing', 'd1', 'd'), check('serfHealth', 'passing')].map(reg);
+    const added = [check('c2', 'critical', 'a2', 'a'), check('c1', 'warning', 'a1', 'a'), check('c5', 'passing', 'b2', 'b'), check('c6', 'passing', 'e1', 'e'), check('serfHealth', 'critical')].map(reg);
+    expect(changedRegistrations(removed, added).sort()).toEqual(['b', 'd', 'e']);
+    expect(changedRegistrations(added, added)).toEqual([]);
     // Same count, another check: a change.
-    expect(changedRegistrations(digestRegistrations([check('c1', 'passing', 'a1', 'a')]), digestRegistrations([check('c9', 'passing', 'a1', 'a')]))).toEqual(['a']);
+    expect(changedRegistrations([reg(check('c1', 'passing', 'a1', 'a'))], [reg(check('c9', 'passing', 'a1', 'a'))])).toEqual(['a']);
+    // The same check twice (two identical pieces) and one of them gone: a change.
+    expect(changedRegistrations([reg(check('c1', 'passing', 'a1', 'a')), reg(check('c1', 'passing', 'a1', 'a'))], [reg(check('c1', 'passing', 'a1', 'a'))])).toEqual(['a']);
   });
 });
-
