@@ -86,7 +86,7 @@ const { values } = parseArgs({
     nice: { type: 'string' },
     path: { type: 'string', default: '/bench/1k' },
     'upstream-workers': { type: 'string', default: '2' },
-    generator: { type: 'string', default: 'node' },
+    generator: { type: 'string', default: 'go' },
   },
 });
 
