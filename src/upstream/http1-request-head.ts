@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { UpstreamError } from './upstream-error.js';
+import { contentLengthValue } from './content-length-value.js';
 
 /** How a request's body is framed on the wire. */
 export const enum BodyFraming {
@@ -53,17 +54,6 @@ function listsClose(value: string): boolean {
   return false;
 }
 
-/** A Content-Length value: 1*DIGIT, else -1. */
-function contentLengthOf(value: string): number {
-  if (value.length === 0 || value.length > 15) return -1;
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
-}
 
 /**
  * Whether a field of the list is one the head writes itself (Host, Content-Length, Connection),
@@ -133,7 +123,7 @@ export function requestHead(
         case 14:
           if (sameName(name, 'content-length')) {
             if (declared !== -1) return new UpstreamError('the request has two Content-Length fields', 'UND_ERR_INVALID_ARG', 'InvalidArgumentError');
-            declared = contentLengthOf(value);
+            declared = contentLengthValue(value);
             if (declared < 0) return new UpstreamError(`the request's Content-Length "${value}" is not a number of bytes`, 'UND_ERR_INVALID_ARG', 'InvalidArgumentError');
             continue;
           }

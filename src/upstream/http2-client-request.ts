@@ -4,6 +4,7 @@ import { ErrorCode, errorCodeName, FRAME_HEADER_LENGTH } from '../codec/http2/fr
 import { fieldBound, writeField, writePseudoHeaders } from '../codec/http2/hpack-encoder.js';
 import { CLIENT_LIMITS, type Http2ClientConnection } from './http2-client-connection.js';
 import { UpstreamError } from './upstream-error.js';
+import { contentLengthValue } from './content-length-value.js';
 
 /** What a request needs of its pool. */
 export interface RequestOwner {
@@ -197,7 +198,7 @@ export class Http2ClientRequest {
       }
       regularSeen = true;
       if (name === 'content-length' && !this.gotResponse) {
-        const length = decimalLength(value);
+        const length = contentLengthValue(value);
         if (length === -1 || (this.expectedLength !== -1 && this.expectedLength !== length)) return this.malformed(`the upstream sent an invalid Content-Length ${JSON.stringify(value)}`);
         this.expectedLength = length;
       }
@@ -344,17 +345,6 @@ export class Http2ClientRequest {
 
 const EMPTY = Buffer.alloc(0);
 
-/** A Content-Length value: 1 to 15 decimal digits, or -1. */
-function decimalLength(value: string): number {
-  if (value.length === 0 || value.length > 15) return -1;
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    n = n * 10 + c;
-  }
-  return n;
-}
 
 /** Trailer fields as an object (repeated names as arrays), as node:http2 reports them. */
 function trailerObject(fields: readonly string[]): Record<string, string | string[]> {
