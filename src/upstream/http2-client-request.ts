@@ -17,6 +17,53 @@ export interface RequestOwner {
  */
 const NOT_SENT = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
 /** Response fields that are connection-specific: a response carrying one is malformed (RFC 9113 §8.2.2). */
+/**
+ * Field-name characters (RFC 9110 §5.6.2 tchar), lower case only: HTTP/2 names are lower case
+ * (RFC 9113 §8.2.1). 1: allowed, 2: an upper-case letter.
+ */
+const NAME_CHARS = (() => {
+  const table = new Uint8Array(256);
+  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") table[c.charCodeAt(0)] = 1;
+  for (let c = 65; c <= 90; c++) table[c] = 2;
+  return table;
+})();
+
+/**
+ * Why a decoded field is malformed (RFC 9113 §8.2.1), or null: an empty name or one with a
+ * character outside tchar or in upper case; a value with NUL, CR, LF or another control
+ * character but HTAB (RFC 9110 §5.5), or starting or ending with a space or tab.
+ */
+function fieldProblem(name: string, value: string): string | null {
+  if (name.length === 0) return 'with an empty name';
+  for (let i = 0; i < name.length; i++) {
+    const kind = name.charCodeAt(i) > 255 ? 0 : NAME_CHARS[name.charCodeAt(i)]!;
+    if (kind === 2) return 'whose name is in upper case';
+    if (kind === 0) return 'whose name has a character outside RFC 9110 tchar';
+  }
+  const n = value.length;
+  if (n === 0) return null;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return `whose value has the control character 0x${c.toString(16).padStart(2, '0')}`;
+  }
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(n - 1);
+  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return 'whose value starts or ends with white space';
+  return null;
+}
+
+/** A :status value: exactly three digits, else -1. */
+function threeDigits(value: string): number {
+  if (value.length !== 3) return -1;
+  let n = 0;
+  for (let i = 0; i < 3; i++) {
+    const c = value.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** Encoded request heads are built here (grown when a head does not fit), then copied into their frame. */
@@ -192,17 +239,21 @@ export class Http2ClientRequest {
       const value = fields[i + 1]!;
       if (name.charCodeAt(0) === 58 /* : */) {
         if (regularSeen || name !== ':status' || status !== -1 || this.gotResponse) return this.malformed(`the upstream sent the pseudo-header ${name} where it is not allowed`);
-        status = value.length === 3 ? Number(value) : NaN;
-        if (!Number.isInteger(status) || status < 100) return this.malformed(`the upstream sent :status ${JSON.stringify(value)}`);
+        status = threeDigits(value);
+        if (status < 100) return this.malformed(`the upstream sent :status ${JSON.stringify(value)}`);
         continue;
       }
       regularSeen = true;
+      // Checked here because nothing after checks again: names and values go on as they are
+      // into HTTP/1.1 response heads, where a CR or LF would start a field or a response of
+      // the upstream's making (RFC 9113 §8.2.1; nghttp2 refuses these for node:http2's client).
+      const problem = fieldProblem(name, value);
+      if (problem !== null) return this.malformed(`the upstream sent a field ${JSON.stringify(name)} ${problem}`);
       if (name === 'content-length' && !this.gotResponse) {
         const length = contentLengthValue(value);
         if (length === -1 || (this.expectedLength !== -1 && this.expectedLength !== length)) return this.malformed(`the upstream sent an invalid Content-Length ${JSON.stringify(value)}`);
         this.expectedLength = length;
       }
-      if (name !== name.toLowerCase()) return this.malformed(`the upstream sent the field name ${JSON.stringify(name)} in upper case`);
       if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && value !== 'trailers')) return this.malformed(`the upstream sent the connection-specific field ${name}`);
       if (this.gotResponse) continue;
       raw.push(nameBuffer(name), Buffer.from(value, 'latin1'));

@@ -216,6 +216,12 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
     ['with an upper-case field name', hpackBlock([[':status', '200'], ['X-Up', '1']]), /upper case/],
     ['with a connection-specific field', hpackBlock([[':status', '200'], ['transfer-encoding', 'chunked']]), /connection-specific field transfer-encoding/],
     ['with :status "20x"', hpackBlock([[':status', '20x']]), /:status "20x"/],
+    ['with :status "2e2" (a number, not three digits)', hpackBlock([[':status', '2e2']]), /:status "2e2"/],
+    ['with CR LF in a field value', hpackBlock([[':status', '200'], ['x-up', 'a\r\nset-cookie: injected=1']]), /"x-up" whose value has the control character 0x0d/],
+    ['with a NUL in a field value', hpackBlock([[':status', '200'], ['x-up', 'a\u0000b']]), /control character 0x00/],
+    ['with a space in a field name', hpackBlock([[':status', '200'], ['x up', '1']]), /outside RFC 9110 tchar/],
+    ['with an empty field name', hpackBlock([[':status', '200'], ['', '1']]), /empty name/],
+    ['with a value ending in white space', hpackBlock([[':status', '200'], ['x-up', '1 ']]), /starts or ends with white space/],
   ];
   for (const [what, block, message] of MALFORMED) {
     it(`a response ${what} is malformed: the stream is reset and the request fails (upstream_bad_response)`, async () => {
@@ -225,6 +231,27 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
       expect(outcome.error?.code).toBe('SWITCHYARD_UPSTREAM_FRAMING');
     });
   }
+
+  it('trailers are checked as the head is: a bare LF in a trailer value is malformed (upstream_bad_response)', async () => {
+    const u = await upstream(
+      onRequest((peer, id) =>
+        peer.socket.write(
+          Buffer.concat([headersFrame(id, OK_HEAD), dataFrame(id, Buffer.from('body')), headersFrame(id, hpackBlock([['grpc-message', 'a\nb']]), { endStream: true })]),
+        ),
+      ),
+    );
+    const outcome = await send(pool(u.port));
+    expect(outcome.error?.code).toBe('SWITCHYARD_UPSTREAM_FRAMING');
+    expect(outcome.error?.message).toMatch(/"grpc-message" whose value has the control character 0x0a/);
+  });
+
+  it('a field value with HTAB, a space, obs-text and punctuation inside is accepted (not malformed)', async () => {
+    const value = 'a\tb \u00e9 ;,="x"';
+    const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, hpackBlock([[':status', '200'], ['x-up', value]]), { endStream: true }))));
+    const outcome = await send(pool(u.port));
+    expect(outcome.error).toBeNull();
+    expect(outcome.status).toBe(200);
+  });
 
   const LENGTHS: [string, (id: number) => Buffer, RegExp][] = [
     ['shorter than its Content-Length', (id) => Buffer.concat([headersFrame(id, hpackBlock([[':status', '200'], ['content-length', '10']])), dataFrame(id, Buffer.from('short'), true)]), /5 bytes of data after Content-Length 10/],
@@ -406,6 +433,23 @@ describe('Switchyard HTTP/2 client codec behind the proxy (services.<name>.http2
       const res = await fetchText(`http://127.0.0.1:${proxy.port}/x`);
       expect(res.status).toBe(502);
       expect(res.headers['x-switchyard-error']).toBe('upstream_reset');
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  it('a CR LF in an upstream field value never reaches an HTTP/1.1 client as a field of its own: 502 upstream_bad_response', async () => {
+    const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, hpackBlock([[':status', '200'], ['x-up', 'a\r\nset-cookie: injected=1']]), { endStream: true }))));
+    const proxy = await startProxy({
+      services: { bad: [{ port: u.port }] },
+      config: { services: { bad: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'bad', match: { path: '/' }, service: 'bad' }] },
+    });
+    try {
+      const res = await fetchText(`http://127.0.0.1:${proxy.port}/x`);
+      expect(res.status).toBe(502);
+      expect(res.headers['x-switchyard-error']).toBe('upstream_bad_response');
+      expect(res.headers['set-cookie']).toBeUndefined();
+      expect(res.headers['x-up']).toBeUndefined();
     } finally {
       await proxy.close();
     }
