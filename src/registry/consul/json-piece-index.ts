@@ -1,4 +1,5 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { isSpace, skipSpace } from './sliced-json-array.js';
 
 /** Pieces handled between two turns of the event loop by `updateInSlices`. */
 const PIECES_PER_TURN = 2_000;
@@ -188,14 +189,4 @@ function arrayDelimiter(text: string, first: number): string | null {
   const key = text.slice(first + 2, end);
   if (key.includes('\\')) return null;
   return `},{"${key}":`;
-}
-
-function isSpace(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-function skipSpace(text: string, from: number): number {
-  let i = from;
-  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  return i;
 }

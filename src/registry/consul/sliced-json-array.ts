@@ -70,11 +70,13 @@ function parseSlice(elements: string, at: number): unknown[] {
   }
 }
 
-function isSpace(c: number): boolean {
+/** JSON white space (RFC 8259 §2). */
+export function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
-function skipSpace(text: string, from: number): number {
+/** The first position at or after `from` that is not JSON white space. */
+export function skipSpace(text: string, from: number): number {
   let i = from;
   while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   return i;

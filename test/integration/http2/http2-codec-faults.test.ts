@@ -422,13 +422,18 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
   });
 });
 
+/** A proxy routing every path to one h2c service at `port`, on the HTTP/2 client codec. */
+function codecProxyFor(port: number): ReturnType<typeof startProxy> {
+  return startProxy({
+    services: { bad: [{ port }] },
+    config: { services: { bad: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'bad', match: { path: '/' }, service: 'bad' }] },
+  });
+}
+
 describe('Switchyard HTTP/2 client codec behind the proxy (services.<name>.http2Client: switchyard)', () => {
   it('an upstream protocol violation reaches the client as a clear 502, never a hang', async () => {
     const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, Buffer.of(0x88, 0xbe)))));
-    const proxy = await startProxy({
-      services: { bad: [{ port: u.port }] },
-      config: { services: { bad: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'bad', match: { path: '/' }, service: 'bad' }] },
-    });
+    const proxy = await codecProxyFor(u.port);
     try {
       const res = await fetchText(`http://127.0.0.1:${proxy.port}/x`);
       expect(res.status).toBe(502);
@@ -440,10 +445,7 @@ describe('Switchyard HTTP/2 client codec behind the proxy (services.<name>.http2
 
   it('a CR LF in an upstream field value never reaches an HTTP/1.1 client as a field of its own: 502 upstream_bad_response', async () => {
     const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, hpackBlock([[':status', '200'], ['x-up', 'a\r\nset-cookie: injected=1']]), { endStream: true }))));
-    const proxy = await startProxy({
-      services: { bad: [{ port: u.port }] },
-      config: { services: { bad: { protocol: 'h2c', http2Client: 'switchyard' } }, routes: [{ name: 'bad', match: { path: '/' }, service: 'bad' }] },
-    });
+    const proxy = await codecProxyFor(u.port);
     try {
       const res = await fetchText(`http://127.0.0.1:${proxy.port}/x`);
       expect(res.status).toBe(502);
