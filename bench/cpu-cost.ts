@@ -24,6 +24,10 @@
  *                      -p tsconfig.build.json` there), to compare two builds in one run.
  *                      Repeatable as --ref <name>=<dir>: adds the target switchyard-<name> (e.g. builds
  *                      with one layer taken out, to see what each layer costs in one run)
+ *   --node-flags <name>=<flag>[,<flag>...]
+ *                      adds the target switchyard-<name>: this build with the same settings as
+ *                      "switchyard", its node process started with these flags (e.g.
+ *                      gc=--max-semi-space-size=32), to measure a runtime setting in one run. Repeatable
  *   --profile          Switchyard targets run with --cpu-prof; profiles in bench/profiles/
  *                      (`npx tsx bench/profile-summary.ts <file>`); the profiler's own cost is in
  *                      the figures, so compare profiled runs only with profiled runs
@@ -56,6 +60,7 @@ const { values } = parseArgs({
     target: { type: 'string', multiple: true },
     rounds: { type: 'string', default: '1' },
     ref: { type: 'string', multiple: true },
+    'node-flags': { type: 'string', multiple: true },
     profile: { type: 'boolean', default: false },
   },
 });
@@ -99,6 +104,14 @@ for (const [i, ref] of (values.ref ?? []).entries()) {
   const dir = eq < 0 ? ref : ref.slice(eq + 1);
   if (TARGETS.some((t) => t.name === name)) fail(`--ref ${ref}: a target named ${name} exists already; give each --ref its own <name>=`);
   TARGETS.splice(1 + i, 0, switchyardTarget({ name, entry: join(resolve(dir), 'dist/cli/switchyard.js'), configFragment: OBSERVABILITY_ON ?? {} }));
+}
+for (const variant of values['node-flags'] ?? []) {
+  const eq = variant.indexOf('=');
+  if (eq <= 0) fail(`--node-flags ${variant}: give it as <name>=<flag>[,<flag>...], e.g. gc=--max-semi-space-size=32`);
+  const name = `switchyard-${variant.slice(0, eq)}`;
+  if (TARGETS.some((t) => t.name === name)) fail(`--node-flags ${variant}: a target named ${name} exists already; give each variant its own <name>=`);
+  const nodeFlags = variant.slice(eq + 1).split(',').filter((f) => f !== '');
+  TARGETS.splice(1, 0, switchyardTarget({ name, nodeFlags, configFragment: OBSERVABILITY_ON ?? {} }));
 }
 const profileDir = join(root, 'bench/profiles');
 if (values.profile) await mkdir(profileDir, { recursive: true });

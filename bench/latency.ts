@@ -20,6 +20,9 @@
  *                         a peer that is not installed is skipped with the reason)
  *   --compare <label>=<cli.js>  also run another Switchyard build (its dist/cli/switchyard.js) as
  *                         "switchyard@<label>" with the defaults, and "switchyard-no-log@<label>" (repeatable)
+ *   --node-flags <name>=<flag>[,<flag>...]  also run this build with the defaults as
+ *                         "switchyard-<name>", its node process started with these flags (e.g.
+ *                         stgc=--single-threaded-gc), to measure a runtime setting in one run (repeatable)
  *   --switchyard-flag <f> node flag for every Switchyard process (repeatable), e.g. --trace-gc
  *   --probe               preload bench/lib/stall-probe.mjs into every Switchyard process: each
  *                         measured run then reports its event-loop delay, utilisation and GC pauses,
@@ -79,6 +82,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     target: { type: 'string', multiple: true },
     compare: { type: 'string', multiple: true },
+    'node-flags': { type: 'string', multiple: true },
     'switchyard-flag': { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
     probe: { type: 'boolean', default: false },
@@ -135,6 +139,14 @@ for (const c of values.compare ?? []) {
   if (!existsSync(entry)) fail(`--compare ${label}: ${entry} does not exist (build that tree first: npx tsc -p tsconfig.build.json)`);
   specs.push(switchyardTarget({ name: `switchyard@${label}`, entry, productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }));
   specs.push(switchyardTarget({ name: `switchyard-no-log@${label}`, entry, productDefaults: true, configFragment: OBSERVABILITY_OFF }));
+}
+for (const variant of values['node-flags'] ?? []) {
+  const eq = variant.indexOf('=');
+  if (eq <= 0) fail(`--node-flags takes <name>=<flag>[,<flag>...], e.g. stgc=--single-threaded-gc; got "${variant}"`);
+  const name = `switchyard-${variant.slice(0, eq)}`;
+  if (specs.some((s) => s.name === name)) fail(`--node-flags ${variant}: a target named ${name} exists already; give each variant its own <name>=`);
+  const nodeFlags = variant.slice(eq + 1).split(',').filter((f) => f !== '');
+  specs.push(switchyardTarget({ name, nodeFlags, productDefaults: true, configFragment: OBSERVABILITY_ON ?? {} }));
 }
 
 function log(line: string): void {
