@@ -4,6 +4,7 @@ import { headerObject } from './header-object.js';
 import { httpDate } from './http-date.js';
 import { HeadersResult, Http1Parser, METHOD_NAMES, ParseError, ParserKind, type ParserHandler } from './llhttp.js';
 import { readLease } from './read-lease.js';
+import { LARGEST_APPEND, MOST_PENDING, responseWriteArea, SMALL_CHUNK, type AreaWriter, type ResponseWriteArea } from './response-write-area.js';
 import type { BodySink, ServerStream, StreamObserver } from './server-stream.js';
 
 /** Limits and timeouts of a client connection (the listener's `limits`). */
@@ -87,7 +88,10 @@ function rawRefusal(status: string, error: string): string {
  *   so a request refused without reading its body never invites it.
  * - Responses: the head is one write with Date, Connection and framing added (Content-Length
  *   kept, else chunked for HTTP/1.1 and close-delimited for HTTP/1.0; none for HEAD, 1xx, 204
- *   and 304); head and the first body chunks leave in one writev (corked to the end of the tick).
+ *   and 304). The head and body chunks up to 8 KiB are copied into the process's response write
+ *   area (response-write-area.ts) and leave in one write of one buffer at end() or at the end of
+ *   the tick; a larger chunk is written as it is, with what came before it in one writev
+ *   (corked to the end of the tick).
  * - Limits: head size (431), headers and request timeouts (408), checked by the listener's
  *   ConnectionSweep rather than a timer per request.
  * - Half-close, as node:http without httpAllowHalfOpen: a client that ends its side aborts the
@@ -522,7 +526,7 @@ function trimValues(raw: string[]): void {
 }
 
 /** One request/response exchange on an HTTP/1.1 connection. */
-export class Http1Stream implements ServerStream {
+export class Http1Stream implements ServerStream, AreaWriter {
   sink: BodySink | null = null;
   bodyComplete = false;
   headersSent = false;
@@ -535,6 +539,10 @@ export class Http1Stream implements ServerStream {
   private keepAlive = false;
   private continueSent = false;
   private corked = false;
+  /** Where this stream's bytes not yet written start in the response write area (-1: none). */
+  private areaFrom = -1;
+  /** A flush of the area is due at the end of this tick. */
+  private flushScheduled = false;
   /** Lent chunks (read-lease.ts) written since the socket was corked, and the read they belong to. */
   private lent = 0;
   private lentRead = 0;
@@ -633,8 +641,13 @@ export class Http1Stream implements ServerStream {
       this.connection.markClosing();
     }
     if (this.framing === Framing.CHUNKED) head += 'transfer-encoding: chunked\r\n';
-    this.cork();
-    this.socket.write(head + CRLF, 'latin1');
+    head += CRLF;
+    if (head.length <= LARGEST_APPEND) {
+      this.appendString(head);
+    } else {
+      this.cork();
+      this.socket.write(head, 'latin1');
+    }
   }
 
   respond(statusCode: number, headers: readonly string[], body?: string | Buffer | null): void {
@@ -646,7 +659,24 @@ export class Http1Stream implements ServerStream {
     if (this.destroyed || chunk.length === 0) return !this.destroyed;
     const socket = this.socket;
     if (this.framing === Framing.NONE) return true;
+    const length = chunk.length;
+    if (length <= SMALL_CHUNK && !this.corked) {
+      // Copied next to the head: the whole response leaves in one write of one buffer. The
+      // copy holds none of a lent chunk's memory, so it goes back at once.
+      if (this.framing === Framing.CHUNKED) {
+        this.appendString(`${length.toString(16)}\r\n`);
+        this.appendBytes(chunk);
+        this.appendString(CRLF);
+      } else {
+        this.appendBytes(chunk);
+      }
+      if (readLease.lending) readLease.giveBack(readLease.read, 1);
+      // Nothing of this tick is queued yet: the client is slow only when bytes of an earlier
+      // tick still wait past the socket's high-water mark.
+      return !socket.writableNeedDrain;
+    }
     this.cork();
+    this.flushArea();
     if (readLease.lending) {
       // Given back at uncork if the socket took every byte (see uncorked()).
       this.lentRead = readLease.read;
@@ -654,7 +684,7 @@ export class Http1Stream implements ServerStream {
     }
     let taken: boolean;
     if (this.framing === Framing.CHUNKED) {
-      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(`${length.toString(16)}\r\n`, 'latin1');
       socket.write(chunk);
       taken = socket.write(CHUNK_END);
     } else {
@@ -675,11 +705,22 @@ export class Http1Stream implements ServerStream {
       if (trailers != null && trailers.length > 0 && this.takesTrailers) {
         let last = '0\r\n';
         for (let i = 0; i < trailers.length; i += 2) last += `${trailers[i]}: ${trailers[i + 1]}\r\n`;
-        this.socket.write(last + CRLF, 'latin1');
-      } else {
+        last += CRLF;
+        if (last.length <= LARGEST_APPEND && !this.corked) {
+          this.appendString(last);
+        } else {
+          this.flushArea();
+          this.socket.write(last, 'latin1');
+        }
+      } else if (this.corked) {
+        this.flushArea();
         this.socket.write(LAST_CHUNK, 'latin1');
+      } else {
+        this.appendString(LAST_CHUNK);
       }
     }
+    // The response is whole: what it has in the area leaves now (in the writev of the tick if corked).
+    this.flushArea();
     this.finished = true;
     this.destroyed = true;
     this.connection.responseFinished(this);
@@ -694,6 +735,7 @@ export class Http1Stream implements ServerStream {
     if (this.finished) return;
     this.finished = true;
     this.destroyed = true;
+    this.dropArea();
     this.connection.destroy();
     this.done();
   }
@@ -703,12 +745,70 @@ export class Http1Stream implements ServerStream {
     if (this.finished) return;
     this.finished = true;
     this.destroyed = true;
+    this.dropArea();
     this.observer?.onAborted();
     this.done();
   }
 
   drained(): void {
     if (!this.finished) this.observer?.onDrain();
+  }
+
+  /** Appends `text` (latin1, at most LARGEST_APPEND characters) to this stream's bytes in the area; they leave at flushArea(). */
+  private appendString(text: string): void {
+    const area = this.claimArea(text.length);
+    area.used += area.buffer.write(text, area.used, 'latin1');
+  }
+
+  /** Appends a copy of `bytes` (at most SMALL_CHUNK) to this stream's bytes in the area. */
+  private appendBytes(bytes: Buffer): void {
+    const area = this.claimArea(bytes.length);
+    area.buffer.set(bytes, area.used);
+    area.used += bytes.length;
+  }
+
+  private claimArea(bytes: number): ResponseWriteArea {
+    const area = responseWriteArea;
+    if (this.areaFrom >= 0 && (area.owner !== this || area.used - this.areaFrom + bytes > MOST_PENDING)) this.flushArea();
+    this.areaFrom = area.claim(this, this.areaFrom, bytes);
+    if (!this.flushScheduled) {
+      // Appends of this tick that no end() follows leave at its end, with what comes after.
+      this.flushScheduled = true;
+      process.nextTick(flushAtTickEnd, this);
+    }
+    return area;
+  }
+
+  /** Writes this stream's bytes in the area, if any, in one socket write (part of the tick's writev when corked). */
+  flushArea(): void {
+    const from = this.areaFrom;
+    if (from < 0) return;
+    this.areaFrom = -1;
+    const area = responseWriteArea;
+    const socket = this.socket;
+    if (area.owner !== this || socket.destroyed) {
+      // Cut meanwhile (dropArea), or the socket is gone: nothing to write.
+      area.dropped(this, from);
+      return;
+    }
+    socket.write(area.buffer.subarray(from, area.used));
+    // Written at once when the socket is not corked and the kernel took every byte: then no one
+    // references them any more (see uncorked() for why `writableLength` tells).
+    area.written(this, from, socket.writableLength === 0 && !socket.writableCorked);
+  }
+
+  /** The end of the tick in which this stream first appended: pending bytes leave. */
+  tickEnded(): void {
+    this.flushScheduled = false;
+    this.flushArea();
+  }
+
+  /** The stream was cut: its bytes in the area are not written. */
+  private dropArea(): void {
+    const from = this.areaFrom;
+    if (from < 0) return;
+    this.areaFrom = -1;
+    responseWriteArea.dropped(this, from);
   }
 
   /** Head and body chunks written in this tick leave in one writev. */
@@ -740,7 +840,12 @@ export class Http1Stream implements ServerStream {
 }
 
 function uncork(stream: Http1Stream): void {
+  stream.flushArea();
   stream.uncorked();
+}
+
+function flushAtTickEnd(stream: Http1Stream): void {
+  stream.tickEnded();
 }
 
 const kConnection = Symbol('switchyard.http1Connection');
