@@ -11,8 +11,7 @@ import { buildClientHeaders } from './response-headers.js';
  *   Link values: a 103 whose Link values it refuses, or that has none, is dropped.
  * - Every other 1xx is dropped. 100 Continue is the listener's own business (Node answers a
  *   client's `Expect: 100-continue`, and Expect is not forwarded, so every upstream 100 is
- *   unsolicited; stock undici destroys the connection on one, and patches/undici+*.patch makes
- *   it arrive here like any 1xx), 102 Processing is obsolete
+ *   unsolicited; the upstream pool hands it on like any 1xx), 102 Processing is obsolete
  *   (RFC 9110 leaves it out), and a client that does not know an interim code gains nothing
  *   from it; RFC 9110 §15.2 lets a proxy drop interim responses it did not ask for only for
  *   101 and 1xx it generated, so this is a deliberate, documented choice, as in nginx.

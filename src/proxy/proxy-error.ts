@@ -239,7 +239,7 @@ export function classifyUpstreamError(err: Error & { code?: string }): ProxyErro
       if (err.name === 'HTTPParserError') return 'upstream_bad_response';
       // undici's SocketError for a response it will not take: bytes with no request waiting
       // for them ("bad response") or a 101 to a request that offered no upgrade ("bad upgrade").
-      // An unsolicited 100 Continue is skipped like any 1xx (patches/undici+*.patch), not an error.
+      // An unsolicited 100 Continue is skipped like any 1xx by the upstream pool, not an error.
       if (err.code === 'UND_ERR_SOCKET' && (err.message === 'bad response' || err.message === 'bad upgrade')) return 'upstream_bad_response';
       return 'upstream_reset';
   }

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 /**
@@ -19,6 +21,16 @@ describe('deploy/container/Containerfile', () => {
     const install = instructions.indexOf('RUN deploy/install-package.sh /opt/switchyard');
     expect(ci).toBeGreaterThanOrEqual(0);
     expect(install).toBeGreaterThan(ci);
+  });
+
+  it('copies only paths that exist in the source tree (the build context)', () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const sources = instructions
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.slice(5).trim().split(/\s+/).slice(0, -1))
+      .filter((path) => path !== '.');
+    expect(sources.length).toBeGreaterThan(0);
+    for (const path of sources) expect(existsSync(root + path), `COPY ${path}`).toBe(true);
   });
 
   it('runs on a Node LTS (even major) image as a non-root user, with the state folder as a volume', () => {
