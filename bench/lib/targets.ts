@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,18 @@ export interface SwitchyardTargetOptions {
   nodeFlags?: readonly string[];
 }
 
+/**
+ * The node flags a build's `switchyard` executable starts node with: those after `node` on its
+ * `#!/usr/bin/env -S node ...` line (none for a plain `#!/usr/bin/env node`), so a target runs
+ * each build as its own executable would, whichever commit built it.
+ */
+export function launcherNodeFlags(entry: string): string[] {
+  const first = readFileSync(entry, 'utf8').split('\n', 1)[0] ?? '';
+  const shebang = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node(?:\s+(.*))?$/.exec(first.trim());
+  if (shebang === null) throw new Error(`${entry}: its first line "${first}" is not the #!/usr/bin/env node line of a switchyard executable; build that tree (npx tsc -p tsconfig.build.json)`);
+  return shebang[1] === undefined ? [] : shebang[1].split(/\s+/).filter((f) => f !== '');
+}
+
 /** Switchyard as users run it: the built CLI with a generated config in a temp folder. */
 export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetSpec {
   const name = options.name ?? 'switchyard';
@@ -124,9 +137,10 @@ export function switchyardTarget(options: SwitchyardTargetOptions = {}): TargetS
       await writeFile(join(dir, 'config.yaml'), stringify(config));
       const logDir = defaults ? join(dir, 'log') : dir;
       if (defaults) await mkdir(logDir, { recursive: true });
+      const entry = options.entry ?? join(ctx.root, 'dist/cli/switchyard.js');
       const proc = spawnLogged({
         command: process.execPath,
-        args: [...ctx.switchyardNodeFlags, ...(options.nodeFlags ?? []), options.entry ?? join(ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        args: [...launcherNodeFlags(entry), ...ctx.switchyardNodeFlags, ...(options.nodeFlags ?? []), entry, 'start', join(dir, 'config.yaml')],
         logFile: join(logDir, 'switchyard.log'),
         ipc: ctx.switchyardIpc ?? false,
       });
