@@ -100,6 +100,8 @@ export class Http2ClientConnection implements FrameSink {
    * waiting: a drain serves them in turn (see unblock), so no stream starves another.
    */
   private readonly blocked = new Set<Http2ClientRequest>();
+  /** Counts DATA frames written: a request's `lastSent` is this count at its latest frame. */
+  private sendSequence = 0;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -187,6 +189,7 @@ export class Http2ClientConnection implements FrameSink {
         return offset;
       }
       const last = endStream && offset + length === chunk.length;
+      request.lastSent = ++this.sendSequence;
       socket.write(dataFrameHeader(id, length, last));
       if (length > 0) socket.write(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length));
       this.sendWindow -= length;
@@ -375,14 +378,16 @@ export class Http2ClientConnection implements FrameSink {
   }
 
   /**
-   * The connection window grew or the socket drained: streams waiting go on, in the order they
-   * started waiting. The one that fills the socket again goes to the back, behind those that
-   * did not get a turn, so the next drain starts with them (round robin, no stream starves).
+   * The connection window grew or the socket drained: streams waiting go on, the one that sent
+   * least recently first (a stream whose body flows as fast as it is read would otherwise fill
+   * the socket first after every drain). The one that fills the socket again goes to the back,
+   * behind those that did not get a turn: round robin, no stream starves.
    */
   unblock(): void {
     if (this.blocked.size === 0) return;
     const waiting = [...this.blocked];
     this.blocked.clear();
+    if (waiting.length > 1) waiting.sort(bySentLeastRecently);
     for (let i = 0; i < waiting.length; i++) {
       const request = waiting[i]!;
       if (this.sendWindow <= 0 || this.socket.writableNeedDrain) {
@@ -606,6 +611,10 @@ function onSocketData(this: TaggedSocket, chunk: Buffer): void {
 
 function onSocketError(this: TaggedSocket, err: Error): void {
   this[kConnection]!.socketFailed(err);
+}
+
+function bySentLeastRecently(a: Http2ClientRequest, b: Http2ClientRequest): number {
+  return a.lastSent - b.lastSent;
 }
 
 function onSocketDrain(this: TaggedSocket): void {

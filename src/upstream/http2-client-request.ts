@@ -96,6 +96,8 @@ export class Http2ClientRequest {
   streamId = 0;
   /** What we may still send on the stream. */
   sendWindow = 0;
+  /** The connection's DATA frame count at this stream's latest DATA frame (turns on a drain). */
+  lastSent = 0;
   /** What the upstream may still send on the stream. */
   receiveWindow = CLIENT_LIMITS.streamWindow;
   /** Response bytes passed on and not yet returned by WINDOW_UPDATE. */
@@ -158,7 +160,9 @@ export class Http2ClientRequest {
       stream[kRequest] = this;
       stream.on('data', onBodyData);
       stream.once('end', onBodyEnd);
-      stream.once('error', onBodyError);
+      // Kept after stopBody: a body destroyed with an error once the request is over (the
+      // exchange refusing a body too large) must not be an unhandled 'error'.
+      stream.on('error', onBodyError);
     }
   }
 
@@ -426,7 +430,6 @@ export class Http2ClientRequest {
     this.bodyChunk = null;
     stream.off('data', onBodyData);
     stream.off('end', onBodyEnd);
-    stream.off('error', onBodyError);
     stream[kRequest] = undefined;
   }
 
