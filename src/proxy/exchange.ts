@@ -487,7 +487,6 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     const err = new Error(`the request body is over ${this.bodyLimit} bytes`) as Error & { code?: string };
     err.code = 'SWITCHYARD_BODY_TOO_LARGE';
     if (this.body instanceof RequestBodyStream) this.body.destroy(err);
-    this.attempt?.cancel(err);
     this.req.closeAfterResponse();
     if (!this.req.headersSent) {
       this.refusedWith = 'body_too_large';
@@ -496,6 +495,9 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       this.req.abort();
     }
     this.finish();
+    // After the answer: a pool that reports the cancel at once (the HTTP/2 codec) would
+    // otherwise have it answered as an upstream failure (502) before the 413.
+    this.attempt?.cancel(err);
   }
 
   private refuse(limit: BreakerLimit): void {

@@ -136,7 +136,16 @@ export class Http2ClientRequest {
     private readonly owner: RequestOwner,
     private readonly options: Dispatcher.DispatchOptions,
     private readonly handler: Dispatcher.DispatchHandler,
-  ) {}
+  ) {
+    const body = options.body as Buffer | string | Readable | null | undefined;
+    if (body != null && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      // From dispatch on, as the HTTP/1.1 pool does: a body that fails while the request waits
+      // for a connection (the exchange refusing a body too large) fails the request instead of
+      // being an unhandled 'error'. Kept after stopBody, for a body destroyed once it is over.
+      (body as TaggedBody)[kRequest] = this;
+      body.on('error', onBodyError);
+    }
+  }
 
   /** Opens the stream on `connection`, tells the handler (onConnect), sends head and body. */
   start(connection: Http2ClientConnection, https: boolean, defaultAuthority: string): void {
@@ -157,12 +166,8 @@ export class Http2ClientRequest {
     } else {
       const stream = body as TaggedBody;
       this.bodyStream = stream;
-      stream[kRequest] = this;
       stream.on('data', onBodyData);
       stream.once('end', onBodyEnd);
-      // Kept after stopBody: a body destroyed with an error once the request is over (the
-      // exchange refusing a body too large) must not be an unhandled 'error'.
-      stream.on('error', onBodyError);
     }
   }
 

@@ -287,7 +287,16 @@ class Http2Request {
     private readonly pool: Http2Pool,
     private readonly options: Dispatcher.DispatchOptions,
     private readonly handler: Dispatcher.DispatchHandler,
-  ) {}
+  ) {
+    const body = options.body as Buffer | Readable | null | undefined;
+    if (body != null && !Buffer.isBuffer(body)) {
+      // From dispatch on, as the HTTP/1.1 pool does: a body that fails while the request waits
+      // for a session (the exchange refusing a body too large) fails the request instead of
+      // being an unhandled 'error'.
+      (body as TaggedBody)[kRequest] = this;
+      body.once('error', onBodyError);
+    }
+  }
 
   /** Opens the stream on `session`, tells the handler (onConnect), sends headers and body. */
   start(pooled: PooledSession): void {
@@ -324,9 +333,7 @@ class Http2Request {
     if (Buffer.isBuffer(body)) {
       if (body.length > 0) stream.end(body);
     } else if (body != null) {
-      (body as TaggedBody)[kRequest] = this;
       body.pipe(stream);
-      body.once('error', onBodyError);
     }
   }
 
@@ -340,6 +347,11 @@ class Http2Request {
 
   abort(err?: Error): void {
     if (this.done) return;
+    if (this.stream === null) {
+      // Still queued (its body failed meanwhile): it leaves the queue.
+      this.fail(err ?? new Http2UpstreamError('request aborted', 'UND_ERR_ABORTED'));
+      return;
+    }
     this.finish(err ?? new Http2UpstreamError('request aborted', 'UND_ERR_ABORTED'));
   }
 
