@@ -271,12 +271,12 @@ describe('request trailers from an HTTP/2 client', () => {
     expect(frames.filter((f) => f.type === FrameType.DATA).at(-1)!.flags & Flag.END_STREAM).toBe(Flag.END_STREAM);
   });
 
-  for (const http2Client of ['switchyard', 'node'] as const) {
-    it(`reach a node:http2 upstream as its request's trailers (http2Client: ${http2Client}), from HTTP/1.1 and HTTP/2 clients`, async () => {
+  for (const [http2Client, listener] of [['switchyard', 'llhttp'], ['node', 'llhttp'], ['switchyard', 'node'], ['node', 'node']] as const) {
+    it(`reach a node:http2 upstream as its request's trailers (http2Client: ${http2Client}, listener ${listener}), from HTTP/1.1 and HTTP/2 clients`, async () => {
       const seen: IncomingHttpHeaders[] = [];
       const upstream = await startTrailerEchoH2(seen);
       closers.push(() => upstream.close());
-      const proxy = await proxyTo(upstream.port, 'h2c', {}, 'llhttp', http2Client);
+      const proxy = await proxyTo(upstream.port, 'h2c', {}, listener, http2Client);
       const session = await h2Session(proxy);
       expect(await h2PostWithTrailers(session, Buffer.from('hello'), H2_TRAILERS)).toBe(200);
       const client = await RawConnection.open(proxy.port);
