@@ -13,10 +13,12 @@ import { classifyUpstreamError, grpcStatusOf, PROXY_ERRORS, sendStreamError, typ
 import { RecordedExchange } from './recorded-exchange.js';
 import { requestTlsVersion } from './request-connection.js';
 import { RequestBodyStream } from './request-body-stream.js';
+import { buildUpstreamTrailers } from './request-trailers.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, fieldNamed, grpcStatusIn, type RawTrailers } from './response-headers.js';
 import { mayRetry } from './retry-planner.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
+import type { RequestTrailerSource, UpstreamDispatchOptions } from '../upstream/request-trailer-source.js';
 
 const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
   requests: 'breaker_requests',
@@ -36,7 +38,7 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * (reported once, at finish(); its access-log facts are RecordedExchange's accessors, shared
  * with the node:http engine's exchanges) and the FilterExchange its route's filters see.
  */
-export class Exchange extends RecordedExchange implements ExchangeRecord, FilterExchange, BodySink, StreamObserver {
+export class Exchange extends RecordedExchange implements ExchangeRecord, FilterExchange, BodySink, StreamObserver, RequestTrailerSource {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -60,7 +62,14 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
   private totalTimer: NodeJS.Timeout | null = null;
   private totalTimedOut = false;
   private attempt: UpstreamAttempt | null = null;
-  private dispatchOptions: Dispatcher.DispatchOptions | null = null;
+  private dispatchOptions: UpstreamDispatchOptions | null = null;
+  /**
+   * The client's request trailers, filtered for the upstream (buildUpstreamTrailers); null until
+   * its body ended, or without any. Kept for a retry: a replayed body ends with them again.
+   */
+  requestTrailers: string[] | null = null;
+  /** Trailers can follow the body: an HTTP/2 client, or a chunked HTTP/1.1 body. */
+  private trailersPossible = false;
   /** The request body: null, buffered whole, or streamed (spent once a try takes it). */
   private body: Buffer | RequestBodyStream | null = null;
   private replayable = false;
@@ -132,7 +141,9 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       body: null,
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.bodyIdle,
+      trailers: null,
     };
+    this.trailersPossible = stream.hasBody && (stream.protocol === 'HTTP/2' || stream.headers['transfer-encoding'] !== undefined);
     const idempotent = isIdempotent(stream.method);
     this.bodyLimit = bodyLimit;
     if (!stream.hasBody) {
@@ -174,7 +185,8 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     return body instanceof RequestBodyStream ? body.push(chunk) : true;
   }
 
-  onBodyEnd(): void {
+  onBodyEnd(trailers: string[] | null): void {
+    if (trailers !== null && trailers.length > 0) this.requestTrailers = buildUpstreamTrailers(trailers, this.req.headers.connection);
     const chunks = this.bodyChunks;
     if (chunks !== null) {
       this.bodyChunks = null;
@@ -396,6 +408,8 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
   private dispatch(): void {
     const options = this.dispatchOptions!;
     options.body = this.body;
+    // A streamed body's trailers are read by the pool when it ends; a buffered body's are known.
+    options.trailers = this.requestTrailers !== null || (this.trailersPossible && this.body instanceof RequestBodyStream) ? this : null;
     this.upstreamStartedAt = performance.now();
     this.route.cluster.breaker.pendingRequests++;
     const attempt = new UpstreamAttempt(this, this.endpoint);
@@ -473,7 +487,6 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     const err = new Error(`the request body is over ${this.bodyLimit} bytes`) as Error & { code?: string };
     err.code = 'SWITCHYARD_BODY_TOO_LARGE';
     if (this.body instanceof RequestBodyStream) this.body.destroy(err);
-    this.attempt?.cancel(err);
     this.req.closeAfterResponse();
     if (!this.req.headersSent) {
       this.refusedWith = 'body_too_large';
@@ -482,6 +495,9 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       this.req.abort();
     }
     this.finish();
+    // After the answer: a pool that reports the cancel at once (the HTTP/2 codec) would
+    // otherwise have it answered as an upstream failure (502) before the 413.
+    this.attempt?.cancel(err);
   }
 
   private refuse(limit: BreakerLimit): void {

@@ -16,6 +16,8 @@ import { requestTlsVersion } from './request-connection.js';
 import { classifyUpstreamError, grpcStatusOf, sendProxyError, type ProxyErrorCode } from './proxy-error.js';
 import type { ExchangeRecord } from './request-observer.js';
 import { buildClientHeaders, buildClientTrailers, grpcStatusIn, type RawTrailers } from './response-headers.js';
+import { buildUpstreamTrailers } from './request-trailers.js';
+import type { RequestTrailerSource, UpstreamDispatchOptions } from '../upstream/request-trailer-source.js';
 
 const kExchange = Symbol('switchyard.exchange');
 const kPushBefore = Symbol('switchyard.pushBefore');
@@ -55,7 +57,7 @@ const BREAKER_ERRORS: Record<BreakerLimit, ProxyErrorCode> = {
  * trailers". gRPC requests (startGrpc) also get: `grpc-timeout` as the deadline, proxy errors
  * as gRPC statuses, retries on the statuses the route lists, and their status counted.
  */
-export class ForwardExchange extends RecordedExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange {
+export class ForwardExchange extends RecordedExchange implements Dispatcher.DispatchHandler, ExchangeRecord, FilterExchange, RequestTrailerSource {
   upstreamStartedAt = 0;
   upstreamEndedAt = 0;
   upstreamStatus = 0;
@@ -102,6 +104,8 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
   private refusedWith: ProxyErrorCode | null = null;
   /** Chunks of a body being buffered for replay; null when not buffering. */
   private bodyChunks: Buffer[] | null = null;
+  /** requestTrailers once the body ended (undefined before). */
+  private upstreamTrailers: string[] | null | undefined = undefined;
   /** Endpoints tried so far (allocated on the first retry only). */
   private tried: Endpoint[] | null = null;
   /** Where the planned retry goes. */
@@ -309,6 +313,19 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
     this.fail(code, err);
   }
 
+  /**
+   * The client's request trailers for the upstream (RequestTrailerSource): node:http fills
+   * `rawTrailers` before the body's 'end', when the pools read them. Filtered once.
+   */
+  get requestTrailers(): readonly string[] | null {
+    if (this.upstreamTrailers === undefined) {
+      if (!this.req.complete) return null;
+      const raw = this.req.rawTrailers;
+      this.upstreamTrailers = raw.length > 0 ? buildUpstreamTrailers(raw, this.req.headers.connection) : null;
+    }
+    return this.upstreamTrailers;
+  }
+
   /** Called when the client response closes (finished or aborted). */
   clientClosed(): void {
     if (this.finished) return;
@@ -416,7 +433,9 @@ export class ForwardExchange extends RecordedExchange implements Dispatcher.Disp
         body: this.body,
         headersTimeout: timeouts.headers,
         bodyTimeout: timeouts.bodyIdle,
-      },
+        // Only a chunked HTTP/1.1 body can end with trailers (a buffered one has Content-Length).
+        trailers: this.body === this.req && this.req.headers['transfer-encoding'] !== undefined ? this : null,
+      } as UpstreamDispatchOptions,
       this,
     );
   }

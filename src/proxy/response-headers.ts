@@ -132,7 +132,8 @@ function latin1(value: Buffer | string): string {
   return typeof value === 'string' ? value : value.toString('latin1');
 }
 
-function keepsTrailer(name: string): boolean {
+/** Whether a trailer field (lower-case name) may be passed on, either way through the proxy. */
+export function keepsTrailer(name: string): boolean {
   return name.charCodeAt(0) !== 58 /* : */ && !HOP_BY_HOP.has(name) && !NOT_TRAILERS.has(name);
 }
 

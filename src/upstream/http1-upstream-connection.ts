@@ -7,6 +7,7 @@ import { readLease } from '../codec/read-lease.js';
 import { BodyFraming } from './http1-request-head.js';
 import type { Http1UpstreamRequest, RequestCarrier } from './http1-upstream-request.js';
 import { UpstreamError } from './upstream-error.js';
+import { endTrailers } from './request-trailer-source.js';
 
 /** An empty input for llhttp, to carry on after a pause. */
 const EMPTY = Buffer.alloc(0);
@@ -394,7 +395,7 @@ export class Http1UpstreamConnection implements ParserHandler, RequestCarrier {
       this.abortRequest(request, new UpstreamError(`the request body ended after ${this.bodyBytes} of its ${request.length} bytes (Content-Length)`, 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'RequestContentLengthMismatchError'));
       return;
     }
-    if (request.framing === BodyFraming.CHUNKED) this.socket.write('0\r\n\r\n', 'latin1');
+    if (request.framing === BodyFraming.CHUNKED) this.socket.write(lastChunk(endTrailers(request.trailers)), 'latin1');
     this.stopBody(request, false);
     // The headers timeout counts from the end of the request.
     if (this.timerKind === Timer.HEADERS) this.restartTimer();
@@ -904,6 +905,19 @@ function watchedField(name: Buffer): Watched {
 function sameLowerName(name: Buffer, lower: string): boolean {
   for (let i = 0; i < lower.length; i++) if ((name[i]! | 0x20) !== lower.charCodeAt(i)) return false;
   return true;
+}
+
+const LAST_CHUNK = '0\r\n\r\n';
+
+/**
+ * The last chunk of a chunked body with its trailer section (RFC 9112 §7.1.2). The fields come
+ * filtered by the exchange (request-trailers.ts: token names, no CR, LF or NUL in values).
+ */
+function lastChunk(trailers: readonly string[] | null): string {
+  if (trailers === null) return LAST_CHUNK;
+  let out = '0\r\n';
+  for (let i = 0; i < trailers.length; i += 2) out += `${trailers[i]!}: ${trailers[i + 1]!}\r\n`;
+  return out + '\r\n';
 }
 
 // Socket, body and timer callbacks shared by every connection: the socket or body carries it.

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { BodyFraming, requestHead, type RequestFraming } from './http1-request-head.js';
 import { isIdempotent } from './retry-policy.js';
+import { trailerSourceOf, type RequestTrailerSource } from './request-trailer-source.js';
 import { UpstreamError } from './upstream-error.js';
 
 /** undici's default headers and body timeouts, for callers that give none. */
@@ -39,6 +40,11 @@ export class Http1UpstreamRequest implements RequestFraming {
   /** The method may be sent twice (RFC 9110 §9.2.2): the exchange may retry it after a reset. */
   readonly idempotent: boolean;
   readonly body: Buffer | Readable | null;
+  /**
+   * Where the body's trailer fields come from once it ends. Sent only after a chunked body
+   * (RFC 9112 §7.1.2); a body framed by Content-Length has no place for them.
+   */
+  readonly trailers: RequestTrailerSource | null;
   readonly upgrade: string | null;
   readonly headersTimeout: number;
   readonly bodyTimeout: number;
@@ -66,6 +72,7 @@ export class Http1UpstreamRequest implements RequestFraming {
       (this.body as RequestBody)[kRequest] = this;
       (this.body as Readable).on('error', onRequestBodyError);
     }
+    this.trailers = trailerSourceOf(options);
     this.method = options.method;
     this.isHead = options.method === 'HEAD';
     this.idempotent = isIdempotent(options.method);

@@ -95,8 +95,13 @@ export class Http2ClientConnection implements FrameSink {
   private idleAt = 0;
   /** Until the upstream's first SETTINGS (connect, TLS and SETTINGS within connectTimeout). */
   private connectTimer: NodeJS.Timeout | null;
-  /** Streams waiting for send window. */
+  /**
+   * Streams waiting for send window or for the socket to drain, in the order they started
+   * waiting: a drain serves them in turn (see unblock), so no stream starves another.
+   */
   private readonly blocked = new Set<Http2ClientRequest>();
+  /** Counts DATA frames written: a request's `lastSent` is this count at its latest frame. */
+  private sendSequence = 0;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -112,6 +117,7 @@ export class Http2ClientConnection implements FrameSink {
     socket.on('data', onSocketData);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
+    socket.on('drain', onSocketDrain);
     (socket as TaggedSocket)[kConnection] = this;
   }
 
@@ -139,20 +145,51 @@ export class Http2ClientConnection implements FrameSink {
     return id;
   }
 
+  /** A header block `block[9, end)` on the request's open stream (its trailers). */
+  sendHeaderBlock(request: Http2ClientRequest, block: Buffer, end: number, endStream: boolean): void {
+    if (this.closed || this.streams.get(request.streamId) !== request) return;
+    this.socket.write(headersFrames(block, end, request.streamId, endStream, this.maxFrameSize));
+  }
+
   /**
-   * Sends what of `chunk[offset..]` the windows allow; returns the offset reached. With
-   * `endStream` the last frame ends the stream (once the whole chunk is sent).
+   * The socket holds more than its high-water mark (a write returned false and 'drain' has not
+   * come yet): request bodies wait, so what the proxy buffers for a slow upstream stays bounded
+   * by the socket's high-water mark and a frame, not by the upstream's flow-control windows.
+   */
+  get socketFull(): boolean {
+    return this.socket.writableNeedDrain;
+  }
+
+  /** Bytes written to the socket and not yet taken by the kernel. */
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /** The request goes on (windowOpened) once the socket drains. */
+  waitForDrain(request: Http2ClientRequest): void {
+    if (this.streams.get(request.streamId) === request) this.blocked.add(request);
+  }
+
+  /**
+   * Sends what of `chunk[offset..]` the windows and the socket allow; returns the offset
+   * reached. With `endStream` the last frame ends the stream (once the whole chunk is sent).
+   * A request stopped short waits in `blocked` for a window or the socket's drain.
    */
   sendData(request: Http2ClientRequest, chunk: Buffer, offset: number, endStream: boolean): number {
     const id = request.streamId;
     const socket = this.socket;
     while (offset < chunk.length || endStream) {
+      if (offset < chunk.length && socket.writableNeedDrain) {
+        this.blocked.add(request);
+        return offset;
+      }
       const length = Math.min(chunk.length - offset, this.sendWindow, request.sendWindow, this.maxFrameSize);
       if (length <= 0 && offset < chunk.length) {
         this.blocked.add(request);
         return offset;
       }
       const last = endStream && offset + length === chunk.length;
+      request.lastSent = ++this.sendSequence;
       socket.write(dataFrameHeader(id, length, last));
       if (length > 0) socket.write(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length));
       this.sendWindow -= length;
@@ -340,17 +377,29 @@ export class Http2ClientConnection implements FrameSink {
     if (this.blocked.delete(request)) request.windowOpened();
   }
 
-  /** The send windows grew: streams waiting for them go on. */
-  private unblock(): void {
+  /**
+   * The connection window grew or the socket drained: streams waiting go on, the one that sent
+   * least recently first (a stream whose body flows as fast as it is read would otherwise fill
+   * the socket first after every drain). The one that fills the socket again goes to the back,
+   * behind those that did not get a turn: round robin, no stream starves.
+   */
+  unblock(): void {
     if (this.blocked.size === 0) return;
     const waiting = [...this.blocked];
     this.blocked.clear();
-    for (const request of waiting) {
-      if (this.sendWindow <= 0) {
+    if (waiting.length > 1) waiting.sort(bySentLeastRecently);
+    for (let i = 0; i < waiting.length; i++) {
+      const request = waiting[i]!;
+      if (this.sendWindow <= 0 || this.socket.writableNeedDrain) {
         this.blocked.add(request);
         continue;
       }
       request.windowOpened();
+      if (this.socket.writableNeedDrain && this.blocked.delete(request)) {
+        for (let j = i + 1; j < waiting.length; j++) this.blocked.add(waiting[j]!);
+        this.blocked.add(request);
+        return;
+      }
     }
   }
 
@@ -562,6 +611,14 @@ function onSocketData(this: TaggedSocket, chunk: Buffer): void {
 
 function onSocketError(this: TaggedSocket, err: Error): void {
   this[kConnection]!.socketFailed(err);
+}
+
+function bySentLeastRecently(a: Http2ClientRequest, b: Http2ClientRequest): number {
+  return a.lastSent - b.lastSent;
+}
+
+function onSocketDrain(this: TaggedSocket): void {
+  this[kConnection]!.unblock();
 }
 
 function onSocketClose(this: TaggedSocket): void {

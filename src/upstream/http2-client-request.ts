@@ -5,6 +5,7 @@ import { fieldBound, writeField, writePseudoHeaders } from '../codec/http2/hpack
 import { CLIENT_LIMITS, type Http2ClientConnection } from './http2-client-connection.js';
 import { UpstreamError } from './upstream-error.js';
 import { contentLengthValue } from './content-length-value.js';
+import { endTrailers, trailerSourceOf } from './request-trailer-source.js';
 
 /** What a request needs of its pool. */
 export interface RequestOwner {
@@ -95,6 +96,8 @@ export class Http2ClientRequest {
   streamId = 0;
   /** What we may still send on the stream. */
   sendWindow = 0;
+  /** The connection's DATA frame count at this stream's latest DATA frame (turns on a drain). */
+  lastSent = 0;
   /** What the upstream may still send on the stream. */
   receiveWindow = CLIENT_LIMITS.streamWindow;
   /** Response bytes passed on and not yet returned by WINDOW_UPDATE. */
@@ -114,10 +117,16 @@ export class Http2ClientRequest {
   private expectedLength = -1;
   private receivedLength = 0;
   private trailers: Record<string, string | string[]> | null = null;
-  /** The request body chunk waiting for send window, and how far it was sent. */
+  /**
+   * The request body chunk waiting for send window or for the socket to drain, and how far it
+   * was sent (a chunk sent whole while the socket filled up waits here, empty, for the drain).
+   */
   private bodyChunk: Buffer | null = null;
   private bodyOffset = 0;
-  private bodyEndPending = false;
+  /** The body has ended: what is left of bodyChunk is its last bytes. */
+  private bodyEnding = false;
+  /** Trailer fields to send after the last DATA (read when the body ended), or null. */
+  private endFields: readonly string[] | null = null;
   private bodyStream: TaggedBody | null = null;
   private headersTimer: NodeJS.Timeout | null = null;
   private bodyTimer: NodeJS.Timeout | null = null;
@@ -127,7 +136,16 @@ export class Http2ClientRequest {
     private readonly owner: RequestOwner,
     private readonly options: Dispatcher.DispatchOptions,
     private readonly handler: Dispatcher.DispatchHandler,
-  ) {}
+  ) {
+    const body = options.body as Buffer | string | Readable | null | undefined;
+    if (body != null && typeof body !== 'string' && !Buffer.isBuffer(body)) {
+      // From dispatch on, as the HTTP/1.1 pool does: a body that fails while the request waits
+      // for a connection (the exchange refusing a body too large) fails the request instead of
+      // being an unhandled 'error'. Kept after stopBody, for a body destroyed once it is over.
+      (body as TaggedBody)[kRequest] = this;
+      body.on('error', onBodyError);
+    }
+  }
 
   /** Opens the stream on `connection`, tells the handler (onConnect), sends head and body. */
   start(connection: Http2ClientConnection, https: boolean, defaultAuthority: string): void {
@@ -148,51 +166,93 @@ export class Http2ClientRequest {
     } else {
       const stream = body as TaggedBody;
       this.bodyStream = stream;
-      stream[kRequest] = this;
       stream.on('data', onBodyData);
       stream.once('end', onBodyEnd);
-      stream.once('error', onBodyError);
     }
   }
 
-  /** Sends `chunk` as far as the windows allow; the rest waits for windowOpened. */
+  /**
+   * Sends `chunk` as far as the windows and the socket allow; the rest waits for windowOpened.
+   * `last`: the body ends with it.
+   */
   sendBody(chunk: Buffer, last: boolean): void {
     if (this.done || this.connection === null) return;
-    if (this.bodyChunk !== null) {
+    if (last) this.endOfBody();
+    const waiting = this.bodyChunk;
+    if (waiting !== null) {
       // A chunk the body stream had ready when it was paused: it waits behind the first.
-      this.bodyChunk = Buffer.concat([this.bodyChunk.subarray(this.bodyOffset), chunk]);
+      if (this.bodyOffset === waiting.length) this.bodyChunk = chunk;
+      else this.bodyChunk = Buffer.concat([waiting.subarray(this.bodyOffset), chunk]);
       this.bodyOffset = 0;
-      this.bodyEndPending ||= last;
       return;
     }
-    const offset = this.connection.sendData(this, chunk, 0, last);
-    if (offset < chunk.length) {
-      this.bodyChunk = chunk;
-      this.bodyOffset = offset;
-      this.bodyEndPending = last;
-      this.bodyStream?.pause();
-    } else if (last) this.localEnded = true;
+    this.sendFrom(chunk, 0, false);
   }
 
   /** The request body stream ended. */
   bodyEnded(): void {
     if (this.done) return;
-    if (this.bodyChunk !== null) this.bodyEndPending = true;
+    if (this.bodyChunk !== null) this.endOfBody();
     else this.sendBody(EMPTY, true);
   }
 
-  /** Send window opened: the waiting body chunk goes on. */
+  /** Send window opened or the socket drained: the waiting body chunk goes on. */
   windowOpened(): void {
     const chunk = this.bodyChunk;
     if (this.done || chunk === null || this.connection === null) return;
-    const offset = this.connection.sendData(this, chunk, this.bodyOffset, this.bodyEndPending);
-    if (offset < chunk.length) {
-      this.bodyOffset = offset;
+    this.sendFrom(chunk, this.bodyOffset, true);
+  }
+
+  /** The body ended: its trailers, if any, are read now (RequestTrailerSource's contract). */
+  private endOfBody(): void {
+    if (this.bodyEnding) return;
+    this.bodyEnding = true;
+    this.endFields = endTrailers(trailerSourceOf(this.options));
+  }
+
+  /**
+   * Sends `chunk[offset..]`. What the windows or the socket do not take waits (the body stream
+   * paused); a body that ended gets END_STREAM on its last DATA frame, or on a trailing HEADERS
+   * frame with its trailers. A body that goes on while the socket is full (write returned false)
+   * pauses until the socket drains: the upstream's windows alone do not bound what is buffered.
+   * `waited`: the chunk was waiting (the body stream is paused).
+   */
+  private sendFrom(chunk: Buffer, offset: number, waited: boolean): void {
+    const connection = this.connection!;
+    const ending = this.bodyEnding;
+    const reached = connection.sendData(this, chunk, offset, ending && this.endFields === null);
+    if (reached < chunk.length) {
+      this.bodyChunk = chunk;
+      this.bodyOffset = reached;
+      if (!waited) this.bodyStream?.pause();
+      return;
+    }
+    if (ending) {
+      this.bodyChunk = null;
+      if (this.endFields !== null) this.sendTrailers(this.endFields);
+      this.localEnded = true;
+      return;
+    }
+    if (connection.socketFull) {
+      // Sent whole, but the socket is full now: take no more until it drains.
+      this.bodyChunk = EMPTY;
+      this.bodyOffset = 0;
+      connection.waitForDrain(this);
+      if (!waited) this.bodyStream?.pause();
       return;
     }
     this.bodyChunk = null;
-    if (this.bodyEndPending) this.localEnded = true;
-    else this.bodyStream?.resume();
+    if (waited) this.bodyStream?.resume();
+  }
+
+  /** The request's trailers as a HEADERS frame (and CONTINUATION) with END_STREAM (RFC 9113 §8.1). */
+  private sendTrailers(fields: readonly string[]): void {
+    let bound = FRAME_HEADER_LENGTH;
+    for (let i = 0; i < fields.length; i += 2) bound += fieldBound(fields[i]!, fields[i + 1]!);
+    if (headScratch.length < bound) headScratch = Buffer.allocUnsafe(Math.max(bound, 2 * headScratch.length));
+    let pos = FRAME_HEADER_LENGTH;
+    for (let i = 0; i < fields.length; i += 2) pos = writeField(headScratch, pos, fields[i]!, fields[i + 1]!);
+    this.connection!.sendHeaderBlock(this, headScratch, pos, true);
   }
 
   /** Fails the request (never started, or its stream or connection failed). */
@@ -375,7 +435,6 @@ export class Http2ClientRequest {
     this.bodyChunk = null;
     stream.off('data', onBodyData);
     stream.off('end', onBodyEnd);
-    stream.off('error', onBodyError);
     stream[kRequest] = undefined;
   }
 

@@ -44,6 +44,17 @@ export class Http2CodecPool extends EventEmitter implements ConnectionOwner, Req
     return { free };
   }
 
+  /**
+   * Bytes written to the pool's sockets that the kernel has not taken yet: what a slow
+   * upstream makes the proxy hold. Request bodies stop while a socket is full, so this stays
+   * near one high-water mark and one frame a connection.
+   */
+  get writeBuffered(): number {
+    let bytes = 0;
+    for (const c of this.connections) bytes += c.bufferedBytes;
+    return bytes;
+  }
+
   dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     const request = new Http2ClientRequest(this, options, handler);
     if (this.closed) {

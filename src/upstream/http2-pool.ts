@@ -3,6 +3,7 @@ import { connect as http2Connect, constants, type ClientHttp2Session, type Clien
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import { endTrailers, trailerSourceOf } from './request-trailer-source.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = constants;
 
@@ -286,16 +287,29 @@ class Http2Request {
     private readonly pool: Http2Pool,
     private readonly options: Dispatcher.DispatchOptions,
     private readonly handler: Dispatcher.DispatchHandler,
-  ) {}
+  ) {
+    const body = options.body as Buffer | Readable | null | undefined;
+    if (body != null && !Buffer.isBuffer(body)) {
+      // From dispatch on, as the HTTP/1.1 pool does: a body that fails while the request waits
+      // for a session (the exchange refusing a body too large) fails the request instead of
+      // being an unhandled 'error'.
+      (body as TaggedBody)[kRequest] = this;
+      body.once('error', onBodyError);
+    }
+  }
 
   /** Opens the stream on `session`, tells the handler (onConnect), sends headers and body. */
   start(pooled: PooledSession): void {
     const opts = this.options;
     const headers = requestHeaders(opts);
     const body = opts.body as Buffer | Readable | null | undefined;
+    const bodyless = body == null || (Buffer.isBuffer(body) && body.length === 0);
+    // A body that may end with trailers keeps the stream open after its last DATA frame
+    // ('wantTrailers'): the trailers, or an empty end of stream, close it.
+    const waitForTrailers = !bodyless && trailerSourceOf(opts) !== null;
     let stream: TaggedStream;
     try {
-      stream = pooled.session.request(headers, { endStream: body == null || (Buffer.isBuffer(body) && body.length === 0) });
+      stream = pooled.session.request(headers, { endStream: bodyless, waitForTrailers });
     } catch (err) {
       this.fail(err as Error);
       return;
@@ -311,6 +325,7 @@ class Http2Request {
     stream.once('end', onStreamEnd);
     stream.once('close', onStreamClose);
     stream.on('error', onStreamError);
+    if (waitForTrailers) stream.once('wantTrailers', onStreamWantTrailers);
     const headersTimeout = opts.headersTimeout ?? 0;
     if (headersTimeout > 0) this.headersTimer = setTimeout(onHeadersTimeout, headersTimeout, this);
     this.handler.onConnect?.((err?: Error) => this.abort(err));
@@ -318,9 +333,7 @@ class Http2Request {
     if (Buffer.isBuffer(body)) {
       if (body.length > 0) stream.end(body);
     } else if (body != null) {
-      (body as TaggedBody)[kRequest] = this;
       body.pipe(stream);
-      body.once('error', onBodyError);
     }
   }
 
@@ -334,6 +347,11 @@ class Http2Request {
 
   abort(err?: Error): void {
     if (this.done) return;
+    if (this.stream === null) {
+      // Still queued (its body failed meanwhile): it leaves the queue.
+      this.fail(err ?? new Http2UpstreamError('request aborted', 'UND_ERR_ABORTED'));
+      return;
+    }
     this.finish(err ?? new Http2UpstreamError('request aborted', 'UND_ERR_ABORTED'));
   }
 
@@ -358,6 +376,29 @@ class Http2Request {
   data(chunk: Buffer): void {
     if (this.done) return;
     if (this.handler.onData?.(chunk) === false) this.stream!.pause();
+  }
+
+  /** The request body's last DATA frame is out: its trailers end the stream (an empty set: an empty end of stream). */
+  wantTrailers(): void {
+    const stream = this.stream;
+    if (this.done || stream === null || stream.destroyed) return;
+    const fields = endTrailers(trailerSourceOf(this.options));
+    const out: OutgoingHttpHeaders = {};
+    if (fields !== null) {
+      for (let i = 0; i < fields.length; i += 2) {
+        const name = fields[i]!;
+        const existing = out[name];
+        if (existing === undefined) out[name] = fields[i + 1]!;
+        else if (Array.isArray(existing)) existing.push(fields[i + 1]!);
+        else out[name] = [String(existing), fields[i + 1]!];
+      }
+    }
+    try {
+      stream.sendTrailers(out);
+    } catch (err) {
+      // node:http2 refused a field (ERR_HTTP2_INVALID_HEADER_VALUE...): the request fails with it.
+      this.finish(err as Error);
+    }
   }
 
   trailersReceived(trailers: IncomingHttpHeaders): void {
@@ -457,6 +498,10 @@ function onStreamData(this: TaggedStream, chunk: Buffer): void {
 
 function onStreamTrailers(this: TaggedStream, trailers: IncomingHttpHeaders): void {
   this[kRequest]?.trailersReceived(trailers);
+}
+
+function onStreamWantTrailers(this: TaggedStream): void {
+  this[kRequest]?.wantTrailers();
 }
 
 function onStreamEnd(this: TaggedStream): void {

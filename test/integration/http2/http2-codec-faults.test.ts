@@ -391,6 +391,41 @@ describe('Switchyard HTTP/2 client codec against crafted upstream frames', () =>
     expect(Math.max(...dataSizes.slice(1))).toBeLessThanOrEqual(1_000);
   });
 
+  it('request trailers go after every DATA frame as HEADERS with END_STREAM, also when the body waited for stream window', async () => {
+    const u = await upstream(
+      (peer, f) => {
+        if (f.type === FrameType.DATA && f.payload.length > 0) peer.socket.write(windowUpdateFrame(f.streamId, f.payload.length));
+        if (f.streamId !== 0 && (f.type === FrameType.DATA || f.type === FrameType.HEADERS) && (f.flags & Flag.END_STREAM) !== 0) peer.socket.write(headersFrame(f.streamId, OK_HEAD, { endStream: true }));
+      },
+      [[Setting.INITIAL_WINDOW_SIZE, 100]],
+    );
+    const p = pool(u.port);
+    const trailers = { requestTrailers: ['x-checksum', 'abc', 'x-b', 'two words'] };
+    const body = Buffer.alloc(1_000, 'b');
+    const outcomes = await Promise.all([
+      send(p, { method: 'POST', body, trailers } as Partial<Dispatcher.DispatchOptions>),
+      send(p, { method: 'POST', body: Readable.from([body, body]), trailers } as Partial<Dispatcher.DispatchOptions>),
+      send(p, { method: 'POST', body: Readable.from([body]), trailers: { requestTrailers: null } } as Partial<Dispatcher.DispatchOptions>),
+    ]);
+    expect(outcomes.map((o) => o.status)).toEqual([200, 200, 200]);
+    const frames = u.peers[0]!.frames;
+    for (const [id, bytes] of [[1, 1_000], [3, 2_000]] as const) {
+      const mine = frames.filter((f) => f.streamId === id && (f.type === FrameType.DATA || f.type === FrameType.HEADERS));
+      expect(mine.filter((f) => f.type === FrameType.DATA).reduce((n, f) => n + f.payload.length, 0)).toBe(bytes);
+      expect(mine.every((f, i) => (i === mine.length - 1) === ((f.flags & Flag.END_STREAM) !== 0))).toBe(true);
+      const last = mine[mine.length - 1]!;
+      expect(last.type).toBe(FrameType.HEADERS);
+      const fields: string[] = [];
+      new HpackDecoder().decode(last.payload, 0, last.payload.length, fields, 1 << 16);
+      expect(fields).toEqual(['x-checksum', 'abc', 'x-b', 'two words']);
+    }
+    // No trailers: END_STREAM on the last DATA frame, one HEADERS (the request's) only.
+    const plain = frames.filter((f) => f.streamId === 5 && (f.type === FrameType.DATA || f.type === FrameType.HEADERS));
+    expect(plain.filter((f) => f.type === FrameType.HEADERS)).toHaveLength(1);
+    expect(plain[plain.length - 1]!.type).toBe(FrameType.DATA);
+    expect(plain[plain.length - 1]!.flags & Flag.END_STREAM).toBe(Flag.END_STREAM);
+  });
+
   it('sends exactly: preface, SETTINGS (push off, header list size), connection WINDOW_UPDATE, then HEADERS with pseudo-headers first and no hop-by-hop fields', async () => {
     const u = await upstream(onRequest((peer, id) => peer.socket.write(headersFrame(id, OK_HEAD, { endStream: true }))));
     const outcome = await send(pool(u.port), {
@@ -476,6 +511,28 @@ describe('Switchyard HTTP/2 client codec behind the proxy (services.<name>.http2
       await good.close();
     }
   });
+
+  for (const http2Client of ['switchyard', 'node'] as const) {
+    it(`a chunked body over maxBodySize to an HTTP/2 upstream (http2Client: ${http2Client}): 413, no unhandled error from the refused body`, async () => {
+      const u = await upstream(() => undefined);
+      const proxy = await startProxy({
+        services: { svc: [{ port: u.port }] },
+        config: { services: { svc: { protocol: 'h2c', http2Client } }, routes: [{ name: 'svc', match: { path: '/' }, service: 'svc', maxBodySize: '1kib' }] },
+      });
+      try {
+        // The body stream is destroyed with the error while its request waits for a connection
+        // or after the request stopped reading it: either way handled (an unhandled 'error'
+        // would end the process), and the proxy goes on serving.
+        for (let i = 0; i < 2; i++) {
+          const res = await fetchText(`http://127.0.0.1:${proxy.port}/big`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' }, body: 'x'.repeat(4_096) });
+          expect(`request ${i}: ${res.status}`).toBe(`request ${i}: 413`);
+          expect(res.headers['x-switchyard-error']).toBe('body_too_large');
+        }
+      } finally {
+        await proxy.close();
+      }
+    });
+  }
 
   it('the upstream receives pseudo-headers from the request and no hop-by-hop fields', async () => {
     const good = await startHttp2Upstream('good');
