@@ -891,6 +891,12 @@ export const configSchema = z
               .describe(
                 'What serves HTTP/1.1 clients: Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp", the default: no per-request streams; upgrades are handed to node:http), or node:http\'s server ("node", the fallback, kept selectable for one release). Read at start. Why the codec is the default: docs/design.md, "Engines".',
               ),
+            http2Listener: z
+              .enum(['node', 'switchyard'])
+              .default('node')
+              .describe(
+                'What serves HTTP/2 clients (h2 by ALPN, h2c): node:http2\'s server ("node", the default) or Switchyard\'s own HTTP/2 server codec on the connection\'s socket ("switchyard": frames, HPACK, flow control and the same limits and flood protections, without node:http2\'s per-stream objects; docs/design.md, "Engines"). Read at start.',
+              ),
             upstream: z
               .enum(['llhttp', 'undici'])
               .default('llhttp')
