@@ -87,6 +87,14 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
 }
 
+/** What serves HTTP/2 clients in this run (proxy.engine.http2Listener), for assertions particular to one engine. */
+export function http2ListenerEngine(): 'node' | 'switchyard' {
+  return process.env.SWITCHYARD_TEST_HTTP2_LISTENER_ENGINE === 'node' ? 'node' : DEFAULT_HTTP2_LISTENER_ENGINE;
+}
+
+/** The default of proxy.engine.http2Listener (src/config/schema.ts). */
+const DEFAULT_HTTP2_LISTENER_ENGINE: 'node' | 'switchyard' = 'node';
+
 /**
  * SWITCHYARD_TEST_LISTENER_ENGINE=node runs a suite on node:http's server instead of the HTTP/1.1
  * codec (proxy.engine.listener), and SWITCHYARD_TEST_HTTP2_LISTENER_ENGINE=switchyard|node
