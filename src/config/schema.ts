@@ -892,10 +892,10 @@ export const configSchema = z
                 'What serves HTTP/1.1 clients: Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp", the default: no per-request streams; upgrades are handed to node:http), or node:http\'s server ("node", the fallback, kept selectable for one release). Read at start. Why the codec is the default: docs/design.md, "Engines".',
               ),
             http2Listener: z
-              .enum(['node', 'switchyard'])
-              .default('node')
+              .enum(['switchyard', 'node'])
+              .default('switchyard')
               .describe(
-                'What serves HTTP/2 clients (h2 by ALPN, h2c): node:http2\'s server ("node", the default) or Switchyard\'s own HTTP/2 server codec on the connection\'s socket ("switchyard": frames, HPACK, flow control and the same limits and flood protections, without node:http2\'s per-stream objects; docs/design.md, "Engines"). Read at start.',
+                'What serves HTTP/2 clients (h2 by ALPN, h2c): Switchyard\'s own HTTP/2 server codec on the connection\'s socket ("switchyard", the default: frames, HPACK, flow control and the same limits and flood protections, without node:http2\'s per-stream objects), or node:http2\'s server ("node", the earlier engine, kept selectable). Read at start. docs/design.md, "Engines".',
               ),
             upstream: z
               .enum(['llhttp', 'undici'])
@@ -905,7 +905,7 @@ export const configSchema = z
               ),
           })
           .prefault({})
-          .describe('The HTTP engines on the request path, client side (listener) and upstream side (upstream): our own codec by default, node:http as the listener\'s fallback (docs/design.md, "Engines").'),
+          .describe('The HTTP engines on the request path, client side (listener for HTTP/1.1, http2Listener for HTTP/2) and upstream side (upstream): our own codecs by default, node:http and node:http2 as the listener\'s fallbacks (docs/design.md, "Engines").'),
       })
       .prefault({})
       .describe('How requests are forwarded.'),

@@ -68,7 +68,7 @@ export class ProxyListener {
     private readonly logger: Logger,
     private readonly certificates: ListenerCertificates | null = null,
     engine: 'node' | 'llhttp' = 'node',
-    http2Engine: 'node' | 'switchyard' = 'node',
+    http2Engine: 'node' | 'switchyard' = 'switchyard',
   ) {
     // TLS is on when certificates are given (the sidecar's listeners have no tls section).
     this.protocols = listenerProtocols({ protocols: config.protocols, tls: certificates ?? undefined });

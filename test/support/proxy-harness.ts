@@ -93,7 +93,7 @@ export function http2ListenerEngine(): 'node' | 'switchyard' {
 }
 
 /** The default of proxy.engine.http2Listener (src/config/schema.ts). */
-const DEFAULT_HTTP2_LISTENER_ENGINE: 'node' | 'switchyard' = 'node';
+const DEFAULT_HTTP2_LISTENER_ENGINE: 'node' | 'switchyard' = 'switchyard';
 
 /**
  * SWITCHYARD_TEST_LISTENER_ENGINE=node runs a suite on node:http's server instead of the HTTP/1.1

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Http2CodecStream } from '../../../src/codec/http2-codec-stream.js';
+import { Http2ServerConnection, type Http2ServerOwner } from '../../../src/codec/http2-server-connection.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import {
@@ -331,19 +334,6 @@ describe('limits', () => {
     client.close();
   });
 
-  it('more DATA than the stream window: RST_STREAM FLOW_CONTROL_ERROR', async () => {
-    const client = await openClient();
-    client.write(headersFrame(1, requestBlock(host, '/body', 'POST')));
-    // 256 KiB stream window (limits.http2.initialWindowSize); the connection window is larger.
-    const chunk = Buffer.alloc(16_384);
-    const frames = Array.from({ length: 17 }, () => dataFrame(1, chunk));
-    client.write(...frames);
-    const rst = await client.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === 1, 5_000, 'RST_STREAM');
-    expect(rst.errorCode).toBe(ErrorCode.FLOW_CONTROL_ERROR);
-    await expectServes(client, 3);
-    client.close();
-  });
-
   it('a WINDOW_UPDATE that takes the connection send window past 2^31-1: GOAWAY FLOW_CONTROL_ERROR', async () => {
     const client = await openClient();
     client.write(windowUpdateFrame(0, 2 ** 31 - 1));
@@ -435,5 +425,117 @@ describe('graceful close', () => {
     const reply = JSON.parse(await responseBody(client, 1)) as { bytes: number };
     expect(reply.bytes).toBe(4);
     await client.waitForClose();
+  });
+});
+
+describe('the codec alone, with a listener that takes no body until told to', () => {
+  let server: Server;
+  let port: number;
+  const streams: Http2CodecStream[] = [];
+  const failures: string[] = [];
+  const owner: Http2ServerOwner = {
+    onStream: (stream) => {
+      streams.push(stream);
+      // Answers at once when the request has no body; otherwise the test decides.
+      if (!stream.hasBody) stream.respond(204, []);
+    },
+    connectionClosed: () => undefined,
+    connectionFailed: (_c, _code, message) => failures.push(message),
+    streamFailed: (_c, _code, message) => failures.push(message),
+    rapidReset: () => undefined,
+    stalled: () => undefined,
+  };
+  const settings = {
+    maxConcurrentStreams: 16,
+    initialWindowSize: 65_535,
+    maxHeaderListSize: 16_384,
+    maxHeaderFields: 105,
+    maxQueuedBytes: 16 * MiB,
+    keepAliveTimeout: 5_000,
+    prematureResetLimit: 100,
+  };
+
+  beforeAll(async () => {
+    server = createServer((socket: Socket) => void new Http2ServerConnection(socket, settings, owner));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function open(): Promise<RawHttp2Client> {
+    const client = await RawHttp2Client.connect(port);
+    await client.handshake();
+    return client;
+  }
+
+  it('a bodiless answer is one HEADERS frame that ends the stream', async () => {
+    const client = await open();
+    client.write(headersFrame(1, requestBlock('a.test', '/'), { endStream: true }));
+    const headers = await client.waitFor((f) => f.type === FrameType.HEADERS && f.streamId === 1, 5_000, 'HEADERS');
+    expect(headers.flags & (Flag.END_STREAM | Flag.END_HEADERS)).toBe(Flag.END_STREAM | Flag.END_HEADERS);
+    // 0x89: the static-table entry ":status 204".
+    expect(headers.payload).toEqual(Buffer.of(0x89));
+    expect(client.received(FrameType.DATA, 1)).toEqual([]);
+    client.close();
+  });
+
+  it('more DATA than the stream window (nothing read, so nothing given back): RST_STREAM FLOW_CONTROL_ERROR', async () => {
+    const client = await open();
+    client.write(headersFrame(1, requestBlock('a.test', '/up', 'POST')), dataFrame(1, Buffer.alloc(16_384)), dataFrame(1, Buffer.alloc(16_384)));
+    client.write(dataFrame(1, Buffer.alloc(16_384)), dataFrame(1, Buffer.alloc(16_384)));
+    const rst = await client.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === 1, 5_000, 'RST_STREAM');
+    expect(rst.errorCode).toBe(ErrorCode.FLOW_CONTROL_ERROR);
+    expect(failures.at(-1)).toContain('more DATA than the stream window allows');
+    client.close();
+  });
+
+  it('a paused body withholds its window: no WINDOW_UPDATE for the stream until the proxy resumes, then the rest arrives', async () => {
+    const client = await open();
+    client.write(headersFrame(1, requestBlock('a.test', '/paused', 'POST')));
+    await eventually(() => streams.at(-1)?.url === '/paused', 5_000, 'the stream');
+    const stream = streams.at(-1)!;
+    const got: Buffer[] = [];
+    let ended = false;
+    let pausing = true;
+    // Takes the first chunk and asks to pause (as the exchange does when its upstream is slow).
+    stream.readBody({ onBodyChunk: (c) => (got.push(c), !pausing), onBodyEnd: () => (ended = true) });
+    const body = Buffer.alloc(200_000, 'p');
+    let sent = client.sendWithinWindow(1, body, 0, true);
+    expect(sent).toBe(65_535);
+    await eventually(() => got.length === 1, 5_000, 'the first chunk');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(client.received(FrameType.WINDOW_UPDATE, 1)).toEqual([]);
+    pausing = false;
+    stream.resumeBody();
+    while (sent < body.length) {
+      const before = Math.min(client.connectionWindow, client.streamWindow(1));
+      await client.until(() => Math.min(client.connectionWindow, client.streamWindow(1)) > before, 5_000, 'more window');
+      sent = client.sendWithinWindow(1, body, sent, true);
+    }
+    await eventually(() => ended, 5_000, 'the end of the body');
+    expect(Buffer.concat(got)).toEqual(body);
+    stream.respond(200, ['content-length', '0']);
+    client.close();
+  });
+
+  it('a response larger than the client window waits for WINDOW_UPDATE: write() is false until the window opens, then onDrain', async () => {
+    const client = await open();
+    client.write(headersFrame(1, requestBlock('a.test', '/down', 'POST')));
+    await eventually(() => streams.at(-1)?.url === '/down', 5_000, 'the stream');
+    const stream = streams.at(-1)!;
+    let drains = 0;
+    stream.observe({ onDrain: () => drains++, onAborted: () => undefined });
+    stream.writeHead(200, ['content-type', 'application/octet-stream'], undefined, false);
+    expect(stream.write(Buffer.alloc(100_000, 'd'))).toBe(false);
+    await client.until(() => client.received(FrameType.DATA, 1).reduce((n, f) => n + f.payload.length, 0) === 65_535, 5_000, 'the first window');
+    expect(drains).toBe(0);
+    stream.end();
+    client.write(windowUpdateFrame(0, 100_000), windowUpdateFrame(1, 100_000));
+    await client.until(() => client.received(FrameType.DATA, 1).some((f) => (f.flags & Flag.END_STREAM) !== 0), 5_000, 'the end of the response');
+    expect(client.received(FrameType.DATA, 1).reduce((n, f) => n + f.payload.length, 0)).toBe(100_000);
+    client.close();
   });
 });
