@@ -832,7 +832,7 @@ export const configSchema = z
             maxSessionMemory: sizeSchema
               .refine((n) => n >= 1024 * 1024, { message: 'must be at least 1mib' })
               .default(16 * 1024 * 1024)
-              .describe('Memory one HTTP/2 connection may hold (header tables, queued frames, unsent data); past it new streams are refused (ENHANCE_YOUR_CALM).'),
+              .describe('Memory one HTTP/2 connection may hold: with the HTTP/2 server codec, bytes queued towards a client that does not read (past it the connection is closed); with node:http2 (proxy.engine.http2Listener: node), header tables, queued frames and unsent data (past it new streams are refused, ENHANCE_YOUR_CALM).'),
             prematureResetLimit: z
               .number()
               .int()
@@ -841,7 +841,7 @@ export const configSchema = z
               .describe('Rapid-reset protection: a connection whose client has cancelled this many streams before their response ended, at least half of all its streams, is closed (GOAWAY ENHANCE_YOUR_CALM).'),
           })
           .prefault({})
-          .describe('HTTP/2 limits on client connections (h2 and h2c listeners). The header list is bounded by maxHeaderSize and maxHeaderCount like HTTP/1.1 heads; CONTINUATION, SETTINGS and PING floods are cut by nghttp2 (docs/security.md).'),
+          .describe('HTTP/2 limits on client connections (h2 and h2c listeners). The header list is bounded by maxHeaderSize and maxHeaderCount like HTTP/1.1 heads; CONTINUATION, SETTINGS and PING floods are cut by the HTTP/2 server codec (or nghttp2 with proxy.engine.http2Listener: node; docs/security.md).'),
       })
       .prefault({})
       .describe('Limits on what clients may send (docs/security.md). maxBodySize and maxUpgrades follow a reload; the others apply at start.'),
