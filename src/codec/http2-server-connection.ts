@@ -142,6 +142,8 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   private idleSince = 0;
   /** What waited to be sent at the last check (a stall: still as much, or more, at the next). */
   private queuedAtCheck = 0;
+  /** When the stall checks last ran (once a keepAliveTimeout). */
+  private checkedAt = 0;
   private timer: NodeJS.Timeout | null;
   private corked = false;
 
@@ -158,6 +160,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     const now = performance.now();
     this.lastRead = now;
     this.idleSince = now;
+    this.checkedAt = now;
     this.timer = setTimeout(onConnectionTimer, settings.keepAliveTimeout, this).unref();
     raw.setNoDelay(true);
     (raw as TaggedSocket)[kConnection] = this;
@@ -263,7 +266,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /** Gives back `bytes` of request body the proxy has taken (stream window). */
   returnStreamWindow(stream: Http2CodecStream, bytes: number): void {
     stream.unreturned += bytes;
-    if (stream.unreturned >= this.streamUpdateThreshold && !stream.remoteEnded && !this.closed) {
+    if (stream.unreturned >= this.streamUpdateThreshold && !stream.remoteEnded && !stream.isClosed && !this.closed) {
       this.send(windowUpdateFrame(stream.id, stream.unreturned));
       stream.receiveWindow += stream.unreturned;
       stream.unreturned = 0;
@@ -686,19 +689,27 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     this.timer = null;
     if (this.closed) return;
     const timeout = this.settings.keepAliveTimeout;
-    const queued = this.raw.writableLength;
-    if (queued > 0 && this.queuedAtCheck > 0 && queued >= this.queuedAtCheck) {
-      this.owner.stalled(this);
-      this.reader.stop();
-      this.raw.destroy();
-      return;
+    const now = performance.now();
+    if (now - this.checkedAt >= timeout) {
+      this.checkedAt = now;
+      const queued = this.raw.writableLength;
+      if (queued > 0 && this.queuedAtCheck > 0 && queued >= this.queuedAtCheck) {
+        this.owner.stalled(this);
+        this.reader.stop();
+        this.raw.destroy();
+        return;
+      }
+      this.queuedAtCheck = queued;
+      if (this.blocked.size > 0) this.cancelStalledStreams();
     }
-    this.queuedAtCheck = queued;
-    if (this.blocked.size > 0) this.cancelStalledStreams();
-    if (this.open === 0 && !this.goingAway && performance.now() - Math.max(this.idleSince, this.lastRead) >= timeout) {
-      this.goaway();
+    let next = timeout;
+    if (this.open === 0 && !this.goingAway) {
+      const left = timeout - (now - Math.max(this.idleSince, this.lastRead));
+      if (left <= 0) this.goaway();
+      // The idle deadline comes before the next regular check: wake for it.
+      else next = Math.max(left, 10);
     }
-    this.timer = setTimeout(onConnectionTimer, timeout, this).unref();
+    if (!this.closed) this.timer = setTimeout(onConnectionTimer, next, this).unref();
   }
 
   /** Cancels the streams that waited for the client's window longer than FLOW_CONTROL_STALL_MS. */
