@@ -239,8 +239,11 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     if (this.closed) return offset;
     const id = stream.id;
     while (offset < chunk.length || endStream) {
-      const length = Math.min(chunk.length - offset, this.sendWindow, stream.sendWindow, this.maxFrameSize);
-      if (length <= 0 && offset < chunk.length) {
+      const remaining = chunk.length - offset;
+      // A window can be negative (SETTINGS_INITIAL_WINDOW_SIZE lowered, RFC 9113 §6.9.2); an
+      // empty END_STREAM frame is not flow-controlled.
+      const length = remaining === 0 ? 0 : Math.min(remaining, this.sendWindow, stream.sendWindow, this.maxFrameSize);
+      if (length <= 0 && remaining > 0) {
         this.blocked.add(stream);
         if (stream.blockedSince === 0) stream.blockedSince = performance.now();
         break;

@@ -521,6 +521,24 @@ describe('the codec alone, with a listener that takes no body until told to', ()
     client.close();
   });
 
+  it('a stream window made negative by a lowered SETTINGS_INITIAL_WINDOW_SIZE still ends with an empty END_STREAM frame', async () => {
+    const client = await open();
+    client.write(headersFrame(1, requestBlock('a.test', '/negative', 'POST')));
+    await eventually(() => streams.at(-1)?.url === '/negative', 5_000, 'the stream');
+    const stream = streams.at(-1)!;
+    stream.writeHead(200, [], undefined, false);
+    expect(stream.write(Buffer.alloc(1_000, 'n'))).toBe(true);
+    await client.until(() => client.received(FrameType.DATA, 1).length === 1, 5_000, 'the first DATA');
+    const acks = client.received(FrameType.SETTINGS).filter((f) => (f.flags & Flag.ACK) !== 0).length;
+    client.write(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 0]]));
+    await client.until(() => client.received(FrameType.SETTINGS).filter((f) => (f.flags & Flag.ACK) !== 0).length > acks, 5_000, 'the SETTINGS ACK');
+    stream.end();
+    const last = await client.waitFor((f) => f.type === FrameType.DATA && f.streamId === 1 && (f.flags & Flag.END_STREAM) !== 0, 5_000, 'END_STREAM');
+    expect(last.payload.length).toBe(0);
+    expect(client.received(FrameType.DATA, 1)).toHaveLength(2);
+    client.close();
+  });
+
   it('a response larger than the client window waits for WINDOW_UPDATE: write() is false until the window opens, then onDrain', async () => {
     const client = await open();
     client.write(headersFrame(1, requestBlock('a.test', '/down', 'POST')));
