@@ -57,7 +57,8 @@ export class Http2CodecSessions implements Http2ServerOwner {
 
   /** Serves a connection whose protocol is HTTP/2 (by ALPN or preface). */
   readonly accept = (socket: Duplex): void => {
-    if (this.draining) {
+    if (this.draining || socket.destroyed) {
+      // Draining, or the client left while its protocol was being told (its 'close' has passed).
       socket.destroy();
       return;
     }
