@@ -23,6 +23,12 @@ export interface Http2ServerSettings {
   readonly maxQueuedBytes: number;
   readonly keepAliveTimeout: number;
   readonly prematureResetLimit: number;
+  /**
+   * A stream whose response has waited this long for the client's flow-control window (no
+   * WINDOW_UPDATE that lets it go on) is cancelled, so a client cannot hold upstream exchanges
+   * and their queued data by never opening its window. Checked once a keepAliveTimeout.
+   */
+  readonly flowControlTimeout: number;
 }
 
 /** What a connection tells its listener. */
@@ -58,12 +64,6 @@ const MAX_UNREAD_ACKS = 1_000;
 /** Our connection receive window: request body bytes in flight on all streams. */
 const CONNECTION_WINDOW = 1 << 24;
 const CONNECTION_UPDATE_THRESHOLD = CONNECTION_WINDOW >>> 1;
-/**
- * A stream whose response has waited this long for the client's flow-control window (no
- * WINDOW_UPDATE that lets it go on) is cancelled, so a client cannot hold upstream exchanges
- * and their queued data by never opening its window (nginx's send_timeout has the same default).
- */
-const FLOW_CONTROL_STALL_MS = 60_000;
 /** Streams we reset whose frames in flight are still ignored (rather than a connection error). */
 const RESET_MEMORY = 256;
 
@@ -715,12 +715,13 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     if (!this.closed) this.timer = setTimeout(onConnectionTimer, next, this).unref();
   }
 
-  /** Cancels the streams that waited for the client's window longer than FLOW_CONTROL_STALL_MS. */
+  /** Cancels the streams that waited for the client's window longer than flowControlTimeout. */
   private cancelStalledStreams(): void {
     const now = performance.now();
+    const limit = this.settings.flowControlTimeout;
     for (const stream of [...this.blocked]) {
-      if (stream.blockedSince === 0 || now - stream.blockedSince < FLOW_CONTROL_STALL_MS) continue;
-      this.streamError(stream, ErrorCode.CANCEL, `the client granted no flow-control window for ${FLOW_CONTROL_STALL_MS} ms`);
+      if (stream.blockedSince === 0 || now - stream.blockedSince < limit) continue;
+      this.streamError(stream, ErrorCode.CANCEL, `the client granted no flow-control window for ${limit} ms`);
     }
   }
 

@@ -9,6 +9,9 @@ import { isGrpcRequest } from './grpc-status.js';
 import type { Http2StreamHandler } from './http2-sessions.js';
 import { PROXY_ERROR_HEADER, PROXY_ERRORS } from './proxy-error.js';
 
+/** How long a response may wait for a client's flow-control window before its stream is cancelled. */
+const FLOW_CONTROL_TIMEOUT_MS = 60_000;
+
 /** The answer to a request whose body stalled past limits.requestTimeout. */
 const REQUEST_TIMEOUT_HEADERS: readonly string[] = ['content-length', '0', PROXY_ERROR_HEADER, 'request_timeout'];
 
@@ -51,6 +54,8 @@ export class Http2CodecSessions implements Http2ServerOwner {
       maxQueuedBytes: h2.maxSessionMemory,
       keepAliveTimeout: limits.keepAliveTimeout,
       prematureResetLimit: h2.prematureResetLimit,
+      // nginx's send_timeout has the same default.
+      flowControlTimeout: FLOW_CONTROL_TIMEOUT_MS,
     };
     this.sweepMs = Math.min(1_000, Math.max(100, Math.floor(limits.requestTimeout / 4)));
   }

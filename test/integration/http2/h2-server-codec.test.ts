@@ -453,6 +453,7 @@ describe('the codec alone, with a listener that takes no body until told to', ()
     maxQueuedBytes: 16 * MiB,
     keepAliveTimeout: 5_000,
     prematureResetLimit: 100,
+    flowControlTimeout: 60_000,
   };
 
   beforeAll(async () => {
@@ -555,5 +556,42 @@ describe('the codec alone, with a listener that takes no body until told to', ()
     await client.until(() => client.received(FrameType.DATA, 1).some((f) => (f.flags & Flag.END_STREAM) !== 0), 5_000, 'the end of the response');
     expect(client.received(FrameType.DATA, 1).reduce((n, f) => n + f.payload.length, 0)).toBe(100_000);
     client.close();
+  });
+});
+
+describe('the codec alone: a client that never opens its window', () => {
+  it('a response held by the window longer than flowControlTimeout is cancelled (RST_STREAM CANCEL), the exchange hears of it, the connection stays', async () => {
+    const aborted: number[] = [];
+    let stream: Http2CodecStream | null = null;
+    const owner: Http2ServerOwner = {
+      onStream: (s) => {
+        stream = s;
+        s.observe({ onDrain: () => undefined, onAborted: () => aborted.push(s.id) });
+        s.writeHead(200, [], undefined, false);
+        s.write(Buffer.alloc(100_000, 'w'));
+      },
+      connectionClosed: () => undefined,
+      connectionFailed: () => undefined,
+      streamFailed: () => undefined,
+      rapidReset: () => undefined,
+      stalled: () => undefined,
+    };
+    const settings = { maxConcurrentStreams: 16, initialWindowSize: 65_535, maxHeaderListSize: 16_384, maxHeaderFields: 105, maxQueuedBytes: 16 * MiB, keepAliveTimeout: 100, prematureResetLimit: 100, flowControlTimeout: 300 };
+    const server = createServer((socket: Socket) => void new Http2ServerConnection(socket, settings, owner));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+    try {
+      const client = await RawHttp2Client.connect((server.address() as AddressInfo).port);
+      await client.handshake();
+      client.write(headersFrame(1, requestBlock('a.test', '/held'), { endStream: true }));
+      const rst = await client.waitFor((f) => f.type === FrameType.RST_STREAM && f.streamId === 1, 5_000, 'RST_STREAM');
+      expect(rst.errorCode).toBe(ErrorCode.CANCEL);
+      expect(client.received(FrameType.DATA, 1).reduce((n, f) => n + f.payload.length, 0)).toBe(65_535);
+      expect(aborted).toEqual([1]);
+      expect(stream!.destroyed).toBe(true);
+      expect(client.goaway).toBeUndefined();
+      client.close();
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
