@@ -1,10 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Suites that exercise the request path run twice: on the default listener (our own HTTP/1.1
- * codec, proxy.engine.listener: llhttp) and on the fallback listener (node:http), so both keep
- * the same behaviour while both exist. The upstream side is the codec's pool in both.
- * test/support/proxy-harness.ts reads the variable.
+ * Suites that exercise the request path run twice: on the default listener engines (our own
+ * HTTP/1.1 codec, proxy.engine.listener: llhttp, and our own HTTP/2 server codec,
+ * proxy.engine.http2Listener: switchyard) and on the fallback ones (node:http and node:http2),
+ * so both keep the same behaviour while both exist. The upstream side is the codec's pool in
+ * both. test/support/proxy-harness.ts reads the variables.
  */
 const requestPathSuites = [
   'test/integration/proxy/**/*.test.ts',
@@ -27,7 +28,7 @@ export default defineConfig({
       { extends: true, test: { name: 'default', include: ['test/**/*.test.ts'] } },
       {
         extends: true,
-        test: { name: 'node-engines', include: requestPathSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'node' } },
+        test: { name: 'node-engines', include: requestPathSuites, env: { SWITCHYARD_TEST_LISTENER_ENGINE: 'node', SWITCHYARD_TEST_HTTP2_LISTENER_ENGINE: 'node' } },
       },
     ],
   },

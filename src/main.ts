@@ -619,7 +619,7 @@ export class Switchyard {
 
   private async openListeners(): Promise<void> {
     for (const [i, lc] of this.config.listeners.entries()) {
-      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, this.certificates[i] ?? null, this.config.proxy.engine.listener);
+      const listener = new ProxyListener(lc, this.config.limits, this.handler, this.logger, this.certificates[i] ?? null, this.config.proxy.engine.listener, this.config.proxy.engine.http2Listener);
       this.listeners.push(listener);
       await listener.listen();
     }

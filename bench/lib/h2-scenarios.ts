@@ -36,6 +36,8 @@ function peers(): H2TargetSpec[] {
     // The two HTTP/2 clients towards the upstream, side by side (services.<name>.http2Client).
     switchyardH2Target('switchyard-http2-node', undefined, 'node'),
     switchyardH2Target('switchyard-http2-codec', undefined, 'switchyard'),
+    // The two HTTP/2 servers towards the clients (proxy.engine.http2Listener): switchyard is the codec.
+    switchyardH2Target('switchyard-listener-node', undefined, undefined, 'node'),
     nginxH2Target(),
     haproxyH2Target(),
     envoyH2Target(),

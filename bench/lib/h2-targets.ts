@@ -87,7 +87,12 @@ export function directH2Target(): H2TargetSpec {
 }
 
 /** Switchyard's configuration and services file for an HTTP/2 scenario (as YAML-ready objects). */
-export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls' | 'h2cUpstreamPort' | 'http1UpstreamPort'>, port: number, http2Client?: 'node' | 'switchyard'): { config: object; services: object } {
+export function switchyardH2Config(
+  ctx: Pick<H2TargetContext, 'upstream' | 'tls' | 'h2cUpstreamPort' | 'http1UpstreamPort'>,
+  port: number,
+  http2Client?: 'node' | 'switchyard',
+  http2Listener?: 'node' | 'switchyard',
+): { config: object; services: object } {
   const listener =
     ctx.tls === undefined
       ? { name: 'bench-h2', address: '127.0.0.1', port, protocols: ['h2c'] }
@@ -101,6 +106,7 @@ export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls'
       services: { bench: { protocol: ctx.upstream, ...(http2Client === undefined ? null : { http2Client }) } },
       routes: [{ name: 'all', match: { path: '/' }, service: 'bench' }],
       logging: { level: 'warn' },
+      ...(http2Listener === undefined ? null : { proxy: { engine: { http2Listener } } }),
     },
     services: { services: { bench: { instances: [{ id: 'bench-0', address: '127.0.0.1', port: instancePort }] } } },
   };
@@ -114,15 +120,17 @@ export function switchyardH2Config(ctx: Pick<H2TargetContext, 'upstream' | 'tls'
  * Switchyard to run instead of this one (bench:h2 --baseline). `http2Client`: the HTTP/2 client
  * towards h2c upstreams (services.<name>.http2Client; the configuration's default when absent),
  * for the targets switchyard-http2-node and switchyard-http2-codec that compare the two.
+ * `http2Listener`: what serves the HTTP/2 clients (proxy.engine.http2Listener; the default when
+ * absent), for the target switchyard-listener-node (node:http2's server) beside switchyard.
  */
-export function switchyardH2Target(name = 'switchyard', checkout?: string, http2Client?: 'node' | 'switchyard'): H2TargetSpec {
+export function switchyardH2Target(name = 'switchyard', checkout?: string, http2Client?: 'node' | 'switchyard', http2Listener?: 'node' | 'switchyard'): H2TargetSpec {
   return {
     name,
     async start(ctx) {
       const dir = join(ctx.workDir, name);
       await mkdir(dir, { recursive: true });
       const port = await freePort();
-      const { config, services } = switchyardH2Config(ctx, port, http2Client);
+      const { config, services } = switchyardH2Config(ctx, port, http2Client, http2Listener);
       await writeFile(join(dir, 'services.yaml'), stringify(services));
       await writeFile(join(dir, 'config.yaml'), stringify(config));
       const proc = spawnLogged({

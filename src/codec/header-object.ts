@@ -14,11 +14,12 @@ const FIRST_WINS = new Set([
 /**
  * The lower-case header object of a raw [name, value, ...] list, with node:http's rules for
  * repeats: the fields above keep their first value, `set-cookie` becomes an array, `cookie`
- * values are joined with "; " and any other repeat with ", ".
+ * values are joined with "; " and any other repeat with ", ". `start`: the index of the first
+ * name to take (an HTTP/2 list's regular fields follow its pseudo-header fields).
  */
-export function headerObject(raw: readonly string[]): IncomingHttpHeaders {
+export function headerObject(raw: readonly string[], start = 0): IncomingHttpHeaders {
   const headers: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) {
+  for (let i = start; i < raw.length; i += 2) {
     const name = lowerCaseName(raw[i]!);
     const value = raw[i + 1]!;
     const seen = headers[name];

@@ -4,14 +4,18 @@ import type { BodySink, ServerStream, StreamObserver } from './server-stream.js'
 
 const { NGHTTP2_CANCEL, NGHTTP2_INTERNAL_ERROR, NGHTTP2_NO_ERROR } = constants;
 
-/** The HTTP/2 connection a stream belongs to, as its listener keeps it (one object per connection). */
-export interface Http2StreamConnection {
+/** What the proxy reads of an HTTP/2 stream's connection, whichever engine serves it (one object per connection). */
+export interface Http2ConnectionInfo {
   /** The connection's client address (PROXY protocol or TCP peer), read once per connection. */
   readonly clientAddress: string;
   /** "TLSv1.3" on TLS, undefined on cleartext. */
   readonly tlsVersion: string | undefined;
   /** What RequestHead.socket gives: the peer address, and `encrypted` on TLS. */
   readonly socket: { readonly remoteAddress?: string | undefined; readonly encrypted?: boolean };
+}
+
+/** The node:http2 session a stream belongs to, as its listener keeps it. */
+export interface Http2StreamConnection extends Http2ConnectionInfo {
   /** A stream of the connection was cut before its response ended (node:http2's 'aborted'). */
   streamAborted(): void;
   /** A stream of the connection closed. */

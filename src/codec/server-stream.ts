@@ -51,7 +51,8 @@ export interface StreamObserver {
 /**
  * One request/response on a client connection, as a codec presents it to the proxy (Envoy's
  * decoder/encoder pair for one stream): the request head and body come in, the response head,
- * body, trailers and 1xx go out. Http1Stream (http1-server-connection.ts, on llhttp) and
+ * body, trailers and 1xx go out. Http1Stream (http1-server-connection.ts, on llhttp),
+ * Http2CodecStream (http2-codec-stream.ts, on Switchyard's HTTP/2 server codec) and
  * Http2ServerStream (http2-server-stream.ts, on node:http2's stream API) implement it.
  */
 export interface ServerStream extends RequestHead, ResponseState {

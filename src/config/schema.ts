@@ -832,7 +832,7 @@ export const configSchema = z
             maxSessionMemory: sizeSchema
               .refine((n) => n >= 1024 * 1024, { message: 'must be at least 1mib' })
               .default(16 * 1024 * 1024)
-              .describe('Memory one HTTP/2 connection may hold (header tables, queued frames, unsent data); past it new streams are refused (ENHANCE_YOUR_CALM).'),
+              .describe('Memory one HTTP/2 connection may hold: with the HTTP/2 server codec, bytes queued towards a client that does not read (past it the connection is closed); with node:http2 (proxy.engine.http2Listener: node), header tables, queued frames and unsent data (past it new streams are refused, ENHANCE_YOUR_CALM).'),
             prematureResetLimit: z
               .number()
               .int()
@@ -841,7 +841,7 @@ export const configSchema = z
               .describe('Rapid-reset protection: a connection whose client has cancelled this many streams before their response ended, at least half of all its streams, is closed (GOAWAY ENHANCE_YOUR_CALM).'),
           })
           .prefault({})
-          .describe('HTTP/2 limits on client connections (h2 and h2c listeners). The header list is bounded by maxHeaderSize and maxHeaderCount like HTTP/1.1 heads; CONTINUATION, SETTINGS and PING floods are cut by nghttp2 (docs/security.md).'),
+          .describe('HTTP/2 limits on client connections (h2 and h2c listeners). The header list is bounded by maxHeaderSize and maxHeaderCount like HTTP/1.1 heads; CONTINUATION, SETTINGS and PING floods are cut by the HTTP/2 server codec (or nghttp2 with proxy.engine.http2Listener: node; docs/security.md).'),
       })
       .prefault({})
       .describe('Limits on what clients may send (docs/security.md). maxBodySize and maxUpgrades follow a reload; the others apply at start.'),
@@ -891,6 +891,12 @@ export const configSchema = z
               .describe(
                 'What serves HTTP/1.1 clients: Switchyard\'s own codec on llhttp with every lenient flag off ("llhttp", the default: no per-request streams; upgrades are handed to node:http), or node:http\'s server ("node", the fallback, kept selectable for one release). Read at start. Why the codec is the default: docs/design.md, "Engines".',
               ),
+            http2Listener: z
+              .enum(['switchyard', 'node'])
+              .default('switchyard')
+              .describe(
+                'What serves HTTP/2 clients (h2 by ALPN, h2c): Switchyard\'s own HTTP/2 server codec on the connection\'s socket ("switchyard", the default: frames, HPACK, flow control and the same limits and flood protections, without node:http2\'s per-stream objects), or node:http2\'s server ("node", the earlier engine, kept selectable). Read at start. docs/design.md, "Engines".',
+              ),
             upstream: z
               .enum(['llhttp', 'undici'])
               .default('llhttp')
@@ -899,7 +905,7 @@ export const configSchema = z
               ),
           })
           .prefault({})
-          .describe('The HTTP engines on the request path, client side (listener) and upstream side (upstream): our own codec by default, node:http as the listener\'s fallback (docs/design.md, "Engines").'),
+          .describe('The HTTP engines on the request path, client side (listener for HTTP/1.1, http2Listener for HTTP/2) and upstream side (upstream): our own codecs by default, node:http and node:http2 as the listener\'s fallbacks (docs/design.md, "Engines").'),
       })
       .prefault({})
       .describe('How requests are forwarded.'),

@@ -62,7 +62,8 @@ class SessionState implements Http2StreamConnection {
 
 
 /**
- * The HTTP/2 side of a listener: a node:http2 server that never listens itself (the listener
+ * The HTTP/2 side of a listener with proxy.engine.http2Listener "node" (Http2CodecSessions is
+ * the default, Switchyard's own codec): a node:http2 server that never listens itself (the listener
  * hands it connections), with the limits of `limits.http2` and the listener's header limits,
  * plus what nghttp2 does not do for us:
  * - idle connections (no stream open for `limits.keepAliveTimeout`) get a GOAWAY, like an idle

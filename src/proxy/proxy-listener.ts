@@ -15,6 +15,7 @@ import { ClientCertificateNames } from './client-certificate-names.js';
 import { noteSecureConnection } from './client-connection.js';
 import { endConnection } from './closing-connection.js';
 import { closingProxyErrorResponse } from './proxy-error.js';
+import { Http2CodecSessions } from './http2-codec-sessions.js';
 import { Http2Sessions } from './http2-sessions.js';
 import { HttpsRedirect } from './https-redirect.js';
 import { ProtocolSniffer } from './protocol-sniffer.js';
@@ -38,12 +39,14 @@ const DRAIN_IDLE_QUIET_MS = 500;
  * configured limits. With `redirectToHttps` it answers every request with a redirect instead
  * of proxying.
  *
- * HTTP/2 (`protocols` h2 or h2c) is served by a node:http2 server that never listens itself:
- * the listener's server accepts every connection (and, with TLS, completes the handshake with
- * its certificates and SNI), then hands HTTP/2 connections over — by ALPN on TLS, by the
- * connection preface on cleartext — and keeps HTTP/1.x on the HTTP/1.1 codec (or node:http's
- * parser, engine "node"). HTTP/2 requests are Http2ServerStreams (node:http2's stream API), HTTP/1.1 requests
- * Http1Streams: both reach the handler's `handleStream`, so routing, balancing, limits,
+ * HTTP/2 (`protocols` h2 or h2c) is served by a node:http2 server that never listens itself
+ * (proxy.engine.http2Listener "node"), or by Switchyard's own HTTP/2 server codec on the
+ * socket ("switchyard", Http2CodecSessions): the listener's server accepts every connection
+ * (and, with TLS, completes the handshake with its certificates and SNI), then hands HTTP/2
+ * connections over — by ALPN on TLS, by the connection preface on cleartext — and keeps
+ * HTTP/1.x on the HTTP/1.1 codec (or node:http's parser, engine "node"). HTTP/2 requests are
+ * Http2ServerStreams (node:http2's stream API) or Http2CodecStreams, HTTP/1.1 requests
+ * Http1Streams: all reach the handler's `handleStream`, so routing, balancing, limits,
  * metrics and the access log are one code path whatever the protocol.
  */
 export class ProxyListener {
@@ -51,7 +54,7 @@ export class ProxyListener {
   /** The protocols served, in ALPN preference order. */
   readonly protocols: readonly ListenerProtocol[];
   /** HTTP/2 sessions, when h2 or h2c is served. */
-  private readonly http2: Http2Sessions | null = null;
+  private readonly http2: Http2Sessions | Http2CodecSessions | null = null;
   private readonly sockets = new Set<Socket>();
   /** Connections served by the HTTP/1.1 codec (engine "llhttp"), with their deadlines; null on node:http. */
   private readonly codec: ConnectionSweep | null = null;
@@ -65,6 +68,7 @@ export class ProxyListener {
     private readonly logger: Logger,
     private readonly certificates: ListenerCertificates | null = null,
     engine: 'node' | 'llhttp' = 'node',
+    http2Engine: 'node' | 'switchyard' = 'switchyard',
   ) {
     // TLS is on when certificates are given (the sidecar's listeners have no tls section).
     this.protocols = listenerProtocols({ protocols: config.protocols, tls: certificates ?? undefined });
@@ -148,7 +152,7 @@ export class ProxyListener {
     }
     if (this.protocols.includes('h2') || this.protocols.includes('h2c')) {
       // HTTP/2 streams go to the handler's stream entry, whichever engine serves HTTP/1.1.
-      const http2 = new Http2Sessions(limits, handler.handleStream, logger, this.name);
+      const http2 = http2Engine === 'switchyard' ? new Http2CodecSessions(limits, handler.handleStream, logger, this.name) : new Http2Sessions(limits, handler.handleStream, logger, this.name);
       this.http2 = http2;
       if (this.codec === null) this.server.removeListener(event, httpConnection);
       if (certificates !== null) {
@@ -243,7 +247,7 @@ export class ProxyListener {
   /** With the codec: node:http's connection handler, which parses upgrade requests handed over. */
   private upgradeTo: ((socket: Duplex) => void) | null = null;
 
-  /** node:http2's server, for tests and the status page; null when HTTP/2 is not served. */
+  /** node:http2's server, for tests and the status page; null when HTTP/2 is not served or Switchyard's codec serves it. */
   get http2Server(): Http2Server | null {
     return this.http2?.server ?? null;
   }

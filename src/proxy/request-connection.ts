@@ -1,10 +1,10 @@
 import type { Duplex } from 'node:stream';
-import type { Http2StreamConnection } from '../codec/http2-server-stream.js';
+import type { Http2ConnectionInfo } from '../codec/http2-server-stream.js';
 import type { RequestHead } from '../codec/server-stream.js';
 import { connectionClientAddress, connectionTlsVersion } from './client-connection.js';
 
-/** An HTTP/2 stream (Http2ServerStream) carries its connection; node:http's and the HTTP/1.1 codec's requests have a socket. */
-type MaybeHttp2Request = RequestHead & { connection?: Http2StreamConnection; protocol?: string };
+/** An HTTP/2 stream (Http2ServerStream, Http2CodecStream) carries its connection; node:http's and the HTTP/1.1 codec's requests have a socket. */
+type MaybeHttp2Request = RequestHead & { connection?: Http2ConnectionInfo; protocol?: string };
 
 /**
  * The client address of a request's connection: the address its PROXY protocol header gave,

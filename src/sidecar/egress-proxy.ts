@@ -50,6 +50,7 @@ export class EgressProxy {
       logger,
       null,
       config.proxy.engine.listener,
+      config.proxy.engine.http2Listener,
     );
   }
 

@@ -65,6 +65,7 @@ export class InboundProxy {
       logger,
       certificates,
       config.proxy.engine.listener,
+      config.proxy.engine.http2Listener,
     );
     this.setHealth(ports.map(() => false));
   }

@@ -183,8 +183,11 @@ export class Http2ClientConnection implements FrameSink {
         this.blocked.add(request);
         return offset;
       }
-      const length = Math.min(chunk.length - offset, this.sendWindow, request.sendWindow, this.maxFrameSize);
-      if (length <= 0 && offset < chunk.length) {
+      const remaining = chunk.length - offset;
+      // A window can be negative (SETTINGS_INITIAL_WINDOW_SIZE lowered, RFC 9113 §6.9.2); an
+      // empty END_STREAM frame is not flow-controlled.
+      const length = remaining === 0 ? 0 : Math.min(remaining, this.sendWindow, request.sendWindow, this.maxFrameSize);
+      if (length <= 0 && remaining > 0) {
         this.blocked.add(request);
         return offset;
       }

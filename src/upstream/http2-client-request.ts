@@ -6,6 +6,7 @@ import { CLIENT_LIMITS, type Http2ClientConnection } from './http2-client-connec
 import { UpstreamError } from './upstream-error.js';
 import { contentLengthValue } from './content-length-value.js';
 import { endTrailers, trailerSourceOf } from './request-trailer-source.js';
+import { CONNECTION_SPECIFIC, fieldProblem } from '../codec/http2/field-validation.js';
 
 /** What a request needs of its pool. */
 export interface RequestOwner {
@@ -17,41 +18,6 @@ export interface RequestOwner {
  * the pool has hop-by-hop fields removed already; these are what is left of HTTP/1.1 framing.
  */
 const NOT_SENT = new Set(['host', 'connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings']);
-/** Response fields that are connection-specific: a response carrying one is malformed (RFC 9113 §8.2.2). */
-/**
- * Field-name characters (RFC 9110 §5.6.2 tchar), lower case only: HTTP/2 names are lower case
- * (RFC 9113 §8.2.1). 1: allowed, 2: an upper-case letter.
- */
-const NAME_CHARS = (() => {
-  const table = new Uint8Array(256);
-  for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz") table[c.charCodeAt(0)] = 1;
-  for (let c = 65; c <= 90; c++) table[c] = 2;
-  return table;
-})();
-
-/**
- * Why a decoded field is malformed (RFC 9113 §8.2.1), or null: an empty name or one with a
- * character outside tchar or in upper case; a value with NUL, CR, LF or another control
- * character but HTAB (RFC 9110 §5.5), or starting or ending with a space or tab.
- */
-function fieldProblem(name: string, value: string): string | null {
-  if (name.length === 0) return 'with an empty name';
-  for (let i = 0; i < name.length; i++) {
-    const kind = name.charCodeAt(i) > 255 ? 0 : NAME_CHARS[name.charCodeAt(i)]!;
-    if (kind === 2) return 'whose name is in upper case';
-    if (kind === 0) return 'whose name has a character outside RFC 9110 tchar';
-  }
-  const n = value.length;
-  if (n === 0) return null;
-  for (let i = 0; i < n; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return `whose value has the control character 0x${c.toString(16).padStart(2, '0')}`;
-  }
-  const first = value.charCodeAt(0);
-  const last = value.charCodeAt(n - 1);
-  if (first === 0x20 || first === 0x09 || last === 0x20 || last === 0x09) return 'whose value starts or ends with white space';
-  return null;
-}
 
 /** A :status value: exactly three digits, else -1. */
 function threeDigits(value: string): number {
@@ -64,8 +30,6 @@ function threeDigits(value: string): number {
   }
   return n;
 }
-
-const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
 /** Encoded request heads are built here (grown when a head does not fit), then copied into their frame. */
 let headScratch = Buffer.allocUnsafe(16_384);

@@ -87,15 +87,28 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
 }
 
+/** What serves HTTP/2 clients in this run (proxy.engine.http2Listener), for assertions particular to one engine. */
+export function http2ListenerEngine(): 'node' | 'switchyard' {
+  return process.env.SWITCHYARD_TEST_HTTP2_LISTENER_ENGINE === 'node' ? 'node' : DEFAULT_HTTP2_LISTENER_ENGINE;
+}
+
+/** The default of proxy.engine.http2Listener (src/config/schema.ts). */
+const DEFAULT_HTTP2_LISTENER_ENGINE: 'node' | 'switchyard' = 'switchyard';
+
 /**
  * SWITCHYARD_TEST_LISTENER_ENGINE=node runs a suite on node:http's server instead of the HTTP/1.1
- * codec (proxy.engine.listener), unless the test chose an engine itself.
+ * codec (proxy.engine.listener), and SWITCHYARD_TEST_HTTP2_LISTENER_ENGINE=switchyard|node
+ * chooses what serves HTTP/2 clients (proxy.engine.http2Listener), unless the test chose an
+ * engine itself.
  */
 export function withListenerEngine(config: Record<string, unknown>): void {
   const engine = process.env.SWITCHYARD_TEST_LISTENER_ENGINE;
-  if (engine === undefined || engine === '') return;
+  const http2Engine = process.env.SWITCHYARD_TEST_HTTP2_LISTENER_ENGINE;
   const proxy = { ...((config.proxy as Record<string, unknown> | undefined) ?? {}) };
-  const current = (proxy.engine as Record<string, unknown> | undefined) ?? {};
-  if (current.listener === undefined) proxy.engine = { ...current, listener: engine };
+  const current = { ...((proxy.engine as Record<string, unknown> | undefined) ?? {}) };
+  if (engine !== undefined && engine !== '' && current.listener === undefined) current.listener = engine;
+  if (http2Engine !== undefined && http2Engine !== '' && current.http2Listener === undefined) current.http2Listener = http2Engine;
+  if (Object.keys(current).length === 0) return;
+  proxy.engine = current;
   config.proxy = proxy;
 }

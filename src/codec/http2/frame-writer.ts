@@ -1,7 +1,7 @@
 import { ErrorCode, FRAME_HEADER_LENGTH, FrameType, Flag } from './frame-types.js';
 
 /**
- * Builders of the HTTP/2 frames a client sends (RFC 9113 §6). Each returns one Buffer to write;
+ * Builders of the HTTP/2 frames either side sends (RFC 9113 §6). Each returns one Buffer to write;
  * the HEADERS writer takes a block encoded in place after room left for the frame headers.
  */
 

@@ -1,7 +1,7 @@
 import { STATIC_TABLE } from './hpack-static-table.js';
 
 /**
- * HPACK encoder for request header blocks, kept simple: whole static-table entries where one
+ * HPACK encoder for request and response header blocks, kept simple: whole static-table entries where one
  * matches (":method GET", ":scheme https"...), otherwise literals without indexing (RFC 7541
  * §6.2.2) with the name as a static-table index where it has one, never Huffman, never the
  * dynamic table. So the peer's SETTINGS_HEADER_TABLE_SIZE never matters (nothing is inserted)
@@ -91,6 +91,29 @@ export function writePseudoHeaders(buf: Buffer, pos: number, method: string, htt
   if (path === '/') buf[pos++] = PATH_ROOT;
   else pos = writeField(buf, pos, ':path', path);
   return pos;
+}
+
+/** The :status values with a whole static-table entry (RFC 7541 Appendix A), by status. */
+const STATUS_INDEXED = new Map<number, number>([
+  [200, 0x88],
+  [204, 0x89],
+  [206, 0x8a],
+  [304, 0x8b],
+  [400, 0x8c],
+  [404, 0x8d],
+  [500, 0x8e],
+]);
+/** The three digits of every status from 100 to 999, made once (none per response). */
+const STATUS_TEXT: string[] = Array.from({ length: 1000 }, (_, i) => String(i));
+
+/** Writes :status (a response head's first field) at `pos`; returns the end offset. */
+export function writeStatus(buf: Buffer, pos: number, status: number): number {
+  const indexed = STATUS_INDEXED.get(status);
+  if (indexed !== undefined) {
+    buf[pos++] = indexed;
+    return pos;
+  }
+  return writeField(buf, pos, ':status', status >= 100 && status <= 999 ? STATUS_TEXT[status]! : String(status));
 }
 
 /** Whether `name: value` is a whole static entry (tests and callers that want the index). */

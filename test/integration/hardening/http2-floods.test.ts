@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestCa } from '../../support/certificates.js';
-import { eventually, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
+import { eventually, http2ListenerEngine, startProxy, type ProxyHarness } from '../../support/proxy-harness.js';
 import {
   continuationFrame,
   dataFrame,
@@ -534,7 +534,8 @@ describe('idle connections (keepAliveTimeout)', () => {
     // Node 20's node:http2 leaves the connection open after nghttp2's GOAWAY, and Switchyard's
     // stall detector closes it (logged); on Node ≥ 22 it closes without the stall detector (the
     // close above is what matters: no connection is left open), so there is nothing to log.
-    if (NODE_MAJOR < 22) await eventually(() => idleProxy.log.find('nothing could be sent').length > 0, 5_000, 'the close to be logged');
+    // Switchyard's own codec closes the connection with its GOAWAY.
+    if (NODE_MAJOR < 22 && http2ListenerEngine() === 'node') await eventually(() => idleProxy.log.find('nothing could be sent').length > 0, 5_000, 'the close to be logged');
   });
 
   it('a client that grants no more flow-control window keeps its connection; the response completes when it does', async () => {

@@ -7,7 +7,8 @@ import { hasRedisServer, startRedisServer, type RedisServer } from '../../suppor
 import { startUpstream, type TestUpstream } from '../../support/test-upstream.js';
 
 /**
- * The HTTP/2 client side on node:http2's stream API (Http2ServerStream), seen frame by frame
+ * The HTTP/2 client side as codec streams (Http2CodecStream on the HTTP/2 server codec, or
+ * Http2ServerStream on node:http2's stream API in the node-engines project), seen frame by frame
  * by a raw HTTP/2 client: backpressure from a client that grants no window reaches the
  * upstream, a client that resets a stream mid-body cancels the upstream request, and the
  * proxy's own answers are framed as whole responses (a gRPC error as one HEADERS frame).

@@ -23,4 +23,11 @@ describe("bench:h2's Switchyard configuration", () => {
     expect([...file.services.keys()]).toEqual(['bench']);
     expect(file.services.get('bench')!.instances.map((i) => `${i.address}:${i.port}`)).toEqual([`127.0.0.1:${instancePort}`]);
   });
+
+  it('selects the HTTP/2 listener engine when asked (target switchyard-listener-node)', () => {
+    const { config } = switchyardH2Config({ upstream: 'http1', ...PORTS }, 40000, undefined, 'node');
+    expect(parseConfigText('bench-h2.yaml', stringify(config)).proxy.engine.http2Listener).toBe('node');
+    const { config: defaults } = switchyardH2Config({ upstream: 'http1', ...PORTS }, 40000);
+    expect(parseConfigText('bench-h2.yaml', stringify(defaults)).proxy.engine.http2Listener).toBe('switchyard');
+  });
 });

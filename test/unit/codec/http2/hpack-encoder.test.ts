@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HpackDecoder } from '../../../../src/codec/http2/hpack-decoder.js';
-import { writeField, writePseudoHeaders } from '../../../../src/codec/http2/hpack-encoder.js';
+import { writeField, writePseudoHeaders, writeStatus } from '../../../../src/codec/http2/hpack-encoder.js';
 import { huffmanCode } from '../../../../src/codec/http2/huffman.js';
 
 function decodeAll(buf: Buffer, end: number): string[] {
@@ -29,6 +29,31 @@ describe('HPACK request encoder', () => {
     end = writeField(buf, end, 'x-long', long);
     end = writeField(buf, end, 'te', 'trailers');
     expect(decodeAll(buf, end)).toEqual([':method', 'DELETE', ':scheme', 'https', ':authority', 'svc.test:8443', ':path', '/a?b=c', 'content-type', 'application/grpc', 'x-long', long, 'te', 'trailers']);
+  });
+});
+
+describe('HPACK response :status', () => {
+  it('is one static-table byte for 200, 204, 206, 304, 400, 404 and 500, a literal with the static name otherwise; both decode', () => {
+    const decoder = new HpackDecoder();
+    for (const [status, bytes] of [
+      [200, 1],
+      [204, 1],
+      [206, 1],
+      [304, 1],
+      [400, 1],
+      [404, 1],
+      [500, 1],
+      [103, 5],
+      [302, 5],
+      [503, 5],
+    ] as const) {
+      const buf = Buffer.alloc(16);
+      const end = writeStatus(buf, 0, status);
+      expect(end).toBe(bytes);
+      const out: string[] = [];
+      decoder.decode(buf, 0, end, out, 4096);
+      expect(out).toEqual([':status', String(status)]);
+    }
   });
 });
 
