@@ -7,13 +7,16 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { isGrpcRequest } from './grpc-status.js';
 import type { Http2StreamHandler } from './http2-sessions.js';
-import { PROXY_ERROR_HEADER, PROXY_ERRORS } from './proxy-error.js';
+import { RequestBodyDeadlines, type BodyAwaitingEngine } from './request-body-deadlines.js';
 
 /** How long a response may wait for a client's flow-control window before its stream is cancelled. */
 const FLOW_CONTROL_TIMEOUT_MS = 60_000;
 
-/** The answer to a request whose body stalled past limits.requestTimeout. */
-const REQUEST_TIMEOUT_HEADERS: readonly string[] = ['content-length', '0', PROXY_ERROR_HEADER, 'request_timeout'];
+/** How the body-deadline watch reads the codec's streams. */
+const CODEC_STREAMS: BodyAwaitingEngine<Http2CodecStream> = {
+  bodyDone: (stream) => stream.isClosed || stream.remoteEnded,
+  remoteAddress: (stream) => stream.connection.socket.remoteAddress,
+};
 
 /**
  * The HTTP/2 side of a listener on Switchyard's own server codec (proxy.engine.http2Listener
@@ -32,10 +35,8 @@ export class Http2CodecSessions implements Http2ServerOwner {
   private readonly connections = new Set<Http2ServerConnection>();
   private readonly settings: Http2ServerSettings;
   private draining = false;
-  /** Requests whose body is still arriving, with when each arrived (only with limits.requestTimeout). */
-  private readonly receiving = new Map<Http2CodecStream, number>();
-  private sweep: NodeJS.Timeout | null = null;
-  private readonly sweepMs: number;
+  /** limits.requestTimeout for request bodies (gRPC streams exempt). */
+  private readonly bodyDeadlines: RequestBodyDeadlines<Http2CodecStream>;
 
   constructor(
     private readonly limits: Config['limits'],
@@ -57,7 +58,7 @@ export class Http2CodecSessions implements Http2ServerOwner {
       // nginx's send_timeout has the same default.
       flowControlTimeout: FLOW_CONTROL_TIMEOUT_MS,
     };
-    this.sweepMs = Math.min(1_000, Math.max(100, Math.floor(limits.requestTimeout / 4)));
+    this.bodyDeadlines = new RequestBodyDeadlines(limits.requestTimeout, CODEC_STREAMS, logger, listenerName);
   }
 
   /** Serves a connection whose protocol is HTTP/2 (by ALPN or preface). */
@@ -82,13 +83,7 @@ export class Http2CodecSessions implements Http2ServerOwner {
   }
 
   onStream(stream: Http2CodecStream): void {
-    if (this.limits.requestTimeout > 0 && stream.hasBody && !isGrpcRequest(stream)) {
-      this.receiving.set(stream, performance.now());
-      if (this.sweep === null) {
-        this.sweep = setInterval(this.expireRequests, this.sweepMs);
-        this.sweep.unref();
-      }
-    }
+    if (this.limits.requestTimeout > 0 && stream.hasBody && !isGrpcRequest(stream)) this.bodyDeadlines.watch(stream);
     this.onRequest(stream);
   }
 
@@ -117,27 +112,4 @@ export class Http2CodecSessions implements Http2ServerOwner {
       'HTTP/2 connection closed: nothing could be sent to its client for limits.keepAliveTimeout',
     );
   }
-
-  /** Answers 408 to requests whose body did not arrive whole within limits.requestTimeout. */
-  private readonly expireRequests = (): void => {
-    const now = performance.now();
-    const limit = this.limits.requestTimeout;
-    for (const [stream, since] of this.receiving) {
-      if (stream.isClosed || stream.remoteEnded) {
-        this.receiving.delete(stream);
-        continue;
-      }
-      if (now - since < limit) continue;
-      this.receiving.delete(stream);
-      this.logger.debug(
-        { listener: this.listenerName, remoteAddress: stream.connection.socket.remoteAddress, path: stream.url, limit },
-        'HTTP/2 request body not received within limits.requestTimeout; stream reset',
-      );
-      stream.timedOut(PROXY_ERRORS.request_timeout.status, REQUEST_TIMEOUT_HEADERS);
-    }
-    if (this.receiving.size === 0 && this.sweep !== null) {
-      clearInterval(this.sweep);
-      this.sweep = null;
-    }
-  };
 }

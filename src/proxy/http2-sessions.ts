@@ -6,13 +6,16 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { connectionClientAddress, connectionTlsVersion } from './client-connection.js';
 import { isGrpcRequest } from './grpc-status.js';
-import { PROXY_ERROR_HEADER, PROXY_ERRORS } from './proxy-error.js';
+import { RequestBodyDeadlines, type BodyAwaitingEngine } from './request-body-deadlines.js';
 
 /** What the listener hands each HTTP/2 request to (the same handler as the HTTP/1.1 codec's streams). */
 export type Http2StreamHandler = (stream: ServerStream) => void;
 
-/** The answer to a request whose body stalled past limits.requestTimeout. */
-const REQUEST_TIMEOUT_HEADERS: readonly string[] = ['content-length', '0', PROXY_ERROR_HEADER, 'request_timeout'];
+/** How the body-deadline watch reads node:http2's streams. */
+const NODE_STREAMS: BodyAwaitingEngine<Http2ServerStream> = {
+  bodyDone: (request) => request.stream.destroyed || bodyReceived(request.stream),
+  remoteAddress: (request) => request.connection.socket.remoteAddress,
+};
 
 const kState = Symbol('switchyard.http2SessionState');
 type TrackedSession = ServerHttp2Session & { [kState]?: SessionState };
@@ -91,11 +94,8 @@ export class Http2Sessions {
   readonly server: Http2Server;
   private readonly sessions = new Set<ServerHttp2Session>();
   private draining = false;
-  /** Requests whose body is still arriving, with when each arrived (only with limits.requestTimeout). */
-  private readonly receiving = new Map<Http2ServerStream, number>();
-  /** Checks `receiving` while it is not empty. */
-  private sweep: NodeJS.Timeout | null = null;
-  private readonly sweepMs: number;
+  /** limits.requestTimeout for request bodies (gRPC streams exempt). */
+  private readonly bodyDeadlines: RequestBodyDeadlines<Http2ServerStream>;
 
   constructor(
     private readonly limits: Config['limits'],
@@ -104,8 +104,7 @@ export class Http2Sessions {
     private readonly listenerName: string,
   ) {
     const h2 = limits.http2;
-    // As often as the HTTP/1.1 listener checks its requests against the same limit (ProxyListener).
-    this.sweepMs = Math.min(1_000, Math.max(100, Math.floor(limits.requestTimeout / 4)));
+    this.bodyDeadlines = new RequestBodyDeadlines(limits.requestTimeout, NODE_STREAMS, logger, listenerName);
     this.server = createServer({
       // Node takes megabytes.
       maxSessionMemory: h2.maxSessionMemory / (1024 * 1024),
@@ -174,13 +173,7 @@ export class Http2Sessions {
     state.open++;
     state.total++;
     const request = new Http2ServerStream(stream, headers, rawHeaders, state);
-    if (this.limits.requestTimeout > 0 && request.hasBody && !isGrpcRequest(request)) {
-      this.receiving.set(request, performance.now());
-      if (this.sweep === null) {
-        this.sweep = setInterval(this.expireRequests, this.sweepMs);
-        this.sweep.unref();
-      }
-    }
+    if (this.limits.requestTimeout > 0 && request.hasBody && !isGrpcRequest(request)) this.bodyDeadlines.watch(request);
     this.onRequest(request);
   };
 
@@ -198,30 +191,6 @@ export class Http2Sessions {
     );
     session.destroy();
   }
-
-  /** Answers 408 to requests whose body did not arrive whole within limits.requestTimeout. */
-  private readonly expireRequests = (): void => {
-    const now = performance.now();
-    const limit = this.limits.requestTimeout;
-    for (const [request, since] of this.receiving) {
-      const stream = request.stream;
-      if (stream.destroyed || bodyReceived(stream)) {
-        this.receiving.delete(request);
-        continue;
-      }
-      if (now - since < limit) continue;
-      this.receiving.delete(request);
-      this.logger.debug(
-        { listener: this.listenerName, remoteAddress: request.connection.socket.remoteAddress, path: request.url, limit },
-        'HTTP/2 request body not received within limits.requestTimeout; stream reset',
-      );
-      request.timedOut(PROXY_ERRORS.request_timeout.status, REQUEST_TIMEOUT_HEADERS);
-    }
-    if (this.receiving.size === 0 && this.sweep !== null) {
-      clearInterval(this.sweep);
-      this.sweep = null;
-    }
-  };
 
   /** A stream failed (nghttp2 found a protocol error on it): logged; the stream closes and its exchange hears of it. */
   streamFailed(state: SessionState, err: Error & { code?: string }): void {
