@@ -48,6 +48,10 @@
  *   --router-flag <f>     node flag for the router process (repeatable), e.g. --cpu-prof (with --keep-logs:
  *                         the profile lands in the scratch folder)
  *   --keep-logs           keep the scratch folder (router and upstream logs)
+ *   --generator go|node   the open-loop generator: "go" (default; bench/generators/open-loop, built at
+ *                         run time, its own process, pauses well under a millisecond, so a p99
+ *                         difference of 1 ms is resolved) or "node" (bench/lib/open-loop.ts inside this
+ *                         process, which also sends the churn); without Go, node, said so
  * Results: bench/results/churn-<time>.md and .json. A benchmark, not a test.
  */
 import { cliChecks } from './lib/cli-options.js';
@@ -64,7 +68,8 @@ import { describeProbe, probeOf, type ProbeWindow } from './lib/latency-scenario
 import { saturate } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { median } from './lib/median.js';
-import { runOpenLoop, type OpenLoopResult, type Percentiles } from './lib/open-loop.js';
+import { runOpenLoop, type OpenLoopOptions, type OpenLoopResult, type Percentiles } from './lib/open-loop.js';
+import { GoOpenLoop } from './lib/open-loop-go.js';
 import { processCpuSeconds } from './lib/process-cpu.js';
 import { EmulatorProcess } from './lib/consul-emulator-client.js';
 
@@ -85,6 +90,7 @@ const { values } = parseArgs({
     probe: { type: 'boolean', default: false },
     'router-flag': { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
+    generator: { type: 'string', default: 'go' },
   },
 });
 
@@ -106,6 +112,7 @@ try {
 } catch (err) {
   fail(`--registry must be a JSON object of registry settings: ${(err as Error).message}`);
 }
+if (values.generator !== 'go' && values.generator !== 'node') fail(`--generator takes go or node, got "${values.generator}"`);
 if (SERVICES < 20) fail('--services must be at least 20 (the churn needs other services than the loaded one)');
 
 const LOADED = 'svc-0';
@@ -265,9 +272,15 @@ interface Window {
   probe?: ProbeWindow;
 }
 
-async function measureWindow(opts: { churn: Churn | null; round: number; seconds: number; routerPid: number; adminUrl: string; rate: number | null; url: string; probe: { window(): Promise<ProbeWindow> } | null }): Promise<Window> {
+/** The open-loop generator of this run: runOpenLoop (this process) or the Go generator's run. */
+interface Generator {
+  run(options: OpenLoopOptions): Promise<OpenLoopResult>;
+  name: string;
+}
+
+async function measureWindow(opts: { generate: Generator; churn: Churn | null; round: number; seconds: number; routerPid: number; adminUrl: string; rate: number | null; url: string; probe: { window(): Promise<ProbeWindow> } | null }): Promise<Window> {
   return withChurn(opts.churn, async () => {
-    if (opts.rate !== null && WARMUP > 0) await runOpenLoop({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: WARMUP, connections: CONNECTIONS });
+    if (opts.rate !== null && WARMUP > 0) await opts.generate.run({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: WARMUP, connections: CONNECTIONS });
     else await sleep(1_000);
     await opts.probe?.window();
     const changes0 = opts.churn?.counts.changes ?? 0;
@@ -275,7 +288,7 @@ async function measureWindow(opts: { churn: Churn | null; round: number; seconds
     const cpu0 = await processCpuSeconds(opts.routerPid);
     const t0 = performance.now();
     let open: OpenLoopResult | undefined;
-    if (opts.rate !== null) open = await runOpenLoop({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: opts.seconds, connections: CONNECTIONS });
+    if (opts.rate !== null) open = await opts.generate.run({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: opts.seconds, connections: CONNECTIONS });
     else await sleep(opts.seconds * 1000);
     const cpu1 = await processCpuSeconds(opts.routerPid);
     const seconds = (performance.now() - t0) / 1000;
@@ -333,6 +346,12 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   const workDir = await mkdtemp(join(tmpdir(), 'switchyard-churn-'));
   const upstream = await startUpstream(root, workDir, LOADED_INSTANCES + SPARE_PORTS, 1);
+  let generate: Generator = { run: runOpenLoop, name: 'bench/lib/open-loop.ts (this Node process, which also sends the churn)' };
+  if (values.generator === 'go') {
+    const go = await GoOpenLoop.build(root, workDir);
+    if (typeof go === 'string') log(`bench:churn: the Go generator cannot be used (${go}); using the Node generator`);
+    else generate = { run: (o) => go.run(o), name: 'bench/generators/open-loop (Go, its own process)' };
+  }
   const emu = EmulatorProcess.start((error) => log(`bench:churn: the emulator refused a change: ${error}`));
   let router: BenchProcess | null = null;
   try {
@@ -379,7 +398,7 @@ async function main(): Promise<void> {
 
     const windows: Window[] = [];
     const run = async (withChurnOn: boolean, round: number, traffic: boolean) => {
-      const w = await measureWindow({ churn: withChurnOn ? churn : null, round, seconds: traffic ? DURATION : IDLE_SECONDS, routerPid, adminUrl, rate: traffic ? rate : null, url, probe });
+      const w = await measureWindow({ generate, churn: withChurnOn ? churn : null, round, seconds: traffic ? DURATION : IDLE_SECONDS, routerPid, adminUrl, rate: traffic ? rate : null, url, probe });
       windows.push(w);
       log(describeWindow(w));
     };
@@ -394,12 +413,12 @@ async function main(): Promise<void> {
       for (const on of order) await run(on, round, true);
     }
     const report = summarize(windows, { rate, maxRps });
-    const markdown = reportMarkdown(report, windows, { command, machine: JSON.stringify(machine), startedAt, loadAtEnd: r2(loadavg()[0]!) });
+    const markdown = reportMarkdown(report, windows, { command, machine: JSON.stringify(machine), startedAt, loadAtEnd: r2(loadavg()[0]!), generator: generate.name });
     const stamp = `churn-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
     const dir = join(root, 'bench/results');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${stamp}.md`), `${markdown}\n`);
-    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
+    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { generator: generate.name, SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
     process.stdout.write(`${markdown}\n`);
     log(`bench:churn: results in bench/results/${stamp}.md and .json`);
   } finally {
@@ -446,7 +465,7 @@ function summarize(windows: Window[], { rate, maxRps }: { rate: number | null; m
   };
 }
 
-function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; machine: string; startedAt: Date; loadAtEnd: number }): string {
+function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; machine: string; startedAt: Date; loadAtEnd: number; generator: string }): string {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
   const sign = (v: number) => (v >= 0 ? `+${f(v)}` : f(v));
   const lines = [
@@ -456,7 +475,7 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
     '',
     `Machine: ${meta.machine}; load average ${meta.loadAtEnd} at the end. Router (dist, own process), Consul emulator, bench upstream (1 process) and the load generator share the machine.`,
     '',
-    `${SERVICES} services × 2 instances; GET 1 KiB to ${PATH} (svc-0, ${LOADED_INSTANCES} instances); ${s.maxRps === null ? '' : `router maximum ${s.maxRps} req/s (closed loop, ${CONNECTIONS} connections); `}offered ${s.rate} req/s open loop, ${CONNECTIONS} connections, ${DURATION} s measured per window after ${WARMUP} s unmeasured; churn ${CHURN} changes/s (2 in 10 on svc-0); ${ROUNDS} rounds of (no churn, churn), order alternating. Registry settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}.`,
+    `${SERVICES} services × 2 instances; GET 1 KiB to ${PATH} (svc-0, ${LOADED_INSTANCES} instances); ${s.maxRps === null ? '' : `router maximum ${s.maxRps} req/s (closed loop, ${CONNECTIONS} connections); `}offered ${s.rate} req/s open loop (generator: ${meta.generator}), ${CONNECTIONS} connections, ${DURATION} s measured per window after ${WARMUP} s unmeasured; churn ${CHURN} changes/s (2 in 10 on svc-0); ${ROUNDS} rounds of (no churn, churn), order alternating. Registry settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}.`,
     '',
     'Latency from when each request was due, ms, medians over rounds; "added" is the median over rounds of (churn − no churn) in the same round. Router CPU: user + system of its process (/proc) over the window, % of one core.',
     '',
