@@ -42,6 +42,10 @@
  *   --warmup <s>          unmeasured open-loop seconds before each window, churn already on (default 3)
  *   --rounds <n>          rounds of (no churn, churn) (default 3; 0: only the windows without traffic)
  *   --idle-seconds <s>    seconds of each window without traffic (default 10; 0: skipped)
+ *   --settle <s>          seconds of churn, not measured, between start-up and the first window (default 10;
+ *                         0: none, as before): V8 collects the old generation only when something
+ *                         allocates, so without it the start-up's garbage (tens of MB) is collected by
+ *                         mark-compacts in the first churn window and counted as churn work
  *   --connections <n>     generator keep-alive connections (default 32)
  *   --registry <json>     registry settings merged over the defaults, e.g. '{"registrationScanInterval":"30s"}'
  *   --probe               preload bench/lib/stall-probe.mjs into the router: event-loop delay and GC per window
@@ -85,6 +89,7 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     'idle-seconds': { type: 'string', default: '10' },
+    settle: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     registry: { type: 'string', default: '{}' },
     probe: { type: 'boolean', default: false },
@@ -104,6 +109,7 @@ const DURATION = number('duration', values.duration);
 const WARMUP = number('warmup', values.warmup, { zero: true });
 const ROUNDS = number('rounds', values.rounds, { integer: true, zero: true });
 const IDLE_SECONDS = number('idle-seconds', values['idle-seconds'], { zero: true });
+const SETTLE_SECONDS = number('settle', values.settle, { zero: true });
 const CONNECTIONS = number('connections', values.connections, { integer: true });
 const FIXED_RATE = values.rate === undefined ? null : number('rate', values.rate);
 let REGISTRY: Record<string, unknown>;
@@ -402,8 +408,13 @@ async function main(): Promise<void> {
       windows.push(w);
       log(describeWindow(w));
     };
+    if (SETTLE_SECONDS > 0) {
+      // Start-up's garbage is collected once the router allocates again: under churn, here, not in a window.
+      log(`bench:churn: ${SETTLE_SECONDS} s of churn before the first window (start-up's garbage collected)`);
+      await withChurn(churn, () => sleep(SETTLE_SECONDS * 1000));
+    }
     if (IDLE_SECONDS > 0) {
-      // Start-up's aftermath (garbage collection of the first load) out of the first window.
+      // Start-up's (or the settling churn's) aftermath out of the first window.
       await sleep(5_000);
       await run(false, 0, false);
       await run(true, 0, false);
@@ -418,7 +429,7 @@ async function main(): Promise<void> {
     const dir = join(root, 'bench/results');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${stamp}.md`), `${markdown}\n`);
-    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { generator: generate.name, SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
+    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { generator: generate.name, SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, SETTLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
     process.stdout.write(`${markdown}\n`);
     log(`bench:churn: results in bench/results/${stamp}.md and .json`);
   } finally {
@@ -475,7 +486,7 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
     '',
     `Machine: ${meta.machine}; load average ${meta.loadAtEnd} at the end. Router (dist, own process), Consul emulator, bench upstream (1 process) and the load generator share the machine.`,
     '',
-    `${SERVICES} services × 2 instances; GET 1 KiB to ${PATH} (svc-0, ${LOADED_INSTANCES} instances); ${s.maxRps === null ? '' : `router maximum ${s.maxRps} req/s (closed loop, ${CONNECTIONS} connections); `}offered ${s.rate} req/s open loop (generator: ${meta.generator}), ${CONNECTIONS} connections, ${DURATION} s measured per window after ${WARMUP} s unmeasured; churn ${CHURN} changes/s (2 in 10 on svc-0); ${ROUNDS} rounds of (no churn, churn), order alternating. Registry settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}.`,
+    `${SERVICES} services × 2 instances; GET 1 KiB to ${PATH} (svc-0, ${LOADED_INSTANCES} instances); ${s.maxRps === null ? '' : `router maximum ${s.maxRps} req/s (closed loop, ${CONNECTIONS} connections); `}offered ${s.rate} req/s open loop (generator: ${meta.generator}), ${CONNECTIONS} connections, ${DURATION} s measured per window after ${WARMUP} s unmeasured; churn ${CHURN} changes/s (2 in 10 on svc-0); ${ROUNDS} rounds of (no churn, churn), order alternating; ${SETTLE_SECONDS} s of churn, not measured, before the first window. Registry settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}.`,
     '',
     'Latency from when each request was due, ms, medians over rounds; "added" is the median over rounds of (churn − no churn) in the same round. Router CPU: user + system of its process (/proc) over the window, % of one core.',
     '',
