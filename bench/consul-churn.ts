@@ -52,6 +52,11 @@
  *   --router-flag <f>     node flag for the router process (repeatable), e.g. --cpu-prof (with --keep-logs:
  *                         the profile lands in the scratch folder)
  *   --keep-logs           keep the scratch folder (router and upstream logs)
+ *   --compare <label>=<cli.js>  also run another build's router (its dist/cli/switchyard.js, built) on
+ *                         the same emulator and churn, without traffic (repeatable): each window reports
+ *                         its CPU beside this build's, so two builds are compared within one run, under
+ *                         the same machine load (on a shared machine, figures of separate runs move by
+ *                         several points)
  *   --generator go|node   the open-loop generator: "go" (default; bench/generators/open-loop, built at
  *                         run time, its own process, pauses well under a millisecond, so a p99
  *                         difference of 1 ms is resolved) or "node" (bench/lib/open-loop.ts inside this
@@ -60,6 +65,7 @@
  */
 import { cliChecks } from './lib/cli-options.js';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -96,6 +102,7 @@ const { values } = parseArgs({
     'router-flag': { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
     generator: { type: 'string', default: 'go' },
+    compare: { type: 'string', multiple: true },
   },
 });
 
@@ -119,6 +126,13 @@ try {
   fail(`--registry must be a JSON object of registry settings: ${(err as Error).message}`);
 }
 if (values.generator !== 'go' && values.generator !== 'node') fail(`--generator takes go or node, got "${values.generator}"`);
+const COMPARE = (values.compare ?? []).map((c) => {
+  const eq = c.indexOf('=');
+  if (eq <= 0) fail(`--compare takes <label>=<path of a built dist/cli/switchyard.js>, got "${c}"`);
+  const entry = resolve(c.slice(eq + 1));
+  if (!existsSync(entry)) fail(`--compare ${c.slice(0, eq)}: ${entry} does not exist (build that tree first: npx tsc -p tsconfig.build.json)`);
+  return { label: c.slice(0, eq), entry };
+});
 if (SERVICES < 20) fail('--services must be at least 20 (the churn needs other services than the loaded one)');
 
 const LOADED = 'svc-0';
@@ -265,6 +279,20 @@ async function registryCounters(adminUrl: string): Promise<RegistryCounters> {
   return body.consul;
 }
 
+/** A router whose CPU and Consul traffic each window measures. */
+interface MeasuredRouter {
+  label: string;
+  pid: number;
+  adminUrl: string;
+}
+
+/** What one window saw of a --compare router. */
+interface ComparedWindow {
+  label: string;
+  routerCpuPercent: number;
+  registry: { serviceReads: number; registrationScans: number; requests: number; kib: number };
+}
+
 interface Window {
   churn: boolean;
   round: number;
@@ -276,6 +304,7 @@ interface Window {
   load: number;
   open?: Omit<OpenLoopResult, 'samples'>;
   probe?: ProbeWindow;
+  compared?: ComparedWindow[];
 }
 
 /** The open-loop generator of this run: runOpenLoop (this process) or the Go generator's run. */
@@ -284,19 +313,21 @@ interface Generator {
   name: string;
 }
 
-async function measureWindow(opts: { generate: Generator; churn: Churn | null; round: number; seconds: number; routerPid: number; adminUrl: string; rate: number | null; url: string; probe: { window(): Promise<ProbeWindow> } | null }): Promise<Window> {
+async function measureWindow(opts: { generate: Generator; churn: Churn | null; round: number; seconds: number; routerPid: number; adminUrl: string; others: readonly MeasuredRouter[]; rate: number | null; url: string; probe: { window(): Promise<ProbeWindow> } | null }): Promise<Window> {
   return withChurn(opts.churn, async () => {
     if (opts.rate !== null && WARMUP > 0) await opts.generate.run({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: WARMUP, connections: CONNECTIONS });
     else await sleep(1_000);
     await opts.probe?.window();
     const changes0 = opts.churn?.counts.changes ?? 0;
     const reg0 = await registryCounters(opts.adminUrl);
+    const others0 = await Promise.all(opts.others.map(async (o) => ({ reg: await registryCounters(o.adminUrl), cpu: await processCpuSeconds(o.pid) })));
     const cpu0 = await processCpuSeconds(opts.routerPid);
     const t0 = performance.now();
     let open: OpenLoopResult | undefined;
     if (opts.rate !== null) open = await opts.generate.run({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: opts.seconds, connections: CONNECTIONS });
     else await sleep(opts.seconds * 1000);
     const cpu1 = await processCpuSeconds(opts.routerPid);
+    const othersCpu1 = await Promise.all(opts.others.map((o) => processCpuSeconds(o.pid)));
     const seconds = (performance.now() - t0) / 1000;
     const reg1 = await registryCounters(opts.adminUrl);
     const probe = await opts.probe?.window();
@@ -319,6 +350,19 @@ async function measureWindow(opts: { generate: Generator; churn: Churn | null; r
       w.open = kept;
     }
     if (probe !== undefined) w.probe = probe;
+    if (opts.others.length > 0) {
+      w.compared = await Promise.all(
+        opts.others.map(async (o, k) => {
+          const reg1 = await registryCounters(o.adminUrl);
+          const reg = others0[k]!.reg;
+          return {
+            label: o.label,
+            routerCpuPercent: r2(((othersCpu1[k]! - others0[k]!.cpu) / seconds) * 100),
+            registry: { serviceReads: reg1.serviceReads - reg.serviceReads, registrationScans: reg1.registrationScans - reg.registrationScans, requests: reg1.requests - reg.requests, kib: Math.round((reg1.bytes - reg.bytes) / 1024) },
+          };
+        }),
+      );
+    }
     return w;
   });
 }
@@ -340,7 +384,8 @@ function describeWindow(w: Window): string {
   return (
     `[churn] round ${w.round} ${w.churn ? 'churn   ' : 'no churn'} ${w.open ? `p50 ${l!.p50.toFixed(2)} p99 ${l!.p99.toFixed(2)} p99.9 ${l!.p999.toFixed(2)} max ${l!.max.toFixed(2)} ms, ${w.open.ok} ok, ${w.open.errors + w.open.non2xx} failed, send lag p99 ${w.open.sendLag.p99.toFixed(2)}; ` : 'no traffic; '}` +
     `router CPU ${w.routerCpuPercent} %; ${w.changes} changes, ${w.registry.serviceReads} service reads, ${w.registry.registrationScans} scans, ${w.registry.kib} KiB from Consul; load ${w.load}` +
-    (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}; ${describeGaps(w.probe)}` : '')
+    (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}; ${describeGaps(w.probe)}` : '') +
+    (w.compared ?? []).map((c) => `\n[churn]   ${c.label}: router CPU ${c.routerCpuPercent} %; ${c.registry.serviceReads} service reads, ${c.registry.registrationScans} scans, ${c.registry.kib} KiB from Consul`).join('')
   );
 }
 
@@ -360,6 +405,7 @@ async function main(): Promise<void> {
   }
   const emu = EmulatorProcess.start((error) => log(`bench:churn: the emulator refused a change: ${error}`));
   let router: BenchProcess | null = null;
+  const compared: BenchProcess[] = [];
   try {
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services: SERVICES, instances: 2 });
     // The loaded service's instances on the upstream (the setup's two are re-registered there).
@@ -390,6 +436,18 @@ async function main(): Promise<void> {
     await waitUntilServing(url + PATH, router, 300_000);
     log(`bench:churn: router serving ${SERVICES} services after ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const routerPid = router.child.pid!;
+    const others: MeasuredRouter[] = [];
+    for (const c of COMPARE) {
+      const otherPort = await freePort();
+      const otherAdminPort = await freePort();
+      const file = join(workDir, `config-${c.label}.yaml`);
+      await writeFile(file, stringify({ ...config, listeners: [{ name: 'bench', address: '127.0.0.1', port: otherPort }], admin: { enabled: true, address: '127.0.0.1', port: otherAdminPort } }));
+      const other = spawnLogged({ command: process.execPath, args: [...(values['router-flag'] ?? []), c.entry, 'start', file], logFile: join(workDir, `switchyard-${c.label}.log`) });
+      compared.push(other);
+      await waitUntilServing(`http://127.0.0.1:${otherPort}${PATH}`, other, 300_000);
+      others.push({ label: c.label, pid: other.child.pid!, adminUrl: `http://127.0.0.1:${otherAdminPort}` });
+      log(`bench:churn: ${c.label} (${c.entry}) serving beside it, without traffic`);
+    }
     const probe = probeDir === null ? null : probeOf({ url, process: router, stop: () => router!.stop() }, probeDir);
     const churn = new Churn(emu, upstream.ports.slice(LOADED_INSTANCES));
 
@@ -404,7 +462,7 @@ async function main(): Promise<void> {
 
     const windows: Window[] = [];
     const run = async (withChurnOn: boolean, round: number, traffic: boolean) => {
-      const w = await measureWindow({ generate, churn: withChurnOn ? churn : null, round, seconds: traffic ? DURATION : IDLE_SECONDS, routerPid, adminUrl, rate: traffic ? rate : null, url, probe });
+      const w = await measureWindow({ generate, churn: withChurnOn ? churn : null, round, seconds: traffic ? DURATION : IDLE_SECONDS, routerPid, adminUrl, others, rate: traffic ? rate : null, url, probe });
       windows.push(w);
       log(describeWindow(w));
     };
@@ -414,8 +472,10 @@ async function main(): Promise<void> {
       await withChurn(churn, () => sleep(SETTLE_SECONDS * 1000));
     }
     if (IDLE_SECONDS > 0) {
-      // Start-up's (or the settling churn's) aftermath out of the first window.
-      await sleep(5_000);
+      // Start-up's (or the settling churn's) aftermath out of the first window: once allocation
+      // falls, V8's memory reducer runs mark-compacts for several seconds, which the no-churn
+      // window would otherwise count (and the added cost would lose).
+      await sleep(SETTLE_SECONDS > 0 ? 15_000 : 5_000);
       await run(false, 0, false);
       await run(true, 0, false);
     }
@@ -429,11 +489,12 @@ async function main(): Promise<void> {
     const dir = join(root, 'bench/results');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${stamp}.md`), `${markdown}\n`);
-    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { generator: generate.name, SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, SETTLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
+    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { generator: generate.name, compare: COMPARE, SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, SETTLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
     process.stdout.write(`${markdown}\n`);
     log(`bench:churn: results in bench/results/${stamp}.md and .json`);
   } finally {
     await router?.stop();
+    for (const other of compared) await other.stop();
     await emu.close();
     await upstream.stop();
     if (values['keep-logs']) log(`bench:churn: logs kept in ${workDir}`);
@@ -451,6 +512,8 @@ interface Summary {
   added: { p50: number; p99: number; p999: number; cpu: number };
   /** Router CPU (% of a core) with churn minus without, no traffic. */
   idleCpu: { quiet: number; churn: number; added: number } | null;
+  /** The same for each --compare router (measured in the same windows; all windows, traffic or not, are without traffic for them). */
+  comparedIdleCpu: { label: string; quiet: number; churn: number; added: number }[];
 }
 
 function summarize(windows: Window[], { rate, maxRps }: { rate: number | null; maxRps: number | null }): Summary {
@@ -473,6 +536,13 @@ function summarize(windows: Window[], { rate, maxRps }: { rate: number | null; m
     churn: of(true),
     added: { p50: added((w) => w.open!.latency.p50), p99: added((w) => w.open!.latency.p99), p999: added((w) => w.open!.latency.p999), cpu: added((w) => w.routerCpuPercent) },
     idleCpu: idleQuiet && idleChurn ? { quiet: idleQuiet.routerCpuPercent, churn: idleChurn.routerCpuPercent, added: r2(idleChurn.routerCpuPercent - idleQuiet.routerCpuPercent) } : null,
+    comparedIdleCpu:
+      idleQuiet && idleChurn
+        ? (idleQuiet.compared ?? []).map((q, k) => {
+            const c = idleChurn.compared![k]!;
+            return { label: q.label, quiet: q.routerCpuPercent, churn: c.routerCpuPercent, added: r2(c.routerCpuPercent - q.routerCpuPercent) };
+          })
+        : [],
   };
 }
 
@@ -498,7 +568,8 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
     '',
     s.idleCpu === null
       ? 'No idle windows (--idle-seconds 0).'
-      : `Without traffic: router CPU ${f(s.idleCpu.quiet)} % with no churn, ${f(s.idleCpu.churn)} % with churn: **registry and table work ${f(s.idleCpu.added)} % of a core** at ${CHURN} changes/s.`,
+      : `Without traffic: router CPU ${f(s.idleCpu.quiet)} % with no churn, ${f(s.idleCpu.churn)} % with churn: **registry and table work ${f(s.idleCpu.added)} % of a core** at ${CHURN} changes/s.` +
+        s.comparedIdleCpu.map((c) => ` Compared in the same windows, ${c.label}: ${f(c.quiet)} % / ${f(c.churn)} %: **${f(c.added)} % of a core**.`).join(''),
     '',
     'Every window:',
     '',
@@ -514,6 +585,11 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
   if (probed.length > 0) {
     lines.push('', 'Inside the router (bench/lib/stall-probe.mjs), every window:', '');
     for (const w of probed) lines.push(`- ${w.round === 0 ? 'idle' : `round ${w.round}`}, ${w.churn ? 'churn' : 'no churn'}: ${describeProbe(w.probe!)}; ${describeGaps(w.probe!)}`);
+  }
+  const withCompared = windows.filter((w) => w.compared !== undefined);
+  if (withCompared.length > 0) {
+    lines.push('', 'Other builds in the same windows (--compare; no traffic to them):', '', '| round | churn | build | router CPU % | service reads | scans | KiB from Consul |', '|---:|---|---|---:|---:|---:|---:|');
+    for (const w of withCompared) for (const c of w.compared!) lines.push(`| ${w.round === 0 ? 'idle' : w.round} | ${w.churn ? 'yes' : 'no'} | ${c.label} | ${f(c.routerCpuPercent)} | ${c.registry.serviceReads} | ${c.registry.registrationScans} | ${c.registry.kib} |`);
   }
   return lines.join('\n');
 }
