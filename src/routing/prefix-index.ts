@@ -92,6 +92,11 @@ export class PrefixIndex {
     return this;
   }
 
+  /** True when the group has no route (every prefix length is counted while a prefix of it has routes). */
+  get empty(): boolean {
+    return this.lengthCounts.size === 0;
+  }
+
   get size(): number {
     let n = 0;
     for (const [, list] of this.entries()) n += list.length;

@@ -67,7 +67,7 @@ export class RouteTable {
     for (const route of added) groupFor(route.host).add(route);
     for (const group of touched) group.seal();
     // A group left empty goes, as a full build would not have made it.
-    for (const map of [exact, wildcard]) for (const [key, group] of map) if (touched.has(group) && group.size === 0) map.delete(key);
+    for (const map of [exact, wildcard]) for (const [key, group] of map) if (touched.has(group) && group.empty) map.delete(key);
     return new RouteTable(routes, exact, wildcard, any);
   }
 

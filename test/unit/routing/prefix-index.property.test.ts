@@ -60,6 +60,7 @@ describe('PrefixIndex copies (properties)', () => {
           const now = expected(model);
           expect(content(index)).toEqual(now);
           expect(index.size).toBe(model.size);
+          expect(index.empty).toBe(model.size === 0);
           for (const path of ['/s1', '/s1/v2', '/s1/v2/x', '/s59/a', '/s7/v2', '/nothing']) {
             for (const method of ['GET', 'POST']) expect(index.match(path, method, {})?.name, `${method} ${path}`).toBe(expectedMatch(model, path, method));
           }
