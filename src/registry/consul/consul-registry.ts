@@ -431,10 +431,12 @@ export class ConsulRegistry implements Registry {
     // A body that is not a service list throws a ConsulRequestError: the watch counts a failed
     // read and retries, and nothing known is changed.
     const explained = this.applyCatalogChanges(this.catalogChanges(text));
-    // A fresh read (after an index reset) may hide any change made around the reset: the scan
-    // finds the registrations among them, and a reset never starts a sweep.
-    if (fresh) this.scheduleRegistrationScan(false);
-    else if (!explained) this.scheduleRegistrationScan(true);
+    // One answer may cover several writes (catalogMinInterval, or writes between two answers):
+    // a tag change explains its own service's move, not a registration elsewhere that landed in
+    // the same answer, so a scan is due either way; only a move the list does not explain at all
+    // may end in a sweep. A fresh read (after an index reset) may hide any change made around
+    // the reset: the scan finds the registrations among them, and a reset never starts a sweep.
+    this.scheduleRegistrationScan(!fresh && !explained);
   }
 
   /**
