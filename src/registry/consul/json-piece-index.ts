@@ -33,6 +33,10 @@ const LOOKAHEAD = 8;
  * LOOKAHEAD old pieces may match (those before it were removed); else the new piece is cut at
  * the delimiter and decoded (added), and an old piece it replaced is removed. Old pieces never
  * matched are removed. A reordered answer is still read right, at the cost of decoding more.
+ * Before the walk, the longest common prefix and suffix of the two texts are found by comparing
+ * large slices; old pieces that lie in the prefix (with their comma), and the old pieces from
+ * where the walk enters the suffix at an old piece's start, are taken over as they are (shifted
+ * by the change in length), which is what the walk would have matched one by one.
  * (A Map from piece text to value was tried first: hashing every piece cost as much as
  * JSON.parse of the whole answer.)
  *
