@@ -42,16 +42,30 @@
  *   --warmup <s>          unmeasured open-loop seconds before each window, churn already on (default 3)
  *   --rounds <n>          rounds of (no churn, churn) (default 3; 0: only the windows without traffic)
  *   --idle-seconds <s>    seconds of each window without traffic (default 10; 0: skipped)
+ *   --settle <s>          seconds of churn, not measured, between start-up and the first window (default 10;
+ *                         0: none, as before): V8 collects the old generation only when something
+ *                         allocates, so without it the start-up's garbage (tens of MB) is collected by
+ *                         mark-compacts in the first churn window and counted as churn work
  *   --connections <n>     generator keep-alive connections (default 32)
  *   --registry <json>     registry settings merged over the defaults, e.g. '{"registrationScanInterval":"30s"}'
  *   --probe               preload bench/lib/stall-probe.mjs into the router: event-loop delay and GC per window
  *   --router-flag <f>     node flag for the router process (repeatable), e.g. --cpu-prof (with --keep-logs:
  *                         the profile lands in the scratch folder)
  *   --keep-logs           keep the scratch folder (router and upstream logs)
+ *   --compare <label>=<cli.js>  also run another build's router (its dist/cli/switchyard.js, built) on
+ *                         the same emulator and churn, without traffic (repeatable): each window reports
+ *                         its CPU beside this build's, so two builds are compared within one run, under
+ *                         the same machine load (on a shared machine, figures of separate runs move by
+ *                         several points)
+ *   --generator go|node   the open-loop generator: "go" (default; bench/generators/open-loop, built at
+ *                         run time, its own process, pauses well under a millisecond, so a p99
+ *                         difference of 1 ms is resolved) or "node" (bench/lib/open-loop.ts inside this
+ *                         process, which also sends the churn); without Go, node, said so
  * Results: bench/results/churn-<time>.md and .json. A benchmark, not a test.
  */
 import { cliChecks } from './lib/cli-options.js';
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -64,7 +78,8 @@ import { describeProbe, probeOf, type ProbeWindow } from './lib/latency-scenario
 import { saturate } from './lib/load.js';
 import { describeMachine } from './lib/machine.js';
 import { median } from './lib/median.js';
-import { runOpenLoop, type OpenLoopResult, type Percentiles } from './lib/open-loop.js';
+import { runOpenLoop, type OpenLoopOptions, type OpenLoopResult, type Percentiles } from './lib/open-loop.js';
+import { GoOpenLoop } from './lib/open-loop-go.js';
 import { processCpuSeconds } from './lib/process-cpu.js';
 import { EmulatorProcess } from './lib/consul-emulator-client.js';
 
@@ -80,11 +95,14 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     'idle-seconds': { type: 'string', default: '10' },
+    settle: { type: 'string', default: '10' },
     connections: { type: 'string', default: '32' },
     registry: { type: 'string', default: '{}' },
     probe: { type: 'boolean', default: false },
     'router-flag': { type: 'string', multiple: true },
     'keep-logs': { type: 'boolean', default: false },
+    generator: { type: 'string', default: 'go' },
+    compare: { type: 'string', multiple: true },
   },
 });
 
@@ -98,6 +116,7 @@ const DURATION = number('duration', values.duration);
 const WARMUP = number('warmup', values.warmup, { zero: true });
 const ROUNDS = number('rounds', values.rounds, { integer: true, zero: true });
 const IDLE_SECONDS = number('idle-seconds', values['idle-seconds'], { zero: true });
+const SETTLE_SECONDS = number('settle', values.settle, { zero: true });
 const CONNECTIONS = number('connections', values.connections, { integer: true });
 const FIXED_RATE = values.rate === undefined ? null : number('rate', values.rate);
 let REGISTRY: Record<string, unknown>;
@@ -106,6 +125,14 @@ try {
 } catch (err) {
   fail(`--registry must be a JSON object of registry settings: ${(err as Error).message}`);
 }
+if (values.generator !== 'go' && values.generator !== 'node') fail(`--generator takes go or node, got "${values.generator}"`);
+const COMPARE = (values.compare ?? []).map((c) => {
+  const eq = c.indexOf('=');
+  if (eq <= 0) fail(`--compare takes <label>=<path of a built dist/cli/switchyard.js>, got "${c}"`);
+  const entry = resolve(c.slice(eq + 1));
+  if (!existsSync(entry)) fail(`--compare ${c.slice(0, eq)}: ${entry} does not exist (build that tree first: npx tsc -p tsconfig.build.json)`);
+  return { label: c.slice(0, eq), entry };
+});
 if (SERVICES < 20) fail('--services must be at least 20 (the churn needs other services than the loaded one)');
 
 const LOADED = 'svc-0';
@@ -252,6 +279,20 @@ async function registryCounters(adminUrl: string): Promise<RegistryCounters> {
   return body.consul;
 }
 
+/** A router whose CPU and Consul traffic each window measures. */
+interface MeasuredRouter {
+  label: string;
+  pid: number;
+  adminUrl: string;
+}
+
+/** What one window saw of a --compare router. */
+interface ComparedWindow {
+  label: string;
+  routerCpuPercent: number;
+  registry: { serviceReads: number; registrationScans: number; requests: number; kib: number };
+}
+
 interface Window {
   churn: boolean;
   round: number;
@@ -263,21 +304,30 @@ interface Window {
   load: number;
   open?: Omit<OpenLoopResult, 'samples'>;
   probe?: ProbeWindow;
+  compared?: ComparedWindow[];
 }
 
-async function measureWindow(opts: { churn: Churn | null; round: number; seconds: number; routerPid: number; adminUrl: string; rate: number | null; url: string; probe: { window(): Promise<ProbeWindow> } | null }): Promise<Window> {
+/** The open-loop generator of this run: runOpenLoop (this process) or the Go generator's run. */
+interface Generator {
+  run(options: OpenLoopOptions): Promise<OpenLoopResult>;
+  name: string;
+}
+
+async function measureWindow(opts: { generate: Generator; churn: Churn | null; round: number; seconds: number; routerPid: number; adminUrl: string; others: readonly MeasuredRouter[]; rate: number | null; url: string; probe: { window(): Promise<ProbeWindow> } | null }): Promise<Window> {
   return withChurn(opts.churn, async () => {
-    if (opts.rate !== null && WARMUP > 0) await runOpenLoop({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: WARMUP, connections: CONNECTIONS });
+    if (opts.rate !== null && WARMUP > 0) await opts.generate.run({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: WARMUP, connections: CONNECTIONS });
     else await sleep(1_000);
     await opts.probe?.window();
     const changes0 = opts.churn?.counts.changes ?? 0;
     const reg0 = await registryCounters(opts.adminUrl);
+    const others0 = await Promise.all(opts.others.map(async (o) => ({ reg: await registryCounters(o.adminUrl), cpu: await processCpuSeconds(o.pid) })));
     const cpu0 = await processCpuSeconds(opts.routerPid);
     const t0 = performance.now();
     let open: OpenLoopResult | undefined;
-    if (opts.rate !== null) open = await runOpenLoop({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: opts.seconds, connections: CONNECTIONS });
+    if (opts.rate !== null) open = await opts.generate.run({ url: opts.url, request: { path: PATH }, rate: opts.rate, durationSeconds: opts.seconds, connections: CONNECTIONS });
     else await sleep(opts.seconds * 1000);
     const cpu1 = await processCpuSeconds(opts.routerPid);
+    const othersCpu1 = await Promise.all(opts.others.map((o) => processCpuSeconds(o.pid)));
     const seconds = (performance.now() - t0) / 1000;
     const reg1 = await registryCounters(opts.adminUrl);
     const probe = await opts.probe?.window();
@@ -300,6 +350,19 @@ async function measureWindow(opts: { churn: Churn | null; round: number; seconds
       w.open = kept;
     }
     if (probe !== undefined) w.probe = probe;
+    if (opts.others.length > 0) {
+      w.compared = await Promise.all(
+        opts.others.map(async (o, k) => {
+          const reg1 = await registryCounters(o.adminUrl);
+          const reg = others0[k]!.reg;
+          return {
+            label: o.label,
+            routerCpuPercent: r2(((othersCpu1[k]! - others0[k]!.cpu) / seconds) * 100),
+            registry: { serviceReads: reg1.serviceReads - reg.serviceReads, registrationScans: reg1.registrationScans - reg.registrationScans, requests: reg1.requests - reg.requests, kib: Math.round((reg1.bytes - reg.bytes) / 1024) },
+          };
+        }),
+      );
+    }
     return w;
   });
 }
@@ -321,7 +384,8 @@ function describeWindow(w: Window): string {
   return (
     `[churn] round ${w.round} ${w.churn ? 'churn   ' : 'no churn'} ${w.open ? `p50 ${l!.p50.toFixed(2)} p99 ${l!.p99.toFixed(2)} p99.9 ${l!.p999.toFixed(2)} max ${l!.max.toFixed(2)} ms, ${w.open.ok} ok, ${w.open.errors + w.open.non2xx} failed, send lag p99 ${w.open.sendLag.p99.toFixed(2)}; ` : 'no traffic; '}` +
     `router CPU ${w.routerCpuPercent} %; ${w.changes} changes, ${w.registry.serviceReads} service reads, ${w.registry.registrationScans} scans, ${w.registry.kib} KiB from Consul; load ${w.load}` +
-    (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}; ${describeGaps(w.probe)}` : '')
+    (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}; ${describeGaps(w.probe)}` : '') +
+    (w.compared ?? []).map((c) => `\n[churn]   ${c.label}: router CPU ${c.routerCpuPercent} %; ${c.registry.serviceReads} service reads, ${c.registry.registrationScans} scans, ${c.registry.kib} KiB from Consul`).join('')
   );
 }
 
@@ -333,8 +397,15 @@ async function main(): Promise<void> {
   execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json')], { stdio: 'inherit' });
   const workDir = await mkdtemp(join(tmpdir(), 'switchyard-churn-'));
   const upstream = await startUpstream(root, workDir, LOADED_INSTANCES + SPARE_PORTS, 1);
+  let generate: Generator = { run: runOpenLoop, name: 'bench/lib/open-loop.ts (this Node process, which also sends the churn)' };
+  if (values.generator === 'go') {
+    const go = await GoOpenLoop.build(root, workDir);
+    if (typeof go === 'string') log(`bench:churn: the Go generator cannot be used (${go}); using the Node generator`);
+    else generate = { run: (o) => go.run(o), name: 'bench/generators/open-loop (Go, its own process)' };
+  }
   const emu = EmulatorProcess.start((error) => log(`bench:churn: the emulator refused a change: ${error}`));
   let router: BenchProcess | null = null;
+  const compared: BenchProcess[] = [];
   try {
     const { address } = await emu.call<{ address: string }>({ cmd: 'setup', services: SERVICES, instances: 2 });
     // The loaded service's instances on the upstream (the setup's two are re-registered there).
@@ -365,6 +436,18 @@ async function main(): Promise<void> {
     await waitUntilServing(url + PATH, router, 300_000);
     log(`bench:churn: router serving ${SERVICES} services after ${((performance.now() - t) / 1000).toFixed(1)} s`);
     const routerPid = router.child.pid!;
+    const others: MeasuredRouter[] = [];
+    for (const c of COMPARE) {
+      const otherPort = await freePort();
+      const otherAdminPort = await freePort();
+      const file = join(workDir, `config-${c.label}.yaml`);
+      await writeFile(file, stringify({ ...config, listeners: [{ name: 'bench', address: '127.0.0.1', port: otherPort }], admin: { enabled: true, address: '127.0.0.1', port: otherAdminPort } }));
+      const other = spawnLogged({ command: process.execPath, args: [...(values['router-flag'] ?? []), c.entry, 'start', file], logFile: join(workDir, `switchyard-${c.label}.log`) });
+      compared.push(other);
+      await waitUntilServing(`http://127.0.0.1:${otherPort}${PATH}`, other, 300_000);
+      others.push({ label: c.label, pid: other.child.pid!, adminUrl: `http://127.0.0.1:${otherAdminPort}` });
+      log(`bench:churn: ${c.label} (${c.entry}) serving beside it, without traffic`);
+    }
     const probe = probeDir === null ? null : probeOf({ url, process: router, stop: () => router!.stop() }, probeDir);
     const churn = new Churn(emu, upstream.ports.slice(LOADED_INSTANCES));
 
@@ -379,13 +462,20 @@ async function main(): Promise<void> {
 
     const windows: Window[] = [];
     const run = async (withChurnOn: boolean, round: number, traffic: boolean) => {
-      const w = await measureWindow({ churn: withChurnOn ? churn : null, round, seconds: traffic ? DURATION : IDLE_SECONDS, routerPid, adminUrl, rate: traffic ? rate : null, url, probe });
+      const w = await measureWindow({ generate, churn: withChurnOn ? churn : null, round, seconds: traffic ? DURATION : IDLE_SECONDS, routerPid, adminUrl, others, rate: traffic ? rate : null, url, probe });
       windows.push(w);
       log(describeWindow(w));
     };
+    if (SETTLE_SECONDS > 0) {
+      // Start-up's garbage is collected once the router allocates again: under churn, here, not in a window.
+      log(`bench:churn: ${SETTLE_SECONDS} s of churn before the first window (start-up's garbage collected)`);
+      await withChurn(churn, () => sleep(SETTLE_SECONDS * 1000));
+    }
     if (IDLE_SECONDS > 0) {
-      // Start-up's aftermath (garbage collection of the first load) out of the first window.
-      await sleep(5_000);
+      // Start-up's (or the settling churn's) aftermath out of the first window: once allocation
+      // falls, V8's memory reducer runs mark-compacts for several seconds, which the no-churn
+      // window would otherwise count (and the added cost would lose).
+      await sleep(SETTLE_SECONDS > 0 ? 15_000 : 5_000);
       await run(false, 0, false);
       await run(true, 0, false);
     }
@@ -394,16 +484,17 @@ async function main(): Promise<void> {
       for (const on of order) await run(on, round, true);
     }
     const report = summarize(windows, { rate, maxRps });
-    const markdown = reportMarkdown(report, windows, { command, machine: JSON.stringify(machine), startedAt, loadAtEnd: r2(loadavg()[0]!) });
+    const markdown = reportMarkdown(report, windows, { command, machine: JSON.stringify(machine), startedAt, loadAtEnd: r2(loadavg()[0]!), generator: generate.name });
     const stamp = `churn-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
     const dir = join(root, 'bench/results');
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, `${stamp}.md`), `${markdown}\n`);
-    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
+    await writeFile(join(dir, `${stamp}.json`), `${JSON.stringify({ machine, command, startedAt, options: { generator: generate.name, compare: COMPARE, SERVICES, CHURN, FRACTION, DURATION, WARMUP, ROUNDS, IDLE_SECONDS, SETTLE_SECONDS, CONNECTIONS, REGISTRY }, report, windows }, null, 2)}\n`);
     process.stdout.write(`${markdown}\n`);
     log(`bench:churn: results in bench/results/${stamp}.md and .json`);
   } finally {
     await router?.stop();
+    for (const other of compared) await other.stop();
     await emu.close();
     await upstream.stop();
     if (values['keep-logs']) log(`bench:churn: logs kept in ${workDir}`);
@@ -421,6 +512,8 @@ interface Summary {
   added: { p50: number; p99: number; p999: number; cpu: number };
   /** Router CPU (% of a core) with churn minus without, no traffic. */
   idleCpu: { quiet: number; churn: number; added: number } | null;
+  /** The same for each --compare router (measured in the same windows; all windows, traffic or not, are without traffic for them). */
+  comparedIdleCpu: { label: string; quiet: number; churn: number; added: number }[];
 }
 
 function summarize(windows: Window[], { rate, maxRps }: { rate: number | null; maxRps: number | null }): Summary {
@@ -443,10 +536,17 @@ function summarize(windows: Window[], { rate, maxRps }: { rate: number | null; m
     churn: of(true),
     added: { p50: added((w) => w.open!.latency.p50), p99: added((w) => w.open!.latency.p99), p999: added((w) => w.open!.latency.p999), cpu: added((w) => w.routerCpuPercent) },
     idleCpu: idleQuiet && idleChurn ? { quiet: idleQuiet.routerCpuPercent, churn: idleChurn.routerCpuPercent, added: r2(idleChurn.routerCpuPercent - idleQuiet.routerCpuPercent) } : null,
+    comparedIdleCpu:
+      idleQuiet && idleChurn
+        ? (idleQuiet.compared ?? []).map((q, k) => {
+            const c = idleChurn.compared![k]!;
+            return { label: q.label, quiet: q.routerCpuPercent, churn: c.routerCpuPercent, added: r2(c.routerCpuPercent - q.routerCpuPercent) };
+          })
+        : [],
   };
 }
 
-function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; machine: string; startedAt: Date; loadAtEnd: number }): string {
+function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; machine: string; startedAt: Date; loadAtEnd: number; generator: string }): string {
   const f = (v: number) => (Number.isFinite(v) ? v.toFixed(2) : '—');
   const sign = (v: number) => (v >= 0 ? `+${f(v)}` : f(v));
   const lines = [
@@ -456,7 +556,7 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
     '',
     `Machine: ${meta.machine}; load average ${meta.loadAtEnd} at the end. Router (dist, own process), Consul emulator, bench upstream (1 process) and the load generator share the machine.`,
     '',
-    `${SERVICES} services × 2 instances; GET 1 KiB to ${PATH} (svc-0, ${LOADED_INSTANCES} instances); ${s.maxRps === null ? '' : `router maximum ${s.maxRps} req/s (closed loop, ${CONNECTIONS} connections); `}offered ${s.rate} req/s open loop, ${CONNECTIONS} connections, ${DURATION} s measured per window after ${WARMUP} s unmeasured; churn ${CHURN} changes/s (2 in 10 on svc-0); ${ROUNDS} rounds of (no churn, churn), order alternating. Registry settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}.`,
+    `${SERVICES} services × 2 instances; GET 1 KiB to ${PATH} (svc-0, ${LOADED_INSTANCES} instances); ${s.maxRps === null ? '' : `router maximum ${s.maxRps} req/s (closed loop, ${CONNECTIONS} connections); `}offered ${s.rate} req/s open loop (generator: ${meta.generator}), ${CONNECTIONS} connections, ${DURATION} s measured per window after ${WARMUP} s unmeasured; churn ${CHURN} changes/s (2 in 10 on svc-0); ${ROUNDS} rounds of (no churn, churn), order alternating; ${SETTLE_SECONDS} s of churn, not measured, before the first window. Registry settings: defaults${Object.keys(REGISTRY).length ? ` with ${JSON.stringify(REGISTRY)}` : ''}.`,
     '',
     'Latency from when each request was due, ms, medians over rounds; "added" is the median over rounds of (churn − no churn) in the same round. Router CPU: user + system of its process (/proc) over the window, % of one core.',
     '',
@@ -468,7 +568,8 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
     '',
     s.idleCpu === null
       ? 'No idle windows (--idle-seconds 0).'
-      : `Without traffic: router CPU ${f(s.idleCpu.quiet)} % with no churn, ${f(s.idleCpu.churn)} % with churn: **registry and table work ${f(s.idleCpu.added)} % of a core** at ${CHURN} changes/s.`,
+      : `Without traffic: router CPU ${f(s.idleCpu.quiet)} % with no churn, ${f(s.idleCpu.churn)} % with churn: **registry and table work ${f(s.idleCpu.added)} % of a core** at ${CHURN} changes/s.` +
+        s.comparedIdleCpu.map((c) => ` Compared in the same windows, ${c.label}: ${f(c.quiet)} % / ${f(c.churn)} %: **${f(c.added)} % of a core**.`).join(''),
     '',
     'Every window:',
     '',
@@ -484,6 +585,11 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
   if (probed.length > 0) {
     lines.push('', 'Inside the router (bench/lib/stall-probe.mjs), every window:', '');
     for (const w of probed) lines.push(`- ${w.round === 0 ? 'idle' : `round ${w.round}`}, ${w.churn ? 'churn' : 'no churn'}: ${describeProbe(w.probe!)}; ${describeGaps(w.probe!)}`);
+  }
+  const withCompared = windows.filter((w) => w.compared !== undefined);
+  if (withCompared.length > 0) {
+    lines.push('', 'Other builds in the same windows (--compare; no traffic to them):', '', '| round | churn | build | router CPU % | service reads | scans | KiB from Consul |', '|---:|---|---|---:|---:|---:|---:|');
+    for (const w of withCompared) for (const c of w.compared!) lines.push(`| ${w.round === 0 ? 'idle' : w.round} | ${w.churn ? 'yes' : 'no'} | ${c.label} | ${f(c.routerCpuPercent)} | ${c.registry.serviceReads} | ${c.registry.registrationScans} | ${c.registry.kib} |`);
   }
   return lines.join('\n');
 }

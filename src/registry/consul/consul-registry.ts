@@ -113,6 +113,8 @@ export class ConsulRegistry implements Registry {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private readFailures = 0;
   private scanTimer: NodeJS.Timeout | null = null;
+  /** Epoch ms when the scheduled scan (scanTimer) runs. */
+  private scanDueAt = 0;
   private scanning = false;
   private scanAgain = false;
   private scanMaySweep = false;
@@ -435,6 +437,12 @@ export class ConsulRegistry implements Registry {
     // finds the registrations among them, and a reset never starts a sweep.
     if (fresh) this.scheduleRegistrationScan(false);
     else if (!explained) this.scheduleRegistrationScan(true);
+    // One answer may cover several writes (catalogMinInterval, or writes between two answers): a
+    // tag change explains its own service's move, not a registration elsewhere that landed in the
+    // same answer. A scan is due for those too, but without taking the budget at once: it runs
+    // registrationScanInterval later, unless a move the list does not explain brings it forward
+    // (a deregistration right after a registration is still seen at once).
+    else this.scheduleRegistrationScan(false, true);
   }
 
   /**
@@ -517,15 +525,26 @@ export class ConsulRegistry implements Registry {
     }
   }
 
-  /** `maySweep`: a scan that finds no registration change schedules a sweep. */
-  private scheduleRegistrationScan(maySweep: boolean): void {
+  /**
+   * `maySweep`: a scan that finds no registration change schedules a sweep. `late`: the scan is
+   * due registrationScanInterval from now rather than as soon as the budget allows; a later call
+   * that is due sooner brings it forward.
+   */
+  private scheduleRegistrationScan(maySweep: boolean, late = false): void {
     if (this.closed) return;
     this.scanMaySweep ||= maySweep;
-    if (this.scanning || this.scanTimer) {
-      this.scanAgain = this.scanAgain || this.scanning;
+    if (this.scanning) {
+      this.scanAgain = true;
       return;
     }
-    const delay = Math.max(0, this.lastScanAt + this.config.registrationScanInterval - Date.now());
+    const now = Date.now();
+    const dueAt = late ? now + this.config.registrationScanInterval : Math.max(now, this.lastScanAt + this.config.registrationScanInterval);
+    if (this.scanTimer) {
+      if (this.scanDueAt <= dueAt) return;
+      clearTimeout(this.scanTimer);
+    }
+    this.scanDueAt = dueAt;
+    const delay = dueAt - now;
     this.scanTimer = setTimeout(() => {
       this.scanTimer = null;
       void this.scanRegistrations();

@@ -33,6 +33,10 @@ const LOOKAHEAD = 8;
  * LOOKAHEAD old pieces may match (those before it were removed); else the new piece is cut at
  * the delimiter and decoded (added), and an old piece it replaced is removed. Old pieces never
  * matched are removed. A reordered answer is still read right, at the cost of decoding more.
+ * Before the walk, the longest common prefix and suffix of the two texts are found by comparing
+ * large slices; old pieces that lie in the prefix (with their comma), and the old pieces from
+ * where the walk enters the suffix at an old piece's start, are taken over as they are (shifted
+ * by the change in length), which is what the walk would have matched one by one.
  * (A Map from piece text to value was tried first: hashing every piece cost as much as
  * JSON.parse of the whole answer.)
  *
@@ -118,9 +122,21 @@ export class JsonPieceIndex<V> {
     if (text[open] !== opener || text[close] !== closer || close === open) return null;
     const first = skipSpace(text, open + 1);
     const { text: oldText, starts: os, ends: oe, vals: ov } = this;
-    const starts: number[] = [];
-    const ends: number[] = [];
-    const vals: V[] = [];
+    // The text both answers start and end with (a few native compares of large slices): the old
+    // pieces inside it are where they were, or shifted by the change in length, and are taken
+    // over without a compare each. A service list with one service changed walks that one piece.
+    // The two may overlap (a removed piece that starts and ends like its neighbour): each is used
+    // on its own, the prefix for the first pieces, the suffix from where the walk reaches it.
+    const shared = Math.min(text.length, oldText.length);
+    const prefix = ov.length === 0 ? 0 : commonPrefix(text, oldText, shared);
+    const suffixFrom = text.length - (ov.length === 0 ? 0 : commonSuffix(text, oldText, shared));
+    const shift = text.length - oldText.length;
+    // Old pieces that lie whole in the common prefix, each with the comma after it.
+    let i = 0;
+    if (ov.length > 0 && os[0] === first) while (i < ov.length && oe[i]! < prefix && text.charCodeAt(oe[i]!) === 0x2c) i++;
+    const starts: number[] = os.slice(0, i);
+    const ends: number[] = oe.slice(0, i);
+    const vals: V[] = ov.slice(0, i);
     const added: V[] = [];
     const removed: V[] = [];
     /** Where old piece `k` ends if the new text has it at `at` followed by a comma or the end; else -1. */
@@ -130,12 +146,26 @@ export class JsonPieceIndex<V> {
       // Two slices compared with ===: a native compare of the characters (startsWith compares one at a time, several times slower).
       return text.slice(at, end) === oldText.slice(os[k], oe[k]) ? end : -1;
     };
-    let i = 0;
     if (first < close) {
       const delimiter = this.kind === 'array' ? arrayDelimiter(text, first) : '],"';
       if (delimiter === null) return null;
-      let j = first;
-      for (let pieces = 1; ; pieces++) {
+      let j = i === 0 ? first : oe[i - 1]! + 1;
+      for (let pieces = i + 1; ; pieces++) {
+        // In the common suffix at the start of an old piece: it and every old piece after it are
+        // the rest of the answer, shifted; the old pieces skipped on the way went.
+        if (j >= suffixFrom && i < ov.length) {
+          const k = pieceStartingAt(os, j - shift, i);
+          if (k !== -1) {
+            for (let d = i; d < k; d++) removed.push(ov[d]!);
+            for (let m = k; m < ov.length; m++) {
+              starts.push(os[m]! + shift);
+              ends.push(oe[m]! + shift);
+              vals.push(ov[m]!);
+            }
+            i = ov.length;
+            break;
+          }
+        }
         let end = i < ov.length ? matchAt(i, j) : -1;
         for (let k = 1; end === -1 && k <= LOOKAHEAD && i + k < ov.length; k++) {
           end = matchAt(i + k, j);
@@ -179,6 +209,57 @@ export class JsonPieceIndex<V> {
     this.vals = vals;
     return { removed, added };
   }
+}
+
+/** Largest block compared at once when looking for the common prefix or suffix. */
+const MAX_BLOCK = 1 << 16;
+
+/** Length of the longest common prefix of `a` and `b`, at most `max`: blocks compared as slices (native), halved around a difference. */
+function commonPrefix(a: string, b: string, max: number): number {
+  let n = 0;
+  let block = 1 << 12;
+  while (n < max) {
+    const len = Math.min(block, max - n);
+    if (a.slice(n, n + len) === b.slice(n, n + len)) {
+      n += len;
+      if (block < MAX_BLOCK) block *= 2;
+    } else if (len === 1) {
+      break;
+    } else {
+      block = len >>> 1;
+    }
+  }
+  return n;
+}
+
+/** Length of the longest common suffix of `a` and `b`, at most `max` (as commonPrefix, from the end). */
+function commonSuffix(a: string, b: string, max: number): number {
+  let n = 0;
+  let block = 1 << 12;
+  while (n < max) {
+    const len = Math.min(block, max - n);
+    if (a.slice(a.length - n - len, a.length - n) === b.slice(b.length - n - len, b.length - n)) {
+      n += len;
+      if (block < MAX_BLOCK) block *= 2;
+    } else if (len === 1) {
+      break;
+    } else {
+      block = len >>> 1;
+    }
+  }
+  return n;
+}
+
+/** The index k ≥ `from` with starts[k] === at (starts ascending), or -1. */
+function pieceStartingAt(starts: readonly number[], at: number, from: number): number {
+  let lo = from;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! < at) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < starts.length && starts[lo] === at ? lo : -1;
 }
 
 /** `},{"K":` for an array whose first element starts with key `K`; null when it does not start so. */

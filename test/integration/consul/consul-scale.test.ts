@@ -102,6 +102,18 @@ describe('Consul registry at datacenter scale', () => {
     expect(registry.readStatus()).toMatchObject({ registrationScans: 1, sweeps: 0 });
   });
 
+  it('a registration that lands in the same service-list answer as a tag change elsewhere is still found (the tag change does not explain it)', async () => {
+    const { consul, registry } = await start(100, { catalogMinInterval: '300ms', sweepInterval: 0 });
+    // Two writes before the catalog watch's next answer: a tag change on svc-33 and a third
+    // instance of svc-42 registered already passing (its service list entry is unchanged).
+    consul.register(svc(33, 0, { Tags: ['routed', 'urlprefix-/svc-33', 'urlprefix-/svc-33-v2'] }));
+    consul.register(svc(42, 7));
+    await eventually(() => registry.current().services.get('svc-33')?.tags.includes('urlprefix-/svc-33-v2') === true, 5_000, 'svc-33 new tag');
+    await eventually(() => registry.current().services.get('svc-42')?.instances.length === 3, 5_000, 'svc-42 third instance, found by a registration scan');
+    expect(registry.readStatus()).toMatchObject({ sweeps: 0 });
+    expect(registry.readStatus().registrationScans).toBeGreaterThanOrEqual(1);
+  });
+
   const instanceHealth = (registry: ConsulRegistry, service: string, id: string) => registry.current().services.get(service)?.instances.find((i) => i.id.endsWith(`/${id}`))?.health;
 
   it('a check flipping critical → passing → critical reaches the snapshot each time, one read per flip', async () => {

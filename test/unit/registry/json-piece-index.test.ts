@@ -111,6 +111,50 @@ describe('JsonPieceIndex (array)', () => {
     }
   });
 
+  it('in a large answer, decodes only the pieces of the one region that changed, wherever it is, and reports a long run of removed pieces without decoding', () => {
+    const next = random(5000);
+    let list: Check[] = Array.from({ length: 3000 }, (_, i) => check(i));
+    const decoded: string[] = [];
+    const index = checkIndex(decoded);
+    index.update(JSON.stringify(list));
+    for (let round = 0; round < 200; round++) {
+      // One region: at the start, the end or anywhere; a few pieces replaced, inserted or (up to 40) removed.
+      const at = round % 5 === 0 ? 0 : round % 5 === 1 ? list.length : Math.floor(next() * list.length);
+      const cut = Math.min(Math.floor(next() * (round % 3 === 0 ? 40 : 3)), list.length - at);
+      const inserted = Array.from({ length: Math.floor(next() * 3) }, () => check(3000 + Math.floor(next() * 500), 'critical', { Output: `r${round}` }));
+      const after = [...list.slice(0, at), ...inserted, ...list.slice(at + cut)];
+      decoded.length = 0;
+      const changes = index.update(JSON.stringify(after));
+      expect(changes, `round ${round}`).not.toBeNull();
+      expect(decoded, `round ${round}: only the inserted pieces are decoded`).toHaveLength(inserted.length);
+      expect({ removed: [...changes!.removed].sort(), added: [...changes!.added].sort() }, `round ${round}`).toEqual(multisetDiff(list, after));
+      expect(index.size).toBe(after.length);
+      list = after;
+    }
+    // What it keeps is right: the same text again changes nothing and decodes nothing.
+    decoded.length = 0;
+    expect(index.update(JSON.stringify(list))).toEqual({ removed: [], added: [] });
+    expect(decoded).toEqual([]);
+  });
+
+  it('after a common prefix and suffix, a bad piece between them still makes the answer be parsed whole, and what it knew stays', () => {
+    const list = Array.from({ length: 500 }, (_, i) => check(i));
+    const index = checkIndex();
+    index.update(JSON.stringify(list));
+    const text = JSON.stringify(list);
+    const middle = text.indexOf(JSON.stringify(check(250)));
+    // A trailing comma inside the array, a non-object element, a cut inside a nested value.
+    for (const bad of [
+      `${text.slice(0, middle)}1,${text.slice(middle)}`,
+      `${text.slice(0, middle)},${text.slice(middle)}`,
+      `${text.slice(0, middle)}${JSON.stringify({ Node: 'n', Definition: { List: [{ x: 1 }, { Node: 'inner' }] } })},${text.slice(middle)}`,
+      `${text.slice(0, -1)},]`,
+    ]) {
+      expect(index.update(bad), bad.slice(middle - 20, middle + 60)).toBeNull();
+    }
+    expect(index.update(text)).toEqual({ removed: [], added: [] });
+  });
+
   it('answers null (parse it whole) when a cut falls inside a value: a nested object with the same first key, or a string holding the delimiter', () => {
     const nested = [{ Node: 'a', CheckID: 'c1', Status: 'passing', Definition: { List: [{ x: 1 }, { Node: 'inner' }] } }];
     expect(checkIndex().update(JSON.stringify(nested))).toBeNull();
