@@ -76,6 +76,7 @@ import { startUpstream } from './lib/bench-upstream.js';
 import { freePort, spawnLogged, waitUntilServing, type BenchProcess } from './lib/child-process.js';
 import { describeProbe, probeOf, type ProbeWindow } from './lib/latency-scenario.js';
 import { saturate } from './lib/load.js';
+import { launcherNodeFlags } from './lib/targets.js';
 import { describeMachine } from './lib/machine.js';
 import { median } from './lib/median.js';
 import { runOpenLoop, type OpenLoopOptions, type OpenLoopResult, type Percentiles } from './lib/open-loop.js';
@@ -429,7 +430,14 @@ async function main(): Promise<void> {
     const t = performance.now();
     router = spawnLogged({
       command: process.execPath,
-      args: [...(values['router-flag'] ?? []), ...(probeDir === null ? [] : ['--import', join(root, 'bench/lib/stall-probe.mjs')]), join(root, 'dist/cli/switchyard.js'), 'start', join(workDir, 'config.yaml')],
+      args: [
+        ...launcherNodeFlags(join(root, 'dist/cli/switchyard.js')),
+        ...(values['router-flag'] ?? []),
+        ...(probeDir === null ? [] : ['--import', join(root, 'bench/lib/stall-probe.mjs')]),
+        join(root, 'dist/cli/switchyard.js'),
+        'start',
+        join(workDir, 'config.yaml'),
+      ],
       logFile: join(workDir, 'switchyard.log'),
       ...(probeDir === null ? {} : { env: { BENCH_STALL_PROBE_DIR: probeDir } }),
     });
@@ -442,7 +450,7 @@ async function main(): Promise<void> {
       const otherAdminPort = await freePort();
       const file = join(workDir, `config-${c.label}.yaml`);
       await writeFile(file, stringify({ ...config, listeners: [{ name: 'bench', address: '127.0.0.1', port: otherPort }], admin: { enabled: true, address: '127.0.0.1', port: otherAdminPort } }));
-      const other = spawnLogged({ command: process.execPath, args: [...(values['router-flag'] ?? []), c.entry, 'start', file], logFile: join(workDir, `switchyard-${c.label}.log`) });
+      const other = spawnLogged({ command: process.execPath, args: [...launcherNodeFlags(c.entry), ...(values['router-flag'] ?? []), c.entry, 'start', file], logFile: join(workDir, `switchyard-${c.label}.log`) });
       compared.push(other);
       await waitUntilServing(`http://127.0.0.1:${otherPort}${PATH}`, other, 300_000);
       others.push({ label: c.label, pid: other.child.pid!, adminUrl: `http://127.0.0.1:${otherAdminPort}` });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { findBinary, freePort, spawnLogged, type BenchProcess } from './child-process.js';
 import { waitUntilServingH2, type H2Probe } from './h2-probe.js';
-import { HAPROXY_PRELUDE, nginxPrelude, type RunningTarget } from './targets.js';
+import { HAPROXY_PRELUDE, launcherNodeFlags, nginxPrelude, type RunningTarget } from './targets.js';
 
 /** Which upstream the proxies of a scenario forward to. */
 export type H2UpstreamKind = 'h2c' | 'http1';
@@ -135,7 +135,7 @@ export function switchyardH2Target(name = 'switchyard', checkout?: string, http2
       await writeFile(join(dir, 'config.yaml'), stringify(config));
       const proc = spawnLogged({
         command: process.execPath,
-        args: [join(checkout ?? ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        args: [...launcherNodeFlags(join(checkout ?? ctx.root, 'dist/cli/switchyard.js')), join(checkout ?? ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
         logFile: join(dir, 'switchyard.log'),
       });
       return started(proc, `${scheme(ctx)}://127.0.0.1:${port}`, ctx.probe);
