@@ -369,7 +369,7 @@ const healthCheckFieldsSchema = z
     type: z
       .enum(['http', 'tcp', 'grpc'])
       .default('http')
-      .describe('http (GET path), tcp (connect only) or grpc (the standard gRPC health protocol, grpc.health.v1.Health/Check, over HTTP/2: h2c, or TLS when the instance has TLS).'),
+      .describe('http (GET path), tcp (connect only) or grpc (the standard gRPC health protocol, grpc.health.v1.Health/Check, over HTTP/2: h2c, or TLS when the instance has TLS; on the service\'s http2Client, Switchyard\'s HTTP/2 client codec by default).'),
     path: pathPrefixSchema.default('/health').describe('HTTP only: the path probed with GET.'),
     host: hostNameSchema.optional().describe('HTTP only: the Host header sent. Default: the instance\'s address:port.'),
     expectedStatuses: z
@@ -484,7 +484,7 @@ export const serviceSchema = z
       .enum(HTTP2_CLIENTS)
       .default('switchyard')
       .describe(
-        "h2 and h2c only: the HTTP/2 client towards the instances: switchyard (Switchyard's own HTTP/2 client codec on net/TLS sockets; about half node:http2's CPU per request, docs/performance.md) or node (node:http2's client sessions, the earlier engine, kept selectable). Both pool, limit streams and report failures alike.",
+        "h2 and h2c only: the HTTP/2 client towards the instances: switchyard (Switchyard's own HTTP/2 client codec on net/TLS sockets; about half node:http2's CPU per request, docs/performance.md) or node (node:http2's client sessions, the earlier engine, kept selectable). Both pool, limit streams and report failures alike. The service's gRPC health checks (healthCheck.type grpc) run on the same client.",
       ),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),

@@ -120,7 +120,7 @@ export class Cluster {
     } else if (old.panicThreshold !== settings.panicThreshold) {
       this.updatePanic();
     }
-    if (JSON.stringify(old.healthCheck) !== JSON.stringify(settings.healthCheck)) this.configureHealthChecks();
+    if (JSON.stringify(old.healthCheck) !== JSON.stringify(settings.healthCheck) || old.http2Client !== settings.http2Client) this.configureHealthChecks();
   }
 
   /** Rebuilds the balancer over the same endpoints (after their weights changed). */
@@ -154,7 +154,7 @@ export class Cluster {
     this.healthChecker = null;
     const hc = this.settingsValue.healthCheck;
     if (hc === undefined) return;
-    this.healthChecker = new HealthChecker(this.name, hc, this.stats, this.logger);
+    this.healthChecker = new HealthChecker(this.name, hc, this.stats, this.logger, this.settingsValue.http2Client);
     this.healthChecker.sync(this.endpointList);
   }
 

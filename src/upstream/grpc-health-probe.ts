@@ -1,168 +1,202 @@
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type SecureClientSessionOptions } from 'node:http2';
-import type { ConnectionOptions } from 'node:tls';
-import { decodeHealthCheckResponse, encodeHealthCheckRequest, grpcFrame, servingStatusName, ServingStatus, unframeSingleMessage } from './grpc-health-messages.js';
-import { GRPC_STATUS_NAMES } from '../observability/metric-labels.js';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { Dispatcher } from 'undici';
+import type { HTTP2_CLIENTS } from '../config/schema.js';
+import { encodeHealthCheckRequest, grpcFrame } from './grpc-health-messages.js';
+import { GRPC_HEALTH_CHECK_PATH, GrpcHealthAnswer, grpcTimeoutValue, linkFault, streamResetDetail, type GrpcProbeDone, type GrpcProbeLink, type GrpcProbeTarget } from './grpc-health-answer.js';
+import { probeGrpcHealthOnNodeHttp2 } from './grpc-health-probe-node.js';
+import { Http2ClientConnection, type ConnectionOwner } from './http2-client-connection.js';
+import { Http2ClientRequest, Http2StreamResetError, type RequestOwner } from './http2-client-request.js';
+import { UpstreamError } from './upstream-error.js';
 
-/** Where a gRPC health probe goes: the endpoint's address and its TLS options (null = h2c). */
-export interface GrpcProbeTarget {
-  /** `address:port`, IPv6 bracketed. */
-  readonly key: string;
-  readonly tls: ConnectionOptions | null;
-}
+export { GRPC_HEALTH_CHECK_PATH, MAX_GRPC_HEALTH_RESPONSE, type GrpcProbeDone, type GrpcProbeTarget } from './grpc-health-answer.js';
 
-/** A probe's outcome: passed or not, and why ("SERVING", "grpc-status 12 (UNIMPLEMENTED): ...", ...). */
-export type GrpcProbeDone = (ok: boolean, detail: string) => void;
-
-/** The method every gRPC health server implements. */
-export const GRPC_HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check';
-/** A HealthCheckResponse is a few bytes; a response body beyond this is refused unread. */
-export const MAX_GRPC_HEALTH_RESPONSE = 64 * 1024;
-/** application/grpc, application/grpc+proto, application/grpc;charset=... (not grpc-web). */
-const GRPC_CONTENT_TYPE = /^application\/grpc(?:[+;]|$)/;
-/** grpc-timeout allows at most 8 digits. */
-const MAX_GRPC_TIMEOUT_MS = 99_999_999;
-
+/** The HTTP/2 client a probe runs on: the service's `http2Client` setting. */
+export type GrpcProbeClient = (typeof HTTP2_CLIENTS)[number];
 
 /**
- * One probe of the standard gRPC health protocol (grpc.health.v1.Health/Check) on its own
- * HTTP/2 session: cleartext with prior knowledge (h2c) when the target has no TLS, else TLS
- * with the target's options (CA, servername, verify) and ALPN h2. It passes only on HTTP 200,
- * grpc-status 0 (in the trailers, or in the headers of a trailers-only response) and one
- * uncompressed HealthCheckResponse saying SERVING. Everything else fails, with a detail that
- * names the fault: the status, grpc-status and grpc-message, a malformed or oversized body, a
- * reset, a peer that does not speak HTTP/2, no answer within `timeoutMs`.
+ * One probe of the standard gRPC health protocol (grpc.health.v1.Health/Check) on a connection
+ * of its own: cleartext with prior knowledge (h2c) when the target has no TLS, else TLS with the
+ * target's options (CA, servername, verify) and ALPN h2. It passes only on HTTP 200, grpc-status
+ * 0 (in the trailers, or in the headers of a trailers-only response) and one uncompressed
+ * HealthCheckResponse saying SERVING. Everything else fails, with a detail that names the
+ * fault: the status, grpc-status and grpc-message, a malformed or oversized body, a reset, a
+ * peer that does not speak HTTP/2, no answer within `timeoutMs` (grpc-health-answer.ts words them).
+ *
+ * `client` "switchyard" (the default) runs it on Switchyard's HTTP/2 client codec, the engine
+ * of the service's requests; "node" on node:http2's client session (grpc-health-probe-node.ts),
+ * for services with `http2Client: node`, so that setting means node:http2 everywhere.
  *
  * `done` is called exactly once, unless the returned handle's destroy() comes first (then
- * never). The session is destroyed when the probe ends either way: no session or timer
- * outlives it.
+ * never). The connection is closed when the probe ends either way (no connection is reused
+ * from one probe to the next): no socket or timer outlives it.
  */
-export function probeGrpcHealth(target: GrpcProbeTarget, service: string, timeoutMs: number, done: GrpcProbeDone): { destroy(): void } {
-  return new GrpcHealthProbe(target, service, timeoutMs, done);
+export function probeGrpcHealth(target: GrpcProbeTarget, service: string, timeoutMs: number, done: GrpcProbeDone, client: GrpcProbeClient = 'switchyard'): { destroy(): void } {
+  if (client === 'node') return probeGrpcHealthOnNodeHttp2(target, service, timeoutMs, done);
+  return new CodecGrpcHealthProbe(target, service, timeoutMs, done);
 }
 
-class GrpcHealthProbe {
-  private session: ClientHttp2Session | null = null;
-  private readonly timer: NodeJS.Timeout;
-  private readonly tls: boolean;
-  private ended = false;
-  /** The connection (and TLS handshake) is up. */
-  private connected = false;
-  /** A SETTINGS frame arrived: the peer speaks HTTP/2. */
-  private http2Peer = false;
-  private status = 0;
-  private headerGrpcStatus: string | undefined;
-  private headerGrpcMessage: string | undefined;
-  private trailers: IncomingHttpHeaders | null = null;
-  private readonly chunks: Buffer[] = [];
-  private bodyLength = 0;
+/** The first bytes of a peer that is not HTTP/2 kept to say what it speaks. */
+const FIRST_BYTES_KEPT = 64;
 
-  constructor(target: GrpcProbeTarget, service: string, timeoutMs: number, private readonly done: GrpcProbeDone) {
+/**
+ * The probe on Http2ClientConnection and Http2ClientRequest: the probe is the connection's
+ * owner (one connection, one stream) and the request's handler.
+ */
+class CodecGrpcHealthProbe implements ConnectionOwner, RequestOwner, Dispatcher.DispatchHandler, GrpcProbeLink {
+  readonly tls: boolean;
+  connected = false;
+  http2Peer = false;
+  private ended = false;
+  private readonly timer: NodeJS.Timeout;
+  private connection: Http2ClientConnection | null = null;
+  private request: Http2ClientRequest | null = null;
+  private readonly answer = new GrpcHealthAnswer();
+  private readonly options: Dispatcher.DispatchOptions;
+  /** The peer's first bytes until its SETTINGS arrive: what a peer that is not HTTP/2 speaks. */
+  private firstBytes: Buffer | null = null;
+
+  constructor(
+    private readonly target: GrpcProbeTarget,
+    service: string,
+    timeoutMs: number,
+    private readonly done: GrpcProbeDone,
+  ) {
     this.tls = target.tls !== null;
+    // Set before the connection's own connect timer (same length): this one fires first.
     this.timer = setTimeout(() => this.fail(`no answer within ${timeoutMs}ms`), timeoutMs);
-    const options: SecureClientSessionOptions = { settings: { enablePush: false } };
-    if (target.tls !== null) Object.assign(options, target.tls);
-    let stream: ClientHttp2Stream;
+    this.options = {
+      method: 'POST',
+      path: GRPC_HEALTH_CHECK_PATH,
+      headers: ['content-type', 'application/grpc', 'te', 'trailers', 'grpc-timeout', grpcTimeoutValue(timeoutMs), 'user-agent', 'switchyard-health-check'],
+      body: grpcFrame(encodeHealthCheckRequest(service)),
+    };
+    let socket: Socket;
     try {
-      const session = connect(`${this.tls ? 'https' : 'http'}://${target.key}`, options);
-      this.session = session;
-      session.on('error', (err: Error) => this.fail(this.sessionFault(errorText(err))));
-      session.once('connect', () => (this.connected = true));
-      session.once('remoteSettings', () => (this.http2Peer = true));
-      session.once('close', () => this.fail(this.sessionFault('connection closed before an answer')));
-      stream = session.request({
-        ':method': 'POST',
-        ':path': GRPC_HEALTH_CHECK_PATH,
-        'content-type': 'application/grpc',
-        te: 'trailers',
-        'grpc-timeout': `${Math.min(timeoutMs, MAX_GRPC_TIMEOUT_MS)}m`,
-        'user-agent': 'switchyard-health-check',
-      });
+      socket = this.connect(target);
     } catch (err) {
-      // connect() and request() throw synchronously only on options node:http2 refuses; the
-      // outcome is still reported asynchronously, like every other one.
+      // net and tls connect throw synchronously only on options they refuse (a malformed CA, a
+      // bad port); the outcome is still reported asynchronously, like every other one.
       const reason = (err as Error).message;
       queueMicrotask(() => this.fail(`cannot start an HTTP/2 request to ${target.key}: ${reason}`));
       return;
     }
-    stream.on('response', (headers, flags) => this.onResponse(headers, flags));
-    stream.on('data', (chunk: Buffer) => this.onData(stream, chunk));
-    stream.on('trailers', (trailers: IncomingHttpHeaders) => (this.trailers = trailers));
-    stream.on('error', (err: Error) => this.fail(this.sessionFault(errorText(err))));
-    stream.on('close', () => this.onStreamClose(stream));
-    stream.end(grpcFrame(encodeHealthCheckRequest(service)));
+    socket.once('data', (chunk: Buffer) => {
+      if (!this.http2Peer) this.firstBytes = Buffer.from(chunk.subarray(0, FIRST_BYTES_KEPT));
+    });
+    this.connection = new Http2ClientConnection(this, socket, 1, timeoutMs, timeoutMs);
+  }
+
+  /** The socket: TCP for h2c, TLS with ALPN h2 and the target's options otherwise. */
+  private connect(target: GrpcProbeTarget): Socket {
+    const { host, port } = hostAndPort(target.key);
+    if (target.tls === null) {
+      const socket = netConnect({ host, port });
+      socket.once('connect', () => {
+        this.connected = true;
+        this.connection!.start();
+      });
+      return socket;
+    }
+    // SNI as node:http2 and undici send it: the configured servername, else the host unless
+    // it is an address. Verification checks the servername, else the host.
+    const servername = target.tls.servername || (isIP(host) === 0 ? host : '');
+    const socket: TLSSocket = tlsConnect({ ...target.tls, host, port, servername, ALPNProtocols: ['h2'] });
+    socket.once('secureConnect', () => {
+      this.connected = true;
+      if (socket.alpnProtocol === 'h2') this.connection!.start();
+      else this.connection!.destroy(new UpstreamError(`the instance did not agree to HTTP/2 by ALPN (it chose ${socket.alpnProtocol || 'no protocol'})`, 'UND_ERR_SOCKET', 'SocketError'));
+    });
+    return socket;
   }
 
   destroy(): void {
     this.end();
   }
 
-  private onResponse(headers: IncomingHttpHeaders, flags: number): void {
-    this.status = Number(headers[':status']);
-    if (this.status !== 200) {
-      this.fail(`HTTP status ${this.status} (a gRPC server answers 200)`);
-      return;
-    }
-    const contentType = headers['content-type'] ?? '';
-    if (!GRPC_CONTENT_TYPE.test(contentType)) {
-      this.fail(`content-type ${contentType === '' ? '(none)' : JSON.stringify(contentType)} is not application/grpc`);
-      return;
-    }
-    // Trailers-only response (grpc-status in the headers, with END_STREAM).
-    if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0 || headers['grpc-status'] !== undefined) {
-      this.headerGrpcStatus = single(headers['grpc-status']);
-      this.headerGrpcMessage = single(headers['grpc-message']);
-    }
-  }
+  // ---- the connection's owner ----
 
-  private onData(stream: ClientHttp2Stream, chunk: Buffer): void {
+  connectionReady(connection: Http2ClientConnection): void {
+    this.http2Peer = true;
+    this.firstBytes = null;
     if (this.ended) return;
-    this.bodyLength += chunk.length;
-    if (this.bodyLength > MAX_GRPC_HEALTH_RESPONSE) {
-      stream.close(constants.NGHTTP2_CANCEL);
-      this.fail(`response body larger than ${MAX_GRPC_HEALTH_RESPONSE} bytes (a HealthCheckResponse is a few bytes)`);
-      return;
-    }
-    this.chunks.push(chunk);
+    const request = new Http2ClientRequest(this, this.options, this);
+    this.request = request;
+    request.start(connection, this.tls, this.target.key);
   }
 
-  private onStreamClose(stream: ClientHttp2Stream): void {
+  streamEnded(): void {
+    // One stream a probe: nothing waits for its slot.
+  }
+
+  connectionClosed(_connection: Http2ClientConnection, error: Error | null): void {
     if (this.ended) return;
-    const grpcStatus = single(this.trailers?.['grpc-status']) ?? this.headerGrpcStatus;
-    const grpcMessage = single(this.trailers?.['grpc-message']) ?? this.headerGrpcMessage;
-    if (grpcStatus === undefined) {
-      if (!this.http2Peer) this.fail(this.sessionFault('connection closed before an answer'));
-      else if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) this.fail(`stream reset by the instance (HTTP/2 error code ${stream.rstCode}) before grpc-status`);
-      else if (this.status === 0) this.fail('stream closed before response headers');
-      else this.fail('response ended without grpc-status (neither in trailers nor in a trailers-only response)');
+    if ((error as NodeJS.ErrnoException | null)?.code === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') {
+      // The TLS peer answered, refusing h2: it is up, and does not serve HTTP/2 on this port.
+      this.connected = true;
+      this.fail(linkFault(this, 'the instance refused HTTP/2 by ALPN (TLS alert no_application_protocol)'));
       return;
     }
-    if (grpcStatus !== '0') {
-      const code = Number(grpcStatus);
-      const name = GRPC_STATUS_NAMES[code] ?? 'not a gRPC status code';
-      const message = grpcMessage === undefined || grpcMessage === '' ? '' : `: ${decodeGrpcMessage(grpcMessage)}`;
-      this.fail(`grpc-status ${grpcStatus} (${name})${message}`);
-      return;
-    }
-    let status: number;
-    try {
-      status = decodeHealthCheckResponse(unframeSingleMessage(Buffer.concat(this.chunks, this.bodyLength)));
-    } catch (err) {
-      this.fail(`malformed HealthCheckResponse: ${(err as Error).message}`);
-      return;
-    }
-    if (status === ServingStatus.SERVING) this.finish(true, 'SERVING');
-    else this.fail(servingStatusName(status));
+    this.fail(linkFault(this, this.closeReason(error)));
   }
 
-  /** The fault of a session or stream error: no connection, a peer that never spoke HTTP/2, or the error itself. */
-  private sessionFault(reason: string): string {
-    if (!this.connected) return `cannot connect${this.tls ? ' (TLS, ALPN h2)' : ''}: ${reason}`;
-    if (this.http2Peer) return reason;
-    return `no HTTP/2 answer (is the instance serving gRPC ${this.sessionKind()} on this port?): ${reason}`;
+  dequeue(): void {
+    // Requests start only on a ready connection: none is ever queued.
   }
 
-  private sessionKind(): string {
-    return this.tls ? 'over TLS with ALPN h2' : 'over cleartext HTTP/2 (h2c)';
+  // ---- the request's handler ----
+
+  onConnect(): void {}
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    if (this.ended) return false;
+    if (status < 200) return true; // interim responses: the answer follows
+    let contentType: string | undefined;
+    let grpcStatus: string | undefined;
+    let grpcMessage: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1');
+      if (name === 'content-type') contentType ??= raw[i + 1]!.toString('latin1');
+      else if (name === 'grpc-status') grpcStatus ??= raw[i + 1]!.toString('latin1');
+      else if (name === 'grpc-message') grpcMessage ??= raw[i + 1]!.toString('latin1');
+    }
+    const problem = this.answer.head(status, contentType, grpcStatus, grpcMessage);
+    if (problem === null) return true;
+    this.fail(problem);
+    return false;
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.ended) return false;
+    const problem = this.answer.data(chunk);
+    if (problem === null) return true;
+    this.fail(problem);
+    return false;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    if (this.ended) return;
+    // The codec reports HTTP/2 trailers as an object (repeated names as arrays).
+    const fields = trailers as unknown as Record<string, string | string[]> | null;
+    if (fields !== null) this.answer.trailers(single(fields['grpc-status']), single(fields['grpc-message']));
+    const verdict = this.answer.verdict();
+    this.finish(verdict.ok, verdict.detail);
+  }
+
+  onError(err: Error): void {
+    if (this.ended) return;
+    if (err instanceof Http2StreamResetError) this.fail(streamResetDetail(err.http2Code));
+    else this.fail(linkFault(this, err.message));
+  }
+
+  // ---- outcome ----
+
+  /** Why the connection closed: what a peer that is not HTTP/2 answered, the error, or a plain close. */
+  private closeReason(error: Error | null): string {
+    const first = this.firstBytes;
+    const reason = error?.message ?? 'connection closed before an answer';
+    if (this.http2Peer || first === null) return reason;
+    return peerProtocol(first) ?? `its first bytes are not an HTTP/2 SETTINGS frame (${first.subarray(0, 16).toString('hex').replace(/(..)(?!$)/g, '$1 ')})`;
   }
 
   private fail(detail: string): void {
@@ -179,26 +213,39 @@ class GrpcHealthProbe {
     if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timer);
-    this.session?.destroy();
+    // After the codec's own call that got here has returned (an answer ends the probe inside
+    // the connection's frame handling): a stream still open is reset (CANCEL), then the
+    // connection goes with GOAWAY once that is written, or at once before the peer's SETTINGS.
+    queueMicrotask(() => this.closeConnection());
+  }
+
+  private closeConnection(): void {
+    const connection = this.connection;
+    if (connection === null || connection.closed) return;
+    this.request?.abort();
+    if (connection.ready) connection.close();
+    else connection.destroy(new UpstreamError('the health probe ended', 'UND_ERR_CLOSED', 'ClientClosedError'));
   }
 }
 
-/** An error's own words: node:http2 wraps the socket's error in "The pending stream has been canceled (caused by: ...)". */
-function errorText(err: Error): string {
-  const cause = (err as Error & { cause?: unknown }).cause;
-  return (cause instanceof Error ? cause.message : err.message).trim();
+/** `address:port` (IPv6 bracketed) as host and port. */
+function hostAndPort(key: string): { host: string; port: number } {
+  const colon = key.lastIndexOf(':');
+  const address = key.slice(0, colon);
+  return { host: address.startsWith('[') ? address.slice(1, -1) : address, port: Number(key.slice(colon + 1)) };
+}
+
+/** What a peer that is not HTTP/2 speaks, from its first bytes, or null when they do not say. */
+function peerProtocol(first: Buffer): string | null {
+  if (first.subarray(0, 5).toString('latin1') === 'HTTP/') {
+    const line = first.toString('latin1').split('\r\n', 1)[0]!;
+    return `it answered in HTTP/1.x (${JSON.stringify(line)})`;
+  }
+  // A TLS record: handshake (22) or alert (21), version 3.x.
+  if ((first[0] === 22 || first[0] === 21) && first[1] === 3) return 'it answered in TLS (the port expects TLS: give the service a tls section or protocol h2)';
+  return null;
 }
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** grpc-message is percent-encoded UTF-8; a malformed encoding is shown as sent. */
-function decodeGrpcMessage(message: string): string {
-  try {
-    return decodeURIComponent(message);
-  } catch {
-    // Not valid percent-encoding: the raw text still tells the operator what the server said.
-    return message;
-  }
 }

@@ -4,12 +4,13 @@ import type { HealthCheckConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { ClusterStats } from './cluster-stats.js';
 import { HealthFlag, type Endpoint } from './endpoint.js';
-import { probeGrpcHealth } from './grpc-health-probe.js';
+import { probeGrpcHealth, type GrpcProbeClient } from './grpc-health-probe.js';
 
 /**
  * Active health checks for one cluster: one probe loop per endpoint, HTTP (GET path, expected
  * statuses, Host header), TCP (connect) or gRPC (the standard grpc.health.v1.Health/Check over
- * HTTP/2, h2c or TLS as the endpoint's TLS options say; see grpc-health-probe.ts). A loop
+ * HTTP/2, h2c or TLS as the endpoint's TLS options say, on the service's HTTP/2 client: the
+ * codec, or node:http2 with `http2Client: node`; see grpc-health-probe.ts). A loop
  * waits interval + random jitter after each probe ends, so there is never more than one probe
  * in flight per endpoint and probes of many endpoints do not align. `unhealthyThreshold`
  * failures in a row set the endpoint's activeCheck health flag; `healthyThreshold` passes in a
@@ -25,6 +26,8 @@ export class HealthChecker {
     readonly settings: HealthCheckConfig,
     private readonly stats: ClusterStats,
     private readonly logger: Logger,
+    /** The service's `http2Client`: what the gRPC probes run on. */
+    private readonly http2Client: GrpcProbeClient = 'switchyard',
   ) {}
 
   /** Starts probes for new endpoints and stops those of endpoints that left. */
@@ -37,7 +40,7 @@ export class HealthChecker {
     }
     for (const endpoint of endpoints) {
       if (this.probes.has(endpoint)) continue;
-      const probe = new EndpointProbe(endpoint, this.service, this.settings, this.stats, this.logger);
+      const probe = new EndpointProbe(endpoint, this.service, this.settings, this.stats, this.logger, this.http2Client);
       this.probes.set(endpoint, probe);
       probe.start();
     }
@@ -68,6 +71,7 @@ class EndpointProbe {
     private readonly settings: HealthCheckConfig,
     private readonly stats: ClusterStats,
     private readonly logger: Logger,
+    private readonly http2Client: GrpcProbeClient,
   ) {}
 
   start(): void {
@@ -99,7 +103,7 @@ class EndpointProbe {
     const probe = probeGrpcHealth(this.endpoint, this.settings.grpcService, this.settings.timeout, (ok, detail) => {
       this.current = null;
       this.record(ok, detail);
-    });
+    }, this.http2Client);
     this.current = probe;
   }
 

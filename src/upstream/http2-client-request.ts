@@ -8,6 +8,17 @@ import { contentLengthValue } from './content-length-value.js';
 import { endTrailers, trailerSourceOf } from './request-trailer-source.js';
 import { CONNECTION_SPECIFIC, fieldProblem } from '../codec/http2/field-validation.js';
 
+/**
+ * The upstream reset the stream (RST_STREAM) before the response ended: REFUSED_STREAM is
+ * reported as a refusal (safe to retry), any other code as a reset; `http2Code` is the code.
+ */
+export class Http2StreamResetError extends UpstreamError {
+  constructor(readonly http2Code: number) {
+    const refused = http2Code === ErrorCode.REFUSED_STREAM;
+    super(refused ? 'the upstream refused the stream (REFUSED_STREAM)' : `the upstream reset the stream (${errorCodeName(http2Code)})`, refused ? 'UND_ERR_SOCKET' : 'ECONNRESET', refused ? 'SocketError' : 'Error');
+  }
+}
+
 /** What a request needs of its pool. */
 export interface RequestOwner {
   dequeue(request: Http2ClientRequest): void;
@@ -369,8 +380,7 @@ export class Http2ClientRequest {
   reset(code: number): void {
     if (this.done) return;
     if (code === ErrorCode.NO_ERROR && this.remoteEnded) return;
-    const refused = code === ErrorCode.REFUSED_STREAM;
-    this.fail(new UpstreamError(refused ? 'the upstream refused the stream (REFUSED_STREAM)' : `the upstream reset the stream (${errorCodeName(code)})`, refused ? 'UND_ERR_SOCKET' : 'ECONNRESET', refused ? 'SocketError' : 'Error'));
+    this.fail(new Http2StreamResetError(code));
   }
 
   private malformed(message: string): void {

@@ -64,6 +64,7 @@ describe('active health checks with the gRPC health protocol', () => {
         named: [{ port: a.port }],
         'no-health': [{ port: noHealth.port }],
         http1: [{ port: http1Port }],
+        'http1-node': [{ port: http1Port }],
         silent: [{ port: silentPort }],
         secure: [{ port: secure.port }],
       },
@@ -74,6 +75,7 @@ describe('active health checks with the gRPC health protocol', () => {
           named: { protocol: 'h2c', healthCheck: { ...FAST_CHECKS, grpcService: 'shop.Orders' } },
           'no-health': { protocol: 'h2c', healthCheck: FAST_CHECKS },
           http1: { healthCheck: FAST_CHECKS },
+          'http1-node': { http2Client: 'node', healthCheck: FAST_CHECKS },
           silent: { protocol: 'h2c', healthCheck: FAST_CHECKS },
           secure: { protocol: 'h2', tls: { ca: ca.cert, serverName: 'grpc.test' }, healthCheck: FAST_CHECKS },
         },
@@ -132,10 +134,28 @@ describe('active health checks with the gRPC health protocol', () => {
     await eventually(() => failing(endpoint) && unimplemented.test(endpoint.lastHealthCheck?.detail ?? ''), 5_000, 'the server without health service to fail with UNIMPLEMENTED');
   });
 
-  it('fails a plain HTTP/1.1 server, saying HTTP/2 was expected', async () => {
+  const NOT_H2C = 'no HTTP/2 answer (is the instance serving gRPC over cleartext HTTP/2 (h2c) on this port?): ';
+
+  it('fails a plain HTTP/1.1 server, saying HTTP/2 was expected (probe on the codec, the default)', async () => {
     const endpoint = endpointOf('http1', http1Port);
-    const detail = 'no HTTP/2 answer (is the instance serving gRPC over cleartext HTTP/2 (h2c) on this port?)';
-    await eventually(() => failing(endpoint) && (endpoint.lastHealthCheck?.detail ?? '').startsWith(detail), 5_000, 'the HTTP/1.1 server to fail, saying HTTP/2 was expected');
+    const detail = `${NOT_H2C}it answered in HTTP/1.x ("HTTP/1.1 400 Bad Request")`;
+    await eventually(() => failing(endpoint) && endpoint.lastHealthCheck?.detail === detail, 5_000, 'the HTTP/1.1 server to fail, saying HTTP/2 was expected');
+  });
+
+  it('probes on node:http2 for a service with http2Client: node', async () => {
+    // node:http2's words for the same peer: the setting reaches the probe.
+    const endpoint = endpointOf('http1-node', http1Port);
+    await eventually(() => failing(endpoint) && endpoint.lastHealthCheck?.detail === `${NOT_H2C}Protocol error`, 5_000, 'the HTTP/1.1 server to fail on node:http2');
+  });
+
+  it('a settings change to http2Client moves the probes to that client', async () => {
+    const cluster = proxy.app.upstreams.get('http1');
+    const endpoint = endpointOf('http1', http1Port);
+    await eventually(() => endpoint.lastHealthCheck?.detail.endsWith('it answered in HTTP/1.x ("HTTP/1.1 400 Bad Request")') === true, 5_000, 'a probe on the codec');
+    cluster.setSettings({ ...cluster.settings, http2Client: 'node' });
+    await eventually(() => endpoint.lastHealthCheck?.detail === `${NOT_H2C}Protocol error`, 5_000, 'a probe on node:http2 after the change');
+    cluster.setSettings({ ...cluster.settings, http2Client: 'switchyard' });
+    await eventually(() => endpoint.lastHealthCheck?.detail.endsWith('("HTTP/1.1 400 Bad Request")') === true, 5_000, 'a probe on the codec again');
   });
 
   it('fails a server that never answers, by timeout', async () => {
@@ -154,7 +174,7 @@ describe('active health checks with the gRPC health protocol', () => {
   it('stops probing instances that leave the registry: no probe connection stays open', async () => {
     const before = b.checks.length;
     await eventually(() => b.checks.length > before, 5_000, 'b to be probed');
-    await proxy.writeServices({ api: [{ port: instanceA.port }], named: [], 'no-health': [], http1: [], silent: [], secure: [] });
+    await proxy.writeServices({ api: [{ port: instanceA.port }], named: [], 'no-health': [], http1: [], 'http1-node': [], silent: [], secure: [] });
     await eventually(() => proxy.app.upstreams.get('api').endpoints.length === 1, 5_000, 'the registry update');
     await new Promise((r) => setTimeout(r, 50)); // a probe in flight ends
     const probes = b.checks.length;
