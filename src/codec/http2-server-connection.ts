@@ -146,7 +146,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /** When the stall checks last ran (once a keepAliveTimeout). */
   private checkedAt = 0;
   private timer: NodeJS.Timeout | null;
-  /** Frames of this turn of the event loop, written to the socket together on the next tick. */
+  /** Frames of this turn of the event loop, written to the socket together once the turn's reads are done. */
   private readonly output: FrameOutput;
 
   constructor(
@@ -189,7 +189,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /**
    * Writes a frame. Frames written in one turn of the event loop (a response's HEADERS and
    * DATA, the acknowledgements of a read's frames, several streams' responses) go to the
-   * socket together, in one write on the next tick (FrameOutput).
+   * socket together, in one write once the turn's reads are done (FrameOutput).
    */
   private send(frame: Buffer): void {
     this.output.write(frame);

@@ -105,7 +105,7 @@ export class Http2ClientConnection implements FrameSink {
   private sendSequence = 0;
   /**
    * Frames of this turn of the event loop (the HEADERS and DATA of every request a read of the
-   * client's frames started), written to the socket together on the next tick.
+   * client's frames started), written to the socket together once the turn's reads are done.
    */
   private readonly output: FrameOutput;
 

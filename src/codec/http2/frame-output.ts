@@ -9,12 +9,13 @@ const COPY_LIMIT = 4 * 1024;
 
 /**
  * The frames one HTTP/2 connection sends in a turn of the event loop, gathered and written to
- * its socket once, on the next tick: the HEADERS, DATA and trailers of every stream a read of
- * the peer's frames started or answered leave in one write (one system call) rather than one
- * or more each. Small frames, frame headers and payloads are copied into a slab (a region
- * written to the socket is never reused, so a write the kernel has not taken yet stays intact);
- * a large payload is written as its own buffer, in order, with the socket corked around the
- * batch.
+ * its socket once, when the turn's reads are done (setImmediate: after every socket read of
+ * the poll phase, not after each as process.nextTick would): the HEADERS, DATA and trailers of
+ * every stream the turn's reads started or answered, from every client connection and
+ * upstream response, leave in one write (one system call) rather than one or more each.
+ * Small frames, frame headers and payloads are copied into a slab (a region written to the
+ * socket is never reused, so a write the kernel has not taken yet stays intact); a large
+ * payload is written as its own buffer, in order, with the socket corked around the batch.
  *
  * What is gathered counts as buffered for backpressure (`full`, `queuedBytes`), as the socket's
  * own buffer does, so a connection stops sending at the same point whether a frame has left
@@ -149,7 +150,7 @@ export class FrameOutput {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    process.nextTick(flushOutput, this);
+    setImmediate(flushOutput, this);
   }
 
   /** The scheduled flush. */
