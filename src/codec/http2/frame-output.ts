@@ -54,7 +54,8 @@ export class FrameOutput {
       return;
     }
     const pos = this.reserve(length);
-    frame.copy(this.slab, pos);
+    // TypedArray#set on a whole buffer: a V8 builtin, cheaper than Buffer#copy's call into C++.
+    this.slab.set(frame, pos);
   }
 
   /** Adds `chunk[start, end)` (a DATA payload). */
@@ -65,7 +66,8 @@ export class FrameOutput {
       return;
     }
     const pos = this.reserve(length);
-    chunk.copy(this.slab, pos, start, end);
+    if (start === 0 && end === chunk.length) this.slab.set(chunk, pos);
+    else chunk.copy(this.slab, pos, start, end);
   }
 
   /** Adds a DATA frame header for `length` bytes of `streamId` (the payload follows with writeRange). */
