@@ -21,6 +21,12 @@
  *   --render <file.json>   print the markdown of a saved result again (no run)
  *   --baseline <dir>       another checkout of Switchyard, built (dist/), measured as target
  *                          switchyard-baseline in the same rounds as this one (before/after)
+ *   --profile              Switchyard targets run with --cpu-prof; profiles in bench/profiles/
+ *                          (`npx tsx bench/profile-summary.ts <file>`); the profiler's own cost is
+ *                          in the figures, so compare profiled runs only with profiled runs
+ *
+ * Every Switchyard target starts node with the flags of its build's own executable (the #! line
+ * of dist/cli/switchyard.js), as `switchyard start` runs.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -53,6 +59,7 @@ const { values } = parseArgs({
     'upstream-workers': { type: 'string', default: '2' },
     render: { type: 'string' },
     baseline: { type: 'string' },
+    profile: { type: 'boolean', default: false },
   },
 });
 
@@ -94,6 +101,9 @@ if (unknownTargets.length > 0) {
   process.exit(2);
 }
 
+const profileDir = join(root, 'bench/profiles');
+if (values.profile) await mkdir(profileDir, { recursive: true });
+
 function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
@@ -118,6 +128,7 @@ async function runScenario(h2load: string, scenario: H2Scenario, upstreams: Upst
     upstream: scenario.upstream,
     probe: scenario.probe,
     ...(scenario.tls === true ? { tls: certificate } : {}),
+    ...(values.profile ? { switchyardNodeFlags: ['--cpu-prof', '--cpu-prof-dir', profileDir] } : {}),
   };
   await mkdir(ctx.workDir, { recursive: true });
   const running: { name: string; target: RunningTarget }[] = [];

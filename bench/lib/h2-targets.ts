@@ -23,6 +23,8 @@ export interface H2TargetContext {
   probe: H2Probe;
   /** Serve HTTP/2 over TLS (ALPN h2) with this self-signed certificate instead of h2c. */
   tls?: BenchCertificate;
+  /** Node flags every Switchyard target gets after its executable's own (bench:h2 --profile). */
+  switchyardNodeFlags?: readonly string[];
 }
 
 /** PEM files of the certificate TLS listeners serve; `combined` is cert then key (HAProxy's crt). */
@@ -133,9 +135,11 @@ export function switchyardH2Target(name = 'switchyard', checkout?: string, http2
       const { config, services } = switchyardH2Config(ctx, port, http2Client, http2Listener);
       await writeFile(join(dir, 'services.yaml'), stringify(services));
       await writeFile(join(dir, 'config.yaml'), stringify(config));
+      const entry = join(checkout ?? ctx.root, 'dist/cli/switchyard.js');
       const proc = spawnLogged({
         command: process.execPath,
-        args: [...launcherNodeFlags(join(checkout ?? ctx.root, 'dist/cli/switchyard.js')), join(checkout ?? ctx.root, 'dist/cli/switchyard.js'), 'start', join(dir, 'config.yaml')],
+        // The node flags of the build's own executable (its #! line), as a user runs it.
+        args: [...launcherNodeFlags(entry), ...(ctx.switchyardNodeFlags ?? []), entry, 'start', join(dir, 'config.yaml')],
         logFile: join(dir, 'switchyard.log'),
       });
       return started(proc, `${scheme(ctx)}://127.0.0.1:${port}`, ctx.probe);

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
+import { FrameOutput } from './http2/frame-output.js';
 import { FrameReader, type FrameSink } from './http2/frame-reader.js';
 import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Setting } from './http2/frame-types.js';
-import { dataFrameHeader, goawayFrame, headersFrames, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from './http2/frame-writer.js';
+import { goawayFrame, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from './http2/frame-writer.js';
 import { HpackDecoder } from './http2/hpack-decoder.js';
 import { HpackError } from './http2/hpack-error.js';
 import { RequestFields, trailerProblem } from './http2/request-fields.js';
@@ -145,7 +146,8 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /** When the stall checks last ran (once a keepAliveTimeout). */
   private checkedAt = 0;
   private timer: NodeJS.Timeout | null;
-  private corked = false;
+  /** Frames of this turn of the event loop, written to the socket together once the turn's reads are done. */
+  private readonly output: FrameOutput;
 
   constructor(
     private readonly raw: Socket,
@@ -156,6 +158,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     this.tlsVersion = connectionTlsVersion(raw);
     this.socket = { remoteAddress: raw.remoteAddress, encrypted: (raw as Socket & { encrypted?: boolean }).encrypted === true };
     this.reader = new FrameReader(this, DEFAULT_MAX_FRAME_SIZE);
+    this.output = new FrameOutput(raw);
     this.streamUpdateThreshold = settings.initialWindowSize >>> 1;
     const now = performance.now();
     this.lastRead = now;
@@ -186,20 +189,10 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /**
    * Writes a frame. Frames written in one turn of the event loop (a response's HEADERS and
    * DATA, the acknowledgements of a read's frames, several streams' responses) go to the
-   * socket together: the socket is corked at the first and uncorked on the next tick.
+   * socket together, in one write once the turn's reads are done (FrameOutput).
    */
   private send(frame: Buffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.raw.cork();
-      process.nextTick(uncorkConnection, this);
-    }
-    this.raw.write(frame);
-  }
-
-  uncork(): void {
-    this.corked = false;
-    this.raw.uncork();
+    this.output.write(frame);
   }
 
   /** Graceful close: GOAWAY naming the last stream taken; the socket closes once the open streams are done. */
@@ -215,6 +208,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     if (this.closed) return;
     this.reader.stop();
     this.goingAway = true;
+    this.output.flush();
     if (this.raw.writable && !this.raw.writableNeedDrain) this.raw.write(goawayFrame(this.lastStreamId, code, message.slice(0, 200)));
     this.raw.destroySoon();
     // A client that does not read keeps destroySoon waiting: cut it on the next check.
@@ -226,7 +220,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /** Sends a response head (or 1xx, or trailers) encoded at `block[9, end)`. */
   writeHeaders(stream: Http2CodecStream, block: Buffer, end: number, endStream: boolean): void {
     if (this.closed) return;
-    this.send(headersFrames(block, end, stream.id, endStream, this.maxFrameSize));
+    this.output.writeHeaders(block, end, stream.id, endStream, this.maxFrameSize);
   }
 
   /**
@@ -249,8 +243,8 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
         break;
       }
       const last = endStream && offset + length === chunk.length;
-      this.send(dataFrameHeader(id, length, last));
-      if (length > 0) this.send(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length));
+      this.output.writeDataHeader(id, length, last);
+      if (length > 0) this.output.writeRange(chunk, offset, offset + length);
       this.sendWindow -= length;
       stream.sendWindow -= length;
       offset += length;
@@ -261,7 +255,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
 
   /** Whether the socket's buffer is full: the stream is told (socketDrained) once it empties. */
   waitForDrain(stream: Http2CodecStream): boolean {
-    if (!this.raw.writableNeedDrain) return false;
+    if (!this.output.full) return false;
     this.drainWaiters.add(stream);
     return true;
   }
@@ -357,8 +351,8 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
 
   /** Writes a SETTINGS or PING acknowledgement; a client that does not read them loses the connection. */
   private acknowledge(frame: Buffer): void {
-    if (this.raw.writableNeedDrain) {
-      if (++this.unreadAcks > MAX_UNREAD_ACKS || this.raw.writableLength > this.settings.maxQueuedBytes) {
+    if (this.output.full) {
+      if (++this.unreadAcks > MAX_UNREAD_ACKS || this.output.queuedBytes > this.settings.maxQueuedBytes) {
         this.flood(`Flooding was detected: the client sent more than ${MAX_UNREAD_ACKS} SETTINGS or PING frames without reading their acknowledgements`);
         return;
       }
@@ -626,6 +620,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   private flood(message: string): void {
     this.owner.connectionFailed(this, ErrorCode.ENHANCE_YOUR_CALM, message);
     this.reader.stop();
+    this.output.discard();
     this.raw.destroy();
   }
 
@@ -657,7 +652,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     const waiting = [...this.drainWaiters];
     this.drainWaiters.clear();
     for (const stream of waiting) {
-      if (this.raw.writableNeedDrain) {
+      if (this.output.full) {
         this.drainWaiters.add(stream);
         continue;
       }
@@ -670,6 +665,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     this.closed = true;
     this.goingAway = true;
     this.reader.stop();
+    this.output.discard();
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     const streams = [...this.streams.values()];
@@ -695,7 +691,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     const now = performance.now();
     if (now - this.checkedAt >= timeout) {
       this.checkedAt = now;
-      const queued = this.raw.writableLength;
+      const queued = this.output.queuedBytes;
       if (queued > 0 && this.queuedAtCheck > 0 && queued >= this.queuedAtCheck) {
         this.owner.stalled(this);
         this.reader.stop();
@@ -728,6 +724,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   /** Ends the socket once our frames are written; destroyed when ours is flushed (the client need not close its side). */
   private endSocket(): void {
     if (this.raw.writableEnded) return;
+    this.output.flush();
     this.raw.once('finish', destroyAfterEnd);
     this.raw.end();
   }
@@ -747,10 +744,6 @@ function onSocketError(this: TaggedSocket): void {
 
 function onSocketClose(this: TaggedSocket): void {
   this[kConnection]!.socketClosed();
-}
-
-function uncorkConnection(connection: Http2ServerConnection): void {
-  connection.uncork();
 }
 
 function destroyAfterEnd(this: Socket): void {

@@ -1,7 +1,8 @@
 import type { Socket } from 'node:net';
+import { FrameOutput } from '../codec/http2/frame-output.js';
 import { FrameReader, type FrameSink } from '../codec/http2/frame-reader.js';
 import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Setting } from '../codec/http2/frame-types.js';
-import { dataFrameHeader, goawayFrame, headersFrames, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from '../codec/http2/frame-writer.js';
+import { goawayFrame, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from '../codec/http2/frame-writer.js';
 import { HpackDecoder } from '../codec/http2/hpack-decoder.js';
 import { HpackError } from '../codec/http2/hpack-error.js';
 import { UpstreamError } from './upstream-error.js';
@@ -102,6 +103,11 @@ export class Http2ClientConnection implements FrameSink {
   private readonly blocked = new Set<Http2ClientRequest>();
   /** Counts DATA frames written: a request's `lastSent` is this count at its latest frame. */
   private sendSequence = 0;
+  /**
+   * Frames of this turn of the event loop (the HEADERS and DATA of every request a read of the
+   * client's frames started), written to the socket together once the turn's reads are done.
+   */
+  private readonly output: FrameOutput;
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -113,6 +119,7 @@ export class Http2ClientConnection implements FrameSink {
     this.limit = maxConcurrentStreams;
     this.connectTimer = setTimeout(onConnectTimeout, connectTimeout, this, connectTimeout);
     this.reader = new FrameReader(this, DEFAULT_MAX_FRAME_SIZE);
+    this.output = new FrameOutput(socket);
     socket.setNoDelay(true);
     socket.on('data', onSocketData);
     socket.on('error', onSocketError);
@@ -141,14 +148,14 @@ export class Http2ClientConnection implements FrameSink {
       clearTimeout(this.idleTimer);
       this.idleTimer = null;
     }
-    this.socket.write(headersFrames(block, end, id, endStream, this.maxFrameSize));
+    this.output.writeHeaders(block, end, id, endStream, this.maxFrameSize);
     return id;
   }
 
   /** A header block `block[9, end)` on the request's open stream (its trailers). */
   sendHeaderBlock(request: Http2ClientRequest, block: Buffer, end: number, endStream: boolean): void {
     if (this.closed || this.streams.get(request.streamId) !== request) return;
-    this.socket.write(headersFrames(block, end, request.streamId, endStream, this.maxFrameSize));
+    this.output.writeHeaders(block, end, request.streamId, endStream, this.maxFrameSize);
   }
 
   /**
@@ -157,12 +164,12 @@ export class Http2ClientConnection implements FrameSink {
    * by the socket's high-water mark and a frame, not by the upstream's flow-control windows.
    */
   get socketFull(): boolean {
-    return this.socket.writableNeedDrain;
+    return this.output.full;
   }
 
-  /** Bytes written to the socket and not yet taken by the kernel. */
+  /** Bytes written to the socket (or gathered for it) and not yet taken by the kernel. */
   get bufferedBytes(): number {
-    return this.socket.writableLength;
+    return this.output.queuedBytes;
   }
 
   /** The request goes on (windowOpened) once the socket drains. */
@@ -177,9 +184,9 @@ export class Http2ClientConnection implements FrameSink {
    */
   sendData(request: Http2ClientRequest, chunk: Buffer, offset: number, endStream: boolean): number {
     const id = request.streamId;
-    const socket = this.socket;
+    const output = this.output;
     while (offset < chunk.length || endStream) {
-      if (offset < chunk.length && socket.writableNeedDrain) {
+      if (offset < chunk.length && output.full) {
         this.blocked.add(request);
         return offset;
       }
@@ -193,8 +200,8 @@ export class Http2ClientConnection implements FrameSink {
       }
       const last = endStream && offset + length === chunk.length;
       request.lastSent = ++this.sendSequence;
-      socket.write(dataFrameHeader(id, length, last));
-      if (length > 0) socket.write(offset === 0 && length === chunk.length ? chunk : chunk.subarray(offset, offset + length));
+      output.writeDataHeader(id, length, last);
+      if (length > 0) output.writeRange(chunk, offset, offset + length);
       this.sendWindow -= length;
       request.sendWindow -= length;
       offset += length;
@@ -207,7 +214,7 @@ export class Http2ClientConnection implements FrameSink {
   returnStreamWindow(request: Http2ClientRequest, bytes: number): void {
     request.unreturned += bytes;
     if (request.unreturned >= STREAM_UPDATE_THRESHOLD && !request.remoteEnded && !this.closed) {
-      this.socket.write(windowUpdateFrame(request.streamId, request.unreturned));
+      this.output.write(windowUpdateFrame(request.streamId, request.unreturned));
       request.receiveWindow += request.unreturned;
       request.unreturned = 0;
     }
@@ -215,7 +222,7 @@ export class Http2ClientConnection implements FrameSink {
 
   /** Resets a stream we give up on (cancelled, failed, or a request body no longer needed). */
   resetStream(request: Http2ClientRequest, code: number): void {
-    if (!this.closed && this.streams.get(request.streamId) === request) this.socket.write(rstStreamFrame(request.streamId, code));
+    if (!this.closed && this.streams.get(request.streamId) === request) this.output.write(rstStreamFrame(request.streamId, code));
     this.forget(request);
   }
 
@@ -234,7 +241,7 @@ export class Http2ClientConnection implements FrameSink {
     if (this.closed) return;
     if (this.usable) {
       this.usable = false;
-      this.socket.write(goawayFrame(0));
+      this.output.write(goawayFrame(0));
     }
     if (this.active === 0) this.endSocket();
   }
@@ -245,6 +252,7 @@ export class Http2ClientConnection implements FrameSink {
    */
   private endSocket(): void {
     if (this.socket.writableEnded) return;
+    this.output.flush();
     this.socket.once('finish', destroyAfterEnd);
     this.socket.end();
   }
@@ -255,6 +263,7 @@ export class Http2ClientConnection implements FrameSink {
     this.closeError ??= error;
     this.usable = false;
     this.reader.stop();
+    this.output.discard();
     this.socket.destroy();
   }
 
@@ -292,7 +301,7 @@ export class Http2ClientConnection implements FrameSink {
       case FrameType.PING:
         if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent PING on a stream (RFC 9113 §6.7)');
         if (payload.length !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a PING of ${payload.length} bytes, not 8`);
-        if ((flags & Flag.ACK) === 0) this.socket.write(pingAckFrame(payload));
+        if ((flags & Flag.ACK) === 0) this.output.write(pingAckFrame(payload));
         break;
       case FrameType.RST_STREAM:
         this.onRstStream(streamId, payload);
@@ -351,7 +360,7 @@ export class Http2ClientConnection implements FrameSink {
           break;
       }
     }
-    this.socket.write(SETTINGS_ACK);
+    this.output.write(SETTINGS_ACK);
     if (!this.ready) {
       this.ready = true;
       this.clearConnectTimer();
@@ -393,12 +402,12 @@ export class Http2ClientConnection implements FrameSink {
     if (waiting.length > 1) waiting.sort(bySentLeastRecently);
     for (let i = 0; i < waiting.length; i++) {
       const request = waiting[i]!;
-      if (this.sendWindow <= 0 || this.socket.writableNeedDrain) {
+      if (this.sendWindow <= 0 || this.output.full) {
         this.blocked.add(request);
         continue;
       }
       request.windowOpened();
-      if (this.socket.writableNeedDrain && this.blocked.delete(request)) {
+      if (this.output.full && this.blocked.delete(request)) {
         for (let j = i + 1; j < waiting.length; j++) this.blocked.add(waiting[j]!);
         this.blocked.add(request);
         return;
@@ -421,7 +430,7 @@ export class Http2ClientConnection implements FrameSink {
     this.unreturned += payload.length;
     if (this.unreturned > CLIENT_LIMITS.connectionWindow) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'the upstream sent more DATA than the connection window allows');
     if (this.unreturned >= CONNECTION_UPDATE_THRESHOLD) {
-      this.socket.write(windowUpdateFrame(0, this.unreturned));
+      this.output.write(windowUpdateFrame(0, this.unreturned));
       this.unreturned = 0;
     }
     const request = this.streams.get(streamId);
@@ -535,6 +544,7 @@ export class Http2ClientConnection implements FrameSink {
   connectionError(code: number, message: string): void {
     if (this.closed) return;
     this.reader.stop();
+    this.output.flush();
     this.socket.end(goawayFrame(0, code, message.slice(0, 200)));
     this.destroy(new Http2ConnectionError(`${message} (connection closed with ${errorCodeName(code)})`, code));
   }
@@ -554,6 +564,7 @@ export class Http2ClientConnection implements FrameSink {
     this.closed = true;
     this.usable = false;
     this.reader.stop();
+    this.output.discard();
     if (this.idleTimer !== null) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     this.clearConnectTimer();

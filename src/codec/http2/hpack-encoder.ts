@@ -63,17 +63,29 @@ export function fieldBound(name: string, value: string): number {
   return 12 + name.length + value.length;
 }
 
-/** Writes a string literal without Huffman; returns the end offset. */
+/**
+ * Strings up to this length are written byte by byte in JavaScript: for the short names and
+ * values of a head that costs less than Buffer#write's call into C++ (its argument checks and
+ * the crossing); longer ones go through it.
+ */
+const INLINE_STRING = 64;
+
+/** Writes a string literal without Huffman (latin1: each character's low byte); returns the end offset. */
 function writeString(buf: Buffer, pos: number, s: string): number {
-  pos = writeInteger(buf, pos, 0x00, 7, s.length);
-  return pos + buf.write(s, pos, 'latin1');
+  const length = s.length;
+  pos = writeInteger(buf, pos, 0x00, 7, length);
+  if (length > INLINE_STRING) return pos + buf.write(s, pos, 'latin1');
+  for (let i = 0; i < length; i++) buf[pos + i] = s.charCodeAt(i) & 0xff;
+  return pos + length;
 }
 
 /** Writes the literal field `name: value` (name already lower case) at `pos`; returns the end offset. */
 export function writeField(buf: Buffer, pos: number, name: string, value: string): number {
   const prefix = NAME_PREFIX.get(name);
   if (prefix !== undefined) {
-    pos += prefix.copy(buf, pos);
+    // One byte for static names 1–14, two beyond (a 4-bit prefix integer).
+    buf[pos++] = prefix[0]!;
+    if (prefix.length > 1) buf[pos++] = prefix[1]!;
   } else {
     buf[pos++] = 0x00;
     pos = writeString(buf, pos, name);
