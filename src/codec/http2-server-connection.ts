@@ -1,9 +1,11 @@
 import type { Socket } from 'node:net';
+import { dispatchFrame, type FrameHandler } from './http2/frame-dispatch.js';
 import { FrameOutput } from './http2/frame-output.js';
 import { FrameReader, type FrameSink } from './http2/frame-reader.js';
-import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Setting } from './http2/frame-types.js';
+import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, MAX_WINDOW_SIZE, Setting } from './http2/frame-types.js';
 import { goawayFrame, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from './http2/frame-writer.js';
 import { HpackDecoder } from './http2/hpack-decoder.js';
+import { applyPeerSettings, windowIncrement, type PeerSettingsTarget } from './http2/peer-settings.js';
 import { HpackError } from './http2/hpack-error.js';
 import { RequestFields, trailerProblem } from './http2/request-fields.js';
 import { Http2CodecStream } from './http2-codec-stream.js';
@@ -91,7 +93,7 @@ type TaggedSocket = Socket & { [kConnection]?: Http2ServerConnection };
  * stream and header objects per request; docs/performance.md) for the reason the client codec
  * is: npm has no well-kept pure-JS HTTP/2 server besides node:http2 itself.
  */
-export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
+export class Http2ServerConnection implements FrameSink, FrameHandler, Http2ConnectionInfo, PeerSettingsTarget {
   readonly clientAddress: string;
   readonly tlsVersion: string | undefined;
   readonly socket: { readonly remoteAddress: string | undefined; readonly encrypted: boolean };
@@ -299,54 +301,28 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   }
 
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (this.blockStream !== 0 && type !== FrameType.CONTINUATION) {
-      this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client sent a frame of type ${type} inside a header block (CONTINUATION expected, RFC 9113 §6.10)`);
-      return;
-    }
-    if (!this.settingsReceived && type !== FrameType.SETTINGS) {
-      this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client's first frame is of type ${type}, not SETTINGS (RFC 9113 §3.4)`);
-      return;
-    }
-    switch (type) {
-      case FrameType.DATA:
-        this.onData(flags, streamId, payload);
-        break;
-      case FrameType.HEADERS:
-        this.onHeaders(flags, streamId, payload);
-        break;
-      case FrameType.CONTINUATION:
-        this.onContinuation(flags, streamId, payload);
-        break;
-      case FrameType.SETTINGS:
-        this.onSettings(flags, streamId, payload);
-        break;
-      case FrameType.WINDOW_UPDATE:
-        this.onWindowUpdate(streamId, payload);
-        break;
-      case FrameType.PING:
-        if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent PING on a stream (RFC 9113 §6.7)');
-        if (payload.length !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent a PING of ${payload.length} bytes, not 8`);
-        if ((flags & Flag.ACK) === 0) this.acknowledge(pingAckFrame(payload));
-        break;
-      case FrameType.RST_STREAM:
-        this.onRstStream(streamId, payload);
-        break;
-      case FrameType.GOAWAY:
-        if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent GOAWAY on a stream');
-        if (payload.length < 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent a GOAWAY of ${payload.length} bytes, fewer than 8`);
-        // The client opens no more streams; the open ones finish, then the connection closes.
-        this.goaway();
-        break;
-      case FrameType.PUSH_PROMISE:
-        this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent PUSH_PROMISE (only servers push, RFC 9113 §8.4)');
-        break;
-      case FrameType.PRIORITY:
-        if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent PRIORITY on stream 0');
-        if (payload.length !== 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent a PRIORITY frame of ${payload.length} bytes, not 5`);
-        break; // Priorities are not acted on (RFC 9113 §5.3.2 deprecates them).
-      default:
-        break; // Unknown frame types are ignored (RFC 9113 §4.1).
-    }
+    dispatchFrame(this, type, flags, streamId, payload);
+  }
+
+  // FrameHandler: what the frame dispatcher reads and calls (frame-dispatch.ts).
+  readonly peer = 'client';
+  readonly pushPromiseRefusal = 'the client sent PUSH_PROMISE (only servers push, RFC 9113 §8.4)';
+
+  get inHeaderBlock(): boolean {
+    return this.blockStream !== 0;
+  }
+
+  get peerSettingsSeen(): boolean {
+    return this.settingsReceived;
+  }
+
+  onPing(payload: Buffer): void {
+    this.acknowledge(pingAckFrame(payload));
+  }
+
+  /** The client opens no more streams; the open ones finish, then the connection closes. */
+  onGoaway(): void {
+    this.goaway();
   }
 
   /** Writes a SETTINGS or PING acknowledgement; a client that does not read them loses the connection. */
@@ -360,7 +336,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     this.send(frame);
   }
 
-  private onSettings(flags: number, streamId: number, payload: Buffer): void {
+  onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent SETTINGS on a stream (RFC 9113 §6.5)');
     if ((flags & Flag.ACK) !== 0) {
       if (payload.length !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'the client sent a SETTINGS ACK with a payload');
@@ -368,46 +344,16 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
       this.settingsAcked = true;
       return;
     }
-    if (payload.length % 6 !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent SETTINGS of ${payload.length} bytes, not a multiple of 6`);
     this.settingsReceived = true;
-    for (let pos = 0; pos < payload.length; pos += 6) {
-      const id = payload.readUInt16BE(pos);
-      const value = payload.readUInt32BE(pos + 2);
-      switch (id) {
-        case Setting.ENABLE_PUSH:
-          if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client sent SETTINGS_ENABLE_PUSH ${value}`);
-          break;
-        case Setting.INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, `the client sent SETTINGS_INITIAL_WINDOW_SIZE ${value}, above 2^31-1`);
-          // Applies to the open streams as a change of their windows (RFC 9113 §6.9.2).
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const stream of this.streams.values()) {
-            stream.sendWindow += delta;
-            if (stream.sendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'a SETTINGS_INITIAL_WINDOW_SIZE change took a stream window above 2^31-1');
-          }
-          if (delta > 0) this.unblock();
-          break;
-        }
-        case Setting.MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client sent SETTINGS_MAX_FRAME_SIZE ${value}, outside 16384..16777215`);
-          this.maxFrameSize = value;
-          break;
-        default:
-          // HEADER_TABLE_SIZE: our encoder never uses the dynamic table, so any size suits it.
-          // MAX_CONCURRENT_STREAMS: we push no streams. MAX_HEADER_LIST_SIZE: advisory.
-          // Unknown settings are ignored (RFC 9113 §6.5.2).
-          break;
-      }
-    }
+    const problem = applyPeerSettings(payload, 'client', this);
+    if (problem !== null) return this.connectionError(problem.code, problem.message);
     this.acknowledge(SETTINGS_ACK);
   }
 
-  private onWindowUpdate(streamId: number, payload: Buffer): void {
-    if (payload.length !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent a WINDOW_UPDATE of ${payload.length} bytes, not 4`);
-    const increment = payload.readUInt32BE(0) & 0x7fffffff;
+  onWindowUpdate(streamId: number, payload: Buffer): void {
+    const increment = windowIncrement(payload, streamId, 'client');
+    if (typeof increment !== 'number') return this.connectionError(increment.code, increment.message);
     if (streamId === 0) {
-      if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent a connection WINDOW_UPDATE of 0');
       this.sendWindow += increment;
       if (this.sendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'a WINDOW_UPDATE took the connection send window above 2^31-1');
       this.unblock();
@@ -423,8 +369,15 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     if (stream.sendWindow > 0 && this.blocked.delete(stream)) stream.windowOpened();
   }
 
+  openStreams(): Iterable<Http2CodecStream> {
+    return this.streams.values();
+  }
+
+  /** A client's SETTINGS_MAX_CONCURRENT_STREAMS limits streams we would push: we push none. */
+  maxConcurrentStreams(): void {}
+
   /** The send windows grew: streams waiting for them go on. */
-  private unblock(): void {
+  unblock(): void {
     if (this.blocked.size === 0 || this.sendWindow <= 0) return;
     const waiting = [...this.blocked];
     this.blocked.clear();
@@ -445,7 +398,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     return false;
   }
 
-  private onData(flags: number, streamId: number, payload: Buffer): void {
+  onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent DATA on stream 0');
     let start = 0;
     let end = payload.length;
@@ -486,7 +439,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     stream.received(start === 0 && end === payload.length ? payload : payload.subarray(start, end), endStream);
   }
 
-  private onHeaders(flags: number, streamId: number, payload: Buffer): void {
+  onHeaders(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0 || (streamId & 1) === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client sent HEADERS on stream ${streamId} (client streams are odd)`);
     let start = 0;
     let end = payload.length;
@@ -511,7 +464,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     this.blockLength = fragment.length;
   }
 
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
+  onContinuation(flags: number, streamId: number, payload: Buffer): void {
     if (this.blockStream === 0 || streamId !== this.blockStream) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client sent CONTINUATION on stream ${streamId} outside a header block`);
     if (++this.continuations > MAX_CONTINUATIONS) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, `the client sent more than ${MAX_CONTINUATIONS} CONTINUATION frames for one header block`);
     this.blockLength += payload.length;
@@ -588,7 +541,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
     if (this.resetOrder.length > RESET_MEMORY) this.resetIds.delete(this.resetOrder.shift()!);
   }
 
-  private onRstStream(streamId: number, payload: Buffer): void {
+  onRstStream(streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the client sent RST_STREAM on stream 0');
     if (payload.length !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent an RST_STREAM of ${payload.length} bytes, not 4`);
     if (streamId > this.lastStreamId) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the client sent RST_STREAM on idle stream ${streamId}`);
@@ -611,7 +564,7 @@ export class Http2ServerConnection implements FrameSink, Http2ConnectionInfo {
   }
 
   /** A connection-level violation: GOAWAY with `code`, the socket closed, every stream cut. */
-  private connectionError(code: number, message: string): void {
+  connectionError(code: number, message: string): void {
     if (this.closed) return;
     this.owner.connectionFailed(this, code, `${message} (connection closed with ${errorCodeName(code)})`);
     this.destroy(code, message);

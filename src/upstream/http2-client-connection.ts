@@ -1,9 +1,11 @@
 import type { Socket } from 'node:net';
+import { dispatchFrame, type FrameHandler } from '../codec/http2/frame-dispatch.js';
 import { FrameOutput } from '../codec/http2/frame-output.js';
 import { FrameReader, type FrameSink } from '../codec/http2/frame-reader.js';
-import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, FrameType, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE, Setting } from '../codec/http2/frame-types.js';
+import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, MAX_WINDOW_SIZE, Setting } from '../codec/http2/frame-types.js';
 import { goawayFrame, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from '../codec/http2/frame-writer.js';
 import { HpackDecoder } from '../codec/http2/hpack-decoder.js';
+import { applyPeerSettings, windowIncrement, type PeerSettingsTarget } from '../codec/http2/peer-settings.js';
 import { HpackError } from '../codec/http2/hpack-error.js';
 import { UpstreamError } from './upstream-error.js';
 import type { Http2ClientRequest } from './http2-client-request.js';
@@ -62,7 +64,7 @@ export class Http2ConnectionError extends UpstreamError {
  * Duplex stream and more per request; see docs/performance.md) because npm has no well-kept
  * pure-JS HTTP/2 client besides node:http2 itself.
  */
-export class Http2ClientConnection implements FrameSink {
+export class Http2ClientConnection implements FrameSink, FrameHandler, PeerSettingsTarget {
   /** Streams allowed at once: ours, lowered by the upstream's SETTINGS_MAX_CONCURRENT_STREAMS. */
   limit: number;
   active = 0;
@@ -274,92 +276,33 @@ export class Http2ClientConnection implements FrameSink {
   }
 
   onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    if (this.blockStream !== 0 && type !== FrameType.CONTINUATION) {
-      this.connectionError(ErrorCode.PROTOCOL_ERROR, `the upstream sent a frame of type ${type} inside a header block (CONTINUATION expected, RFC 9113 §6.10)`);
-      return;
-    }
-    if (!this.ready && type !== FrameType.SETTINGS) {
-      this.connectionError(ErrorCode.PROTOCOL_ERROR, `the upstream's first frame is of type ${type}, not SETTINGS (RFC 9113 §3.4)`);
-      return;
-    }
-    switch (type) {
-      case FrameType.DATA:
-        this.onData(flags, streamId, payload);
-        break;
-      case FrameType.HEADERS:
-        this.onHeaders(flags, streamId, payload);
-        break;
-      case FrameType.CONTINUATION:
-        this.onContinuation(flags, streamId, payload);
-        break;
-      case FrameType.SETTINGS:
-        this.onSettings(flags, streamId, payload);
-        break;
-      case FrameType.WINDOW_UPDATE:
-        this.onWindowUpdate(streamId, payload);
-        break;
-      case FrameType.PING:
-        if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent PING on a stream (RFC 9113 §6.7)');
-        if (payload.length !== 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a PING of ${payload.length} bytes, not 8`);
-        if ((flags & Flag.ACK) === 0) this.output.write(pingAckFrame(payload));
-        break;
-      case FrameType.RST_STREAM:
-        this.onRstStream(streamId, payload);
-        break;
-      case FrameType.GOAWAY:
-        this.onGoaway(streamId, payload);
-        break;
-      case FrameType.PUSH_PROMISE:
-        this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent PUSH_PROMISE although we disabled push (SETTINGS_ENABLE_PUSH 0)');
-        break;
-      case FrameType.PRIORITY:
-        if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent PRIORITY on stream 0');
-        if (payload.length !== 5) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a PRIORITY frame of ${payload.length} bytes, not 5`);
-        break; // Priorities are not acted on (RFC 9113 §5.3.2 deprecates them).
-      default:
-        break; // Unknown frame types are ignored (RFC 9113 §4.1).
-    }
+    dispatchFrame(this, type, flags, streamId, payload);
   }
 
-  private onSettings(flags: number, streamId: number, payload: Buffer): void {
+  // FrameHandler: what the frame dispatcher reads and calls (frame-dispatch.ts).
+  readonly peer = 'upstream';
+  readonly pushPromiseRefusal = 'the upstream sent PUSH_PROMISE although we disabled push (SETTINGS_ENABLE_PUSH 0)';
+
+  get inHeaderBlock(): boolean {
+    return this.blockStream !== 0;
+  }
+
+  get peerSettingsSeen(): boolean {
+    return this.ready;
+  }
+
+  onPing(payload: Buffer): void {
+    this.output.write(pingAckFrame(payload));
+  }
+
+  onSettings(flags: number, streamId: number, payload: Buffer): void {
     if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent SETTINGS on a stream (RFC 9113 §6.5)');
     if ((flags & Flag.ACK) !== 0) {
       if (payload.length !== 0) this.connectionError(ErrorCode.FRAME_SIZE_ERROR, 'the upstream sent a SETTINGS ACK with a payload');
       return;
     }
-    if (payload.length % 6 !== 0) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent SETTINGS of ${payload.length} bytes, not a multiple of 6`);
-    for (let pos = 0; pos < payload.length; pos += 6) {
-      const id = payload.readUInt16BE(pos);
-      const value = payload.readUInt32BE(pos + 2);
-      switch (id) {
-        case Setting.ENABLE_PUSH:
-          if (value > 1) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the upstream sent SETTINGS_ENABLE_PUSH ${value}`);
-          break;
-        case Setting.MAX_CONCURRENT_STREAMS:
-          this.limit = Math.max(1, Math.min(this.limit, value));
-          break;
-        case Setting.INITIAL_WINDOW_SIZE: {
-          if (value > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, `the upstream sent SETTINGS_INITIAL_WINDOW_SIZE ${value}, above 2^31-1`);
-          // Applies to the open streams as a change of their windows (RFC 9113 §6.9.2).
-          const delta = value - this.peerInitialWindow;
-          this.peerInitialWindow = value;
-          for (const request of this.streams.values()) {
-            request.sendWindow += delta;
-            if (request.sendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'a SETTINGS_INITIAL_WINDOW_SIZE change took a stream window above 2^31-1');
-          }
-          if (delta > 0) this.unblock();
-          break;
-        }
-        case Setting.MAX_FRAME_SIZE:
-          if (value < DEFAULT_MAX_FRAME_SIZE || value > MAX_MAX_FRAME_SIZE) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the upstream sent SETTINGS_MAX_FRAME_SIZE ${value}, outside 16384..16777215`);
-          this.maxFrameSize = value;
-          break;
-        default:
-          // HEADER_TABLE_SIZE: our encoder never uses the dynamic table, so any size suits it.
-          // MAX_HEADER_LIST_SIZE: advisory; unknown settings are ignored (RFC 9113 §6.5.2).
-          break;
-      }
-    }
+    const problem = applyPeerSettings(payload, 'upstream', this);
+    if (problem !== null) return this.connectionError(problem.code, problem.message);
     this.output.write(SETTINGS_ACK);
     if (!this.ready) {
       this.ready = true;
@@ -368,11 +311,19 @@ export class Http2ClientConnection implements FrameSink {
     }
   }
 
-  private onWindowUpdate(streamId: number, payload: Buffer): void {
-    if (payload.length !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a WINDOW_UPDATE of ${payload.length} bytes, not 4`);
-    const increment = payload.readUInt32BE(0) & 0x7fffffff;
+  openStreams(): Iterable<Http2ClientRequest> {
+    return this.streams.values();
+  }
+
+  /** The upstream's SETTINGS_MAX_CONCURRENT_STREAMS: never more streams than that at once (at least one). */
+  maxConcurrentStreams(value: number): void {
+    this.limit = Math.max(1, Math.min(this.limit, value));
+  }
+
+  onWindowUpdate(streamId: number, payload: Buffer): void {
+    const increment = windowIncrement(payload, streamId, 'upstream');
+    if (typeof increment !== 'number') return this.connectionError(increment.code, increment.message);
     if (streamId === 0) {
-      if (increment === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent a connection WINDOW_UPDATE of 0');
       this.sendWindow += increment;
       if (this.sendWindow > MAX_WINDOW_SIZE) return this.connectionError(ErrorCode.FLOW_CONTROL_ERROR, 'a WINDOW_UPDATE took the connection send window above 2^31-1');
       this.unblock();
@@ -415,7 +366,7 @@ export class Http2ClientConnection implements FrameSink {
     }
   }
 
-  private onData(flags: number, streamId: number, payload: Buffer): void {
+  onData(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent DATA on stream 0');
     let start = 0;
     let end = payload.length;
@@ -447,7 +398,7 @@ export class Http2ClientConnection implements FrameSink {
     request.data(start === 0 && end === payload.length ? payload : payload.subarray(start, end), (flags & Flag.END_STREAM) !== 0);
   }
 
-  private onHeaders(flags: number, streamId: number, payload: Buffer): void {
+  onHeaders(flags: number, streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent HEADERS on stream 0');
     if ((streamId & 1) === 0 || streamId >= this.nextStreamId) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the upstream sent HEADERS on stream ${streamId}, which we did not open`);
     let start = 0;
@@ -474,7 +425,7 @@ export class Http2ClientConnection implements FrameSink {
     this.blockLength = fragment.length;
   }
 
-  private onContinuation(flags: number, streamId: number, payload: Buffer): void {
+  onContinuation(flags: number, streamId: number, payload: Buffer): void {
     if (this.blockStream === 0 || streamId !== this.blockStream) return this.connectionError(ErrorCode.PROTOCOL_ERROR, `the upstream sent CONTINUATION on stream ${streamId} outside a header block`);
     if (++this.continuations > CLIENT_LIMITS.maxContinuations) return this.connectionError(ErrorCode.ENHANCE_YOUR_CALM, `the upstream sent more than ${CLIENT_LIMITS.maxContinuations} CONTINUATION frames for one header block`);
     this.blockLength += payload.length;
@@ -506,7 +457,7 @@ export class Http2ClientConnection implements FrameSink {
     request.headerBlock(fields, endStream);
   }
 
-  private onRstStream(streamId: number, payload: Buffer): void {
+  onRstStream(streamId: number, payload: Buffer): void {
     if (streamId === 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent RST_STREAM on stream 0');
     if (payload.length !== 4) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent an RST_STREAM of ${payload.length} bytes, not 4`);
     const request = this.streams.get(streamId);
@@ -518,9 +469,7 @@ export class Http2ClientConnection implements FrameSink {
     request.reset(payload.readUInt32BE(0));
   }
 
-  private onGoaway(streamId: number, payload: Buffer): void {
-    if (streamId !== 0) return this.connectionError(ErrorCode.PROTOCOL_ERROR, 'the upstream sent GOAWAY on a stream');
-    if (payload.length < 8) return this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a GOAWAY of ${payload.length} bytes, fewer than 8`);
+  onGoaway(payload: Buffer): void {
     const lastStreamId = payload.readUInt32BE(0) & 0x7fffffff;
     const code = payload.readUInt32BE(4);
     this.usable = false;
