@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -19,11 +20,12 @@ const CHUNK = Buffer.alloc(64 * 1024, 'u');
 /** More than the kernel's socket buffers hold on loopback (tcp_wmem max 4 MiB here), so the stall reaches the proxy. */
 const UPLOAD = 24 * 1024 * 1024;
 /**
- * What the proxy may hold for one connection's socket: its high-water mark (16 KiB), one DATA
- * frame (16 KiB and its header) and the small frames written regardless (HEADERS, SETTINGS ACK,
- * WINDOW_UPDATE). Without the socket's backpressure it grows to what the windows allow (2 GiB).
+ * What the proxy may hold for one connection's socket: its high-water mark (node's default for a
+ * socket: 16 KiB on Node 20, 64 KiB from Node 22 on), one DATA frame (16 KiB and its header) and
+ * the small frames written regardless (HEADERS, SETTINGS ACK, WINDOW_UPDATE), for which 32 KiB
+ * is left. Without the socket's backpressure it grows to what the windows allow (2 GiB).
  */
-const SOCKET_BOUND = 64 * 1024;
+const SOCKET_BOUND = new Socket().writableHighWaterMark + 48 * 1024;
 const MAX_WINDOW = 0x7fffffff;
 
 /** A body of `total` bytes made as it is read; `pulled` counts what the consumer took. */
