@@ -88,6 +88,37 @@ describe('FrameOutput: the frames of one turn of the event loop, written togethe
     expect(received().equals(expected)).toBe(true);
   });
 
+  it('shares its slabs with other connections only after a write the kernel took whole: a slow reader\'s queued frames stay intact', async () => {
+    const slow = await pair();
+    const fast = await pair();
+    // The slow connection's reader takes nothing for a while: its writes queue (8 MB, more than
+    // the kernel's buffers hold), holding their slabs; the fast one's writes complete, and its
+    // slabs go back to the pool the process shares. Each frame carries its own bytes.
+    slow.receiver.pause();
+    const slowOut = new FrameOutput(slow.sender);
+    const fastOut = new FrameOutput(fast.sender);
+    const slowFrames: Buffer[] = [];
+    const fastFrames: Buffer[] = [];
+    for (let turn = 0; turn < 50; turn++) {
+      for (let i = 0; i < 40; i++) {
+        const a = Buffer.alloc(4000, (turn * 40 + i) & 0xff);
+        const b = Buffer.alloc(3000, (turn * 40 + i + 128) & 0xff);
+        slowFrames.push(a);
+        fastFrames.push(b);
+        slowOut.write(a);
+        fastOut.write(b);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(slow.sender.writableLength).toBeGreaterThan(0);
+    slow.receiver.resume();
+    const slowExpected = Buffer.concat(slowFrames);
+    const fastExpected = Buffer.concat(fastFrames);
+    await until(() => slow.received().length === slowExpected.length && fast.received().length === fastExpected.length);
+    expect(slow.received().equals(slowExpected)).toBe(true);
+    expect(fast.received().equals(fastExpected)).toBe(true);
+  });
+
   it('writes a payload larger than its copy limit as it is, between the copied frames, in order', async () => {
     const { sender, received } = await pair();
     const output = new FrameOutput(sender);
