@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import { dispatchFrame, type FrameHandler } from './http2/frame-dispatch.js';
+import { DispatchingSink, type FrameHandler } from './http2/frame-dispatch.js';
 import { FrameOutput } from './http2/frame-output.js';
-import { FrameReader, type FrameSink } from './http2/frame-reader.js';
+import { FrameReader } from './http2/frame-reader.js';
 import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, MAX_WINDOW_SIZE, Setting } from './http2/frame-types.js';
 import { goawayFrame, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from './http2/frame-writer.js';
 import { HpackDecoder } from './http2/hpack-decoder.js';
@@ -93,7 +93,7 @@ type TaggedSocket = Socket & { [kConnection]?: Http2ServerConnection };
  * stream and header objects per request; docs/performance.md) for the reason the client codec
  * is: npm has no well-kept pure-JS HTTP/2 server besides node:http2 itself.
  */
-export class Http2ServerConnection implements FrameSink, FrameHandler, Http2ConnectionInfo, PeerSettingsTarget {
+export class Http2ServerConnection implements FrameHandler, Http2ConnectionInfo, PeerSettingsTarget {
   readonly clientAddress: string;
   readonly tlsVersion: string | undefined;
   readonly socket: { readonly remoteAddress: string | undefined; readonly encrypted: boolean };
@@ -159,7 +159,7 @@ export class Http2ServerConnection implements FrameSink, FrameHandler, Http2Conn
     this.clientAddress = connectionClientAddress(raw);
     this.tlsVersion = connectionTlsVersion(raw);
     this.socket = { remoteAddress: raw.remoteAddress, encrypted: (raw as Socket & { encrypted?: boolean }).encrypted === true };
-    this.reader = new FrameReader(this, DEFAULT_MAX_FRAME_SIZE);
+    this.reader = new FrameReader(new DispatchingSink(this), DEFAULT_MAX_FRAME_SIZE);
     this.output = new FrameOutput(raw);
     this.streamUpdateThreshold = settings.initialWindowSize >>> 1;
     const now = performance.now();
@@ -296,15 +296,7 @@ export class Http2ServerConnection implements FrameSink, FrameHandler, Http2Conn
 
   // ---- frames from the client ----
 
-  onOversizedFrame(type: number, length: number, streamId: number): void {
-    this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the client sent a frame (type ${type}, stream ${streamId}) of ${length} bytes, more than our SETTINGS_MAX_FRAME_SIZE ${DEFAULT_MAX_FRAME_SIZE}`);
-  }
-
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    dispatchFrame(this, type, flags, streamId, payload);
-  }
-
-  // FrameHandler: what the frame dispatcher reads and calls (frame-dispatch.ts).
+  // ---- FrameHandler: what the frame dispatcher reads and calls (frame-dispatch.ts) ----
   readonly peer = 'client';
   readonly pushPromiseRefusal = 'the client sent PUSH_PROMISE (only servers push, RFC 9113 §8.4)';
 

@@ -1,7 +1,7 @@
 import type { Socket } from 'node:net';
-import { dispatchFrame, type FrameHandler } from '../codec/http2/frame-dispatch.js';
+import { DispatchingSink, type FrameHandler } from '../codec/http2/frame-dispatch.js';
 import { FrameOutput } from '../codec/http2/frame-output.js';
-import { FrameReader, type FrameSink } from '../codec/http2/frame-reader.js';
+import { FrameReader } from '../codec/http2/frame-reader.js';
 import { CLIENT_PREFACE, DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW_SIZE, ErrorCode, errorCodeName, Flag, MAX_WINDOW_SIZE, Setting } from '../codec/http2/frame-types.js';
 import { goawayFrame, pingAckFrame, rstStreamFrame, SETTINGS_ACK, settingsFrame, windowUpdateFrame } from '../codec/http2/frame-writer.js';
 import { HpackDecoder } from '../codec/http2/hpack-decoder.js';
@@ -64,7 +64,7 @@ export class Http2ConnectionError extends UpstreamError {
  * Duplex stream and more per request; see docs/performance.md) because npm has no well-kept
  * pure-JS HTTP/2 client besides node:http2 itself.
  */
-export class Http2ClientConnection implements FrameSink, FrameHandler, PeerSettingsTarget {
+export class Http2ClientConnection implements FrameHandler, PeerSettingsTarget {
   /** Streams allowed at once: ours, lowered by the upstream's SETTINGS_MAX_CONCURRENT_STREAMS. */
   limit: number;
   active = 0;
@@ -120,7 +120,7 @@ export class Http2ClientConnection implements FrameSink, FrameHandler, PeerSetti
   ) {
     this.limit = maxConcurrentStreams;
     this.connectTimer = setTimeout(onConnectTimeout, connectTimeout, this, connectTimeout);
-    this.reader = new FrameReader(this, DEFAULT_MAX_FRAME_SIZE);
+    this.reader = new FrameReader(new DispatchingSink(this), DEFAULT_MAX_FRAME_SIZE);
     this.output = new FrameOutput(socket);
     socket.setNoDelay(true);
     socket.on('data', onSocketData);
@@ -271,15 +271,7 @@ export class Http2ClientConnection implements FrameSink, FrameHandler, PeerSetti
 
   // ---- frames from the upstream ----
 
-  onOversizedFrame(type: number, length: number, streamId: number): void {
-    this.connectionError(ErrorCode.FRAME_SIZE_ERROR, `the upstream sent a frame (type ${type}, stream ${streamId}) of ${length} bytes, more than our SETTINGS_MAX_FRAME_SIZE ${DEFAULT_MAX_FRAME_SIZE}`);
-  }
-
-  onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
-    dispatchFrame(this, type, flags, streamId, payload);
-  }
-
-  // FrameHandler: what the frame dispatcher reads and calls (frame-dispatch.ts).
+  // ---- FrameHandler: what the frame dispatcher reads and calls (frame-dispatch.ts) ----
   readonly peer = 'upstream';
   readonly pushPromiseRefusal = 'the upstream sent PUSH_PROMISE although we disabled push (SETTINGS_ENABLE_PUSH 0)';
 

@@ -1,4 +1,5 @@
-import { ErrorCode, Flag, FrameType } from './frame-types.js';
+import type { FrameSink } from './frame-reader.js';
+import { DEFAULT_MAX_FRAME_SIZE, ErrorCode, Flag, FrameType } from './frame-types.js';
 
 /** One end of an HTTP/2 connection as the frame dispatcher calls it (both codecs implement it). */
 export interface FrameHandler {
@@ -76,5 +77,21 @@ export function dispatchFrame(handler: FrameHandler, type: number, flags: number
       break; // Priorities are not acted on (RFC 9113 §5.3.2 deprecates them).
     default:
       break; // Unknown frame types are ignored (RFC 9113 §4.1).
+  }
+}
+
+/** What a connection's FrameReader reports to: every frame through dispatchFrame, an oversized one as the connection error it is. */
+export class DispatchingSink implements FrameSink {
+  constructor(private readonly handler: FrameHandler) {}
+
+  onFrame(type: number, flags: number, streamId: number, payload: Buffer): void {
+    dispatchFrame(this.handler, type, flags, streamId, payload);
+  }
+
+  onOversizedFrame(type: number, length: number, streamId: number): void {
+    this.handler.connectionError(
+      ErrorCode.FRAME_SIZE_ERROR,
+      `the ${this.handler.peer} sent a frame (type ${type}, stream ${streamId}) of ${length} bytes, more than our SETTINGS_MAX_FRAME_SIZE ${DEFAULT_MAX_FRAME_SIZE}`,
+    );
   }
 }
