@@ -214,31 +214,27 @@ export class JsonPieceIndex<V> {
 /** Largest block compared at once when looking for the common prefix or suffix. */
 const MAX_BLOCK = 1 << 16;
 
-/** Length of the longest common prefix of `a` and `b`, at most `max`: blocks compared as slices (native), halved around a difference. */
+/** Length of the longest common prefix of `a` and `b`, at most `max`. */
 function commonPrefix(a: string, b: string, max: number): number {
-  let n = 0;
-  let block = 1 << 12;
-  while (n < max) {
-    const len = Math.min(block, max - n);
-    if (a.slice(n, n + len) === b.slice(n, n + len)) {
-      n += len;
-      if (block < MAX_BLOCK) block *= 2;
-    } else if (len === 1) {
-      break;
-    } else {
-      block = len >>> 1;
-    }
-  }
-  return n;
+  return commonRun(a, b, max, false);
 }
 
-/** Length of the longest common suffix of `a` and `b`, at most `max` (as commonPrefix, from the end). */
+/** Length of the longest common suffix of `a` and `b`, at most `max`. */
 function commonSuffix(a: string, b: string, max: number): number {
+  return commonRun(a, b, max, true);
+}
+
+/**
+ * Length of the longest run `a` and `b` share at their start (or, `fromEnd`, at their end), at
+ * most `max`: blocks compared as slices (native), doubled while equal, halved around a difference.
+ */
+function commonRun(a: string, b: string, max: number, fromEnd: boolean): number {
   let n = 0;
   let block = 1 << 12;
   while (n < max) {
     const len = Math.min(block, max - n);
-    if (a.slice(a.length - n - len, a.length - n) === b.slice(b.length - n - len, b.length - n)) {
+    const same = fromEnd ? a.slice(a.length - n - len, a.length - n) === b.slice(b.length - n - len, b.length - n) : a.slice(n, n + len) === b.slice(n, n + len);
+    if (same) {
       n += len;
       if (block < MAX_BLOCK) block *= 2;
     } else if (len === 1) {
