@@ -349,7 +349,7 @@ export const upstreamTlsSchema = z
     key: pemFileSchema('private key').optional().describe('PEM private key of cert, relative to the config file; goes with cert. Default: none.'),
     serverName: hostNameSchema
       .optional()
-      .describe('Name sent as SNI and checked against the certificate (never the client\'s Host). Default: the instance address (the certificate must then cover that IP address).'),
+      .describe('Name sent as SNI and checked against the certificate (never the client\'s Host). Default: the instance address: a host name is sent as SNI and checked; an IP address sends no SNI and the certificate must cover that IP address. The same for HTTP/1.1, HTTP/2 and gRPC health probes.'),
     servername: hostNameSchema.optional().describe('Deprecated spelling of serverName (accepted with a warning); use serverName. Default: none.'),
     verify: z.boolean().default(true).describe('Verify the instance certificate (chain and name). Turn off only for testing.'),
   })

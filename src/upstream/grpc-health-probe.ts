@@ -1,4 +1,4 @@
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import type { HTTP2_CLIENTS } from '../config/schema.js';
@@ -7,6 +7,7 @@ import { GRPC_HEALTH_CHECK_PATH, GrpcHealthAnswer, grpcTimeoutValue, linkFault, 
 import { probeGrpcHealthOnNodeHttp2 } from './grpc-health-probe-node.js';
 import { Http2ClientConnection, type ConnectionOwner } from './http2-client-connection.js';
 import { Http2ClientRequest, Http2StreamResetError, type RequestOwner } from './http2-client-request.js';
+import { sniServerName } from './sni-server-name.js';
 import { UpstreamError } from './upstream-error.js';
 
 export { GRPC_HEALTH_CHECK_PATH, MAX_GRPC_HEALTH_RESPONSE, type GrpcProbeDone, type GrpcProbeTarget } from './grpc-health-answer.js';
@@ -98,10 +99,7 @@ class CodecGrpcHealthProbe implements ConnectionOwner, RequestOwner, Dispatcher.
       });
       return socket;
     }
-    // SNI as node:http2 and undici send it: the configured servername, else the host unless
-    // it is an address. Verification checks the servername, else the host.
-    const servername = target.tls.servername || (isIP(host) === 0 ? host : '');
-    const socket: TLSSocket = tlsConnect({ ...target.tls, host, port, servername, ALPNProtocols: ['h2'] });
+    const socket: TLSSocket = tlsConnect({ ...target.tls, host, port, servername: sniServerName(target.tls.servername, host), ALPNProtocols: ['h2'] });
     socket.once('secureConnect', () => {
       this.connected = true;
       if (socket.alpnProtocol === 'h2') this.connection!.start();

@@ -4,6 +4,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Dispatcher } from 'undici';
 import { Http1UpstreamConnection, type Http1ConnectionOwner, type Http1ConnectionSettings } from './http1-upstream-connection.js';
 import { Http1UpstreamRequest } from './http1-upstream-request.js';
+import { sniServerName } from './sni-server-name.js';
 import { UpstreamError } from './upstream-error.js';
 
 /** Settings of an Http1Pool, from the service's settings. */
@@ -77,7 +78,7 @@ export class Http1Pool extends EventEmitter implements Http1ConnectionOwner {
       address,
       port,
       tls,
-      servername: tls === null ? undefined : (tls.servername ?? (isIP(address) === 0 ? address : undefined)),
+      servername: tls === null ? undefined : sniServerName(tls.servername, address),
       connectTimeout: options.connectTimeout,
       keepAliveTimeout: options.keepAliveTimeout,
       keepAliveMaxTimeout: options.keepAliveMaxTimeout ?? 600_000,

@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { Http2ClientConnection, type ConnectionOwner } from './http2-client-connection.js';
 import { Http2ClientRequest, type RequestOwner } from './http2-client-request.js';
 import type { Http2PoolOptions } from './http2-pool.js';
+import { sniServerName } from './sni-server-name.js';
 import { UpstreamError } from './upstream-error.js';
 
 /**
@@ -155,7 +156,7 @@ export class Http2CodecPool extends EventEmitter implements ConnectionOwner, Req
     const { tls, connectTimeout, servername, keepAliveTimeout, maxConcurrentStreams } = this.options;
     let socket: Socket;
     if (tls !== null) {
-      const tlsSocket = tlsConnect({ ...tls, host: this.host, port: this.port, servername: servername ?? '', ALPNProtocols: ['h2'] });
+      const tlsSocket = tlsConnect({ ...tls, host: this.host, port: this.port, servername: sniServerName(servername, this.host), ALPNProtocols: ['h2'] });
       socket = tlsSocket;
       tlsSocket.once('secureConnect', () => {
         if (tlsSocket.alpnProtocol !== 'h2') {

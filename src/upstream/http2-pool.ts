@@ -4,6 +4,7 @@ import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { endTrailers, trailerSourceOf } from './request-trailer-source.js';
+import { sniServerName } from './sni-server-name.js';
 
 const { NGHTTP2_CANCEL, NGHTTP2_REFUSED_STREAM, HTTP2_HEADER_STATUS } = constants;
 
@@ -163,8 +164,10 @@ export class Http2Pool extends EventEmitter {
       settings: { enablePush: false },
       ...(tls !== null
         ? {
-            createConnection: () =>
-              tlsConnect({ ...tls, host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port), servername: servername ?? '', ALPNProtocols: ['h2'] }),
+            createConnection: () => {
+              const host = url.hostname.replace(/^\[|\]$/g, '');
+              return tlsConnect({ ...tls, host, port: Number(url.port), servername: sniServerName(servername, host), ALPNProtocols: ['h2'] });
+            },
           }
         : null),
     });

@@ -318,4 +318,32 @@ describe.each(ENGINES)('$engine (upstream HTTP/2 connections)', ({ Pool }) => {
     expect(wrongName.error?.code).toBe('ERR_TLS_CERT_ALTNAME_INVALID');
     await rm(dir, { recursive: true, force: true });
   });
+
+  it('an instance registered by host name gets that name as SNI (and its certificate checked against it); an IP address sends none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'switchyard-h2sni-'));
+    const ca = await createTestCa(dir);
+    const leaf = await readPair(await ca.issue('upstream', 'localhost', ['DNS:localhost', 'IP:127.0.0.1']));
+    const caCert = await readFile(ca.cert);
+    const server = createSecureServer({ key: leaf.key, cert: leaf.cert });
+    const seen: (string | false | null | undefined)[] = [];
+    server.on('stream', (stream) => {
+      seen.push((stream.session?.socket as import('node:tls').TLSSocket | undefined)?.servername);
+      stream.respond({ ':status': 200 });
+      stream.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    servers.push(server as unknown as Http2Server);
+    const port = (server.address() as AddressInfo).port;
+    const byName = new PoolClass(`https://localhost:${port}`, { connections: 1, connectTimeout: 2_000, keepAliveTimeout: 5_000, maxConcurrentStreams: 100, tls: { ca: caCert, rejectUnauthorized: true } });
+    pools.push(byName);
+    const named = await send(byName);
+    expect(named.error).toBeNull();
+    expect(named.status).toBe(200);
+    const byAddress = await send(pool(port, { tls: { ca: caCert, rejectUnauthorized: true } }, 'https'));
+    expect(byAddress.status).toBe(200);
+    const configured = await send(pool(port, { tls: { ca: caCert, rejectUnauthorized: true }, servername: 'localhost' }, 'https'));
+    expect(configured.status).toBe(200);
+    expect(seen).toEqual(['localhost', false, 'localhost']);
+    await rm(dir, { recursive: true, force: true });
+  });
 });
