@@ -484,7 +484,7 @@ export const serviceSchema = z
       .enum(HTTP2_CLIENTS)
       .default('switchyard')
       .describe(
-        "h2 and h2c only: the HTTP/2 client towards the instances: switchyard (Switchyard's own HTTP/2 client codec on net/TLS sockets; about half node:http2's CPU per request, docs/performance.md) or node (node:http2's client sessions, the earlier engine, kept selectable). Both pool, limit streams and report failures alike. The service's gRPC health checks (healthCheck.type grpc) run on the same client.",
+        "h2 and h2c only: the HTTP/2 client towards the instances: switchyard (Switchyard's own HTTP/2 client codec on net/TLS sockets; about half node:http2's CPU per request, docs/performance.md) or node (node:http2's client sessions, the earlier engine, kept selectable). Both pool, limit streams and report failures alike. The service's gRPC health checks (healthCheck.type grpc) run on the same client. A reload that changes it opens new connections on the new client; requests in flight finish on the old ones.",
       ),
     healthCheck: healthCheckSchema.optional().describe('Active health checks. Default: off.'),
     outlierDetection: outlierDetectionSchema.prefault({}).describe('Passive outlier detection: instances that fail in a row are ejected for a while.'),

@@ -110,6 +110,7 @@ export class Cluster {
       old.keepAliveTimeout !== settings.keepAliveTimeout ||
       old.protocol !== settings.protocol ||
       old.maxConcurrentStreams !== settings.maxConcurrentStreams ||
+      old.http2Client !== settings.http2Client ||
       JSON.stringify(old.tls) !== JSON.stringify(settings.tls);
     if (poolChanged) {
       const previous = this.endpointList;

@@ -6,6 +6,8 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import { CircuitBreaker } from '../../../src/upstream/circuit-breaker.js';
 import { Cluster } from '../../../src/upstream/cluster.js';
 import { Endpoint } from '../../../src/upstream/endpoint.js';
+import { Http2CodecPool } from '../../../src/upstream/http2-codec-pool.js';
+import { Http2Pool } from '../../../src/upstream/http2-pool.js';
 import { dispatchAndRecord } from '../../support/dispatch-recorder.js';
 import { instance, serviceSettings } from '../../support/endpoint-fixtures.js';
 import { eventually } from '../../support/proxy-harness.js';
@@ -60,6 +62,21 @@ describe('Endpoint connection pool, created on the first request', () => {
     cluster.setInstances([{ ...instance(port), id: 'live', weight: 3 }]);
     expect(cluster.endpoints).toEqual([live]);
     expect(live.hasPool).toBe(true);
+  });
+
+  it('a settings change of http2Client rebuilds the endpoints: new requests run on the other HTTP/2 client', async () => {
+    const cluster = new Cluster('svc', serviceSettings({ protocol: 'h2c' }), silentLogger());
+    cleanups.push(() => cluster.close());
+    cluster.setInstances([instance(20_001)]);
+    const before = cluster.endpoints[0]!;
+    expect(before.pool).toBeInstanceOf(Http2CodecPool);
+    cluster.setSettings({ ...cluster.settings, http2Client: 'node' });
+    const after = cluster.endpoints[0]!;
+    expect(after).not.toBe(before);
+    expect(after.instance).toEqual(before.instance);
+    expect(after.pool).toBeInstanceOf(Http2Pool);
+    cluster.setSettings({ ...cluster.settings, http2Client: 'switchyard' });
+    expect(cluster.endpoints[0]!.pool).toBeInstanceOf(Http2CodecPool);
   });
 
   it('a request that still holds an endpoint closed before its first request is refused as by a closed pool', async () => {
