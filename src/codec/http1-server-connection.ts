@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { fieldNamed } from './field-named.js';
 import { headerObject } from './header-object.js';
 import { httpDate } from './http-date.js';
 import { HeadersResult, Http1Parser, METHOD_NAMES, ParseError, ParserKind, type ParserHandler } from './llhttp.js';
@@ -627,7 +628,62 @@ export class Http1Stream implements ServerStream, AreaWriter {
       else if (name.length === 4 && name.toLowerCase() === 'date') date = true;
       head += `${name}: ${headers[i + 1]}\r\n`;
     }
-    if (!date) head += `date: ${httpDate()}\r\n`;
+    head += this.headEnd(statusCode, length, date);
+    if (head.length <= LARGEST_APPEND) {
+      this.appendString(head);
+    } else {
+      this.cork();
+      this.socket.write(head, 'latin1');
+    }
+  }
+
+  /**
+   * The response head of an upstream's response, its fields passed on as the bytes the upstream
+   * connection read: `raw` is [name, value, ...] as Buffers, of which the fields `passes` marks
+   * (selectClientFields) are copied into the write area as `name: value`, with no string made
+   * per field nor for the head (the string path, writeHead, made two strings a field, the head
+   * string and its flattened copy). `extraName: extraValue` follows them when extraName is not
+   * null (the request id). The bytes are those writeHead writes for the same fields. A head
+   * larger than one append goes the string path.
+   */
+  writeUpstreamHead(statusCode: number, reason: string | undefined, raw: readonly Buffer[], passes: Uint8Array, extraName: string | null, extraValue: string): void {
+    const fields = raw.length >> 1;
+    let size = 0;
+    for (let f = 0; f < fields; f++) if (passes[f] === 1) size += raw[2 * f]!.length + raw[2 * f + 1]!.length + 4;
+    if (size > LARGEST_APPEND / 2 || this.headersSent || this.destroyed) {
+      const headers: string[] = [];
+      for (let f = 0; f < fields; f++) if (passes[f] === 1) headers.push(raw[2 * f]!.toString('latin1'), raw[2 * f + 1]!.toString('latin1'));
+      if (extraName !== null) headers.push(extraName, extraValue);
+      this.writeHead(statusCode, headers, reason);
+      return;
+    }
+    this.headersSent = true;
+    this.statusCode = statusCode;
+    this.appendString(`HTTP/1.1 ${statusCode} ${reason ?? STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`);
+    let length = false;
+    let date = false;
+    for (let f = 0; f < fields; f++) {
+      if (passes[f] !== 1) continue;
+      const name = raw[2 * f]!;
+      if (name.length === 14) {
+        if (fieldNamed(name, 'content-length')) length = true;
+      } else if (name.length === 4 && fieldNamed(name, 'date')) {
+        date = true;
+      }
+      this.appendField(name, raw[2 * f + 1]!);
+    }
+    let end = extraName === null ? '' : `${extraName}: ${extraValue}\r\n`;
+    end += this.headEnd(statusCode, length, date);
+    this.appendString(end);
+  }
+
+  /**
+   * The end of a response head after its fields: `date` unless the fields had one, the
+   * connection field when it must be said, `transfer-encoding: chunked` for a body of unknown
+   * length, and the blank line. Sets the response's framing and whether the connection stays.
+   */
+  private headEnd(statusCode: number, length: boolean, date: boolean): string {
+    let end = date ? '' : `date: ${httpDate()}\r\n`;
     const bodiless = this.method === 'HEAD' || statusCode === 204 || statusCode === 304 || statusCode < 200;
     if (bodiless) this.framing = Framing.NONE;
     else if (length) this.framing = Framing.LENGTH;
@@ -635,19 +691,13 @@ export class Http1Stream implements ServerStream, AreaWriter {
     else this.framing = Framing.CLOSE;
     this.keepAlive = this.framing !== Framing.CLOSE && this.connection.keepsAlive(this);
     if (this.keepAlive) {
-      head += this.httpVersionMinor === 0 ? 'connection: keep-alive\r\n' : '';
+      if (this.httpVersionMinor === 0) end += 'connection: keep-alive\r\n';
     } else {
-      head += 'connection: close\r\n';
+      end += 'connection: close\r\n';
       this.connection.markClosing();
     }
-    if (this.framing === Framing.CHUNKED) head += 'transfer-encoding: chunked\r\n';
-    head += CRLF;
-    if (head.length <= LARGEST_APPEND) {
-      this.appendString(head);
-    } else {
-      this.cork();
-      this.socket.write(head, 'latin1');
-    }
+    if (this.framing === Framing.CHUNKED) end += 'transfer-encoding: chunked\r\n';
+    return end + CRLF;
   }
 
   respond(statusCode: number, headers: readonly string[], body?: string | Buffer | null): void {
@@ -765,6 +815,22 @@ export class Http1Stream implements ServerStream, AreaWriter {
     const area = this.claimArea(bytes.length);
     area.buffer.set(bytes, area.used);
     area.used += bytes.length;
+  }
+
+  /** Appends `name: value` and its line end (the two together at most LARGEST_APPEND bytes) to this stream's bytes in the area. */
+  private appendField(name: Buffer, value: Buffer): void {
+    const area = this.claimArea(name.length + value.length + 4);
+    const out = area.buffer;
+    let at = area.used;
+    out.set(name, at);
+    at += name.length;
+    out[at++] = 58; // :
+    out[at++] = 32; // space
+    out.set(value, at);
+    at += value.length;
+    out[at++] = 13;
+    out[at++] = 10;
+    area.used = at;
   }
 
   private claimArea(bytes: number): ResponseWriteArea {

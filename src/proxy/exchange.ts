@@ -15,7 +15,8 @@ import { requestTlsVersion } from './request-connection.js';
 import { RequestBodyStream } from './request-body-stream.js';
 import { buildUpstreamTrailers } from './request-trailers.js';
 import type { ExchangeRecord } from './request-observer.js';
-import { buildClientHeaders, buildClientTrailers, fieldNamed, grpcStatusIn, type RawTrailers } from './response-headers.js';
+import { fieldNamed } from '../codec/field-named.js';
+import { buildClientHeaders, buildClientTrailers, grpcStatusIn, selectClientFields, type RawTrailers } from './response-headers.js';
 import { mayRetry } from './retry-planner.js';
 import { UpstreamAttempt } from './upstream-attempt.js';
 import type { RequestTrailerSource, UpstreamDispatchOptions } from '../upstream/request-trailer-source.js';
@@ -278,6 +279,15 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
       cluster.outlier.success(attempt.endpoint);
     }
     try {
+      const req = this.req;
+      const filters = this.route.filters;
+      if (req.writeUpstreamHead !== undefined && !this.grpc && (filters === null || filters.response === null)) {
+        // Nothing reads or changes the fields on the way: they pass as the bytes they came in.
+        const requestIdHeader = this.ctx.headers.requestIdHeader;
+        const selected = selectClientFields(rawHeaders, requestIdHeader);
+        req.writeUpstreamHead(statusCode, statusText || undefined, rawHeaders, selected.passes, selected.addRequestId ? requestIdHeader : null, this.requestId);
+        return true;
+      }
       const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
       if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
       if (this.grpcStatus >= 0 && this.req.protocol === 'HTTP/2') {

@@ -1,3 +1,4 @@
+import { fieldNamed } from '../codec/field-named.js';
 import { connectionTokens, HOP_BY_HOP } from './hop-by-hop.js';
 
 /**
@@ -9,37 +10,54 @@ export class UpstreamFramingError extends Error {
 }
 
 /**
- * Converts undici's raw response headers ([name, value, ...] as Buffers) into the flat string
- * list for `res.writeHead`, dropping hop-by-hop headers and those named in Connection. Adds the
- * request id header when the upstream did not send one. Throws UpstreamFramingError when the
+ * Which fields of an upstream response head pass to the client: the result of
+ * selectClientFields, read before its next call (one selection serves the process: one event
+ * loop, and the caller uses it at once).
+ */
+export interface ClientFieldSelection {
+  /** passes[i] is 1 when field i (raw[2i], raw[2i + 1]) passes. */
+  passes: Uint8Array;
+  /** The request id field must be added: the upstream sent none, or its own is dropped (named in Connection). */
+  addRequestId: boolean;
+}
+
+const selection: ClientFieldSelection = { passes: new Uint8Array(64), addRequestId: false };
+
+/**
+ * Selects the fields of undici's raw response headers ([name, value, ...] as Buffers) that pass
+ * to the client: not hop-by-hop, not named in Connection. Throws UpstreamFramingError when the
  * response has several Content-Length fields, a Content-Length that is not a number, both
  * Content-Length and Transfer-Encoding, or a Transfer-Encoding other than "chunked" (the body
  * would reach the client re-framed and still coded).
  *
- * Names are matched on their bytes, ignoring case (fieldNamed), and only the fields passed on
- * are made strings: lower-casing every name and probing a Set with it made and hashed a string
- * per field (about 1 % of a GET's CPU, docs/performance.md "Third pass").
+ * Names are matched on their bytes, ignoring case (fieldNamed), and no string is made for a
+ * field except a Connection value that names more than the usual tokens: lower-casing every
+ * name and probing a Set with it made and hashed a string per field (about 1 % of a GET's CPU,
+ * docs/performance.md "Third pass").
  */
-export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: string, requestId: string): string[] {
-  const out: string[] = [];
+export function selectClientFields(raw: readonly Buffer[], requestIdHeader: string): ClientFieldSelection {
+  const fields = raw.length >> 1;
+  if (selection.passes.length < fields) selection.passes = new Uint8Array(fields * 2);
+  const passes = selection.passes;
   let extraHop: Set<string> | null = null;
   let sawRequestId = false;
   let contentLengths = 0;
   let transferEncoding = false;
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
+  for (let f = 0; f < fields; f++) {
+    const name = raw[2 * f]!;
     const length = name.length;
+    passes[f] = 0;
     if (length === 14 && fieldNamed(name, 'content-length')) {
       contentLengths++;
-      if (contentLengths > 1 || !isDigits(raw[i + 1]!)) throw new UpstreamFramingError('the upstream response has an invalid or repeated Content-Length');
+      if (contentLengths > 1 || !isDigits(raw[2 * f + 1]!)) throw new UpstreamFramingError('the upstream response has an invalid or repeated Content-Length');
     } else if (length === 17 && fieldNamed(name, 'transfer-encoding')) {
-      if (transferEncoding || raw[i + 1]!.toString('latin1').trim().toLowerCase() !== 'chunked') {
+      if (transferEncoding || raw[2 * f + 1]!.toString('latin1').trim().toLowerCase() !== 'chunked') {
         throw new UpstreamFramingError('the upstream response has a Transfer-Encoding other than "chunked"');
       }
       transferEncoding = true;
     }
     if (length === 10 && fieldNamed(name, 'connection')) {
-      const value = raw[i + 1]!;
+      const value = raw[2 * f + 1]!;
       // The usual values name nothing beyond HOP_BY_HOP: no string is made for them.
       if (fieldNamed(value, 'keep-alive') || fieldNamed(value, 'close')) continue;
       const tokens = connectionTokens([value.toString('latin1')]);
@@ -51,19 +69,32 @@ export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: stri
     }
     if (isHopByHop(name)) continue;
     if (length === requestIdHeader.length && fieldNamed(name, requestIdHeader)) sawRequestId = true;
-    out.push(name.toString('latin1'), raw[i + 1]!.toString('latin1'));
+    passes[f] = 1;
   }
   if (transferEncoding && contentLengths > 0) throw new UpstreamFramingError('the upstream response has both Content-Length and Transfer-Encoding');
   if (extraHop !== null) {
-    const filtered: string[] = [];
-    for (let i = 0; i < out.length; i += 2) {
-      if (!extraHop.has(out[i]!.toLowerCase())) filtered.push(out[i]!, out[i + 1]!);
+    for (let f = 0; f < fields; f++) {
+      if (passes[f] === 1 && extraHop.has(raw[2 * f]!.toString('latin1').toLowerCase())) passes[f] = 0;
     }
     // The upstream may have named the request id header in Connection: the id is still echoed.
-    if (!sawRequestId || extraHop.has(requestIdHeader)) filtered.push(requestIdHeader, requestId);
-    return filtered;
+    selection.addRequestId = !sawRequestId || extraHop.has(requestIdHeader);
+  } else {
+    selection.addRequestId = !sawRequestId;
   }
-  if (!sawRequestId) out.push(requestIdHeader, requestId);
+  return selection;
+}
+
+/**
+ * The fields selectClientFields passes, as the flat string list for `writeHead`, with the
+ * request id field added when the upstream did not send one. Throws UpstreamFramingError as
+ * selectClientFields does.
+ */
+export function buildClientHeaders(raw: readonly Buffer[], requestIdHeader: string, requestId: string): string[] {
+  const { passes, addRequestId } = selectClientFields(raw, requestIdHeader);
+  const out: string[] = [];
+  const fields = raw.length >> 1;
+  for (let f = 0; f < fields; f++) if (passes[f] === 1) out.push(raw[2 * f]!.toString('latin1'), raw[2 * f + 1]!.toString('latin1'));
+  if (addRequestId) out.push(requestIdHeader, requestId);
   return out;
 }
 
@@ -80,16 +111,6 @@ function isHopByHop(name: Buffer): boolean {
   if (candidates === undefined) return false;
   for (let i = 0; i < candidates.length; i++) if (fieldNamed(name, candidates[i]!)) return true;
   return false;
-}
-
-/** Whether a field name's (or a token value's) bytes spell `lower`, a lower-case string, ignoring ASCII case. */
-export function fieldNamed(name: Buffer, lower: string): boolean {
-  if (name.length !== lower.length) return false;
-  for (let i = 0; i < lower.length; i++) {
-    const c = name[i]!;
-    if ((c >= 65 && c <= 90 ? c | 0x20 : c) !== lower.charCodeAt(i)) return false;
-  }
-  return true;
 }
 
 function isDigits(value: Buffer): boolean {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { buildClientHeaders, fieldNamed, grpcStatusIn, UpstreamFramingError } from '../../../src/proxy/response-headers.js';
+import { fieldNamed } from '../../../src/codec/field-named.js';
+import { buildClientHeaders, grpcStatusIn, UpstreamFramingError } from '../../../src/proxy/response-headers.js';
 
 const raw = (...pairs: [string, string][]) => pairs.flatMap(([n, v]) => [Buffer.from(n), Buffer.from(v)]);
 
