@@ -578,10 +578,12 @@ export class ConsulRegistry implements Registry {
       this.checksApplied += 1;
       (touched ??= new Set()).add(p.service);
     }
+    // The reads first: applied changes are then published with them, when the queue runs empty
+    // (one publish for the answer, as when every change was read), or at once when none is read.
+    for (const name of reads) this.queue!.urgent(name);
     let changed = false;
     if (touched !== null) for (const name of touched) if (this.rerate(name)) changed = true;
     if (changed) this.markChanged();
-    for (const name of reads) this.queue!.urgent(name);
   }
 
   /**

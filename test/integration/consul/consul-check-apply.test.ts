@@ -63,6 +63,27 @@ describe('Consul check changes applied without a read', () => {
   /** Lets answers in flight land: the assertions after it count what was read. */
   const settle = () => new Promise((r) => setTimeout(r, 300));
 
+  /** The instances two views disagree on, as "service/instance: health weight port | ...". */
+  function differences(a: RegistrySnapshot, b: RegistrySnapshot): string[] {
+    const describe = (s: RegistrySnapshot) => {
+      const out = new Map<string, string>();
+      for (const [name, entry] of s.services) for (const i of entry.instances) out.set(`${name}/${i.id}`, `${i.health} ${i.weight} ${i.port}`);
+      return out;
+    };
+    const [x, y] = [describe(a), describe(b)];
+    const keys = new Set([...x.keys(), ...y.keys()]);
+    return [...keys].filter((k) => x.get(k) !== y.get(k)).map((k) => `${k}: ${x.get(k) ?? 'absent'} | fresh read: ${y.get(k) ?? 'absent'}`);
+  }
+
+  /** Whether Consul (the emulator's own answer) has the instance in rotation now: every check passing or warning. */
+  async function routableInConsul(c: ConsulEmulator, service: string, id: string): Promise<boolean> {
+    const res = await fetch(`${c.url}/v1/health/service/${service}`);
+    const entries = (await res.json()) as { Service: { ID: string; Weights: { Warning: number } }; Checks: { Status: string }[] }[];
+    const entry = entries.find((e) => e.Service.ID === id);
+    if (entry === undefined) return false;
+    return entry.Checks.every((k) => k.Status === 'passing' || (k.Status === 'warning' && entry.Service.Weights.Warning > 0));
+  }
+
   /** What a registry that reads everything afresh sees now. */
   async function freshView(c: ConsulEmulator, fields: Record<string, unknown> = {}): Promise<RegistrySnapshot> {
     const fresh = await startRegistry(c, fields);
@@ -220,20 +241,22 @@ describe('Consul check changes applied without a read', () => {
     const fields = { registrationScanInterval: '200ms', minInterval: '10ms' };
     const services = ['s0', 's1', 's2'];
     const nodes = ['node-1', 'node-2'];
-    type Live = { service: string; id: string; node: string; checks: string[] };
+    /** An instance the test registered; `run`: the run of the property that registered it. */
+    type Live = { service: string; id: string; node: string; checks: string[]; run: number };
+    let runs = 0;
     const live: Live[] = [];
     let serial = 0;
     const register = (service: string, node: string, checks: number, status: 'passing' | 'critical', weights: boolean): void => {
       const id = `${service}-${serial++}`;
       const checkIds = Array.from({ length: checks }, (_, k) => `${id}-c${k}`);
       c.register(instance(service, id, 22_000 + serial, checkIds, status, weights ? { Weights: { Passing: 2, Warning: 0 } } : {}), node);
-      live.push({ service, id, node, checks: checkIds });
+      live.push({ service, id, node, checks: checkIds, run: runs });
     };
     for (const s of services) for (const n of nodes) register(s, n, 2, 'passing', false);
     const registry = await startRegistry(c, fields);
-    // Deregistered instances (service, id) and whether the registry has had them out of rotation
-    // since: one that was out must not come back (a check leaving the answer with its instance
-    // is not a recovery).
+    // Instances deregistered while out of rotation in Consul, and whether the registry has shown
+    // them out since: one it showed out must not come back (a check leaving the answer with its
+    // instance is not a recovery).
     const gone = new Map<string, { service: string; out: boolean }>();
     const cameBack: string[] = [];
     const watchGone = (snapshot: RegistrySnapshot) => {
@@ -257,6 +280,7 @@ describe('Consul check changes applied without a read', () => {
     const run = fc.array(fc.tuple(op, fc.constantFrom(0, 0, 30, 60)), { minLength: 1, maxLength: 12 });
     await fc.assert(
       fc.asyncProperty(run, async (steps) => {
+        runs += 1;
         for (const [o, gapMs] of steps) {
           if (o[0] === 'check' && live.length > 0) {
             const inst = live[o[1] % live.length]!;
@@ -268,18 +292,31 @@ describe('Consul check changes applied without a read', () => {
             c.maintenance(inst.id, o[2], '', inst.node);
           } else if (o[0] === 'register') {
             register(services[o[1]]!, nodes[o[2]]!, o[3], o[4], o[5]);
-          } else if (o[0] === 'deregister' && live.length > 0) {
-            const [inst] = live.splice(o[1] % live.length, 1);
-            c.deregister(inst!.id, inst!.node);
-            gone.set(inst!.id, { service: inst!.service, out: false });
-            watchGone(registry.current());
+          } else if (o[0] === 'deregister') {
+            // Not one registered in this run: an instance registered and deregistered within one
+            // registration scan interval is seen by neither the watches nor the scans, and a read
+            // of its service for another reason meanwhile keeps it until the next sweep (a known
+            // gap, docs/consul.md, before this change too).
+            const older = live.filter((l) => l.run < runs);
+            if (older.length > 0) {
+              const inst = older[o[1] % older.length]!;
+              live.splice(live.indexOf(inst), 1);
+              const out = !(await routableInConsul(c, inst.service, inst.id));
+              c.deregister(inst.id, inst.node);
+              if (out) {
+                gone.set(inst.id, { service: inst.service, out: false });
+                watchGone(registry.current());
+              }
+            }
           }
           if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
         }
         // Registrations and deregistrations of passing instances wait for a registration scan.
         await new Promise((r) => setTimeout(r, 400));
         const expected = await freshView(c, fields);
-        await eventually(() => sameSnapshot(registry.current(), expected), 3_000, 'the registry agrees with a fresh read');
+        await eventually(() => sameSnapshot(registry.current(), expected), 3_000, 'the registry agrees with a fresh read').catch(() => {
+          throw new Error(`the registry differs from a fresh read: ${differences(registry.current(), expected).join('; ')}`);
+        });
         expect(cameBack).toEqual([]);
       }),
       { numRuns: 25, endOnFailure: true },
