@@ -267,6 +267,8 @@ async function withChurn<T>(churn: Churn | null, during: () => Promise<T>): Prom
 
 interface RegistryCounters {
   serviceReads: number;
+  /** Check changes applied without a read; absent from builds before it was counted. */
+  checksApplied?: number;
   registrationScans: number;
   requests: number;
   bytes: number;
@@ -280,6 +282,31 @@ async function registryCounters(adminUrl: string): Promise<RegistryCounters> {
   return body.consul;
 }
 
+/** A router's Consul traffic over one window, from its registry status. */
+interface WindowRegistry {
+  serviceReads: number;
+  /** Check changes applied without a read; null for a build that does not count them. */
+  checksApplied: number | null;
+  registrationScans: number;
+  requests: number;
+  kib: number;
+}
+
+function windowRegistry(reg0: RegistryCounters, reg1: RegistryCounters): WindowRegistry {
+  return {
+    serviceReads: reg1.serviceReads - reg0.serviceReads,
+    checksApplied: reg1.checksApplied === undefined || reg0.checksApplied === undefined ? null : reg1.checksApplied - reg0.checksApplied,
+    registrationScans: reg1.registrationScans - reg0.registrationScans,
+    requests: reg1.requests - reg0.requests,
+    kib: Math.round((reg1.bytes - reg0.bytes) / 1024),
+  };
+}
+
+/** "reads" and, when the build counts them, "(+N applied)". */
+function readsCell(r: WindowRegistry): string {
+  return r.checksApplied === null ? `${r.serviceReads}` : `${r.serviceReads} (+${r.checksApplied} applied)`;
+}
+
 /** A router whose CPU and Consul traffic each window measures. */
 interface MeasuredRouter {
   label: string;
@@ -291,7 +318,7 @@ interface MeasuredRouter {
 interface ComparedWindow {
   label: string;
   routerCpuPercent: number;
-  registry: { serviceReads: number; registrationScans: number; requests: number; kib: number };
+  registry: WindowRegistry;
 }
 
 interface Window {
@@ -301,7 +328,7 @@ interface Window {
   routerCpuPercent: number;
   changes: number;
   /** The router's Consul traffic over the window, from its registry status. */
-  registry: { serviceReads: number; registrationScans: number; requests: number; kib: number };
+  registry: WindowRegistry;
   load: number;
   open?: Omit<OpenLoopResult, 'samples'>;
   probe?: ProbeWindow;
@@ -338,12 +365,7 @@ async function measureWindow(opts: { generate: Generator; churn: Churn | null; r
       seconds: r2(seconds),
       routerCpuPercent: r2(((cpu1 - cpu0) / seconds) * 100),
       changes: (opts.churn?.counts.changes ?? 0) - changes0,
-      registry: {
-        serviceReads: reg1.serviceReads - reg0.serviceReads,
-        registrationScans: reg1.registrationScans - reg0.registrationScans,
-        requests: reg1.requests - reg0.requests,
-        kib: Math.round((reg1.bytes - reg0.bytes) / 1024),
-      },
+      registry: windowRegistry(reg0, reg1),
       load: r2(loadavg()[0]!),
     };
     if (open !== undefined) {
@@ -359,7 +381,7 @@ async function measureWindow(opts: { generate: Generator; churn: Churn | null; r
           return {
             label: o.label,
             routerCpuPercent: r2(((othersCpu1[k]! - others0[k]!.cpu) / seconds) * 100),
-            registry: { serviceReads: reg1.serviceReads - reg.serviceReads, registrationScans: reg1.registrationScans - reg.registrationScans, requests: reg1.requests - reg.requests, kib: Math.round((reg1.bytes - reg.bytes) / 1024) },
+            registry: windowRegistry(reg, reg1),
           };
         }),
       );
@@ -384,9 +406,9 @@ function describeWindow(w: Window): string {
   const l = w.open?.latency;
   return (
     `[churn] round ${w.round} ${w.churn ? 'churn   ' : 'no churn'} ${w.open ? `p50 ${l!.p50.toFixed(2)} p99 ${l!.p99.toFixed(2)} p99.9 ${l!.p999.toFixed(2)} max ${l!.max.toFixed(2)} ms, ${w.open.ok} ok, ${w.open.errors + w.open.non2xx} failed, send lag p99 ${w.open.sendLag.p99.toFixed(2)}; ` : 'no traffic; '}` +
-    `router CPU ${w.routerCpuPercent} %; ${w.changes} changes, ${w.registry.serviceReads} service reads, ${w.registry.registrationScans} scans, ${w.registry.kib} KiB from Consul; load ${w.load}` +
+    `router CPU ${w.routerCpuPercent} %; ${w.changes} changes, ${readsCell(w.registry)} service reads, ${w.registry.registrationScans} scans, ${w.registry.kib} KiB from Consul; load ${w.load}` +
     (w.probe ? `\n[churn]   probe: ${describeProbe(w.probe)}; ${describeGaps(w.probe)}` : '') +
-    (w.compared ?? []).map((c) => `\n[churn]   ${c.label}: router CPU ${c.routerCpuPercent} %; ${c.registry.serviceReads} service reads, ${c.registry.registrationScans} scans, ${c.registry.kib} KiB from Consul`).join('')
+    (w.compared ?? []).map((c) => `\n[churn]   ${c.label}: router CPU ${c.routerCpuPercent} %; ${readsCell(c.registry)} service reads, ${c.registry.registrationScans} scans, ${c.registry.kib} KiB from Consul`).join('')
   );
 }
 
@@ -586,7 +608,7 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
     ...windows.map((w) => {
       const l = w.open?.latency;
       const cells = l ? [f(l.p50), f(l.p99), f(l.p999), f(l.max), String(w.open!.ok), String(w.open!.errors + w.open!.non2xx), f(w.open!.sendLag.p99)] : ['—', '—', '—', '—', '—', '—', '—'];
-      return `| ${w.round === 0 ? 'idle' : w.round} | ${w.churn ? 'yes' : 'no'} | ${cells.join(' | ')} | ${f(w.routerCpuPercent)} | ${w.changes} | ${w.registry.serviceReads} | ${w.registry.registrationScans} | ${w.registry.kib} | ${w.load} |`;
+      return `| ${w.round === 0 ? 'idle' : w.round} | ${w.churn ? 'yes' : 'no'} | ${cells.join(' | ')} | ${f(w.routerCpuPercent)} | ${w.changes} | ${readsCell(w.registry)} | ${w.registry.registrationScans} | ${w.registry.kib} | ${w.load} |`;
     }),
   ];
   const probed = windows.filter((w) => w.probe !== undefined);
@@ -597,7 +619,7 @@ function reportMarkdown(s: Summary, windows: Window[], meta: { command: string; 
   const withCompared = windows.filter((w) => w.compared !== undefined);
   if (withCompared.length > 0) {
     lines.push('', 'Other builds in the same windows (--compare; no traffic to them):', '', '| round | churn | build | router CPU % | service reads | scans | KiB from Consul |', '|---:|---|---|---:|---:|---:|---:|');
-    for (const w of withCompared) for (const c of w.compared!) lines.push(`| ${w.round === 0 ? 'idle' : w.round} | ${w.churn ? 'yes' : 'no'} | ${c.label} | ${f(c.routerCpuPercent)} | ${c.registry.serviceReads} | ${c.registry.registrationScans} | ${c.registry.kib} |`);
+    for (const w of withCompared) for (const c of w.compared!) lines.push(`| ${w.round === 0 ? 'idle' : w.round} | ${w.churn ? 'yes' : 'no'} | ${c.label} | ${f(c.routerCpuPercent)} | ${readsCell(c.registry)} | ${c.registry.registrationScans} | ${c.registry.kib} |`);
   }
   return lines.join('\n');
 }

@@ -53,6 +53,8 @@ export interface ConsulReadStatus {
   readonly bytes: number;
   /** Reads of single services, full /v1/health/state/any scans and sweeps since start. */
   readonly serviceReads: number;
+  /** Check status changes the health watch showed that were applied to a known instance without a service read. */
+  readonly checksApplied: number;
   readonly registrationScans: number;
   readonly sweeps: number;
   /** True while an unexplained catalog change waits for the next sweep slot. */

@@ -569,6 +569,23 @@ export class ConsulEmulator {
     this.commit(['checks'], [record.Service]);
   }
 
+  /**
+   * Turns maintenance mode on or off for a whole node, as `PUT /v1/agent/maintenance` does on
+   * its agent: a critical node check `_node_maintenance` that every instance on the node lists.
+   */
+  nodeMaintenance(enable: boolean, reason = '', node = this.agentNode): void {
+    if (!this.nodes.has(node)) throw new HttpError(404, `Unknown node "${node}"`);
+    const checkId = '_node_maintenance';
+    if (enable === this.checks.has(`${node}/${checkId}`)) return;
+    if (enable) {
+      const notes = reason || 'Maintenance mode is enabled for this node, but no reason was provided. This is a default message.';
+      this.putCheck(node, { CheckID: checkId, Name: 'Node Maintenance Mode', Status: 'critical', Notes: notes }, null);
+    } else {
+      this.removeCheck(node, checkId);
+    }
+    this.commit(['checks'], this.servicesOnNode(node));
+  }
+
   /** The value stored under a KV key, or undefined. */
   kvGet(key: string): string | undefined {
     return this.kvs.get(key)?.value.toString('utf8');
@@ -1060,7 +1077,7 @@ export class ConsulEmulator {
     const key = `${node}/${def.CheckID}`;
     const previous = this.checks.get(key);
     if (previous?.timer) clearInterval(previous.timer);
-    const type = def.HTTP ? 'http' : def.TCP ? 'tcp' : def.TTL ? 'ttl' : def.CheckID === 'serfHealth' ? 'serf' : def.CheckID.startsWith('_service_maintenance:') ? 'maintenance' : '';
+    const type = def.HTTP ? 'http' : def.TCP ? 'tcp' : def.TTL ? 'ttl' : def.CheckID === 'serfHealth' ? 'serf' : def.CheckID.startsWith('_service_maintenance:') || def.CheckID === '_node_maintenance' ? 'maintenance' : '';
     const status = def.Status ?? previous?.Status ?? 'critical';
     const check: CheckRecord = {
       Node: node,

@@ -2,19 +2,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConsulRegistryConfig } from '../../config/schema.js';
 import type { Logger } from '../../observability/logger.js';
 import type { ConsulReadStatus, Registry, RegistryListener, RegistryStatus } from '../registry.js';
-import { EMPTY_SNAPSHOT, type RegistrySnapshot, type ServiceEntry } from '../service-instance.js';
+import { EMPTY_SNAPSHOT, type RegistrySnapshot, type ServiceEntry, type ServiceInstance } from '../service-instance.js';
 import { PersistedView, PersistedViewUnusable } from '../persisted-view.js';
 import { PersistentSortedMap } from '../persistent-sorted-map.js';
 import { sameService } from '../snapshot-equality.js';
 import { BlockingWatch } from './blocking-watch.js';
-import { changedKeys, changedRegistrations, checkRegistration, digestChecks, type CheckDigest, type CheckRegistration } from './check-digest.js';
+import { checkChanges, instanceKey, instancesListed, nonPassingChecks, type CheckChange, type NonPassingChecks } from './check-changes.js';
+import { changedRegistrations, checkRegistration, type CheckRegistration } from './check-digest.js';
 import { ConsulClient } from './consul-client.js';
 import { ConsulRequestError } from './consul-request-error.js';
-import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type HealthCheck, type HealthEntry } from './consul-responses.js';
+import { catalogServicesSchema, healthServiceSchema, healthStateSchema, type CheckStatus, type HealthCheck, type HealthEntry } from './consul-responses.js';
 import { JsonPieceIndex, type PieceChanges } from './json-piece-index.js';
 import { RAW_TEXT } from './response-schema.js';
 import { persistedViewScope, resolveConsulConnection, type ConsulConnection } from './consul-settings.js';
-import { nodesOf, serviceEntryFrom } from './health-entries.js';
+import { nodesOf, readService, reratedInstance } from './health-entries.js';
+import { instanceIndex, type InstanceChecks } from './instance-checks.js';
 import { backoffDelay, type BackoffSettings } from './retry-backoff.js';
 import { ServiceReadQueue } from './service-read-queue.js';
 import { parseArrayInSlices } from './sliced-json-array.js';
@@ -49,9 +51,13 @@ const PUBLISH_MAX_DELAY_MS = 250;
  *   /v1/catalog/services (names and tags) and /v1/health/state/any filtered to the checks
  *   that are not passing (small in a healthy datacenter, and every health change shows in it:
  *   a check leaving or entering passing, or moving between warning and critical);
- * - each answer is diffed with the last one: a service whose tags or non-passing checks
- *   changed, or that runs on a node whose node checks changed, is read again with
- *   /v1/health/service/<name>; an index that moved with the same content reads nothing;
+ * - each answer is diffed with the last one: a service whose tags changed is read again with
+ *   /v1/health/service/<name>; a check whose status changed is applied to the known entry
+ *   without a read when the last read of its service listed that check on that instance (and,
+ *   for a check that left the non-passing answer, another check of the instance still in it
+ *   proves the instance is still registered), else its service (for a node check, the services
+ *   on that node) is read again (onHealth); an index that moved with the same content reads
+ *   nothing;
  * - a catalog move that tags do not explain (an instance registered or deregistered) starts a
  *   registration scan: one full /v1/health/state/any read, at most once per
  *   `registrationScanInterval`, whose per-service check sets name the services that gained
@@ -90,8 +96,17 @@ export class ConsulRegistry implements Registry {
 
   /** Watched service name → its tags as the last catalog answer listed them. */
   private catalog = new Map<string, readonly string[]>();
-  /** Fingerprints of the checks that are not passing, per service and per node. */
-  private health: CheckDigest = { services: new Map(), nodes: new Map() };
+  /** The health watch's last answer (the checks that are not passing), check by check. */
+  private nonPassing: NonPassingChecks = new Map();
+  /** The instances with a service check in `nonPassing` (instanceKey), built when first asked for per answer. */
+  private listedInstances: Set<string> | null = null;
+  /**
+   * Per service with an entry, its instances' checks as its last read listed them (with the
+   * statuses applied since), in the order of the entry's instances.
+   */
+  private readonly instanceChecks = new Map<string, readonly InstanceChecks[]>();
+  /** Services with a read in flight, and how many: a change seen meanwhile is read again, not applied. */
+  private readonly readsInFlight = new Map<string, number>();
   /**
    * The last registration scan's answer, piece by piece: the next scan parses only the checks
    * whose text changed (json-piece-index.ts).
@@ -142,6 +157,8 @@ export class ConsulRegistry implements Registry {
   private readonly failing = new Map<string, string>();
   /** Reads of /v1/health/service/<name> sent so far. */
   serviceReads = 0;
+  /** Check status changes applied to a known instance without a read (a node check: once per instance on its node). */
+  checksApplied = 0;
   /** Full /v1/health/state/any reads made to explain catalog changes. */
   registrationScans = 0;
   /** Sweeps started (each re-reads every watched service). */
@@ -321,6 +338,7 @@ export class ConsulRegistry implements Registry {
       requests: stats?.requests ?? 0,
       bytes: stats?.bytes ?? 0,
       serviceReads: this.serviceReads,
+      checksApplied: this.checksApplied,
       registrationScans: this.registrationScans,
       sweeps: this.sweeps,
       sweepPending: this.sweepTimer !== null,
@@ -347,6 +365,7 @@ export class ConsulRegistry implements Registry {
     const client = this.client!;
     // A failed attempt may have read some services: this one starts from nothing.
     this.entries.clear();
+    this.instanceChecks.clear();
     this.unpublishedNames.clear();
     this.serviceNodes.clear();
     // The full state/any read (every check in the datacenter, megabytes at 10,000 instances) is
@@ -360,7 +379,7 @@ export class ConsulRegistry implements Registry {
         const [catalog, health] = await Promise.all([client.readText('/v1/catalog/services', []), client.read('/v1/health/state/any', NOT_PASSING, healthStateSchema)]);
         this.catalog = new Map();
         this.applyCatalogChanges(this.catalogChanges(catalog.body));
-        this.health = digestChecks(health.body);
+        this.nonPassing = nonPassingChecks(health.body);
         const { errors } = await this.readAll([...this.catalog.keys()]);
         if (errors.length > 0) throw errors[0]!;
         return { catalog, health };
@@ -395,8 +414,8 @@ export class ConsulRegistry implements Registry {
     });
     const healthWatch = new BlockingWatch(this.client!, { ...common, path: '/v1/health/state/any', query: NOT_PASSING, schema: healthStateSchema }, {
       // The same text as the last answer: the same checks, nothing to compare.
-      onResult: (body, _index, _fresh, unchanged) => {
-        if (!unchanged) this.onHealth(digestChecks(body));
+      onResult: (body, _index, fresh, unchanged) => {
+        if (!unchanged) this.onHealth(body, fresh);
       },
       ...this.watchHandlers('checks'),
     });
@@ -509,20 +528,111 @@ export class ConsulRegistry implements Registry {
     return explained;
   }
 
-  private onHealth(next: CheckDigest): void {
-    const services = changedKeys(this.health.services, next.services);
-    const nodes = new Set(changedKeys(this.health.nodes, next.nodes));
-    this.health = next;
-    for (const name of services) if (this.catalog.has(name)) this.queue!.urgent(name);
-    if (nodes.size === 0) return;
-    for (const [name, on] of this.serviceNodes) {
-      for (const node of on) {
-        if (nodes.has(node)) {
-          this.queue!.urgent(name);
-          break;
+  /**
+   * A new answer of the health watch (the checks that are not passing), diffed check by check
+   * with the last. A change is applied to the entry of its service without reading it when that
+   * is provably what a read would show (applicable): the last read of the service listed the
+   * instance (node and service ID) and that check on it, and no read of the service is in
+   * flight (its answer may predate this one). The instance's health is then worked out again
+   * from its checks by the rule a read uses (reratedInstance), and the changed entry published
+   * as a read's is (setEntry, markChanged). Anything else reads the service as before:
+   * - an instance or check the last read did not list (a new registration shows its critical
+   *   check first; a check added to a known instance);
+   * - a check that left the answer (it passes now, or it went with its instance: Consul removes
+   *   an instance's checks with it) unless another check of the instance is still in the answer;
+   *   without that proof, only a read tells a recovery from a deregistration;
+   * - a node check (serfHealth, _node_maintenance) on a service with an instance on that node
+   *   that the rule above does not cover; it is applied to a service only when it covers every
+   *   instance of the service on that node;
+   * - every change in a fresh answer (after an index reset), as before.
+   * A service with one change to read is read whole and none of its changes are applied.
+   */
+  private onHealth(checks: readonly HealthCheck[], fresh: boolean): void {
+    const next = nonPassingChecks(checks);
+    const changes = checkChanges(this.nonPassing, next);
+    this.nonPassing = next;
+    this.listedInstances = null;
+    if (changes.length === 0) return;
+    const reads = new Set<string>();
+    const pending: PendingStatus[] = [];
+    let nodeChanges: CheckChange[] | null = null;
+    for (const change of changes) {
+      if (change.service === '') {
+        (nodeChanges ??= []).push(change);
+        continue;
+      }
+      if (!this.catalog.has(change.service)) continue;
+      if (fresh || !this.applicable(change.service, change, pending)) reads.add(change.service);
+    }
+    if (nodeChanges !== null) {
+      for (const [name, on] of this.serviceNodes) {
+        for (const change of nodeChanges) {
+          if (on.has(change.node) && (fresh || !this.applicable(name, change, pending))) reads.add(name);
         }
       }
     }
+    let touched: Set<string> | null = null;
+    for (const p of pending) {
+      if (reads.has(p.service)) continue;
+      p.checks.statuses[p.at] = p.status;
+      this.checksApplied += 1;
+      (touched ??= new Set()).add(p.service);
+    }
+    // The reads first: applied changes are then published with them, when the queue runs empty
+    // (one publish for the answer, as when every change was read), or at once when none is read.
+    for (const name of reads) this.queue!.urgent(name);
+    let changed = false;
+    if (touched !== null) for (const name of touched) if (this.rerate(name)) changed = true;
+    if (changed) this.markChanged();
+  }
+
+  /**
+   * Whether `change` can be applied to service `name` without a read (see onHealth); when it
+   * can, the status to set on each instance it concerns is added to `pending` (some may be added
+   * before an instance that fails the rule: the caller then reads the service and drops them).
+   */
+  private applicable(name: string, change: CheckChange, pending: PendingStatus[]): boolean {
+    if (this.readsInFlight.has(name)) return false;
+    const instances = this.instanceChecks.get(name);
+    if (instances === undefined || instances.length !== this.entries.get(name)?.instances.length) return false;
+    if (change.serviceId !== '') {
+      const i = instanceIndex(instances, change.node, change.serviceId);
+      return i !== -1 && this.pend(name, instances[i]!, change, pending);
+    }
+    let found = false;
+    for (const instance of instances) {
+      if (instance.node !== change.node) continue;
+      if (!this.pend(name, instance, change, pending)) return false;
+      found = true;
+    }
+    return found;
+  }
+
+  /** Adds the status `change` sets on `instance` to `pending`; false when the instance's last read did not list the check, or its leaving is not proven a recovery. */
+  private pend(name: string, instance: InstanceChecks, change: CheckChange, pending: PendingStatus[]): boolean {
+    const at = instance.checkIds.indexOf(change.checkId);
+    if (at === -1) return false;
+    if (change.status === 'passing') {
+      this.listedInstances ??= instancesListed(this.nonPassing);
+      if (!this.listedInstances.has(instanceKey(instance.node, instance.serviceId))) return false;
+    }
+    pending.push({ service: name, checks: instance, at, status: change.status });
+    return true;
+  }
+
+  /** Works out again the health of service `name`'s instances from their checks; true when its entry changed. */
+  private rerate(name: string): boolean {
+    const entry = this.entries.get(name);
+    const checks = this.instanceChecks.get(name);
+    if (entry === undefined || checks === undefined) return false;
+    let instances: ServiceInstance[] | null = null;
+    for (let i = 0; i < entry.instances.length; i++) {
+      const before = entry.instances[i]!;
+      const after = reratedInstance(before, checks[i]!);
+      if (after !== before) (instances ??= entry.instances.slice())[i] = after;
+    }
+    if (instances === null) return false;
+    return this.setEntry(name, { name: entry.name, tags: entry.tags, instances });
   }
 
   /**
@@ -639,6 +749,18 @@ export class ConsulRegistry implements Registry {
   private async readOne(name: string): Promise<void> {
     if (this.closed || !this.catalog.has(name)) return;
     this.serviceReads += 1;
+    this.readsInFlight.set(name, (this.readsInFlight.get(name) ?? 0) + 1);
+    try {
+      await this.readAndApply(name);
+    } finally {
+      const n = this.readsInFlight.get(name) ?? 1;
+      if (n <= 1) this.readsInFlight.delete(name);
+      else this.readsInFlight.set(name, n - 1);
+    }
+  }
+
+  /** The read of readOne and what follows it (readOne counts it in flight). */
+  private async readAndApply(name: string): Promise<void> {
     try {
       const res = await this.client!.read(`/v1/health/service/${encodeURIComponent(name)}`, this.tagQuery, healthServiceSchema);
       if (this.closed || !this.catalog.has(name)) return;
@@ -661,16 +783,21 @@ export class ConsulRegistry implements Registry {
 
   /** Stores one service's answer; true when it differs from what was known. */
   private apply(name: string, body: readonly HealthEntry[]): boolean {
-    const entry = serviceEntryFrom(name, body);
+    const read = readService(name, body);
     const before = this.entries.get(name);
     this.serviceNodes.set(name, nodesOf(body));
-    if (entry !== null && before !== undefined && sameService(before, entry)) return false;
-    return this.setEntry(name, entry);
+    if (read === null) return this.setEntry(name, null);
+    // Kept even when the entry is the same (a check that changed without changing the health):
+    // the instances are then the same, in the same order.
+    this.instanceChecks.set(name, read.checks);
+    if (before !== undefined && sameService(before, read.entry)) return false;
+    return this.setEntry(name, read.entry);
   }
 
   /** Sets (or with null removes) a service's entry, to be published; true when something changed. */
   private setEntry(name: string, entry: ServiceEntry | null): boolean {
     if (entry === null) {
+      this.instanceChecks.delete(name);
       if (!this.entries.delete(name)) return false;
     } else {
       this.entries.set(name, entry);
@@ -803,6 +930,14 @@ export class ConsulRegistry implements Registry {
 }
 
 const NO_TAGS: readonly string[] = [];
+
+/** A check status to set on a known instance (onHealth): `checks.statuses[at] = status`. */
+interface PendingStatus {
+  readonly service: string;
+  readonly checks: InstanceChecks;
+  readonly at: number;
+  readonly status: CheckStatus;
+}
 
 /** Services of one piece of the service list, with their tags as Consul listed them. */
 type CatalogMembers = readonly (readonly [string, readonly string[]])[];

@@ -22,6 +22,12 @@ export interface HealthCheck {
   ServiceName?: string | null;
 }
 
+/** Relative weights of a service's instances, each >= 0. */
+export interface ServiceWeights {
+  Passing: number;
+  Warning: number;
+}
+
 export interface HealthEntry {
   Node: { Node: string; Address: string };
   Service: {
@@ -32,8 +38,7 @@ export interface HealthEntry {
     /** An integer port, 0–65535. */
     Port: number;
     Meta?: Record<string, string> | null;
-    /** Relative weights, each >= 0. */
-    Weights?: { Passing: number; Warning: number } | null;
+    Weights?: ServiceWeights | null;
   };
   Checks?: HealthCheck[] | null;
 }

@@ -82,14 +82,19 @@ describe('Consul registry at datacenter scale', () => {
     await eventually(() => registry.current().services.has('late'), 5_000, 'new service');
   });
 
-  it('reads only the service whose check changed, among 200', async () => {
+  it('among 200 services, applies a known check going critical without a read, and reads only its service when it passes again', async () => {
     const { consul, registry, serviceReads } = await start(200);
     const before = serviceReads();
     consul.setCheckStatus('service:svc-123-1', 'critical');
     await eventually(() => registry.current().services.get('svc-123')?.instances.find((i) => i.id.endsWith('/svc-123-1'))?.health === 'critical', 5_000, 'critical seen');
     await new Promise((r) => setTimeout(r, 300));
+    expect(serviceReads() - before).toBe(0);
+    expect(registry.readStatus().checksApplied).toBe(1);
+    // Leaving the non-passing answer, the check may pass or have gone with its instance: a read tells.
+    consul.setCheckStatus('service:svc-123-1', 'passing');
+    await eventually(() => registry.current().services.get('svc-123')?.instances.find((i) => i.id.endsWith('/svc-123-1'))?.health === 'passing', 5_000, 'passing seen');
+    await new Promise((r) => setTimeout(r, 300));
     expect(consul.requestsTo('/v1/health/service/').slice(before).map((r) => r.path)).toEqual(['/v1/health/service/svc-123']);
-    expect(serviceReads() - before).toBe(1);
   });
 
   it('finds a new checked instance of a known service through a registration scan, without a sweep', async () => {
@@ -116,7 +121,7 @@ describe('Consul registry at datacenter scale', () => {
 
   const instanceHealth = (registry: ConsulRegistry, service: string, id: string) => registry.current().services.get(service)?.instances.find((i) => i.id.endsWith(`/${id}`))?.health;
 
-  it('a check flipping critical → passing → critical reaches the snapshot each time, one read per flip', async () => {
+  it('a check flipping critical → passing → critical reaches the snapshot each time, with one read (for the passing)', async () => {
     const { consul, registry, serviceReads } = await start(200);
     const before = serviceReads();
     for (const status of ['critical', 'passing', 'critical'] as const) {
@@ -124,8 +129,8 @@ describe('Consul registry at datacenter scale', () => {
       await eventually(() => instanceHealth(registry, 'svc-77', 'svc-77-0') === status, 5_000, `svc-77-0 ${status}`);
     }
     await new Promise((r) => setTimeout(r, 300));
-    expect(serviceReads() - before).toBe(3);
-    expect(registry.readStatus().registrationScans).toBe(0);
+    expect(serviceReads() - before).toBe(1);
+    expect(registry.readStatus()).toMatchObject({ registrationScans: 0, checksApplied: 2 });
   });
 
   it('a scale-down while passing (seen only by a registration scan) and a tag change (seen in the service list) each read only their service', async () => {
@@ -152,7 +157,9 @@ describe('Consul registry at datacenter scale', () => {
     consul.setCheckStatus('service:svc-9-0', 'critical');
     await eventually(() => instanceHealth(registry, 'svc-9', 'svc-9-0') === 'critical', 5_000, 'svc-9-0 critical');
     await new Promise((r) => setTimeout(r, 300));
-    expect(consul.requestsTo('/v1/health/service/').slice(before).map((r) => r.path).sort()).toEqual(['/v1/health/service/svc-20', '/v1/health/service/svc-7', '/v1/health/service/svc-9']);
+    // svc-9's check change is applied without a read (its instance and check are known).
+    expect(consul.requestsTo('/v1/health/service/').slice(before).map((r) => r.path).sort()).toEqual(['/v1/health/service/svc-20', '/v1/health/service/svc-7']);
+    expect(registry.readStatus().checksApplied).toBe(1);
   });
 
   it('finds an instance without checks through a sweep, once per sweepInterval', async () => {
@@ -179,11 +186,14 @@ describe('Consul registry at datacenter scale', () => {
 
   it('reads changes before sweep reads, and keeps sweeps under readRate', async () => {
     const { consul, registry } = await start(80, { sweepInterval: '1s', readRate: 20, connections: 4 });
+    // Critical is applied without a read; passing again (below) is a change that needs one.
+    consul.setCheckStatus('service:svc-79-0', 'critical');
+    await eventually(() => registry.current().services.get('svc-79')?.instances.some((i) => i.health === 'critical') === true, 5_000, 'critical applied');
     consul.register(svc(0, 9, { Check: undefined }));
     await eventually(() => registry.readStatus().sweeps === 1, 10_000, 'sweep started');
     const sweepStart = Date.now();
-    consul.setCheckStatus('service:svc-79-0', 'critical');
-    await eventually(() => registry.current().services.get('svc-79')?.instances.some((i) => i.health === 'critical') === true, 5_000, 'change read during the sweep');
+    consul.setCheckStatus('service:svc-79-0', 'passing');
+    await eventually(() => registry.current().services.get('svc-79')?.instances.every((i) => i.health === 'passing') === true, 5_000, 'change read during the sweep');
     // The sweep (80 reads at 20/s) is still going: the change did not wait for it.
     const reads = consul.requestsTo('/v1/health/service/').filter((r) => r.time >= sweepStart);
     expect(reads.length).toBeLessThan(80);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { changedKeys, changedRegistrations, checkRegistration, digestChecks } from '../../../src/registry/consul/check-digest.js';
+import { checkChanges, instanceKey, instancesListed, nonPassingChecks } from '../../../src/registry/consul/check-changes.js';
+import { changedRegistrations, checkRegistration } from '../../../src/registry/consul/check-digest.js';
 import type { HealthCheck, HealthEntry } from '../../../src/registry/consul/consul-responses.js';
-import { instanceFromEntry, serviceEntryFrom } from '../../../src/registry/consul/health-entries.js';
+import { instanceFromEntry, readService, reratedInstance, serviceEntryFrom } from '../../../src/registry/consul/health-entries.js';
 import { backoffDelay } from '../../../src/registry/consul/retry-backoff.js';
 
 const check = (CheckID: string, Status: HealthCheck['Status'], ServiceID = '', ServiceName = '', Node = 'n1'): HealthCheck => ({ Node, CheckID, Status, ServiceID, ServiceName });
@@ -35,15 +36,68 @@ describe('health entries → instances', () => {
   });
 });
 
-describe('check digests', () => {
-  it('changes only for the service or node whose checks changed', () => {
-    const before = digestChecks([check('serfHealth', 'passing'), check('c1', 'passing', 'a1', 'a'), check('c2', 'passing', 'b1', 'b')]);
-    const after = digestChecks([check('c2', 'passing', 'b1', 'b'), check('c1', 'warning', 'a1', 'a'), check('serfHealth', 'passing')]);
-    expect(changedKeys(before.services, after.services)).toEqual(['a']);
-    expect(changedKeys(before.nodes, after.nodes)).toEqual([]);
-    const nodeDown = digestChecks([check('serfHealth', 'critical'), check('c1', 'warning', 'a1', 'a'), check('c2', 'passing', 'b1', 'b')]);
-    expect(changedKeys(after.nodes, nodeDown.nodes)).toEqual(['n1']);
-    expect(changedKeys(after.services, digestChecks([check('c2', 'passing', 'b1', 'b')]).services)).toEqual(['a']);
+describe('check changes between two health watch answers', () => {
+  it('lists a check that came, changed status or left (as passing), node checks included, and nothing else', () => {
+    const before = nonPassingChecks([check('c1', 'critical', 'a1', 'a'), check('c2', 'warning', 'b1', 'b'), check('c3', 'critical', 'b2', 'b')]);
+    const after = nonPassingChecks([check('c3', 'critical', 'b2', 'b'), check('c2', 'critical', 'b1', 'b'), check('serfHealth', 'critical'), check('c4', 'warning', 'd1', 'd', 'n2')]);
+    expect(checkChanges(before, after)).toEqual([
+      { node: 'n1', serviceId: 'b1', service: 'b', checkId: 'c2', status: 'critical' },
+      { node: 'n1', serviceId: '', service: '', checkId: 'serfHealth', status: 'critical' },
+      { node: 'n2', serviceId: 'd1', service: 'd', checkId: 'c4', status: 'warning' },
+      { node: 'n1', serviceId: 'a1', service: 'a', checkId: 'c1', status: 'passing' },
+    ]);
+    expect(checkChanges(after, after)).toEqual([]);
+  });
+
+  it('sees a check re-registered under another service as two changes', () => {
+    const before = nonPassingChecks([check('c1', 'critical', 'a1', 'a')]);
+    const after = nonPassingChecks([check('c1', 'critical', 'a1', 'b')]);
+    expect(checkChanges(before, after).map((c) => [c.service, c.status])).toEqual([
+      ['b', 'critical'],
+      ['a', 'passing'],
+    ]);
+  });
+
+  it('names the instances with a service check in an answer (not the nodes of node checks)', () => {
+    const listed = instancesListed(nonPassingChecks([check('serfHealth', 'critical', '', '', 'n9'), check('c1', 'warning', 'a1', 'a')]));
+    expect([...listed]).toEqual([instanceKey('n1', 'a1')]);
+  });
+});
+
+describe('a status applied to a known instance', () => {
+  it('gives the health and weight a read of the same checks gives (warning, Warning weight 0, node checks, maintenance)', () => {
+    const cases: [HealthCheck['Status'], HealthCheck['Status'], Partial<HealthEntry['Service']>][] = [
+      ['passing', 'warning', {}],
+      ['warning', 'passing', {}],
+      ['passing', 'warning', { Weights: { Passing: 3, Warning: 0 } }],
+      ['passing', 'critical', { Weights: null }],
+      ['passing', 'maintenance', {}],
+      ['critical', 'warning', { Weights: { Passing: 0, Warning: 4 } }],
+    ];
+    for (const [from, to, service] of cases) {
+      for (const which of [0, 1]) {
+        const statuses = (s: HealthCheck['Status']) => [check('serfHealth', which === 0 ? s : 'passing'), check('c', which === 1 ? s : 'passing', 'w', 'web')];
+        const known = readService('web', [entry('w', statuses(from), service)])!;
+        known.checks[0]!.statuses[which] = to;
+        const read = readService('web', [entry('w', statuses(to), service)])!;
+        expect(reratedInstance(known.entry.instances[0]!, known.checks[0]!), `${from} → ${to} on check ${which}`).toEqual(read.entry.instances[0]);
+      }
+    }
+  });
+
+  it('keeps the instance object when neither health nor weight changes', () => {
+    const known = readService('web', [entry('w', [check('a', 'critical', 'w', 'web'), check('b', 'passing', 'w', 'web')])])!;
+    known.checks[0]!.statuses[1] = 'warning';
+    expect(reratedInstance(known.entry.instances[0]!, known.checks[0]!)).toBe(known.entry.instances[0]);
+  });
+
+  it('keeps each instance\'s checks in the order of the entry\'s instances', () => {
+    const read = readService('web', [entry('z', [check('cz', 'passing', 'z', 'web')]), entry('a', [check('ca', 'critical', 'a', 'web')])])!;
+    expect(read.entry.instances.map((i) => i.id)).toEqual(['n1/a', 'n1/z']);
+    expect(read.checks.map((c) => [c.serviceId, c.checkIds, c.statuses])).toEqual([
+      ['a', ['ca'], ['critical']],
+      ['z', ['cz'], ['passing']],
+    ]);
   });
 });
 
