@@ -608,11 +608,20 @@ export class ConsulRegistry implements Registry {
     return found;
   }
 
-  /** Adds the status `change` sets on `instance` to `pending`; false when the instance's last read did not list the check, or its leaving is not proven a recovery. */
+  /**
+   * Adds the status `change` sets on `instance` to `pending`; false when the instance's last read
+   * did not list the check, or the change would bring the instance back towards rotation without
+   * proof that it is still registered. A change for the worse needs no proof (an instance that is
+   * gone is out either way until a read or a scan removes it). A change for the better does: a
+   * service check the new answer lists is that proof for its instance (Consul removes an
+   * instance's checks with it); otherwise (a check that left the answer, or a node check, which
+   * outlives the node's instances) another service check of the instance must still be listed.
+   */
   private pend(name: string, instance: InstanceChecks, change: CheckChange, pending: PendingStatus[]): boolean {
     const at = instance.checkIds.indexOf(change.checkId);
     if (at === -1) return false;
-    if (change.status === 'passing') {
+    const listedItself = change.serviceId !== '' && change.status !== 'passing';
+    if (!listedItself && statusRank(change.status) < statusRank(instance.statuses[at]!)) {
       this.listedInstances ??= instancesListed(this.nonPassing);
       if (!this.listedInstances.has(instanceKey(instance.node, instance.serviceId))) return false;
     }
@@ -965,6 +974,11 @@ function decodeCheckRegistration(piece: string): CheckRegistration {
  * the order may differ from one answer to the next: compared in order first (no allocation),
  * then as sorted copies.
  */
+/** How far a check status takes its instance out of rotation: passing 0, warning 1, critical and maintenance 2. */
+function statusRank(status: CheckStatus): number {
+  return status === 'passing' ? 0 : status === 'warning' ? 1 : 2;
+}
+
 function sameTags(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   let i = 0;

@@ -187,6 +187,29 @@ describe('Consul check changes applied without a read', () => {
     expect([1, 2, 3].map((s) => readsOf(`svc-${s}`) - reads[s - 1]!)).toEqual([1, 1, 1]);
   });
 
+  it('an instance deregistered while its node check fails never comes back when the node check gets better: read, not applied', async () => {
+    // Scans an hour apart: only a read can tell that the instance is gone.
+    const { consul, registry, readsOf } = await start(5, { registrationScanInterval: '1h', sweepInterval: 0 });
+    // The first scan runs at once and finds it; the next is an hour away.
+    consul.addNode('node-2', '127.0.0.2');
+    consul.register(instance('svc-1', 'svc-1-n2', 21_001, ['check-1-n2']), 'node-2');
+    await eventually(() => healthOf(registry, 'svc-1', 'svc-1-n2') === 'passing', 5_000, 'the node-2 instance known');
+    consul.setCheckStatus('serfHealth', 'critical', 'Agent not live or unreachable', 'node-2');
+    await eventually(() => healthOf(registry, 'svc-1', 'svc-1-n2') === 'critical', 5_000, 'node-2 out');
+    await settle();
+    const seen: (ServiceInstance['health'] | undefined)[] = [];
+    registry.subscribe((snapshot) => seen.push(find(snapshot, 'svc-1', 'svc-1-n2')?.health));
+    const reads = readsOf('svc-1');
+    // Its own check passes, so the health watch shows nothing when it goes; then the node check
+    // improves: that proves the node, not the instance.
+    consul.deregister('svc-1-n2', 'node-2');
+    await settle();
+    consul.setCheckStatus('serfHealth', 'warning', 'flapping', 'node-2');
+    await eventually(() => find(registry.current(), 'svc-1', 'svc-1-n2') === undefined, 5_000, 'the deregistered instance gone');
+    expect(readsOf('svc-1') - reads).toBe(1);
+    expect(seen.filter((h) => h === 'passing' || h === 'warning')).toEqual([]);
+  });
+
   it('a node check no read has listed (node maintenance) is read for every service on that node, and so is its removal', async () => {
     const { consul, registry, readsOf } = await start(5);
     consul.addNode('node-2', '127.0.0.2');

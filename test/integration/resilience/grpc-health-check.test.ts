@@ -150,12 +150,14 @@ describe('active health checks with the gRPC health protocol', () => {
 
   it('a settings change to http2Client moves the probes to that client', async () => {
     const cluster = proxy.app.upstreams.get('http1');
-    const endpoint = endpointOf('http1', http1Port);
-    await eventually(() => endpoint.lastHealthCheck?.detail.endsWith('it answered in HTTP/1.x ("HTTP/1.1 400 Bad Request")') === true, 5_000, 'a probe on the codec');
+    // The change rebuilds the endpoints (their pools move to the other client too): each step
+    // reads the endpoint the cluster has now.
+    const endpoint = () => endpointOf('http1', http1Port);
+    await eventually(() => endpoint().lastHealthCheck?.detail.endsWith('it answered in HTTP/1.x ("HTTP/1.1 400 Bad Request")') === true, 5_000, 'a probe on the codec');
     cluster.setSettings({ ...cluster.settings, http2Client: 'node' });
-    await eventually(() => endpoint.lastHealthCheck?.detail === `${NOT_H2C}Protocol error`, 5_000, 'a probe on node:http2 after the change');
+    await eventually(() => endpoint().lastHealthCheck?.detail === `${NOT_H2C}Protocol error`, 5_000, 'a probe on node:http2 after the change');
     cluster.setSettings({ ...cluster.settings, http2Client: 'switchyard' });
-    await eventually(() => endpoint.lastHealthCheck?.detail.endsWith('("HTTP/1.1 400 Bad Request")') === true, 5_000, 'a probe on the codec again');
+    await eventually(() => endpoint().lastHealthCheck?.detail.endsWith('("HTTP/1.1 400 Bad Request")') === true, 5_000, 'a probe on the codec again');
   });
 
   it('fails a server that never answers, by timeout', async () => {
