@@ -59,6 +59,11 @@ const LAST_CHUNK = '0\r\n\r\n';
 const CONTINUE = 'HTTP/1.1 100 Continue\r\n\r\n';
 /** An empty input for llhttp, to carry on after a pause. */
 const EMPTY = Buffer.alloc(0);
+
+/** A response's status line: the upstream's reason phrase, else the standard one. */
+function statusLine(statusCode: number, reason: string | undefined): string {
+  return `HTTP/1.1 ${statusCode} ${reason ?? STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
+}
 /** node:http's test for an Expect field that asks for 100 Continue (it may be one of a list). */
 const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i;
 const EXPECTATION_FAILED: readonly string[] = ['content-length', '0'];
@@ -609,7 +614,7 @@ export class Http1Stream implements ServerStream, AreaWriter {
 
   writeInformational(statusCode: number, headers: readonly string[]): void {
     if (this.headersSent || this.destroyed || this.httpVersionMinor === 0) return;
-    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
+    let head = statusLine(statusCode, undefined);
     for (let i = 0; i < headers.length; i += 2) head += `${headers[i]}: ${headers[i + 1]}\r\n`;
     this.socket.write(head + CRLF, 'latin1');
   }
@@ -619,7 +624,7 @@ export class Http1Stream implements ServerStream, AreaWriter {
     if (this.destroyed) return;
     this.headersSent = true;
     this.statusCode = statusCode;
-    let head = `HTTP/1.1 ${statusCode} ${reason ?? STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`;
+    let head = statusLine(statusCode, reason);
     let length = false;
     let date = false;
     for (let i = 0; i < headers.length; i += 2) {
@@ -643,14 +648,12 @@ export class Http1Stream implements ServerStream, AreaWriter {
    * (selectClientFields) are copied into the write area as `name: value`, with no string made
    * per field nor for the head (the string path, writeHead, made two strings a field, the head
    * string and its flattened copy). `extraName: extraValue` follows them when extraName is not
-   * null (the request id). The bytes are those writeHead writes for the same fields. A head
-   * larger than one append goes the string path.
+   * null (the request id). The bytes are those writeHead writes for the same fields.
+   * `passedBytes` (the passed fields as `name: value\r\n`) over half an append: the string path.
    */
-  writeUpstreamHead(statusCode: number, reason: string | undefined, raw: readonly Buffer[], passes: Uint8Array, extraName: string | null, extraValue: string): void {
+  writeUpstreamHead(statusCode: number, reason: string | undefined, raw: readonly Buffer[], passes: Uint8Array, passedBytes: number, extraName: string | null, extraValue: string): void {
     const fields = raw.length >> 1;
-    let size = 0;
-    for (let f = 0; f < fields; f++) if (passes[f] === 1) size += raw[2 * f]!.length + raw[2 * f + 1]!.length + 4;
-    if (size > LARGEST_APPEND / 2 || this.headersSent || this.destroyed) {
+    if (passedBytes > LARGEST_APPEND / 2 || this.headersSent || this.destroyed) {
       const headers: string[] = [];
       for (let f = 0; f < fields; f++) if (passes[f] === 1) headers.push(raw[2 * f]!.toString('latin1'), raw[2 * f + 1]!.toString('latin1'));
       if (extraName !== null) headers.push(extraName, extraValue);
@@ -659,7 +662,7 @@ export class Http1Stream implements ServerStream, AreaWriter {
     }
     this.headersSent = true;
     this.statusCode = statusCode;
-    this.appendString(`HTTP/1.1 ${statusCode} ${reason ?? STATUS_CODES[statusCode] ?? 'Unknown'}\r\n`);
+    this.appendString(statusLine(statusCode, reason));
     let length = false;
     let date = false;
     for (let f = 0; f < fields; f++) {

@@ -84,11 +84,11 @@ export interface ServerStream extends RequestHead, ResponseState {
   writeHead(statusCode: number, headers: readonly string[], reason?: string, trailers?: boolean): void;
   /**
    * The response head of an upstream response whose fields pass unchanged: [name, value, ...]
-   * as the upstream connection read them, `passes[i]` 1 for each field i passed on, then
-   * `extraName: extraValue` unless extraName is null. Codecs that write heads as bytes (HTTP/1.1)
+   * as the upstream connection read them, `passes[i]` 1 for each field i passed on (their
+   * `name: value\r\n` bytes: `passedBytes`), then `extraName: extraValue` unless extraName is null. Codecs that write heads as bytes (HTTP/1.1)
    * have it; for the others the proxy forms the string list and calls writeHead.
    */
-  writeUpstreamHead?(statusCode: number, reason: string | undefined, raw: readonly Buffer[], passes: Uint8Array, extraName: string | null, extraValue: string): void;
+  writeUpstreamHead?(statusCode: number, reason: string | undefined, raw: readonly Buffer[], passes: Uint8Array, passedBytes: number, extraName: string | null, extraValue: string): void;
   /**
    * A whole response whose body is known (a proxy's own answer), in one call: on HTTP/2 a
    * bodiless one is a single HEADERS frame that ends the stream (gRPC's trailers-only form).

@@ -281,15 +281,15 @@ export class Exchange extends RecordedExchange implements ExchangeRecord, Filter
     try {
       const req = this.req;
       const filters = this.route.filters;
+      const requestIdHeader = this.ctx.headers.requestIdHeader;
       if (req.writeUpstreamHead !== undefined && !this.grpc && (filters === null || filters.response === null)) {
         // Nothing reads or changes the fields on the way: they pass as the bytes they came in.
-        const requestIdHeader = this.ctx.headers.requestIdHeader;
         const selected = selectClientFields(rawHeaders, requestIdHeader);
-        req.writeUpstreamHead(statusCode, statusText || undefined, rawHeaders, selected.passes, selected.addRequestId ? requestIdHeader : null, this.requestId);
+        req.writeUpstreamHead(statusCode, statusText || undefined, rawHeaders, selected.passes, selected.passedBytes, selected.addRequestId ? requestIdHeader : null, this.requestId);
         return true;
       }
-      const headers = buildClientHeaders(rawHeaders, this.ctx.headers.requestIdHeader, this.requestId);
-      if (this.route.filters !== null) this.route.filters.runResponse(this, headers);
+      const headers = buildClientHeaders(rawHeaders, requestIdHeader, this.requestId);
+      if (filters !== null) filters.runResponse(this, headers);
       if (this.grpcStatus >= 0 && this.req.protocol === 'HTTP/2') {
         // grpc-status in the headers: a trailers-only response. It must reach the client as
         // one HEADERS frame that ends the stream, so it waits for the upstream's end.

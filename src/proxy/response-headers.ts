@@ -19,9 +19,11 @@ export interface ClientFieldSelection {
   passes: Uint8Array;
   /** The request id field must be added: the upstream sent none, or its own is dropped (named in Connection). */
   addRequestId: boolean;
+  /** Bytes of the passed fields as a head writes them: `name: value\r\n` each. */
+  passedBytes: number;
 }
 
-const selection: ClientFieldSelection = { passes: new Uint8Array(64), addRequestId: false };
+const selection: ClientFieldSelection = { passes: new Uint8Array(64), addRequestId: false, passedBytes: 0 };
 
 /**
  * Selects the fields of undici's raw response headers ([name, value, ...] as Buffers) that pass
@@ -43,6 +45,7 @@ export function selectClientFields(raw: readonly Buffer[], requestIdHeader: stri
   let sawRequestId = false;
   let contentLengths = 0;
   let transferEncoding = false;
+  let passedBytes = 0;
   for (let f = 0; f < fields; f++) {
     const name = raw[2 * f]!;
     const length = name.length;
@@ -70,17 +73,22 @@ export function selectClientFields(raw: readonly Buffer[], requestIdHeader: stri
     if (isHopByHop(name)) continue;
     if (length === requestIdHeader.length && fieldNamed(name, requestIdHeader)) sawRequestId = true;
     passes[f] = 1;
+    passedBytes += length + raw[2 * f + 1]!.length + 4;
   }
   if (transferEncoding && contentLengths > 0) throw new UpstreamFramingError('the upstream response has both Content-Length and Transfer-Encoding');
   if (extraHop !== null) {
     for (let f = 0; f < fields; f++) {
-      if (passes[f] === 1 && extraHop.has(raw[2 * f]!.toString('latin1').toLowerCase())) passes[f] = 0;
+      if (passes[f] === 1 && extraHop.has(raw[2 * f]!.toString('latin1').toLowerCase())) {
+        passes[f] = 0;
+        passedBytes -= raw[2 * f]!.length + raw[2 * f + 1]!.length + 4;
+      }
     }
     // The upstream may have named the request id header in Connection: the id is still echoed.
     selection.addRequestId = !sawRequestId || extraHop.has(requestIdHeader);
   } else {
     selection.addRequestId = !sawRequestId;
   }
+  selection.passedBytes = passedBytes;
   return selection;
 }
 
